@@ -1,0 +1,18 @@
+"""The composition root: builds settings, stores and stages, and runs them together."""
+
+from ioc.app._catalog import Catalog, load_catalog
+from ioc.app._demo import demo_faults, run_demo
+from ioc.app._ingest import IngestService
+from ioc.app._status import StatusLine
+from ioc.app._stores import open_dead_letters, open_telemetry_store
+
+__all__ = [
+    "Catalog",
+    "IngestService",
+    "StatusLine",
+    "demo_faults",
+    "load_catalog",
+    "open_dead_letters",
+    "open_telemetry_store",
+    "run_demo",
+]

@@ -1,0 +1,99 @@
+"""The ingest service: consumer, pipeline and a supervised flusher, started and stopped as one."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from ioc.app._catalog import Catalog
+from ioc.config import Settings
+from ioc.ingest import (
+    Decoder,
+    IngestStats,
+    LiveState,
+    MqttConsumer,
+    MqttOptions,
+    Observer,
+    Pipeline,
+    RejectionSink,
+    TelemetrySink,
+)
+
+log = logging.getLogger("ioc.app")
+
+
+class IngestService:
+    """Everything ingest needs, wired; `failure` is set if it had to stop on its own."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        store: TelemetrySink,
+        dead_letters: RejectionSink,
+        observers: Sequence[Observer] = (),
+        ack_on_receipt: bool = False,
+    ) -> None:
+        self.stats = IngestStats()
+        self.live = LiveState()
+        decoder = Decoder(
+            topic_prefix=settings.topic_prefix,
+            profiles=catalog.profiles,
+            inventory=catalog.inventory,
+            accept_unknown_devices=settings.unknown_devices.value == "accept",
+            max_clock_skew_ms=int(settings.max_clock_skew_s * 1000),
+            max_payload_bytes=settings.max_payload_bytes,
+        )
+        self.pipeline = Pipeline(
+            decoder,
+            store,
+            dead_letters,
+            self.stats,
+            self.live,
+            batch_size=settings.batch_size,
+            batch_interval_s=settings.batch_interval_s,
+            max_pending=settings.max_in_flight,
+            observers=observers,
+        )
+        endpoint = settings.mqtt
+        self.consumer = MqttConsumer(
+            MqttOptions(
+                host=endpoint.host,
+                port=endpoint.port,
+                client_id=settings.mqtt_client_id,
+                topic_prefix=settings.topic_prefix,
+                protocol=settings.mqtt_protocol,
+                shared_group=settings.mqtt_shared_group,
+                tls=endpoint.tls,
+                username=endpoint.username,
+                password=endpoint.password,
+                max_in_flight=settings.max_in_flight,
+                ack_on_receipt=ack_on_receipt,
+            ),
+            self.pipeline.offer,
+        )
+        self.failure: BaseException | None = None
+        self.stopped = threading.Event()
+        self._stop_flusher = threading.Event()
+        self._flusher = threading.Thread(target=self._run_flusher, name="ingest-flusher")
+
+    def start(self) -> None:
+        """Start flushing and connect to the broker."""
+        self._flusher.start()
+        self.consumer.start()
+
+    def _run_flusher(self) -> None:
+        try:
+            self.pipeline.run_flusher(self.consumer.acknowledge, self._stop_flusher)
+        except BaseException as exc:  # supervised: recorded, logged once, and the service stops
+            self.failure = exc
+            log.error("ingest stopped: %s", exc)
+        finally:
+            self.stopped.set()
+
+    def stop(self) -> None:
+        """Store and acknowledge what is buffered, then disconnect (the session stays)."""
+        self._stop_flusher.set()
+        self._flusher.join()
+        self.consumer.stop()

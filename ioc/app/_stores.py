@@ -1,0 +1,36 @@
+"""Opening the telemetry store and the state database the settings point at."""
+
+from __future__ import annotations
+
+from ioc.config import Settings
+from ioc.domain import Inventory
+from ioc.state import DeadLetterLog, connect_state
+from ioc.store import InfluxStore, SqliteStore, TelemetryStore
+
+
+def open_telemetry_store(settings: Settings, inventory: Inventory) -> TelemetryStore:
+    """InfluxDB when IOC_INFLUX_URL is set, else the embedded SQLite file in the data dir."""
+    if settings.influx_url is None:
+        return SqliteStore(settings.data_dir / "telemetry.db")
+
+    def area_tags(device_id: str) -> dict[str, str] | None:
+        return inventory.device_area_tags(device_id) if device_id in inventory.devices else None
+
+    store = InfluxStore(
+        url=settings.influx_url,
+        database=settings.influx_db,
+        api=settings.influx_api.value,
+        area_tags=area_tags,
+        token=settings.influx_token.get_secret_value() if settings.influx_token else None,
+        org=settings.influx_org,
+        username=settings.influx_username,
+        password=settings.influx_password.get_secret_value() if settings.influx_password else None,
+    )
+    if settings.influx_api.value == "v1":
+        store.ensure_database()
+    return store
+
+
+def open_dead_letters(settings: Settings) -> DeadLetterLog:
+    """The dead-letter log in the state database."""
+    return DeadLetterLog(connect_state(settings.resolved_state_url), settings.dead_letter_limit)

@@ -1,0 +1,129 @@
+"""A private Mosquitto process on a loopback port, for tests, benchmarks and the demo."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from importlib import resources
+from pathlib import Path
+
+
+class BrokerError(RuntimeError):
+    """The broker could not be started."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(
+    port: int, timeout_s: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Block until something accepts connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise BrokerError(f"process exited with code {process.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise BrokerError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
+
+
+def shipped_config() -> str:
+    """The Mosquitto settings ioc ships (limits that do not drop messages)."""
+    return resources.files("ioc.broker").joinpath("mosquitto.conf").read_text(encoding="utf-8")
+
+
+def _mosquitto_binary() -> str | None:
+    # Debian installs it in /usr/sbin, which is not on every user's PATH.
+    return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+
+
+def mosquitto_available() -> bool:
+    """Whether a Mosquitto binary is installed."""
+    return _mosquitto_binary() is not None
+
+
+class MosquittoProcess:
+    """Mosquitto with ioc's configuration, its data in `directory`, on a free loopback port."""
+
+    def __init__(self, directory: Path, port: int | None = None, extra_config: str = "") -> None:
+        binary = _mosquitto_binary()
+        if binary is None:
+            raise BrokerError("mosquitto is not installed (Debian: apt-get install mosquitto)")
+        self.binary = binary
+        self.directory = directory
+        self.port = port or free_port()
+        self.extra_config = extra_config
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = directory / "mosquitto.log"
+
+    @property
+    def url(self) -> str:
+        """The broker's IOC_MQTT_URL."""
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def _write_config(self) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        data = self.directory / "data"
+        data.mkdir(exist_ok=True)
+        config = self.directory / "mosquitto.conf"
+        # As root Mosquitto drops to user `mosquitto`, which cannot enter a private temp dir.
+        config.write_text(
+            shipped_config()
+            + f"\nuser {getpass.getuser()}\n"
+            + f"listener {self.port} 127.0.0.1\n"
+            + f"persistence_location {data}/\n"
+            + f"log_dest file {self.log_path}\n"
+            + "log_type error\nlog_type warning\nlog_type notice\n"
+            + self.extra_config,
+            encoding="utf-8",
+        )
+        return config
+
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Start (or restart on the same port and data) and wait until it listens."""
+        config = self._write_config()
+        self.process = subprocess.Popen(
+            [self.binary, "-c", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            wait_for_port(self.port, timeout_s, self.process)
+        except BrokerError as exc:
+            stderr = (
+                self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+            )
+            log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+            raise BrokerError(f"mosquitto did not start: {exc}\n{stderr}\n{log[-2000:]}") from exc
+
+    def stop(self, kill: bool = False) -> None:
+        """Stop it: SIGTERM (saves persistence) or SIGKILL (a crash)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        if self.process.stderr:
+            self.process.stderr.close()
+
+    def restart(self) -> None:
+        """Stop and start again with the same data and port."""
+        self.stop()
+        self.start()

@@ -1,0 +1,1 @@
+"""Data shipped with ioc: device profiles, the sample inventory, default rules."""

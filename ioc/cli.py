@@ -1,0 +1,256 @@
+"""The `ioc` command line."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ioc.config import ConfigError, Settings, load_settings
+from ioc.inventory import CatalogError, FleetShape, generate_inventory, write_inventory
+
+_EXIT_CONFIG = 2
+
+
+def _settings(ctx: click.Context) -> Settings:
+    try:
+        settings = load_settings(ctx.obj["config"])
+    except ConfigError as exc:
+        click.echo(f"ioc: configuration is wrong:\n{exc}", err=True)
+        sys.exit(_EXIT_CONFIG)
+    logging.basicConfig(
+        level=settings.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return settings
+
+
+class _StopFlag:
+    """Set by SIGINT/SIGTERM so long commands end cleanly."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        signal.signal(signal.SIGINT, self._set)
+        signal.signal(signal.SIGTERM, self._set)
+
+    def _set(self, _signum: int, _frame: Any) -> None:
+        self.stop = True
+
+    def __call__(self) -> bool:
+        return self.stop
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="TOML settings file; IOC_* variables override it.",
+)
+@click.pass_context
+def main(ctx: click.Context, config: Path | None) -> None:
+    """ioc: monitoring backend of a municipal IoT operations centre."""
+    ctx.obj = {"config": config}
+
+
+@main.command("check-config")
+@click.pass_context
+def check_config(ctx: click.Context) -> None:
+    """Check settings, profiles and inventory; exit non-zero on any mistake."""
+    from ioc.app import load_catalog
+
+    settings = _settings(ctx)
+    try:
+        catalog = load_catalog(settings)
+    except CatalogError as exc:
+        click.echo(f"ioc: {exc}", err=True)
+        sys.exit(_EXIT_CONFIG)
+    store = (
+        (
+            f"InfluxDB {settings.influx_api.value} at {settings.influx_url}, "
+            f"database/bucket {settings.influx_db}"
+        )
+        if settings.influx_url
+        else (f"embedded SQLite at {settings.data_dir / 'telemetry.db'}")
+    )
+    click.echo(
+        f"ok: {len(catalog.profiles)} device classes ({', '.join(sorted(catalog.profiles))}), "
+        f"{len(catalog.inventory.devices):,} devices in {len(catalog.inventory.areas):,} areas\n"
+        f"broker: {settings.mqtt.host}:{settings.mqtt.port} (MQTT {settings.mqtt_protocol}), "
+        f"topics {settings.topic_prefix}/+/+/+\n"
+        f"telemetry store: {store}\n"
+        f"state database: {settings.resolved_state_url}"
+    )
+
+
+@main.command()
+@click.option(
+    "--status-every",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds between status lines.",
+)
+@click.pass_context
+def ingest(ctx: click.Context, status_every: float) -> None:
+    """Run the ingestor against the configured broker and store."""
+    from ioc.app import (
+        IngestService,
+        StatusLine,
+        load_catalog,
+        open_dead_letters,
+        open_telemetry_store,
+    )
+    from ioc.domain import DeliveryError
+
+    settings = _settings(ctx)
+    try:
+        catalog = load_catalog(settings)
+        store = open_telemetry_store(settings, catalog.inventory)
+        dead_letters = open_dead_letters(settings)
+    except (CatalogError, DeliveryError) as exc:
+        click.echo(f"ioc: {exc}", err=True)
+        sys.exit(_EXIT_CONFIG)
+    service = IngestService(settings, catalog, store, dead_letters)
+    status = StatusLine(service.stats, service.live, len(catalog.inventory.devices))
+    stop = _StopFlag()
+    service.start()
+    log = logging.getLogger("ioc.ingest")
+    next_status = time.monotonic() + status_every
+    try:
+        while not stop() and not service.stopped.is_set():
+            time.sleep(0.2)
+            if time.monotonic() >= next_status:
+                log.info("%s", status.render(service.consumer.connected))
+                next_status = time.monotonic() + status_every
+    finally:
+        service.stop()
+        store.close()
+    if service.failure is not None:
+        click.echo(f"ioc: ingest stopped: {service.failure}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--devices", type=int, default=None, help="Simulate only the first N devices.")
+@click.option(
+    "--speed",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Time compression of the simulated fleet.",
+)
+@click.option("--duration", type=float, default=None, help="Stop after N seconds.")
+@click.option(
+    "--embedded-broker",
+    is_flag=True,
+    help="Use the in-process amqtt broker even when Mosquitto is installed.",
+)
+@click.pass_context
+def demo(
+    ctx: click.Context,
+    devices: int | None,
+    speed: float,
+    duration: float | None,
+    embedded_broker: bool,
+) -> None:
+    """Run broker, store, ingest and a simulated province here, with no servers to install."""
+    from ioc.app import run_demo
+
+    settings = _settings(ctx)
+    logging.getLogger().setLevel(logging.WARNING)
+    try:
+        code = run_demo(settings, devices, speed, duration, _StopFlag(), embedded_broker)
+    except CatalogError as exc:
+        click.echo(f"ioc: {exc}", err=True)
+        code = _EXIT_CONFIG
+    sys.exit(code)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("sim_args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def sim(ctx: click.Context, sim_args: tuple[str, ...]) -> None:
+    """Simulate device firmware (options: `ioc sim --help`); defaults come from the settings."""
+    from firmware_sim.__main__ import main as sim_main
+    from ioc.inventory import bundled_inventory_path, bundled_profiles_dir
+
+    settings = _settings(ctx)
+    args = list(sim_args)
+    defaults = {
+        "--mqtt-url": settings.mqtt_url,
+        "--prefix": settings.topic_prefix,
+        "--inventory": str(settings.inventory or bundled_inventory_path()),
+        "--profiles": str(settings.profiles_dir or bundled_profiles_dir()),
+    }
+    for flag, value in defaults.items():
+        if not any(arg == flag or arg.startswith(flag + "=") for arg in args):
+            args += [flag, value]
+    sys.exit(sim_main(args))
+
+
+@main.command("dead-letters")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--reason", default=None, help="Only this reject reason.")
+@click.pass_context
+def dead_letters(ctx: click.Context, limit: int, reason: str | None) -> None:
+    """Show the newest rejected messages with their reason and payload."""
+    from ioc.app import open_dead_letters
+
+    settings = _settings(ctx)
+    log = open_dead_letters(settings)
+    for letter in log.recent(limit, reason):
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(letter.received_ms / 1000))
+        payload = letter.payload[:200].decode("utf-8", errors="replace")
+        click.echo(
+            f"{when}Z {letter.reason:16} {letter.topic}\n    {letter.detail}\n    {payload!r}"
+        )
+
+
+@main.group()
+def inventory() -> None:
+    """Inventory tools."""
+
+
+@inventory.command("generate")
+@click.option(
+    "--devices",
+    type=click.IntRange(10, 10_000_000),
+    default=None,
+    help="Scale a province to about this many devices.",
+)
+@click.option(
+    "--two-level",
+    is_flag=True,
+    help="Province -> commune only (the post-2025 structure), no districts.",
+)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Output file: .json or .yaml.",
+)
+def inventory_generate(devices: int | None, two_level: bool, seed: int, out: Path) -> None:
+    """Generate a plausible province inventory (the bundled sample when no size is given)."""
+    shape = (
+        FleetShape.for_device_count(devices, not two_level)
+        if devices
+        else FleetShape(districts=0 if two_level else FleetShape().districts)
+    )
+    document = generate_inventory(shape, seed)
+    write_inventory(document, out)
+    click.echo(
+        f"wrote {len(document['devices']):,} devices in {len(document['areas']):,} areas to {out}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,218 @@
+"""The settings model. Every mistake is reported with the variable or key that carries it."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "IOC_"
+_TOPIC_LEVEL = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class ConfigError(ValueError):
+    """The configuration is wrong; the message has one line per mistake."""
+
+
+class InfluxApi(StrEnum):
+    """Which InfluxDB write endpoint to use."""
+
+    V2 = "v2"
+    V1 = "v1"
+
+
+class UnknownDevicePolicy(StrEnum):
+    """What to do with telemetry from a device the inventory does not list."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True, slots=True)
+class MqttEndpoint:
+    """A parsed IOC_MQTT_URL."""
+
+    host: str
+    port: int
+    tls: bool
+    username: str | None
+    password: str | None
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ioc"
+
+
+class Settings(BaseSettings):
+    """Everything ioc can be told; see README.md, section Configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", frozen=True, validate_default=True
+    )
+
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_client_id: str = Field(default="ioc-ingest", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    mqtt_shared_group: str | None = None
+    mqtt_protocol: str = Field(default="5", pattern=r"^(5|3\.1\.1)$")
+    topic_prefix: str = "ioc"
+
+    influx_url: str | None = None
+    influx_db: str = Field(default="ioc", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    influx_api: InfluxApi = InfluxApi.V2
+    influx_token: SecretStr | None = None
+    influx_org: str | None = None
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+
+    state_url: str | None = None
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    unknown_devices: UnknownDevicePolicy = UnknownDevicePolicy.ACCEPT
+    profiles_dir: Path | None = None
+    inventory: Path | None = None
+
+    max_clock_skew_s: float = Field(default=600.0, gt=0, le=7 * 86400)
+    max_payload_bytes: int = Field(default=65536, ge=256, le=16 * 1024 * 1024)
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    batch_interval_s: float = Field(default=0.5, gt=0, le=60)
+    max_in_flight: int = Field(default=20000, ge=10, le=65535)
+    dead_letter_limit: int = Field(default=10_000, ge=10, le=10_000_000)
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str) -> str:
+        _parse_mqtt_url(value)
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        levels = value.split("/")
+        if not all(_TOPIC_LEVEL.match(level) for level in levels):
+            raise ValueError(
+                "must be topic levels of letters, digits, '_', '.', '-' joined by '/' "
+                "(no wildcards, no empty level, no leading or trailing '/')"
+            )
+        return value
+
+    @field_validator("influx_url")
+    @classmethod
+    def _check_influx_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host, or unset")
+        return value.rstrip("/")
+
+    @field_validator("state_url")
+    @classmethod
+    def _check_state_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a SQLAlchemy URL: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _check_influx_credentials(self) -> Settings:
+        if self.influx_url and self.influx_api is InfluxApi.V2:
+            missing = [
+                name
+                for name, value in (
+                    ("IOC_INFLUX_TOKEN", self.influx_token),
+                    ("IOC_INFLUX_ORG", self.influx_org),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(
+                    f"IOC_INFLUX_API=v2 needs {' and '.join(missing)} "
+                    "(or set IOC_INFLUX_API=v1 for InfluxDB 1.x)"
+                )
+        return self
+
+    @property
+    def mqtt(self) -> MqttEndpoint:
+        """The broker address, parsed."""
+        return _parse_mqtt_url(self.mqtt_url)
+
+    @property
+    def resolved_state_url(self) -> str:
+        """The state database URL, defaulting to a SQLite file in the data dir."""
+        return self.state_url or f"sqlite:///{self.data_dir / 'state.db'}"
+
+
+def _parse_mqtt_url(value: str) -> MqttEndpoint:
+    parts = urlsplit(value)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ValueError("must start with mqtt:// or mqtts://, e.g. mqtt://127.0.0.1:1883")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"has a bad port: {exc}") from exc
+    if not parts.hostname:
+        raise ValueError("has no host, e.g. mqtt://127.0.0.1:1883")
+    tls = parts.scheme == "mqtts"
+    return MqttEndpoint(
+        host=parts.hostname,
+        port=port or (8883 if tls else 1883),
+        tls=tls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from IOC_* variables over an optional TOML file; raise ConfigError if wrong."""
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            file_values = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{config_file}: cannot read: {exc.strerror or exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_file}: not valid TOML: {exc}") from exc
+    # Environment wins over the file: pydantic-settings gives init values priority, so only
+    # pass file keys that no IOC_* variable sets.
+    values = {
+        key: value
+        for key, value in file_values.items()
+        if f"{ENV_PREFIX}{key.upper()}" not in os.environ
+    }
+    values.update(overrides)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, config_file)) from exc
+
+
+def _explain(exc: ValidationError, config_file: Path | None) -> str:
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if field:
+            source = f"{ENV_PREFIX}{field.upper()}"
+            if config_file is not None:
+                source += f" (or '{field}' in {config_file})"
+        else:
+            source = "settings"
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting"
+        lines.append(f"{source}: {message}")
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""What ingest makes of a message: a reading, an event, a status change, or a rejection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+MetricValue = float | bool | str
+
+
+class RejectReason(StrEnum):
+    """Why a message, or one metric of it, was not stored."""
+
+    BAD_TOPIC = "bad_topic"
+    TOO_LARGE = "too_large"
+    BAD_JSON = "bad_json"
+    BAD_SCHEMA = "bad_schema"
+    BAD_TIMESTAMP = "bad_timestamp"
+    UNKNOWN_CLASS = "unknown_class"
+    UNKNOWN_DEVICE = "unknown_device"
+    CLASS_MISMATCH = "class_mismatch"
+    UNKNOWN_METRIC = "unknown_metric"
+    WRONG_TYPE = "wrong_type"
+    OUT_OF_RANGE = "out_of_range"
+    UNKNOWN_EVENT = "unknown_event"
+    NO_VALID_METRICS = "no_valid_metrics"
+    STORE_REJECTED = "store_rejected"
+    INTERNAL_ERROR = "internal_error"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Validated telemetry of one device at one instant."""
+
+    device_class: str
+    device_id: str
+    ts_ms: int
+    metrics: dict[str, MetricValue]
+    seq: int | None = None
+    registered: bool = True
+    ts_adjusted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    """A discrete event a device reported (door opened, reboot...)."""
+
+    device_class: str
+    device_id: str
+    ts_ms: int
+    type: str
+    data_json: str
+    registered: bool = True
+    ts_adjusted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A device's retained online/offline status (offline is also its last will)."""
+
+    device_class: str
+    device_id: str
+    ts_ms: int
+    online: bool
+    retained: bool
+    registered: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A message, or part of one, that was not stored, with why and the raw bytes."""
+
+    reason: RejectReason
+    detail: str
+    topic: str
+    payload: bytes
+    received_ms: int

@@ -1,0 +1,167 @@
+"""The MQTT side of ingest: a persistent QoS 1 session with manual acknowledgement."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+log = logging.getLogger("ioc.ingest.mqtt")
+
+# The broker keeps our session (subscriptions and queued messages) this long while we are away.
+SESSION_EXPIRY_S = 7 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class MqttOptions:
+    """How to reach the broker and what to subscribe to."""
+
+    host: str
+    port: int
+    client_id: str
+    topic_prefix: str
+    protocol: str = "5"
+    shared_group: str | None = None
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    max_in_flight: int = 20000
+    keepalive_s: int = 30
+    # Only for brokers that deliver one unacknowledged message at a time (amqtt): acknowledge
+    # on receipt, giving up store-then-acknowledge. Mosquitto never needs it.
+    ack_on_receipt: bool = False
+
+    @property
+    def subscription(self) -> str:
+        """The topic filter, inside a shared-subscription group when one is set."""
+        topic = f"{self.topic_prefix}/+/+/+"
+        return f"$share/{self.shared_group}/{topic}" if self.shared_group else topic
+
+
+MessageHandler = Callable[[str, bytes, bool, object], None]
+
+
+class MqttConsumer:
+    """Subscribes with QoS 1 in a persistent session and acknowledges only when told to."""
+
+    def __init__(self, options: MqttOptions, on_message: MessageHandler) -> None:
+        self._options = options
+        self._handle = on_message
+        self._generation = 0
+        self._connected = threading.Event()
+        self._stopping = False
+        self.connections = 0
+        v5 = options.protocol == "5"
+        self._client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=options.client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
+            manual_ack=not options.ack_on_receipt,
+        )
+        self._client.max_inflight_messages_set(options.max_in_flight)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        if options.username:
+            self._client.username_pw_set(options.username, options.password)
+        if options.tls:
+            self._client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+    @property
+    def connected(self) -> bool:
+        """Whether the session is up now."""
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        """Connect in the background; reconnection is automatic."""
+        properties = None
+        kwargs: dict[str, Any] = {}
+        if self._options.protocol == "5":
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+            properties.ReceiveMaximum = self._options.max_in_flight
+            kwargs["clean_start"] = False
+        self._client.connect_async(
+            self._options.host,
+            self._options.port,
+            keepalive=self._options.keepalive_s,
+            properties=properties,
+            **kwargs,
+        )
+        self._client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Block until the first connection is up."""
+        return self._connected.wait(timeout)
+
+    def stop(self) -> None:
+        """Disconnect cleanly, keeping the session on the broker."""
+        self._stopping = True
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def acknowledge(self, tokens: list[object]) -> None:
+        """PUBACK the messages of a stored batch, if they came on the current connection."""
+        generation = self._generation
+        client = self._client
+        for token in tokens:
+            token_generation, mid = cast(tuple[int, int], token)
+            # A message from an earlier connection will be redelivered; its old id is void.
+            if mid and token_generation == generation:
+                client.ack(mid, 1)
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused the connection: %s", reason)
+            return
+        self._generation += 1
+        self.connections += 1
+        client.subscribe(self._options.subscription, qos=1)
+        self._connected.set()
+        log.info(
+            "connected to mqtt://%s:%d (session %s)",
+            self._options.host,
+            self._options.port,
+            "resumed" if flags.session_present else "new",
+        )
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        self._generation += 1
+        if self._connected.is_set() and not self._stopping:
+            log.warning("lost the broker (%s); reconnecting with backoff", reason)
+        self._connected.clear()
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        # Brokers refuse topics that are not UTF-8, but a bad one must not kill the loop.
+        topic = bytes(message._topic).decode("utf-8", errors="replace")
+        self._handle(
+            topic,
+            bytes(message.payload),
+            bool(message.retain),
+            (self._generation, message.mid if message.qos else 0),
+        )

@@ -1,0 +1,281 @@
+"""The ingest pipeline: decode -> drop duplicates -> live state -> batch -> store -> acknowledge.
+
+Messages are taken from the MQTT thread with `offer`; a flusher thread writes batches bounded
+by size and age, records rejections in the dead-letter log, and only then acknowledges the
+batch's messages to the broker. A store that is away is retried with backoff while the number
+of unacknowledged messages stays bounded (the MQTT thread blocks, the broker keeps the rest).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from ioc.domain import (
+    DeviceEvent,
+    NeedsOperator,
+    Reading,
+    Refused,
+    Rejection,
+    RejectReason,
+    RetryLater,
+    StatusChange,
+)
+from ioc.ingest._decode import Decoded, Decoder, DecodeResult
+from ioc.ingest._live import LiveState
+from ioc.ingest._stats import IngestStats
+
+log = logging.getLogger("ioc.ingest")
+
+AckToken = object
+_T = TypeVar("_T")
+Observer = Callable[[Decoded], None]
+
+
+class TelemetrySink(Protocol):
+    """Where accepted items go (the telemetry store)."""
+
+    def write(self, items: Sequence[Reading | DeviceEvent | StatusChange]) -> None:
+        """Store a batch; raise RetryLater, Refused or NeedsOperator."""
+
+
+class RejectionSink(Protocol):
+    """Where rejections go (the dead-letter log)."""
+
+    def record(self, rejections: Sequence[Rejection]) -> None:
+        """Keep a batch of rejections; raise RetryLater if that is not possible now."""
+
+
+@dataclass(slots=True)
+class _Batch:
+    items: list[Decoded] = field(default_factory=list)
+    sources: list[tuple[str, bytes]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    tokens: list[AckToken] = field(default_factory=list)
+    opened_at: float = 0.0
+
+
+class _RecentSequences:
+    """The last few (seq, ts) pairs of each device, to spot QoS 1 redeliveries."""
+
+    def __init__(self, per_device: int = 32) -> None:
+        self._per_device = per_device
+        self._seen: dict[str, tuple[set[tuple[int, int]], deque[tuple[int, int]]]] = {}
+
+    def is_duplicate(self, device_id: str, seq: int, ts_ms: int) -> bool:
+        entry = self._seen.get(device_id)
+        if entry is None:
+            entry = self._seen[device_id] = (set(), deque())
+        seen, order = entry
+        key = (seq, ts_ms)
+        if key in seen:
+            return True
+        seen.add(key)
+        order.append(key)
+        if len(order) > self._per_device:
+            seen.discard(order.popleft())
+        return False
+
+
+class Pipeline:
+    """Validated, deduplicated, batched delivery with acknowledgement after storage."""
+
+    def __init__(
+        self,
+        decoder: Decoder,
+        sink: TelemetrySink,
+        dead_letters: RejectionSink,
+        stats: IngestStats,
+        live: LiveState,
+        batch_size: int,
+        batch_interval_s: float,
+        max_pending: int,
+        now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        observers: Sequence[Observer] = (),
+    ) -> None:
+        self._decoder = decoder
+        self._sink = sink
+        self._dead_letters = dead_letters
+        self.stats = stats
+        self.live = live
+        self._batch_size = batch_size
+        self._batch_interval = batch_interval_s
+        self._max_pending = max_pending
+        self._now_ms = now_ms
+        self._observers = tuple(observers)
+        self._recent = _RecentSequences()
+        self._batch = _Batch()
+        self._pending = 0
+        self._ready = threading.Condition()
+
+    # -- the MQTT thread's side ------------------------------------------------------------
+
+    def offer(self, topic: str, payload: bytes, retained: bool, token: AckToken) -> None:
+        """Take one message; blocks while too many messages wait for the store."""
+        now = self._now_ms()
+        stats = self.stats
+        stats.received += 1
+        try:
+            result = self._decoder.decode(topic, payload, retained, now)
+        except Exception as exc:  # a decoder bug must not make a poison message
+            log.exception("decoder failed on a message from %r", topic[:200])
+            result = DecodeResult(
+                None, Rejection(RejectReason.INTERNAL_ERROR, repr(exc)[:500], topic, payload, now)
+            )
+        item = result.item
+        if (
+            type(item) is Reading
+            and item.seq is not None
+            and self._recent.is_duplicate(item.device_id, item.seq, item.ts_ms)
+        ):
+            stats.duplicates += 1
+            item = None
+        store_it = False
+        if item is not None:
+            stats.accepted += 1
+            if not item.registered:
+                stats.unregistered += 1
+            if getattr(item, "ts_adjusted", False):
+                stats.ts_adjusted += 1
+            self.live.apply(item, now)
+            for observer in self._observers:
+                observer(item)
+            # A retained status replayed at subscribe time is old news: state only, no point.
+            store_it = not (type(item) is StatusChange and item.retained)
+        with self._ready:
+            if self._pending >= self._max_pending:
+                stats.backpressure_waits += 1
+                while self._pending >= self._max_pending:
+                    self._ready.wait()
+            batch = self._batch
+            if not batch.tokens:
+                batch.opened_at = time.monotonic()
+            batch.tokens.append(token)
+            self._pending += 1
+            if store_it and item is not None:
+                batch.items.append(item)
+                batch.sources.append((topic, payload))
+            if result.rejection is not None:
+                batch.rejections.append(result.rejection)
+                stats.count_rejection(result.rejection.reason.value)
+            if len(batch.tokens) >= self._batch_size:
+                self._ready.notify_all()
+
+    # -- the flusher's side ----------------------------------------------------------------
+
+    def run_flusher(
+        self, acknowledge: Callable[[list[AckToken]], None], stop: threading.Event
+    ) -> None:
+        """Deliver batches until stop is set, then deliver what is left once.
+
+        Raises NeedsOperator when the store cannot work without an operator's fix; the
+        messages of the failed batch stay unacknowledged, so the broker keeps them.
+        """
+        while not stop.is_set():
+            batch = self._next_batch(stop)
+            if batch is not None and self._deliver(batch, stop):
+                self._settle(batch, acknowledge)
+        batch = self._take_batch()
+        if batch.tokens and self._deliver(batch, None):
+            self._settle(batch, acknowledge)
+
+    def flush(self, acknowledge: Callable[[list[AckToken]], None]) -> None:
+        """Deliver whatever is buffered now (used by tests and at shutdown)."""
+        batch = self._take_batch()
+        if batch.tokens and self._deliver(batch, None):
+            self._settle(batch, acknowledge)
+
+    def _take_batch(self) -> _Batch:
+        with self._ready:
+            batch, self._batch = self._batch, _Batch()
+            return batch
+
+    def _next_batch(self, stop: threading.Event) -> _Batch | None:
+        with self._ready:
+            while not stop.is_set():
+                size = len(self._batch.tokens)
+                if size >= self._batch_size:
+                    break
+                if size:
+                    age = time.monotonic() - self._batch.opened_at
+                    if age >= self._batch_interval:
+                        break
+                    self._ready.wait(self._batch_interval - age)
+                else:
+                    self._ready.wait(self._batch_interval)
+            else:
+                return None
+            batch, self._batch = self._batch, _Batch()
+            return batch
+
+    def _settle(self, batch: _Batch, acknowledge: Callable[[list[AckToken]], None]) -> None:
+        acknowledge(batch.tokens)
+        with self._ready:
+            self._pending -= len(batch.tokens)
+            self._ready.notify_all()
+
+    def _deliver(self, batch: _Batch, stop: threading.Event | None) -> bool:
+        """Store the batch and its rejections; False if stopped before it could be stored."""
+        started = time.monotonic()
+        written, refused = self._retry(lambda: self._write(batch.items, batch.sources), stop)
+        if not written or refused is None:
+            return False
+        batch.rejections.extend(refused)
+        for rejection in refused:
+            self.stats.count_rejection(rejection.reason.value)
+        if (
+            batch.rejections
+            and self._retry(lambda: self._dead_letters.record(batch.rejections) or [], stop) is None
+        ):
+            return False
+        self.stats.stored += len(batch.items) - len(refused)
+        self.stats.batches += 1
+        self.stats.last_write_s = time.monotonic() - started
+        return True
+
+    def _record(self, rejections: list[Rejection]) -> None:
+        self._dead_letters.record(rejections)
+
+    def _write(self, items: list[Decoded], sources: list[tuple[str, bytes]]) -> list[Rejection]:
+        """Write items; halve a refused batch until the refused items are isolated."""
+        if not items:
+            return []
+        try:
+            self._sink.write(items)
+            return []
+        except Refused as exc:
+            if len(items) == 1:
+                topic, payload = sources[0]
+                return [
+                    Rejection(RejectReason.STORE_REJECTED, str(exc), topic, payload, self._now_ms())
+                ]
+        half = len(items) // 2
+        return self._write(items[:half], sources[:half]) + self._write(items[half:], sources[half:])
+
+    def _retry(
+        self, attempt: Callable[[], _T], stop: threading.Event | None
+    ) -> tuple[bool, _T | None]:
+        """Run attempt until it stops raising RetryLater; (False, None) if stopped meanwhile."""
+        delay, failures = 0.2, 0
+        while True:
+            try:
+                result = attempt()
+            except RetryLater as exc:
+                failures += 1
+                self.stats.store_retries += 1
+                if failures == 1:
+                    log.warning("store unavailable, holding messages and retrying: %s", exc)
+                if stop is None or stop.wait(delay):
+                    return False, None
+                delay = min(delay * 2, 30.0)
+                continue
+            except NeedsOperator:
+                raise
+            if failures:
+                log.info("store recovered after %d retries", failures)
+            return True, result

@@ -1,0 +1,17 @@
+"""Loading device profiles and inventories strictly, and generating inventories of any size."""
+
+from ioc.inventory._bundled import bundled_inventory_path, bundled_profiles_dir
+from ioc.inventory._errors import CatalogError
+from ioc.inventory._generate import FleetShape, generate_inventory, write_inventory
+from ioc.inventory._load import load_inventory, load_profiles
+
+__all__ = [
+    "CatalogError",
+    "FleetShape",
+    "bundled_inventory_path",
+    "bundled_profiles_dir",
+    "generate_inventory",
+    "load_inventory",
+    "load_profiles",
+    "write_inventory",
+]

@@ -1,0 +1,203 @@
+"""Strict loaders: unknown keys, wrong types and dangling references fail with file and field."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ioc.domain import (
+    DEVICE_ID_PATTERN,
+    Area,
+    Device,
+    Inventory,
+    InventoryError,
+    MetricSpec,
+    MetricType,
+    Profile,
+)
+from ioc.inventory._errors import CatalogError
+
+_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+# Tag names the store writes itself; an area kind must not shadow them.
+RESERVED_TAG_NAMES = frozenset({"device_id", "registered", "time", "class", "type"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Label(_Strict):
+    vi: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class _MetricModel(_Strict):
+    type: Literal["number", "bool", "string"]
+    unit: str = ""
+    min: float | None = None
+    max: float | None = None
+    label: _Label
+
+
+class _ProfileModel(_Strict):
+    class_: str = Field(alias="class", pattern=_NAME_PATTERN)
+    label: _Label
+    report_interval_s: float = Field(gt=0, le=86400)
+    down_after_s: float = Field(gt=0, le=7 * 86400)
+    metrics: dict[str, _MetricModel] = Field(min_length=1)
+    events: list[str] = []
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_names(cls, metrics: dict[str, _MetricModel]) -> dict[str, _MetricModel]:
+        for name, metric in metrics.items():
+            if not _valid_name(name):
+                raise ValueError(f"metric name {name!r} must match {_NAME_PATTERN}")
+            if metric.min is not None and metric.max is not None and metric.min > metric.max:
+                raise ValueError(f"metric {name!r} has min {metric.min} above max {metric.max}")
+        return metrics
+
+
+class _AreaModel(_Strict):
+    id: str = Field(pattern=f"^{DEVICE_ID_PATTERN}$")
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = Field(pattern=_NAME_PATTERN)
+    parent: str | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _not_reserved(cls, kind: str) -> str:
+        if kind in RESERVED_TAG_NAMES:
+            raise ValueError(f"area kind {kind!r} is reserved")
+        return kind
+
+
+class _DeviceModel(_Strict):
+    id: str = Field(pattern=f"^{DEVICE_ID_PATTERN}$")
+    class_: str = Field(alias="class")
+    area: str
+    name: str = Field(min_length=1, max_length=200)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    depends_on: list[str] = []
+
+
+class _InventoryModel(_Strict):
+    version: Literal[1]
+    areas: list[_AreaModel] = Field(min_length=1)
+    devices: list[_DeviceModel]
+
+
+def _valid_name(name: str) -> bool:
+    return re.fullmatch(_NAME_PATTERN, name) is not None
+
+
+def _read_document(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        if path.suffix == ".json":
+            return json.loads(text)
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (ValueError, yaml.YAMLError) as exc:
+        raise CatalogError(f"{path}: not valid {path.suffix.lstrip('.')}: {exc}") from exc
+
+
+def _explain(path: Path, exc: ValidationError, document: Any) -> CatalogError:
+    lines = []
+    for error in exc.errors()[:20]:
+        location = _describe_location(error["loc"], document)
+        lines.append(f"{path}: {location}: {error['msg']}")
+    if exc.error_count() > 20:
+        lines.append(f"{path}: ... and {exc.error_count() - 20} more mistakes")
+    return CatalogError("\n".join(lines))
+
+
+def _describe_location(loc: tuple[int | str, ...], document: Any) -> str:
+    """Render a pydantic location, naming list items by their id where they have one."""
+    parts: list[str] = []
+    node = document
+    for key in loc:
+        if isinstance(key, int) and isinstance(node, list) and key < len(node):
+            item = node[key]
+            item_id = item.get("id") if isinstance(item, dict) else None
+            parts.append(f"[{item_id!r}]" if item_id is not None else f"[{key}]")
+            node = item
+        else:
+            parts.append(f".{key}" if parts else str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def load_profiles(directory: Path) -> dict[str, Profile]:
+    """Read every *.yaml profile in a directory; raise CatalogError naming each mistake."""
+    files = sorted(p for p in directory.glob("*.yaml") if p.is_file())
+    if not files:
+        raise CatalogError(f"{directory}: no device profiles (*.yaml) found")
+    profiles: dict[str, Profile] = {}
+    for path in files:
+        document = _read_document(path)
+        try:
+            model = _ProfileModel.model_validate(document)
+        except ValidationError as exc:
+            raise _explain(path, exc, document) from exc
+        if model.class_ in profiles:
+            raise CatalogError(f"{path}: class {model.class_!r} is defined by another profile too")
+        profiles[model.class_] = _to_profile(model)
+    return profiles
+
+
+def _to_profile(model: _ProfileModel) -> Profile:
+    metrics = {
+        name: MetricSpec(
+            name=name,
+            type=MetricType(metric.type),
+            unit=metric.unit,
+            minimum=metric.min if metric.min is not None else float("-inf"),
+            maximum=metric.max if metric.max is not None else float("inf"),
+            label_vi=metric.label.vi,
+            label_en=metric.label.en,
+        )
+        for name, metric in model.metrics.items()
+    }
+    return Profile(
+        device_class=model.class_,
+        label_vi=model.label.vi,
+        label_en=model.label.en,
+        report_interval_s=model.report_interval_s,
+        down_after_s=model.down_after_s,
+        metrics=metrics,
+        events=frozenset(model.events),
+    )
+
+
+def load_inventory(path: Path, profiles: dict[str, Profile]) -> Inventory:
+    """Read an inventory (YAML or JSON) and check it against itself and the profiles."""
+    document = _read_document(path)
+    try:
+        model = _InventoryModel.model_validate(document)
+    except ValidationError as exc:
+        raise _explain(path, exc, document) from exc
+    for device in model.devices:
+        if device.class_ not in profiles:
+            known = ", ".join(sorted(profiles))
+            raise CatalogError(
+                f"{path}: devices[{device.id!r}].class: unknown class {device.class_!r} "
+                f"(profiles define: {known})"
+            )
+    areas = [Area(a.id, a.name, a.kind, a.parent) for a in model.areas]
+    devices = [
+        Device(d.id, d.class_, d.area, d.name, d.lat, d.lon, tuple(d.depends_on))
+        for d in model.devices
+    ]
+    try:
+        return Inventory.build(areas, devices)
+    except InventoryError as exc:
+        raise CatalogError(f"{path}: {exc}") from exc

@@ -1,0 +1,11 @@
+"""The state database (SQLAlchemy: SQLite by default, PostgreSQL in deployments).
+
+Exceptions::
+
+    StateError            the state database failed or is unreachable
+"""
+
+from ioc.state._db import StateError, connect_state
+from ioc.state._deadletters import DeadLetter, DeadLetterLog
+
+__all__ = ["DeadLetter", "DeadLetterLog", "StateError", "connect_state"]

@@ -1,0 +1,236 @@
+"""InfluxDB: writes through influxdb-client (/api/v2/write) or /write (1.x); reads with InfluxQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import urllib3
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.domain.write_precision import WritePrecision
+from influxdb_client.rest import ApiException
+
+from ioc.store._errors import StoreError, StoreMisconfigured, StoreRejected, StoreUnavailable
+from ioc.store._lineprotocol import LineEncoder
+from ioc.store._model import Aggregate, LatestValues, SeriesPoint, Writable
+
+_TIMEOUT = urllib3.Timeout(connect=5.0, read=30.0)
+_AGGREGATES = {
+    Aggregate.MEAN: "mean",
+    Aggregate.MIN: "min",
+    Aggregate.MAX: "max",
+    Aggregate.LAST: "last",
+}
+
+
+def _quote_identifier(name: str) -> str:
+    """Quote an InfluxQL identifier; identifiers cannot be bound parameters."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _classify(status: int, body: str, what: str) -> StoreError:
+    """Map an HTTP failure to retry (5xx, 429), give up on the data (400) or stop (401/403/404)."""
+    body = body.strip()[:300]
+    if status in (401, 403):
+        return StoreMisconfigured(
+            f"InfluxDB refused the credentials ({status}) on {what}: check IOC_INFLUX_TOKEN "
+            f"(v2) or IOC_INFLUX_USERNAME/IOC_INFLUX_PASSWORD (v1). Server said: {body}"
+        )
+    if status == 404:
+        return StoreMisconfigured(
+            f"InfluxDB has no such bucket or database on {what} (404): create it or fix "
+            f"IOC_INFLUX_DB / IOC_INFLUX_ORG. Server said: {body}"
+        )
+    if status == 429 or status >= 500:
+        return StoreUnavailable(f"InfluxDB is busy or failing ({status}) on {what}: {body}")
+    return StoreRejected(f"InfluxDB rejected {what} ({status}): {body}")
+
+
+class InfluxStore:
+    """The telemetry store on an InfluxDB server."""
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        api: str,
+        area_tags: Callable[[str], dict[str, str] | None],
+        token: str | None = None,
+        org: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self._url = url.rstrip("/")
+        self._db = database
+        self._api = api
+        self._encoder = LineEncoder(area_tags)
+        self._http = urllib3.PoolManager(num_pools=2, maxsize=4, retries=False, timeout=_TIMEOUT)
+        self._headers: dict[str, str] = {}
+        self._auth_params: dict[str, str] = {}
+        if token:
+            self._headers["Authorization"] = f"Token {token}"
+        if username:
+            self._auth_params = {"u": username, "p": password or ""}
+        self._client: InfluxDBClient | None = None
+        self._org = org or "-"
+        self._database_ready = False
+        if api == "v2":
+            self._client = InfluxDBClient(
+                url=self._url, token=token or "", org=self._org, timeout=30_000, retries=False
+            )
+            self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
+
+    # -- writes --------------------------------------------------------------------------
+
+    def write(self, items: Sequence[Writable]) -> None:
+        """Write a batch as line protocol with millisecond timestamps."""
+        if not items:
+            return
+        body = "\n".join(self._encoder.encode(items))
+        if self._client is not None:
+            self._write_v2(body)
+        else:
+            self._write_v1(body)
+
+    def _write_v2(self, body: str) -> None:
+        try:
+            self._write_api.write(
+                bucket=self._db,
+                org=self._org,
+                record=body,
+                write_precision=WritePrecision.MS,  # type: ignore[arg-type]
+            )
+        except ApiException as exc:
+            raise _classify(exc.status or 0, str(exc.body or exc.reason), "write") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StoreUnavailable(f"InfluxDB at {self._url} is unreachable: {exc}") from exc
+
+    def _write_v1(self, body: str) -> None:
+        if not self._database_ready:
+            self.ensure_database()
+        fields = {"db": self._db, "precision": "ms", **self._auth_params}
+        response = self._request("POST", "/write", fields, body.encode())
+        if response.status == 404 and "database not found" in response.data.decode(
+            errors="replace"
+        ):
+            self._database_ready = False
+            raise StoreUnavailable(f"database {self._db!r} disappeared; it will be created again")
+        if response.status >= 300:
+            raise _classify(response.status, response.data.decode(errors="replace"), "write")
+
+    def ensure_database(self) -> None:
+        """Create the database if missing (1.x only; a 2.x bucket must be made by its owner)."""
+        if self._api == "v1":
+            self._query(f"CREATE DATABASE {_quote_identifier(self._db)}", {}, method="POST")
+        self._database_ready = True
+
+    def _request(
+        self, method: str, path: str, fields: dict[str, str], body: bytes | None = None
+    ) -> urllib3.BaseHTTPResponse:
+        url = self._url + path + "?" + urlencode(fields)
+        try:
+            return self._http.request(method, url, body=body, headers=self._headers)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise StoreUnavailable(f"InfluxDB at {self._url} is unreachable: {exc}") from exc
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def _query(
+        self, query: str, params: dict[str, Any], method: str = "GET"
+    ) -> list[dict[str, Any]]:
+        fields = {"db": self._db, "q": query, "epoch": "ms", **self._auth_params}
+        if params:
+            fields["params"] = json.dumps(params)
+        response = self._request(method, "/query", fields)
+        text = response.data.decode(errors="replace")
+        if response.status >= 300:
+            raise _classify(response.status, text, "query")
+        results = json.loads(text).get("results", [])
+        series: list[dict[str, Any]] = []
+        for result in results:
+            if "error" in result:
+                message = result["error"]
+                if "database not found" in message:
+                    return []
+                raise StoreRejected(f"InfluxDB query failed: {message}")
+            series.extend(result.get("series", []))
+        return series
+
+    def latest(
+        self, device_class: str, device_ids: Sequence[str] | None = None
+    ) -> list[LatestValues]:
+        """The newest row of each device of a class."""
+        where, params = "", {}
+        if device_ids is not None:
+            if not device_ids:
+                return []
+            names = [f"d{i}" for i in range(len(device_ids))]
+            where = " WHERE " + " OR ".join(f'"device_id" = ${name}' for name in names)
+            params = dict(zip(names, device_ids, strict=True))
+        query = (
+            f"SELECT *::field FROM {_quote_identifier(device_class)}{where} "
+            'GROUP BY "device_id" ORDER BY time DESC LIMIT 1'
+        )
+        latest = []
+        for series in self._query(query, params):
+            columns: list[str] = series["columns"]
+            row = series["values"][0]
+            metrics = {
+                name: value
+                for name, value in zip(columns[1:], row[1:], strict=True)
+                if value is not None and name != "ts_adjusted"
+            }
+            latest.append(LatestValues(series["tags"]["device_id"], int(row[0]), metrics))
+        return latest
+
+    def series(
+        self,
+        device_class: str,
+        device_id: str,
+        metric: str,
+        start_ms: int,
+        end_ms: int,
+        step_s: int,
+        aggregate: Aggregate,
+    ) -> list[SeriesPoint]:
+        """One metric downsampled with an InfluxQL aggregate per step."""
+        function = _AGGREGATES[aggregate]
+        query = (
+            f"SELECT {function}({_quote_identifier(metric)}) FROM "
+            f'{_quote_identifier(device_class)} WHERE "device_id" = $device '
+            f"AND time >= $start AND time < $end GROUP BY time({int(step_s)}s) fill(none)"
+        )
+        params = {
+            "device": device_id,
+            "start": _rfc3339(start_ms),
+            "end": _rfc3339(end_ms),
+        }
+        points = []
+        for series in self._query(query, params):
+            for ts, value in series["values"]:
+                if value is not None:
+                    points.append(SeriesPoint(int(ts), value))
+        return points
+
+    def count(self, device_class: str) -> int:
+        """Readings of a class, as the largest count of any one of its fields."""
+        query = f"SELECT count(*) FROM {_quote_identifier(device_class)}"
+        total = 0
+        for series in self._query(query, {}):
+            counts = [v for v in series["values"][0][1:] if isinstance(v, int)]
+            total += max(counts, default=0)
+        return total
+
+    def close(self) -> None:
+        """Close the HTTP pools."""
+        if self._client is not None:
+            self._client.close()  # type: ignore[no-untyped-call]
+        self._http.clear()
+
+
+def _rfc3339(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
