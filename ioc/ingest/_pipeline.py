@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol, TypeVar
 
 from ioc.domain import (
@@ -228,18 +229,14 @@ class Pipeline:
         batch.rejections.extend(refused)
         for rejection in refused:
             self.stats.count_rejection(rejection.reason.value)
-        if (
-            batch.rejections
-            and self._retry(lambda: self._dead_letters.record(batch.rejections) or [], stop) is None
-        ):
-            return False
+        if batch.rejections:
+            recorded, _ = self._retry(partial(self._dead_letters.record, batch.rejections), stop)
+            if not recorded:
+                return False
         self.stats.stored += len(batch.items) - len(refused)
         self.stats.batches += 1
         self.stats.last_write_s = time.monotonic() - started
         return True
-
-    def _record(self, rejections: list[Rejection]) -> None:
-        self._dead_letters.record(rejections)
 
     def _write(self, items: list[Decoded], sources: list[tuple[str, bytes]]) -> list[Rejection]:
         """Write items; halve a refused batch until the refused items are isolated."""
