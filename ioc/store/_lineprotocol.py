@@ -6,12 +6,12 @@ from collections.abc import Callable, Iterable
 
 from ioc.domain import DeviceEvent, MetricValue, Reading, StatusChange
 
-_TAG_ESCAPES = str.maketrans(
-    {",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\\": "\\\\"}
-)
-_MEASUREMENT_ESCAPES = str.maketrans(
-    {",": r"\,", " ": r"\ ", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\\": "\\\\"}
-)
+# Commas, equals signs and spaces are escaped; every InfluxDB version unescapes them alike.
+# Control characters cannot be represented in a tag by every version (1.x has no \n escape),
+# so they become (escaped) spaces; backslashes are literal in tags for every version.
+_CONTROL = {"\n": r"\ ", "\r": r"\ ", "\t": r"\ "}
+_TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", **_CONTROL})
+_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", **_CONTROL})
 _STRING_FIELD_ESCAPES = str.maketrans({'"': r"\"", "\\": "\\\\"})
 
 

@@ -1,0 +1,85 @@
+"""Real servers for the tests: private Mosquitto and influxd on free loopback ports, and the
+machine's PostgreSQL (a throwaway database per run). Nothing shared is ever stopped."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from ioc.broker import MosquittoProcess
+from ioc.domain import Inventory, Profile
+from ioc.inventory import bundled_inventory_path, bundled_profiles_dir, load_inventory, load_profiles
+from tests.support.influx import InfluxProcess, V2Forwarder
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "IOC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+V2_TOKEN = "test-token-not-a-secret"
+
+
+@pytest.fixture(scope="session")
+def profiles() -> dict[str, Profile]:
+    """The bundled device profiles."""
+    return load_profiles(bundled_profiles_dir())
+
+
+@pytest.fixture(scope="session")
+def inventory(profiles: dict[str, Profile]) -> Inventory:
+    """The bundled sample province."""
+    return load_inventory(bundled_inventory_path(), profiles)
+
+
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxProcess]:
+    """One private influxd for the session; tests use their own databases."""
+    server = InfluxProcess(tmp_path_factory.mktemp("influxd"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def v2_forwarder(influxd: InfluxProcess) -> Iterator[V2Forwarder]:
+    """/api/v2/write in front of the real influxd."""
+    forwarder = V2Forwarder(influxd, V2_TOKEN)
+    forwarder.start()
+    yield forwarder
+    forwarder.stop()
+
+
+@pytest.fixture
+def influx_db(influxd: InfluxProcess) -> Iterator[str]:
+    """A fresh database name (created by the code under test in v1 mode)."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    yield name
+    influxd.query(f'DROP DATABASE "{name}"')
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[MosquittoProcess]:
+    """A private Mosquitto with ioc's shipped configuration; the test may kill or restart it."""
+    broker = MosquittoProcess(tmp_path / "mosquitto")
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL database on the machine's server, dropped after the session."""
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"ioc_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - reported as a clear test error
+        pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN_URL} is not usable: {exc}")
+    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
