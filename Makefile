@@ -1,0 +1,39 @@
+# The README's two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint install install-dev system-deps bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+## demo: install ioc and run the simulated province on embedded defaults (no servers needed)
+demo: install
+	$(BIN)/ioc demo $(ARGS)
+
+## system-deps: Mosquitto, InfluxDB 1.x and PostgreSQL for the integration tests
+system-deps:
+	bash scripts/install-test-deps.sh
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check ioc firmware_sim
+	$(BIN)/mypy
+
+## test: install what is missing, lint, and run every test against real servers
+test: system-deps install-dev lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: system-deps install-dev
+	$(BIN)/python bench/ingest_throughput.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
