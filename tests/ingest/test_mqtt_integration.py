@@ -1,0 +1,126 @@
+"""Ingest against a real Mosquitto: persistent sessions, store-then-ack, restarts, sharing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ioc.app import Catalog, IngestService
+from ioc.broker import MosquittoProcess
+from ioc.config import Settings, load_settings
+from ioc.domain import Inventory, Profile, RetryLater
+from ioc.state import DeadLetterLog, connect_state
+from ioc.store import SqliteStore
+from tests.support.mqtt import publish_all, telemetry, wait_until
+
+pytestmark = pytest.mark.integration
+
+T0 = (time.time_ns() // 1_000_000) - 60_000
+
+
+@pytest.fixture
+def catalog(profiles: dict[str, Profile], inventory: Inventory) -> Catalog:
+    return Catalog(profiles, inventory)
+
+
+def _settings(broker: MosquittoProcess, tmp_path: Path, **extra: Any) -> Settings:
+    return load_settings(mqtt_url=broker.url, data_dir=tmp_path / "data",
+                         batch_interval_s=0.05, **extra)
+
+
+class _Services:
+    """Starts ingest services and stops whatever is left at the end of the test."""
+
+    def __init__(self) -> None:
+        self.running: list[IngestService] = []
+
+    def start(self, settings: Settings, catalog: Catalog, store: Any) -> IngestService:
+        dead = DeadLetterLog(connect_state(settings.resolved_state_url), 1000)
+        service = IngestService(settings, catalog, store, dead)
+        service.start()
+        assert service.consumer.wait_connected(10)
+        self.running.append(service)
+        return service
+
+    def stop(self, service: IngestService) -> None:
+        service.stop()
+        self.running.remove(service)
+
+
+@pytest.fixture
+def services() -> Iterator[_Services]:
+    started = _Services()
+    yield started
+    for service in list(started.running):
+        started.stop(service)
+
+
+def _bts_messages(count: int, start_seq: int = 0) -> list[tuple[str, bytes]]:
+    return [telemetry(f"bts-QT-{(i % 50) + 1:05d}", i, T0 + i) for i in range(start_seq, start_seq + count)]
+
+
+def test_messages_reach_the_store(mosquitto: MosquittoProcess, tmp_path: Path,
+                                  catalog: Catalog, services: _Services) -> None:
+    store = SqliteStore(tmp_path / "t.db")
+    service = services.start(_settings(mosquitto, tmp_path), catalog, store)
+    publish_all(mosquitto.port, _bts_messages(500) + [("ioc/bts/bts-QT-00001/telemetry", b"junk")])
+    wait_until(lambda: service.stats.stored == 500 and service.stats.rejected_total == 1,
+               what="500 stored and 1 rejected")
+    assert store.count("bts") == 500
+
+
+def test_unacknowledged_messages_survive_an_ingest_crash(
+    mosquitto: MosquittoProcess, tmp_path: Path, catalog: Catalog, services: _Services
+) -> None:
+    """The store is down, so nothing is acknowledged; the ingestor dies; its successor gets all."""
+
+    class DownStore(SqliteStore):
+        def write(self, items: Any) -> None:
+            raise RetryLater("influx is down")
+
+    settings = _settings(mosquitto, tmp_path)
+    first = services.start(settings, catalog, DownStore(tmp_path / "down.db"))
+    publish_all(mosquitto.port, _bts_messages(300))
+    wait_until(lambda: first.stats.received == 300, what="300 received")
+    # A crash: the connection drops without acknowledging anything.
+    first._stop_flusher.set()
+    first.consumer._client.socket().close()  # type: ignore[union-attr]
+    first.consumer._client.loop_stop()
+    services.running.remove(first)
+    store = SqliteStore(tmp_path / "t.db")
+    second = services.start(settings, catalog, store)
+    wait_until(lambda: store.count("bts") == 300, what="all 300 stored after the restart")
+    assert second.stats.stored == 300
+
+
+def test_broker_keeps_a_flood_while_ingest_is_away_and_across_its_restart(
+    mosquitto: MosquittoProcess, tmp_path: Path, catalog: Catalog, services: _Services
+) -> None:
+    """Far more than stock Mosquitto's 1,000 queued messages, and a broker restart on top."""
+    settings = _settings(mosquitto, tmp_path)
+    store = SqliteStore(tmp_path / "t.db")
+    first = services.start(settings, catalog, store)
+    services.stop(first)  # the session stays on the broker
+    publish_all(mosquitto.port, _bts_messages(20_000))
+    mosquitto.restart()
+    second = services.start(settings, catalog, store)
+    wait_until(lambda: store.count("bts") == 20_000, timeout_s=60, what="20,000 stored")
+    assert second.stats.stored == 20_000 and second.stats.duplicates == 0
+
+
+def test_a_shared_subscription_splits_the_load(
+    mosquitto: MosquittoProcess, tmp_path: Path, catalog: Catalog, services: _Services
+) -> None:
+    store = SqliteStore(tmp_path / "t.db")
+    one = services.start(_settings(mosquitto, tmp_path, mqtt_shared_group="ingest",
+                                   mqtt_client_id="ingest-1"), catalog, store)
+    two = services.start(_settings(mosquitto, tmp_path, mqtt_shared_group="ingest",
+                                   mqtt_client_id="ingest-2"), catalog, store)
+    publish_all(mosquitto.port, _bts_messages(2000))
+    wait_until(lambda: one.stats.stored + two.stats.stored == 2000, what="2000 stored in all")
+    assert one.stats.stored > 0 and two.stats.stored > 0
+    assert store.count("bts") == 2000

@@ -1,0 +1,43 @@
+"""Small helpers for talking to the private broker in tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0, what: str = "") -> None:
+    """Poll a condition until it holds; fail with `what` after the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what or condition}")
+        time.sleep(0.02)
+
+
+def publish_all(port: int, messages: Iterable[tuple[str, bytes]], client_id: str = "test-pub",
+                retain: bool = False) -> int:
+    """Publish with QoS 1 and return once the broker has acknowledged every message."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    infos = [client.publish(topic, payload, qos=1, retain=retain) for topic, payload in messages]
+    for info in infos:
+        info.wait_for_publish(timeout=30)
+    client.disconnect()
+    client.loop_stop()
+    return len(infos)
+
+
+def telemetry(device: str, seq: int, ts_ms: int, device_class: str = "bts",
+              prefix: str = "ioc") -> tuple[str, bytes]:
+    """One valid telemetry message."""
+    metric = {"bts": "temp_c", "netgw": "rtt_ms", "vc": "jitter_ms"}[device_class]
+    return (f"{prefix}/{device_class}/{device}/telemetry",
+            orjson.dumps({"ts": ts_ms, "seq": seq, "metrics": {metric: 20.0 + seq % 10}}))
