@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -109,6 +110,11 @@ class MqttConsumer:
         """Disconnect cleanly, keeping the session on the broker."""
         self._stopping = True
         self._client.disconnect()
+        # The network thread must write the queued PUBACKs and the DISCONNECT before it is
+        # stopped, or the broker redelivers messages that were already stored.
+        deadline = time.monotonic() + 5.0
+        while self._connected.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
         self._client.loop_stop()
 
     def acknowledge(self, tokens: list[object]) -> None:

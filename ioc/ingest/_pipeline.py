@@ -163,7 +163,6 @@ class Pipeline:
                 batch.sources.append((topic, payload))
             if result.rejection is not None:
                 batch.rejections.append(result.rejection)
-                stats.count_rejection(result.rejection.reason.value)
             if len(batch.tokens) >= self._batch_size:
                 self._ready.notify_all()
 
@@ -227,12 +226,13 @@ class Pipeline:
         if not written or refused is None:
             return False
         batch.rejections.extend(refused)
-        for rejection in refused:
-            self.stats.count_rejection(rejection.reason.value)
         if batch.rejections:
             recorded, _ = self._retry(partial(self._dead_letters.record, batch.rejections), stop)
             if not recorded:
                 return False
+        # Counted once settled, so a message redelivered after a restart counts once.
+        for rejection in batch.rejections:
+            self.stats.count_rejection(rejection.reason.value)
         self.stats.stored += len(batch.items) - len(refused)
         self.stats.batches += 1
         self.stats.last_write_s = time.monotonic() - started
