@@ -17,7 +17,7 @@ from ioc.inventory import bundled_inventory_path, bundled_profiles_dir, load_inv
 from tests.support.influx import InfluxProcess, V2Forwarder
 
 POSTGRES_ADMIN_URL = os.environ.get(
-    "IOC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 V2_TOKEN = "test-token-not-a-secret"
 

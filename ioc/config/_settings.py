@@ -195,6 +195,14 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         if f"{ENV_PREFIX}{key.upper()}" not in os.environ
     }
     values.update(overrides)
+    unknown = sorted(
+        name
+        for name in os.environ
+        if name.startswith(ENV_PREFIX)
+        and name[len(ENV_PREFIX) :].lower() not in Settings.model_fields
+    )
+    if unknown:
+        raise ConfigError("\n".join(f"{name}: unknown setting" for name in unknown))
     try:
         return Settings(**values)
     except ValidationError as exc:

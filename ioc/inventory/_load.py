@@ -114,7 +114,8 @@ def _explain(path: Path, exc: ValidationError, document: Any) -> CatalogError:
     lines = []
     for error in exc.errors()[:20]:
         location = _describe_location(error["loc"], document)
-        lines.append(f"{path}: {location}: {error['msg']}")
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {location}: {message}")
     if exc.error_count() > 20:
         lines.append(f"{path}: ... and {exc.error_count() - 20} more mistakes")
     return CatalogError("\n".join(lines))

@@ -99,6 +99,10 @@ class DeadLetterLog:
             raise StateError(f"cannot read dead letters: {exc}") from exc
         return [DeadLetter(*row) for row in rows]
 
+    def close(self) -> None:
+        """Close the database connections."""
+        self._engine.dispose()
+
     def count(self) -> int:
         """How many dead letters are kept."""
         with self._engine.connect() as connection:

@@ -1,0 +1,90 @@
+"""Settings: sources, defaults, and the exact message for each mistake (testdata/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ioc.config import ConfigError, InfluxApi, UnknownDevicePolicy, load_settings
+
+DATA = Path(__file__).parent / "testdata"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("IOC_"):
+            monkeypatch.delenv(name)
+
+
+def test_defaults_are_embedded() -> None:
+    settings = load_settings()
+    assert settings.influx_url is None
+    assert settings.mqtt.host == "127.0.0.1" and settings.mqtt.port == 1883
+    assert settings.topic_prefix == "ioc"
+    assert settings.unknown_devices is UnknownDevicePolicy.ACCEPT
+    assert settings.resolved_state_url == f"sqlite:///{settings.data_dir / 'state.db'}"
+
+
+def test_good_file() -> None:
+    settings = load_settings(DATA / "good.toml")
+    mqtt = settings.mqtt
+    assert (mqtt.host, mqtt.port, mqtt.tls, mqtt.username, mqtt.password) == (
+        "broker.example", 8883, True, "ingest", "s@cret")
+    assert settings.influx_api is InfluxApi.V2 and settings.influx_db == "telemetry"
+    assert settings.unknown_devices is UnknownDevicePolicy.REJECT
+    assert settings.topic_prefix == "vn/qt/ioc"
+
+
+def test_environment_overrides_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IOC_INFLUX_DB", "other")
+    monkeypatch.setenv("IOC_BATCH_SIZE", "10")
+    settings = load_settings(DATA / "good.toml")
+    assert settings.influx_db == "other" and settings.batch_size == 10
+
+
+def test_secrets_are_not_printed() -> None:
+    assert "abc" not in repr(load_settings(DATA / "good.toml"))
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("bad_mqtt_scheme", "IOC_MQTT_URL (or 'mqtt_url' in {file}): must start with mqtt:// "
+         "or mqtts://, e.g. mqtt://127.0.0.1:1883"),
+        ("bad_mqtt_port", "IOC_MQTT_URL (or 'mqtt_url' in {file}): has a bad port: "
+         "Port out of range 0-65535"),
+        ("bad_prefix", "IOC_TOPIC_PREFIX (or 'topic_prefix' in {file}): must be topic levels of "
+         "letters, digits, '_', '.', '-' joined by '/' (no wildcards, no empty level, "
+         "no leading or trailing '/')"),
+        ("v2_without_token", "settings: IOC_INFLUX_API=v2 needs IOC_INFLUX_TOKEN and "
+         "IOC_INFLUX_ORG (or set IOC_INFLUX_API=v1 for InfluxDB 1.x)"),
+        ("bad_api", "IOC_INFLUX_API (or 'influx_api' in {file}): Input should be 'v2' or 'v1'"),
+        ("bad_policy", "IOC_UNKNOWN_DEVICES (or 'unknown_devices' in {file}): Input should be "
+         "'accept' or 'reject'"),
+        ("unknown_key", "IOC_INFLUX_ULR (or 'influx_ulr' in {file}): unknown setting"),
+        ("bad_batch", "IOC_BATCH_SIZE (or 'batch_size' in {file}): Input should be greater "
+         "than or equal to 1"),
+        ("not_toml", "{file}: not valid TOML: Invalid value (at line 1, column 12)"),
+    ],
+)
+def test_each_mistake_has_a_clear_message(name: str, message: str) -> None:
+    path = DATA / f"{name}.toml"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert str(caught.value) == message.format(file=path)
+
+
+def test_bad_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IOC_MAX_CLOCK_SKEW_S", "-5")
+    with pytest.raises(ConfigError, match=r"^IOC_MAX_CLOCK_SKEW_S: Input should be greater than 0"):
+        load_settings()
+
+
+def test_unknown_environment_variable_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IOC_INFLUX_ULR", "http://influx:8086")
+    with pytest.raises(ConfigError, match=r"^IOC_INFLUX_ULR: unknown setting$"):
+        load_settings()

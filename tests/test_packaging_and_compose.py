@@ -1,0 +1,43 @@
+"""The package lists every module, and docker-compose.yml agrees with the settings model."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from ioc.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_ioc_package_is_in_pyproject() -> None:
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "ioc").rglob("__init__.py")
+    } | {"firmware_sim", "ioc.bundled.devices", "ioc.bundled.rules"}
+    assert found == listed
+
+
+def test_compose_file_parses_and_agrees_with_the_settings() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"mosquitto", "influxdb", "postgres", "ingest", "simulator"} <= set(services)
+    fields = set(Settings.model_fields)
+    for name, service in services.items():
+        for variable in service.get("environment", {}):
+            if variable.startswith("IOC_"):
+                assert variable[4:].lower() in fields, f"{name}: {variable} is not a setting"
+        assert "healthcheck" in service or name == "simulator", f"{name} has no health check"
+    assert services["simulator"].get("profiles") == ["simulator"]
+    text = (ROOT / "docker-compose.yml").read_text()
+    # No default secrets: every secret comes from the operator's environment, required.
+    for secret in re.findall(r"\$\{([A-Z_]*(?:TOKEN|PASSWORD)[A-Z_]*)([^}]*)\}", text):
+        assert secret[1].startswith(":?"), f"{secret[0]} must be required, not defaulted"
+    mosquitto_ports = services["mosquitto"]["ports"]
+    assert any(str(port).endswith(":1883") for port in mosquitto_ports)
+    config = (ROOT / "ioc" / "broker" / "mosquitto.conf").read_text()
+    assert "max_queued_messages 2000000" in config
