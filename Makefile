@@ -25,7 +25,7 @@ system-deps:
 
 lint: install-dev
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check ioc firmware_sim
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 ## test: install what is missing, lint, and run every test against real servers

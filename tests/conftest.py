@@ -13,7 +13,12 @@ from sqlalchemy import create_engine, text
 
 from ioc.broker import MosquittoProcess
 from ioc.domain import Inventory, Profile
-from ioc.inventory import bundled_inventory_path, bundled_profiles_dir, load_inventory, load_profiles
+from ioc.inventory import (
+    bundled_inventory_path,
+    bundled_profiles_dir,
+    load_inventory,
+    load_profiles,
+)
 from tests.support.influx import InfluxProcess, V2Forwarder
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -77,7 +82,7 @@ def postgres_url() -> Iterator[str]:
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - reported as a clear test error
+    except Exception as exc:
         pytest.fail(f"PostgreSQL at {POSTGRES_ADMIN_URL} is not usable: {exc}")
     yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     with admin.connect() as connection:

@@ -33,7 +33,12 @@ def test_good_file() -> None:
     settings = load_settings(DATA / "good.toml")
     mqtt = settings.mqtt
     assert (mqtt.host, mqtt.port, mqtt.tls, mqtt.username, mqtt.password) == (
-        "broker.example", 8883, True, "ingest", "s@cret")
+        "broker.example",
+        8883,
+        True,
+        "ingest",
+        "s@cret",
+    )
     assert settings.influx_api is InfluxApi.V2 and settings.influx_db == "telemetry"
     assert settings.unknown_devices is UnknownDevicePolicy.REJECT
     assert settings.topic_prefix == "vn/qt/ioc"
@@ -53,21 +58,38 @@ def test_secrets_are_not_printed() -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("bad_mqtt_scheme", "IOC_MQTT_URL (or 'mqtt_url' in {file}): must start with mqtt:// "
-         "or mqtts://, e.g. mqtt://127.0.0.1:1883"),
-        ("bad_mqtt_port", "IOC_MQTT_URL (or 'mqtt_url' in {file}): has a bad port: "
-         "Port out of range 0-65535"),
-        ("bad_prefix", "IOC_TOPIC_PREFIX (or 'topic_prefix' in {file}): must be topic levels of "
-         "letters, digits, '_', '.', '-' joined by '/' (no wildcards, no empty level, "
-         "no leading or trailing '/')"),
-        ("v2_without_token", "settings: IOC_INFLUX_API=v2 needs IOC_INFLUX_TOKEN and "
-         "IOC_INFLUX_ORG (or set IOC_INFLUX_API=v1 for InfluxDB 1.x)"),
+        (
+            "bad_mqtt_scheme",
+            "IOC_MQTT_URL (or 'mqtt_url' in {file}): must start with mqtt:// "
+            "or mqtts://, e.g. mqtt://127.0.0.1:1883",
+        ),
+        (
+            "bad_mqtt_port",
+            "IOC_MQTT_URL (or 'mqtt_url' in {file}): has a bad port: Port out of range 0-65535",
+        ),
+        (
+            "bad_prefix",
+            "IOC_TOPIC_PREFIX (or 'topic_prefix' in {file}): must be topic levels of "
+            "letters, digits, '_', '.', '-' joined by '/' (no wildcards, no empty level, "
+            "no leading or trailing '/')",
+        ),
+        (
+            "v2_without_token",
+            "settings: IOC_INFLUX_API=v2 needs IOC_INFLUX_TOKEN and "
+            "IOC_INFLUX_ORG (or set IOC_INFLUX_API=v1 for InfluxDB 1.x)",
+        ),
         ("bad_api", "IOC_INFLUX_API (or 'influx_api' in {file}): Input should be 'v2' or 'v1'"),
-        ("bad_policy", "IOC_UNKNOWN_DEVICES (or 'unknown_devices' in {file}): Input should be "
-         "'accept' or 'reject'"),
+        (
+            "bad_policy",
+            "IOC_UNKNOWN_DEVICES (or 'unknown_devices' in {file}): Input should be "
+            "'accept' or 'reject'",
+        ),
         ("unknown_key", "IOC_INFLUX_ULR (or 'influx_ulr' in {file}): unknown setting"),
-        ("bad_batch", "IOC_BATCH_SIZE (or 'batch_size' in {file}): Input should be greater "
-         "than or equal to 1"),
+        (
+            "bad_batch",
+            "IOC_BATCH_SIZE (or 'batch_size' in {file}): Input should be greater "
+            "than or equal to 1",
+        ),
         ("not_toml", "{file}: not valid TOML: Invalid value (at line 1, column 12)"),
     ],
 )

@@ -24,23 +24,37 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 @pytest.mark.parametrize("api", ["v1", "v2"])
 def test_every_message_is_stored_once_or_rejected_with_its_reason(
-    api: str, mosquitto: MosquittoProcess, influxd: InfluxProcess, v2_forwarder: V2Forwarder,
-    influx_db: str, tmp_path: Path,
+    api: str,
+    mosquitto: MosquittoProcess,
+    influxd: InfluxProcess,
+    v2_forwarder: V2Forwarder,
+    influx_db: str,
+    tmp_path: Path,
 ) -> None:
     if api == "v2":
         influxd.query(f'CREATE DATABASE "{influx_db}"')
-        influx = {"influx_url": v2_forwarder.url, "influx_api": "v2",
-                  "influx_token": V2_TOKEN, "influx_org": "ioc"}
+        influx = {
+            "influx_url": v2_forwarder.url,
+            "influx_api": "v2",
+            "influx_token": V2_TOKEN,
+            "influx_org": "ioc",
+        }
     else:
         influx = {"influx_url": influxd.url, "influx_api": "v1"}
-    settings = load_settings(mqtt_url=mosquitto.url, data_dir=tmp_path, influx_db=influx_db,
-                             batch_interval_s=0.1, **influx)
+    settings = load_settings(
+        mqtt_url=mosquitto.url,
+        data_dir=tmp_path,
+        influx_db=influx_db,
+        batch_interval_s=0.1,
+        **influx,
+    )
     catalog = load_catalog(settings)
     fleet = load_fleet(bundled_inventory_path(), bundled_profiles_dir(), limit=400)
     garbage_devices = [d.device_id for d in fleet[-3:]]
     faults = [Fault(FaultKind.GARBAGE, device, at_s=0, duration_s=0) for device in garbage_devices]
-    simulator = Simulator(fleet, SimulatorOptions(port=mosquitto.port, speed=30, record_sent=True),
-                          faults)
+    simulator = Simulator(
+        fleet, SimulatorOptions(port=mosquitto.port, speed=30, record_sent=True), faults
+    )
     store = open_telemetry_store(settings, catalog.inventory)
     dead_letters = open_dead_letters(settings)
 
@@ -53,18 +67,28 @@ def test_every_message_is_stored_once_or_rejected_with_its_reason(
     wait_until(lambda: first.stats.stored > 300, what="the first readings stored")
     first.stop()  # a clean restart mid-stream: the broker holds what arrives meanwhile
     sent_at_stop = simulator.counters.telemetry_sent
-    wait_until(lambda: simulator.counters.telemetry_sent > sent_at_stop + 500,
-               what="the fleet publishing while ingest is away")
+    wait_until(
+        lambda: simulator.counters.telemetry_sent > sent_at_stop + 500,
+        what="the fleet publishing while ingest is away",
+    )
     second = IngestService(settings, catalog, store, dead_letters)
     second.start()
-    wait_until(lambda: simulator.counters.telemetry_sent > 2500, timeout_s=60,
-               what="2,500 messages published")
+    wait_until(
+        lambda: simulator.counters.telemetry_sent > 2500,
+        timeout_s=60,
+        what="2,500 messages published",
+    )
     stop_sim.set()
     sim_thread.join()
     sent = Counter(device_id.split("-")[0] for device_id, _ in simulator.sent)
-    wait_until(lambda: second.stats.accepted + first.stats.accepted
-               >= simulator.counters.telemetry_sent - sum(simulator.counters.garbage_sent.values()),
-               timeout_s=60, what="ingest catching up")
+    wait_until(
+        lambda: (
+            second.stats.accepted + first.stats.accepted
+            >= simulator.counters.telemetry_sent - sum(simulator.counters.garbage_sent.values())
+        ),
+        timeout_s=60,
+        what="ingest catching up",
+    )
     wait_until(lambda: second.pipeline._pending == 0, what="every batch stored")
     second.stop()
 
@@ -82,10 +106,13 @@ def test_every_message_is_stored_once_or_rejected_with_its_reason(
     assert rows == len(stored) == len(expected), "a message was stored twice or not sent"
 
     rejected = first.stats.rejected + second.stats.rejected
-    wanted = Counter({GARBAGE_KINDS[kind]: count
-                      for kind, count in simulator.counters.garbage_sent.items()})
+    wanted = Counter(
+        {GARBAGE_KINDS[kind]: count for kind, count in simulator.counters.garbage_sent.items()}
+    )
     assert sum(wanted.values()) >= 7
-    assert rejected == wanted, [(d.topic, d.payload[:150]) for d in dead_letters.recent(50, "bad_json")]
+    assert rejected == wanted, [
+        (d.topic, d.payload[:150]) for d in dead_letters.recent(50, "bad_json")
+    ]
     assert dead_letters.count() == sum(wanted.values())
     assert first.stats.duplicates + second.stats.duplicates == 0
     store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from pathlib import Path
@@ -27,15 +28,17 @@ def test_mains_failure_discharges_the_battery_to_disconnect() -> None:
         voltages.append(float(outputs.metrics["battery_v"]))
     assert not outputs.powered, "the site should reach low-voltage disconnect"
     assert voltages[0] < 52.0 and min(voltages) <= LVD_V
-    assert all(a >= b - 0.3 for a, b in zip(voltages, voltages[1:], strict=False)), "sags steadily"
+    assert all(a >= b - 0.3 for a, b in itertools.pairwise(voltages)), "sags steadily"
     assert 0.5 * 3600 < t < 30 * 3600
 
 
 def test_aircon_failure_heats_the_shelter() -> None:
     site = BtsShelter(random.Random(2))
     start = float(site.step(0, 60, set()).metrics["temp_c"])
-    temps = [float(site.step(60 * i, 60, {FaultKind.AIRCON_FAILURE}).metrics["temp_c"])
-             for i in range(1, 120)]
+    temps = [
+        float(site.step(60 * i, 60, {FaultKind.AIRCON_FAILURE}).metrics["temp_c"])
+        for i in range(1, 120)
+    ]
     assert temps[-1] > start + 8
 
 
@@ -55,7 +58,11 @@ def test_poor_call_lowers_mos() -> None:
 def test_fault_flags_and_scenarios(tmp_path: Path) -> None:
     fault = parse_fault("mains_failure:bts-QT-00012@60s/2h")
     assert (fault.kind, fault.device_id, fault.at_s, fault.duration_s) == (
-        FaultKind.MAINS_FAILURE, "bts-QT-00012", 60.0, 7200.0)
+        FaultKind.MAINS_FAILURE,
+        "bts-QT-00012",
+        60.0,
+        7200.0,
+    )
     assert not fault.active(59) and fault.active(60) and not fault.active(7260)
     assert parse_fault("die:x").active(1e9)
     with pytest.raises(ValueError, match="unknown fault 'melt'"):

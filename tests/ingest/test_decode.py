@@ -19,18 +19,23 @@ def _telemetry(metrics: object, ts: object = NOW_MS, **extra: object) -> bytes:
 
 
 def test_valid_telemetry_becomes_a_reading(decoder: Decoder) -> None:
-    result = decoder.decode(f"{BTS}/telemetry",
-                            _telemetry({"battery_v": 53, "mains_ok": True}, seq=4), False, NOW_MS)
+    result = decoder.decode(
+        f"{BTS}/telemetry", _telemetry({"battery_v": 53, "mains_ok": True}, seq=4), False, NOW_MS
+    )
     assert result.rejection is None
-    assert result.item == Reading("bts", "bts-QT-00001", NOW_MS,
-                                  {"battery_v": 53.0, "mains_ok": True}, seq=4)
+    assert result.item == Reading(
+        "bts", "bts-QT-00001", NOW_MS, {"battery_v": 53.0, "mains_ok": True}, seq=4
+    )
     assert type(result.item.metrics["battery_v"]) is float  # type: ignore[union-attr]
 
 
 def test_rfc3339_timestamps(decoder: Decoder) -> None:
-    result = decoder.decode(f"{BTS}/telemetry",
-                            _telemetry({"temp_c": 25}, ts="2026-09-22T06:13:20.5+07:00"),
-                            False, 1_790_032_400_000)
+    result = decoder.decode(
+        f"{BTS}/telemetry",
+        _telemetry({"temp_c": 25}, ts="2026-09-22T06:13:20.5+07:00"),
+        False,
+        1_790_032_400_000,
+    )
     assert result.item is not None and result.item.ts_ms == 1_790_032_400_500
 
 
@@ -53,9 +58,16 @@ def test_rfc3339_timestamps(decoder: Decoder) -> None:
         (f"{BTS}/telemetry", _telemetry({"temp_c": 1}, seq=-1), RejectReason.BAD_SCHEMA),
         (f"{BTS}/telemetry", _telemetry({"temp_c": 1}, seq=True), RejectReason.BAD_SCHEMA),
         (f"{BTS}/telemetry", _telemetry({"temp_c": 1}, ts="yesterday"), RejectReason.BAD_TIMESTAMP),
-        (f"{BTS}/telemetry", _telemetry({"temp_c": 1}, ts="2026-09-21T06:13:20"),
-         RejectReason.BAD_TIMESTAMP),
-        (f"{BTS}/telemetry", _telemetry({"temp_c": 1}, ts=1_790_000_000), RejectReason.BAD_TIMESTAMP),
+        (
+            f"{BTS}/telemetry",
+            _telemetry({"temp_c": 1}, ts="2026-09-21T06:13:20"),
+            RejectReason.BAD_TIMESTAMP,
+        ),
+        (
+            f"{BTS}/telemetry",
+            _telemetry({"temp_c": 1}, ts=1_790_000_000),
+            RejectReason.BAD_TIMESTAMP,
+        ),
         (f"{BTS}/telemetry", _telemetry({"temp_c": 1}, ts=True), RejectReason.BAD_TIMESTAMP),
         (f"{BTS}/telemetry", _telemetry({"temp_c": 1}, ts=1.5e12), RejectReason.BAD_TIMESTAMP),
         (f"{BTS}/telemetry", _telemetry({"frobnication": 1}), RejectReason.UNKNOWN_METRIC),
@@ -67,16 +79,27 @@ def test_rfc3339_timestamps(decoder: Decoder) -> None:
         (f"{BTS}/telemetry", _telemetry({"battery_v": -0.1}), RejectReason.OUT_OF_RANGE),
         (f"{BTS}/telemetry", _telemetry({"battery_v": 1e308}), RejectReason.OUT_OF_RANGE),
         (f"{BTS}/telemetry", b"x" * 65537, RejectReason.TOO_LARGE),
-        (f"{BTS}/event", orjson.dumps({"ts": NOW_MS, "type": "teleport"}), RejectReason.UNKNOWN_EVENT),
-        (f"{BTS}/event", orjson.dumps({"ts": NOW_MS, "type": "reboot", "data": 3}),
-         RejectReason.BAD_SCHEMA),
-        (f"{BTS}/event", orjson.dumps({"ts": NOW_MS, "type": "reboot", "data": {"x": "y" * 5000}}),
-         RejectReason.TOO_LARGE),
+        (
+            f"{BTS}/event",
+            orjson.dumps({"ts": NOW_MS, "type": "teleport"}),
+            RejectReason.UNKNOWN_EVENT,
+        ),
+        (
+            f"{BTS}/event",
+            orjson.dumps({"ts": NOW_MS, "type": "reboot", "data": 3}),
+            RejectReason.BAD_SCHEMA,
+        ),
+        (
+            f"{BTS}/event",
+            orjson.dumps({"ts": NOW_MS, "type": "reboot", "data": {"x": "y" * 5000}}),
+            RejectReason.TOO_LARGE,
+        ),
         (f"{BTS}/status", b"maybe", RejectReason.BAD_SCHEMA),
     ],
 )
-def test_rejections_say_why(decoder: Decoder, topic: str, payload: bytes,
-                            reason: RejectReason) -> None:
+def test_rejections_say_why(
+    decoder: Decoder, topic: str, payload: bytes, reason: RejectReason
+) -> None:
     result = decoder.decode(topic, payload, False, NOW_MS)
     assert result.item is None
     assert result.rejection is not None
@@ -92,8 +115,9 @@ def test_out_of_range_detail_names_metric_range_and_unit(decoder: Decoder) -> No
 
 
 def test_bad_metrics_are_rejected_and_good_ones_kept(decoder: Decoder) -> None:
-    result = decoder.decode(f"{BTS}/telemetry",
-                            _telemetry({"battery_v": 612, "temp_c": 31.5, "nope": 1}), False, NOW_MS)
+    result = decoder.decode(
+        f"{BTS}/telemetry", _telemetry({"battery_v": 612, "temp_c": 31.5, "nope": 1}), False, NOW_MS
+    )
     assert result.item is not None and result.item.metrics == {"temp_c": 31.5}  # type: ignore[union-attr]
     assert result.rejection is not None
     assert result.rejection.reason is RejectReason.OUT_OF_RANGE
@@ -101,12 +125,14 @@ def test_bad_metrics_are_rejected_and_good_ones_kept(decoder: Decoder) -> None:
 
 
 def test_far_timestamp_is_replaced_and_flagged(decoder: Decoder) -> None:
-    result = decoder.decode(f"{BTS}/telemetry", _telemetry({"temp_c": 1}, ts=NOW_MS + 3_600_000),
-                            False, NOW_MS)
+    result = decoder.decode(
+        f"{BTS}/telemetry", _telemetry({"temp_c": 1}, ts=NOW_MS + 3_600_000), False, NOW_MS
+    )
     assert isinstance(result.item, Reading)
     assert result.item.ts_ms == NOW_MS and result.item.ts_adjusted
-    near = decoder.decode(f"{BTS}/telemetry", _telemetry({"temp_c": 1}, ts=NOW_MS - 599_000),
-                          False, NOW_MS)
+    near = decoder.decode(
+        f"{BTS}/telemetry", _telemetry({"temp_c": 1}, ts=NOW_MS - 599_000), False, NOW_MS
+    )
     assert isinstance(near.item, Reading) and not near.item.ts_adjusted
 
 
@@ -116,8 +142,14 @@ def test_unknown_devices_accepted_and_flagged_or_rejected(
     topic, payload = "ioc/bts/bts-unlisted/telemetry", _telemetry({"temp_c": 1})
     accepted = decoder.decode(topic, payload, False, NOW_MS)
     assert isinstance(accepted.item, Reading) and not accepted.item.registered
-    strict = Decoder("ioc", profiles, inventory, accept_unknown_devices=False,
-                     max_clock_skew_ms=600_000, max_payload_bytes=65536)
+    strict = Decoder(
+        "ioc",
+        profiles,
+        inventory,
+        accept_unknown_devices=False,
+        max_clock_skew_ms=600_000,
+        max_payload_bytes=65536,
+    )
     rejected = strict.decode(topic, payload, False, NOW_MS)
     assert rejected.rejection is not None
     assert rejected.rejection.reason is RejectReason.UNKNOWN_DEVICE
@@ -126,22 +158,32 @@ def test_unknown_devices_accepted_and_flagged_or_rejected(
 def test_status_and_events(decoder: Decoder) -> None:
     status = decoder.decode(f"{BTS}/status", b"offline", True, NOW_MS).item
     assert status == StatusChange("bts", "bts-QT-00001", NOW_MS, online=False, retained=True)
-    event = decoder.decode(f"{BTS}/event",
-                           orjson.dumps({"ts": NOW_MS, "type": "door_open", "data": {"by": "x"}}),
-                           False, NOW_MS).item
+    event = decoder.decode(
+        f"{BTS}/event",
+        orjson.dumps({"ts": NOW_MS, "type": "door_open", "data": {"by": "x"}}),
+        False,
+        NOW_MS,
+    ).item
     assert event == DeviceEvent("bts", "bts-QT-00001", NOW_MS, "door_open", '{"by":"x"}')
 
 
 def test_multi_level_prefix(profiles: dict[str, Profile], inventory: Inventory) -> None:
     decoder = Decoder("vn/qt/ioc", profiles, inventory, True, 600_000, 65536)
-    result = decoder.decode("vn/qt/ioc/bts/bts-QT-00001/telemetry", _telemetry({"temp_c": 1}),
-                            False, NOW_MS)
+    result = decoder.decode(
+        "vn/qt/ioc/bts/bts-QT-00001/telemetry", _telemetry({"temp_c": 1}), False, NOW_MS
+    )
     assert isinstance(result.item, Reading)
 
 
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -150,20 +192,32 @@ _json_values = st.recursive(
 @given(
     topic=st.one_of(
         st.text(max_size=80),
-        st.builds(lambda c, d, k: f"ioc/{c}/{d}/{k}",
-                  st.sampled_from(["bts", "netgw", "vc", "x", ""]),
-                  st.sampled_from(["bts-QT-00001", "gw-QT-D01-C0001", "unknown", "", "a/b"]),
-                  st.sampled_from(["telemetry", "event", "status", "other"])),
+        st.builds(
+            lambda c, d, k: f"ioc/{c}/{d}/{k}",
+            st.sampled_from(["bts", "netgw", "vc", "x", ""]),
+            st.sampled_from(["bts-QT-00001", "gw-QT-D01-C0001", "unknown", "", "a/b"]),
+            st.sampled_from(["telemetry", "event", "status", "other"]),
+        ),
     ),
     payload=st.one_of(
         st.binary(max_size=200),
         _json_values.map(orjson.dumps),
         st.fixed_dictionaries(
-            {"ts": st.one_of(st.integers(-(2**63), 2**63 - 1), st.text(max_size=30), st.just(NOW_MS)),
-             "metrics": st.dictionaries(
-                 st.sampled_from(["battery_v", "temp_c", "mains_ok", "rtt_ms", "mos", "zz"]),
-                 _json_values, max_size=5)},
-            optional={"seq": st.integers(-(2**63), 2**63 - 1), "type": st.text(max_size=10), "data": _json_values},
+            {
+                "ts": st.one_of(
+                    st.integers(-(2**63), 2**63 - 1), st.text(max_size=30), st.just(NOW_MS)
+                ),
+                "metrics": st.dictionaries(
+                    st.sampled_from(["battery_v", "temp_c", "mains_ok", "rtt_ms", "mos", "zz"]),
+                    _json_values,
+                    max_size=5,
+                ),
+            },
+            optional={
+                "seq": st.integers(-(2**63), 2**63 - 1),
+                "type": st.text(max_size=10),
+                "data": _json_values,
+            },
         ).map(orjson.dumps),
     ),
     retained=st.booleans(),

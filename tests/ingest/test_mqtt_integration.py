@@ -28,8 +28,9 @@ def catalog(profiles: dict[str, Profile], inventory: Inventory) -> Catalog:
 
 
 def _settings(broker: MosquittoProcess, tmp_path: Path, **extra: Any) -> Settings:
-    return load_settings(mqtt_url=broker.url, data_dir=tmp_path / "data",
-                         batch_interval_s=0.05, **extra)
+    return load_settings(
+        mqtt_url=broker.url, data_dir=tmp_path / "data", batch_interval_s=0.05, **extra
+    )
 
 
 class _Services:
@@ -60,16 +61,22 @@ def services() -> Iterator[_Services]:
 
 
 def _bts_messages(count: int, start_seq: int = 0) -> list[tuple[str, bytes]]:
-    return [telemetry(f"bts-QT-{(i % 50) + 1:05d}", i, T0 + i) for i in range(start_seq, start_seq + count)]
+    return [
+        telemetry(f"bts-QT-{(i % 50) + 1:05d}", i, T0 + i)
+        for i in range(start_seq, start_seq + count)
+    ]
 
 
-def test_messages_reach_the_store(mosquitto: MosquittoProcess, tmp_path: Path,
-                                  catalog: Catalog, services: _Services) -> None:
+def test_messages_reach_the_store(
+    mosquitto: MosquittoProcess, tmp_path: Path, catalog: Catalog, services: _Services
+) -> None:
     store = SqliteStore(tmp_path / "t.db")
     service = services.start(_settings(mosquitto, tmp_path), catalog, store)
-    publish_all(mosquitto.port, _bts_messages(500) + [("ioc/bts/bts-QT-00001/telemetry", b"junk")])
-    wait_until(lambda: service.stats.stored == 500 and service.stats.rejected_total == 1,
-               what="500 stored and 1 rejected")
+    publish_all(mosquitto.port, [*_bts_messages(500), ("ioc/bts/bts-QT-00001/telemetry", b"junk")])
+    wait_until(
+        lambda: service.stats.stored == 500 and service.stats.rejected_total == 1,
+        what="500 stored and 1 rejected",
+    )
     assert store.count("bts") == 500
 
 
@@ -116,10 +123,16 @@ def test_a_shared_subscription_splits_the_load(
     mosquitto: MosquittoProcess, tmp_path: Path, catalog: Catalog, services: _Services
 ) -> None:
     store = SqliteStore(tmp_path / "t.db")
-    one = services.start(_settings(mosquitto, tmp_path, mqtt_shared_group="ingest",
-                                   mqtt_client_id="ingest-1"), catalog, store)
-    two = services.start(_settings(mosquitto, tmp_path, mqtt_shared_group="ingest",
-                                   mqtt_client_id="ingest-2"), catalog, store)
+    one = services.start(
+        _settings(mosquitto, tmp_path, mqtt_shared_group="ingest", mqtt_client_id="ingest-1"),
+        catalog,
+        store,
+    )
+    two = services.start(
+        _settings(mosquitto, tmp_path, mqtt_shared_group="ingest", mqtt_client_id="ingest-2"),
+        catalog,
+        store,
+    )
     publish_all(mosquitto.port, _bts_messages(2000))
     wait_until(lambda: one.stats.stored + two.stats.stored == 2000, what="2000 stored in all")
     assert one.stats.stored > 0 and two.stats.stored > 0

@@ -8,7 +8,14 @@ from collections.abc import Sequence
 import orjson
 import pytest
 
-from ioc.domain import Inventory, NeedsOperator, Reading, Refused, Rejection, RejectReason, RetryLater
+from ioc.domain import (
+    Inventory,
+    NeedsOperator,
+    Refused,
+    Rejection,
+    RejectReason,
+    RetryLater,
+)
 from ioc.ingest import Decoded, Decoder, IngestStats, LiveState, Pipeline
 from tests.ingest.conftest import NOW_MS
 
@@ -37,15 +44,31 @@ class MemoryDeadLetters:
         self.rejections.extend(rejections)
 
 
-def _pipeline(decoder: Decoder, sink: MemorySink, dead: MemoryDeadLetters,
-              batch_size: int = 100, max_pending: int = 1000) -> Pipeline:
-    return Pipeline(decoder, sink, dead, IngestStats(), LiveState(), batch_size=batch_size,
-                    batch_interval_s=0.05, max_pending=max_pending, now_ms=lambda: NOW_MS)
+def _pipeline(
+    decoder: Decoder,
+    sink: MemorySink,
+    dead: MemoryDeadLetters,
+    batch_size: int = 100,
+    max_pending: int = 1000,
+) -> Pipeline:
+    return Pipeline(
+        decoder,
+        sink,
+        dead,
+        IngestStats(),
+        LiveState(),
+        batch_size=batch_size,
+        batch_interval_s=0.05,
+        max_pending=max_pending,
+        now_ms=lambda: NOW_MS,
+    )
 
 
 def _message(device: str, seq: int, ts: int = NOW_MS, temp: float = 25.0) -> tuple[str, bytes]:
-    return (f"ioc/bts/{device}/telemetry",
-            orjson.dumps({"ts": ts, "seq": seq, "metrics": {"temp_c": temp}}))
+    return (
+        f"ioc/bts/{device}/telemetry",
+        orjson.dumps({"ts": ts, "seq": seq, "metrics": {"temp_c": temp}}),
+    )
 
 
 def test_acknowledges_only_after_the_batch_is_stored(decoder: Decoder) -> None:
@@ -107,9 +130,11 @@ def test_a_refused_item_is_isolated_and_the_rest_stored(decoder: Decoder) -> Non
     pipeline.flush(acked.extend)
     assert acked == list(range(1, 9))
     assert sorted(i.device_id for i in sink.items) == [
-        f"bts-QT-0000{i}" for i in range(1, 9) if i != 2]
+        f"bts-QT-0000{i}" for i in range(1, 9) if i != 2
+    ]
     assert [(r.reason, r.topic) for r in dead.rejections] == [
-        (RejectReason.STORE_REJECTED, "ioc/bts/bts-QT-00002/telemetry")]
+        (RejectReason.STORE_REJECTED, "ioc/bts/bts-QT-00002/telemetry")
+    ]
 
 
 def test_misconfigured_store_stops_the_flusher_without_acknowledging(decoder: Decoder) -> None:
@@ -129,7 +154,8 @@ def test_backpressure_blocks_the_producer_at_the_bound(decoder: Decoder) -> None
     for seq in range(5):
         pipeline.offer(*_message("bts-QT-00001", seq, NOW_MS + seq), False, seq)
     blocked = threading.Thread(
-        target=pipeline.offer, args=(*_message("bts-QT-00001", 5, NOW_MS + 5), False, 5))
+        target=pipeline.offer, args=(*_message("bts-QT-00001", 5, NOW_MS + 5), False, 5)
+    )
     blocked.start()
     blocked.join(0.3)
     assert blocked.is_alive(), "the sixth message should wait for the store"
@@ -173,4 +199,3 @@ def test_a_decoder_bug_becomes_a_rejection_not_a_poison_message() -> None:
     pipeline.offer("ioc/bts/x/telemetry", b"{}", False, 1)
     pipeline.flush(acked.extend)
     assert acked == [1] and dead.rejections[0].reason is RejectReason.INTERNAL_ERROR
-

@@ -25,13 +25,38 @@ DATA = Path(__file__).parent / "testdata"
 def test_bundled_profiles_have_the_metrics_the_field_reports(profiles: dict[str, Profile]) -> None:
     assert set(profiles) == {"bts", "netgw", "vc"}
     assert set(profiles["bts"].metrics) == {
-        "mains_ok", "mains_v", "rectifier_ok", "battery_v", "battery_a", "battery_soc_pct",
-        "load_a", "temp_c", "humidity_pct", "aircon_ok", "door_open", "smoke", "genset_on",
-        "fuel_pct"}
+        "mains_ok",
+        "mains_v",
+        "rectifier_ok",
+        "battery_v",
+        "battery_a",
+        "battery_soc_pct",
+        "load_a",
+        "temp_c",
+        "humidity_pct",
+        "aircon_ok",
+        "door_open",
+        "smoke",
+        "genset_on",
+        "fuel_pct",
+    }
     assert set(profiles["netgw"].metrics) == {
-        "wan_up", "rtt_ms", "loss_pct", "rx_bps", "tx_bps", "cpu_pct", "uptime_s"}
+        "wan_up",
+        "rtt_ms",
+        "loss_pct",
+        "rx_bps",
+        "tx_bps",
+        "cpu_pct",
+        "uptime_s",
+    }
     assert set(profiles["vc"].metrics) == {
-        "registered", "in_call", "jitter_ms", "loss_pct", "bitrate_kbps", "mos"}
+        "registered",
+        "in_call",
+        "jitter_ms",
+        "loss_pct",
+        "bitrate_kbps",
+        "mos",
+    }
     for profile in profiles.values():
         assert profile.down_after_s > profile.report_interval_s
         for metric in profile.metrics.values():
@@ -50,7 +75,10 @@ def test_bundled_sample_is_province_sized(profiles: dict[str, Profile]) -> None:
     vc = inventory.devices["vc-QT-D01-C0001"]
     assert vc.depends_on == ("gw-QT-D01-C0001",)
     assert inventory.device_area_tags("vc-QT-D01-C0001") == {
-        "province": "QT", "district": "QT-D01", "commune": "QT-D01-C0001"}
+        "province": "QT",
+        "district": "QT-D01",
+        "commune": "QT-D01-C0001",
+    }
     for device in inventory.devices.values():
         assert 16.0 < device.lat < 17.5 and 106.0 < device.lon < 108.0
 
@@ -62,8 +90,9 @@ def test_the_sample_is_what_the_generator_makes() -> None:
 
 def test_two_level_and_large_inventories_load(tmp_path: Path, profiles: dict[str, Profile]) -> None:
     flat = tmp_path / "flat.yaml"
-    write_inventory(generate_inventory(FleetShape(districts=0, communes=30, bts_sites=50,
-                                                  departments=3)), flat)
+    write_inventory(
+        generate_inventory(FleetShape(districts=0, communes=30, bts_sites=50, departments=3)), flat
+    )
     inventory = load_inventory(flat, profiles)
     commune = next(a for a in inventory.areas.values() if a.kind == "commune")
     assert [a.kind for a in inventory.area_path(commune.id)] == ["province", "commune"]
@@ -76,12 +105,21 @@ def test_two_level_and_large_inventories_load(tmp_path: Path, profiles: dict[str
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("dangling_dependency", "{file}: device 'vc-1' depends on 'gw-missing', which does not exist"),
+        (
+            "dangling_dependency",
+            "{file}: device 'vc-1' depends on 'gw-missing', which does not exist",
+        ),
         ("missing_parent", "{file}: area 'P-C1' has parent 'P', which does not exist"),
-        ("unknown_class", "{file}: devices['t-1'].class: unknown class 'toaster' "
-         "(profiles define: bts, netgw, vc)"),
-        ("bad_fields", "{file}: devices['gw-1'].lat: Input should be less than or equal to 90\n"
-         "{file}: devices['gw-1'].colour: Extra inputs are not permitted"),
+        (
+            "unknown_class",
+            "{file}: devices['t-1'].class: unknown class 'toaster' "
+            "(profiles define: bts, netgw, vc)",
+        ),
+        (
+            "bad_fields",
+            "{file}: devices['gw-1'].lat: Input should be less than or equal to 90\n"
+            "{file}: devices['gw-1'].colour: Extra inputs are not permitted",
+        ),
         ("dependency_cycle", "{file}: dependency cycle through device 'a'"),
         ("reserved_kind", "{file}: areas['P'].kind: area kind 'device_id' is reserved"),
     ],

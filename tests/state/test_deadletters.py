@@ -38,8 +38,13 @@ def open_log(state_url: str) -> Iterator[Callable[[int], DeadLetterLog]]:
 
 
 def _rejection(index: int, payload: bytes = b"{bad") -> Rejection:
-    return Rejection(RejectReason.BAD_JSON, f"not JSON #{index}", f"ioc/bts/b{index}/telemetry",
-                     payload, 1_790_000_000_000 + index)
+    return Rejection(
+        RejectReason.BAD_JSON,
+        f"not JSON #{index}",
+        f"ioc/bts/b{index}/telemetry",
+        payload,
+        1_790_000_000_000 + index,
+    )
 
 
 def test_records_newest_first_and_trims_to_the_limit(

@@ -21,7 +21,7 @@ from tests.support.influx import InfluxProcess, V2Forwarder
 pytestmark = pytest.mark.integration
 
 HOSTILE_TAGS = {
-    "province": "Quảng Trị, \"QT\"",
+    "province": 'Quảng Trị, "QT"',
     "district": "a b=c,d\\e",
     "commune": "line\nbreak\ttab",
 }
@@ -33,8 +33,12 @@ def _tags(device_id: str) -> dict[str, str] | None:
 
 
 @pytest.fixture(params=["v1", "v2"])
-def store(request: pytest.FixtureRequest, influxd: InfluxProcess, v2_forwarder: V2Forwarder,
-          influx_db: str) -> Iterator[InfluxStore]:
+def store(
+    request: pytest.FixtureRequest,
+    influxd: InfluxProcess,
+    v2_forwarder: V2Forwarder,
+    influx_db: str,
+) -> Iterator[InfluxStore]:
     """A store in each write mode on a fresh database."""
     if request.param == "v1":
         store = InfluxStore(influxd.url, influx_db, "v1", _tags)
@@ -46,20 +50,24 @@ def store(request: pytest.FixtureRequest, influxd: InfluxProcess, v2_forwarder: 
     store.close()
 
 
-def test_write_then_read_back_with_hostile_tags(store: InfluxStore, influxd: InfluxProcess,
-                                                influx_db: str) -> None:
-    store.write([
-        Reading("bts", "bts-1", NOW_MS, {"battery_v": 53.5, "mains_ok": True}, seq=1),
-        Reading("bts", "bts-1", NOW_MS + 60_000, {"battery_v": 49.0, "mains_ok": False}, seq=2),
-        Reading("bts", "ghost", NOW_MS, {"temp_c": 30.0}, registered=False),
-    ])
+def test_write_then_read_back_with_hostile_tags(
+    store: InfluxStore, influxd: InfluxProcess, influx_db: str
+) -> None:
+    store.write(
+        [
+            Reading("bts", "bts-1", NOW_MS, {"battery_v": 53.5, "mains_ok": True}, seq=1),
+            Reading("bts", "bts-1", NOW_MS + 60_000, {"battery_v": 49.0, "mains_ok": False}, seq=2),
+            Reading("bts", "ghost", NOW_MS, {"temp_c": 30.0}, registered=False),
+        ]
+    )
     latest = {entry.device_id: entry for entry in store.latest("bts")}
     assert latest["bts-1"].ts_ms == NOW_MS + 60_000
     assert latest["bts-1"].metrics == {"battery_v": 49.0, "mains_ok": False}
     assert latest["ghost"].metrics == {"temp_c": 30.0}
     # Tag values survive the round trip exactly (bound parameters, not string building).
-    rows = influxd.query('SHOW TAG VALUES FROM "bts" WITH KEY IN ("province", "district", "commune")',
-                         influx_db)
+    rows = influxd.query(
+        'SHOW TAG VALUES FROM "bts" WITH KEY IN ("province", "district", "commune")', influx_db
+    )
     stored = {row[0]: row[1] for s in rows for row in s["values"]}  # type: ignore[union-attr]
     assert stored["province"] == HOSTILE_TAGS["province"]
     assert stored["district"] == HOSTILE_TAGS["district"]
@@ -69,10 +77,12 @@ def test_write_then_read_back_with_hostile_tags(store: InfluxStore, influxd: Inf
 
 
 def test_series_and_count(store: InfluxStore) -> None:
-    store.write([
-        Reading("bts", "b", NOW_MS + offset * 1000, {"battery_v": value})
-        for offset, value in [(0, 50.0), (30, 52.0), (60, 40.0), (90, 44.0)]
-    ])
+    store.write(
+        [
+            Reading("bts", "b", NOW_MS + offset * 1000, {"battery_v": value})
+            for offset, value in [(0, 50.0), (30, 52.0), (60, 40.0), (90, 44.0)]
+        ]
+    )
     points = store.series("bts", "b", "battery_v", NOW_MS, NOW_MS + 120_000, 60, Aggregate.MEAN)
     assert [(p.ts_ms - NOW_MS, p.value) for p in points] == [(0, 51.0), (60_000, 42.0)]
     last = store.series("bts", "b", "battery_v", NOW_MS, NOW_MS + 120_000, 60, Aggregate.LAST)
@@ -83,12 +93,20 @@ def test_series_and_count(store: InfluxStore) -> None:
 def test_query_parameters_are_not_injectable(store: InfluxStore) -> None:
     store.write([Reading("bts", "b", NOW_MS, {"battery_v": 50.0})])
     assert store.latest("bts", ['b" OR "device_id" =~ /.*/ --']) == []
-    assert store.series("bts", "x' OR 1=1", "battery_v", NOW_MS, NOW_MS + 1, 60, Aggregate.MEAN) == []
+    assert (
+        store.series("bts", "x' OR 1=1", "battery_v", NOW_MS, NOW_MS + 1, 60, Aggregate.MEAN) == []
+    )
 
 
-def test_events_and_status_are_written(store: InfluxStore, influxd: InfluxProcess, influx_db: str) -> None:
-    store.write([DeviceEvent("bts", "b", NOW_MS, "door_open", '{"who": "tech"}'),
-                 StatusChange("bts", "b", NOW_MS, online=False, retained=False)])
+def test_events_and_status_are_written(
+    store: InfluxStore, influxd: InfluxProcess, influx_db: str
+) -> None:
+    store.write(
+        [
+            DeviceEvent("bts", "b", NOW_MS, "door_open", '{"who": "tech"}'),
+            StatusChange("bts", "b", NOW_MS, online=False, retained=False),
+        ]
+    )
     events = influxd.query('SELECT "data", "type" FROM "event"', influx_db)
     assert events[0]["values"] == [[NOW_MS, '{"who": "tech"}', "door_open"]]  # type: ignore[index]
     status = influxd.query('SELECT "online" FROM "status"', influx_db)

@@ -17,11 +17,20 @@ def _encoder(tags: dict[str, str] | None) -> LineEncoder:
 
 def test_reading_matches_influxdb_client_encoding() -> None:
     tags = {"province": "QT", "commune": HOSTILE}
-    reading = Reading("bts", "bts-1", 1_700_000_000_123,
-                      {"battery_v": 53.25, "mains_ok": True, "note": 'say "hi"\\'})
+    reading = Reading(
+        "bts",
+        "bts-1",
+        1_700_000_000_123,
+        {"battery_v": 53.25, "mains_ok": True, "note": 'say "hi"\\'},
+    )
     point = (
-        Point("bts").tag("commune", HOSTILE).tag("device_id", "bts-1").tag("province", "QT")
-        .field("battery_v", 53.25).field("mains_ok", True).field("note", 'say "hi"\\')
+        Point("bts")
+        .tag("commune", HOSTILE)
+        .tag("device_id", "bts-1")
+        .tag("province", "QT")
+        .field("battery_v", 53.25)
+        .field("mains_ok", True)
+        .field("note", 'say "hi"\\')
         .time(1_700_000_000_123, WritePrecision.MS)
     )
     assert _encoder(tags).reading(reading) == point.to_line_protocol()
@@ -42,7 +51,8 @@ def test_events_and_status_have_their_own_measurements() -> None:
     encoder = _encoder({"province": "QT"})
     event = DeviceEvent("bts", "b1", 7, "door_open", '{"by":"x \\"y\\""}')
     assert encoder.event(event) == (
-        'event,device_id=b1,province=QT,class=bts,type=door_open data="{\\"by\\":\\"x \\\\\\"y\\\\\\"\\"}" 7'
+        "event,device_id=b1,province=QT,class=bts,type=door_open "
+        'data="{\\"by\\":\\"x \\\\\\"y\\\\\\"\\"}" 7'
     )
     status = StatusChange("vc", "v1", 9, online=False, retained=False)
     assert encoder.status(status) == "status,device_id=v1,province=QT,class=vc online=false 9"

@@ -74,7 +74,9 @@ bind-address = "127.0.0.1:{self.rpc_port}"
         with open(self.directory / "influxd.log", "ab") as log:
             self.process = subprocess.Popen(
                 [self.binary, "-config", str(config)],
-                stdout=log, stderr=log, start_new_session=True,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
         wait_for_port(self.port, timeout_s, self.process)
 
@@ -122,7 +124,9 @@ class V2Forwarder:
             def log_message(self, *_args: object) -> None:
                 return
 
-            def _reply(self, status: int, body: bytes = b"", content_type: str = "application/json") -> None:
+            def _reply(
+                self, status: int, body: bytes = b"", content_type: str = "application/json"
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
@@ -135,7 +139,7 @@ class V2Forwarder:
                     return False
                 return True
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 length = int(self.headers.get("Content-Length") or 0)
@@ -147,11 +151,13 @@ class V2Forwarder:
                     databases = forwarder.influx.query("SHOW DATABASES")
                     names = {row[0] for s in databases for row in s.get("values", [])}  # type: ignore[attr-defined]
                     if bucket not in names:
-                        message = json.dumps({"code": "not found",
-                                              "message": f'bucket "{bucket}" not found'})
+                        message = json.dumps(
+                            {"code": "not found", "message": f'bucket "{bucket}" not found'}
+                        )
                         self._reply(404, message.encode())
                         return
-                    target = f"/write?{urlencode({'db': bucket, 'precision': query.get('precision', 'ns')})}"
+                    precision = query.get("precision", "ns")
+                    target = f"/write?{urlencode({'db': bucket, 'precision': precision})}"
                     forwarder.writes += 1
                 elif parts.path == "/query":
                     target = "/query?" + parts.query
@@ -160,16 +166,23 @@ class V2Forwarder:
                     return
                 self._forward("POST", target, body)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if not self._authorised():
                     return
                 self._forward("GET", self.path, None)
 
             def _forward(self, method: str, target: str, body: bytes | None) -> None:
-                response = urllib3.request(method, forwarder.influx.url + target, body=body,
-                                           headers={"Content-Encoding": self.headers.get("Content-Encoding", "identity")})
-                self._reply(response.status, response.data,
-                            response.headers.get("Content-Type", "application/json"))
+                response = urllib3.request(
+                    method,
+                    forwarder.influx.url + target,
+                    body=body,
+                    headers={"Content-Encoding": self.headers.get("Content-Encoding", "identity")},
+                )
+                self._reply(
+                    response.status,
+                    response.data,
+                    response.headers.get("Content-Type", "application/json"),
+                )
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

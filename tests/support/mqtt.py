@@ -19,8 +19,12 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0, what: str
         time.sleep(0.02)
 
 
-def publish_all(port: int, messages: Iterable[tuple[str, bytes]], client_id: str = "test-pub",
-                retain: bool = False) -> int:
+def publish_all(
+    port: int,
+    messages: Iterable[tuple[str, bytes]],
+    client_id: str = "test-pub",
+    retain: bool = False,
+) -> int:
     """Publish with QoS 1 and return once the broker has acknowledged every message."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
     client.max_inflight_messages_set(1000)
@@ -35,9 +39,12 @@ def publish_all(port: int, messages: Iterable[tuple[str, bytes]], client_id: str
     return len(infos)
 
 
-def telemetry(device: str, seq: int, ts_ms: int, device_class: str = "bts",
-              prefix: str = "ioc") -> tuple[str, bytes]:
+def telemetry(
+    device: str, seq: int, ts_ms: int, device_class: str = "bts", prefix: str = "ioc"
+) -> tuple[str, bytes]:
     """One valid telemetry message."""
     metric = {"bts": "temp_c", "netgw": "rtt_ms", "vc": "jitter_ms"}[device_class]
-    return (f"{prefix}/{device_class}/{device}/telemetry",
-            orjson.dumps({"ts": ts_ms, "seq": seq, "metrics": {metric: 20.0 + seq % 10}}))
+    return (
+        f"{prefix}/{device_class}/{device}/telemetry",
+        orjson.dumps({"ts": ts_ms, "seq": seq, "metrics": {metric: 20.0 + seq % 10}}),
+    )
