@@ -174,11 +174,14 @@ def demo(
     sys.exit(code)
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
 @click.argument("sim_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def sim(ctx: click.Context, sim_args: tuple[str, ...]) -> None:
-    """Simulate device firmware (options: `ioc sim --help`); defaults come from the settings."""
+    """Simulate device firmware (`ioc sim --help` lists its options); defaults from settings."""
     from firmware_sim.__main__ import main as sim_main
     from ioc.inventory import bundled_inventory_path, bundled_profiles_dir
 

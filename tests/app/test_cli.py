@@ -1,0 +1,89 @@
+"""The `ioc` command as a user runs it: exit codes, messages, and a short demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_ioc(
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    return subprocess.run(
+        [sys.executable, "-m", "ioc", *args],
+        capture_output=True,
+        text=True,
+        env={**clean, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_check_config_ok(tmp_path: Path) -> None:
+    result = run_ioc("check-config", env={"IOC_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "ok: 3 device classes (bts, netgw, vc), 2,620 devices in 280 areas" in result.stdout
+    assert f"embedded SQLite at {tmp_path / 'telemetry.db'}" in result.stdout
+
+
+def test_check_config_reports_every_mistake_and_fails() -> None:
+    result = run_ioc("check-config", env={"IOC_MQTT_URL": "http://x", "IOC_BATCH_SIZE": "0"})
+    assert result.returncode == 2
+    assert "IOC_MQTT_URL: must start with mqtt:// or mqtts://" in result.stderr
+    assert "IOC_BATCH_SIZE: Input should be greater than or equal to 1" in result.stderr
+
+
+def test_check_config_rejects_a_bad_inventory(tmp_path: Path) -> None:
+    bad = ROOT / "tests" / "inventory" / "testdata" / "dangling_dependency.yaml"
+    result = run_ioc("check-config", env={"IOC_INVENTORY": str(bad)})
+    assert result.returncode == 2
+    assert "depends on 'gw-missing', which does not exist" in result.stderr
+
+
+def test_inventory_generate_writes_a_loadable_file(tmp_path: Path) -> None:
+    out = tmp_path / "big.json"
+    result = run_ioc(
+        "inventory", "generate", "--devices", "20000", "--two-level", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert 19_000 < len(document["devices"]) < 21_000
+    assert not any(area["kind"] == "district" for area in document["areas"])
+    check = run_ioc("check-config", env={"IOC_INVENTORY": str(out)})
+    assert check.returncode == 0, check.stderr
+
+
+def test_sim_help_lists_fault_kinds() -> None:
+    result = run_ioc("sim", "--help")
+    assert result.returncode == 0
+    assert "mains_failure" in result.stdout and "--speed" in result.stdout
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("broker", ["mosquitto", "embedded"])
+def test_demo_runs_the_pipeline_and_shows_rejects(broker: str, tmp_path: Path) -> None:
+    args = ["demo", "--devices", "300", "--speed", "30", "--duration", "12"]
+    if broker == "embedded":
+        args.append("--embedded-broker")
+    result = run_ioc(*args, env={"IOC_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stderr
+    assert "ioc demo: 300 simulated devices at 30x speed" in output
+    stored = re.search(r"ioc demo: stopped\. ([\d,]+) readings stored", output)
+    assert stored and int(stored.group(1).replace(",", "")) > 300
+    last_status = output.replace("\r", "\n").strip().splitlines()[-2]
+    online = re.match(r"(\d+)/2620 devices online", last_status)
+    assert online and int(online.group(1)) >= 250, last_status
+    assert "bad_json" in last_status, last_status
+    assert (tmp_path / "demo" / "telemetry.db").is_file()
