@@ -33,8 +33,8 @@ class MetricSpec:
     def check(self, value: object) -> str | None:
         """Return None if the value fits this metric, else the reject reason name."""
         if self.type is MetricType.NUMBER:
-            # bool is an int subclass in Python; true/false is not a number on the wire.
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            # Exact types: bool is an int subclass, and true/false is not a number on the wire.
+            if type(value) is not float and type(value) is not int:
                 return "wrong_type"
             if not self.minimum <= value <= self.maximum:
                 return "out_of_range"

@@ -16,6 +16,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from ioc.ingest._paho import BufferedClient
+
 log = logging.getLogger("ioc.ingest.mqtt")
 
 # The broker keeps our session (subscriptions and queued messages) this long while we are away.
@@ -62,7 +64,7 @@ class MqttConsumer:
         self._stopping = False
         self.connections = 0
         v5 = options.protocol == "5"
-        self._client = mqtt.Client(
+        self._client = BufferedClient(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=options.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
@@ -119,13 +121,15 @@ class MqttConsumer:
 
     def acknowledge(self, tokens: list[object]) -> None:
         """PUBACK the messages of a stored batch, if they came on the current connection."""
+        if self._options.ack_on_receipt:
+            return
         generation = self._generation
-        client = self._client
-        for token in tokens:
-            token_generation, mid = cast(tuple[int, int], token)
-            # A message from an earlier connection will be redelivered; its old id is void.
-            if mid and token_generation == generation:
-                client.ack(mid, 1)
+        # A message from an earlier connection will be redelivered; its old id is void.
+        self._client.ack_many(
+            mid
+            for token_generation, mid in cast(list[tuple[int, int]], tokens)
+            if mid and token_generation == generation
+        )
 
     def _on_connect(
         self,

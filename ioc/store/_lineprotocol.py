@@ -42,6 +42,7 @@ class LineEncoder:
         """area_tags(device_id) gives the area tags of a registered device, or None."""
         self._area_tags = area_tags
         self._series_keys: dict[tuple[str, str, bool], str] = {}
+        self._field_keys: dict[str, str] = {}
 
     def _series_key(self, measurement: str, device_id: str, registered: bool) -> str:
         key = (measurement, device_id, registered)
@@ -60,9 +61,17 @@ class LineEncoder:
 
     def reading(self, reading: Reading) -> str:
         """One line for a reading: measurement = the device class, fields = the metrics."""
-        fields = ",".join(
-            f"{escape_tag(name)}={_field_value(value)}" for name, value in reading.metrics.items()
-        )
+        keys = self._field_keys
+        parts = []
+        for name, value in reading.metrics.items():
+            key = keys.get(name)
+            if key is None:
+                key = keys[name] = escape_tag(name) + "="
+            if type(value) is float:
+                parts.append(key + repr(value))
+            else:
+                parts.append(key + _field_value(value))
+        fields = ",".join(parts)
         if reading.ts_adjusted:
             fields += ",ts_adjusted=true"
         key = self._series_key(reading.device_class, reading.device_id, reading.registered)

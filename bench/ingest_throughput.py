@@ -1,0 +1,176 @@
+"""End-to-end ingest throughput beside two same-run baselines.
+
+  load generator -> Mosquitto -> ioc ingest (its own process) -> influxd 1.6.7
+
+Baselines, measured in the same run on the same machine:
+  broker   mosquitto_sub consuming the same stream (the broker's delivery limit)
+  influx   the same points posted straight to influxd in 10,000-point batches
+And the simulator's capacity: devices one process keeps connected and reporting.
+
+Usage: python bench/ingest_throughput.py [--messages 300000] [--devices 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import urllib3  # noqa: E402
+
+from ioc.broker import MosquittoProcess  # noqa: E402
+from loadgen import LoadGenerator, bts_messages  # noqa: E402
+from tests.support.influx import InfluxProcess  # noqa: E402
+
+
+def measure_broker(broker: MosquittoProcess, messages: list[tuple[str, bytes]]) -> float:
+    """Messages/s that mosquitto_sub receives at QoS 1."""
+    sub = subprocess.Popen(
+        ["mosquitto_sub", "-p", str(broker.port), "-q", "1", "-t", "ioc/#", "-C",
+         str(len(messages)), "-i", "bench-sub"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    time.sleep(0.5)
+    generator = LoadGenerator(broker.port, messages, "bench-broker")
+    started = time.monotonic()
+    generator.run()
+    sub.wait(timeout=600)
+    return len(messages) / (time.monotonic() - started)
+
+
+def measure_influx(influx: InfluxProcess, messages: list[tuple[str, bytes]]) -> float:
+    """Points/s that influxd takes when the same points are posted in big batches."""
+    import orjson
+
+    lines = []
+    for topic, payload in messages:
+        document = orjson.loads(payload)
+        device = topic.split("/")[2]
+        fields = ",".join(
+            f"{k}={'true' if v is True else 'false' if v is False else repr(float(v))}"
+            for k, v in document["metrics"].items()
+        )
+        lines.append(f"bts,device_id={device},province=QT {fields} {document['ts']}")
+    http = urllib3.PoolManager()
+    http.request("POST", f"{influx.url}/query?q=CREATE+DATABASE+direct")
+    started = time.monotonic()
+    for offset in range(0, len(lines), 10_000):
+        body = "\n".join(lines[offset:offset + 10_000]).encode()
+        response = http.request("POST", f"{influx.url}/write?db=direct&precision=ms", body=body)
+        assert response.status == 204, response.data
+    return len(lines) / (time.monotonic() - started)
+
+
+def count_points(influx: InfluxProcess, db: str) -> int:
+    series = influx.query('SELECT count("temp_c") FROM "bts"', db)
+    return int(series[0]["values"][0][1]) if series else 0  # type: ignore[index]
+
+
+def measure_ingest(broker: MosquittoProcess, influx: InfluxProcess,
+                   messages: list[tuple[str, bytes]], workdir: Path,
+                   settings: dict[str, str]) -> tuple[float, int]:
+    """Messages/s from first publish until every point is counted in InfluxDB."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
+           "IOC_MQTT_URL": broker.url, "IOC_INFLUX_URL": influx.url, "IOC_INFLUX_API": "v1",
+           "IOC_INFLUX_DB": "ingest", "IOC_DATA_DIR": str(workdir / "ioc"),
+           "IOC_LOG_LEVEL": "WARNING", **settings}
+    ingest = subprocess.Popen([sys.executable, "-m", "ioc", "ingest"], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # wait for its subscription
+            probe = subprocess.run(
+                ["mosquitto_sub", "-p", str(broker.port), "-t", "$SYS/broker/subscriptions/count",
+                 "-C", "1", "-W", "2"], capture_output=True, text=True, check=False)
+            if probe.stdout.strip() not in ("", "0"):
+                break
+            time.sleep(0.2)
+        generator = LoadGenerator(broker.port, messages, "bench-ingest")
+        started = time.monotonic()
+        threading.Thread(target=generator.run).start()
+        stored = 0
+        while stored < len(messages) and time.monotonic() - started < 600:
+            time.sleep(0.25)
+            stored = count_points(influx, "ingest")
+        elapsed = time.monotonic() - started
+        time.sleep(2)  # anything extra would be a duplicate or a stray
+        return len(messages) / elapsed, count_points(influx, "ingest")
+    finally:
+        ingest.terminate()
+        ingest.wait(timeout=30)
+
+
+def measure_simulator(broker: MosquittoProcess, devices: int, seconds: float) -> dict[str, float]:
+    """Connect `devices` simulated devices from one process and report at 60x speed."""
+    from firmware_sim import Simulator, SimulatorOptions
+    from firmware_sim.fleet import DeviceSpec
+
+    fleet = [DeviceSpec(f"bts-QT-{i + 1:05d}", "bts", 60.0) for i in range(devices)]
+    simulator = Simulator(fleet, SimulatorOptions(port=broker.port, speed=60.0))
+    started = time.monotonic()
+    counters = simulator.run(duration_s=seconds)
+    elapsed = time.monotonic() - started
+    scheduled = devices * (elapsed - 5) / 1.0  # 60 s interval at 60x: one report a second
+    return {"devices": devices, "connected_at_end": counters.connects,
+            "reports_per_s": counters.telemetry_sent / elapsed,
+            "scheduled_per_s": scheduled / elapsed}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=300_000)
+    parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--sim-devices", type=int, default=10_000)
+    parser.add_argument("--skip-sim", action="store_true")
+    parser.add_argument("--protocol", choices=["5", "3.1.1"], default="5",
+                        help="MQTT protocol of the ingestor")
+    parser.add_argument("--batch-size", type=int, default=5000)
+    args = parser.parse_args()
+    if not shutil.which("mosquitto_sub"):
+        print("bench: needs mosquitto_sub (apt-get install mosquitto-clients)", file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="ioc-bench-"))
+    start_ms = (time.time_ns() // 1_000_000) - 300_000
+    messages = bts_messages(args.messages, args.devices, start_ms)
+    print(f"bench: {len(messages):,} 8-metric BTS messages from {args.devices:,} devices, "
+          f"{os.cpu_count()} cores shared by every process", flush=True)
+    broker = MosquittoProcess(workdir / "mosquitto")
+    influx = InfluxProcess(workdir / "influxd")
+    broker.start()
+    influx.start()
+    try:
+        broker_rate = measure_broker(broker, messages)
+        print(f"  broker delivery (mosquitto_sub, QoS 1): {broker_rate:10,.0f} msg/s", flush=True)
+        influx_rate = measure_influx(influx, messages)
+        print(f"  influxd direct (10k-point batches):     {influx_rate:10,.0f} points/s",
+              flush=True)
+        ingest_rate, stored = measure_ingest(broker, influx, messages, workdir, {
+            "IOC_MQTT_PROTOCOL": args.protocol, "IOC_BATCH_SIZE": str(args.batch_size)})
+        print(f"  ioc end to end into InfluxDB:           {ingest_rate:10,.0f} msg/s "
+              f"({stored:,} of {len(messages):,} stored, "
+              f"{'zero loss' if stored == len(messages) else 'LOSS OR DUPLICATES'})")
+        print(f"  ratio to broker delivery: {ingest_rate / broker_rate:.2f}; "
+              f"ratio to influxd direct: {ingest_rate / influx_rate:.2f}", flush=True)
+        if not args.skip_sim:
+            sim = measure_simulator(broker, args.sim_devices, 20.0)
+            print(f"  simulator: {sim['connected_at_end']:,.0f} of {sim['devices']:,} devices "
+                  f"connected from one process, {sim['reports_per_s']:,.0f} reports/s "
+                  f"(ratio to the schedule {sim['reports_per_s'] / max(sim['scheduled_per_s'], 1):.2f})")
+    finally:
+        broker.stop()
+        influx.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
