@@ -45,15 +45,22 @@ def bts_messages(count: int, devices: int, start_ms: int) -> list[tuple[str, byt
     messages = []
     for index in range(count):
         device = f"bts-QT-{index % devices + 1:05d}"
-        payload = orjson.dumps({
-            "ts": start_ms + index // devices * 1000,
-            "seq": index // devices,
-            "metrics": {
-                "mains_ok": True, "mains_v": 228.4, "battery_v": 53.9, "battery_a": 1.5,
-                "load_a": 31.2, "temp_c": 25.5 + index % 7 / 10, "humidity_pct": 71.0,
-                "door_open": False,
-            },
-        })
+        payload = orjson.dumps(
+            {
+                "ts": start_ms + index // devices * 1000,
+                "seq": index // devices,
+                "metrics": {
+                    "mains_ok": True,
+                    "mains_v": 228.4,
+                    "battery_v": 53.9,
+                    "battery_a": 1.5,
+                    "load_a": 31.2,
+                    "temp_c": 25.5 + index % 7 / 10,
+                    "humidity_pct": 71.0,
+                    "door_open": False,
+                },
+            }
+        )
         messages.append((f"ioc/bts/{device}/telemetry", payload))
     return messages
 
@@ -85,7 +92,7 @@ class LoadGenerator:
         view = memoryview(self.stream)
         chunk = 1 << 20
         for offset in range(0, len(view), chunk):
-            sock.sendall(view[offset:offset + chunk])
+            sock.sendall(view[offset : offset + chunk])
         reader.join()
         self.done_at = time.monotonic()
         sock.sendall(b"\xe0\x00")
@@ -100,4 +107,4 @@ class LoadGenerator:
             pending += data
             whole = len(pending) // 4  # PUBACK is 4 bytes: 0x40 0x02 id id
             self.acked += whole
-            pending = pending[whole * 4:]
+            pending = pending[whole * 4 :]

@@ -65,6 +65,7 @@ class MqttConsumer:
         self.connections = 0
         v5 = options.protocol == "5"
         self._client = BufferedClient(
+            on_publish_packet=self._on_publish_packet,
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=options.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
@@ -79,7 +80,6 @@ class MqttConsumer:
             self._client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
 
     @property
     def connected(self) -> bool:
@@ -166,12 +166,8 @@ class MqttConsumer:
             log.warning("lost the broker (%s); reconnecting with backoff", reason)
         self._connected.clear()
 
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_publish_packet(self, topic: bytes, payload: bytes, retained: bool, mid: int) -> None:
         # Brokers refuse topics that are not UTF-8, but a bad one must not kill the loop.
-        topic = bytes(message._topic).decode("utf-8", errors="replace")
         self._handle(
-            topic,
-            bytes(message.payload),
-            bool(message.retain),
-            (self._generation, message.mid if message.qos else 0),
+            topic.decode("utf-8", errors="replace"), payload, retained, (self._generation, mid)
         )

@@ -1,66 +1,158 @@
-"""paho's client with cheaper reads and bulk acknowledgements, for ingest's hot path.
+"""paho's client with a fast receive path and bulk acknowledgements, for ingest's hot path.
 
-Stock paho reads every packet with several small recv() calls after one select() each, and
-queues every PUBACK as its own packet (a lock, a wake-up byte to its network thread, a send).
-At tens of thousands of messages a second those system calls are most of ingest's CPU. This
-subclass reads the socket in 64 KiB chunks, drains what it buffered before going back to
-select(), and writes a batch's PUBACKs as one buffer.
+Stock paho reads every packet with several one-byte recv() calls after a select() each, builds
+an MQTTMessage and runs a topic matcher per message, and queues every PUBACK as its own packet
+(a lock, a wake-up byte to its network thread, a send). At tens of thousands of messages a
+second that is most of ingest's CPU. This subclass reads the socket in 64 KiB chunks, parses
+every complete PUBLISH in the chunk itself and hands topic and payload straight to one
+handler; every other packet (CONNACK, SUBACK, PINGRESP...) goes through paho's own handling.
+A batch's PUBACKs are written as one buffer.
 
-It relies on paho 2.1/2.2 internals (`_sock_recv`, `_packet_queue`), which is why pyproject
-pins paho-mqtt below 3; the ingest tests exercise every path (acknowledgement, redelivery
-after a crash, reconnection).
+paho keeps connecting, subscribing, keepalive, reconnection and TLS. The subclass relies on
+paho 2.1/2.2 internals (`_in_packet`, `_packet_handle`, `_packet_queue`, `_loop_rc_handle`),
+which is why pyproject pins paho-mqtt below 3; the ingest tests cover every path
+(acknowledgement, redelivery after a crash, reconnection, MQTT 3.1.1 and 5).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.exception import MalformedPacket
 
+_PUBLISH = 0x30
 _PUBACK = 0x40
 _READ_CHUNK = 65536
 _PUBACK_FORMAT = struct.Struct("!BBH")
 
+# topic, payload, retained, message id (0 for QoS 0)
+PublishHandler = Callable[[bytes, bytes, bool, int], None]
+
+
+def _in_packet(command: int = 0, length: int = 0, body: bytes | bytearray = b"") -> Any:
+    """paho's reader state for one packet (its private `_InPacket` layout)."""
+    return {
+        "command": command,
+        "have_remaining": 1 if command else 0,
+        "remaining_count": [],
+        "remaining_mult": 1,
+        "remaining_length": length,
+        "packet": bytearray(body),
+        "to_process": 0,
+        "pos": 0,
+    }
+
 
 class BufferedClient(mqtt.Client):
-    """A paho Client that reads in chunks and acknowledges QoS 1 messages in bulk."""
+    """A paho Client that parses PUBLISH packets in bulk and acknowledges them in bulk."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, on_publish_packet: PublishHandler, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._on_publish_packet = on_publish_packet
         self._read_buffer = bytearray()
         self._read_buffer_socket: object = None
 
-    def _sock_recv(self, bufsize: int) -> bytes:
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        """Read what the socket has and handle every complete packet in it."""
+        if self._sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
         if self._sock is not self._read_buffer_socket:
             # A new connection: bytes left from the old one belong to nobody.
             self._read_buffer = bytearray()
             self._read_buffer_socket = self._sock
-        buffer = self._read_buffer
-        if not buffer:
-            data = super()._sock_recv(_READ_CHUNK)
-            if not data:
-                return b""
-            buffer += data
-        chunk = bytes(buffer[:bufsize])
-        del buffer[:bufsize]
-        return chunk
-
-    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        """Read packets until neither the socket nor the buffer has a whole one."""
-        result = super().loop_read(max_packets)
-        while (
-            result == MQTTErrorCode.MQTT_ERR_SUCCESS
-            and self._read_buffer
-            and self._sock is not None
-        ):
-            result = super().loop_read(max_packets)
+        try:
+            data = self._sock_recv(_READ_CHUNK)
+        except BlockingIOError:
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        except OSError:
+            return self._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)
+        if not data:
+            return self._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)
+        self._read_buffer += data
+        with self._msgtime_mutex:
+            self._last_bytes_received = mqtt.time_func()
+        result = self._handle_buffered_packets()
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return self._loop_rc_handle(result)
         return result
+
+    def _handle_buffered_packets(self) -> MQTTErrorCode:
+        buffer = self._read_buffer
+        size = len(buffer)
+        position = 0
+        v5 = self._protocol == mqtt.MQTTv5
+        auto_ack = not self._manual_ack
+        try:
+            while position + 2 <= size:
+                command = buffer[position]
+                length, body = _varint(buffer, position + 1, size)
+                if body < 0:
+                    break
+                end = body + length
+                if end > size:
+                    break
+                if command & 0xF0 == _PUBLISH and command & 0x06 != 0x04:  # QoS 0 or 1
+                    topic_end = body + 2 + ((buffer[body] << 8) | buffer[body + 1])
+                    cursor = topic_end
+                    mid = 0
+                    if command & 0x06:
+                        mid = (buffer[cursor] << 8) | buffer[cursor + 1]
+                        cursor += 2
+                    if v5:
+                        properties_length, cursor = _varint(buffer, cursor, end)
+                        if cursor < 0:
+                            raise MalformedPacket("PUBLISH properties run past the packet")
+                        cursor += properties_length
+                    self._on_publish_packet(
+                        bytes(buffer[body + 2 : topic_end]),
+                        bytes(buffer[cursor:end]),
+                        bool(command & 0x01),
+                        mid,
+                    )
+                    if mid and auto_ack:
+                        self.ack_many((mid,))
+                else:
+                    result = self._paho_handle(command, length, buffer[body:end])
+                    if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                        position = end
+                        return result
+                position = end
+        except (MalformedPacket, IndexError):
+            return MQTTErrorCode.MQTT_ERR_PROTOCOL
+        finally:
+            del buffer[:position]
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _paho_handle(self, command: int, length: int, body: bytearray) -> MQTTErrorCode:
+        """Let paho handle a control packet exactly as its own reader would have."""
+        self._in_packet = _in_packet(command, length, body)
+        try:
+            return self._packet_handle()
+        finally:
+            self._in_packet = _in_packet()
 
     def ack_many(self, mids: Iterable[int]) -> None:
         """PUBACK many QoS 1 messages with one queued write (valid for MQTT 3.1.1 and 5)."""
         packet = b"".join(_PUBACK_FORMAT.pack(_PUBACK, 2, mid) for mid in mids)
         if packet:
             self._packet_queue(_PUBACK, packet, 0, 0)
+
+
+def _varint(buffer: bytearray, start: int, limit: int) -> tuple[int, int]:
+    """An MQTT variable byte integer at start: (value, index after it); index -1 if incomplete."""
+    value, multiplier, index = 0, 1, start
+    while True:
+        if index >= limit:
+            return 0, -1
+        byte = buffer[index]
+        value += (byte & 0x7F) * multiplier
+        index += 1
+        if byte < 0x80:
+            return value, index
+        multiplier *= 128
+        if index - start >= 4:
+            raise MalformedPacket("variable byte integer longer than 4 bytes")
