@@ -67,17 +67,30 @@ def _bts_messages(count: int, start_seq: int = 0) -> list[tuple[str, bytes]]:
     ]
 
 
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
 def test_messages_reach_the_store(
-    mosquitto: MosquittoProcess, tmp_path: Path, catalog: Catalog, services: _Services
+    protocol: str,
+    mosquitto: MosquittoProcess,
+    tmp_path: Path,
+    catalog: Catalog,
+    services: _Services,
 ) -> None:
     store = SqliteStore(tmp_path / "t.db")
-    service = services.start(_settings(mosquitto, tmp_path), catalog, store)
-    publish_all(mosquitto.port, [*_bts_messages(500), ("ioc/bts/bts-QT-00001/telemetry", b"junk")])
+    service = services.start(_settings(mosquitto, tmp_path, mqtt_protocol=protocol), catalog, store)
+    huge = ("ioc/bts/bts-QT-00001/telemetry", b"[" + b"1," * 150_000 + b"1]")  # spans reads
+    messages = [
+        *_bts_messages(250),
+        ("ioc/bts/bts-QT-00001/telemetry", b"junk"),
+        huge,
+        *_bts_messages(250, start_seq=250),
+    ]
+    publish_all(mosquitto.port, messages)
     wait_until(
-        lambda: service.stats.stored == 500 and service.stats.rejected_total == 1,
-        what="500 stored and 1 rejected",
+        lambda: service.stats.stored == 500 and service.stats.rejected_total == 2,
+        what="500 stored and 2 rejected",
     )
     assert store.count("bts") == 500
+    assert service.stats.rejected == {"bad_json": 1, "too_large": 1}
 
 
 def test_unacknowledged_messages_survive_an_ingest_crash(
