@@ -205,6 +205,7 @@ def main() -> int:
         "--protocol", choices=["5", "3.1.1"], default="5", help="MQTT protocol of the ingestor"
     )
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--max-in-flight", type=int, default=40000)
     args = parser.parse_args()
     if not shutil.which("mosquitto_sub"):
         print("bench: needs mosquitto_sub (apt-get install mosquitto-clients)", file=sys.stderr)
@@ -233,7 +234,11 @@ def main() -> int:
             influx,
             messages,
             workdir,
-            {"IOC_MQTT_PROTOCOL": args.protocol, "IOC_BATCH_SIZE": str(args.batch_size)},
+            {
+                "IOC_MQTT_PROTOCOL": args.protocol,
+                "IOC_BATCH_SIZE": str(args.batch_size),
+                "IOC_MAX_IN_FLIGHT": str(args.max_in_flight),
+            },
         )
         print(
             f"  ioc end to end into InfluxDB:           {ingest_rate:10,.0f} msg/s "

@@ -85,6 +85,7 @@ class _Device:
     __slots__ = (
         "backoff_s",
         "client",
+        "connect_started",
         "connected",
         "faults",
         "garbage_index",
@@ -110,6 +111,7 @@ class _Device:
         self.topic = f"{prefix}/{spec.device_class}/{spec.device_id}"
         self.client: mqtt.Client | None = None
         self.connected = False
+        self.connect_started = 0.0  # monotonic time of a connection attempt awaiting CONNACK
         self.seq = 0
         self.last_step = 0.0
         self.outputs: Outputs | None = None
@@ -184,6 +186,7 @@ class Simulator:
             self.counters.connect_failures += 1
             return
         device.connected = True
+        device.connect_started = 0.0
         device.backoff_s = 1.0
         self.counters.connected += 1
         self.counters.connects += 1
@@ -192,6 +195,7 @@ class Simulator:
     def _on_disconnect(
         self, _client: mqtt.Client, device: _Device, _flags: Any, _reason: Any, _properties: Any
     ) -> None:
+        device.connect_started = 0.0
         if device.connected:
             device.connected = False
             self.counters.connected -= 1
@@ -200,6 +204,7 @@ class Simulator:
         device.backoff_s = min(device.backoff_s * 2, 60.0)
 
     def _connect(self, device: _Device) -> None:
+        device.connect_started = time.monotonic()
         try:
             if device.client is None:
                 device.client = self._make_client(device)
@@ -209,6 +214,7 @@ class Simulator:
             else:
                 device.client.reconnect()
         except OSError:
+            device.connect_started = 0.0
             self.counters.connect_failures += 1
             device.reconnect_at = time.monotonic() + device.backoff_s
             device.backoff_s = min(device.backoff_s * 2, 60.0)
@@ -254,7 +260,9 @@ class Simulator:
                 self._drop(device)
             return
         if not device.connected:
-            if device.client is None or now >= device.reconnect_at:
+            # The first connection comes from the start-up queue; a pending one gets 30 s.
+            waiting = device.connect_started and now - device.connect_started < 30.0
+            if device.client is not None and not waiting and now >= device.reconnect_at:
                 self._connect(device)
             return
         client = device.client
@@ -336,10 +344,10 @@ class Simulator:
                 now = time.monotonic()
                 if duration_s is not None and now - self._start >= duration_s:
                     break
-                budget = max(1, int(self.options.connects_per_second / 20))
-                while connect_queue and budget:
+                # New connections at the configured rate, however long a loop turn takes.
+                allowed = int(self.options.connects_per_second * (now - self._start)) + 1
+                while connect_queue and len(self._devices) - len(connect_queue) < allowed:
                     self._connect(connect_queue.pop())
-                    budget -= 1
                 while self._timers and self._timers[0][0] <= now:
                     _, _, index = heapq.heappop(self._timers)
                     device = self._devices[index]

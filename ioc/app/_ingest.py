@@ -54,6 +54,7 @@ class IngestService:
             batch_size=settings.batch_size,
             batch_interval_s=settings.batch_interval_s,
             max_pending=settings.max_in_flight,
+            writers=settings.store_writers,
             observers=observers,
         )
         endpoint = settings.mqtt

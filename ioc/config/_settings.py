@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(default=65536, ge=256, le=16 * 1024 * 1024)
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     batch_interval_s: float = Field(default=0.5, gt=0, le=60)
-    max_in_flight: int = Field(default=20000, ge=10, le=65535)
+    max_in_flight: int = Field(default=40000, ge=10, le=65535)
+    store_writers: int = Field(default=2, ge=1, le=8)
     dead_letter_limit: int = Field(default=10_000, ge=10, le=10_000_000)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 

@@ -37,7 +37,7 @@ class MqttOptions:
     tls: bool = False
     username: str | None = None
     password: str | None = None
-    max_in_flight: int = 20000
+    max_in_flight: int = 40000
     keepalive_s: int = 30
     # Only for brokers that deliver one unacknowledged message at a time (amqtt): acknowledge
     # on receipt, giving up store-then-acknowledge. Mosquitto never needs it.

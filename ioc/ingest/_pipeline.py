@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol, TypeVar
@@ -96,6 +97,7 @@ class Pipeline:
         batch_size: int,
         batch_interval_s: float,
         max_pending: int,
+        writers: int = 2,
         now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         observers: Sequence[Observer] = (),
     ) -> None:
@@ -107,6 +109,7 @@ class Pipeline:
         self._batch_size = batch_size
         self._batch_interval = batch_interval_s
         self._max_pending = max_pending
+        self._writers = writers
         self._now_ms = now_ms
         self._observers = tuple(observers)
         self._recent = _RecentSequences()
@@ -173,15 +176,39 @@ class Pipeline:
     ) -> None:
         """Deliver batches until stop is set, then deliver what is left once.
 
-        Raises NeedsOperator when the store cannot work without an operator's fix; the
-        messages of the failed batch stay unacknowledged, so the broker keeps them.
+        Up to `writers` batches are written at once (the store uses both cores); their
+        messages are acknowledged in the order they arrived. Raises NeedsOperator when the
+        store cannot work without an operator's fix; the messages of unfinished batches stay
+        unacknowledged, so the broker keeps them.
         """
-        while not stop.is_set():
-            batch = self._next_batch(stop)
-            if batch is not None and self._deliver(batch, stop):
-                self._settle(batch, acknowledge)
-        batch = self._take_batch()
-        if batch.tokens and self._deliver(batch, None):
+        in_flight: deque[tuple[_Batch, Future[bool]]] = deque()
+        with ThreadPoolExecutor(self._writers, thread_name_prefix="ingest-writer") as pool:
+            try:
+                while not stop.is_set():
+                    if len(in_flight) >= self._writers:
+                        self._settle_oldest(in_flight, acknowledge)
+                        continue
+                    batch = self._next_batch(stop)
+                    if batch is not None:
+                        in_flight.append((batch, pool.submit(self._deliver, batch, stop)))
+                    while in_flight and in_flight[0][1].done():
+                        self._settle_oldest(in_flight, acknowledge)
+                while in_flight:
+                    self._settle_oldest(in_flight, acknowledge)
+            finally:
+                for _batch, future in in_flight:
+                    future.cancel()
+        self.flush(acknowledge)
+
+    def _settle_oldest(
+        self,
+        in_flight: deque[tuple[_Batch, Future[bool]]],
+        acknowledge: Callable[[list[AckToken]], None],
+    ) -> None:
+        batch, future = in_flight[0]
+        stored = future.result()  # re-raises NeedsOperator from the writer
+        in_flight.popleft()
+        if stored:
             self._settle(batch, acknowledge)
 
     def flush(self, acknowledge: Callable[[list[AckToken]], None]) -> None:
@@ -233,9 +260,7 @@ class Pipeline:
         # Counted once settled, so a message redelivered after a restart counts once.
         for rejection in batch.rejections:
             self.stats.count_rejection(rejection.reason.value)
-        self.stats.stored += len(batch.items) - len(refused)
-        self.stats.batches += 1
-        self.stats.last_write_s = time.monotonic() - started
+        self.stats.count_stored(len(batch.items) - len(refused), time.monotonic() - started)
         return True
 
     def _write(self, items: list[Decoded], sources: list[tuple[str, bytes]]) -> list[Rejection]:

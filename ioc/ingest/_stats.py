@@ -30,6 +30,13 @@ class IngestStats:
         with self.lock:
             self.rejected[reason] += 1
 
+    def count_stored(self, items: int, write_s: float) -> None:
+        """Count a stored batch (several writer threads settle batches)."""
+        with self.lock:
+            self.stored += items
+            self.batches += 1
+            self.last_write_s = write_s
+
     @property
     def rejected_total(self) -> int:
         """All rejections, whatever the reason."""
