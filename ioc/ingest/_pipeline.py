@@ -185,14 +185,19 @@ class Pipeline:
         with ThreadPoolExecutor(self._writers, thread_name_prefix="ingest-writer") as pool:
             try:
                 while not stop.is_set():
+                    while in_flight and in_flight[0][1].done():
+                        self._settle_oldest(in_flight, acknowledge)
                     if len(in_flight) >= self._writers:
                         self._settle_oldest(in_flight, acknowledge)
                         continue
-                    batch = self._next_batch(stop)
+                    batch = self._next_batch(
+                        stop, lambda: bool(in_flight) and in_flight[0][1].done()
+                    )
                     if batch is not None:
-                        in_flight.append((batch, pool.submit(self._deliver, batch, stop)))
-                    while in_flight and in_flight[0][1].done():
-                        self._settle_oldest(in_flight, acknowledge)
+                        future = pool.submit(self._deliver, batch, stop)
+                        # A finished write wakes the wait above, so it is acknowledged at once.
+                        future.add_done_callback(self._wake)
+                        in_flight.append((batch, future))
                 while in_flight:
                     self._settle_oldest(in_flight, acknowledge)
             finally:
@@ -222,9 +227,10 @@ class Pipeline:
             batch, self._batch = self._batch, _Batch()
             return batch
 
-    def _next_batch(self, stop: threading.Event) -> _Batch | None:
+    def _next_batch(self, stop: threading.Event, interrupt: Callable[[], bool]) -> _Batch | None:
+        """The next batch once full or old enough; None on stop or when interrupt() holds."""
         with self._ready:
-            while not stop.is_set():
+            while not stop.is_set() and not interrupt():
                 size = len(self._batch.tokens)
                 if size >= self._batch_size:
                     break
@@ -239,6 +245,10 @@ class Pipeline:
                 return None
             batch, self._batch = self._batch, _Batch()
             return batch
+
+    def _wake(self, _future: object = None) -> None:
+        with self._ready:
+            self._ready.notify_all()
 
     def _settle(self, batch: _Batch, acknowledge: Callable[[list[AckToken]], None]) -> None:
         acknowledge(batch.tokens)

@@ -59,38 +59,45 @@ def test_every_message_is_stored_once_or_rejected_with_its_reason(
     dead_letters = open_dead_letters(settings)
 
     first = IngestService(settings, catalog, store, dead_letters)
-    first.start()
-    assert first.consumer.wait_connected(10)
-    stop_sim = threading.Event()
-    sim_thread = threading.Thread(target=simulator.run, kwargs={"should_stop": stop_sim.is_set})
-    sim_thread.start()
-    wait_until(lambda: first.stats.stored > 300, what="the first readings stored")
-    first.stop()  # a clean restart mid-stream: the broker holds what arrives meanwhile
-    sent_at_stop = simulator.counters.telemetry_sent
-    wait_until(
-        lambda: simulator.counters.telemetry_sent > sent_at_stop + 500,
-        what="the fleet publishing while ingest is away",
-    )
     second = IngestService(settings, catalog, store, dead_letters)
-    second.start()
-    wait_until(
-        lambda: simulator.counters.telemetry_sent > 2500,
-        timeout_s=60,
-        what="2,500 messages published",
-    )
-    stop_sim.set()
-    sim_thread.join()
-    sent = Counter(device_id.split("-")[0] for device_id, _ in simulator.sent)
-    wait_until(
-        lambda: (
-            second.stats.accepted + first.stats.accepted
-            >= simulator.counters.telemetry_sent - sum(simulator.counters.garbage_sent.values())
-        ),
-        timeout_s=60,
-        what="ingest catching up",
-    )
-    wait_until(lambda: second.pipeline._pending == 0, what="every batch stored")
-    second.stop()
+    stop_sim = threading.Event()
+    try:
+        first.start()
+        assert first.consumer.wait_connected(10)
+        sim_thread = threading.Thread(target=simulator.run, kwargs={"should_stop": stop_sim.is_set})
+        sim_thread.start()
+        wait_until(lambda: first.stats.stored > 300, what="the first readings stored")
+        first.stop()  # a clean restart mid-stream: the broker holds what arrives meanwhile
+        sent_at_stop = simulator.counters.telemetry_sent
+        wait_until(
+            lambda: simulator.counters.telemetry_sent > sent_at_stop + 500,
+            what="the fleet publishing while ingest is away",
+        )
+        second.start()
+        wait_until(
+            lambda: simulator.counters.telemetry_sent > 2500,
+            timeout_s=60,
+            what="2,500 messages published",
+        )
+        stop_sim.set()
+        sim_thread.join()
+        sent = Counter(device_id.split("-")[0] for device_id, _ in simulator.sent)
+        wait_until(
+            lambda: (
+                second.stats.accepted + first.stats.accepted
+                >= simulator.counters.telemetry_sent - sum(simulator.counters.garbage_sent.values())
+            ),
+            timeout_s=60,
+            what="ingest catching up",
+        )
+        wait_until(lambda: second.pipeline._pending == 0, what="every batch stored")
+        second.stop()
+
+    finally:
+        stop_sim.set()
+        for service in (first, second):
+            if service._flusher.is_alive():
+                service.stop()
 
     classes = {"bts": "bts", "gw": "netgw", "vc": "vc"}
     stored: set[tuple[str, int]] = set()

@@ -18,6 +18,7 @@ from ioc.domain import (
 )
 from ioc.ingest import Decoded, Decoder, IngestStats, LiveState, Pipeline
 from tests.ingest.conftest import NOW_MS
+from tests.support.mqtt import wait_until
 
 
 class MemorySink:
@@ -199,3 +200,42 @@ def test_a_decoder_bug_becomes_a_rejection_not_a_poison_message() -> None:
     pipeline.offer("ioc/bts/x/telemetry", b"{}", False, 1)
     pipeline.flush(acked.extend)
     assert acked == [1] and dead.rejections[0].reason is RejectReason.INTERNAL_ERROR
+
+
+def test_a_stored_batch_is_acknowledged_without_waiting_for_more_traffic(
+    decoder: Decoder,
+) -> None:
+    sink, dead = MemorySink(), MemoryDeadLetters()
+    pipeline = _pipeline(decoder, sink, dead, batch_size=1000)
+    acked: list[object] = []
+    stop = threading.Event()
+    flusher = threading.Thread(target=pipeline.run_flusher, args=(acked.extend, stop))
+    flusher.start()
+    try:
+        pipeline.offer(*_message("bts-QT-00001", 1), False, "only")
+        wait_until(lambda: acked == ["only"], timeout_s=5, what="the lone message acknowledged")
+    finally:
+        stop.set()
+        flusher.join()
+
+
+def test_batches_written_in_parallel_are_acknowledged_in_arrival_order(decoder: Decoder) -> None:
+    class SlowFirstSink(MemorySink):
+        def write(self, items: Sequence[Decoded]) -> None:
+            if any(i.device_id == "bts-QT-00001" for i in items):
+                threading.Event().wait(0.3)  # the first batch is the slow one
+            super().write(items)
+
+    pipeline = _pipeline(decoder, SlowFirstSink(), MemoryDeadLetters(), batch_size=1)
+    acked: list[object] = []
+    stop = threading.Event()
+    flusher = threading.Thread(target=pipeline.run_flusher, args=(acked.extend, stop))
+    flusher.start()
+    try:
+        pipeline.offer(*_message("bts-QT-00001", 1), False, "first")
+        pipeline.offer(*_message("bts-QT-00002", 1), False, "second")
+        wait_until(lambda: len(acked) == 2, timeout_s=5, what="both acknowledged")
+        assert acked == ["first", "second"]
+    finally:
+        stop.set()
+        flusher.join()
