@@ -109,10 +109,11 @@ class Decoder:
         device_class, device_id, kind = levels
         if device_class not in self._profiles:
             raise _Reject(RejectReason.UNKNOWN_CLASS, f"no profile for class {device_class!r}")
-        if not is_valid_device_id(device_id):
-            raise _Reject(RejectReason.BAD_TOPIC, "device id must match [A-Za-z0-9_.-]{1,64}")
         device = self._devices.get(device_id)
         if device is None:
+            # Inventory ids were checked at load; only an unknown id needs the pattern.
+            if not is_valid_device_id(device_id):
+                raise _Reject(RejectReason.BAD_TOPIC, "device id must match [A-Za-z0-9_.-]{1,64}")
             if not self._accept_unknown:
                 raise _Reject(
                     RejectReason.UNKNOWN_DEVICE, f"device {device_id!r} is not in the inventory"
