@@ -43,3 +43,39 @@ def test_compose_file_parses_and_agrees_with_the_settings() -> None:
     assert any(str(port).endswith(":1883") for port in mosquitto_ports)
     config = (ROOT / "ioc" / "broker" / "mosquitto.conf").read_text()
     assert "max_queued_messages 2000000" in config
+
+
+def test_the_wheel_carries_profiles_inventory_and_broker_config(tmp_path: Path) -> None:
+    """`pip install .` must work away from a checkout: the data ships inside the package."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    wheel = next(tmp_path.glob("ioc-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for expected in (
+        "ioc/bundled/devices/bts.yaml",
+        "ioc/bundled/devices/netgw.yaml",
+        "ioc/bundled/devices/vc.yaml",
+        "ioc/bundled/devices/inventory.json",
+        "ioc/broker/mosquitto.conf",
+        "firmware_sim/runner.py",
+        "ioc/cli.py",
+    ):
+        assert expected in names, expected
+    assert not any(name.startswith(("tests/", "bench/")) for name in names)

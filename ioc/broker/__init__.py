@@ -7,6 +7,7 @@ from ioc.broker._mosquitto import (
     free_port,
     mosquitto_available,
     shipped_config,
+    stop_process,
     wait_for_port,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "free_port",
     "mosquitto_available",
     "shipped_config",
+    "stop_process",
     "wait_for_port",
 ]

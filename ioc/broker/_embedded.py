@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 
-from ioc.broker._mosquitto import BrokerError, free_port, wait_for_port
+from ioc.broker._mosquitto import BrokerError, free_port, stop_process, wait_for_port
 
 
 class EmbeddedBroker:
@@ -46,16 +46,8 @@ class EmbeddedBroker:
 
     def stop(self) -> None:
         """Stop the child process."""
-        if self._process is None or self._process.poll() is not None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        if self._process.stderr:
-            self._process.stderr.close()
+        if self._process is not None:
+            stop_process(self._process)
 
 
 async def _serve(port: int) -> None:

@@ -40,6 +40,21 @@ def wait_for_port(
     raise BrokerError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
 
 
+def stop_process(
+    process: subprocess.Popen[bytes], kill: bool = False, timeout_s: float = 20
+) -> None:
+    """End a server we started: SIGTERM (a clean stop) or SIGKILL (a crash), then reap it."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    if process.stderr:
+        process.stderr.close()
+
+
 def shipped_config() -> str:
     """The Mosquitto settings ioc ships (limits that do not drop messages)."""
     return resources.files("ioc.broker").joinpath("mosquitto.conf").read_text(encoding="utf-8")
@@ -112,16 +127,8 @@ class MosquittoProcess:
 
     def stop(self, kill: bool = False) -> None:
         """Stop it: SIGTERM (saves persistence) or SIGKILL (a crash)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        if self.process.stderr:
-            self.process.stderr.close()
+        if self.process is not None:
+            stop_process(self.process, kill)
 
     def restart(self) -> None:
         """Stop and start again with the same data and port."""

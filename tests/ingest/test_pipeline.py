@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import orjson
 import pytest
@@ -65,6 +66,20 @@ def _pipeline(
     )
 
 
+@contextmanager
+def running_flusher(pipeline: Pipeline) -> Iterator[list[object]]:
+    """Run the pipeline's flusher in a thread; yields the acknowledged tokens."""
+    acked: list[object] = []
+    stop = threading.Event()
+    flusher = threading.Thread(target=pipeline.run_flusher, args=(acked.extend, stop))
+    flusher.start()
+    try:
+        yield acked
+    finally:
+        stop.set()
+        flusher.join()
+
+
 def _message(device: str, seq: int, ts: int = NOW_MS, temp: float = 25.0) -> tuple[str, bytes]:
     return (
         f"ioc/bts/{device}/telemetry",
@@ -106,18 +121,9 @@ def test_store_away_is_retried_and_nothing_acknowledged_until_stored(decoder: De
     sink, dead = MemorySink(), MemoryDeadLetters()
     sink.failures = [RetryLater("down"), RetryLater("still down")]
     pipeline = _pipeline(decoder, sink, dead, batch_size=1)
-    acked: list[object] = []
-    stop = threading.Event()
-    flusher = threading.Thread(target=pipeline.run_flusher, args=(acked.extend, stop))
-    flusher.start()
-    pipeline.offer(*_message("bts-QT-00001", 1), False, "m1")
-    for _ in range(200):
-        if acked:
-            break
-        threading.Event().wait(0.05)
-    stop.set()
-    flusher.join()
-    assert acked == ["m1"]
+    with running_flusher(pipeline) as acked:
+        pipeline.offer(*_message("bts-QT-00001", 1), False, "m1")
+        wait_until(lambda: acked == ["m1"], timeout_s=10, what="acknowledged once stored")
     assert pipeline.stats.store_retries == 2 and len(sink.items) == 1
 
 
@@ -207,16 +213,9 @@ def test_a_stored_batch_is_acknowledged_without_waiting_for_more_traffic(
 ) -> None:
     sink, dead = MemorySink(), MemoryDeadLetters()
     pipeline = _pipeline(decoder, sink, dead, batch_size=1000)
-    acked: list[object] = []
-    stop = threading.Event()
-    flusher = threading.Thread(target=pipeline.run_flusher, args=(acked.extend, stop))
-    flusher.start()
-    try:
+    with running_flusher(pipeline) as acked:
         pipeline.offer(*_message("bts-QT-00001", 1), False, "only")
         wait_until(lambda: acked == ["only"], timeout_s=5, what="the lone message acknowledged")
-    finally:
-        stop.set()
-        flusher.join()
 
 
 def test_batches_written_in_parallel_are_acknowledged_in_arrival_order(decoder: Decoder) -> None:
@@ -227,15 +226,8 @@ def test_batches_written_in_parallel_are_acknowledged_in_arrival_order(decoder: 
             super().write(items)
 
     pipeline = _pipeline(decoder, SlowFirstSink(), MemoryDeadLetters(), batch_size=1)
-    acked: list[object] = []
-    stop = threading.Event()
-    flusher = threading.Thread(target=pipeline.run_flusher, args=(acked.extend, stop))
-    flusher.start()
-    try:
+    with running_flusher(pipeline) as acked:
         pipeline.offer(*_message("bts-QT-00001", 1), False, "first")
         pipeline.offer(*_message("bts-QT-00002", 1), False, "second")
         wait_until(lambda: len(acked) == 2, timeout_s=5, what="both acknowledged")
         assert acked == ["first", "second"]
-    finally:
-        stop.set()
-        flusher.join()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +12,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import urllib3
 
-from ioc.broker import free_port, wait_for_port
+from ioc.broker import free_port, stop_process, wait_for_port
 
 
 class InfluxProcess:
@@ -82,14 +81,8 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 
     def stop(self, kill: bool = False) -> None:
         """Stop it (SIGKILL for a crash)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, kill)
 
     def query(self, q: str, db: str | None = None) -> list[dict[str, object]]:
         """Run InfluxQL directly (test assertions); returns the series."""
