@@ -125,7 +125,7 @@ def run_demo(
     )
     service.start()
     sim_thread.start()
-    status = StatusLine(service.stats, service.live, len(catalog.inventory.devices))
+    status = StatusLine(service.stats, service.live, len(fleet))
     started = time.monotonic()
     try:
         while not should_stop() and not service.stopped.is_set():

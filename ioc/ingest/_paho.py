@@ -10,7 +10,7 @@ A batch's PUBACKs are written as one buffer.
 
 paho keeps connecting, subscribing, keepalive, reconnection and TLS. The subclass relies on
 paho 2.1/2.2 internals (`_in_packet`, `_packet_handle`, `_packet_queue`, `_loop_rc_handle`),
-which is why pyproject pins paho-mqtt below 3; the ingest tests cover every path
+which is why pyproject pins paho-mqtt to 2.1-2.2; the ingest tests cover every path
 (acknowledgement, redelivery after a crash, reconnection, MQTT 3.1.1 and 5).
 """
 
