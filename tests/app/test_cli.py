@@ -7,9 +7,15 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from ioc.broker import MosquittoProcess
+from tests.conftest import V2_TOKEN
+from tests.support.influx import V2Forwarder
+from tests.support.mqtt import publish_all, telemetry, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,3 +93,55 @@ def test_demo_runs_the_pipeline_and_shows_rejects(broker: str, tmp_path: Path) -
     assert online and int(online.group(1)) >= 250, last_status
     assert "bad_json" in last_status, last_status
     assert (tmp_path / "demo" / "telemetry.db").is_file()
+
+
+@pytest.mark.integration
+def test_ingest_stops_with_advice_when_the_bucket_is_missing(
+    mosquitto: MosquittoProcess, v2_forwarder: V2Forwarder, tmp_path: Path
+) -> None:
+    env = {
+        "IOC_MQTT_URL": mosquitto.url,
+        "IOC_INFLUX_URL": v2_forwarder.url,
+        "IOC_INFLUX_API": "v2",
+        "IOC_INFLUX_TOKEN": V2_TOKEN,
+        "IOC_INFLUX_ORG": "ioc",
+        "IOC_INFLUX_DB": "no_such_bucket",
+        "IOC_DATA_DIR": str(tmp_path),
+        "IOC_BATCH_INTERVAL_S": "0.1",
+    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    ingest = subprocess.Popen(
+        [sys.executable, "-m", "ioc", "ingest"],
+        env={**clean, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: _subscribed(mosquitto), what="ingest subscribed")
+        publish_all(mosquitto.port, [telemetry("bts-QT-00001", 1, int(time.time() * 1000))])
+        _, stderr = ingest.communicate(timeout=60)
+    finally:
+        ingest.kill()
+    assert ingest.returncode == 1
+    assert "no such bucket or database" in stderr and "IOC_INFLUX_DB" in stderr
+
+
+def _subscribed(broker: MosquittoProcess) -> bool:
+    probe = subprocess.run(
+        [
+            "mosquitto_sub",
+            "-p",
+            str(broker.port),
+            "-t",
+            "$SYS/broker/subscriptions/count",
+            "-C",
+            "1",
+            "-W",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return probe.stdout.strip() not in ("", "0")
