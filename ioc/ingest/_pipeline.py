@@ -117,6 +117,11 @@ class Pipeline:
         self._pending = 0
         self._ready = threading.Condition()
 
+    @property
+    def pending(self) -> int:
+        """Messages taken but not yet acknowledged (the in-flight queue depth)."""
+        return self._pending
+
     # -- the MQTT thread's side ------------------------------------------------------------
 
     def offer(self, topic: str, payload: bytes, retained: bool, token: AckToken) -> None:
@@ -138,7 +143,8 @@ class Pipeline:
             and self._recent.is_duplicate(item.device_id, item.seq, item.ts_ms)
         ):
             stats.duplicates += 1
-            item = None
+            # A redelivery: its rejections, if any, were recorded the first time.
+            item, result = None, DecodeResult(None, None)
         store_it = False
         if item is not None:
             stats.accepted += 1

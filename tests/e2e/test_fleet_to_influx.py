@@ -90,7 +90,7 @@ def test_every_message_is_stored_once_or_rejected_with_its_reason(
             timeout_s=60,
             what="ingest catching up",
         )
-        wait_until(lambda: second.pipeline._pending == 0, what="every batch stored")
+        wait_until(lambda: second.pipeline.pending == 0, what="every batch stored")
         second.stop()
 
     finally:

@@ -231,3 +231,15 @@ def test_batches_written_in_parallel_are_acknowledged_in_arrival_order(decoder: 
         pipeline.offer(*_message("bts-QT-00002", 1), False, "second")
         wait_until(lambda: len(acked) == 2, timeout_s=5, what="both acknowledged")
         assert acked == ["first", "second"]
+
+
+def test_a_redelivered_partly_bad_message_is_dead_lettered_once(decoder: Decoder) -> None:
+    sink, dead = MemorySink(), MemoryDeadLetters()
+    pipeline = _pipeline(decoder, sink, dead)
+    payload = orjson.dumps({"ts": NOW_MS, "seq": 3, "metrics": {"temp_c": 25, "battery_v": 900}})
+    pipeline.offer("ioc/bts/bts-QT-00001/telemetry", payload, False, 1)
+    pipeline.offer("ioc/bts/bts-QT-00001/telemetry", payload, False, 2)
+    pipeline.flush(lambda _tokens: None)
+    assert len(sink.items) == 1 and sink.items[0].metrics == {"temp_c": 25.0}  # type: ignore[union-attr]
+    assert [r.reason for r in dead.rejections] == [RejectReason.OUT_OF_RANGE]
+    assert pipeline.stats.rejected == {"out_of_range": 1} and pipeline.stats.duplicates == 1
