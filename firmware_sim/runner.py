@@ -307,14 +307,16 @@ class Simulator:
         kind = kinds[device.garbage_index % len(kinds)]
         device.garbage_index += 1
         metric = _BAD_METRIC.get(device.spec.device_class, "value")
+        # Every garbage message is unique (n), so a receiver can tell a redelivery from a repeat.
+        n = device.garbage_index
         payloads = {
-            "not_json": b"{ts: oops",
-            "wrong_type": json.dumps({"ts": ts_ms, "metrics": {metric: "high"}}).encode(),
-            "out_of_range": json.dumps({"ts": ts_ms, "metrics": {metric: 1e9}}).encode(),
-            "unknown_metric": json.dumps({"ts": ts_ms, "metrics": {"frobnication": 1}}).encode(),
-            "bad_timestamp": json.dumps({"ts": "yesterday", "metrics": {metric: 1}}).encode(),
-            "huge": b'{"ts": 0, "metrics": {"x": "' + b"A" * 100_000 + b'"}}',
-            "not_an_object": b"[1, 2, 3]",
+            "not_json": b"{ts: oops #%d" % n,
+            "wrong_type": json.dumps({"ts": ts_ms, "metrics": {metric: f"high #{n}"}}).encode(),
+            "out_of_range": json.dumps({"ts": ts_ms, "metrics": {metric: 1e9 + n}}).encode(),
+            "unknown_metric": json.dumps({"ts": ts_ms, "metrics": {"frobnication": n}}).encode(),
+            "bad_timestamp": json.dumps({"ts": f"yesterday #{n}", "metrics": {metric: 1}}).encode(),
+            "huge": b'{"ts": %d, "metrics": {"x": "' % n + b"A" * 100_000 + b'"}}',
+            "not_an_object": b"[%d, 2, 3]" % n,
         }
         if self._publish_raw(device, "telemetry", payloads[kind]):
             self.counters.garbage_sent[kind] += 1

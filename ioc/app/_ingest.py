@@ -67,6 +67,7 @@ class IngestService:
                 protocol=settings.mqtt_protocol,
                 shared_group=settings.mqtt_shared_group,
                 tls=endpoint.tls,
+                ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
                 username=endpoint.username,
                 password=endpoint.password,
                 max_in_flight=settings.max_in_flight,

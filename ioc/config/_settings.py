@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     mqtt_client_id: str = Field(default="ioc-ingest", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     mqtt_shared_group: str | None = None
     mqtt_protocol: str = Field(default="5", pattern=r"^(5|3\.1\.1)$")
+    mqtt_ca_file: Path | None = None
     topic_prefix: str = "ioc"
 
     influx_url: str | None = None
@@ -92,6 +93,13 @@ class Settings(BaseSettings):
     @classmethod
     def _check_mqtt_url(cls, value: str) -> str:
         _parse_mqtt_url(value)
+        return value
+
+    @field_validator("mqtt_ca_file")
+    @classmethod
+    def _check_ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a readable file (PEM CA certificates)")
         return value
 
     @field_validator("topic_prefix")

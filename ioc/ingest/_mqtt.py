@@ -35,6 +35,7 @@ class MqttOptions:
     protocol: str = "5"
     shared_group: str | None = None
     tls: bool = False
+    ca_file: str | None = None  # PEM CA bundle for mqtts://; None trusts the system's CAs
     username: str | None = None
     password: str | None = None
     max_in_flight: int = 40000
@@ -77,9 +78,11 @@ class MqttConsumer:
         if options.username:
             self._client.username_pw_set(options.username, options.password)
         if options.tls:
-            self._client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+            self._client.tls_set(ca_certs=options.ca_file, cert_reqs=ssl.CERT_REQUIRED)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._failing = False
 
     @property
     def connected(self) -> bool:
@@ -144,6 +147,7 @@ class MqttConsumer:
             return
         self._generation += 1
         self.connections += 1
+        self._failing = False
         client.subscribe(self._options.subscription, qos=1)
         self._connected.set()
         log.info(
@@ -152,6 +156,18 @@ class MqttConsumer:
             self._options.port,
             "resumed" if flags.session_present else "new",
         )
+
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        if not self._failing:
+            self._failing = True
+            scheme = "mqtts" if self._options.tls else "mqtt"
+            log.warning(
+                "cannot connect to %s://%s:%d; retrying with backoff (check the address, "
+                "IOC_MQTT_CA_FILE and the credentials)",
+                scheme,
+                self._options.host,
+                self._options.port,
+            )
 
     def _on_disconnect(
         self,

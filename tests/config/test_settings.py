@@ -110,3 +110,12 @@ def test_unknown_environment_variable_is_an_error(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("IOC_INFLUX_ULR", "http://influx:8086")
     with pytest.raises(ConfigError, match=r"^IOC_INFLUX_ULR: unknown setting$"):
         load_settings()
+
+
+def test_missing_ca_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("IOC_MQTT_CA_FILE", str(tmp_path / "nope.pem"))
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        f"IOC_MQTT_CA_FILE: {tmp_path / 'nope.pem'} is not a readable file (PEM CA certificates)"
+    )

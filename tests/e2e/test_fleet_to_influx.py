@@ -112,15 +112,21 @@ def test_every_message_is_stored_once_or_rejected_with_its_reason(
     assert expected - stored == set(), "accepted messages missing from InfluxDB"
     assert rows == len(stored) == len(expected), "a message was stored twice or not sent"
 
-    rejected = first.stats.rejected + second.stats.rejected
+    # Every bad message was rejected with its reason. QoS 1 is at-least-once, so a garbage
+    # message (it has no seq to deduplicate on) may come twice across the restart: compare
+    # distinct messages, and allow repeats only in the counters.
     wanted = Counter(
         {GARBAGE_KINDS[kind]: count for kind, count in simulator.counters.garbage_sent.items()}
     )
     assert sum(wanted.values()) >= 7
-    assert rejected == wanted, [
-        (d.topic, d.payload[:150]) for d in dead_letters.recent(50, "bad_json")
-    ]
-    assert dead_letters.count() == sum(wanted.values())
+    letters = dead_letters.recent(10_000)
+    distinct = Counter(
+        reason for reason, _topic, _payload in {(d.reason, d.topic, d.payload) for d in letters}
+    )
+    assert distinct == wanted, sorted((d.reason, d.topic, d.payload[:40]) for d in letters)
+    rejected = first.stats.rejected + second.stats.rejected
+    assert all(rejected[reason] >= count for reason, count in wanted.items())
+    assert sum(rejected.values()) == len(letters)
     assert first.stats.duplicates + second.stats.duplicates == 0
     store.close()
 
