@@ -31,6 +31,7 @@ from loadgen import LoadGenerator, bts_messages  # noqa: E402
 
 from ioc.broker import MosquittoProcess  # noqa: E402
 from tests.support.influx import InfluxProcess  # noqa: E402
+from tests.support.mqtt import has_subscriber, wait_until  # noqa: E402
 
 
 def measure_broker(broker: MosquittoProcess, messages: list[tuple[str, bytes]]) -> float:
@@ -122,27 +123,7 @@ def measure_ingest(
     }
     ingest = subprocess.Popen([sys.executable, "-m", "ioc", "ingest"], env=env)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # wait for its subscription
-            probe = subprocess.run(
-                [
-                    "mosquitto_sub",
-                    "-p",
-                    str(broker.port),
-                    "-t",
-                    "$SYS/broker/subscriptions/count",
-                    "-C",
-                    "1",
-                    "-W",
-                    "2",
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if probe.stdout.strip() not in ("", "0"):
-                break
-            time.sleep(0.2)
+        wait_until(lambda: has_subscriber(broker.port), timeout_s=30, what="ingest subscribed")
         generator = LoadGenerator(broker.port, messages, "bench-ingest")
         processes = {
             "ingest": ingest.pid,

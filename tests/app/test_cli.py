@@ -15,7 +15,7 @@ import pytest
 from ioc.broker import MosquittoProcess
 from tests.conftest import V2_TOKEN
 from tests.support.influx import V2Forwarder
-from tests.support.mqtt import publish_all, telemetry, wait_until
+from tests.support.mqtt import has_subscriber, publish_all, telemetry, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,30 +118,10 @@ def test_ingest_stops_with_advice_when_the_bucket_is_missing(
         text=True,
     )
     try:
-        wait_until(lambda: _subscribed(mosquitto), what="ingest subscribed")
+        wait_until(lambda: has_subscriber(mosquitto.port), what="ingest subscribed")
         publish_all(mosquitto.port, [telemetry("bts-QT-00001", 1, int(time.time() * 1000))])
         _, stderr = ingest.communicate(timeout=60)
     finally:
         ingest.kill()
     assert ingest.returncode == 1
     assert "no such bucket or database" in stderr and "IOC_INFLUX_DB" in stderr
-
-
-def _subscribed(broker: MosquittoProcess) -> bool:
-    probe = subprocess.run(
-        [
-            "mosquitto_sub",
-            "-p",
-            str(broker.port),
-            "-t",
-            "$SYS/broker/subscriptions/count",
-            "-C",
-            "1",
-            "-W",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return probe.stdout.strip() not in ("", "0")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Iterable
 
@@ -17,6 +18,27 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0, what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what or condition}")
         time.sleep(0.02)
+
+
+def has_subscriber(port: int) -> bool:
+    """Whether the broker reports any subscription ($SYS is published every few seconds)."""
+    probe = subprocess.run(
+        [
+            "mosquitto_sub",
+            "-p",
+            str(port),
+            "-t",
+            "$SYS/broker/subscriptions/count",
+            "-C",
+            "1",
+            "-W",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return probe.stdout.strip() not in ("", "0")
 
 
 def publish_all(
