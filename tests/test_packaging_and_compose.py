@@ -74,6 +74,9 @@ def test_the_wheel_carries_profiles_inventory_and_broker_config(tmp_path: Path) 
         "ioc/bundled/devices/vc.yaml",
         "ioc/bundled/devices/inventory.json",
         "ioc/broker/mosquitto.conf",
+        "ioc/state/migrations/env.py",
+        "ioc/state/migrations/script.py.mako",
+        "ioc/state/migrations/versions/0001_dead_letter.py",
         "firmware_sim/runner.py",
         "ioc/cli.py",
     ):

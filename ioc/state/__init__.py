@@ -5,7 +5,7 @@ Exceptions::
     StateError            the state database failed or is unreachable
 """
 
-from ioc.state._db import StateError, connect_state
+from ioc.state._db import StateError, connect_state, upgrade
 from ioc.state._deadletters import DeadLetter, DeadLetterLog
 
-__all__ = ["DeadLetter", "DeadLetterLog", "StateError", "connect_state"]
+__all__ = ["DeadLetter", "DeadLetterLog", "StateError", "connect_state", "upgrade"]

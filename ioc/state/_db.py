@@ -1,9 +1,12 @@
-"""Opening the state database and creating its tables."""
+"""Opening the state database and migrating it to the newest schema (alembic)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,8 +20,11 @@ class StateError(RetryLater):
     """The state database failed; the message says which and why."""
 
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
 def connect_state(url: str) -> Engine:
-    """An engine for the URL with every table created; SQLite files get their folder made."""
+    """An engine for the URL, migrated to the newest schema; SQLite files get their folder."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -26,10 +32,21 @@ def connect_state(url: str) -> Engine:
         engine = create_engine(url, pool_pre_ping=True)
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        metadata.create_all(engine)
+        upgrade(engine)
     except SQLAlchemyError as exc:
         raise StateError(f"cannot open the state database {parsed!r}: {exc}") from exc
     return engine
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every migration the database lacks (idempotent)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    # Alembic narrates each step at INFO; ioc's own log has no use for it.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
 
 def _sqlite_pragmas(connection: object, _record: object) -> None:

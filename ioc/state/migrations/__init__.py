@@ -1,0 +1,1 @@
+"""Alembic migrations of the state database (shipped with the package)."""
