@@ -7,37 +7,12 @@ system under test runs; PUBACKs are read (and counted) by a second thread.
 from __future__ import annotations
 
 import socket
-import struct
 import threading
 import time
 
 import orjson
 
-
-def _remaining_length(length: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, length = length % 128, length // 128
-        out.append(byte | (0x80 if length else 0))
-        if not length:
-            return bytes(out)
-
-
-def _string(text: str) -> bytes:
-    data = text.encode()
-    return struct.pack("!H", len(data)) + data
-
-
-def connect_packet(client_id: str, keepalive: int = 600) -> bytes:
-    """MQTT 3.1.1 CONNECT with a clean session."""
-    body = _string("MQTT") + bytes([4, 0x02]) + struct.pack("!H", keepalive) + _string(client_id)
-    return b"\x10" + _remaining_length(len(body)) + body
-
-
-def publish_packet(topic: str, payload: bytes, packet_id: int) -> bytes:
-    """QoS 1 PUBLISH."""
-    body = _string(topic) + struct.pack("!H", packet_id) + payload
-    return b"\x32" + _remaining_length(len(body)) + body
+from tests.support.packets import connect_packet, publish_packet
 
 
 def bts_messages(count: int, devices: int, start_ms: int) -> list[tuple[str, bytes]]:
@@ -72,7 +47,7 @@ class LoadGenerator:
         self.port = port
         self.client_id = client_id
         self.stream = b"".join(
-            publish_packet(topic, payload, index % 65535 + 1)
+            publish_packet(topic.encode(), payload, mid=index % 65535 + 1)
             for index, (topic, payload) in enumerate(messages)
         )
         self.count = len(messages)

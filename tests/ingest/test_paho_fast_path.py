@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import struct
 
 import paho.mqtt.client as mqtt
 from hypothesis import given, settings
@@ -11,28 +10,7 @@ from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ioc.ingest._paho import BufferedClient
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value % 128, value // 128
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _publish(
-    topic: bytes, payload: bytes, qos: int, retain: bool, mid: int, v5: bool, properties: bytes
-) -> bytes:
-    body = struct.pack("!H", len(topic)) + topic
-    if qos:
-        body += struct.pack("!H", mid)
-    if v5:
-        body += _varint(len(properties)) + properties
-    body += payload
-    return bytes([0x30 | (qos << 1) | int(retain)]) + _varint(len(body)) + body
-
+from tests.support.packets import publish_packet
 
 _messages = st.lists(
     st.tuples(
@@ -65,7 +43,7 @@ def test_every_publish_is_delivered_once_in_order_however_the_stream_is_cut(
         ),
     )
     stream = b"".join(
-        _publish(topic, payload, qos, retain, mid, v5, properties)
+        publish_packet(topic, payload, qos, mid, retain, properties if v5 else None)
         for topic, payload, qos, retain, mid, properties in messages
     )
     ours, theirs = socket.socketpair()
