@@ -25,7 +25,7 @@ class FaultKind(StrEnum):
     DIE = "die"  # any: power cut, silent, broker sends the last will
     GARBAGE = "garbage"  # any: sends malformed messages
     CLOCK_SKEW = "clock_skew"  # any: clock hours off
-    REBOOT = "reboot"  # any: reconnects, uptime and seq reset
+    REBOOT = "reboot"  # any: once at the fault start: reconnects, uptime and seq reset
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")

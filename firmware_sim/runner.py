@@ -93,6 +93,7 @@ class _Device:
         "last_step",
         "model",
         "outputs",
+        "rebooted",
         "reconnect_at",
         "rng",
         "seq",
@@ -118,6 +119,7 @@ class _Device:
         self.reconnect_at = 0.0
         self.backoff_s = 1.0
         self.garbage_index = 0
+        self.rebooted = False
         self.faults: list[Fault] = []
 
 
@@ -250,9 +252,15 @@ class Simulator:
         dt = elapsed - device.last_step if device.last_step else device.spec.interval_s
         device.last_step = elapsed
         faults = self._active_faults(device, elapsed)
-        if FaultKind.REBOOT in faults and device.seq and device.connected:
-            device.seq = 0
-            self._drop(device)
+        if FaultKind.REBOOT in faults:
+            if device.rebooted:
+                faults.discard(FaultKind.REBOOT)  # once per fault, not at every report
+            else:
+                device.rebooted = True
+                device.seq = 0
+                self._drop(device)
+        else:
+            device.rebooted = False
         device.outputs = device.model.step(elapsed, dt, faults)
         talk = self._may_talk(device, faults)
         if not talk:
