@@ -1,5 +1,17 @@
 """Pure domain types shared by every stage; this package imports nothing else from ioc."""
 
+from ioc.domain._alerts import (
+    Alert,
+    AlertState,
+    AlertTransition,
+    MaintenanceWindow,
+    RuleInfo,
+    RuleSignal,
+    Severity,
+    SignalKind,
+    TransitionKind,
+    WindowScope,
+)
 from ioc.domain._delivery import DeliveryError, NeedsOperator, Refused, RetryLater
 from ioc.domain._devices import (
     DEVICE_ID_PATTERN,
@@ -21,12 +33,16 @@ from ioc.domain._telemetry import (
 
 __all__ = [
     "DEVICE_ID_PATTERN",
+    "Alert",
+    "AlertState",
+    "AlertTransition",
     "Area",
     "DeliveryError",
     "Device",
     "DeviceEvent",
     "Inventory",
     "InventoryError",
+    "MaintenanceWindow",
     "MetricSpec",
     "MetricType",
     "MetricValue",
@@ -37,6 +53,12 @@ __all__ = [
     "RejectReason",
     "Rejection",
     "RetryLater",
+    "RuleInfo",
+    "RuleSignal",
+    "Severity",
+    "SignalKind",
     "StatusChange",
+    "TransitionKind",
+    "WindowScope",
     "is_valid_device_id",
 ]

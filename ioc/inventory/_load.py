@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ioc.config.documents import explain_validation, read_document
 from ioc.domain import (
     DEVICE_ID_PATTERN,
     Area,
@@ -97,46 +96,6 @@ def _valid_name(name: str) -> bool:
     return re.fullmatch(_NAME_PATTERN, name) is not None
 
 
-def _read_document(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    try:
-        if path.suffix == ".json":
-            return json.loads(text)
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (ValueError, yaml.YAMLError) as exc:
-        raise CatalogError(f"{path}: not valid {path.suffix.lstrip('.')}: {exc}") from exc
-
-
-def _explain(path: Path, exc: ValidationError, document: Any) -> CatalogError:
-    lines = []
-    for error in exc.errors()[:20]:
-        location = _describe_location(error["loc"], document)
-        message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{path}: {location}: {message}")
-    if exc.error_count() > 20:
-        lines.append(f"{path}: ... and {exc.error_count() - 20} more mistakes")
-    return CatalogError("\n".join(lines))
-
-
-def _describe_location(loc: tuple[int | str, ...], document: Any) -> str:
-    """Render a pydantic location, naming list items by their id where they have one."""
-    parts: list[str] = []
-    node = document
-    for key in loc:
-        if isinstance(key, int) and isinstance(node, list) and key < len(node):
-            item = node[key]
-            item_id = item.get("id") if isinstance(item, dict) else None
-            parts.append(f"[{item_id!r}]" if item_id is not None else f"[{key}]")
-            node = item
-        else:
-            parts.append(f".{key}" if parts else str(key))
-            node = node.get(key) if isinstance(node, dict) else None
-    return "".join(parts) or "(top level)"
-
-
 def load_profiles(directory: Path) -> dict[str, Profile]:
     """Read every *.yaml profile in a directory; raise CatalogError naming each mistake."""
     files = sorted(p for p in directory.glob("*.yaml") if p.is_file())
@@ -144,11 +103,11 @@ def load_profiles(directory: Path) -> dict[str, Profile]:
         raise CatalogError(f"{directory}: no device profiles (*.yaml) found")
     profiles: dict[str, Profile] = {}
     for path in files:
-        document = _read_document(path)
+        document = read_document(path, CatalogError)
         try:
             model = _ProfileModel.model_validate(document)
         except ValidationError as exc:
-            raise _explain(path, exc, document) from exc
+            raise CatalogError(explain_validation(path, exc, document)) from exc
         if model.class_ in profiles:
             raise CatalogError(f"{path}: class {model.class_!r} is defined by another profile too")
         profiles[model.class_] = _to_profile(model)
@@ -181,11 +140,11 @@ def _to_profile(model: _ProfileModel) -> Profile:
 
 def load_inventory(path: Path, profiles: dict[str, Profile]) -> Inventory:
     """Read an inventory (YAML or JSON) and check it against itself and the profiles."""
-    document = _read_document(path)
+    document = read_document(path, CatalogError)
     try:
         model = _InventoryModel.model_validate(document)
     except ValidationError as exc:
-        raise _explain(path, exc, document) from exc
+        raise CatalogError(explain_validation(path, exc, document)) from exc
     for device in model.devices:
         if device.class_ not in profiles:
             known = ", ".join(sorted(profiles))

@@ -5,7 +5,15 @@ Exceptions::
     StateError            the state database failed or is unreachable
 """
 
+from ioc.state._alerts import AlertRepository
 from ioc.state._db import StateError, connect_state, upgrade
 from ioc.state._deadletters import DeadLetter, DeadLetterLog
 
-__all__ = ["DeadLetter", "DeadLetterLog", "StateError", "connect_state", "upgrade"]
+__all__ = [
+    "AlertRepository",
+    "DeadLetter",
+    "DeadLetterLog",
+    "StateError",
+    "connect_state",
+    "upgrade",
+]

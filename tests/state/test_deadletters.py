@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from ioc.domain import Rejection, RejectReason
 from ioc.state import DeadLetterLog, connect_state
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state.db'}"
-    url = str(request.getfixturevalue("postgres_url"))
-    engine = connect_state(url)
-    with engine.begin() as connection:
-        connection.execute(text("DELETE FROM dead_letter"))
-    engine.dispose()
-    return url
 
 
 @pytest.fixture
@@ -67,21 +53,3 @@ def test_hostile_bytes_are_kept_raw(open_log: Callable[[int], DeadLetterLog]) ->
     assert letter.payload == nasty[:65536]
     assert letter.topic == "ioc/\\x00/topic"
     assert log.recent(5, reason="bad_json") == []
-
-
-def test_migrations_match_the_table_definitions(state_url: str) -> None:
-    """The alembic history builds exactly the schema the code declares (no drift)."""
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from ioc.state._db import metadata
-
-    engine = connect_state(state_url)
-    try:
-        with engine.connect() as connection:
-            assert compare_metadata(MigrationContext.configure(connection), metadata) == []
-            version = connection.execute(text("SELECT version_num FROM alembic_version"))
-            assert version.scalar_one() == "0001"
-        connect_state(state_url).dispose()  # a second start migrates nothing and fails nothing
-    finally:
-        engine.dispose()

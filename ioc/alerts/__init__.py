@@ -1,0 +1,26 @@
+"""Alerts: the lifecycle of what rules conclude, with root causes, silences and an audit trail.
+
+Exceptions::
+
+    AlertError    an operator's request cannot be done (no such alert, bad window...)
+"""
+
+from ioc.alerts._book import (
+    RULE_ACTOR,
+    AlertBook,
+    AlertError,
+    AlertStore,
+    Publisher,
+    alert_json,
+    transition_json,
+)
+
+__all__ = [
+    "RULE_ACTOR",
+    "AlertBook",
+    "AlertError",
+    "AlertStore",
+    "Publisher",
+    "alert_json",
+    "transition_json",
+]

@@ -1,0 +1,26 @@
+"""Rules: YAML rule files checked at load, and the engine that turns device state into signals.
+
+Exceptions::
+
+    RuleError     a rule file is unreadable or wrong (file, rule and field named)
+"""
+
+from ioc.rules._engine import EngineStats, HeldState, OpenAlert, RuleEngine
+from ioc.rules._load import TEMPLATE_FIELDS, LoadedRule, RuleError, load_rules, rule_files
+from ioc.rules._spec import parse_duration
+from ioc.rules._x733 import EVENT_TYPES, PROBABLE_CAUSES
+
+__all__ = [
+    "EVENT_TYPES",
+    "PROBABLE_CAUSES",
+    "TEMPLATE_FIELDS",
+    "EngineStats",
+    "HeldState",
+    "LoadedRule",
+    "OpenAlert",
+    "RuleEngine",
+    "RuleError",
+    "load_rules",
+    "parse_duration",
+    "rule_files",
+]

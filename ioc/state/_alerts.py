@@ -1,0 +1,423 @@
+"""Alerts, their audit history, maintenance windows and the rule engine's saved state, in SQL."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
+
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import SQLAlchemyError
+
+from ioc.domain import (
+    Alert,
+    AlertState,
+    AlertTransition,
+    MaintenanceWindow,
+    Severity,
+    TransitionKind,
+    WindowScope,
+)
+from ioc.state._db import StateError, metadata
+
+_Id = Integer().with_variant(BigInteger(), "postgresql")
+
+alert_table = Table(
+    "alert",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("rule_id", String(64), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("device_class", String(64), nullable=False),
+    Column("area_id", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("probable_cause", String(64), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("title_vi", Text, nullable=False),
+    Column("title_en", Text, nullable=False),
+    Column("message_vi", Text, nullable=False),
+    Column("message_en", Text, nullable=False),
+    Column("facts", Text, nullable=False),
+    Column("opened_at_ms", BigInteger, nullable=False),
+    Column("updated_at_ms", BigInteger, nullable=False),
+    Column("resolved_at_ms", BigInteger, nullable=True),
+    Column("root_id", _Id, nullable=True, index=True),
+    Column("silenced", Boolean, nullable=False),
+    Column("acknowledged_by", String(128), nullable=True),
+    Index("ix_alert_state", "state"),
+    Index("ix_alert_opened_at_ms", "opened_at_ms"),
+    # The database itself guarantees one open alert per (rule, device).
+    Index(
+        "ux_alert_open_rule_device",
+        "rule_id",
+        "device_id",
+        unique=True,
+        sqlite_where=text("state != 'resolved'"),
+        postgresql_where=text("state != 'resolved'"),
+    ),
+)
+
+alert_event_table = Table(
+    "alert_event",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("alert_id", _Id, ForeignKey("alert.id"), nullable=False, index=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+)
+
+maintenance_window_table = Table(
+    "maintenance_window",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("scope", String(16), nullable=False),
+    Column("target", String(64), nullable=False),
+    Column("starts_at_ms", BigInteger, nullable=False),
+    Column("ends_at_ms", BigInteger, nullable=False, index=True),
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("ended_at_ms", BigInteger, nullable=True),
+)
+
+rule_state_table = Table(
+    "rule_state",
+    metadata,
+    Column("rule_id", String(64), primary_key=True),
+    Column("device_id", String(64), primary_key=True),
+    Column("data", Text, nullable=False),
+)
+
+_MAX_NOTE = 2000
+T = TypeVar("T")
+
+
+class AlertRepository:
+    """The alert store (the alert book's AlertStore) and the queries the CLI and API need."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def _run(self, what: str, work: Callable[[Connection], T], write: bool = True) -> T:
+        try:
+            if write:
+                with self._engine.begin() as connection:
+                    return work(connection)
+            with self._engine.connect() as connection:
+                return work(connection)
+        except SQLAlchemyError as exc:
+            raise StateError(f"cannot {what}: {exc}") from exc
+
+    # -- the book's store ------------------------------------------------------------------
+
+    def open_alerts(self) -> list[Alert]:
+        """Every alert not yet resolved."""
+        query = (
+            select(alert_table)
+            .where(alert_table.c.state != AlertState.RESOLVED.value)
+            .order_by(alert_table.c.id)
+        )
+        return self._run(
+            "read open alerts",
+            lambda c: [_alert(row) for row in c.execute(query)],
+            write=False,
+        )
+
+    def create(self, alert: Alert, transition: TransitionKind, actor: str, note: str) -> Alert:
+        """Insert a new alert with its first transition; return it with its id."""
+
+        def work(connection: Connection) -> Alert:
+            row = _alert_row(alert)
+            del row["id"]
+            alert_id = connection.execute(
+                insert(alert_table).values(row).returning(alert_table.c.id)
+            ).scalar_one()
+            saved = _with_id(alert, int(alert_id))
+            connection.execute(
+                insert(alert_event_table),
+                [_event_row(AlertTransition(transition, saved, alert.opened_at_ms, actor, note))],
+            )
+            return saved
+
+        return self._run("store an alert", work)
+
+    def record(self, transitions: Sequence[AlertTransition]) -> None:
+        """Save each transition's alert as it now is, and the transition, in one go."""
+        if not transitions:
+            return
+
+        def work(connection: Connection) -> None:
+            for transition in transitions:
+                row = _alert_row(transition.alert)
+                connection.execute(
+                    update(alert_table).where(alert_table.c.id == row.pop("id")).values(row)
+                )
+            connection.execute(insert(alert_event_table), [_event_row(t) for t in transitions])
+
+        self._run("record alert transitions", work)
+
+    def current_windows(self, now_ms: int) -> list[MaintenanceWindow]:
+        """Windows not ended and not yet over."""
+        table = maintenance_window_table
+        query = (
+            select(table)
+            .where(table.c.ended_at_ms.is_(None), table.c.ends_at_ms > now_ms)
+            .order_by(table.c.id)
+        )
+        return self._run(
+            "read maintenance windows",
+            lambda c: [_window(row) for row in c.execute(query)],
+            write=False,
+        )
+
+    def add_window(self, window: MaintenanceWindow) -> MaintenanceWindow:
+        """Insert a window; return it with its id."""
+        reason, created_by = window.reason[:_MAX_NOTE], window.created_by[:128]
+        row = {
+            "scope": window.scope.value,
+            "target": window.target,
+            "starts_at_ms": window.starts_at_ms,
+            "ends_at_ms": window.ends_at_ms,
+            "reason": reason,
+            "created_by": created_by,
+            "ended_at_ms": None,
+        }
+
+        def work(connection: Connection) -> MaintenanceWindow:
+            table = maintenance_window_table
+            new_id = connection.execute(
+                insert(table).values(row).returning(table.c.id)
+            ).scalar_one()
+            return MaintenanceWindow(
+                int(new_id),
+                window.scope,
+                window.target,
+                window.starts_at_ms,
+                window.ends_at_ms,
+                reason,
+                created_by,
+            )
+
+        return self._run("store a maintenance window", work)
+
+    def end_window(self, window_id: int, now_ms: int) -> MaintenanceWindow | None:
+        """End a window now; None if there is no such open window."""
+        table = maintenance_window_table
+
+        def work(connection: Connection) -> MaintenanceWindow | None:
+            ended = connection.execute(
+                update(table)
+                .where(table.c.id == window_id, table.c.ended_at_ms.is_(None))
+                .values(ended_at_ms=now_ms)
+                .returning(*table.c)
+            ).first()
+            return _window(ended) if ended is not None else None
+
+        return self._run("end a maintenance window", work)
+
+    # -- queries for people ----------------------------------------------------------------
+
+    def list_alerts(
+        self,
+        states: Iterable[AlertState] = (),
+        severities: Iterable[Severity] = (),
+        area_ids: Iterable[str] | None = None,
+        limit: int = 500,
+    ) -> list[Alert]:
+        """Alerts newest first, filtered by state, severity and area (leaf area ids)."""
+        query = select(alert_table).order_by(alert_table.c.id.desc()).limit(limit)
+        wanted_states = [state.value for state in states]
+        if wanted_states:
+            query = query.where(alert_table.c.state.in_(wanted_states))
+        wanted_severities = [severity.value for severity in severities]
+        if wanted_severities:
+            query = query.where(alert_table.c.severity.in_(wanted_severities))
+        if area_ids is not None:
+            query = query.where(alert_table.c.area_id.in_(list(area_ids)))
+        return self._run(
+            "list alerts", lambda c: [_alert(row) for row in c.execute(query)], write=False
+        )
+
+    def history(self, alert_id: int) -> list[AlertTransition]:
+        """An alert's audit trail, oldest first (each with the alert as it is now)."""
+
+        def work(connection: Connection) -> list[AlertTransition]:
+            row = connection.execute(
+                select(alert_table).where(alert_table.c.id == alert_id)
+            ).first()
+            if row is None:
+                return []
+            alert = _alert(row)
+            events = connection.execute(
+                select(alert_event_table)
+                .where(alert_event_table.c.alert_id == alert_id)
+                .order_by(alert_event_table.c.id)
+            )
+            return [
+                AlertTransition(TransitionKind(e.kind), alert, e.at_ms, e.actor, e.note)
+                for e in events
+            ]
+
+        return self._run("read alert history", work, write=False)
+
+    # -- the rule engine's saved state -----------------------------------------------------
+
+    def save_rule_states(self, states: Iterable[tuple[str, str, object]]) -> int:
+        """Upsert (rule, device, JSON-able state); None deletes. Returns rows written."""
+        upserts = []
+        deletes = []
+        for rule_id, device_id, data in states:
+            if data is None:
+                deletes.append((rule_id, device_id))
+            else:
+                upserts.append(
+                    {
+                        "rule_id": rule_id,
+                        "device_id": device_id,
+                        "data": orjson.dumps(data).decode(),
+                    }
+                )
+        if not upserts and not deletes:
+            return 0
+
+        def work(connection: Connection) -> int:
+            table = rule_state_table
+            if upserts:
+                dialect = connection.dialect.name
+                make = pg_insert if dialect == "postgresql" else sqlite_insert
+                statement = make(table)
+                connection.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[table.c.rule_id, table.c.device_id],
+                        set_={"data": statement.excluded.data},
+                    ),
+                    upserts,
+                )
+            for rule_id, device_id in deletes:
+                connection.execute(
+                    delete(table).where(table.c.rule_id == rule_id, table.c.device_id == device_id)
+                )
+            return len(upserts) + len(deletes)
+
+        return self._run("save rule states", work)
+
+    def rule_states(self) -> list[tuple[str, str, object]]:
+        """Every saved (rule, device, state)."""
+        return self._run(
+            "read rule states",
+            lambda c: [
+                (row.rule_id, row.device_id, orjson.loads(row.data))
+                for row in c.execute(select(rule_state_table))
+            ],
+            write=False,
+        )
+
+    def close(self) -> None:
+        """Close the database connections."""
+        self._engine.dispose()
+
+
+def _alert_row(alert: Alert) -> dict[str, object]:
+    return {
+        "id": alert.id,
+        "rule_id": alert.rule_id,
+        "device_id": alert.device_id,
+        "device_class": alert.device_class,
+        "area_id": alert.area_id,
+        "severity": alert.severity.value,
+        "probable_cause": alert.probable_cause,
+        "event_type": alert.event_type,
+        "state": alert.state.value,
+        "title_vi": alert.title_vi,
+        "title_en": alert.title_en,
+        "message_vi": alert.message_vi,
+        "message_en": alert.message_en,
+        "facts": orjson.dumps(dict(alert.facts), default=str).decode(),
+        "opened_at_ms": alert.opened_at_ms,
+        "updated_at_ms": alert.updated_at_ms,
+        "resolved_at_ms": alert.resolved_at_ms,
+        "root_id": alert.root_id,
+        "silenced": alert.silenced,
+        "acknowledged_by": alert.acknowledged_by[:128] if alert.acknowledged_by else None,
+    }
+
+
+def _alert(row: Row[object]) -> Alert:
+    data = row._mapping
+    return Alert(
+        id=int(data["id"]),
+        rule_id=data["rule_id"],
+        device_id=data["device_id"],
+        device_class=data["device_class"],
+        area_id=data["area_id"],
+        severity=Severity(data["severity"]),
+        probable_cause=data["probable_cause"],
+        event_type=data["event_type"],
+        state=AlertState(data["state"]),
+        title_vi=data["title_vi"],
+        title_en=data["title_en"],
+        message_vi=data["message_vi"],
+        message_en=data["message_en"],
+        facts=orjson.loads(data["facts"]),
+        opened_at_ms=int(data["opened_at_ms"]),
+        updated_at_ms=int(data["updated_at_ms"]),
+        resolved_at_ms=data["resolved_at_ms"],
+        root_id=data["root_id"],
+        silenced=bool(data["silenced"]),
+        acknowledged_by=data["acknowledged_by"],
+    )
+
+
+def _with_id(alert: Alert, alert_id: int) -> Alert:
+    return dataclasses.replace(alert, id=alert_id)
+
+
+def _event_row(transition: AlertTransition) -> dict[str, object]:
+    return {
+        "alert_id": transition.alert.id,
+        "at_ms": transition.at_ms,
+        "kind": transition.kind.value,
+        "actor": transition.actor[:128],
+        "note": transition.note[:_MAX_NOTE],
+        "state": transition.alert.state.value,
+        "severity": transition.alert.severity.value,
+    }
+
+
+def _window(row: Row[object]) -> MaintenanceWindow:
+    data = row._mapping
+    return MaintenanceWindow(
+        id=int(data["id"]),
+        scope=WindowScope(data["scope"]),
+        target=data["target"],
+        starts_at_ms=int(data["starts_at_ms"]),
+        ends_at_ms=int(data["ends_at_ms"]),
+        reason=data["reason"],
+        created_by=data["created_by"],
+        ended_at_ms=data["ended_at_ms"],
+    )
