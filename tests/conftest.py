@@ -19,6 +19,8 @@ from ioc.inventory import (
     load_inventory,
     load_profiles,
 )
+from ioc.state import connect_state
+from ioc.state._db import metadata
 from tests.support.influx import InfluxProcess, V2Forwarder
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -37,6 +39,12 @@ def profiles() -> dict[str, Profile]:
 def inventory(profiles: dict[str, Profile]) -> Inventory:
     """The bundled sample province."""
     return load_inventory(bundled_inventory_path(), profiles)
+
+
+@pytest.fixture(scope="session")
+def small_inventory(profiles: dict[str, Profile]) -> Inventory:
+    """Two communes behind two gateways (gw2 behind gw1), a BTS and a VC endpoint in each."""
+    return load_inventory(Path(__file__).parent / "rules" / "testdata" / "inventory.yaml", profiles)
 
 
 @pytest.fixture(scope="session")
@@ -88,3 +96,17 @@ def postgres_url() -> Iterator[str]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty state database: SQLite in a temp dir, then PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    url = str(request.getfixturevalue("postgres_url"))
+    engine = connect_state(url)
+    with engine.begin() as connection:
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+    engine.dispose()
+    return url

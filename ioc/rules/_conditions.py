@@ -153,6 +153,8 @@ class Threshold(_NoEvents):
             window.append((now, float(value)))
             while window and window[0][0] <= now - self._over_ms:
                 window.popleft()
+            if not _covers(window, self._over_ms):
+                return False  # a mean "over 5 min" needs 5 minutes of data
             value = sum(v for _, v in window) / len(window)
         triggered = self._trigger(value)
         if state is None:
@@ -274,6 +276,15 @@ class Threshold(_NoEvents):
 
     def tracked(self) -> int:
         return len(self._states)
+
+
+def _covers(window: deque[tuple[int, float]], span_ms: int) -> bool:
+    """Whether samples cover the span: first to last, plus the average gap between them."""
+    count = len(window)
+    if count < 2:
+        return False
+    first, last = window[0][0], window[-1][0]
+    return (last - first) * count / (count - 1) >= span_ms
 
 
 def _rounded(value: object) -> object:
@@ -837,7 +848,10 @@ class Anomaly(_NoEvents):
                 baseline.streak = baseline.streak + 1 if abs(z) >= self._z else 0
                 if baseline.streak >= self._for_samples:
                     baseline.active = True
-        self._learn(baseline, value)
+        # An outlier teaches the baseline only a tenth as fast: a spike must not hide the next
+        # one, yet a lasting new level is learnt in the end.
+        outlier = baseline.count >= self._min_samples and abs(baseline.z) >= self._z
+        self._learn(baseline, value, self._alpha / 10 if outlier else self._alpha)
         return baseline.active != was_active
 
     def _score(self, baseline: _Baseline, value: float) -> float:
@@ -850,7 +864,7 @@ class Anomaly(_NoEvents):
         spread = max(spread, _MIN_RELATIVE_SPREAD * abs(centre), 1e-9)
         return (value - centre) / spread
 
-    def _learn(self, baseline: _Baseline, value: float) -> None:
+    def _learn(self, baseline: _Baseline, value: float, alpha: float) -> None:
         baseline.count += 1
         if baseline.recent is not None:
             baseline.recent.append(value)
@@ -859,8 +873,8 @@ class Anomaly(_NoEvents):
             baseline.mean = value
             return
         delta = value - baseline.mean
-        baseline.mean += self._alpha * delta
-        baseline.variance = (1 - self._alpha) * (baseline.variance + self._alpha * delta * delta)
+        baseline.mean += alpha * delta
+        baseline.variance = (1 - alpha) * (baseline.variance + alpha * delta * delta)
 
     def verdict(self, device_id: str, now: int) -> Verdict:
         baseline = self._baselines.get(device_id)

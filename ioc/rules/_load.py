@@ -37,8 +37,6 @@ TEMPLATE_FIELDS = frozenset(
         "device_id",
         "device_name",
         "area_name",
-        "metric",
-        "unit",
         "value",
         "eta",
         "rate",
