@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import time
@@ -64,12 +65,14 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @click.pass_context
 def check_config(ctx: click.Context) -> None:
     """Check settings, profiles and inventory; exit non-zero on any mistake."""
-    from ioc.app import load_catalog
+    from ioc.app import load_catalog, rule_locations
+    from ioc.rules import RuleError, load_rules
 
     settings = _settings(ctx)
     try:
         catalog = load_catalog(settings)
-    except CatalogError as exc:
+        loaded = load_rules(rule_locations(settings), catalog.profiles, catalog.inventory)
+    except (CatalogError, RuleError) as exc:
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(_EXIT_CONFIG)
     store = (
@@ -86,56 +89,183 @@ def check_config(ctx: click.Context) -> None:
         f"broker: {settings.mqtt.host}:{settings.mqtt.port} (MQTT {settings.mqtt_protocol}), "
         f"topics {settings.topic_prefix}/+/+/+\n"
         f"telemetry store: {store}\n"
-        f"state database: {settings.resolved_state_url}"
+        f"state database: {settings.resolved_state_url}\n"
+        f"rules: {len(loaded)} from {', '.join(map(str, rule_locations(settings)))}"
     )
 
 
-@main.command()
-@click.option(
+_STATUS_EVERY = click.option(
     "--status-every",
     type=float,
     default=5.0,
     show_default=True,
     help="Seconds between status lines.",
 )
-@click.pass_context
-def ingest(ctx: click.Context, status_every: float) -> None:
-    """Run the ingestor against the configured broker and store."""
-    from ioc.app import (
-        IngestService,
-        StatusLine,
-        load_catalog,
-        open_dead_letters,
-        open_telemetry_store,
-    )
+
+
+def _run(ctx: click.Context, status_every: float, ingest: bool, rules: bool) -> None:
+    from ioc.app import load_catalog, run_stages
     from ioc.domain import DeliveryError
+    from ioc.rules import RuleError
 
     settings = _settings(ctx)
     try:
         catalog = load_catalog(settings)
-        store = open_telemetry_store(settings, catalog.inventory)
-        dead_letters = open_dead_letters(settings)
-    except (CatalogError, DeliveryError) as exc:
+        code = run_stages(settings, catalog, ingest, rules, _StopFlag(), status_every)
+    except (CatalogError, RuleError, DeliveryError) as exc:
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(_EXIT_CONFIG)
-    service = IngestService(settings, catalog, store, dead_letters)
-    status = StatusLine(service.stats, service.live, len(catalog.inventory.devices))
-    stop = _StopFlag()
-    service.start()
-    log = logging.getLogger("ioc.ingest")
-    next_status = time.monotonic() + status_every
+    sys.exit(code)
+
+
+@main.command()
+@_STATUS_EVERY
+@click.pass_context
+def ingest(ctx: click.Context, status_every: float) -> None:
+    """Run the ingestor against the configured broker and store."""
+    _run(ctx, status_every, ingest=True, rules=False)
+
+
+@main.command()
+@_STATUS_EVERY
+@click.pass_context
+def run(ctx: click.Context, status_every: float) -> None:
+    """Run ingest and the rule engine together in one process."""
+    _run(ctx, status_every, ingest=True, rules=True)
+
+
+@main.group(invoke_without_command=True)
+@_STATUS_EVERY
+@click.pass_context
+def rules(ctx: click.Context, status_every: float) -> None:
+    """Run the rule engine alone (its own subscription); see also `reload` and `list`."""
+    if ctx.invoked_subcommand is None:
+        _run(ctx, status_every, ingest=False, rules=True)
+
+
+def _load_rules(ctx: click.Context) -> tuple[Settings, list[Any]]:
+    from ioc.app import load_catalog, rule_locations
+    from ioc.rules import RuleError, load_rules
+
+    settings = _settings(ctx)
     try:
-        while not stop() and not service.stopped.is_set():
-            time.sleep(0.2)
-            if time.monotonic() >= next_status:
-                log.info("%s", status.render(service.consumer.connected))
-                next_status = time.monotonic() + status_every
-    finally:
-        service.stop()
-        store.close()
-    if service.failure is not None:
-        click.echo(f"ioc: ingest stopped: {service.failure}", err=True)
+        catalog = load_catalog(settings)
+        return settings, load_rules(rule_locations(settings), catalog.profiles, catalog.inventory)
+    except (CatalogError, RuleError) as exc:
+        click.echo(f"ioc: {exc}", err=True)
+        sys.exit(_EXIT_CONFIG)
+
+
+@rules.command("list")
+@click.pass_context
+def rules_list(ctx: click.Context) -> None:
+    """Check the rule files and list the rules with how many devices each watches."""
+    _, loaded = _load_rules(ctx)
+    for rule in loaded:
+        spec = rule.spec
+        click.echo(
+            f"{spec.id:24} {spec.severity.value:8} {spec.condition.kind:9} "
+            f"{len(rule.devices):>7,} devices  {spec.title.en}"
+        )
+
+
+@rules.command("reload")
+@click.pass_context
+def rules_reload(ctx: click.Context) -> None:
+    """Check the rule files, then tell the running `ioc rules` / `ioc run` to reload them."""
+    from ioc.app import pid_file
+
+    settings, loaded = _load_rules(ctx)
+    path = pid_file(settings)
+    try:
+        pid = int(path.read_text(encoding="ascii").strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError) as exc:
+        click.echo(
+            f"ioc: no running rules process to reload ({path}: {exc}); the files are valid",
+            err=True,
+        )
         sys.exit(1)
+    click.echo(f"asked process {pid} to reload {len(loaded)} rules")
+
+
+@main.command()
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(["firing", "acknowledged", "resolved", "open"]),
+    help="Only these states (repeatable); 'open' is firing or acknowledged.",
+)
+@click.option(
+    "--severity",
+    "severities",
+    multiple=True,
+    type=click.Choice(["critical", "major", "minor", "warning"]),
+    help="Only these severities (repeatable).",
+)
+@click.option("--area", default=None, help="Only devices in this area's subtree.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--demo", is_flag=True, help="The alerts of the last `ioc demo` run.")
+@click.pass_context
+def alerts(
+    ctx: click.Context,
+    states: tuple[str, ...],
+    severities: tuple[str, ...],
+    area: str | None,
+    limit: int,
+    as_json: bool,
+    demo: bool,
+) -> None:
+    """List alerts, newest first."""
+    import orjson
+
+    from ioc.alerts import alert_json
+    from ioc.app import load_catalog
+    from ioc.domain import AlertState, Severity
+    from ioc.state import AlertRepository, StateError, connect_state
+
+    settings = _settings(ctx)
+    area_ids = None
+    if area is not None:
+        try:
+            inventory = load_catalog(settings).inventory
+        except CatalogError as exc:
+            click.echo(f"ioc: {exc}", err=True)
+            sys.exit(_EXIT_CONFIG)
+        if area not in inventory.areas:
+            click.echo(f"ioc: no area {area!r} in the inventory", err=True)
+            sys.exit(_EXIT_CONFIG)
+        area_ids = [a for a in inventory.areas if area in {p.id for p in inventory.area_path(a)}]
+    wanted = {AlertState(s) for s in states if s != "open"}
+    if "open" in states:
+        wanted |= {AlertState.FIRING, AlertState.ACKNOWLEDGED}
+    try:
+        state_url = settings.resolved_state_url
+        if demo:
+            state_url = f"sqlite:///{settings.data_dir / 'demo' / 'state.db'}"
+        repository = AlertRepository(connect_state(state_url))
+        found = repository.list_alerts(wanted, [Severity(s) for s in severities], area_ids, limit)
+        repository.close()
+    except StateError as exc:
+        click.echo(f"ioc: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(
+            orjson.dumps([alert_json(a) for a in found], option=orjson.OPT_INDENT_2).decode()
+        )
+        return
+    for alert in found:
+        opened = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(alert.opened_at_ms / 1000))
+        root = f" (caused by #{alert.root_id})" if alert.root_id else ""
+        silenced = " [silenced]" if alert.silenced else ""
+        click.echo(
+            f"#{alert.id:<6} {opened}Z {alert.state.value:12} {alert.severity.value:8} "
+            f"{alert.rule_id:22} {alert.device_id:14} {alert.message_en}{root}{silenced}"
+        )
+    if not found:
+        click.echo("no alerts match")
 
 
 @main.command()

@@ -14,13 +14,17 @@ from ioc.alerts._book import (
     alert_json,
     transition_json,
 )
+from ioc.alerts._publish import BrokerAddress, MqttAlertPublisher, alert_topic
 
 __all__ = [
     "RULE_ACTOR",
     "AlertBook",
     "AlertError",
     "AlertStore",
+    "BrokerAddress",
+    "MqttAlertPublisher",
     "Publisher",
     "alert_json",
+    "alert_topic",
     "transition_json",
 ]

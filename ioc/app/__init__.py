@@ -3,16 +3,23 @@
 from ioc.app._catalog import Catalog, load_catalog
 from ioc.app._demo import demo_faults, run_demo
 from ioc.app._ingest import IngestService
+from ioc.app._rules import RulesService, rule_locations, wall_clock_ms
+from ioc.app._run import pid_file, run_stages
 from ioc.app._status import StatusLine
 from ioc.app._stores import open_dead_letters, open_telemetry_store
 
 __all__ = [
     "Catalog",
     "IngestService",
+    "RulesService",
     "StatusLine",
     "demo_faults",
     "load_catalog",
     "open_dead_letters",
     "open_telemetry_store",
+    "pid_file",
+    "rule_locations",
     "run_demo",
+    "run_stages",
+    "wall_clock_ms",
 ]

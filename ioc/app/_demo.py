@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
 from firmware_sim import DeviceSpec, Fault, FaultKind, Simulator, SimulatorOptions, load_fleet
-from ioc.app._catalog import load_catalog
+from ioc.app._catalog import Catalog, load_catalog
 from ioc.app._ingest import IngestService
+from ioc.app._rules import RulesService, wall_clock_ms
+from ioc.app._run import alert_publisher, ingest_hearing
 from ioc.app._status import StatusLine
 from ioc.app._stores import open_dead_letters, open_telemetry_store
 from ioc.broker import EmbeddedBroker, MosquittoProcess, mosquitto_available
 from ioc.config import Settings
+from ioc.domain import Alert, Inventory
 from ioc.inventory import bundled_inventory_path, bundled_profiles_dir
 
 EMBEDDED_BROKER_DEVICES = 400
@@ -57,6 +63,8 @@ def run_demo(
     catalog = load_catalog(settings)
     broker: MosquittoProcess | EmbeddedBroker
     if not embedded_broker and mosquitto_available():
+        # A fresh broker too: the last run's retained `offline` statuses are not news.
+        shutil.rmtree(demo_dir / "mosquitto", ignore_errors=True)
         broker, protocol, broker_kind = MosquittoProcess(demo_dir / "mosquitto"), "5", "Mosquitto"
     else:
         broker, protocol = EmbeddedBroker(), "3.1.1"
@@ -73,22 +81,38 @@ def run_demo(
             "mqtt_url": broker.url,
             "mqtt_protocol": protocol,
             "data_dir": demo_dir,
+            "state_url": None,
             "mqtt_client_id": "ioc-demo-ingest",
         }
     )
+    fleet = demo_fleet(
+        load_fleet(
+            settings.inventory or bundled_inventory_path(),
+            settings.profiles_dir or bundled_profiles_dir(),
+        ),
+        devices,
+    )
+    # Rules watch the simulated devices only: the rest of the province would look down.
+    catalog = Catalog(catalog.profiles, _sub_inventory(catalog.inventory, fleet))
+    _fresh_state(demo_dir)
+    publisher = alert_publisher(settings)
+    started_ms = wall_clock_ms()
+
+    def demo_clock() -> int:
+        # The rules run on the simulation's clock, so a 60 s rule fires after 60 simulated s.
+        return started_ms + round((wall_clock_ms() - started_ms) * speed)
+
+    rules = RulesService(settings, catalog, publisher, clock=demo_clock)
     store = open_telemetry_store(settings, catalog.inventory)
     service = IngestService(
         settings,
         catalog,
         store,
         open_dead_letters(settings),
+        observers=[rules.observe],
         ack_on_receipt=isinstance(broker, EmbeddedBroker),
     )
-    fleet = load_fleet(
-        settings.inventory or bundled_inventory_path(),
-        settings.profiles_dir or bundled_profiles_dir(),
-        limit=devices,
-    )
+    rules.hearing = ingest_hearing(service)
     faults = demo_faults(fleet)
     endpoint = settings.mqtt
     simulator = Simulator(
@@ -123,6 +147,8 @@ def run_demo(
         + "\n  Ctrl-C stops.",
         file=out,
     )
+    publisher.start()
+    rules.start()
     service.start()
     sim_thread.start()
     status = StatusLine(service.stats, service.live, len(fleet))
@@ -133,22 +159,84 @@ def run_demo(
                 break
             time.sleep(1.0)
             line = status.render(service.consumer.connected)
+            open_alerts = len(rules.book.open_alerts)
             print(
-                f"\r{line} | sim sent {simulator.counters.telemetry_sent:,}\x1b[K",
+                f"\r{line} | sim sent {simulator.counters.telemetry_sent:,} "
+                f"| open alerts {open_alerts:,}\x1b[K",
                 end="",
                 file=out,
                 flush=True,
             )
     finally:
+        # Rules first: devices going away because the demo ends are not an outage.
+        rules.stop()
         stop_sim.set()
         sim_thread.join()
         service.stop()
+        publisher.stop()
         store.close()
         broker.stop()
     print(
         f"\nioc demo: stopped. {service.stats.stored:,} readings stored in {store_where}", file=out
     )
-    if service.failure is not None:
-        print(f"ioc demo: ingest failed: {service.failure}", file=out)
-        return 1
-    return 0
+    _print_alerts(rules.repository.list_alerts(limit=500), out)
+    rules.repository.close()
+    failed = False
+    for name, failure in (("ingest", service.failure), ("rules", rules.failure)):
+        if failure is not None:
+            print(f"ioc demo: {name} failed: {failure}", file=out)
+            failed = True
+    return 1 if failed else 0
+
+
+def demo_fleet(fleet: Sequence[DeviceSpec], limit: int | None) -> list[DeviceSpec]:
+    """About `limit` devices in the province's class proportions, every class shown, and the
+    dependants of the chosen gateways preferred, so a link failure shows its root cause."""
+    if limit is None or limit >= len(fleet):
+        return list(fleet)
+    by_class: dict[str, list[DeviceSpec]] = {}
+    for device in fleet:
+        by_class.setdefault(device.device_class, []).append(device)
+    # Upstream classes first, so their dependants can be chosen with them.
+    class_of = {device.device_id: device.device_class for device in fleet}
+    upstream_classes = {class_of[up] for device in fleet for up in device.depends_on}
+    order = sorted(by_class, key=lambda device_class: device_class not in upstream_classes)
+    chosen: list[DeviceSpec] = []
+    chosen_ids: set[str] = set()
+    for device_class in order:
+        devices = by_class[device_class]
+        share = max(4, round(len(devices) * limit / len(fleet)))
+        devices = sorted(devices, key=lambda d: not chosen_ids.intersection(d.depends_on))
+        chosen += devices[:share]
+        chosen_ids.update(d.device_id for d in devices[:share])
+    return chosen
+
+
+def _sub_inventory(inventory: Inventory, fleet: Sequence[DeviceSpec]) -> Inventory:
+    wanted = {device.device_id for device in fleet}
+    devices = [
+        dataclasses.replace(device, depends_on=tuple(d for d in device.depends_on if d in wanted))
+        for device in inventory.devices.values()
+        if device.id in wanted
+    ]
+    return Inventory.build(inventory.areas.values(), devices)
+
+
+def _fresh_state(demo_dir: Path) -> None:
+    """Each demo starts with no alerts: the last run's would never clear for this fleet."""
+    for suffix in ("", "-wal", "-shm"):
+        (demo_dir / f"state.db{suffix}").unlink(missing_ok=True)
+
+
+def _print_alerts(alerts: Sequence[Alert], out: TextIO) -> None:
+    if not alerts:
+        print("ioc demo: no alerts were raised", file=out)
+        return
+    print(f"ioc demo: {len(alerts)} alerts (list them with `ioc alerts --demo`):", file=out)
+    for alert in alerts[:30]:
+        root = f" (caused by #{alert.root_id})" if alert.root_id else ""
+        print(
+            f"  #{alert.id:<4} {alert.state.value:9} {alert.severity.value:8} "
+            f"{alert.rule_id:22} {alert.device_id:18} {alert.message_en}{root}",
+            file=out,
+        )

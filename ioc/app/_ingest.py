@@ -23,6 +23,37 @@ from ioc.ingest import (
 log = logging.getLogger("ioc.app")
 
 
+def build_decoder(settings: Settings, catalog: Catalog) -> Decoder:
+    """The wire-protocol decoder the settings and catalog describe."""
+    return Decoder(
+        topic_prefix=settings.topic_prefix,
+        profiles=catalog.profiles,
+        inventory=catalog.inventory,
+        accept_unknown_devices=settings.unknown_devices.value == "accept",
+        max_clock_skew_ms=int(settings.max_clock_skew_s * 1000),
+        max_payload_bytes=settings.max_payload_bytes,
+    )
+
+
+def mqtt_options(settings: Settings, client_id: str, ack_on_receipt: bool) -> MqttOptions:
+    """Subscription options for one of ioc's consumers."""
+    endpoint = settings.mqtt
+    return MqttOptions(
+        host=endpoint.host,
+        port=endpoint.port,
+        client_id=client_id,
+        topic_prefix=settings.topic_prefix,
+        protocol=settings.mqtt_protocol,
+        shared_group=settings.mqtt_shared_group,
+        tls=endpoint.tls,
+        ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
+        username=endpoint.username,
+        password=endpoint.password,
+        max_in_flight=settings.max_in_flight,
+        ack_on_receipt=ack_on_receipt,
+    )
+
+
 class IngestService:
     """Everything ingest needs, wired; `failure` is set if it had to stop on its own."""
 
@@ -37,14 +68,8 @@ class IngestService:
     ) -> None:
         self.stats = IngestStats()
         self.live = LiveState()
-        decoder = Decoder(
-            topic_prefix=settings.topic_prefix,
-            profiles=catalog.profiles,
-            inventory=catalog.inventory,
-            accept_unknown_devices=settings.unknown_devices.value == "accept",
-            max_clock_skew_ms=int(settings.max_clock_skew_s * 1000),
-            max_payload_bytes=settings.max_payload_bytes,
-        )
+        decoder = build_decoder(settings, catalog)
+        self.max_in_flight = settings.max_in_flight
         self.pipeline = Pipeline(
             decoder,
             store,
@@ -57,22 +82,8 @@ class IngestService:
             writers=settings.store_writers,
             observers=observers,
         )
-        endpoint = settings.mqtt
         self.consumer = MqttConsumer(
-            MqttOptions(
-                host=endpoint.host,
-                port=endpoint.port,
-                client_id=settings.mqtt_client_id,
-                topic_prefix=settings.topic_prefix,
-                protocol=settings.mqtt_protocol,
-                shared_group=settings.mqtt_shared_group,
-                tls=endpoint.tls,
-                ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
-                username=endpoint.username,
-                password=endpoint.password,
-                max_in_flight=settings.max_in_flight,
-                ack_on_receipt=ack_on_receipt,
-            ),
+            mqtt_options(settings, settings.mqtt_client_id, ack_on_receipt),
             self.pipeline.offer,
         )
         self.failure: BaseException | None = None

@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     unknown_devices: UnknownDevicePolicy = UnknownDevicePolicy.ACCEPT
     profiles_dir: Path | None = None
     inventory: Path | None = None
+    rules_dir: Path | None = None
 
     max_clock_skew_s: float = Field(default=600.0, gt=0, le=7 * 86400)
     max_payload_bytes: int = Field(default=65536, ge=256, le=16 * 1024 * 1024)

@@ -6,7 +6,14 @@ Exceptions::
 """
 
 from ioc.rules._engine import EngineStats, HeldState, OpenAlert, RuleEngine
-from ioc.rules._load import TEMPLATE_FIELDS, LoadedRule, RuleError, load_rules, rule_files
+from ioc.rules._load import (
+    TEMPLATE_FIELDS,
+    LoadedRule,
+    RuleError,
+    bundled_rules_dir,
+    load_rules,
+    rule_files,
+)
 from ioc.rules._spec import parse_duration
 from ioc.rules._x733 import EVENT_TYPES, PROBABLE_CAUSES
 
@@ -20,6 +27,7 @@ __all__ = [
     "OpenAlert",
     "RuleEngine",
     "RuleError",
+    "bundled_rules_dir",
     "load_rules",
     "parse_duration",
     "rule_files",

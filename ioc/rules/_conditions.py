@@ -345,12 +345,12 @@ class Absence:
         return True
 
     def verdict(self, device_id: str, now: int) -> Verdict:
-        if device_id in self._offline:
-            return Severity.CRITICAL, {"reason": "offline"}
-        if device_id in self._silent:
-            since = max(self._heard.get(device_id, 0), self._listening_since)
-            return Severity.CRITICAL, {"reason": "silent", "silent_for": _duration(now - since)}
-        return None
+        offline = device_id in self._offline
+        if not offline and device_id not in self._silent:
+            return None
+        since = max(self._heard.get(device_id, 0), self._listening_since)
+        reason = "offline" if offline else "silent"
+        return Severity.CRITICAL, {"reason": reason, "silent_for": _duration(now - since)}
 
     def due(self, now: int) -> Iterable[str]:
         if self._paused or now < self._next_check:

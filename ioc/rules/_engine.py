@@ -42,7 +42,7 @@ class EngineStats:
     """Counters for the status line and metrics."""
 
     items: int = 0
-    out_of_order: int = 0
+    stale: int = 0  # readings older than, or as old as, the device's last judged one
     signals: int = 0
     ticks: int = 0
 
@@ -134,9 +134,10 @@ class RuleEngine:
         if kind is Reading:
             assert isinstance(item, Reading)
             last = self._last_ts.get(device_id)
-            if last is not None and item.ts_ms < last:
-                # Older than what was judged already: stored, but it must not move any state.
-                self.stats.out_of_order += 1
+            if last is not None and item.ts_ms <= last:
+                # Not newer than what was judged already (late, or a redelivered duplicate):
+                # stored, but it must not move any state or count as another report.
+                self.stats.stale += 1
                 return []
             self._last_ts[device_id] = item.ts_ms
             metrics = item.metrics
@@ -233,6 +234,11 @@ class RuleEngine:
                 for device_id in devices
             ]
         return held
+
+    def mark_dirty(self, held: Iterable[HeldState]) -> None:
+        """States that could not be saved: offer them again at the next `take_dirty`."""
+        for state in held:
+            self._dirty.setdefault(state.rule_id, set()).add(state.device_id)
 
     def take_all(self) -> list[HeldState]:
         """Every state worth keeping (at shutdown)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -56,6 +57,11 @@ class LoadedRule:
     info: RuleInfo
     path: Path
     devices: tuple[str, ...]
+
+
+def bundled_rules_dir() -> Path:
+    """The default rule set shipped with ioc (the repository's rules/ folder)."""
+    return Path(str(resources.files("ioc.bundled.rules")))
 
 
 def rule_files(location: Path) -> list[Path]:

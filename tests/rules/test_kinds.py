@@ -59,7 +59,7 @@ def test_a_missing_metric_an_old_message_and_a_duplicate_change_nothing(harness:
     harness.at(30).reading("bts1", ts_s=5, battery_v=53.0)  # older than what was judged
     harness.at(31).reading("bts1", ts_s=20, battery_v=46.0)  # the same instant again
     assert harness.said("bts.battery_low") == [("raise", "major")]
-    assert harness.engine.stats.out_of_order == 1
+    assert harness.engine.stats.stale == 2
 
 
 def test_reports_count_for_registration(harness: Harness) -> None:

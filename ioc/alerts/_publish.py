@@ -1,0 +1,112 @@
+"""Alert transitions on MQTT: `{prefix}/alerts/{class}/{device}/{rule}`, QoS 1, JSON."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from ioc.alerts._book import transition_json
+from ioc.domain import AlertTransition
+
+log = logging.getLogger("ioc.alerts.mqtt")
+
+# Transitions kept while the broker is away; beyond this they are dropped and counted (the
+# alerts themselves are safe in the state database either way).
+MAX_QUEUED = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where to publish and as whom."""
+
+    host: str
+    port: int
+    client_id: str
+    protocol: str = "5"
+    tls: bool = False
+    ca_file: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+def alert_topic(prefix: str, transition: AlertTransition) -> str:
+    """The topic one transition is published on."""
+    alert = transition.alert
+    return f"{prefix}/alerts/{alert.device_class}/{alert.device_id}/{alert.rule_id}"
+
+
+class MqttAlertPublisher:
+    """Publishes transitions with QoS 1 from paho's own thread; never blocks the caller."""
+
+    def __init__(self, address: BrokerAddress, topic_prefix: str) -> None:
+        self._prefix = topic_prefix
+        self._address = address
+        self.published = 0
+        self.dropped = 0
+        self._connected = threading.Event()
+        self._client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=address.client_id,
+            protocol=mqtt.MQTTv5 if address.protocol == "5" else mqtt.MQTTv311,
+        )
+        self._client.max_queued_messages_set(MAX_QUEUED)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        if address.username:
+            self._client.username_pw_set(address.username, address.password)
+        if address.tls:
+            self._client.tls_set(ca_certs=address.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+
+    def start(self) -> None:
+        """Connect in the background; reconnection is automatic."""
+        self._client.connect_async(self._address.host, self._address.port, keepalive=30)
+        self._client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Block until connected (tests and start-up)."""
+        return self._connected.wait(timeout)
+
+    def publish(self, transition: AlertTransition) -> None:
+        """Queue one transition for the broker."""
+        info = self._client.publish(
+            alert_topic(self._prefix, transition),
+            orjson.dumps(transition_json(transition)),
+            qos=1,
+        )
+        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+            self.dropped += 1
+        else:
+            self.published += 1
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Send what is queued (for up to `timeout_s`), then disconnect."""
+        deadline = time.monotonic() + timeout_s
+        while self._client.want_write() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused the alert publisher: %s", reason)
+            return
+        self._connected.set()
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
+        if self._connected.is_set():
+            log.warning("alert publisher lost the broker (%s); reconnecting", reason)
+        self._connected.clear()
