@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -175,10 +176,13 @@ class _reload_on_hangup:
     def __enter__(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._path.write_text(f"{os.getpid()}\n", encoding="ascii")
-        self._previous = signal.signal(signal.SIGHUP, self._on_hangup)
+        # Signals reach the main thread only; embedded in another thread, reload by call.
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGHUP, self._on_hangup)
 
     def __exit__(self, *_exc: object) -> None:
-        signal.signal(signal.SIGHUP, self._previous)
+        if self._previous is not None:
+            signal.signal(signal.SIGHUP, self._previous)
         self._path.unlink(missing_ok=True)
 
     def _on_hangup(self, _signum: int, _frame: Any) -> None:

@@ -1,0 +1,195 @@
+"""`ioc run` against a real Mosquitto: alerts published and stored, restarts, broker blips."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ioc.app import load_catalog, run_stages
+from ioc.broker import MosquittoProcess
+from ioc.config import Settings, load_settings
+from ioc.domain import AlertState
+from ioc.state import AlertRepository, connect_state
+from tests.rules.harness import NORMAL, RULES_DIR
+from tests.support.mqtt import wait_until
+
+pytestmark = pytest.mark.integration
+
+SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
+DEVICES = {"gw1": "netgw", "gw2": "netgw", "bts1": "bts", "bts2": "bts", "vc1": "vc", "vc2": "vc"}
+
+
+def _fast_rules(folder: Path) -> Path:
+    """The default rules with test-sized windows: down after 3 s, mains failure after 3 s."""
+    folder.mkdir()
+    for path in RULES_DIR.glob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        text = text.replace("condition: {kind: absence}", "condition: {kind: absence, after: 3s}")
+        text = text.replace("equals: false, for: 60s}", "equals: false, for: 3s}")
+        (folder / path.name).write_text(text, encoding="utf-8")
+    return folder
+
+
+class Fleet:
+    """Devices that report every 0.3 s through their own paho client (which reconnects)."""
+
+    def __init__(self, port: int) -> None:
+        self.overrides: dict[str, dict[str, object]] = {d: {} for d in DEVICES}
+        self.silent: set[str] = set()
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-fleet")
+        self._client.reconnect_delay_set(0.1, 0.5)
+        self._client.connect_async("127.0.0.1", port)
+        self._client.loop_start()
+        self._stop = threading.Event()
+        self._seq = 0
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.3):
+            if not self._client.is_connected():
+                continue  # a device with no broker does not queue up reports
+            for device_id, device_class in DEVICES.items():
+                if device_id in self.silent:
+                    continue
+                self._seq += 1
+                metrics = {**NORMAL[device_class], **self.overrides[device_id]}
+                payload = {"ts": time.time_ns() // 1_000_000, "seq": self._seq, "metrics": metrics}
+                self._client.publish(
+                    f"ioc/{device_class}/{device_id}/telemetry", orjson.dumps(payload), qos=1
+                )
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+class AlertFeed:
+    """Everything published under ioc/alerts/#."""
+
+    def __init__(self, port: int) -> None:
+        self.events: list[dict[str, object]] = []
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-alert-feed")
+        self._client.on_message = lambda _c, _u, message: self.events.append(
+            {"topic": message.topic, **orjson.loads(message.payload)}
+        )
+        self._client.on_connect = lambda client, *_: client.subscribe("ioc/alerts/#", qos=1)
+        self._client.connect("127.0.0.1", port)
+        self._client.loop_start()
+
+    def said(self, rule: str, device: str) -> list[str]:
+        return [
+            str(event["event"])
+            for event in self.events
+            if event["topic"] == f"ioc/alerts/{DEVICES[device]}/{device}/{rule}"
+        ]
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+class Running:
+    """`ioc run` (run_stages) in a thread, stopped like Ctrl-C stops it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._stop = threading.Event()
+        self.code: int | None = None
+        catalog = load_catalog(settings)
+
+        def run() -> None:
+            self.code = run_stages(settings, catalog, True, True, self._stop.is_set, 60)
+
+        self._thread = threading.Thread(target=run)
+        self._thread.start()
+
+    def stop(self) -> int | None:
+        self._stop.set()
+        self._thread.join(30)
+        return self.code
+
+
+@pytest.fixture
+def settings(mosquitto: MosquittoProcess, tmp_path: Path) -> Settings:
+    return load_settings(
+        mqtt_url=mosquitto.url,
+        data_dir=tmp_path / "data",
+        inventory=SMALL_INVENTORY,
+        rules_dir=_fast_rules(tmp_path / "rules"),
+        batch_interval_s=0.05,
+    )
+
+
+@pytest.fixture
+def repository(settings: Settings) -> Iterator[AlertRepository]:
+    repository = AlertRepository(connect_state(settings.resolved_state_url))
+    yield repository
+    repository.close()
+
+
+def test_alerts_are_published_stored_and_survive_a_restart(
+    mosquitto: MosquittoProcess, settings: Settings, repository: AlertRepository
+) -> None:
+    feed = AlertFeed(mosquitto.port)
+    fleet = Fleet(mosquitto.port)
+    first = Running(settings)
+    try:
+        fleet.overrides["bts1"] = {"battery_v": 46.0}
+        wait_until(
+            lambda: feed.said("bts.battery_low", "bts1") == ["fired"], 15, f"alert {feed.events}"
+        )
+        fleet.overrides["bts2"] = {"mains_ok": False}
+        mains_lost = time.monotonic()
+        time.sleep(1.0)
+        assert first.stop() == 0  # stopped with the mains timer running
+        second = Running(settings)
+        try:
+            wait_until(lambda: feed.said("bts.mains_failure", "bts2") == ["fired"], 15, "mains")
+            # Fired by the timer started before the restart, not by a new one.
+            assert time.monotonic() - mains_lost < 3.0 + 2.0
+            fleet.overrides["bts1"] = {"battery_v": 48.5}
+            wait_until(lambda: "resolved" in feed.said("bts.battery_low", "bts1"), 15, "clear")
+        finally:
+            assert second.stop() == 0
+    finally:
+        fleet.stop()
+        feed.stop()
+    assert feed.said("bts.battery_low", "bts1") == ["fired", "resolved"]  # never twice
+    assert feed.said("device.down", "bts1") == []
+    stored = repository.list_alerts()
+    by_rule = {(a.rule_id, a.device_id): a for a in stored}
+    assert by_rule[("bts.battery_low", "bts1")].state is AlertState.RESOLVED
+    assert by_rule[("bts.mains_failure", "bts2")].state is AlertState.FIRING
+    assert len(stored) == 2
+
+
+def test_a_broker_restart_raises_no_outage_but_a_silent_device_is_found(
+    mosquitto: MosquittoProcess, settings: Settings, repository: AlertRepository
+) -> None:
+    fleet = Fleet(mosquitto.port)
+    running = Running(settings)
+    try:
+        time.sleep(2.0)
+        mosquitto.stop(kill=True)
+        time.sleep(6.0)  # twice the silence window with no broker at all
+        mosquitto.start()
+        time.sleep(6.0)  # the fleet and ioc reconnect; everyone is heard again
+        assert repository.list_alerts() == []
+        fleet.silent.add("vc2")
+        silenced_at = time.monotonic()
+        wait_until(lambda: len(repository.list_alerts()) == 1, 15, "vc2 down")
+        assert time.monotonic() - silenced_at < 3.0 + 2.0  # the window + 2 s
+        [down] = repository.list_alerts()
+        assert (down.rule_id, down.device_id) == ("device.down", "vc2")
+    finally:
+        assert running.stop() == 0
+        fleet.stop()
