@@ -1,0 +1,131 @@
+"""`ioc rules`, `ioc rules list / reload` and `ioc alerts` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ioc.broker import MosquittoProcess
+from tests.app.test_cli import run_ioc
+from tests.rules.harness import RULES_DIR
+from tests.support.mqtt import publish_all, wait_until
+
+SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
+
+
+def test_check_config_and_rules_list_name_the_rules(tmp_path: Path) -> None:
+    checked = run_ioc("check-config", env={"IOC_DATA_DIR": str(tmp_path)})
+    assert checked.returncode == 0, checked.stderr
+    assert "rules: 20 from " in checked.stdout
+    listed = run_ioc("rules", "list", env={"IOC_DATA_DIR": str(tmp_path)})
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 20
+    assert any(
+        line.split()[:4] == ["device.down", "critical", "absence", "2,620"] for line in lines
+    ), lines
+
+
+def test_a_bad_rules_dir_is_refused_with_the_mistake(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "x.yaml").write_text(
+        (RULES_DIR / "vc.yaml").read_text(encoding="utf-8").replace("mos", "moss"),
+        encoding="utf-8",
+    )
+    for args in (["check-config"], ["rules", "list"], ["rules", "reload"], ["rules"]):
+        result = run_ioc(*args, env={"IOC_RULES_DIR": str(tmp_path / "rules")})
+        assert result.returncode == 2, args
+        assert "rules['vc.poor_quality'].condition.metric: class 'vc' has no metric 'moss'" in (
+            result.stderr
+        )
+
+
+def test_reload_without_a_running_process_says_so(tmp_path: Path) -> None:
+    result = run_ioc("rules", "reload", env={"IOC_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert "no running rules process to reload" in result.stderr
+    assert "the files are valid" in result.stderr
+
+
+@pytest.mark.integration
+def test_rules_alone_reloads_on_request_and_alerts_lists_what_it_raised(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    for path in RULES_DIR.glob("*.yaml"):
+        (rules_dir / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    env = {
+        "IOC_MQTT_URL": mosquitto.url,
+        "IOC_DATA_DIR": str(tmp_path / "data"),
+        "IOC_INVENTORY": str(SMALL_INVENTORY),
+        "IOC_RULES_DIR": str(rules_dir),
+    }
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ioc", "rules", "--status-every", "1"],
+        env={**clean, **env},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        pid_file = tmp_path / "data" / "ioc-rules.pid"
+        wait_until(pid_file.exists, 30, "the pid file")
+        time.sleep(1.0)  # subscribed
+
+        def hot(temp: float) -> tuple[str, bytes]:
+            ts = time.time_ns() // 1_000_000
+            body = {"ts": ts, "metrics": {"temp_c": temp}}
+            return "ioc/bts/bts1/telemetry", json.dumps(body).encode()
+
+        # No alert yet: the default rule wants 40 °C for 5 min. Reload with 1 s instead.
+        publish_all(mosquitto.port, [hot(45.0)])
+        bts = (rules_dir / "bts.yaml").read_text(encoding="utf-8")
+        (rules_dir / "bts.yaml").write_text(
+            bts.replace("above: 40\n      for: 5m", "above: 40\n      for: 1s"), encoding="utf-8"
+        )
+        reloaded = run_ioc("rules", "reload", env=env)
+        assert reloaded.returncode == 0, reloaded.stderr
+        assert f"asked process {process.pid} to reload 20 rules" in reloaded.stdout
+
+        def listed() -> list[dict[str, object]]:
+            result = run_ioc("alerts", "--json", "--state", "open", env=env)
+            assert result.returncode == 0, result.stderr
+            return list(json.loads(result.stdout))
+
+        def raised() -> bool:
+            publish_all(mosquitto.port, [hot(45.0)])
+            return any(a["rule"] == "bts.high_temperature" for a in listed())
+
+        wait_until(raised, 30, "the reloaded rule's alert")
+        [alert] = [a for a in listed() if a["rule"] == "bts.high_temperature"]
+        assert set(alert) >= {
+            "id",
+            "rule",
+            "device_id",
+            "state",
+            "severity",
+            "probable_cause",
+            "root_id",
+            "opened_at",
+            "updated_at",
+        }
+        assert alert["probable_cause"] == "highTemperature" and alert["device_id"] == "bts1"
+        by_area = run_ioc("alerts", "--area", "C2", env=env)
+        assert "bts.high_temperature" not in by_area.stdout  # bts1 is in C1
+        by_area = run_ioc("alerts", "--area", "D1", "--severity", "major", env=env)
+        assert "bts.high_temperature" in by_area.stdout
+        assert run_ioc("alerts", "--area", "nowhere", env=env).returncode == 2
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr[-3000:]
+    assert "rules reloaded: 20 rules in force" in stderr
+    assert not pid_file.exists()
