@@ -29,6 +29,8 @@ def _settings(ctx: click.Context) -> Settings:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic narrates its plugins and migrations at INFO; ioc's log has no use for it.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     return settings
 
 
@@ -224,7 +226,7 @@ def alerts(
     from ioc.alerts import alert_json
     from ioc.app import load_catalog
     from ioc.domain import AlertState, Severity
-    from ioc.state import AlertRepository, StateError, connect_state
+    from ioc.state import StateError
 
     settings = _settings(ctx)
     area_ids = None
@@ -241,16 +243,17 @@ def alerts(
     wanted = {AlertState(s) for s in states if s != "open"}
     if "open" in states:
         wanted |= {AlertState.FIRING, AlertState.ACKNOWLEDGED}
+    state_url = None
+    if demo:
+        state_url = f"sqlite:///{settings.data_dir / 'demo' / 'state.db'}"
+    repository = _alert_repository(settings, state_url)
     try:
-        state_url = settings.resolved_state_url
-        if demo:
-            state_url = f"sqlite:///{settings.data_dir / 'demo' / 'state.db'}"
-        repository = AlertRepository(connect_state(state_url))
         found = repository.list_alerts(wanted, [Severity(s) for s in severities], area_ids, limit)
-        repository.close()
     except StateError as exc:
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(1)
+    finally:
+        repository.close()
     if as_json:
         click.echo(
             orjson.dumps([alert_json(a) for a in found], option=orjson.OPT_INDENT_2).decode()
@@ -266,6 +269,136 @@ def alerts(
         )
     if not found:
         click.echo("no alerts match")
+
+
+@main.group()
+def maintenance() -> None:
+    """Maintenance windows: alerts inside are recorded, marked silenced, not notified."""
+
+
+def _parse_time(text: str) -> int:
+    """Epoch ms from an ISO 8601 time (a time without a zone is UTC) or 'now'."""
+    import datetime as dt
+
+    if text == "now":
+        return time.time_ns() // 1_000_000
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{text!r} is not an ISO 8601 time (2026-11-22T08:00+07:00)"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1000)
+
+
+@maintenance.command("add")
+@click.option("--device", default=None, help="A device (and everything that depends on it).")
+@click.option("--area", default=None, help="Every device in an area's subtree.")
+@click.option("--rule", default=None, help="Every alert of one rule.")
+@click.option("--start", default="now", show_default=True, help="ISO 8601 time, or now.")
+@click.option("--end", default=None, help="ISO 8601 time.")
+@click.option("--duration", default=None, help="Instead of --end: 90m, 4h, 1d...")
+@click.option("--reason", required=True, help="Why (shown with every silenced alert).")
+@click.option("--by", "created_by", default=lambda: os.environ.get("USER", "operator"))
+@click.pass_context
+def maintenance_add(
+    ctx: click.Context,
+    device: str | None,
+    area: str | None,
+    rule: str | None,
+    start: str,
+    end: str | None,
+    duration: str | None,
+    reason: str,
+    created_by: str,
+) -> None:
+    """Plan a maintenance window (the running ioc applies it within 10 s)."""
+    from ioc.alerts import AlertError, check_window
+    from ioc.domain import MaintenanceWindow, WindowScope
+    from ioc.rules import parse_duration
+
+    scopes = [(WindowScope.DEVICE, device), (WindowScope.AREA, area), (WindowScope.RULE, rule)]
+    given = [(scope, target) for scope, target in scopes if target is not None]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --device, --area or --rule")
+    if (end is None) == (duration is None):
+        raise click.UsageError("give exactly one of --end or --duration")
+    starts = _parse_time(start)
+    if end is not None:
+        ends = _parse_time(end)
+    else:
+        try:
+            ends = starts + round(parse_duration(duration) * 1000)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--duration") from exc
+    if ends <= time.time_ns() // 1_000_000:
+        raise click.UsageError(f"that window ended already ({_when(ends)})")
+    scope, target = given[0]
+    settings, loaded = _load_rules(ctx)
+    from ioc.app import load_catalog
+
+    window = MaintenanceWindow(0, scope, target, starts, ends, reason, created_by)
+    try:
+        check_window(window, load_catalog(settings).inventory)
+    except AlertError as exc:
+        click.echo(f"ioc: {exc}", err=True)
+        sys.exit(_EXIT_CONFIG)
+    if scope is WindowScope.RULE and target not in {rule.info.id for rule in loaded}:
+        click.echo(f"ioc: no rule {target!r} in force", err=True)
+        sys.exit(_EXIT_CONFIG)
+    repository = _alert_repository(settings)
+    saved = repository.add_window(window)
+    repository.close()
+    click.echo(f"window #{saved.id}: {scope.value} {target} until {_when(ends)}")
+
+
+@maintenance.command("list")
+@click.pass_context
+def maintenance_list(ctx: click.Context) -> None:
+    """Windows in force or planned."""
+    settings = _settings(ctx)
+    repository = _alert_repository(settings)
+    windows = repository.current_windows(time.time_ns() // 1_000_000)
+    repository.close()
+    for window in windows:
+        click.echo(
+            f"#{window.id:<5} {window.scope.value:6} {window.target:24} "
+            f"{_when(window.starts_at_ms)} -> {_when(window.ends_at_ms)}  "
+            f"{window.reason} ({window.created_by})"
+        )
+    if not windows:
+        click.echo("no maintenance windows")
+
+
+@maintenance.command("end")
+@click.argument("window_id", type=int)
+@click.pass_context
+def maintenance_end(ctx: click.Context, window_id: int) -> None:
+    """End a window now."""
+    settings = _settings(ctx)
+    repository = _alert_repository(settings)
+    ended = repository.end_window(window_id, time.time_ns() // 1_000_000)
+    repository.close()
+    if ended is None:
+        click.echo(f"ioc: no open maintenance window {window_id}", err=True)
+        sys.exit(1)
+    click.echo(f"window #{window_id} ended")
+
+
+def _when(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000)) + "Z"
+
+
+def _alert_repository(settings: Settings, state_url: str | None = None) -> Any:
+    from ioc.state import AlertRepository, StateError, connect_state
+
+    try:
+        return AlertRepository(connect_state(state_url or settings.resolved_state_url))
+    except StateError as exc:
+        click.echo(f"ioc: {exc}", err=True)
+        sys.exit(1)
 
 
 @main.command()

@@ -27,7 +27,7 @@ def test_every_ioc_package_is_in_pyproject() -> None:
 def test_compose_file_parses_and_agrees_with_the_settings() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"mosquitto", "influxdb", "postgres", "ingest", "simulator"} <= set(services)
+    assert {"mosquitto", "influxdb", "postgres", "ioc", "simulator"} <= set(services)
     fields = set(Settings.model_fields)
     for name, service in services.items():
         for variable in service.get("environment", {}):
@@ -35,6 +35,7 @@ def test_compose_file_parses_and_agrees_with_the_settings() -> None:
                 assert variable[4:].lower() in fields, f"{name}: {variable} is not a setting"
         assert "healthcheck" in service or name == "simulator", f"{name} has no health check"
     assert services["simulator"].get("profiles") == ["simulator"]
+    assert services["ioc"]["command"] == ["ioc", "run"]
     text = (ROOT / "docker-compose.yml").read_text()
     # No default secrets: every secret comes from the operator's environment, required.
     for secret in re.findall(r"\$\{([A-Z_]*(?:TOKEN|PASSWORD)[A-Z_]*)([^}]*)\}", text):
@@ -77,6 +78,11 @@ def test_the_wheel_carries_profiles_inventory_and_broker_config(tmp_path: Path) 
         "ioc/state/migrations/env.py",
         "ioc/state/migrations/script.py.mako",
         "ioc/state/migrations/versions/0001_dead_letter.py",
+        "ioc/state/migrations/versions/0002_alerts.py",
+        "ioc/bundled/rules/all.yaml",
+        "ioc/bundled/rules/bts.yaml",
+        "ioc/bundled/rules/netgw.yaml",
+        "ioc/bundled/rules/vc.yaml",
         "firmware_sim/runner.py",
         "ioc/cli.py",
     ):

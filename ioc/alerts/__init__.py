@@ -12,6 +12,7 @@ from ioc.alerts._book import (
     AlertStore,
     Publisher,
     alert_json,
+    check_window,
     transition_json,
 )
 from ioc.alerts._publish import BrokerAddress, MqttAlertPublisher, alert_topic
@@ -26,5 +27,6 @@ __all__ = [
     "Publisher",
     "alert_json",
     "alert_topic",
+    "check_window",
     "transition_json",
 ]

@@ -357,12 +357,7 @@ class AlertBook:
         self, window: MaintenanceWindow
     ) -> tuple[MaintenanceWindow, list[AlertTransition]]:
         """Plan a window; alerts it covers now are silenced at once."""
-        if window.ends_at_ms <= window.starts_at_ms:
-            raise AlertError("a maintenance window must end after it starts")
-        if window.scope is WindowScope.DEVICE and window.target not in self._inventory.devices:
-            raise AlertError(f"no device {window.target!r} in the inventory")
-        if window.scope is WindowScope.AREA and window.target not in self._inventory.areas:
-            raise AlertError(f"no area {window.target!r} in the inventory")
+        check_window(window, self._inventory)
         saved = self._store.add_window(window)
         self._windows.append(saved)
         return saved, self.refresh_silences(self._now())
@@ -381,8 +376,9 @@ class AlertBook:
         return list(self._windows)
 
     def refresh_silences(self, now: int) -> list[AlertTransition]:
-        """Windows start and end with time: mark what they cover, unmark what they no longer do."""
-        self._windows = [window for window in self._windows if window.ends_at_ms > now]
+        """Windows start and end with time, and other processes (`ioc maintenance`) add and end
+        them: read them again, mark what they cover, unmark what they no longer do."""
+        self._windows = self._store.current_windows(now)
         transitions = []
         for alert in list(self._open.values()):
             silenced = self._silenced(alert.device_id, alert.rule_id, now)
@@ -414,6 +410,18 @@ class AlertBook:
                 if window.target in upstream:
                     return True
         return False
+
+
+def check_window(window: MaintenanceWindow, inventory: Inventory) -> None:
+    """Raise AlertError if a window is backwards or names what does not exist."""
+    if window.ends_at_ms <= window.starts_at_ms:
+        raise AlertError("a maintenance window must end after it starts")
+    if window.scope is WindowScope.DEVICE and window.target not in inventory.devices:
+        raise AlertError(f"no device {window.target!r} in the inventory")
+    if window.scope is WindowScope.AREA and window.target not in inventory.areas:
+        raise AlertError(f"no area {window.target!r} in the inventory")
+    if not window.reason.strip():
+        raise AlertError("a maintenance window needs a reason")
 
 
 def _dependants(inventory: Inventory) -> dict[str, list[str]]:

@@ -56,4 +56,7 @@ def _sqlite_pragmas(connection: object, _record: object) -> None:
     # WAL with NORMAL sync survives a crash of ioc (not of the machine) and commits without
     # an fsync each: a storm of alerts is thousands of small transactions.
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # WAL with NORMAL sync survives a crash of ioc (not of the machine) and commits without
+    # an fsync each: a storm of alerts is thousands of small transactions.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

@@ -275,3 +275,15 @@ def test_filters_for_people(book: AlertBook, repository: AlertRepository) -> Non
         "vc2",
     ]
     assert [a.device_id for a in repository.list_alerts(area_ids=["C2"])] == ["vc2"]
+
+
+def test_windows_planned_by_another_process_apply_at_the_next_refresh(
+    book: AlertBook, repository: AlertRepository
+) -> None:
+    [hot] = book.apply([_raise(HOT, "bts1", 1)])
+    assert not hot.alert.silenced
+    repository.add_window(  # as `ioc maintenance add` does, beside the running book
+        MaintenanceWindow(0, WindowScope.AREA, "P", T0, T0 + 60_000, "province drill", "lan")
+    )
+    [silenced] = book.refresh_silences(T0 + 2000)
+    assert silenced.kind.value == "silenced" and silenced.alert.silenced

@@ -129,3 +129,38 @@ def test_rules_alone_reloads_on_request_and_alerts_lists_what_it_raised(
     assert process.returncode == 0, stderr[-3000:]
     assert "rules reloaded: 20 rules in force" in stderr
     assert not pid_file.exists()
+
+
+def test_maintenance_windows_from_the_command_line(tmp_path: Path) -> None:
+    env = {"IOC_DATA_DIR": str(tmp_path)}
+    added = run_ioc(
+        "maintenance",
+        "add",
+        "--device",
+        "gw-QT-D01-C0001",
+        "--duration",
+        "2h",
+        "--reason",
+        "fibre splice",
+        "--by",
+        "lan",
+        env=env,
+    )
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith("window #1: device gw-QT-D01-C0001 until ")
+    listed = run_ioc("maintenance", "list", env=env)
+    assert "gw-QT-D01-C0001" in listed.stdout and "fibre splice (lan)" in listed.stdout
+    assert run_ioc("maintenance", "end", "1", env=env).returncode == 0
+    assert run_ioc("maintenance", "list", env=env).stdout.strip() == "no maintenance windows"
+    ended_twice = run_ioc("maintenance", "end", "1", env=env)
+    assert ended_twice.returncode == 1 and "no open maintenance window 1" in ended_twice.stderr
+    for args, message in [
+        (["--device", "nope", "--duration", "1h"], "no device 'nope' in the inventory"),
+        (["--rule", "nope", "--duration", "1h"], "no rule 'nope' in force"),
+        (["--area", "QT", "--duration", "soon"], "'soon' is not a duration"),
+        (["--area", "QT", "--end", "2020-01-01T00:00"], "that window ended already"),
+        (["--area", "QT", "--rule", "device.down", "--duration", "1h"], "exactly one of"),
+    ]:
+        result = run_ioc("maintenance", "add", *args, "--reason", "x", env=env)
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr, (args, result.stderr)
