@@ -34,6 +34,8 @@ test: system-deps install-dev lint
 
 bench: system-deps install-dev
 	$(BIN)/python bench/ingest_throughput.py $(ARGS)
+	$(BIN)/python bench/rules_eval.py
+	$(BIN)/python bench/alert_latency.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -53,6 +53,7 @@ class MqttAlertPublisher:
         self.published = 0
         self.dropped = 0
         self._connected = threading.Event()
+        self._stopping = False
         self._client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=address.client_id,
@@ -93,6 +94,7 @@ class MqttAlertPublisher:
         deadline = time.monotonic() + timeout_s
         while self._client.want_write() and time.monotonic() < deadline:
             time.sleep(0.01)
+        self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -107,6 +109,6 @@ class MqttAlertPublisher:
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
     ) -> None:
-        if self._connected.is_set():
+        if self._connected.is_set() and not self._stopping:
             log.warning("alert publisher lost the broker (%s); reconnecting", reason)
         self._connected.clear()
