@@ -191,7 +191,7 @@ def rules_reload(ctx: click.Context) -> None:
     click.echo(f"asked process {pid} to reload {len(loaded)} rules")
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option(
     "--state",
     "states",
@@ -220,7 +220,9 @@ def alerts(
     as_json: bool,
     demo: bool,
 ) -> None:
-    """List alerts, newest first."""
+    """List alerts, newest first; `ack`, `resolve`, `note` and `show` act on one."""
+    if ctx.invoked_subcommand is not None:
+        return
     import orjson
 
     from ioc.alerts import alert_json
@@ -269,6 +271,101 @@ def alerts(
         )
     if not found:
         click.echo("no alerts match")
+
+
+_BY = click.option(
+    "--by", "actor", default=lambda: os.environ.get("USER", "operator"), help="Who (audit)."
+)
+_WAIT = click.option(
+    "--wait", type=float, default=10.0, show_default=True, help="Seconds to wait for ioc."
+)
+
+
+def _request(
+    ctx: click.Context, alert_id: int, action: str, actor: str, note: str, wait: float
+) -> None:
+    """Queue a request for the running rules process and report what it did."""
+    settings = _settings(ctx)
+    repository = _alert_repository(settings)
+    request_id = repository.request(alert_id, action, actor, note, time.time_ns() // 1_000_000)
+    deadline = time.monotonic() + wait
+    result = repository.request_result(request_id)
+    while result is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        result = repository.request_result(request_id)
+    repository.close()
+    if result is None:
+        click.echo(
+            f"ioc: request #{request_id} is queued, but no running `ioc run` / `ioc rules` took "
+            f"it within {wait:g} s; it will be applied when one runs",
+            err=True,
+        )
+        sys.exit(1)
+    if result != "ok":
+        click.echo(f"ioc: {result}", err=True)
+        sys.exit(1)
+    click.echo(f"alert #{alert_id}: {action} done by {actor}")
+
+
+@alerts.command("ack")
+@click.argument("alert_id", type=int)
+@click.option("--note", default="", help="What you are doing about it.")
+@_BY
+@_WAIT
+@click.pass_context
+def alerts_ack(ctx: click.Context, alert_id: int, note: str, actor: str, wait: float) -> None:
+    """Acknowledge an alert (you have taken it on)."""
+    _request(ctx, alert_id, "ack", actor, note, wait)
+
+
+@alerts.command("resolve")
+@click.argument("alert_id", type=int)
+@click.option("--note", default="", help="What fixed it.")
+@_BY
+@_WAIT
+@click.pass_context
+def alerts_resolve(ctx: click.Context, alert_id: int, note: str, actor: str, wait: float) -> None:
+    """Resolve an alert by hand (raised anew if its condition still holds)."""
+    _request(ctx, alert_id, "resolve", actor, note, wait)
+
+
+@alerts.command("note")
+@click.argument("alert_id", type=int)
+@click.argument("text")
+@_BY
+@_WAIT
+@click.pass_context
+def alerts_note(ctx: click.Context, alert_id: int, text: str, actor: str, wait: float) -> None:
+    """Add a note to an alert's history."""
+    _request(ctx, alert_id, "note", actor, text, wait)
+
+
+@alerts.command("show")
+@click.argument("alert_id", type=int)
+@click.pass_context
+def alerts_show(ctx: click.Context, alert_id: int) -> None:
+    """One alert with its history and the alerts grouped under it."""
+    settings = _settings(ctx)
+    repository = _alert_repository(settings)
+    history = repository.history(alert_id)
+    children = [a for a in repository.list_alerts(limit=100_000) if a.root_id == alert_id]
+    repository.close()
+    if not history:
+        click.echo(f"ioc: no alert {alert_id}", err=True)
+        sys.exit(1)
+    alert = history[0].alert
+    click.echo(
+        f"#{alert.id} {alert.state.value} {alert.severity.value} {alert.rule_id} on "
+        f"{alert.device_id}: {alert.message_en}"
+        + (f" (caused by #{alert.root_id})" if alert.root_id else "")
+    )
+    for transition in history:
+        note = f" - {transition.note}" if transition.note else ""
+        click.echo(
+            f"  {_when(transition.at_ms)} {transition.kind.value:12} {transition.actor}{note}"
+        )
+    for child in children:
+        click.echo(f"  affected: #{child.id} {child.state.value} {child.rule_id} {child.device_id}")
 
 
 @main.group()

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
-from ioc.alerts import AlertBook, Publisher
+from ioc.alerts import AlertBook, AlertError, Publisher
 from ioc.app._catalog import Catalog
 from ioc.config import Settings
 from ioc.domain import AlertTransition, DeviceEvent, Reading, RuleSignal, StatusChange
@@ -37,6 +37,7 @@ QUEUE_LIMIT = 100_000
 TICK_S = 1.0  # silence sweeps and `for` timers: detection within the window + ~1 s
 SAVE_EVERY_S = 5.0
 SILENCES_EVERY_S = 10.0
+REQUESTS_EVERY_S = 1.0  # acknowledge / resolve / note queued by `ioc alerts ack ...`
 
 
 def wall_clock_ms() -> int:
@@ -113,6 +114,7 @@ class RulesService:
             (self._tick, TICK_S),
             (self._save_dirty, SAVE_EVERY_S),
             (self._refresh_silences, SILENCES_EVERY_S),
+            (self._serve_requests, REQUESTS_EVERY_S),
         ]
         if self.hearing is not None:
             jobs.append((self._check_hearing, TICK_S))
@@ -176,13 +178,13 @@ class RulesService:
     def resolve(self, alert_id: int, actor: str, note: str = "") -> list[AlertTransition]:
         """Resolve by hand; the rule judges the device afresh and raises anew if still true."""
 
-        def work() -> list[AlertTransition]:
-            transitions = self.book.resolve(alert_id, actor, note)
-            resolved = transitions[0].alert
-            self.engine.forget(resolved.rule_id, resolved.device_id)
-            return transitions
+        return self.call(lambda: self._resolve_now(alert_id, actor, note))
 
-        return self.call(work)
+    def _resolve_now(self, alert_id: int, actor: str, note: str) -> list[AlertTransition]:
+        transitions = self.book.resolve(alert_id, actor, note)
+        resolved = transitions[0].alert
+        self.engine.forget(resolved.rule_id, resolved.device_id)
+        return transitions
 
     def reload(self) -> None:
         """Read the rule files again; a bad set is refused and the running rules stay."""
@@ -266,6 +268,27 @@ class RulesService:
             self.book.refresh_silences(self._clock())
         except StateError as exc:
             log.warning("could not update silences: %s", exc)
+
+    def _serve_requests(self) -> None:
+        try:
+            requests = self.repository.pending_requests()
+        except StateError as exc:
+            log.warning("could not read operator requests: %s", exc)
+            return
+        for request in requests:
+            try:
+                if request.action == "ack":
+                    self.book.acknowledge(request.alert_id, request.actor, request.note)
+                elif request.action == "resolve":
+                    self._resolve_now(request.alert_id, request.actor, request.note)
+                elif request.action == "note":
+                    self.book.add_note(request.alert_id, request.actor, request.note)
+                else:
+                    raise AlertError(f"unknown action {request.action!r}")
+                result = "ok"
+            except AlertError as exc:
+                result = str(exc)
+            self.repository.finish_request(request.id, result, self._clock())
 
     def _check_hearing(self) -> None:
         assert self.hearing is not None

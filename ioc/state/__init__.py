@@ -5,12 +5,13 @@ Exceptions::
     StateError            the state database failed or is unreachable
 """
 
-from ioc.state._alerts import AlertRepository
+from ioc.state._alerts import AlertRepository, AlertRequest
 from ioc.state._db import StateError, connect_state, upgrade
 from ioc.state._deadletters import DeadLetter, DeadLetterLog
 
 __all__ = [
     "AlertRepository",
+    "AlertRequest",
     "DeadLetter",
     "DeadLetterLog",
     "StateError",

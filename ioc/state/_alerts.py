@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 import orjson
@@ -113,8 +114,33 @@ rule_state_table = Table(
     Column("data", Text, nullable=False),
 )
 
+alert_request_table = Table(
+    "alert_request",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("alert_id", _Id, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("requested_at_ms", BigInteger, nullable=False),
+    Column("done_at_ms", BigInteger, nullable=True, index=True),
+    Column("result", Text, nullable=True),
+)
+
 _MAX_NOTE = 2000
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRequest:
+    """An operator's acknowledge / resolve / note, waiting for the rules process."""
+
+    id: int
+    alert_id: int
+    action: str
+    actor: str
+    note: str
+    result: str | None
 
 
 class AlertRepository:
@@ -284,6 +310,57 @@ class AlertRepository:
             ]
 
         return self._run("read alert history", work, write=False)
+
+    # -- requests from people to the running rules process -----------------------------------
+
+    def request(self, alert_id: int, action: str, actor: str, note: str, now_ms: int) -> int:
+        """Queue an acknowledge / resolve / note for the running rules process; its id."""
+        row = {
+            "alert_id": alert_id,
+            "action": action,
+            "actor": actor[:128],
+            "note": note[:_MAX_NOTE],
+            "requested_at_ms": now_ms,
+        }
+        table = alert_request_table
+        return self._run(
+            "queue a request",
+            lambda c: int(c.execute(insert(table).values(row).returning(table.c.id)).scalar_one()),
+        )
+
+    def pending_requests(self) -> list[AlertRequest]:
+        """Requests not yet done, oldest first."""
+        table = alert_request_table
+        query = select(table).where(table.c.done_at_ms.is_(None)).order_by(table.c.id)
+        return self._run(
+            "read requests",
+            lambda c: [
+                AlertRequest(r.id, r.alert_id, r.action, r.actor, r.note, r.result)
+                for r in c.execute(query)
+            ],
+            write=False,
+        )
+
+    def finish_request(self, request_id: int, result: str, now_ms: int) -> None:
+        """Record what became of a request ("ok" or why not)."""
+        table = alert_request_table
+        self._run(
+            "finish a request",
+            lambda c: c.execute(
+                update(table)
+                .where(table.c.id == request_id)
+                .values(done_at_ms=now_ms, result=result[:_MAX_NOTE])
+            ),
+        )
+
+    def request_result(self, request_id: int) -> str | None:
+        """The result of a request, None while it waits."""
+        table = alert_request_table
+        return self._run(
+            "read a request",
+            lambda c: c.execute(select(table.c.result).where(table.c.id == request_id)).scalar(),
+            write=False,
+        )
 
     # -- the rule engine's saved state -----------------------------------------------------
 

@@ -123,6 +123,30 @@ def test_rules_alone_reloads_on_request_and_alerts_lists_what_it_raised(
         by_area = run_ioc("alerts", "--area", "D1", "--severity", "major", env=env)
         assert "bts.high_temperature" in by_area.stdout
         assert run_ioc("alerts", "--area", "nowhere", env=env).returncode == 2
+
+        # An operator takes it on, notes, and resolves it, through the running process.
+        number = str(alert["id"])
+        acked = run_ioc("alerts", "ack", number, "--by", "lan", "--note", "on my way", env=env)
+        assert acked.returncode == 0, acked.stderr
+        assert acked.stdout.strip() == f"alert #{number}: ack done by lan"
+        again = run_ioc("alerts", "ack", number, "--by", "minh", env=env)
+        assert again.returncode == 1 and "already acknowledged by lan" in again.stderr
+        noted = run_ioc("alerts", "note", number, "aircon tech called", "--by", "lan", env=env)
+        assert noted.returncode == 0, noted.stderr
+        resolved = run_ioc("alerts", "resolve", number, "--by", "lan", "--note", "fixed", env=env)
+        assert resolved.returncode == 0, resolved.stderr
+        shown = run_ioc("alerts", "show", number, env=env)
+        assert shown.returncode == 0, shown.stderr
+        history = [line.split()[2:4] for line in shown.stdout.splitlines()[1:]]
+        assert history == [
+            ["fired", "rules"],
+            ["acknowledged", "lan"],
+            ["note", "lan"],
+            ["resolved", "lan"],
+        ], shown.stdout
+        assert "on my way" in shown.stdout and "- fixed" in shown.stdout
+        missing = run_ioc("alerts", "resolve", "999999", env=env)
+        assert missing.returncode == 1 and "no open alert 999999" in missing.stderr
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
@@ -164,3 +188,9 @@ def test_maintenance_windows_from_the_command_line(tmp_path: Path) -> None:
         result = run_ioc("maintenance", "add", *args, "--reason", "x", env=env)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr, (args, result.stderr)
+
+
+def test_a_request_with_no_running_rules_process_is_queued_and_says_so(tmp_path: Path) -> None:
+    result = run_ioc("alerts", "ack", "1", "--wait", "0.3", env={"IOC_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert "request #1 is queued, but no running `ioc run` / `ioc rules` took it" in result.stderr

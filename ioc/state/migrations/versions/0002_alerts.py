@@ -1,4 +1,4 @@
-"""Alerts, their audit events, maintenance windows and saved rule state.
+"""Alerts, their audit events, operator requests, maintenance windows and saved rule state.
 
 Revision ID: 0002
 Revises: 0001
@@ -78,6 +78,18 @@ def upgrade() -> None:
     )
     op.create_index("ix_maintenance_window_ends_at_ms", "maintenance_window", ["ends_at_ms"])
     op.create_table(
+        "alert_request",
+        sa.Column("id", _Id, primary_key=True, autoincrement=True),
+        sa.Column("alert_id", _Id, nullable=False),
+        sa.Column("action", sa.String(16), nullable=False),
+        sa.Column("actor", sa.String(128), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("requested_at_ms", sa.BigInteger(), nullable=False),
+        sa.Column("done_at_ms", sa.BigInteger(), nullable=True),
+        sa.Column("result", sa.Text(), nullable=True),
+    )
+    op.create_index("ix_alert_request_done_at_ms", "alert_request", ["done_at_ms"])
+    op.create_table(
         "rule_state",
         sa.Column("rule_id", sa.String(64), primary_key=True),
         sa.Column("device_id", sa.String(64), primary_key=True),
@@ -87,6 +99,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("rule_state")
+    op.drop_index("ix_alert_request_done_at_ms", table_name="alert_request")
+    op.drop_table("alert_request")
     op.drop_index("ix_maintenance_window_ends_at_ms", table_name="maintenance_window")
     op.drop_table("maintenance_window")
     op.drop_index("ix_alert_event_alert_id", table_name="alert_event")
