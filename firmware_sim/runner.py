@@ -237,13 +237,20 @@ class Simulator:
     def _may_talk(self, device: _Device, faults: set[FaultKind]) -> bool:
         if FaultKind.DIE in faults or (device.outputs is not None and not device.outputs.powered):
             return False
+        return self._upstream_reachable(device, set())
+
+    def _upstream_reachable(self, device: _Device, seen: set[str]) -> bool:
+        """Every gateway on the way out is up, with its link up, all the way (not just the
+        nearest: a commune behind a failed district link is cut off too)."""
         for upstream_id in device.spec.depends_on:
             upstream = self._by_id.get(upstream_id)
-            if (
-                upstream is not None
-                and upstream.outputs is not None
-                and not upstream.outputs.link_ok
-            ):
+            if upstream is None or upstream_id in seen:
+                continue
+            seen.add(upstream_id)
+            outputs = upstream.outputs
+            if outputs is not None and (not outputs.link_ok or not outputs.powered):
+                return False
+            if not self._upstream_reachable(upstream, seen):
                 return False
         return True
 

@@ -29,8 +29,10 @@ def _settings(ctx: click.Context) -> Settings:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Alembic narrates its plugins and migrations at INFO; ioc's log has no use for it.
+    # Alembic narrates its plugins and migrations at INFO; ioc's log has no use for it, and
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # apscheduler logs every run of every job (once a second).
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     return settings
 
 
