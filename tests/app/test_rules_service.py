@@ -17,24 +17,13 @@ from ioc.broker import MosquittoProcess
 from ioc.config import Settings, load_settings
 from ioc.domain import AlertState
 from ioc.state import AlertRepository, connect_state
-from tests.rules.harness import NORMAL, RULES_DIR
+from tests.rules.harness import NORMAL, fast_rules
 from tests.support.mqtt import wait_until
 
 pytestmark = pytest.mark.integration
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
 DEVICES = {"gw1": "netgw", "gw2": "netgw", "bts1": "bts", "bts2": "bts", "vc1": "vc", "vc2": "vc"}
-
-
-def _fast_rules(folder: Path) -> Path:
-    """The default rules with test-sized windows: down after 3 s, mains failure after 3 s."""
-    folder.mkdir()
-    for path in RULES_DIR.glob("*.yaml"):
-        text = path.read_text(encoding="utf-8")
-        text = text.replace("condition: {kind: absence}", "condition: {kind: absence, after: 3s}")
-        text = text.replace("equals: false, for: 60s}", "equals: false, for: 3s}")
-        (folder / path.name).write_text(text, encoding="utf-8")
-    return folder
 
 
 class Fleet:
@@ -124,7 +113,7 @@ def settings(mosquitto: MosquittoProcess, tmp_path: Path) -> Settings:
         mqtt_url=mosquitto.url,
         data_dir=tmp_path / "data",
         inventory=SMALL_INVENTORY,
-        rules_dir=_fast_rules(tmp_path / "rules"),
+        rules_dir=fast_rules(tmp_path / "rules", "3s", "3s"),
         batch_interval_s=0.05,
     )
 

@@ -16,7 +16,7 @@ from ioc.broker import MosquittoProcess
 from ioc.domain import Alert, AlertState
 from ioc.inventory import bundled_profiles_dir
 from ioc.state import AlertRepository, connect_state
-from tests.rules.harness import RULES_DIR
+from tests.rules.harness import fast_rules
 from tests.support.influx import InfluxProcess
 from tests.support.mqtt import has_subscriber, wait_until
 
@@ -25,17 +25,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
 # gw2, bts1 and vc1 depend on gw1; bts2 and vc2 on gw2.
 BEHIND_GW1 = {"gw2", "bts1", "bts2", "vc1", "vc2"}
-
-
-def _rules(folder: Path) -> Path:
-    """The default rules, with a mains timer and a silence window sized for a short test."""
-    folder.mkdir()
-    for path in RULES_DIR.glob("*.yaml"):
-        text = path.read_text(encoding="utf-8")
-        text = text.replace("condition: {kind: absence}", "condition: {kind: absence, after: 12s}")
-        text = text.replace("equals: false, for: 60s}", "equals: false, for: 3s}")
-        (folder / path.name).write_text(text, encoding="utf-8")
-    return folder
 
 
 class _Process:
@@ -71,7 +60,7 @@ def env(
         "IOC_INFLUX_DB": influx_db,
         "IOC_DATA_DIR": str(tmp_path / "data"),
         "IOC_INVENTORY": str(SMALL_INVENTORY),
-        "IOC_RULES_DIR": str(_rules(tmp_path / "rules")),
+        "IOC_RULES_DIR": str(fast_rules(tmp_path / "rules", "12s", "3s")),
         "IOC_BATCH_INTERVAL_S": "0.1",
     }
 

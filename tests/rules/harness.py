@@ -38,6 +38,19 @@ NORMAL = {
 }
 
 
+def fast_rules(folder: Path, absence_after: str, mains_for: str) -> Path:
+    """The default rules with test-sized times: the silence window and the mains timer."""
+    folder.mkdir()
+    for path in RULES_DIR.glob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        text = text.replace(
+            "condition: {kind: absence}", f"condition: {{kind: absence, after: {absence_after}}}"
+        )
+        text = text.replace("equals: false, for: 60s}", f"equals: false, for: {mains_for}}}")
+        (folder / path.name).write_text(text, encoding="utf-8")
+    return folder
+
+
 class Harness:
     """An engine, a clock in seconds from T0, and the signals it said."""
 
