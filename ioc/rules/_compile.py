@@ -5,18 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from ioc.domain import Inventory, MetricValue, Profile, Severity
-from ioc.rules._conditions import (
-    Absence,
-    Anomaly,
-    Change,
-    Composite,
-    Condition,
-    Event,
-    Flapping,
-    Threshold,
-    Trend,
-    compile_comparison,
-)
+from ioc.rules._absence import Absence
+from ioc.rules._composite import Composite
+from ioc.rules._condition import Condition, compile_comparison
+from ioc.rules._happenings import Change, Event, Flapping
 from ioc.rules._spec import (
     AbsenceSpec,
     AnomalySpec,
@@ -28,6 +20,8 @@ from ioc.rules._spec import (
     ThresholdSpec,
     TrendSpec,
 )
+from ioc.rules._statistics import Anomaly, Trend
+from ioc.rules._threshold import Threshold
 
 
 def _ms(seconds: float) -> int:
@@ -69,7 +63,7 @@ def build_condition(
             )
             for device_id in devices
         }
-        return Absence(windows, spec.offline_status, started_ms)
+        return Absence(windows, spec.offline_status, started_ms, severity)
     if isinstance(spec, EventSpec):
         return Event(
             spec.event,

@@ -23,7 +23,7 @@ from ioc.domain import (
     StatusChange,
 )
 from ioc.rules._compile import absences, build_condition
-from ioc.rules._conditions import Condition, Json
+from ioc.rules._condition import Condition, Json
 from ioc.rules._load import LoadedRule
 
 
