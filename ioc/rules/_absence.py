@@ -57,6 +57,14 @@ class Absence:
     def on_event(self, device_id: str, event_type: str, now: int) -> bool:
         return self._heard_now(device_id, now)
 
+    def on_late(self, device_id: str, now: int) -> bool:
+        """A reading older than one already judged (a device clock set back): it still came
+        from the device just now. (Redeliveries of old messages are removed by ingest's
+        duplicate detection before rules see them.)"""
+        if device_id not in self._windows:
+            return False
+        return self._heard_now(device_id, now)
+
     def on_status(self, device_id: str, online: bool, now: int) -> bool:
         if online:
             return self._heard_now(device_id, now)

@@ -22,6 +22,7 @@ from ioc.domain import (
     SignalKind,
     StatusChange,
 )
+from ioc.rules._absence import Absence
 from ioc.rules._compile import absences, build_condition
 from ioc.rules._condition import Condition, Json
 from ioc.rules._load import LoadedRule
@@ -33,6 +34,7 @@ class _Rule:
     condition: Condition
     devices: tuple[str, ...]
     fingerprint: str
+    absences: list[Absence]
     # Devices where the rule holds, with what it last said: the engine's view of open alerts.
     holding: dict[str, tuple[Severity, dict[str, object]]] = field(default_factory=dict)
 
@@ -98,7 +100,7 @@ class RuleEngine:
             self._started,
         )
         fingerprint = json.dumps(rule.spec.model_dump(mode="json"), sort_keys=True)
-        return _Rule(rule.info, condition, rule.devices, fingerprint)
+        return _Rule(rule.info, condition, rule.devices, fingerprint, absences(condition))
 
     def _install(self, rules: list[_Rule]) -> None:
         self._rules = {rule.info.id: rule for rule in rules}
@@ -135,15 +137,19 @@ class RuleEngine:
             assert isinstance(item, Reading)
             last = self._last_ts.get(device_id)
             if last is not None and item.ts_ms <= last:
-                # Not newer than what was judged already (late, or a redelivered duplicate):
-                # stored, but it must not move any state or count as another report.
+                # Not newer than what was judged already (late, a redelivered duplicate, or a
+                # device clock set back): it moves no state and is not another report; but if
+                # it is recent it proves the device alive.
                 self.stats.stale += 1
-                return []
-            self._last_ts[device_id] = item.ts_ms
-            metrics = item.metrics
-            for rule in rules:
-                if rule.condition.on_reading(device_id, metrics, now):
-                    changed.append(rule)
+                for rule in rules:
+                    if any(a.on_late(device_id, now) for a in rule.absences):
+                        changed.append(rule)
+            else:
+                self._last_ts[device_id] = item.ts_ms
+                metrics = item.metrics
+                for rule in rules:
+                    if rule.condition.on_reading(device_id, metrics, now):
+                        changed.append(rule)
         elif kind is DeviceEvent:
             assert isinstance(item, DeviceEvent)
             for rule in rules:
@@ -209,14 +215,14 @@ class RuleEngine:
         """ioc cannot hear devices: judge nobody silent until `resume_absence`."""
         self._paused = True
         for rule in self._rules.values():
-            for absence in absences(rule.condition):
+            for absence in rule.absences:
                 absence.pause()
 
     def resume_absence(self, now: int) -> None:
         """ioc hears again: every device gets a full silence window from now."""
         self._paused = False
         for rule in self._rules.values():
-            for absence in absences(rule.condition):
+            for absence in rule.absences:
                 absence.resume(now)
 
     # -- persistence -----------------------------------------------------------------------

@@ -61,3 +61,14 @@ def test_an_event_or_a_status_counts_as_heard(harness: Harness) -> None:
     harness.at(80).event("gw1", "link_up")
     harness.at(100)
     assert "gw1" not in _down(harness)
+
+
+def test_a_device_whose_clock_is_set_back_is_still_heard(harness: Harness) -> None:
+    for t in range(0, 100, 10):
+        harness.at(t).reading("bts1")
+    # NTP corrects the device's clock five minutes back: its readings are now "older" than
+    # the last judged one. They move no rule state, but they prove the device alive.
+    for t in range(100, 600, 10):
+        harness.at(t).reading("bts1", ts_s=t - 300)
+    assert "bts1" not in _down(harness)
+    assert harness.engine.stats.stale > 0

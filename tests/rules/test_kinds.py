@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.rules.harness import Harness
+from pathlib import Path
+
+from ioc.domain import Inventory, Profile
+from tests.rules.harness import RULES_DIR, Harness
 
 
 def test_threshold_fires_below_not_at_the_limit_and_clears_only_past_the_hysteresis(
@@ -187,6 +190,30 @@ def test_rtt_anomaly_against_its_own_baseline(harness: Harness) -> None:
     assert harness.said("netgw.rtt_anomaly") == []  # two samples: not yet sustained
     harness.at(t).reading("gw1", rtt_ms=90.0)
     t += 30
+    assert harness.said("netgw.rtt_anomaly") == [("raise", "warning")]
+    harness.at(t).reading("gw1", rtt_ms=21.0)
+    assert harness.said("netgw.rtt_anomaly")[-1] == ("clear", "warning")
+
+
+def test_mad_anomaly_is_robust_to_the_spike_it_judges(
+    tmp_path: Path, small_inventory: Inventory, profiles: dict[str, Profile]
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "mad.yaml").write_text(
+        (RULES_DIR / "netgw.yaml")
+        .read_text(encoding="utf-8")
+        .replace("method: ewma, alpha: 0.05", "method: mad, window: 30"),
+        encoding="utf-8",
+    )
+    harness = Harness.default_rules(small_inventory, profiles, rules)
+    t = 0.0
+    for i in range(30):
+        harness.at(t).reading("gw1", rtt_ms=20.0 + (i % 5) * 0.5)
+        t += 30
+    for _ in range(3):  # three spikes in a row: the median and MAD barely move
+        harness.at(t).reading("gw1", rtt_ms=60.0)
+        t += 30
     assert harness.said("netgw.rtt_anomaly") == [("raise", "warning")]
     harness.at(t).reading("gw1", rtt_ms=21.0)
     assert harness.said("netgw.rtt_anomaly")[-1] == ("clear", "warning")
