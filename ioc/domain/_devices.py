@@ -40,6 +40,7 @@ class Device:
     lat: float
     lon: float
     depends_on: tuple[str, ...] = ()
+    tags: frozenset[str] = frozenset()  # free labels rules can select on ("backbone", "hub")
 
 
 @dataclass(slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -22,6 +22,7 @@ from ioc.domain import (
 from ioc.inventory._errors import CatalogError
 
 _NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+_TAG_PATTERN = r"^[a-z0-9][a-z0-9_.:-]{0,63}$"
 # Tag names the store writes itself; an area kind must not shadow them.
 RESERVED_TAG_NAMES = frozenset({"device_id", "registered", "time", "class", "type"})
 
@@ -84,6 +85,7 @@ class _DeviceModel(_Strict):
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     depends_on: list[str] = []
+    tags: list[Annotated[str, Field(pattern=_TAG_PATTERN)]] = []
 
 
 class _InventoryModel(_Strict):
@@ -154,7 +156,7 @@ def load_inventory(path: Path, profiles: dict[str, Profile]) -> Inventory:
             )
     areas = [Area(a.id, a.name, a.kind, a.parent) for a in model.areas]
     devices = [
-        Device(d.id, d.class_, d.area, d.name, d.lat, d.lon, tuple(d.depends_on))
+        Device(d.id, d.class_, d.area, d.name, d.lat, d.lon, tuple(d.depends_on), frozenset(d.tags))
         for d in model.devices
     ]
     try:

@@ -125,11 +125,14 @@ def _selected_devices(rule: RuleSpec, inventory: Inventory) -> tuple[str, ...]:
     select = rule.select
     classes = set(select.classes) if select.classes else None
     wanted = set(select.devices) if select.devices else None
+    tags = frozenset(select.tags or ())
     selected = []
     for device in inventory.devices.values():
         if classes is not None and device.device_class not in classes:
             continue
         if wanted is not None and device.id not in wanted:
+            continue
+        if not tags <= device.tags:
             continue
         if select.area is not None and all(
             area.id != select.area for area in inventory.area_path(device.area_id)
@@ -150,6 +153,10 @@ def _check_rule(rule: RuleSpec, profiles: Mapping[str, Profile], inventory: Inve
     for device_id in select.devices or ():
         if device_id not in inventory.devices:
             mistakes.append(f"select.devices: no device {device_id!r} in the inventory")
+    known_tags = {tag for device in inventory.devices.values() for tag in device.tags}
+    for tag in select.tags or ():
+        if tag not in known_tags:
+            mistakes.append(f"select.tags: no device in the inventory carries tag {tag!r}")
     if rule.probable_cause not in PROBABLE_CAUSES:
         mistakes.append(
             f"probable_cause: {rule.probable_cause!r} is not an IANA ITU probable cause "

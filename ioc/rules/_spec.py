@@ -49,6 +49,7 @@ class Selector(_Strict):
     classes: list[str] | None = Field(default=None, alias="class", min_length=1)
     area: str | None = None
     devices: list[str] | None = Field(default=None, min_length=1)
+    tags: list[str] | None = Field(default=None, min_length=1, description="carrying all of")
 
     @model_validator(mode="before")
     @classmethod

@@ -109,3 +109,23 @@ def test_durations(text: object, seconds: float) -> None:
 def test_bad_durations(text: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_a_selector_by_tags(
+    tmp_path: Path, small_inventory: Inventory, profiles: dict[str, Profile]
+) -> None:
+    text = (RULES_DIR / "netgw.yaml").read_text(encoding="utf-8")
+    (tmp_path / "hub.yaml").write_text(
+        text.replace("select: {class: netgw}", "select: {class: netgw, tags: [hub]}"),
+        encoding="utf-8",
+    )
+    assert {rule.devices for rule in load_rules([tmp_path], profiles, small_inventory)} == {
+        ("gw1",)
+    }
+    (tmp_path / "hub.yaml").write_text(
+        text.replace("select: {class: netgw}", "select: {tags: [hbu]}"), encoding="utf-8"
+    )
+    with pytest.raises(
+        RuleError, match=r"select\.tags: no device in the inventory carries tag 'hbu'"
+    ):
+        load_rules([tmp_path], profiles, small_inventory)
