@@ -101,14 +101,11 @@ class Absence:
         return due
 
     def dump(self, device_id: str) -> Json:
-        heard = self._heard.get(device_id)
-        if heard is None and device_id not in self._offline:
-            return None
-        return {"heard": heard, "offline": device_id in self._offline}
+        # Only an offline status is worth keeping: after a restart silence is measured from
+        # the restart anyway, so when each device was last heard does not matter.
+        return {"offline": True} if device_id in self._offline else None
 
     def load(self, device_id: str, data: Json) -> None:
-        if data.get("heard") is not None:
-            self._heard[device_id] = int(data["heard"])
         if data.get("offline"):
             self._offline.add(device_id)
 
