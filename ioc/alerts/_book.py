@@ -370,11 +370,6 @@ class AlertBook:
         self._windows = [window for window in self._windows if window.id != window_id]
         return self.refresh_silences(now)
 
-    @property
-    def windows(self) -> list[MaintenanceWindow]:
-        """Windows not yet over."""
-        return list(self._windows)
-
     def refresh_silences(self, now: int) -> list[AlertTransition]:
         """Windows start and end with time, and other processes (`ioc maintenance`) add and end
         them: read them again, mark what they cover, unmark what they no longer do."""

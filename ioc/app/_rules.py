@@ -14,10 +14,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
 
@@ -31,7 +29,6 @@ from ioc.state import AlertRepository, StateError, connect_state
 log = logging.getLogger("ioc.rules")
 
 Item = Reading | DeviceEvent | StatusChange
-T = TypeVar("T")
 
 QUEUE_LIMIT = 100_000
 TICK_S = 1.0  # silence sweeps and `for` timers: detection within the window + ~1 s
@@ -161,24 +158,6 @@ class RulesService:
             self._queue.put(entry)
 
     # -- requests from people and processes ------------------------------------------------
-
-    def call(self, work: Callable[[], T], timeout_s: float = 10.0) -> T:
-        """Run `work` on the worker thread, where the engine and book live; return its result."""
-        future: Future[T] = Future()
-
-        def run() -> None:
-            try:
-                future.set_result(work())
-            except BaseException as exc:
-                future.set_exception(exc)
-
-        self._commands.append(run)
-        return future.result(timeout_s)
-
-    def resolve(self, alert_id: int, actor: str, note: str = "") -> list[AlertTransition]:
-        """Resolve by hand; the rule judges the device afresh and raises anew if still true."""
-
-        return self.call(lambda: self._resolve_now(alert_id, actor, note))
 
     def _resolve_now(self, alert_id: int, actor: str, note: str) -> list[AlertTransition]:
         transitions = self.book.resolve(alert_id, actor, note)

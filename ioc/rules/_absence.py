@@ -112,6 +112,3 @@ class Absence:
     def assume_active(self, device_id: str, since: int) -> None:
         if device_id not in self._offline:
             self._silent.add(device_id)
-
-    def tracked(self) -> int:
-        return len(self._heard)

@@ -63,6 +63,3 @@ class Composite:
     def assume_active(self, device_id: str, since: int) -> None:
         for part in self.parts:
             part.assume_active(device_id, since)
-
-    def tracked(self) -> int:
-        return max((part.tracked() for part in self.parts), default=0)

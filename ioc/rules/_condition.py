@@ -56,10 +56,6 @@ class Condition(Protocol):
         """An open alert exists but its state was lost: treat the condition as holding."""
         ...
 
-    def tracked(self) -> int:
-        """Devices with state held (for memory figures)."""
-        ...
-
 
 def compile_comparison(spec: Comparison) -> Callable[[MetricValue], bool]:
     """A predicate for above / below / equals; a value of the wrong type never matches."""

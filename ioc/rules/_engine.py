@@ -304,7 +304,3 @@ class RuleEngine:
                     )
         self._install(fresh)
         return signals
-
-    def tracked(self) -> dict[str, int]:
-        """Devices with state held, per rule (for memory figures)."""
-        return {rule_id: rule.condition.tracked() for rule_id, rule in self._rules.items()}

@@ -53,9 +53,6 @@ class _Momentary:
     def assume_active(self, device_id: str, since: int) -> None:
         self._active.setdefault(device_id, since)
 
-    def tracked(self) -> int:
-        return len(self._active)
-
 
 class Event(_Momentary):
     """Raised by one event type; cleared by another, or after a quiet while."""
@@ -131,9 +128,6 @@ class Change(_Momentary):
         super().load(device_id, data)
         if data.get("last") is not None:
             self._last[device_id] = data["last"]
-
-    def tracked(self) -> int:
-        return len(self._last)
 
 
 @dataclass(slots=True)
@@ -228,6 +222,3 @@ class Flapping(NoEvents):
         state.active = True
         if not state.changes:
             state.changes.append(since)
-
-    def tracked(self) -> int:
-        return len(self._states)

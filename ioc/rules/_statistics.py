@@ -151,9 +151,6 @@ class Trend(NoEvents):
             self._levels[-1][1] if self._levels else self._severity
         )
 
-    def tracked(self) -> int:
-        return len(self._series)
-
 
 def _time_to(value_now: float, slope_per_ms: float, limit: float) -> float | None:
     """Milliseconds until the fitted line reaches the limit, or None if it moves away."""
@@ -295,6 +292,3 @@ class Anomaly(NoEvents):
             _Baseline(recent=deque(maxlen=self._window) if self._method == "mad" else None),
         )
         baseline.active = True
-
-    def tracked(self) -> int:
-        return len(self._baselines)

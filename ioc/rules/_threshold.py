@@ -189,9 +189,6 @@ class Threshold(NoEvents):
         )
         state.active, state.since = True, None
 
-    def tracked(self) -> int:
-        return len(self._states)
-
 
 def _covers(window: deque[tuple[int, float]], span_ms: int) -> bool:
     """Whether samples cover the span: first to last, plus the average gap between them."""
