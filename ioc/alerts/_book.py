@@ -176,11 +176,9 @@ class AlertBook:
         alert = self._store.create(draft, TransitionKind.FIRED, RULE_ACTOR, "")
         self._index(alert)
         fired = AlertTransition(TransitionKind.FIRED, alert, now, RULE_ACTOR)
+        self._publish([fired])
         grouped = self._group_dependants(alert, now) if rule.outage else []
-        if grouped:
-            self._store.record(grouped)
-        self._publish([fired, *grouped])
-        return [fired, *grouped]
+        return [fired, *(self._commit(grouped) if grouped else [])]
 
     def _update(self, signal: RuleSignal) -> list[AlertTransition]:
         alert_id = self._by_key.get((signal.rule.id, signal.device_id))
@@ -252,10 +250,16 @@ class AlertBook:
         resolved = dataclasses.replace(
             alert, state=AlertState.RESOLVED, resolved_at_ms=now, updated_at_ms=now
         )
+        # Judge the children as if the alert were gone; put it back if the store fails, so
+        # that the next try finds it again.
         self._unindex(alert)
         transitions = [self._transition(TransitionKind.RESOLVED, resolved, now, note, actor)]
-        transitions += self._regroup_children(alert.id, now)
-        return self._commit(transitions)
+        try:
+            transitions += self._regroup_children(alert.id, now)
+            return self._commit(transitions)
+        except BaseException:
+            self._index(alert)
+            raise
 
     def _commit(self, transitions: list[AlertTransition]) -> list[AlertTransition]:
         self._store.record(transitions)
@@ -318,25 +322,27 @@ class AlertBook:
         return None
 
     def _group_dependants(self, outage: Alert, now: int) -> list[AlertTransition]:
+        """Transitions (not yet committed) that put the dependants' roots under this outage."""
         root = outage.root_id or outage.id
-        grouped = []
-        for dependant in _walk(outage.device_id, lambda d: self._dependants.get(d, ())):
-            for alert in list(self._open.values()):
-                if alert.device_id == dependant and alert.root_id is None:
-                    moved = dataclasses.replace(alert, root_id=root, updated_at_ms=now)
-                    self._open[alert.id] = moved
-                    grouped.append(
-                        self._transition(TransitionKind.GROUPED, moved, now, f"caused by #{root}")
-                    )
-        return grouped
+        dependants = set(_walk(outage.device_id, lambda d: self._dependants.get(d, ())))
+        return [
+            self._transition(
+                TransitionKind.GROUPED,
+                dataclasses.replace(alert, root_id=root, updated_at_ms=now),
+                now,
+                f"caused by #{root}",
+            )
+            for alert in self._open.values()
+            if alert.device_id in dependants and alert.root_id is None
+        ]
 
     def _regroup_children(self, resolved_id: int, now: int) -> list[AlertTransition]:
+        """Transitions (not yet committed) for the children of a root that is going away."""
         children = [alert for alert in self._open.values() if alert.root_id == resolved_id]
         transitions = []
         for child in children:
             root = self._root_for(child.device_id)
             moved = dataclasses.replace(child, root_id=root, updated_at_ms=now)
-            self._open[child.id] = moved
             if root is None:
                 transitions.append(
                     self._transition(TransitionKind.PROMOTED, moved, now, f"#{resolved_id} cleared")

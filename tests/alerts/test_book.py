@@ -287,3 +287,39 @@ def test_windows_planned_by_another_process_apply_at_the_next_refresh(
     )
     [silenced] = book.refresh_silences(T0 + 2000)
     assert silenced.kind.value == "silenced" and silenced.alert.silenced
+
+
+class _FailingOnce:
+    """The real repository, whose next `record` fails as a database going away would."""
+
+    def __init__(self, repository: AlertRepository) -> None:
+        self._repository = repository
+        self.fail_next = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._repository, name)
+
+    def record(self, transitions: list[AlertTransition]) -> None:
+        if self.fail_next:
+            self.fail_next = False
+            raise StateError("cannot record alert transitions: connection lost")
+        self._repository.record(transitions)
+
+
+def test_a_failed_write_leaves_the_book_as_it_was_so_a_retry_completes(
+    repository: AlertRepository, small_inventory: Inventory, clock: Clock
+) -> None:
+    store = _FailingOnce(repository)
+    book = AlertBook(store, small_inventory, None, clock)  # type: ignore[arg-type]
+    book.load(clock.now)
+    book.apply([_raise(DOWN, "gw1", 0), _raise(DOWN, "vc1", 1)])
+    store.fail_next = True
+    with pytest.raises(StateError):
+        book.apply([_clear(DOWN, "gw1", 5)])
+    assert {a.device_id for a in book.open_alerts} == {"gw1", "vc1"}
+    transitions = book.apply([_clear(DOWN, "gw1", 6)])  # the service retries the signal
+    assert [(t.kind.value, t.alert.device_id) for t in transitions] == [
+        ("resolved", "gw1"),
+        ("promoted", "vc1"),
+    ]
+    assert [a.state for a in repository.list_alerts()] == [AlertState.FIRING, AlertState.RESOLVED]
