@@ -197,7 +197,11 @@ class AlertBook:
         note = (
             "" if updated.severity == alert.severity else f"{alert.severity} -> {updated.severity}"
         )
-        return self._commit([self._transition(TransitionKind.UPDATED, updated, signal.at_ms, note)])
+        transitions = [self._transition(TransitionKind.UPDATED, updated, signal.at_ms, note)]
+        if signal.rule.outage:
+            # Normally none: a retry after a failed write finishes the grouping it missed.
+            transitions += self._group_dependants(updated, signal.at_ms)
+        return self._commit(transitions)
 
     def _clear(self, signal: RuleSignal) -> list[AlertTransition]:
         alert_id = self._by_key.get((signal.rule.id, signal.device_id))
