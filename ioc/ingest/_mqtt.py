@@ -82,11 +82,12 @@ class MqttConsumer:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_subscribe = self._on_subscribe
         self._failing = False
 
     @property
     def connected(self) -> bool:
-        """Whether the session is up now."""
+        """Whether the session is up and subscribed now."""
         return self._connected.is_set()
 
     def start(self) -> None:
@@ -108,7 +109,7 @@ class MqttConsumer:
         self._client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:
-        """Block until the first connection is up."""
+        """Block until the first connection is up and subscribed."""
         return self._connected.wait(timeout)
 
     def stop(self) -> None:
@@ -149,13 +150,27 @@ class MqttConsumer:
         self.connections += 1
         self._failing = False
         client.subscribe(self._options.subscription, qos=1)
-        self._connected.set()
         log.info(
             "connected to mqtt://%s:%d (session %s)",
             self._options.host,
             self._options.port,
             "resumed" if flags.session_present else "new",
         )
+
+    def _on_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _mid: int,
+        reasons: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        # Up means subscribed: a message published before the broker has the subscription
+        # would not be queued for a new session.
+        if any(reason.is_failure for reason in reasons):
+            log.error("broker refused the subscription %s: %s", self._options.subscription, reasons)
+            return
+        self._connected.set()
 
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
         if not self._failing:
