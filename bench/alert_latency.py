@@ -25,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.loadgen import bts_messages
-from ioc.broker import MosquittoProcess
+from ioc.broker import MosquittoProcess, free_port
 from ioc.inventory import FleetShape, generate_inventory, write_inventory
 from tests.support.influx import InfluxProcess
 from tests.support.mqtt import has_subscriber, wait_until
@@ -140,6 +140,7 @@ def main() -> int:
         "IOC_INVENTORY": str(inventory),
         "IOC_DATA_DIR": str(workdir / "ioc"),
         "IOC_LOG_LEVEL": "WARNING",
+        "IOC_API_PORT": str(free_port()),
     }
     ioc = subprocess.Popen([sys.executable, "-m", "ioc", "run"], env=env)
     print(

@@ -107,7 +107,9 @@ _STATUS_EVERY = click.option(
 )
 
 
-def _run(ctx: click.Context, status_every: float, ingest: bool, rules: bool) -> None:
+def _run(
+    ctx: click.Context, status_every: float, ingest: bool, rules: bool, api: bool = False
+) -> None:
     from ioc.app import load_catalog, run_stages
     from ioc.domain import DeliveryError
     from ioc.rules import RuleError
@@ -115,7 +117,7 @@ def _run(ctx: click.Context, status_every: float, ingest: bool, rules: bool) -> 
     settings = _settings(ctx)
     try:
         catalog = load_catalog(settings)
-        code = run_stages(settings, catalog, ingest, rules, _StopFlag(), status_every)
+        code = run_stages(settings, catalog, ingest, rules, _StopFlag(), status_every, api)
     except (CatalogError, RuleError, DeliveryError) as exc:
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(_EXIT_CONFIG)
@@ -134,8 +136,8 @@ def ingest(ctx: click.Context, status_every: float) -> None:
 @_STATUS_EVERY
 @click.pass_context
 def run(ctx: click.Context, status_every: float) -> None:
-    """Run ingest and the rule engine together in one process."""
-    _run(ctx, status_every, ingest=True, rules=True)
+    """Run ingest, the rule engine and the API together in one process."""
+    _run(ctx, status_every, ingest=True, rules=True, api=True)
 
 
 @main.group(invoke_without_command=True)
@@ -368,6 +370,87 @@ def alerts_show(ctx: click.Context, alert_id: int) -> None:
         )
     for child in children:
         click.echo(f"  affected: #{child.id} {child.state.value} {child.rule_id} {child.device_id}")
+
+
+@main.command()
+@click.pass_context
+def api(ctx: click.Context) -> None:
+    """Serve the HTTP API alone on IOC_API_HOST:IOC_API_PORT (`ioc run` serves it too)."""
+    import uvicorn
+
+    from ioc.api import create_app
+    from ioc.app import api_context, load_catalog
+    from ioc.domain import DeliveryError
+
+    settings = _settings(ctx)
+    try:
+        context = api_context(settings, load_catalog(settings))
+    except (CatalogError, DeliveryError) as exc:
+        click.echo(f"ioc: {exc}", err=True)
+        sys.exit(_EXIT_CONFIG)
+    click.echo(f"ioc api: http://{settings.api_host}:{settings.api_port}/docs", err=True)
+    uvicorn.run(
+        create_app(context, settings.api_cors_origins),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level="warning",
+    )
+
+
+@main.group()
+def token() -> None:
+    """API tokens (stored hashed; the secret is shown once)."""
+
+
+@token.command("create")
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "operator", "admin"]),
+    required=True,
+    help="viewer: read-only (the wall); operator: act on alerts; admin: everything.",
+)
+@click.option("--name", default=None, help="Who or what holds it (recorded as the actor).")
+@click.pass_context
+def token_create(ctx: click.Context, role: str, name: str | None) -> None:
+    """Create a token; the secret is printed alone on the last line."""
+    from ioc.domain import Role
+    from ioc.state import TokenStore, connect_state
+
+    settings = _settings(ctx)
+    store = TokenStore(connect_state(settings.resolved_state_url))
+    record, secret = store.create(Role(role), name or f"{role}-token", time.time_ns() // 1_000_000)
+    click.echo(f"token #{record.id} ({record.role.value}, {record.name}); keep it secret:")
+    click.echo(secret)
+
+
+@token.command("list")
+@click.pass_context
+def token_list(ctx: click.Context) -> None:
+    """Tokens (never their secrets)."""
+    from ioc.state import TokenStore, connect_state
+
+    settings = _settings(ctx)
+    for record in TokenStore(connect_state(settings.resolved_state_url)).list():
+        revoked = f" revoked {_when(record.revoked_at_ms)}" if record.revoked_at_ms else ""
+        click.echo(
+            f"#{record.id:<4} {record.role.value:8} {record.name:24} "
+            f"created {_when(record.created_at_ms)}{revoked}"
+        )
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@click.pass_context
+def token_revoke(ctx: click.Context, token_id: int) -> None:
+    """Revoke a token at once."""
+    from ioc.state import TokenStore, connect_state
+
+    settings = _settings(ctx)
+    store = TokenStore(connect_state(settings.resolved_state_url))
+    if not store.revoke(token_id, time.time_ns() // 1_000_000):
+        click.echo(f"ioc: no live token #{token_id}", err=True)
+        sys.exit(1)
+    click.echo(f"token #{token_id} revoked")
 
 
 @main.group()

@@ -1,5 +1,6 @@
 """The composition root: builds settings, stores and stages, and runs them together."""
 
+from ioc.app._api import ApiServer, api_context
 from ioc.app._catalog import Catalog, load_catalog
 from ioc.app._demo import demo_faults, run_demo
 from ioc.app._ingest import IngestService
@@ -9,10 +10,12 @@ from ioc.app._status import StatusLine
 from ioc.app._stores import open_dead_letters, open_telemetry_store
 
 __all__ = [
+    "ApiServer",
     "Catalog",
     "IngestService",
     "RulesService",
     "StatusLine",
+    "api_context",
     "demo_faults",
     "load_catalog",
     "open_dead_letters",

@@ -127,7 +127,9 @@ class RulesService:
         self._scheduler.start()
 
     def stop(self) -> None:
-        """Judge what is queued, save every state, and stop."""
+        """Judge what is queued, save every state, and stop (once; later calls do nothing)."""
+        if self._stopping.is_set():
+            return
         self._scheduler.shutdown(wait=False)
         self._stopping.set()
         self._worker.join()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ioc.alerts import BrokerAddress, MqttAlertPublisher
+from ioc.app._api import ApiServer, api_context
 from ioc.app._catalog import Catalog
 from ioc.app._ingest import IngestService, build_decoder, mqtt_options
 from ioc.app._rules import RulesService
@@ -54,8 +55,9 @@ def run_stages(
     rules: bool,
     should_stop: Callable[[], bool],
     status_every_s: float = 5.0,
+    api: bool = False,
 ) -> int:
-    """Run ingest, rules or both until told to stop; 1 if a stage failed on its own."""
+    """Run ingest, rules (and the API) until told to stop; 1 if a stage failed on its own."""
     with ExitStack() as stack:
         rules_service = None
         publisher = None
@@ -92,6 +94,11 @@ def run_stages(
         if consumer is not None:
             consumer.start()
             stack.callback(consumer.stop)
+        if api:
+            server = ApiServer(settings, api_context(settings, catalog))
+            server.start()
+            stack.callback(server.stop)
+            log.info("API at %s/docs", server.url)
         status = (
             StatusLine(ingest_service.stats, ingest_service.live, len(catalog.inventory.devices))
             if ingest_service is not None

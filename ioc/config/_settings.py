@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     dead_letter_limit: int = Field(default=10_000, ge=10, le=10_000_000)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    api_cors_origins: list[str] = []  # closed by default
+
     @field_validator("mqtt_url")
     @classmethod
     def _check_mqtt_url(cls, value: str) -> str:

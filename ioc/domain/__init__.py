@@ -1,5 +1,6 @@
 """Pure domain types shared by every stage; this package imports nothing else from ioc."""
 
+from ioc.domain._access import Role
 from ioc.domain._alerts import (
     Alert,
     AlertState,
@@ -53,6 +54,7 @@ __all__ = [
     "RejectReason",
     "Rejection",
     "RetryLater",
+    "Role",
     "RuleInfo",
     "RuleSignal",
     "Severity",

@@ -8,13 +8,16 @@ Exceptions::
 from ioc.state._alerts import AlertRepository, AlertRequest
 from ioc.state._db import StateError, connect_state, upgrade
 from ioc.state._deadletters import DeadLetter, DeadLetterLog
+from ioc.state._tokens import ApiToken, TokenStore
 
 __all__ = [
     "AlertRepository",
     "AlertRequest",
+    "ApiToken",
     "DeadLetter",
     "DeadLetterLog",
     "StateError",
+    "TokenStore",
     "connect_state",
     "upgrade",
 ]

@@ -289,6 +289,22 @@ class AlertRepository:
             "list alerts", lambda c: [_alert(row) for row in c.execute(query)], write=False
         )
 
+    def children(self, alert_id: int) -> list[Alert]:
+        """Open alerts grouped under a root."""
+        query = (
+            select(alert_table)
+            .where(
+                alert_table.c.root_id == alert_id,
+                alert_table.c.state != AlertState.RESOLVED.value,
+            )
+            .order_by(alert_table.c.id)
+        )
+        return self._run(
+            "read an alert's children",
+            lambda c: [_alert(row) for row in c.execute(query)],
+            write=False,
+        )
+
     def history(self, alert_id: int) -> list[AlertTransition]:
         """An alert's audit trail, oldest first (each with the alert as it is now)."""
 

@@ -194,3 +194,20 @@ def test_a_request_with_no_running_rules_process_is_queued_and_says_so(tmp_path:
     result = run_ioc("alerts", "ack", "1", "--wait", "0.3", env={"IOC_DATA_DIR": str(tmp_path)})
     assert result.returncode == 1
     assert "request #1 is queued, but no running `ioc run` / `ioc rules` took it" in result.stderr
+
+
+def test_tokens_from_the_command_line(tmp_path: Path) -> None:
+    env = {"IOC_DATA_DIR": str(tmp_path)}
+    created = run_ioc("token", "create", "--role", "viewer", "--name", "wall-1", env=env)
+    assert created.returncode == 0, created.stderr
+    lines = created.stdout.strip().splitlines()
+    assert lines[0].startswith("token #1 (viewer, wall-1)")
+    assert lines[-1].startswith("ioc_") and len(lines[-1]) > 40 and " " not in lines[-1]
+    listed = run_ioc("token", "list", env=env)
+    assert "viewer" in listed.stdout and "wall-1" in listed.stdout
+    assert lines[-1] not in listed.stdout  # the secret is never shown again
+    assert run_ioc("token", "revoke", "1", env=env).returncode == 0
+    assert "revoked" in run_ioc("token", "list", env=env).stdout
+    assert run_ioc("token", "revoke", "1", env=env).returncode == 1
+    bad = run_ioc("token", "create", "--role", "root", env=env)
+    assert bad.returncode == 2 and "'root' is not one of" in bad.stderr

@@ -3,6 +3,7 @@ rules, alerts) -> the alerts a user lists, with the root cause of a commune link
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,8 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import urllib3
 
-from ioc.broker import MosquittoProcess
+from ioc.broker import MosquittoProcess, free_port
 from ioc.domain import Alert, AlertState
 from ioc.inventory import bundled_profiles_dir
 from ioc.state import AlertRepository, connect_state
@@ -49,6 +51,18 @@ class _Process:
         return code
 
 
+def _token(env: dict[str, str]) -> str:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    created = subprocess.run(
+        [sys.executable, "-m", "ioc", "token", "create", "--role", "viewer"],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return created.stdout.strip().splitlines()[-1]
+
+
 @pytest.fixture
 def env(
     mosquitto: MosquittoProcess, influxd: InfluxProcess, influx_db: str, tmp_path: Path
@@ -62,6 +76,7 @@ def env(
         "IOC_INVENTORY": str(SMALL_INVENTORY),
         "IOC_RULES_DIR": str(fast_rules(tmp_path / "rules", "12s", "3s")),
         "IOC_BATCH_INTERVAL_S": "0.1",
+        "IOC_API_PORT": str(free_port()),
     }
 
 
@@ -118,6 +133,15 @@ def test_faults_raise_their_alerts_and_a_link_failure_is_one_root_incident(
             )
 
         wait_until(outage_grouped, 60, "the link failure grouped as one root incident")
+        # `ioc run` serves the API beside ingest and rules.
+        api = f"http://127.0.0.1:{env['IOC_API_PORT']}"
+        assert urllib3.request("GET", f"{api}/healthz").status == 200
+        token = _token(env)
+        served = urllib3.request("GET", f"{api}/api/v1/alerts?token={token}&state=firing")
+        assert served.status == 200
+        assert ("netgw.wan_down", "gw1") in {
+            (a["rule"], a["device_id"]) for a in json.loads(served.data)["items"]
+        }
         during = open_alerts()
         root = during[("netgw.wan_down", "gw1")]
         assert root.root_id is None and root.severity.value == "critical"

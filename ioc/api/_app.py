@@ -1,0 +1,39 @@
+"""The FastAPI application: versioned routers, CORS closed unless configured."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from ioc.api._context import ApiContext
+from ioc.api.routes import alerts, health
+
+
+def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI:
+    """The API over the given resources."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, ApiContext]]:
+        yield {"context": context}
+
+    app = FastAPI(
+        title="ioc",
+        summary="Municipal IoT operations centre: devices, alerts, the wall",
+        version="1",
+        lifespan=lifespan,
+    )
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        )
+    app.include_router(health.router)
+    v1 = APIRouter(prefix="/api/v1")
+    v1.include_router(alerts.router)
+    app.include_router(v1)
+    return app

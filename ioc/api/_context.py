@@ -1,0 +1,22 @@
+"""What the API reads and writes, handed to it by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ioc.domain import Inventory, Profile
+from ioc.state import AlertRepository, TokenStore
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    """The API's resources; built in `ioc/app`, kept in the app's lifespan state."""
+
+    inventory: Inventory
+    profiles: dict[str, Profile]
+    alerts: AlertRepository
+    tokens: TokenStore
+    clock: Callable[[], int]
+    # How long an acknowledge / resolve waits for the rules process to carry it out.
+    request_wait_s: float = 10.0

@@ -1,0 +1,55 @@
+"""Dependencies of the routes: the context, and who is calling with which role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ioc.api._context import ApiContext
+from ioc.domain import Role
+from ioc.state import ApiToken
+
+_bearer = HTTPBearer(auto_error=False, description="An API token from `ioc token create`")
+
+
+def get_context(request: Request) -> ApiContext:
+    """The API's resources, from the lifespan state."""
+    context: ApiContext = request.state.context
+    return context
+
+
+Context = Annotated[ApiContext, Depends(get_context)]
+
+
+def require(needed: Role) -> Callable[..., ApiToken]:
+    """A dependency that admits tokens whose role includes `needed` (401 / 403 otherwise)."""
+
+    def check(
+        request: Request,
+        context: Context,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> ApiToken:
+        # The wall may carry its viewer token in the URL (a screen has no one to type it).
+        secret = credentials.credentials if credentials else request.query_params.get("token")
+        token = context.tokens.find(secret) if secret else None
+        if token is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "a valid API token is needed (Authorization: Bearer ...)",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not token.role.allows(needed):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"this needs the {needed.value} role; this token's is {token.role}",
+            )
+        return token
+
+    return check
+
+
+Viewer = Annotated[ApiToken, Depends(require(Role.VIEWER))]
+Operator = Annotated[ApiToken, Depends(require(Role.OPERATOR))]

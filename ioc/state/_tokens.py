@@ -1,0 +1,122 @@
+"""API tokens: random secrets shown once, stored only as their SHA-256, each with a role."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    String,
+    Table,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from ioc.domain import Role
+from ioc.state._db import StateError, metadata
+
+api_token_table = Table(
+    "api_token",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    # A token is 256 random bits, so a plain SHA-256 cannot be brute-forced; a slow password
+    # hash would only slow every request down.
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("revoked_at_ms", BigInteger, nullable=True),
+)
+
+T = TypeVar("T")
+TOKEN_PREFIX = "ioc_"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A token's record (never the secret itself)."""
+
+    id: int
+    name: str
+    role: Role
+    created_at_ms: int
+    revoked_at_ms: int | None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class TokenStore:
+    """Creates, checks and revokes API tokens."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def _run(self, what: str, work: Callable[[Connection], T]) -> T:
+        try:
+            with self._engine.begin() as connection:
+                return work(connection)
+        except SQLAlchemyError as exc:
+            raise StateError(f"cannot {what}: {exc}") from exc
+
+    def create(self, role: Role, name: str, now_ms: int) -> tuple[ApiToken, str]:
+        """A new token: its record, and the secret (shown once, never stored)."""
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        name = name[:128]
+        row = {
+            "name": name,
+            "role": role.value,
+            "digest": _digest(secret),
+            "created_at_ms": now_ms,
+        }
+        table = api_token_table
+        token_id = self._run(
+            "create a token",
+            lambda c: c.execute(insert(table).values(row).returning(table.c.id)).scalar_one(),
+        )
+        return ApiToken(int(token_id), name, role, now_ms, None), secret
+
+    def find(self, secret: str) -> ApiToken | None:
+        """The record of a valid, unrevoked token; None for anything else."""
+        if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+            return None
+        table = api_token_table
+        query = select(table).where(
+            table.c.digest == _digest(secret), table.c.revoked_at_ms.is_(None)
+        )
+        row = self._run("check a token", lambda c: c.execute(query).first())
+        if row is None:
+            return None
+        return ApiToken(row.id, row.name, Role(row.role), row.created_at_ms, row.revoked_at_ms)
+
+    def list(self) -> list[ApiToken]:
+        """Every token, revoked ones included."""
+        table = api_token_table
+        return self._run(
+            "list tokens",
+            lambda c: [
+                ApiToken(r.id, r.name, Role(r.role), r.created_at_ms, r.revoked_at_ms)
+                for r in c.execute(select(table).order_by(table.c.id))
+            ],
+        )
+
+    def revoke(self, token_id: int, now_ms: int) -> bool:
+        """Revoke a token; False if there was no such live token."""
+        table = api_token_table
+        statement = (
+            update(table)
+            .where(table.c.id == token_id, table.c.revoked_at_ms.is_(None))
+            .values(revoked_at_ms=now_ms)
+        )
+        return bool(self._run("revoke a token", lambda c: c.execute(statement).rowcount))

@@ -1,0 +1,162 @@
+"""The API over the real state database (SQLite and PostgreSQL) with a real rules worker:
+tokens and roles on every endpoint, alerts listed and detailed, operator actions carried out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ioc.api import ApiContext, create_app
+from ioc.app import Catalog, RulesService, wall_clock_ms
+from ioc.config import load_settings
+from ioc.domain import Inventory, Profile, Reading, Role
+from ioc.state import AlertRepository, TokenStore, connect_state
+from tests.support.mqtt import wait_until
+
+SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
+
+# Every route and the least role it needs (None: open to all).
+ROUTES: list[tuple[str, str, Role | None]] = [
+    ("GET", "/healthz", None),
+    ("GET", "/readyz", None),
+    ("GET", "/api/v1/alerts", Role.VIEWER),
+    ("GET", "/api/v1/alerts/1", Role.VIEWER),
+    ("POST", "/api/v1/alerts/1/ack", Role.OPERATOR),
+    ("POST", "/api/v1/alerts/1/note", Role.OPERATOR),
+    ("POST", "/api/v1/alerts/1/resolve", Role.OPERATOR),
+]
+
+
+@pytest.fixture
+def world(
+    state_url: str,
+    tmp_path: Path,
+    small_inventory: Inventory,
+    profiles: dict[str, Profile],
+) -> Iterator[tuple[TestClient, RulesService, dict[Role, str], TokenStore]]:
+    settings = load_settings(data_dir=tmp_path, state_url=state_url, inventory=SMALL_INVENTORY)
+    rules = RulesService(settings, Catalog(profiles, small_inventory))
+    rules.start()
+    engine = connect_state(state_url)
+    tokens = TokenStore(engine)
+    secrets = {role: tokens.create(role, f"{role.value}-1", 0)[1] for role in Role}
+    context = ApiContext(
+        small_inventory, profiles, AlertRepository(engine), tokens, wall_clock_ms, 5.0
+    )
+    with TestClient(create_app(context)) as client:
+        yield client, rules, secrets, tokens
+    rules.stop()
+    engine.dispose()
+
+
+def _auth(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def _raise_battery_alert(rules: RulesService, client: TestClient, secret: str) -> int:
+    now = wall_clock_ms()
+    rules.observe(Reading("bts", "bts1", now, {"battery_v": 45.0}))
+
+    def listed() -> list[dict[str, object]]:
+        page = client.get("/api/v1/alerts", headers=_auth(secret)).json()
+        return list(page["items"])
+
+    wait_until(lambda: bool(listed()), 10, "the alert")
+    return int(listed()[0]["id"])  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize(("method", "path", "needed"), ROUTES)
+def test_every_route_checks_the_token_and_the_role(
+    world: tuple[TestClient, RulesService, dict[Role, str], TokenStore],
+    method: str,
+    path: str,
+    needed: Role | None,
+) -> None:
+    client, _rules, secrets, tokens = world
+    body = {"json": {"note": ""}} if method == "POST" else {}
+    anonymous = client.request(method, path, **body)
+    if needed is None:
+        assert anonymous.status_code == 200
+        return
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    wrong = client.request(method, path, headers=_auth("ioc_not-a-token"), **body)
+    assert wrong.status_code == 401
+    for role, secret in secrets.items():
+        response = client.request(method, path, headers=_auth(secret), **body)
+        if role.allows(needed):
+            assert response.status_code not in (401, 403), (role, response.text)
+        else:
+            assert response.status_code == 403, (role, response.text)
+            assert f"needs the {needed.value} role" in response.json()["detail"]
+    revoked_id = next(t.id for t in tokens.list() if t.role is Role.ADMIN)
+    tokens.revoke(revoked_id, 1)
+    assert (
+        client.request(method, path, headers=_auth(secrets[Role.ADMIN]), **body).status_code == 401
+    )
+
+
+def test_a_viewer_token_may_ride_in_the_url(
+    world: tuple[TestClient, RulesService, dict[Role, str], TokenStore],
+) -> None:
+    client, _rules, secrets, _tokens = world
+    assert client.get(f"/api/v1/alerts?token={secrets[Role.VIEWER]}").status_code == 200
+
+
+def test_alerts_listed_detailed_and_acted_on(
+    world: tuple[TestClient, RulesService, dict[Role, str], TokenStore],
+) -> None:
+    client, rules, secrets, _tokens = world
+    viewer, operator = _auth(secrets[Role.VIEWER]), _auth(secrets[Role.OPERATOR])
+    alert_id = _raise_battery_alert(rules, client, secrets[Role.VIEWER])
+    page = client.get("/api/v1/alerts?state=firing&severity=major&area=D1", headers=viewer)
+    [item] = page.json()["items"]
+    assert (item["rule"], item["device_id"], item["id"]) == ("bts.battery_low", "bts1", alert_id)
+    assert client.get("/api/v1/alerts?severity=critical", headers=viewer).json()["items"] == []
+    assert client.get("/api/v1/alerts?area=C2", headers=viewer).json()["items"] == []
+    assert client.get("/api/v1/alerts?area=nowhere", headers=viewer).status_code == 404
+    assert client.get("/api/v1/alerts?limit=0", headers=viewer).status_code == 422
+
+    acked = client.post(
+        f"/api/v1/alerts/{alert_id}/ack", json={"note": "on my way"}, headers=operator
+    )
+    assert acked.status_code == 200, acked.text
+    again = client.post(f"/api/v1/alerts/{alert_id}/ack", json={}, headers=operator)
+    assert again.status_code == 409 and "already acknowledged by operator-1" in again.text
+    resolved = client.post(
+        f"/api/v1/alerts/{alert_id}/resolve", json={"note": "fixed"}, headers=operator
+    )
+    assert resolved.status_code == 200, resolved.text
+    missing = client.post("/api/v1/alerts/999999/resolve", json={}, headers=operator)
+    assert missing.status_code == 404
+    bad = client.post(
+        f"/api/v1/alerts/{alert_id}/note", json={"note": "x", "extra": 1}, headers=operator
+    )
+    assert bad.status_code == 422
+
+    detail = client.get(f"/api/v1/alerts/{alert_id}", headers=viewer).json()
+    assert detail["alert"]["state"] == "resolved"
+    assert [(h["event"], h["actor"], h["note"]) for h in detail["history"]] == [
+        ("fired", "rules", ""),
+        ("acknowledged", "operator-1", "on my way"),
+        ("resolved", "operator-1", "fixed"),
+    ]
+    assert client.get("/api/v1/alerts/999999", headers=viewer).status_code == 404
+
+
+def test_an_action_with_no_rules_process_is_accepted_as_queued(
+    world: tuple[TestClient, RulesService, dict[Role, str], TokenStore],
+) -> None:
+    client, rules, secrets, _tokens = world
+    alert_id = _raise_battery_alert(rules, client, secrets[Role.VIEWER])
+    rules.stop()  # the rules process is away
+    started = time.monotonic()
+    response = client.post(
+        f"/api/v1/alerts/{alert_id}/ack", json={}, headers=_auth(secrets[Role.OPERATOR])
+    )
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+    assert time.monotonic() - started < 5.0 + 2.0
