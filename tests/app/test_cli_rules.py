@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+import urllib3
 
-from ioc.broker import MosquittoProcess
+from ioc.broker import MosquittoProcess, free_port
 from tests.app.test_cli import run_ioc
 from tests.rules.harness import RULES_DIR
 from tests.support.mqtt import publish_all, wait_until
@@ -211,3 +212,31 @@ def test_tokens_from_the_command_line(tmp_path: Path) -> None:
     assert run_ioc("token", "revoke", "1", env=env).returncode == 1
     bad = run_ioc("token", "create", "--role", "root", env=env)
     assert bad.returncode == 2 and "'root' is not one of" in bad.stderr
+
+
+def test_ioc_api_serves_on_the_configured_port(tmp_path: Path) -> None:
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ioc", "api"],
+        env={**clean, "IOC_DATA_DIR": str(tmp_path), "IOC_API_PORT": str(port)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), 30, "the API")
+        anonymous = urllib3.request("GET", f"http://127.0.0.1:{port}/api/v1/alerts")
+        assert anonymous.status == 401
+        spec = urllib3.request("GET", f"http://127.0.0.1:{port}/openapi.json")
+        assert "/api/v1/alerts/{alert_id}/ack" in json.loads(spec.data)["paths"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    assert f"ioc api: http://127.0.0.1:{port}/docs" in stderr
+
+
+def _answers(url: str) -> bool:
+    try:
+        return urllib3.request("GET", url, retries=False).status == 200
+    except urllib3.exceptions.HTTPError:
+        return False
