@@ -381,11 +381,12 @@ def api(ctx: click.Context) -> None:
     from ioc.api import create_app
     from ioc.app import api_context, load_catalog
     from ioc.domain import DeliveryError
+    from ioc.rules import RuleError
 
     settings = _settings(ctx)
     try:
         context = api_context(settings, load_catalog(settings))
-    except (CatalogError, DeliveryError) as exc:
+    except (CatalogError, RuleError, DeliveryError) as exc:
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(_EXIT_CONFIG)
     click.echo(f"ioc api: http://{settings.api_host}:{settings.api_port}/docs", err=True)

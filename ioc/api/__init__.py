@@ -2,5 +2,6 @@
 
 from ioc.api._app import create_app
 from ioc.api._context import ApiContext
+from ioc.api._overview import RuleRoles, compute_overview
 
-__all__ = ["ApiContext", "create_app"]
+__all__ = ["ApiContext", "RuleRoles", "compute_overview", "create_app"]

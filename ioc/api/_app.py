@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from ioc.api._context import ApiContext
-from ioc.api.routes import alerts, health
+from ioc.api.routes import alerts, health, overview
 
 
 def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI:
@@ -34,6 +34,7 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
         )
     app.include_router(health.router)
     v1 = APIRouter(prefix="/api/v1")
+    v1.include_router(overview.router)
     v1.include_router(alerts.router)
     app.include_router(v1)
     return app

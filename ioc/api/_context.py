@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ioc.api._overview import RuleRoles
 from ioc.domain import Inventory, Profile
 from ioc.state import AlertRepository, TokenStore
 
@@ -18,5 +19,6 @@ class ApiContext:
     alerts: AlertRepository
     tokens: TokenStore
     clock: Callable[[], int]
+    rule_roles: RuleRoles = field(default_factory=RuleRoles)
     # How long an acknowledge / resolve waits for the rules process to carry it out.
     request_wait_s: float = 10.0

@@ -7,10 +7,11 @@ import threading
 
 import uvicorn
 
-from ioc.api import ApiContext, create_app
+from ioc.api import ApiContext, RuleRoles, create_app
 from ioc.app._catalog import Catalog
-from ioc.app._rules import wall_clock_ms
+from ioc.app._rules import rule_locations, wall_clock_ms
 from ioc.config import Settings
+from ioc.rules import load_rules
 from ioc.state import AlertRepository, TokenStore, connect_state
 
 log = logging.getLogger("ioc.api")
@@ -19,12 +20,22 @@ log = logging.getLogger("ioc.api")
 def api_context(settings: Settings, catalog: Catalog) -> ApiContext:
     """The stores the API reads and writes, from the settings."""
     engine = connect_state(settings.resolved_state_url)
+    rules = load_rules(rule_locations(settings), catalog.profiles, catalog.inventory)
+    absence = {r.info.id for r in rules if r.spec.condition.kind == "absence"}
+    roles = RuleRoles(
+        down=frozenset(absence),
+        power=frozenset(
+            r.info.id for r in rules if r.info.probable_cause == "commercialPowerFailure"
+        ),
+        link=frozenset(r.info.id for r in rules if r.info.outage and r.info.id not in absence),
+    )
     return ApiContext(
         inventory=catalog.inventory,
         profiles=catalog.profiles,
         alerts=AlertRepository(engine),
         tokens=TokenStore(engine),
         clock=wall_clock_ms,
+        rule_roles=roles,
     )
 
 

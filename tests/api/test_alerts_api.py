@@ -23,6 +23,7 @@ SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.
 ROUTES: list[tuple[str, str, Role | None]] = [
     ("GET", "/healthz", None),
     ("GET", "/readyz", None),
+    ("GET", "/api/v1/overview", Role.VIEWER),
     ("GET", "/api/v1/alerts", Role.VIEWER),
     ("GET", "/api/v1/alerts/1", Role.VIEWER),
     ("POST", "/api/v1/alerts/1/ack", Role.OPERATOR),
@@ -45,7 +46,12 @@ def world(
     tokens = TokenStore(engine)
     secrets = {role: tokens.create(role, f"{role.value}-1", 0)[1] for role in Role}
     context = ApiContext(
-        small_inventory, profiles, AlertRepository(engine), tokens, wall_clock_ms, 5.0
+        small_inventory,
+        profiles,
+        AlertRepository(engine),
+        tokens,
+        wall_clock_ms,
+        request_wait_s=5.0,
     )
     with TestClient(create_app(context)) as client:
         yield client, rules, secrets, tokens
