@@ -22,3 +22,14 @@ class ApiContext:
     rule_roles: RuleRoles = field(default_factory=RuleRoles)
     # How long an acknowledge / resolve waits for the rules process to carry it out.
     request_wait_s: float = 10.0
+    # When ingest and rules run in this process: their figures for /metrics.
+    process_metrics: Callable[[], ProcessMetrics] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessMetrics:
+    """Figures of the stages running beside the API: name -> (value, help)."""
+
+    counters: dict[str, tuple[float, str]] = field(default_factory=dict)
+    gauges: dict[str, tuple[float, str]] = field(default_factory=dict)
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)

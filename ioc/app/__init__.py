@@ -1,6 +1,6 @@
 """The composition root: builds settings, stores and stages, and runs them together."""
 
-from ioc.app._api import ApiServer, api_context
+from ioc.app._api import ApiServer, api_context, stage_metrics
 from ioc.app._catalog import Catalog, load_catalog
 from ioc.app._demo import demo_faults, run_demo
 from ioc.app._ingest import IngestService
@@ -24,5 +24,6 @@ __all__ = [
     "rule_locations",
     "run_demo",
     "run_stages",
+    "stage_metrics",
     "wall_clock_ms",
 ]

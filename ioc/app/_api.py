@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 import uvicorn
 
-from ioc.api import ApiContext, RuleRoles, create_app
+from ioc.api import ApiContext, ProcessMetrics, RuleRoles, create_app
 from ioc.app._catalog import Catalog
-from ioc.app._rules import rule_locations, wall_clock_ms
+from ioc.app._ingest import IngestService
+from ioc.app._rules import RulesService, rule_locations, wall_clock_ms
 from ioc.config import Settings
 from ioc.rules import load_rules
 from ioc.state import AlertRepository, TokenStore, connect_state
@@ -17,7 +19,11 @@ from ioc.state import AlertRepository, TokenStore, connect_state
 log = logging.getLogger("ioc.api")
 
 
-def api_context(settings: Settings, catalog: Catalog) -> ApiContext:
+def api_context(
+    settings: Settings,
+    catalog: Catalog,
+    process_metrics: Callable[[], ProcessMetrics] | None = None,
+) -> ApiContext:
     """The stores the API reads and writes, from the settings."""
     engine = connect_state(settings.resolved_state_url)
     rules = load_rules(rule_locations(settings), catalog.profiles, catalog.inventory)
@@ -36,7 +42,44 @@ def api_context(settings: Settings, catalog: Catalog) -> ApiContext:
         tokens=TokenStore(engine),
         clock=wall_clock_ms,
         rule_roles=roles,
+        process_metrics=process_metrics,
     )
+
+
+def stage_metrics(
+    ingest: IngestService | None, rules: RulesService | None
+) -> Callable[[], ProcessMetrics]:
+    """/metrics figures of the stages running in this process."""
+
+    def collect() -> ProcessMetrics:
+        counters: dict[str, tuple[float, str]] = {}
+        gauges: dict[str, tuple[float, str]] = {}
+        rejected: dict[str, int] = {}
+        if ingest is not None:
+            stats = ingest.stats.snapshot()
+            counters |= {
+                "ingest_received": (stats.received, "MQTT messages taken"),
+                "ingest_accepted": (stats.accepted, "decoded into readings, events, statuses"),
+                "ingest_stored": (stats.stored, "items written to the telemetry store"),
+                "ingest_duplicates": (stats.duplicates, "redeliveries recognised and skipped"),
+                "ingest_store_retries": (stats.store_retries, "telemetry writes retried"),
+            }
+            gauges |= {
+                "ingest_pending": (ingest.pipeline.pending, "messages not yet acknowledged"),
+                "ingest_last_write_seconds": (stats.last_write_s, "last batch write duration"),
+            }
+            rejected = dict(stats.rejected)
+        if rules is not None:
+            engine = rules.engine.stats
+            counters |= {
+                "rules_items": (engine.items, "items judged by the rules"),
+                "rules_signals": (engine.signals, "raise / update / clear signals"),
+                "rules_stale": (engine.stale, "readings older than the last judged"),
+            }
+            gauges["rules_backlog"] = (rules.backlog, "items waiting for the rule engine")
+        return ProcessMetrics(counters, gauges, rejected)
+
+    return collect
 
 
 class ApiServer:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ioc.alerts import BrokerAddress, MqttAlertPublisher
-from ioc.app._api import ApiServer, api_context
+from ioc.app._api import ApiServer, api_context, stage_metrics
 from ioc.app._catalog import Catalog
 from ioc.app._ingest import IngestService, build_decoder, mqtt_options
 from ioc.app._rules import RulesService
@@ -95,7 +95,8 @@ def run_stages(
             consumer.start()
             stack.callback(consumer.stop)
         if api:
-            server = ApiServer(settings, api_context(settings, catalog))
+            context = api_context(settings, catalog, stage_metrics(ingest_service, rules_service))
+            server = ApiServer(settings, context)
             server.start()
             stack.callback(server.stop)
             log.info("API at %s/docs", server.url)

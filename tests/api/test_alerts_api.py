@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from ioc.api import ApiContext, create_app
-from ioc.app import Catalog, RulesService, wall_clock_ms
+from ioc.app import Catalog, RulesService, stage_metrics, wall_clock_ms
 from ioc.config import load_settings
 from ioc.domain import Inventory, Profile, Reading, Role
 from ioc.state import AlertRepository, TokenStore, connect_state
@@ -23,6 +24,7 @@ SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.
 ROUTES: list[tuple[str, str, Role | None]] = [
     ("GET", "/healthz", None),
     ("GET", "/readyz", None),
+    ("GET", "/metrics", None),
     ("GET", "/api/v1/overview", Role.VIEWER),
     ("GET", "/api/v1/alerts", Role.VIEWER),
     ("GET", "/api/v1/alerts/1", Role.VIEWER),
@@ -166,3 +168,34 @@ def test_an_action_with_no_rules_process_is_accepted_as_queued(
     )
     assert response.status_code == 202 and response.json()["status"] == "queued"
     assert time.monotonic() - started < 5.0 + 2.0
+
+
+def test_metrics_in_prometheus_text_format(
+    world: tuple[TestClient, RulesService, dict[Role, str], TokenStore],
+    small_inventory: Inventory,
+    profiles: dict[str, Profile],
+) -> None:
+    client, rules, secrets, tokens = world
+    _raise_battery_alert(rules, client, secrets[Role.VIEWER])
+    context = ApiContext(
+        small_inventory,
+        profiles,
+        rules.repository,
+        tokens,
+        wall_clock_ms,
+        process_metrics=stage_metrics(None, rules),
+    )
+    with TestClient(create_app(context)) as with_stages:
+        response = with_stages.get("/metrics")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+    assert samples[("ioc_open_alerts", (("severity", "major"),))] == 1
+    assert samples[("ioc_open_alerts", (("severity", "critical"),))] == 0
+    assert samples[("ioc_rules_items_total", ())] >= 1
+    assert ("ioc_rules_backlog", ()) in samples
+    plain = client.get("/metrics")  # no stages in this process: alerts only
+    assert "ioc_open_alerts" in plain.text and "ioc_rules_items" not in plain.text
