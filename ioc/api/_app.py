@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from ioc.api._context import ApiContext
-from ioc.api.routes import alerts, health, metrics, overview
+from ioc.api.routes import alerts, devices, health, metrics, overview
 
 
 def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI:
@@ -36,6 +36,7 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
     app.include_router(metrics.router)
     v1 = APIRouter(prefix="/api/v1")
     v1.include_router(overview.router)
+    v1.include_router(devices.router)
     v1.include_router(alerts.router)
     app.include_router(v1)
     return app

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ioc.domain import Alert, Inventory
+from ioc.domain import Alert, Inventory, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +16,30 @@ class RuleRoles:
     down: frozenset[str] = field(default_factory=frozenset)  # absence: unreachable
     power: frozenset[str] = field(default_factory=frozenset)  # commercial power failure
     link: frozenset[str] = field(default_factory=frozenset)  # outage rules that are not absence
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatus:
+    """A device's standing from its open alerts."""
+
+    down: bool
+    worst: Severity | None  # the worst severity open on it, None when nothing is
+
+
+def device_status(open_alerts: Iterable[Alert], roles: RuleRoles) -> dict[str, DeviceStatus]:
+    """Devices with anything open, and how they stand; the others are up with nothing open."""
+    down: set[str] = set()
+    worst: dict[str, Severity] = {}
+    for alert in open_alerts:
+        if alert.rule_id in roles.down:
+            down.add(alert.device_id)
+        current = worst.get(alert.device_id)
+        if current is None or alert.severity.rank > current.rank:
+            worst[alert.device_id] = alert.severity
+    return {device: DeviceStatus(device in down, severity) for device, severity in worst.items()}
+
+
+UP = DeviceStatus(False, None)
 
 
 def compute_overview(

@@ -26,6 +26,9 @@ ROUTES: list[tuple[str, str, Role | None]] = [
     ("GET", "/readyz", None),
     ("GET", "/metrics", None),
     ("GET", "/api/v1/overview", Role.VIEWER),
+    ("GET", "/api/v1/devices", Role.VIEWER),
+    ("GET", "/api/v1/devices/bts1", Role.VIEWER),
+    ("GET", "/api/v1/map.geojson", Role.VIEWER),
     ("GET", "/api/v1/alerts", Role.VIEWER),
     ("GET", "/api/v1/alerts/1", Role.VIEWER),
     ("POST", "/api/v1/alerts/1/ack", Role.OPERATOR),
@@ -199,3 +202,25 @@ def test_metrics_in_prometheus_text_format(
     assert ("ioc_rules_backlog", ()) in samples
     plain = client.get("/metrics")  # no stages in this process: alerts only
     assert "ioc_open_alerts" in plain.text and "ioc_rules_items" not in plain.text
+
+
+def test_devices_and_the_map_show_how_each_device_stands(
+    world: tuple[TestClient, RulesService, dict[Role, str], TokenStore],
+) -> None:
+    client, rules, secrets, _tokens = world
+    viewer = _auth(secrets[Role.VIEWER])
+    _raise_battery_alert(rules, client, secrets[Role.VIEWER])
+    page = client.get("/api/v1/devices?class=bts&area=D1", headers=viewer).json()
+    assert page["total"] == 2
+    standing = {d["id"]: (d["state"], d["worst_severity"]) for d in page["items"]}
+    assert standing == {"bts1": ("up", "major"), "bts2": ("up", None)}
+    assert client.get("/api/v1/devices?state=down", headers=viewer).json()["total"] == 0
+    assert client.get("/api/v1/devices?area=nowhere", headers=viewer).status_code == 404
+    detail = client.get("/api/v1/devices/bts1", headers=viewer).json()
+    assert [a["rule"] for a in detail["open_alerts"]] == ["bts.battery_low"]
+    assert client.get("/api/v1/devices/nope", headers=viewer).status_code == 404
+    geo = client.get("/api/v1/map.geojson", headers=viewer).json()
+    assert geo["type"] == "FeatureCollection" and len(geo["features"]) == 6
+    bts1 = next(f for f in geo["features"] if f["id"] == "bts1")
+    assert bts1["geometry"]["coordinates"] == [107.1, 16.8]
+    assert bts1["properties"]["worst_severity"] == "major"
