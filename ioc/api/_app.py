@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from ioc.api._context import ApiContext
-from ioc.api.routes import alerts, devices, health, metrics, overview
+from ioc.api.routes import alerts, devices, health, maintenance, metrics, overview, tokens
 
 
 def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI:
@@ -38,5 +38,7 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
     v1.include_router(overview.router)
     v1.include_router(devices.router)
     v1.include_router(alerts.router)
+    v1.include_router(maintenance.router)
+    v1.include_router(tokens.router)
     app.include_router(v1)
     return app

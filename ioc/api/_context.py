@@ -20,6 +20,7 @@ class ApiContext:
     tokens: TokenStore
     clock: Callable[[], int]
     rule_roles: RuleRoles = field(default_factory=RuleRoles)
+    rule_ids: frozenset[str] | None = None  # the rules in force, when known
     # How long an acknowledge / resolve waits for the rules process to carry it out.
     request_wait_s: float = 10.0
     # When ingest and rules run in this process: their figures for /metrics.

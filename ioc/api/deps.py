@@ -53,3 +53,4 @@ def require(needed: Role) -> Callable[..., ApiToken]:
 
 Viewer = Annotated[ApiToken, Depends(require(Role.VIEWER))]
 Operator = Annotated[ApiToken, Depends(require(Role.OPERATOR))]
+Admin = Annotated[ApiToken, Depends(require(Role.ADMIN))]

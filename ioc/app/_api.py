@@ -42,6 +42,7 @@ def api_context(
         tokens=TokenStore(engine),
         clock=wall_clock_ms,
         rule_roles=roles,
+        rule_ids=frozenset(r.info.id for r in rules),
         process_metrics=process_metrics,
     )
 

@@ -34,6 +34,12 @@ ROUTES: list[tuple[str, str, Role | None]] = [
     ("POST", "/api/v1/alerts/1/ack", Role.OPERATOR),
     ("POST", "/api/v1/alerts/1/note", Role.OPERATOR),
     ("POST", "/api/v1/alerts/1/resolve", Role.OPERATOR),
+    ("GET", "/api/v1/maintenance", Role.VIEWER),
+    ("POST", "/api/v1/maintenance", Role.OPERATOR),
+    ("POST", "/api/v1/maintenance/999/end", Role.OPERATOR),
+    ("GET", "/api/v1/tokens", Role.ADMIN),
+    ("POST", "/api/v1/tokens", Role.ADMIN),
+    ("POST", "/api/v1/tokens/999/revoke", Role.ADMIN),
 ]
 
 
@@ -224,3 +230,48 @@ def test_devices_and_the_map_show_how_each_device_stands(
     bts1 = next(f for f in geo["features"] if f["id"] == "bts1")
     assert bts1["geometry"]["coordinates"] == [107.1, 16.8]
     assert bts1["properties"]["worst_severity"] == "major"
+
+
+def test_maintenance_windows_and_tokens_over_the_api(
+    world: tuple[TestClient, RulesService, dict[Role, str], TokenStore],
+) -> None:
+    client, _rules, secrets, _tokens = world
+    operator, admin = _auth(secrets[Role.OPERATOR]), _auth(secrets[Role.ADMIN])
+    now = wall_clock_ms()
+    window = {
+        "scope": "device",
+        "target": "gw1",
+        "starts_at_ms": now,
+        "ends_at_ms": now + 3_600_000,
+        "reason": "fibre splice",
+    }
+    created = client.post("/api/v1/maintenance", json=window, headers=operator)
+    assert created.status_code == 201, created.text
+    assert created.json()["created_by"] == "operator-1"
+    listed = client.get("/api/v1/maintenance", headers=operator).json()
+    assert [w["target"] for w in listed] == ["gw1"]
+    for mistake, message in [
+        ({"target": "nope"}, "no device 'nope'"),
+        ({"ends_at_ms": now - 1}, "must end after it starts"),
+        ({"starts_at_ms": now - 7200_000, "ends_at_ms": now - 3600_000}, "ended already"),
+        ({"scope": "area", "target": "C9"}, "no area 'C9'"),
+        ({"scope": "galaxy"}, "Input should be"),
+    ]:
+        refused = client.post("/api/v1/maintenance", json={**window, **mistake}, headers=operator)
+        assert refused.status_code == 422 and message in refused.text, (mistake, refused.text)
+    window_id = created.json()["id"]
+    assert client.post(f"/api/v1/maintenance/{window_id}/end", headers=operator).status_code == 200
+    assert client.post(f"/api/v1/maintenance/{window_id}/end", headers=operator).status_code == 404
+    assert client.get("/api/v1/maintenance", headers=operator).json() == []
+
+    made = client.post("/api/v1/tokens", json={"role": "operator", "name": "lan"}, headers=admin)
+    assert made.status_code == 201 and made.json()["secret"].startswith("ioc_")
+    fresh = _auth(made.json()["secret"])
+    assert client.get("/api/v1/alerts", headers=fresh).status_code == 200
+    names = [t["name"] for t in client.get("/api/v1/tokens", headers=admin).json()]
+    assert "lan" in names and all(
+        "secret" not in t for t in client.get("/api/v1/tokens", headers=admin).json()
+    )
+    revoked = client.post(f"/api/v1/tokens/{made.json()['id']}/revoke", headers=admin)
+    assert revoked.status_code == 200
+    assert client.get("/api/v1/alerts", headers=fresh).status_code == 401

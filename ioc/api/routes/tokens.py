@@ -1,0 +1,68 @@
+"""API tokens, for admins: list, create (the secret is returned once), revoke."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from ioc.api.deps import Admin, Context
+from ioc.domain import Role
+from ioc.state import ApiToken
+
+router = APIRouter(prefix="/tokens", tags=["tokens"])
+
+
+class TokenCreate(BaseModel):
+    """A token to create."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    name: str = Field(min_length=1, max_length=128)
+
+
+class TokenPublic(BaseModel):
+    """A token's record (never its secret)."""
+
+    id: int
+    name: str
+    role: Role
+    created_at_ms: int
+    revoked_at_ms: int | None
+
+
+class TokenCreated(TokenPublic):
+    """A new token, with its secret: shown this once."""
+
+    secret: str
+
+
+def _public(token: ApiToken) -> TokenPublic:
+    return TokenPublic(
+        id=token.id,
+        name=token.name,
+        role=token.role,
+        created_at_ms=token.created_at_ms,
+        revoked_at_ms=token.revoked_at_ms,
+    )
+
+
+@router.get("")
+def list_tokens(context: Context, _caller: Admin) -> list[TokenPublic]:
+    """Every token, revoked ones included."""
+    return [_public(token) for token in context.tokens.list()]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_token(body: TokenCreate, context: Context, _caller: Admin) -> TokenCreated:
+    """A new token; keep the secret, it is not shown again."""
+    token, secret = context.tokens.create(body.role, body.name, context.clock())
+    return TokenCreated(**_public(token).model_dump(), secret=secret)
+
+
+@router.post("/{token_id}/revoke")
+def revoke_token(token_id: int, context: Context, _caller: Admin) -> dict[str, str]:
+    """Revoke a token at once."""
+    if not context.tokens.revoke(token_id, context.clock()):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no live token {token_id}")
+    return {"status": "revoked"}
