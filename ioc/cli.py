@@ -245,7 +245,7 @@ def alerts(
         if area not in inventory.areas:
             click.echo(f"ioc: no area {area!r} in the inventory", err=True)
             sys.exit(_EXIT_CONFIG)
-        area_ids = [a for a in inventory.areas if area in {p.id for p in inventory.area_path(a)}]
+        area_ids = list(inventory.subtree(area))
     wanted = {AlertState(s) for s in states if s != "open"}
     if "open" in states:
         wanted |= {AlertState.FIRING, AlertState.ACKNOWLEDGED}
@@ -292,11 +292,7 @@ def _request(
     settings = _settings(ctx)
     repository = _alert_repository(settings)
     request_id = repository.request(alert_id, action, actor, note, time.time_ns() // 1_000_000)
-    deadline = time.monotonic() + wait
-    result = repository.request_result(request_id)
-    while result is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-        result = repository.request_result(request_id)
+    result = repository.wait_for_result(request_id, wait)
     repository.close()
     if result is None:
         click.echo(

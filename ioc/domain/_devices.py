@@ -128,6 +128,12 @@ class Inventory:
         """The areas from the root down to this one."""
         return self._paths[area_id]
 
+    def subtree(self, area_id: str) -> set[str]:
+        """The area and every area below it (raises KeyError for an unknown area)."""
+        if area_id not in self.areas:
+            raise KeyError(area_id)
+        return {a for a, path in self._paths.items() if any(p.id == area_id for p in path)}
+
     def device_area_tags(self, device_id: str) -> dict[str, str]:
         """Tag name -> area id for each level above and at the device (kind names the tag)."""
         device = self.devices[device_id]

@@ -126,6 +126,7 @@ def _selected_devices(rule: RuleSpec, inventory: Inventory) -> tuple[str, ...]:
     classes = set(select.classes) if select.classes else None
     wanted = set(select.devices) if select.devices else None
     tags = frozenset(select.tags or ())
+    areas = inventory.subtree(select.area) if select.area is not None else None
     selected = []
     for device in inventory.devices.values():
         if classes is not None and device.device_class not in classes:
@@ -134,9 +135,7 @@ def _selected_devices(rule: RuleSpec, inventory: Inventory) -> tuple[str, ...]:
             continue
         if not tags <= device.tags:
             continue
-        if select.area is not None and all(
-            area.id != select.area for area in inventory.area_path(device.area_id)
-        ):
+        if areas is not None and device.area_id not in areas:
             continue
         selected.append(device.id)
     return tuple(selected)

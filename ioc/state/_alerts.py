@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -368,6 +369,15 @@ class AlertRepository:
                 .values(done_at_ms=now_ms, result=result[:_MAX_NOTE])
             ),
         )
+
+    def wait_for_result(self, request_id: int, timeout_s: float) -> str | None:
+        """Poll a request's result until it is there or `timeout_s` has passed (then None)."""
+        deadline = time.monotonic() + timeout_s
+        result = self.request_result(request_id)
+        while result is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            result = self.request_result(request_id)
+        return result
 
     def request_result(self, request_id: int) -> str | None:
         """The result of a request, None while it waits."""

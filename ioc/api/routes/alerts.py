@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -86,8 +85,7 @@ def list_alerts(
     if area is not None:
         if area not in context.inventory.areas:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no area {area!r}")
-        inventory = context.inventory
-        area_ids = [a for a in inventory.areas if area in {p.id for p in inventory.area_path(a)}]
+        area_ids = list(context.inventory.subtree(area))
     found = context.alerts.list_alerts(state or (), severity or (), area_ids, limit + offset)
     items = [AlertPublic.model_validate(alert_json(a)) for a in found[offset:]]
     return AlertPage(items=items, limit=limit, offset=offset)
@@ -113,11 +111,7 @@ def get_alert(alert_id: int, context: Context, _caller: Viewer) -> AlertDetail:
 def _act(context: ApiContext, alert_id: int, action: str, actor: str, note: str) -> JSONResponse:
     """Queue the action for the rules process and wait for what it did."""
     request_id = context.alerts.request(alert_id, action, actor, note, context.clock())
-    deadline = time.monotonic() + context.request_wait_s
-    result = context.alerts.request_result(request_id)
-    while result is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-        result = context.alerts.request_result(request_id)
+    result = context.alerts.wait_for_result(request_id, context.request_wait_s)
     if result is None:
         return JSONResponse(
             {"request_id": request_id, "status": "queued"}, status.HTTP_202_ACCEPTED

@@ -76,14 +76,13 @@ def list_devices(
     inventory = context.inventory
     if area is not None and area not in inventory.areas:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no area {area!r}")
-    standing = device_status(
-        context.alerts.list_alerts(_OPEN, limit=10_000_000), context.rule_roles
-    )
+    standing = _standing(context)
+    areas = inventory.subtree(area) if area is not None else None
     chosen = []
     for device in inventory.devices.values():
         if device_class is not None and device.device_class != device_class:
             continue
-        if area is not None and area not in {a.id for a in inventory.area_path(device.area_id)}:
+        if areas is not None and device.area_id not in areas:
             continue
         public = _public(device, standing.get(device.id, UP))
         if state is not None and public.state != state:
@@ -113,9 +112,7 @@ def get_device(device_id: str, context: Context, _caller: Viewer) -> dict[str, o
 @router.get("/map.geojson")
 def map_geojson(context: Context, _caller: Viewer) -> dict[str, object]:
     """Every device as a GeoJSON point with its class, state and worst open severity."""
-    standing = device_status(
-        context.alerts.list_alerts(_OPEN, limit=10_000_000), context.rule_roles
-    )
+    standing = _standing(context)
     features = []
     for device in context.inventory.devices.values():
         current = standing.get(device.id, UP)
