@@ -179,20 +179,18 @@ def rules_list(ctx: click.Context) -> None:
 @click.pass_context
 def rules_reload(ctx: click.Context) -> None:
     """Check the rule files, then tell the running `ioc rules` / `ioc run` to reload them."""
-    from ioc.app import pid_file
+    from ioc.app import load_catalog, request_reload
+    from ioc.rules import RuleError
 
-    settings, loaded = _load_rules(ctx)
-    path = pid_file(settings)
+    settings = _settings(ctx)
     try:
-        pid = int(path.read_text(encoding="ascii").strip())
-        os.kill(pid, signal.SIGHUP)
-    except (OSError, ValueError) as exc:
-        click.echo(
-            f"ioc: no running rules process to reload ({path}: {exc}); the files are valid",
-            err=True,
-        )
+        click.echo(request_reload(settings, load_catalog(settings)))
+    except (CatalogError, RuleError) as exc:
+        click.echo(f"ioc: {exc}", err=True)
+        sys.exit(_EXIT_CONFIG)
+    except ProcessLookupError as exc:
+        click.echo(f"ioc: {exc}", err=True)
         sys.exit(1)
-    click.echo(f"asked process {pid} to reload {len(loaded)} rules")
 
 
 @main.group(invoke_without_command=True)

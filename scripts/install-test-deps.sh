@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the servers the tests run privately (Mosquitto, influxd) and makes sure the
-# machine's PostgreSQL is up. Debian/Ubuntu; needs root or sudo for apt-get.
+# Installs the servers the tests run privately (Mosquitto, influxd), the headless Chromium the
+# wall's browser test drives, and makes sure the machine's PostgreSQL is up. Debian/Ubuntu; needs root or sudo for apt-get.
 set -euo pipefail
 
 need=()
@@ -8,6 +8,7 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -30,4 +31,5 @@ if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -h 127.0.0.1 -p 5432
 fi
 echo "test servers: mosquitto $(mosquitto -h 2>/dev/null | head -n1 | awk '{print $3}' || true)," \
      "influxd $(influxd version 2>/dev/null | awk '{print $2}')," \
+     "chromium $(chromium --version 2>/dev/null | awk '{print $2}')," \
      "postgresql $(pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1 && echo up || echo DOWN)"

@@ -1,23 +1,54 @@
-"""The FastAPI application: versioned routers, CORS closed unless configured."""
+"""The FastAPI application: versioned routers, the live view's follower, the wall's files."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from ioc.api._context import ApiContext
-from ioc.api.routes import alerts, devices, health, maintenance, metrics, overview, tokens
+from ioc.api._follow import Changes, follow
+from ioc.api._live import LiveView
+from ioc.api.routes import (
+    alerts,
+    areas,
+    devices,
+    health,
+    maintenance,
+    metrics,
+    overview,
+    rules,
+    stream,
+    tokens,
+)
+
+WALL_DIR = Path(__file__).parent / "wall"
 
 
 def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI:
     """The API over the given resources."""
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, ApiContext]]:
-        yield {"context": context}
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, object]]:
+        live = LiveView(
+            context.inventory, context.rule_roles, context.alerts, context.clock,
+            context.heartbeats,
+        )  # fmt: skip
+        changes = Changes()
+        follower = asyncio.create_task(follow(live, changes, context.poll_every_s))
+        try:
+            yield {"context": context, "live": live, "changes": changes}
+        finally:
+            follower.cancel()
+            with suppress(asyncio.CancelledError):
+                await follower
 
     app = FastAPI(
         title="ioc",
@@ -32,13 +63,18 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
         )
+    # The map's GeoJSON of 100,000 devices is ~20 MB plain, ~1 MB compressed.
+    app.add_middleware(GZipMiddleware, minimum_size=4096)
     app.include_router(health.router)
     app.include_router(metrics.router)
     v1 = APIRouter(prefix="/api/v1")
-    v1.include_router(overview.router)
-    v1.include_router(devices.router)
-    v1.include_router(alerts.router)
-    v1.include_router(maintenance.router)
-    v1.include_router(tokens.router)
+    for resource in (overview, areas, devices, alerts, maintenance, rules, tokens, stream):
+        v1.include_router(resource.router)
     app.include_router(v1)
+    app.mount("/wall", StaticFiles(directory=WALL_DIR, html=True), name="wall")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/wall/")
+
     return app

@@ -2,12 +2,48 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ioc.api._overview import RuleRoles
-from ioc.domain import Inventory, Profile
-from ioc.state import AlertRepository, TokenStore
+from ioc.domain import Aggregate, Inventory, LatestValues, Profile, SeriesPoint
+from ioc.state import AlertRepository, StageBeat, TokenStore
+
+
+class TelemetryReader(Protocol):
+    """The telemetry store as the API reads it."""
+
+    def latest(
+        self, device_class: str, device_ids: Sequence[str] | None = None
+    ) -> list[LatestValues]:
+        """The newest stored reading of each listed device."""
+
+    def series(
+        self,
+        device_class: str,
+        device_id: str,
+        metric: str,
+        start_ms: int,
+        end_ms: int,
+        step_s: int,
+        aggregate: Aggregate,
+    ) -> list[SeriesPoint]:
+        """One metric of one device, downsampled."""
+
+
+# A readiness check: None when the thing answers, else what is wrong.
+Probe = Callable[[], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class RulesControl:
+    """The rule set as the API sees it: what is in force, and how to reload it."""
+
+    ids: frozenset[str]
+    # Checks the files and asks the running rules to reload; returns what happened, raises
+    # RuleError (bad files) or ProcessLookupError (nothing running).
+    reload: Callable[[], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,11 +56,16 @@ class ApiContext:
     tokens: TokenStore
     clock: Callable[[], int]
     rule_roles: RuleRoles = field(default_factory=RuleRoles)
-    rule_ids: frozenset[str] | None = None  # the rules in force, when known
+    rules: RulesControl | None = None  # the rules in force, when known
     # How long an acknowledge / resolve waits for the rules process to carry it out.
     request_wait_s: float = 10.0
     # When ingest and rules run in this process: their figures for /metrics.
     process_metrics: Callable[[], ProcessMetrics] | None = None
+    telemetry: TelemetryReader | None = None
+    heartbeats: Callable[[], dict[str, StageBeat]] | None = None
+    probes: Mapping[str, Probe] = field(default_factory=dict)
+    poll_every_s: float = 0.5  # how often the live view reads the alert log
+    beat_every_s: float = 5.0  # how often the stream says how fresh its data is
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,13 @@
 """The overview: counts per class and area, and the programme's figures as provinces report
-them, derived from the inventory and the open alerts."""
+them, derived from the inventory and the open alerts and kept current one device at a time."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ioc.domain import Alert, Inventory, Severity
+from ioc.domain import Alert, Device, Inventory, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,91 +25,158 @@ class DeviceStatus:
 
     down: bool
     worst: Severity | None  # the worst severity open on it, None when nothing is
+    on_power_failure: bool = False
+    link_down: bool = False
 
-
-def device_status(open_alerts: Iterable[Alert], roles: RuleRoles) -> dict[str, DeviceStatus]:
-    """Devices with anything open, and how they stand; the others are up with nothing open."""
-    down: set[str] = set()
-    worst: dict[str, Severity] = {}
-    for alert in open_alerts:
-        if alert.rule_id in roles.down:
-            down.add(alert.device_id)
-        current = worst.get(alert.device_id)
-        if current is None or alert.severity.rank > current.rank:
-            worst[alert.device_id] = alert.severity
-    return {device: DeviceStatus(device in down, severity) for device, severity in worst.items()}
+    @property
+    def state(self) -> str:
+        """ "down" or "up", as the API and the wall show it."""
+        return "down" if self.down else "up"
 
 
 UP = DeviceStatus(False, None)
+
+
+@dataclass(frozen=True, slots=True)
+class AreaCounts:
+    """An area and its devices below it: how many, how many down, how many alerting."""
+
+    id: str
+    name: str
+    kind: str
+    parent_id: str | None
+    total: int
+    down: int
+    alerting: int
+
+
+def device_status(open_alerts: Iterable[Alert], roles: RuleRoles) -> dict[str, DeviceStatus]:
+    """Devices with anything open, and how they stand; the others are UP."""
+    by_device: dict[str, list[Alert]] = {}
+    for alert in open_alerts:
+        by_device.setdefault(alert.device_id, []).append(alert)
+    return {device: status_of(alerts, roles) for device, alerts in by_device.items()}
+
+
+def status_of(open_alerts: Iterable[Alert], roles: RuleRoles) -> DeviceStatus:
+    """One device's standing from its open alerts."""
+    down = power = link = False
+    worst: Severity | None = None
+    for alert in open_alerts:
+        down |= alert.rule_id in roles.down
+        power |= alert.rule_id in roles.power
+        link |= alert.rule_id in roles.link
+        if worst is None or alert.severity.rank > worst.rank:
+            worst = alert.severity
+    return DeviceStatus(down, worst, power, link) if worst is not None else UP
+
+
+class Overview:
+    """Counts and figures, updated per device in time proportional to its area depth."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self._inventory = inventory
+        self._status: dict[str, DeviceStatus] = {}
+        self._classes: dict[str, dict[str, int]] = {}
+        self._areas: dict[str, dict[str, int]] = {}
+        self._vc_by_kind: dict[str, dict[str, int]] = {}
+        self._bts = {"total": 0, "on_mains": 0, "on_battery": 0, "down": 0}
+        self._links = {"total": 0, "up": 0}
+        for device in inventory.devices.values():
+            self._count_total(device)
+            self._add(device, UP, 1)
+
+    def status(self, device_id: str) -> DeviceStatus:
+        """How a device stands now."""
+        return self._status.get(device_id, UP)
+
+    def set(self, device_id: str, status: DeviceStatus) -> bool:
+        """Record a device's new standing; whether it changed."""
+        old = self.status(device_id)
+        if old == status:
+            return False
+        device = self._inventory.devices[device_id]
+        self._add(device, old, -1)
+        self._add(device, status, 1)
+        if status == UP:
+            del self._status[device_id]
+        else:
+            self._status[device_id] = status
+        return True
+
+    def standing(self) -> dict[str, DeviceStatus]:
+        """Every device that is not plainly UP."""
+        return dict(self._status)
+
+    def as_json(self, max_area_depth: int | None = None) -> dict[str, object]:
+        """Counts per class and area (areas down to a depth, 1 = the roots) and the figures."""
+        areas = [dataclasses.asdict(area) for area in self.areas(max_area_depth)]
+        return {"classes": self.classes(), "areas": areas, "figures": self.figures()}
+
+    def areas(self, max_depth: int | None = None) -> list[AreaCounts]:
+        """Each area with devices below it, down to a depth (1 = the roots; None = all)."""
+        inventory = self._inventory
+        counted = []
+        for area_id, counts in self._areas.items():
+            if max_depth is not None and len(inventory.area_path(area_id)) > max_depth:
+                continue
+            area = inventory.areas[area_id]
+            counted.append(AreaCounts(area_id, area.name, area.kind, area.parent_id, **counts))
+        return counted
+
+    def classes(self) -> dict[str, dict[str, int]]:
+        """Per class: devices, down, alerting."""
+        return {name: dict(counts) for name, counts in self._classes.items()}
+
+    def figures(self) -> dict[str, object]:
+        """The programme's figures as provinces report them."""
+        return {
+            "vc_online_by_area_kind": {k: dict(v) for k, v in self._vc_by_kind.items()},
+            "bts_power": dict(self._bts),
+            "commune_links": dict(self._links),
+        }
+
+    def _count_total(self, device: Device) -> None:
+        self._classes.setdefault(device.device_class, {"total": 0, "down": 0, "alerting": 0})
+        self._classes[device.device_class]["total"] += 1
+        for area in self._inventory.area_path(device.area_id):
+            counts = self._areas.setdefault(area.id, {"total": 0, "down": 0, "alerting": 0})
+            counts["total"] += 1
+        if device.device_class == "vc":
+            kind = self._inventory.areas[device.area_id].kind
+            self._vc_by_kind.setdefault(kind, {"online": 0, "total": 0})["total"] += 1
+        elif device.device_class == "bts":
+            self._bts["total"] += 1
+        elif device.device_class == "netgw":
+            self._links["total"] += 1
+
+    def _add(self, device: Device, status: DeviceStatus, sign: int) -> None:
+        down, alerting = sign * status.down, sign * (status.worst is not None)
+        for counts in [self._classes[device.device_class]] + [
+            self._areas[area.id] for area in self._inventory.area_path(device.area_id)
+        ]:
+            counts["down"] += down
+            counts["alerting"] += alerting
+        if device.device_class == "vc":
+            kind = self._inventory.areas[device.area_id].kind
+            self._vc_by_kind[kind]["online"] += sign * (not status.down)
+        elif device.device_class == "bts":
+            if status.down:
+                self._bts["down"] += sign
+            elif status.on_power_failure:
+                self._bts["on_battery"] += sign
+            else:
+                self._bts["on_mains"] += sign
+        elif device.device_class == "netgw":
+            self._links["up"] += sign * (not status.down and not status.link_down)
 
 
 def compute_overview(
     inventory: Inventory, open_alerts: Iterable[Alert], roles: RuleRoles
 ) -> dict[str, object]:
     """Counts and figures; a device is down with an open absence alert, alerting with any."""
-    down: set[str] = set()
-    alerting: set[str] = set()
-    on_power_failure: set[str] = set()
-    link_down: set[str] = set()
-    for alert in open_alerts:
-        alerting.add(alert.device_id)
-        if alert.rule_id in roles.down:
-            down.add(alert.device_id)
-        if alert.rule_id in roles.power:
-            on_power_failure.add(alert.device_id)
-        if alert.rule_id in roles.link:
-            link_down.add(alert.device_id)
-    classes: dict[str, dict[str, int]] = {}
-    areas: dict[str, dict[str, int]] = {}
-    vc_by_kind: dict[str, dict[str, int]] = {}
-    bts = {"total": 0, "on_mains": 0, "on_battery": 0, "down": 0}
-    links = {"total": 0, "up": 0}
-    for device in inventory.devices.values():
-        is_down = device.id in down
-        counts = classes.setdefault(device.device_class, {"total": 0, "down": 0, "alerting": 0})
-        _count(counts, is_down, device.id in alerting)
-        for area in inventory.area_path(device.area_id):
-            _count(
-                areas.setdefault(area.id, {"total": 0, "down": 0, "alerting": 0}),
-                is_down,
-                device.id in alerting,
-            )
-        if device.device_class == "vc":
-            kind = inventory.areas[device.area_id].kind
-            figure = vc_by_kind.setdefault(kind, {"online": 0, "total": 0})
-            figure["total"] += 1
-            figure["online"] += not is_down
-        elif device.device_class == "bts":
-            bts["total"] += 1
-            if is_down:
-                bts["down"] += 1
-            elif device.id in on_power_failure:
-                bts["on_battery"] += 1
-            else:
-                bts["on_mains"] += 1
-        elif device.device_class == "netgw":
-            links["total"] += 1
-            links["up"] += not is_down and device.id not in link_down
-    return {
-        "classes": classes,
-        "areas": [
-            {
-                "id": area_id,
-                "name": inventory.areas[area_id].name,
-                "kind": inventory.areas[area_id].kind,
-                **counts,
-            }
-            for area_id, counts in areas.items()
-        ],
-        "figures": {
-            "vc_online_by_area_kind": vc_by_kind,
-            "bts_power": bts,
-            "commune_links": links,
-        },
-    }
-
-
-def _count(counts: dict[str, int], is_down: bool, is_alerting: bool) -> None:
-    counts["total"] += 1
-    counts["down"] += is_down
-    counts["alerting"] += is_alerting
+    overview = Overview(inventory)
+    for device_id, status in device_status(open_alerts, roles).items():
+        if device_id in inventory.devices:
+            overview.set(device_id, status)
+    return overview.as_json()

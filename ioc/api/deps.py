@@ -9,6 +9,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ioc.api._context import ApiContext
+from ioc.api._follow import Changes
+from ioc.api._live import LiveView
 from ioc.domain import Role
 from ioc.state import ApiToken
 
@@ -22,6 +24,22 @@ def get_context(request: Request) -> ApiContext:
 
 
 Context = Annotated[ApiContext, Depends(get_context)]
+
+
+def get_live(request: Request) -> LiveView:
+    """The live view, from the lifespan state."""
+    live: LiveView = request.state.live
+    return live
+
+
+def get_changes(request: Request) -> Changes:
+    """The change notifier of the live view, from the lifespan state."""
+    changes: Changes = request.state.changes
+    return changes
+
+
+Live = Annotated[LiveView, Depends(get_live)]
+LiveChanges = Annotated[Changes, Depends(get_changes)]
 
 
 def require(needed: Role) -> Callable[..., ApiToken]:

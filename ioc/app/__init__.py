@@ -4,8 +4,14 @@ from ioc.app._api import ApiServer, api_context, stage_metrics
 from ioc.app._catalog import Catalog, load_catalog
 from ioc.app._demo import demo_faults, run_demo
 from ioc.app._ingest import IngestService
-from ioc.app._rules import RulesService, rule_locations, wall_clock_ms
-from ioc.app._run import pid_file, run_stages
+from ioc.app._rules import (
+    RulesService,
+    pid_file,
+    request_reload,
+    rule_locations,
+    wall_clock_ms,
+)
+from ioc.app._run import run_stages
 from ioc.app._status import StatusLine
 from ioc.app._stores import open_dead_letters, open_telemetry_store
 
@@ -21,6 +27,7 @@ __all__ = [
     "open_dead_letters",
     "open_telemetry_store",
     "pid_file",
+    "request_reload",
     "rule_locations",
     "run_demo",
     "run_stages",

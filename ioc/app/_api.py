@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 
 import uvicorn
 
-from ioc.api import ApiContext, ProcessMetrics, RuleRoles, create_app
+from ioc.api import ApiContext, ProcessMetrics, RuleRoles, RulesControl, create_app
 from ioc.app._catalog import Catalog
 from ioc.app._ingest import IngestService
-from ioc.app._rules import RulesService, rule_locations, wall_clock_ms
+from ioc.app._rules import RulesService, request_reload, rule_locations, wall_clock_ms
+from ioc.app._stores import open_telemetry_store
 from ioc.config import Settings
 from ioc.rules import load_rules
-from ioc.state import AlertRepository, TokenStore, connect_state
+from ioc.state import AlertRepository, HeartbeatStore, TokenStore, connect_state
+from ioc.store import StoreError
 
 log = logging.getLogger("ioc.api")
 
@@ -35,16 +38,40 @@ def api_context(
         ),
         link=frozenset(r.info.id for r in rules if r.info.outage and r.info.id not in absence),
     )
+    alerts = AlertRepository(engine)
+    telemetry = open_telemetry_store(settings, catalog.inventory, create_database=False)
     return ApiContext(
         inventory=catalog.inventory,
         profiles=catalog.profiles,
-        alerts=AlertRepository(engine),
+        alerts=alerts,
         tokens=TokenStore(engine),
         clock=wall_clock_ms,
         rule_roles=roles,
-        rule_ids=frozenset(r.info.id for r in rules),
+        rules=RulesControl(
+            ids=frozenset(r.info.id for r in rules),
+            reload=lambda: request_reload(settings, catalog),
+        ),
         process_metrics=process_metrics,
+        telemetry=telemetry,
+        heartbeats=HeartbeatStore(engine).beats,
+        probes={
+            "broker": lambda: _failure(lambda: _reach(settings.mqtt.host, settings.mqtt.port)),
+            "telemetry_store": lambda: _failure(telemetry.ping),
+        },
     )
+
+
+def _reach(host: str, port: int) -> None:
+    with socket.create_connection((host, port), timeout=2):
+        pass
+
+
+def _failure(check: Callable[[], object]) -> str | None:
+    try:
+        check()
+    except (OSError, StoreError) as exc:
+        return str(exc) or type(exc).__name__
+    return None
 
 
 def stage_metrics(

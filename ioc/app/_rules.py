@@ -9,7 +9,9 @@ state is ever touched by two threads.
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import signal
 import threading
 import time
 from collections import deque
@@ -24,7 +26,7 @@ from ioc.app._catalog import Catalog
 from ioc.config import Settings
 from ioc.domain import AlertTransition, DeviceEvent, Reading, RuleSignal, StatusChange
 from ioc.rules import HeldState, OpenAlert, RuleEngine, RuleError, bundled_rules_dir, load_rules
-from ioc.state import AlertRepository, StateError, connect_state
+from ioc.state import AlertRepository, HeartbeatStore, StageBeat, StateError, connect_state
 
 log = logging.getLogger("ioc.rules")
 
@@ -34,6 +36,7 @@ QUEUE_LIMIT = 100_000
 TICK_S = 1.0  # silence sweeps and `for` timers: detection within the window + ~1 s
 SAVE_EVERY_S = 5.0
 SILENCES_EVERY_S = 10.0
+BEAT_EVERY_S = 5.0  # the wall calls data stale when the beat or the data behind it is old
 REQUESTS_EVERY_S = 1.0  # acknowledge / resolve / note queued by `ioc alerts ack ...`
 
 
@@ -58,6 +61,28 @@ def rule_locations(settings: Settings) -> list[Path]:
     return [settings.rules_dir or bundled_rules_dir()]
 
 
+def pid_file(settings: Settings) -> Path:
+    """Where a running rules process writes its pid (`ioc rules reload` signals it)."""
+    return settings.data_dir / "ioc-rules.pid"
+
+
+def request_reload(settings: Settings, catalog: Catalog) -> str:
+    """Check the rule files, then ask the running rules process to reload them.
+
+    Raises RuleError for bad files and ProcessLookupError when no rules process runs.
+    """
+    loaded = load_rules(rule_locations(settings), catalog.profiles, catalog.inventory)
+    path = pid_file(settings)
+    try:
+        pid = int(path.read_text(encoding="ascii").strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError) as exc:
+        raise ProcessLookupError(
+            f"no running rules process to reload ({path}: {exc}); the files are valid"
+        ) from exc
+    return f"asked process {pid} to reload {len(loaded)} rules"
+
+
 class RulesService:
     """Rules and alerts as one supervised worker; `failure` is set if it had to stop."""
 
@@ -76,7 +101,10 @@ class RulesService:
         self.hearing: Callable[[], bool] | None = None
         self._locations = rule_locations(settings)
         rules = load_rules(self._locations, catalog.profiles, catalog.inventory)
-        self.repository = AlertRepository(connect_state(settings.resolved_state_url))
+        state = connect_state(settings.resolved_state_url)
+        self.repository = AlertRepository(state)
+        self._heartbeats = HeartbeatStore(state)
+        self._last_item_ms: int | None = None
         self.engine = RuleEngine(rules, catalog.inventory, catalog.profiles, clock())
         self.book = AlertBook(self.repository, catalog.inventory, publisher, clock)
         self.stats = RulesStats()
@@ -107,11 +135,13 @@ class RulesService:
         if open_alerts:
             log.info("%d open alerts carried over", len(open_alerts))
         self._worker.start()
+        self._commands.append(self._beat)
         jobs: list[tuple[Callable[[], None], float]] = [
             (self._tick, TICK_S),
             (self._save_dirty, SAVE_EVERY_S),
             (self._refresh_silences, SILENCES_EVERY_S),
             (self._serve_requests, REQUESTS_EVERY_S),
+            (self._beat, BEAT_EVERY_S),
         ]
         if self.hearing is not None:
             jobs.append((self._check_hearing, TICK_S))
@@ -199,6 +229,7 @@ class RulesService:
             self._judge(*entry)
 
     def _judge(self, item: Item, received_ms: int) -> None:
+        self._last_item_ms = received_ms
         try:
             signals = self.engine.apply(item, received_ms)
         except Exception:  # one bad rule or item must not stop alerting for everyone
@@ -249,6 +280,13 @@ class RulesService:
             self.book.refresh_silences(self._clock())
         except StateError as exc:
             log.warning("could not update silences: %s", exc)
+
+    def _beat(self) -> None:
+        beat = StageBeat("rules", self._clock(), self._last_item_ms, not self._blind)
+        try:
+            self._heartbeats.beat(beat)
+        except StateError as exc:
+            log.warning("could not record the heartbeat: %s", exc)
 
     def _serve_requests(self) -> None:
         try:

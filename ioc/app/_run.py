@@ -9,25 +9,19 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 from ioc.alerts import BrokerAddress, MqttAlertPublisher
 from ioc.app._api import ApiServer, api_context, stage_metrics
 from ioc.app._catalog import Catalog
 from ioc.app._ingest import IngestService, build_decoder, mqtt_options
-from ioc.app._rules import RulesService
+from ioc.app._rules import RulesService, pid_file
 from ioc.app._status import StatusLine
 from ioc.app._stores import open_dead_letters, open_telemetry_store
 from ioc.config import Settings
 from ioc.ingest import MqttConsumer
 
 log = logging.getLogger("ioc.app")
-
-
-def pid_file(settings: Settings) -> Path:
-    """Where a running rules process writes its pid (`ioc rules reload` signals it)."""
-    return settings.data_dir / "ioc-rules.pid"
 
 
 def alert_publisher(settings: Settings) -> MqttAlertPublisher:

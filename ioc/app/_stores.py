@@ -8,8 +8,13 @@ from ioc.state import DeadLetterLog, connect_state
 from ioc.store import InfluxStore, SqliteStore, TelemetryStore
 
 
-def open_telemetry_store(settings: Settings, inventory: Inventory) -> TelemetryStore:
-    """InfluxDB when IOC_INFLUX_URL is set, else the embedded SQLite file in the data dir."""
+def open_telemetry_store(
+    settings: Settings, inventory: Inventory, create_database: bool = True
+) -> TelemetryStore:
+    """InfluxDB when IOC_INFLUX_URL is set, else the embedded SQLite file in the data dir.
+
+    With `create_database`, a missing 1.x database is created now (and its errors raised now).
+    """
     if settings.influx_url is None:
         return SqliteStore(settings.data_dir / "telemetry.db")
 
@@ -26,7 +31,7 @@ def open_telemetry_store(settings: Settings, inventory: Inventory) -> TelemetryS
         username=settings.influx_username,
         password=settings.influx_password.get_secret_value() if settings.influx_password else None,
     )
-    if settings.influx_api.value == "v1":
+    if create_database and settings.influx_api.value == "v1":
         store.ensure_database()
     return store
 

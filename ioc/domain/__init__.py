@@ -24,16 +24,20 @@ from ioc.domain._devices import (
 )
 from ioc.domain._profiles import MetricSpec, MetricType, Profile
 from ioc.domain._telemetry import (
+    Aggregate,
     DeviceEvent,
+    LatestValues,
     MetricValue,
     Reading,
     Rejection,
     RejectReason,
+    SeriesPoint,
     StatusChange,
 )
 
 __all__ = [
     "DEVICE_ID_PATTERN",
+    "Aggregate",
     "Alert",
     "AlertState",
     "AlertTransition",
@@ -43,6 +47,7 @@ __all__ = [
     "DeviceEvent",
     "Inventory",
     "InventoryError",
+    "LatestValues",
     "MaintenanceWindow",
     "MetricSpec",
     "MetricType",
@@ -57,6 +62,7 @@ __all__ = [
     "Role",
     "RuleInfo",
     "RuleSignal",
+    "SeriesPoint",
     "Severity",
     "SignalKind",
     "StatusChange",

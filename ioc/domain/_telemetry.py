@@ -76,3 +76,29 @@ class Rejection:
     topic: str
     payload: bytes
     received_ms: int
+
+
+class Aggregate(StrEnum):
+    """How a series is downsampled into steps."""
+
+    MEAN = "mean"
+    MIN = "min"
+    MAX = "max"
+    LAST = "last"
+
+
+@dataclass(frozen=True, slots=True)
+class LatestValues:
+    """A device's most recent stored reading."""
+
+    device_id: str
+    ts_ms: int
+    metrics: dict[str, MetricValue]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """One step of a downsampled series: the step's start and its aggregate."""
+
+    ts_ms: int
+    value: MetricValue

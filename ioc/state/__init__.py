@@ -5,9 +5,10 @@ Exceptions::
     StateError            the state database failed or is unreachable
 """
 
-from ioc.state._alerts import AlertRepository, AlertRequest
+from ioc.state._alerts import AlertRepository, AlertRequest, LoggedTransition
 from ioc.state._db import StateError, connect_state, upgrade
 from ioc.state._deadletters import DeadLetter, DeadLetterLog
+from ioc.state._heartbeat import HeartbeatStore, StageBeat
 from ioc.state._tokens import ApiToken, TokenStore
 
 __all__ = [
@@ -16,6 +17,9 @@ __all__ = [
     "ApiToken",
     "DeadLetter",
     "DeadLetterLog",
+    "HeartbeatStore",
+    "LoggedTransition",
+    "StageBeat",
     "StateError",
     "TokenStore",
     "connect_state",

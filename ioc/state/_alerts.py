@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import (
@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    func,
     insert,
     select,
     text,
@@ -30,7 +31,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import SQLAlchemyError
 
 from ioc.domain import (
     Alert,
@@ -41,7 +41,7 @@ from ioc.domain import (
     TransitionKind,
     WindowScope,
 )
-from ioc.state._db import StateError, metadata
+from ioc.state._db import metadata, run_in
 
 _Id = Integer().with_variant(BigInteger(), "postgresql")
 
@@ -144,6 +144,15 @@ class AlertRequest:
     result: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedTransition:
+    """A transition from the log: its id, the alert as the transition left it, and as now."""
+
+    event_id: int
+    transition: AlertTransition
+    current: Alert
+
+
 class AlertRepository:
     """The alert store (the alert book's AlertStore) and the queries the CLI and API need."""
 
@@ -151,14 +160,7 @@ class AlertRepository:
         self._engine = engine
 
     def _run(self, what: str, work: Callable[[Connection], T], write: bool = True) -> T:
-        try:
-            if write:
-                with self._engine.begin() as connection:
-                    return work(connection)
-            with self._engine.connect() as connection:
-                return work(connection)
-        except SQLAlchemyError as exc:
-            raise StateError(f"cannot {what}: {exc}") from exc
+        return run_in(self._engine, what, work, write)
 
     # -- the book's store ------------------------------------------------------------------
 
@@ -275,8 +277,9 @@ class AlertRepository:
         severities: Iterable[Severity] = (),
         area_ids: Iterable[str] | None = None,
         limit: int = 500,
+        device_ids: Iterable[str] | None = None,
     ) -> list[Alert]:
-        """Alerts newest first, filtered by state, severity and area (leaf area ids)."""
+        """Alerts newest first, filtered by state, severity, area (leaf area ids) and device."""
         query = select(alert_table).order_by(alert_table.c.id.desc()).limit(limit)
         wanted_states = [state.value for state in states]
         if wanted_states:
@@ -286,6 +289,8 @@ class AlertRepository:
             query = query.where(alert_table.c.severity.in_(wanted_severities))
         if area_ids is not None:
             query = query.where(alert_table.c.area_id.in_(list(area_ids)))
+        if device_ids is not None:
+            query = query.where(alert_table.c.device_id.in_(list(device_ids)))
         return self._run(
             "list alerts", lambda c: [_alert(row) for row in c.execute(query)], write=False
         )
@@ -327,6 +332,46 @@ class AlertRepository:
             ]
 
         return self._run("read alert history", work, write=False)
+
+    # -- the event log, for the live stream --------------------------------------------------
+
+    def last_event_id(self) -> int:
+        """The newest transition's id (0 when there is none)."""
+        query = select(func.max(alert_event_table.c.id))
+        found = self._run("read the newest event", lambda c: c.execute(query).scalar(), False)
+        return int(found or 0)
+
+    def events_after(self, event_id: int, limit: int) -> list[LoggedTransition]:
+        """Transitions after `event_id`, oldest first, at most `limit`.
+
+        Ids follow commit order because one rules worker writes them all; with several
+        writers a slow transaction could commit an older id after a reader passed it.
+        """
+        events, alerts = alert_event_table, alert_table
+        query = (
+            select(events, *[c.label(f"current_{c.name}") for c in alerts.c])
+            .join(alerts, alerts.c.id == events.c.alert_id)
+            .where(events.c.id > event_id)
+            .order_by(events.c.id)
+            .limit(limit)
+        )
+
+        def work(connection: Connection) -> list[LoggedTransition]:
+            logged = []
+            for row in connection.execute(query):
+                data = row._mapping
+                current = _alert({c.name: data[f"current_{c.name}"] for c in alerts.c})
+                then = dataclasses.replace(
+                    current, state=AlertState(data["state"]), severity=Severity(data["severity"])
+                )
+                transition = AlertTransition(
+                    TransitionKind(data["kind"]), then, int(data["at_ms"]), data["actor"],
+                    data["note"],
+                )  # fmt: skip
+                logged.append(LoggedTransition(int(data["id"]), transition, current))
+            return logged
+
+        return self._run("read the event log", work, write=False)
 
     # -- requests from people to the running rules process -----------------------------------
 
@@ -470,8 +515,8 @@ def _alert_row(alert: Alert) -> dict[str, object]:
     }
 
 
-def _alert(row: Row[object]) -> Alert:
-    data = row._mapping
+def _alert(row: Row[object] | Mapping[str, Any]) -> Alert:
+    data = row._mapping if isinstance(row, Row) else row
     return Alert(
         id=int(data["id"]),
         rule_id=data["rule_id"],

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,6 +23,20 @@ class StateError(RetryLater):
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+T = TypeVar("T")
+
+
+def run_in(engine: Engine, what: str, work: Callable[[Connection], T], write: bool = True) -> T:
+    """Run `work` in a transaction (or a plain connection to read); SQL errors as StateError."""
+    try:
+        if write:
+            with engine.begin() as connection:
+                return work(connection)
+        with engine.connect() as connection:
+            return work(connection)
+    except SQLAlchemyError as exc:
+        raise StateError(f"cannot {what}: {exc}") from exc
 
 
 def connect_state(url: str) -> Engine:
@@ -53,9 +69,6 @@ def _sqlite_pragmas(connection: object, _record: object) -> None:
     cursor = connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
-    # WAL with NORMAL sync survives a crash of ioc (not of the machine) and commits without
-    # an fsync each: a storm of alerts is thousands of small transactions.
-    cursor.execute("PRAGMA synchronous=NORMAL")
     # WAL with NORMAL sync survives a crash of ioc (not of the machine) and commits without
     # an fsync each: a storm of alerts is thousands of small transactions.
     cursor.execute("PRAGMA synchronous=NORMAL")

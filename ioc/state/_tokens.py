@@ -20,10 +20,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
 
 from ioc.domain import Role
-from ioc.state._db import StateError, metadata
+from ioc.state._db import metadata, run_in
 
 api_token_table = Table(
     "api_token",
@@ -64,11 +63,7 @@ class TokenStore:
         self._engine = engine
 
     def _run(self, what: str, work: Callable[[Connection], T]) -> T:
-        try:
-            with self._engine.begin() as connection:
-                return work(connection)
-        except SQLAlchemyError as exc:
-            raise StateError(f"cannot {what}: {exc}") from exc
+        return run_in(self._engine, what, work)
 
     def create(self, role: Role, name: str, now_ms: int) -> tuple[ApiToken, str]:
         """A new token: its record, and the secret (shown once, never stored)."""

@@ -8,10 +8,11 @@ Exceptions::
     └── StoreMisconfigured  wrong token, missing bucket, bad URL: an operator must act
 """
 
+from ioc.domain import Aggregate, LatestValues, SeriesPoint
 from ioc.store._errors import StoreError, StoreMisconfigured, StoreRejected, StoreUnavailable
 from ioc.store._influx import InfluxStore
 from ioc.store._lineprotocol import LineEncoder, escape_measurement, escape_tag
-from ioc.store._model import Aggregate, LatestValues, SeriesPoint, TelemetryStore
+from ioc.store._model import TelemetryStore
 from ioc.store._sqlite import SqliteStore
 
 __all__ = [

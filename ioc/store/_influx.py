@@ -14,9 +14,10 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
+from ioc.domain import Aggregate, LatestValues, SeriesPoint
 from ioc.store._errors import StoreError, StoreMisconfigured, StoreRejected, StoreUnavailable
 from ioc.store._lineprotocol import LineEncoder
-from ioc.store._model import Aggregate, LatestValues, SeriesPoint, Writable
+from ioc.store._model import Writable
 
 _TIMEOUT = urllib3.Timeout(connect=5.0, read=30.0)
 _AGGREGATES = {
@@ -215,6 +216,12 @@ class InfluxStore:
                 if value is not None:
                     points.append(SeriesPoint(int(ts), value))
         return points
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the server answers its /ping."""
+        response = self._request("GET", "/ping", {})
+        if response.status >= 300:
+            raise _classify(response.status, response.data.decode(errors="replace"), "ping")
 
     def count(self, device_class: str) -> int:
         """Readings of a class, as the largest count of any one of its fields."""

@@ -3,39 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
-from ioc.domain import DeviceEvent, MetricValue, Reading, StatusChange
+from ioc.domain import Aggregate, DeviceEvent, LatestValues, Reading, SeriesPoint, StatusChange
 
 Writable = Reading | DeviceEvent | StatusChange
-
-
-class Aggregate(StrEnum):
-    """How a series is downsampled into steps."""
-
-    MEAN = "mean"
-    MIN = "min"
-    MAX = "max"
-    LAST = "last"
-
-
-@dataclass(frozen=True, slots=True)
-class LatestValues:
-    """A device's most recent stored reading."""
-
-    device_id: str
-    ts_ms: int
-    metrics: dict[str, MetricValue]
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesPoint:
-    """One step of a downsampled series: the step's start and its aggregate."""
-
-    ts_ms: int
-    value: MetricValue
 
 
 class TelemetryStore(Protocol):
@@ -60,6 +32,9 @@ class TelemetryStore(Protocol):
         aggregate: Aggregate,
     ) -> list[SeriesPoint]:
         """One metric of one device over [start, end), one point per non-empty step."""
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
 
     def count(self, device_class: str) -> int:
         """How many readings of a class are stored (for checks and benchmarks)."""

@@ -7,9 +7,17 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from ioc.domain import DeviceEvent, MetricValue, Reading, StatusChange
+from ioc.domain import (
+    Aggregate,
+    DeviceEvent,
+    LatestValues,
+    MetricValue,
+    Reading,
+    SeriesPoint,
+    StatusChange,
+)
 from ioc.store._errors import StoreUnavailable
-from ioc.store._model import Aggregate, LatestValues, SeriesPoint, Writable
+from ioc.store._model import Writable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reading (
@@ -177,6 +185,14 @@ class SqliteStore:
         with self._lock:
             rows = self._db.execute(query, args).fetchall()
         return [SeriesPoint(bucket, _value(num, flag, txt)) for bucket, num, flag, txt in rows]
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the file answers a query."""
+        with self._lock:
+            try:
+                self._db.execute("SELECT 1").fetchone()
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"SQLite store failed: {exc}") from exc
 
     def count(self, device_class: str) -> int:
         """Readings of a class (distinct device and time)."""

@@ -216,10 +216,15 @@ def test_devices_and_the_map_show_how_each_device_stands(
     client, rules, secrets, _tokens = world
     viewer = _auth(secrets[Role.VIEWER])
     _raise_battery_alert(rules, client, secrets[Role.VIEWER])
-    page = client.get("/api/v1/devices?class=bts&area=D1", headers=viewer).json()
-    assert page["total"] == 2
-    standing = {d["id"]: (d["state"], d["worst_severity"]) for d in page["items"]}
-    assert standing == {"bts1": ("up", "major"), "bts2": ("up", None)}
+
+    def standing() -> dict[str, tuple[str, str | None]]:
+        page = client.get("/api/v1/devices?class=bts&area=D1", headers=viewer).json()
+        assert page["total"] == 2
+        return {d["id"]: (d["state"], d["worst_severity"]) for d in page["items"]}
+
+    # The live view follows the alert log within a poll.
+    wait_until(lambda: standing()["bts1"] == ("up", "major"), 5, "the live view")
+    assert standing() == {"bts1": ("up", "major"), "bts2": ("up", None)}
     assert client.get("/api/v1/devices?state=down", headers=viewer).json()["total"] == 0
     assert client.get("/api/v1/devices?area=nowhere", headers=viewer).status_code == 404
     detail = client.get("/api/v1/devices/bts1", headers=viewer).json()

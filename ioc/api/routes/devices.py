@@ -1,21 +1,26 @@
-"""Devices: a filtered list, one device with its open alerts, and GeoJSON for the map."""
+"""Devices: a filtered list, one device with its last values and open alerts, one metric's
+series from the telemetry store, and GeoJSON for the map."""
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel
 
 from ioc.alerts import alert_json
-from ioc.api._context import ApiContext
-from ioc.api._overview import UP, DeviceStatus, device_status
-from ioc.api.deps import Context, Viewer
-from ioc.domain import AlertState, Device
+from ioc.api._overview import DeviceStatus
+from ioc.api.deps import Context, Live, Viewer
+from ioc.domain import Aggregate, AlertState, Device, MetricType
+from ioc.store import StoreError
 
 router = APIRouter(tags=["devices"])
 
-_OPEN = [AlertState.FIRING, AlertState.ACKNOWLEDGED]
+MAX_SERIES_POINTS = 10_000
+DEFAULT_POINTS = 300  # what a chart on a screen can show
+DEFAULT_SPAN_MS = 24 * 3600 * 1000
 
 
 class DevicePublic(BaseModel):
@@ -42,9 +47,33 @@ class DevicePage(BaseModel):
     offset: int
 
 
-def _standing(context: ApiContext) -> dict[str, DeviceStatus]:
-    open_alerts = context.alerts.list_alerts(_OPEN, limit=10_000_000)
-    return device_status(open_alerts, context.rule_roles)
+class LastValues(BaseModel):
+    """A device's newest stored reading."""
+
+    at_ms: int
+    metrics: dict[str, float | bool | str]
+
+
+class DeviceDetail(BaseModel):
+    """One device, its last values and its open alerts."""
+
+    device: DevicePublic
+    last: LastValues | None
+    telemetry_error: str | None  # why the last values could not be read, when they could not
+    open_alerts: list[dict[str, object]]
+
+
+class SeriesPublic(BaseModel):
+    """One metric of one device, one point per non-empty step."""
+
+    device_id: str
+    metric: str
+    unit: str
+    aggregate: Aggregate
+    step_s: int
+    start_ms: int
+    end_ms: int
+    points: list[tuple[int, float | bool | str]]
 
 
 def _public(device: Device, standing: DeviceStatus) -> DevicePublic:
@@ -62,9 +91,17 @@ def _public(device: Device, standing: DeviceStatus) -> DevicePublic:
     )
 
 
+def _device(context: Context, device_id: str) -> Device:
+    device = context.inventory.devices.get(device_id)
+    if device is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r}")
+    return device
+
+
 @router.get("/devices")
 def list_devices(
     context: Context,
+    live: Live,
     _caller: Viewer,
     device_class: Annotated[str | None, Query(alias="class", max_length=64)] = None,
     area: Annotated[str | None, Query(max_length=64)] = None,
@@ -76,58 +113,136 @@ def list_devices(
     inventory = context.inventory
     if area is not None and area not in inventory.areas:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no area {area!r}")
-    standing = _standing(context)
+    standing = live.standing()
     areas = inventory.subtree(area) if area is not None else None
-    chosen = []
-    for device in inventory.devices.values():
-        if device_class is not None and device.device_class != device_class:
-            continue
-        if areas is not None and device.area_id not in areas:
-            continue
-        public = _public(device, standing.get(device.id, UP))
-        if state is not None and public.state != state:
-            continue
-        chosen.append(public)
+    chosen = [
+        device
+        for device in inventory.devices.values()
+        if (device_class is None or device.device_class == device_class)
+        and (areas is None or device.area_id in areas)
+        and (
+            state is None
+            or (device.id in standing and standing[device.id].down) == (state == "down")
+        )
+    ]
     return DevicePage(
-        items=chosen[offset : offset + limit], total=len(chosen), limit=limit, offset=offset
+        items=[live_public(d, live) for d in chosen[offset : offset + limit]],
+        total=len(chosen),
+        limit=limit,
+        offset=offset,
     )
 
 
+def _is_down(status: DeviceStatus | None) -> bool:
+    return status is not None and status.down
+
+
+def live_public(device: Device, live: Live) -> DevicePublic:
+    """A device with its standing from the live view."""
+    return _public(device, live.status(device.id))
+
+
 @router.get("/devices/{device_id}")
-def get_device(device_id: str, context: Context, _caller: Viewer) -> dict[str, object]:
-    """One device with its open alerts."""
-    device = context.inventory.devices.get(device_id)
-    if device is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r}")
+def get_device(device_id: str, context: Context, live: Live, _caller: Viewer) -> DeviceDetail:
+    """One device with its newest stored values and its open alerts."""
+    device = _device(context, device_id)
     open_alerts = [
-        a for a in context.alerts.list_alerts(_OPEN, limit=10_000_000) if a.device_id == device_id
-    ]
-    standing = device_status(open_alerts, context.rule_roles).get(device_id, UP)
-    return {
-        "device": _public(device, standing).model_dump(),
-        "open_alerts": [alert_json(a) for a in open_alerts],
-    }
-
-
-@router.get("/map.geojson")
-def map_geojson(context: Context, _caller: Viewer) -> dict[str, object]:
-    """Every device as a GeoJSON point with its class, state and worst open severity."""
-    standing = _standing(context)
-    features = []
-    for device in context.inventory.devices.values():
-        current = standing.get(device.id, UP)
-        features.append(
-            {
-                "type": "Feature",
-                "id": device.id,
-                "geometry": {"type": "Point", "coordinates": [device.lon, device.lat]},
-                "properties": {
-                    "name": device.name,
-                    "class": device.device_class,
-                    "area_id": device.area_id,
-                    "state": "down" if current.down else "up",
-                    "worst_severity": current.worst.value if current.worst else None,
-                },
-            }
+        a
+        for a in context.alerts.list_alerts(
+            [AlertState.FIRING, AlertState.ACKNOWLEDGED], device_ids=[device_id], limit=1000
         )
-    return {"type": "FeatureCollection", "features": features}
+    ]
+    last, error = None, None
+    if context.telemetry is None:
+        error = "no telemetry store is configured for the API"
+    else:
+        try:
+            found = context.telemetry.latest(device.device_class, [device_id])
+        except StoreError as exc:
+            error = str(exc)
+        else:
+            if found:
+                last = LastValues(at_ms=found[0].ts_ms, metrics=dict(found[0].metrics))
+    return DeviceDetail(
+        device=live_public(device, live),
+        last=last,
+        telemetry_error=error,
+        open_alerts=[alert_json(a) for a in open_alerts],
+    )
+
+
+@router.get("/devices/{device_id}/series/{metric}")
+def get_series(
+    device_id: str,
+    metric: Annotated[str, Path(max_length=64)],
+    context: Context,
+    _caller: Viewer,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    step_s: Annotated[int | None, Query(ge=1, le=31 * 86400)] = None,
+    aggregate: Aggregate | None = None,
+) -> SeriesPublic:
+    """One metric downsampled to a step (default: about 300 points over the last 24 h).
+
+    Numbers take mean / min / max / last (default mean); flags and texts take last."""
+    device = _device(context, device_id)
+    spec = context.profiles[device.device_class].metrics.get(metric)
+    if spec is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"{device.device_class} devices have no metric {metric!r}"
+        )
+    numeric = spec.type is MetricType.NUMBER
+    chosen = aggregate or (Aggregate.MEAN if numeric else Aggregate.LAST)
+    if not numeric and chosen is not Aggregate.LAST:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"{metric} is a {spec.type} metric: only aggregate=last applies",
+        )
+    end_ms = _ms(end) if end is not None else context.clock()
+    start_ms = _ms(start) if start is not None else end_ms - DEFAULT_SPAN_MS
+    if start_ms >= end_ms:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "start must be before end")
+    span_s = (end_ms - start_ms) / 1000
+    step = step_s or max(1, math.ceil(span_s / DEFAULT_POINTS))
+    if span_s / step > MAX_SERIES_POINTS:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"that is more than {MAX_SERIES_POINTS:,} points: take a longer step",
+        )
+    if context.telemetry is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no telemetry store configured")
+    try:
+        points = context.telemetry.series(
+            device.device_class, device_id, metric, start_ms, end_ms, step, chosen
+        )
+    except StoreError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+    return SeriesPublic(
+        device_id=device_id,
+        metric=metric,
+        unit=spec.unit,
+        aggregate=chosen,
+        step_s=step,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        points=[(p.ts_ms, p.value) for p in points],
+    )
+
+
+def _ms(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "times need a zone, e.g. 2026-11-22T08:00:00Z"
+        )
+    return int(moment.timestamp() * 1000)
+
+
+@router.get(
+    "/map.geojson",
+    response_class=Response,
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
+def map_geojson(live: Live, _caller: Viewer) -> Response:
+    """Every device as a GeoJSON point with its class, state and worst open severity; the
+    `event_id` member says which stream event it is current to."""
+    return Response(live.geojson(), media_type="application/geo+json")

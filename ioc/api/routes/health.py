@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from ioc.api.deps import Context
 from ioc.state import StateError
@@ -16,11 +17,15 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
-def readyz(context: Context) -> dict[str, str]:
-    """The state database answers (503 otherwise)."""
+@router.get("/readyz", responses={503: {"description": "something it needs does not answer"}})
+def readyz(context: Context) -> JSONResponse:
+    """The state database, the broker and the telemetry store answer (503 and which not)."""
     try:
-        context.alerts.list_alerts(limit=1)
+        context.alerts.last_event_id()
+        failures = {}
     except StateError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
-    return {"status": "ready"}
+        failures = {"state_db": str(exc)}
+    failures |= {name: error for name, probe in context.probes.items() if (error := probe())}
+    if failures:
+        return JSONResponse({"status": "not ready", "failing": failures}, status_code=503)
+    return JSONResponse({"status": "ready", "checked": ["state_db", *sorted(context.probes)]})

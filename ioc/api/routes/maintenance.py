@@ -75,7 +75,7 @@ def create_window(body: WindowCreate, context: Context, caller: Operator) -> Win
         check_window(window, context.inventory)
     except AlertError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    known_rules = context.rule_ids
+    known_rules = context.rules.ids if context.rules else None
     if (
         body.scope is WindowScope.RULE
         and known_rules is not None

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from ioc.api._overview import compute_overview
-from ioc.api.deps import Context, Viewer
-from ioc.domain import AlertState
+from fastapi import APIRouter, Query, Response
+
+from ioc.api.deps import Live, Viewer
 
 router = APIRouter(prefix="/overview", tags=["overview"])
 
 
-@router.get("")
-def overview(context: Context, _caller: Viewer) -> dict[str, object]:
-    """Per class and area: devices, down, alerting; and the programme's figures (video-
-    conference points online by area kind, BTS sites on mains / on battery / down, commune
-    links up)."""
-    open_alerts = context.alerts.list_alerts(
-        [AlertState.FIRING, AlertState.ACKNOWLEDGED], limit=10_000_000
-    )
-    return compute_overview(context.inventory, open_alerts, context.rule_roles)
+@router.get("", response_class=Response, responses={200: {"content": {"application/json": {}}}})
+def overview(
+    live: Live,
+    _caller: Viewer,
+    area_depth: Annotated[int | None, Query(ge=1, le=16)] = None,
+) -> Response:
+    """Per class and area (down to `area_depth` levels, all by default): devices, down,
+    alerting; the programme's figures (video-conference points online by area kind, BTS sites
+    on mains / on battery / down, commune links up); and the stream event id it is current to."""
+    return Response(live.overview_json(area_depth), media_type="application/json")

@@ -1,0 +1,43 @@
+"""The rule set: which rules are in force, and reloading them (admin)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel
+
+from ioc.api.deps import Admin, Context, Viewer
+from ioc.rules import RuleError
+
+router = APIRouter(prefix="/rules", tags=["rules"])
+
+
+class RuleIds(BaseModel):
+    """The ids of the rules in force."""
+
+    ids: list[str]
+
+
+class ReloadResult(BaseModel):
+    """What a reload request did."""
+
+    detail: str
+
+
+@router.get("")
+def list_rules(context: Context, _caller: Viewer) -> RuleIds:
+    """The rules in force when this API started."""
+    return RuleIds(ids=sorted(context.rules.ids) if context.rules else [])
+
+
+@router.post("/reload", status_code=status.HTTP_202_ACCEPTED)
+def reload_rules(context: Context, _caller: Admin) -> ReloadResult:
+    """Check the rule files and ask the running rules process to reload them: 202 when asked,
+    422 with every mistake when the files are bad, 409 when no rules process runs."""
+    if context.rules is None or context.rules.reload is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "this API cannot reload rules")
+    try:
+        return ReloadResult(detail=context.rules.reload())
+    except RuleError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    except ProcessLookupError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc

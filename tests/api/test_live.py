@@ -1,0 +1,133 @@
+"""The live view following a real alert log (SQLite and PostgreSQL): what it derives, in which
+order, how clients resume, and when it calls its data stale."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import orjson
+import pytest
+
+from ioc.api import LiveView, RuleRoles, StreamEvent
+from ioc.domain import Alert, AlertState, AlertTransition, Inventory, Severity, TransitionKind
+from ioc.state import AlertRepository, StageBeat, connect_state
+
+ROLES = RuleRoles(
+    down=frozenset({"device.down"}),
+    power=frozenset({"bts.mains_failure"}),
+    link=frozenset({"netgw.wan_down"}),
+)
+NOW = 1_800_000_000_000
+
+
+@pytest.fixture
+def log(state_url: str) -> Iterator[AlertRepository]:
+    repository = AlertRepository(connect_state(state_url))
+    yield repository
+    repository.close()
+
+
+def _fire(log: AlertRepository, inventory: Inventory, rule: str, device: str) -> Alert:
+    d = inventory.devices[device]
+    alert = Alert(
+        0, rule, device, d.device_class, d.area_id, Severity.MAJOR, "x", "y", AlertState.FIRING,
+        "t", "t", "m", "m", {}, NOW, NOW,
+    )  # fmt: skip
+    return log.create(alert, TransitionKind.FIRED, "rules", "")
+
+
+def _resolve(log: AlertRepository, alert: Alert) -> None:
+    resolved = dataclasses.replace(alert, state=AlertState.RESOLVED, resolved_at_ms=NOW + 1)
+    log.record([AlertTransition(TransitionKind.RESOLVED, resolved, NOW + 1, "rules")])
+
+
+def _kinds(events: list[StreamEvent]) -> list[tuple[str, dict[str, object]]]:
+    return [(e.kind, orjson.loads(e.data)) for e in events]
+
+
+def test_a_batch_yields_device_and_figure_events_before_its_transitions(
+    log: AlertRepository, small_inventory: Inventory
+) -> None:
+    live = LiveView(small_inventory, ROLES, log, lambda: NOW)
+    live.poll()
+    start = live.last_event_id
+    assert live.since(start) == []
+    _fire(log, small_inventory, "device.down", "vc1")
+    _fire(log, small_inventory, "bts.door_open", "bts2")
+    assert live.poll() is True
+    events = live.since(start)
+    assert events is not None
+    kinds = _kinds(events)
+    assert [k for k, _ in kinds] == ["device", "device", "figures", "transition", "transition"]
+    assert kinds[0][1] == {"id": "vc1", "class": "vc", "state": "down", "worst_severity": "major"}
+    assert kinds[1][1]["state"] == "up" and kinds[1][1]["worst_severity"] == "major"
+    figures = kinds[2][1]["figures"]
+    assert figures["vc_online_by_area_kind"] == {"commune": {"online": 1, "total": 2}}  # type: ignore[index]
+    first, second = (e.event_id for e in events[3:])
+    assert first is not None and second == first + 1 and live.last_event_id == second
+    assert kinds[3][1]["event"] == "fired" and kinds[3][1]["event_id"] == first
+    # A client that saw the first transition gets only the second; one that saw all, nothing.
+    assert [e.event_id for e in live.since(first) or []] == [second]
+    assert live.since(second) == []
+    assert live.poll() is False  # nothing new
+
+
+def test_snapshots_carry_the_standing_and_the_event_id(
+    log: AlertRepository, small_inventory: Inventory
+) -> None:
+    alert = _fire(log, small_inventory, "netgw.wan_down", "gw2")
+    live = LiveView(small_inventory, ROLES, log, lambda: NOW)
+    live.poll()  # loads what is open already
+    overview = orjson.loads(live.overview_json(None))
+    assert overview["event_id"] == live.last_event_id > 0
+    assert overview["figures"]["commune_links"] == {"total": 2, "up": 1}
+    assert {a["id"] for a in orjson.loads(live.overview_json(2))["areas"]} == {"P", "D1"}
+    geo = orjson.loads(live.geojson())
+    assert geo["event_id"] == live.last_event_id
+    gw2 = next(f for f in geo["features"] if f["id"] == "gw2")
+    assert gw2["properties"] == {
+        "name": "Cổng xã Hai", "class": "netgw", "area_id": "C2", "state": "up",
+        "worst_severity": "major",
+    }  # fmt: skip
+    _resolve(log, alert)
+    live.poll()
+    geo = orjson.loads(live.geojson())
+    gw2 = next(f for f in geo["features"] if f["id"] == "gw2")
+    assert gw2["properties"]["worst_severity"] is None
+    assert orjson.loads(live.overview_json(None))["figures"]["commune_links"]["up"] == 2
+
+
+def test_resuming_from_too_old_or_unknown_ids_asks_for_a_reset(
+    log: AlertRepository, small_inventory: Inventory
+) -> None:
+    live = LiveView(small_inventory, ROLES, log, lambda: NOW, backlog=4)
+    live.poll()
+    start = live.last_event_id
+    for device in ("bts1", "bts2", "vc1", "vc2", "gw1", "gw2"):
+        _fire(log, small_inventory, "bts.door_open" if device.startswith("bts") else "x", device)
+        live.poll()
+    assert live.since(start) is None  # trimmed away: the client must reload
+    assert live.since(live.last_event_id + 5) is None  # from a log this view never saw
+    assert live.since(live.last_event_id) == []
+
+
+def test_health_says_why_the_data_is_stale(
+    log: AlertRepository, small_inventory: Inventory
+) -> None:
+    beats: dict[str, StageBeat] = {}
+    live = LiveView(small_inventory, ROLES, log, lambda: NOW, lambda: dict(beats))
+    live.poll()
+    assert live.health()["reasons"] == ["rules_silent"]
+    beats["rules"] = StageBeat("rules", NOW - 1000, NOW - 500, True)
+    live.poll()
+    assert live.health()["stale"] is False
+    beats["rules"] = StageBeat("rules", NOW - 1000, NOW - 500, False)
+    live.poll()
+    assert live.health()["reasons"] == ["not_hearing"]
+    beats["rules"] = StageBeat("rules", NOW - 1000, NOW - 120_000, True)
+    live.poll()
+    assert live.health()["reasons"] == ["no_data"]
+    beats["rules"] = StageBeat("rules", NOW - 60_000, NOW - 500, True)
+    live.poll()
+    assert live.health()["reasons"] == ["rules_silent"]
