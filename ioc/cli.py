@@ -121,6 +121,9 @@ def _run(
     except (CatalogError, RuleError, DeliveryError) as exc:
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(_EXIT_CONFIG)
+    except OSError as exc:  # the API's port taken, a data dir not writable
+        click.echo(f"ioc: {exc}", err=True)
+        sys.exit(1)
     sys.exit(code)
 
 
@@ -383,7 +386,8 @@ def api(ctx: click.Context) -> None:
     except (CatalogError, RuleError, DeliveryError) as exc:
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(_EXIT_CONFIG)
-    click.echo(f"ioc api: http://{settings.api_host}:{settings.api_port}/docs", err=True)
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    click.echo(f"ioc api: the wall at {base}/wall/, the API at {base}/docs", err=True)
     uvicorn.run(
         create_app(context, settings.api_cors_origins),
         host=settings.api_host,
@@ -611,6 +615,9 @@ def demo(
     except CatalogError as exc:
         click.echo(f"ioc: {exc}", err=True)
         code = _EXIT_CONFIG
+    except OSError as exc:
+        click.echo(f"ioc: {exc}; choose another with IOC_API_PORT", err=True)
+        code = 1
     sys.exit(code)
 
 

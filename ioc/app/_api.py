@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 
 import uvicorn
@@ -125,9 +126,15 @@ class ApiServer:
         self._thread = threading.Thread(target=self._server.run, name="api")
         self.url = f"http://{settings.api_host}:{settings.api_port}"
 
-    def start(self) -> None:
-        """Serve in the background."""
+    def start(self, timeout_s: float = 15.0) -> None:
+        """Serve in the background; raise OSError if it cannot listen."""
         self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise OSError(f"the API cannot listen at {self.url} (is the port in use?)")
+            time.sleep(0.05)
 
     @property
     def started(self) -> bool:

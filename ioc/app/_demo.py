@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from firmware_sim import DeviceSpec, Fault, FaultKind, Simulator, SimulatorOptions, load_fleet
+from ioc.app._api import ApiServer, api_context, stage_metrics
 from ioc.app._catalog import Catalog, load_catalog
 from ioc.app._ingest import IngestService
 from ioc.app._rules import RulesService, wall_clock_ms
@@ -20,7 +21,7 @@ from ioc.app._status import StatusLine
 from ioc.app._stores import open_dead_letters, open_telemetry_store
 from ioc.broker import EmbeddedBroker, MosquittoProcess, mosquitto_available
 from ioc.config import Settings
-from ioc.domain import Alert, Inventory
+from ioc.domain import Alert, Inventory, Role
 from ioc.inventory import bundled_inventory_path, bundled_profiles_dir
 
 EMBEDDED_BROKER_DEVICES = 400
@@ -150,6 +151,23 @@ def run_demo(
     publisher.start()
     rules.start()
     service.start()
+    context = api_context(settings, catalog, stage_metrics(service, rules))
+    _, wall_token = context.tokens.create(Role.VIEWER, "wall (demo)", wall_clock_ms())
+    server = ApiServer(settings, context)
+    try:
+        server.start()
+    except OSError:
+        rules.stop()
+        service.stop()
+        publisher.stop()
+        broker.stop()
+        raise
+    print(
+        f"  wall       {server.url}/wall/?token={wall_token}\n"
+        f"  API        {server.url}/docs (the same viewer token)",
+        file=out,
+        flush=True,
+    )
     sim_thread.start()
     status = StatusLine(service.stats, service.live, len(fleet))
     started = time.monotonic()
@@ -169,6 +187,7 @@ def run_demo(
             )
     finally:
         # Rules first: devices going away because the demo ends are not an outage.
+        server.stop()
         rules.stop()
         stop_sim.set()
         sim_thread.join()

@@ -229,7 +229,7 @@ class RulesService:
             self._judge(*entry)
 
     def _judge(self, item: Item, received_ms: int) -> None:
-        self._last_item_ms = received_ms
+        self._last_item_ms = wall_clock_ms()  # the heartbeat is on the wall clock, always
         try:
             signals = self.engine.apply(item, received_ms)
         except Exception:  # one bad rule or item must not stop alerting for everyone
@@ -282,7 +282,7 @@ class RulesService:
             log.warning("could not update silences: %s", exc)
 
     def _beat(self) -> None:
-        beat = StageBeat("rules", self._clock(), self._last_item_ms, not self._blind)
+        beat = StageBeat("rules", wall_clock_ms(), self._last_item_ms, not self._blind)
         try:
             self._heartbeats.beat(beat)
         except StateError as exc:

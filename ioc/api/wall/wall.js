@@ -1,0 +1,475 @@
+// The IOC wall: snapshots from the API, then live through the event stream.
+// No framework and no remote assets: IOC networks are often cut off from the internet.
+"use strict";
+
+const TEXT = {
+  vi: {
+    title: "Trung tâm điều hành",
+    incidents: "Sự cố đang mở",
+    mapHint: "Cuộn để phóng to, kéo để di chuyển",
+    loginTitle: "Mã truy cập màn hình",
+    loginHelp: "Dán mã viewer (ioc token create --role viewer).",
+    loginButton: "Mở màn hình",
+    loginBad: "Mã không hợp lệ hoặc đã bị thu hồi.",
+    live: "Trực tuyến",
+    connecting: "Đang kết nối",
+    down: "Mất kết nối",
+    stale: "DỮ LIỆU CŨ",
+    staleStream: "mất luồng dữ liệu từ",
+    state_db: "cơ sở dữ liệu cảnh báo không phản hồi",
+    rules_silent: "bộ luật không hoạt động",
+    not_hearing: "mất kết nối broker",
+    no_data: "không có dữ liệu mới",
+    vcOnline: "Điểm cầu trực tuyến",
+    kind_province: "cấp tỉnh", kind_department: "sở, ngành", kind_district: "cấp huyện", kind_commune: "cấp xã",
+    btsMains: "BTS dùng điện lưới",
+    btsBattery: "BTS chạy ắc quy",
+    btsDown: "BTS mất liên lạc",
+    links: "Đường truyền xã hoạt động",
+    openIncidents: "Sự cố đang mở",
+    affected: "thiết bị bị ảnh hưởng",
+    acked: "đã nhận",
+    silenced: "bảo trì",
+    up: "Bình thường", warning: "Cảnh báo", minor: "Nhẹ", major: "Nặng", critical: "Nghiêm trọng", downState: "Mất liên lạc",
+    minutes: "phút", hours: "giờ", days: "ngày",
+    event_fired: "PHÁT SINH", event_resolved: "ĐÃ XỬ LÝ", event_acknowledged: "ĐÃ NHẬN", event_updated: "CẬP NHẬT",
+    event_note: "GHI CHÚ", event_grouped: "GỘP", event_promoted: "TÁCH", event_silenced: "BẢO TRÌ", event_unsilenced: "HẾT BẢO TRÌ",
+  },
+  en: {
+    title: "Operations centre",
+    incidents: "Open incidents",
+    mapHint: "Scroll to zoom, drag to pan",
+    loginTitle: "Wall access token",
+    loginHelp: "Paste a viewer token (ioc token create --role viewer).",
+    loginButton: "Open the wall",
+    loginBad: "That token is not valid or was revoked.",
+    live: "Live",
+    connecting: "Connecting",
+    down: "Disconnected",
+    stale: "STALE DATA",
+    staleStream: "stream lost since",
+    state_db: "the alert database does not answer",
+    rules_silent: "the rule engine is not running",
+    not_hearing: "the broker is unreachable",
+    no_data: "no fresh telemetry",
+    vcOnline: "Video-conference points online",
+    kind_province: "province", kind_department: "departments", kind_district: "districts", kind_commune: "communes",
+    btsMains: "BTS on mains",
+    btsBattery: "BTS on battery",
+    btsDown: "BTS down",
+    links: "Commune links up",
+    openIncidents: "Open incidents",
+    affected: "affected devices",
+    acked: "acknowledged",
+    silenced: "maintenance",
+    up: "Up", warning: "Warning", minor: "Minor", major: "Major", critical: "Critical", downState: "Down",
+    minutes: "min", hours: "h", days: "d",
+    event_fired: "FIRED", event_resolved: "RESOLVED", event_acknowledged: "ACKED", event_updated: "UPDATED",
+    event_note: "NOTE", event_grouped: "GROUPED", event_promoted: "PROMOTED", event_silenced: "SILENCED", event_unsilenced: "UNSILENCED",
+  },
+};
+
+const SEVERITY_RANK = { cleared: 0, indeterminate: 1, warning: 2, minor: 3, major: 4, critical: 5 };
+// Map state codes: what a dot's colour means, worst last so it is drawn on top.
+const STATE_CODES = ["up", "warning", "minor", "major", "critical", "down"];
+const STATE_COLOURS = ["#43a047", "#fdd835", "#ffca28", "#fb8c00", "#e53935", "#b23cfd"];
+const STREAM_SILENT_S = 15; // no heartbeat for this long: the stream is down
+const RECONNECT_MS = 5000;
+
+const params = new URLSearchParams(location.search);
+let lang = params.get("lang") || localStorage.getItem("ioc.lang") || "vi";
+let token = params.get("token") || localStorage.getItem("ioc.token") || "";
+const t = (key) => (TEXT[lang] && TEXT[lang][key]) || TEXT.en[key] || key;
+
+// -- state ------------------------------------------------------------------------------
+const devices = { ids: [], index: new Map(), names: [], lon: null, lat: null, state: null };
+const alerts = new Map(); // open alerts by id
+const areaNames = new Map();
+let figures = null;
+let lastBeat = { at: 0, data: null };
+let streamLostAt = null;
+let source = null;
+let ticker = [];
+
+// -- API ----------------------------------------------------------------------------------
+async function api(path) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  if (response.status === 401) {
+    showLogin(true);
+    throw new Error("unauthorized");
+  }
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return response.json();
+}
+
+function stateCode(state, worst) {
+  if (state === "down") return 5;
+  if (!worst) return 0;
+  return { warning: 1, indeterminate: 1, minor: 2, major: 3, critical: 4 }[worst] || 0;
+}
+
+async function loadSnapshots() {
+  const overview = await api("/api/v1/overview");
+  for (const area of overview.areas) areaNames.set(area.id, area.name);
+  const geo = await api("/api/v1/map.geojson");
+  const page = await api("/api/v1/alerts?state=firing&state=acknowledged&limit=1000");
+  const count = geo.features.length;
+  devices.ids = new Array(count);
+  devices.names = new Array(count);
+  devices.index = new Map();
+  devices.lon = new Float64Array(count);
+  devices.lat = new Float64Array(count);
+  devices.state = new Uint8Array(count);
+  geo.features.forEach((f, i) => {
+    devices.ids[i] = f.id;
+    devices.names[i] = f.properties.name;
+    devices.index.set(f.id, i);
+    [devices.lon[i], devices.lat[i]] = f.geometry.coordinates;
+    devices.state[i] = stateCode(f.properties.state, f.properties.worst_severity);
+  });
+  alerts.clear();
+  for (const alert of page.items) alerts.set(alert.id, alert);
+  figures = { figures: overview.figures, classes: overview.classes };
+  map.fit();
+  renderAll();
+  // Follow from the oldest snapshot: replaying a few events twice is harmless.
+  return Math.min(overview.event_id, geo.event_id);
+}
+
+// -- the stream ---------------------------------------------------------------------------
+function connect(fromId) {
+  if (source) source.close();
+  const url = `/api/v1/stream?token=${encodeURIComponent(token)}&last_event_id=${fromId}`;
+  source = new EventSource(url);
+  setConnection("connecting");
+  source.addEventListener("open", () => setConnection("live"));
+  source.addEventListener("error", () => {
+    if (source.readyState === EventSource.CLOSED) {
+      // The server refused the stream (token revoked, server restarting): start afresh.
+      setConnection("down");
+      setTimeout(start, RECONNECT_MS);
+    } else {
+      setConnection("connecting"); // the browser reconnects by itself, with Last-Event-ID
+    }
+  });
+  source.addEventListener("heartbeat", (e) => {
+    lastBeat = { at: Date.now(), data: JSON.parse(e.data) };
+    setConnection("live");
+    renderStale();
+  });
+  source.addEventListener("device", (e) => {
+    const d = JSON.parse(e.data);
+    const i = devices.index.get(d.id);
+    if (i !== undefined) devices.state[i] = stateCode(d.state, d.worst_severity);
+    map.dirty = true;
+  });
+  source.addEventListener("figures", (e) => {
+    figures = JSON.parse(e.data);
+    renderTiles();
+  });
+  source.addEventListener("transition", (e) => {
+    const transition = JSON.parse(e.data);
+    const alert = transition.alert;
+    if (alert.state === "resolved") alerts.delete(alert.id);
+    else alerts.set(alert.id, alert);
+    ticker.unshift(transition);
+    ticker = ticker.slice(0, 30);
+    scheduleLists();
+  });
+  source.addEventListener("reset", () => start());
+}
+
+function setConnection(state) {
+  const el = document.getElementById("connection");
+  if (state === "live") streamLostAt = null;
+  else if (streamLostAt === null) streamLostAt = Date.now();
+  el.dataset.state = state;
+  el.textContent = t(state);
+}
+
+async function start() {
+  try {
+    const fromId = await loadSnapshots();
+    connect(fromId);
+  } catch (error) {
+    if (error.message !== "unauthorized") {
+      setConnection("down");
+      setTimeout(start, RECONNECT_MS);
+    }
+  }
+}
+
+// -- rendering ----------------------------------------------------------------------------
+let listsPending = false;
+function scheduleLists() {
+  if (listsPending) return;
+  listsPending = true;
+  requestAnimationFrame(() => {
+    listsPending = false;
+    renderIncidents();
+    renderTicker();
+    renderTiles();
+  });
+}
+
+function renderAll() {
+  document.documentElement.lang = lang;
+  document.getElementById("lang").textContent = lang === "vi" ? "EN" : "VI";
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  document.getElementById("legend").innerHTML = STATE_CODES.map(
+    (code, i) => `<span style="--dot:${STATE_COLOURS[i]}">${t(code === "down" ? "downState" : code)}</span>`,
+  ).join("");
+  renderTiles();
+  renderIncidents();
+  renderTicker();
+  renderStale();
+  map.dirty = true;
+}
+
+function tile(label, value, total, tone) {
+  const of = total === undefined ? "" : `<small>/${total.toLocaleString()}</small>`;
+  return `<div class="tile ${tone || ""}"><div class="label">${escapeHtml(label)}</div>` +
+    `<div class="value">${value.toLocaleString()}${of}</div></div>`;
+}
+
+function renderTiles() {
+  if (!figures) return;
+  const f = figures.figures;
+  const parts = [];
+  const kinds = Object.keys(f.vc_online_by_area_kind);
+  const order = ["province", "department", "district", "commune"];
+  kinds.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  for (const kind of kinds) {
+    const v = f.vc_online_by_area_kind[kind];
+    parts.push(tile(`${t("vcOnline")} ${t("kind_" + kind)}`, v.online, v.total, v.online < v.total ? "warn" : ""));
+  }
+  const bts = f.bts_power;
+  parts.push(tile(t("btsMains"), bts.on_mains, bts.total));
+  parts.push(tile(t("btsBattery"), bts.on_battery, undefined, bts.on_battery ? "warn" : ""));
+  parts.push(tile(t("btsDown"), bts.down, undefined, bts.down ? "bad" : ""));
+  const links = f.commune_links;
+  parts.push(tile(t("links"), links.up, links.total, links.up < links.total ? "warn" : ""));
+  const roots = [...alerts.values()].filter((a) => !a.root_id || !alerts.has(a.root_id)).length;
+  parts.push(tile(t("openIncidents"), roots, undefined, roots ? "bad" : ""));
+  document.getElementById("tiles").innerHTML = parts.join("");
+}
+
+function deviceName(id) {
+  const i = devices.index.get(id);
+  return i === undefined ? id : devices.names[i];
+}
+
+function age(iso) {
+  const minutes = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 60000));
+  if (minutes < 60) return `${minutes} ${t("minutes")}`;
+  if (minutes < 1440) return `${Math.floor(minutes / 60)} ${t("hours")} ${minutes % 60} ${t("minutes")}`;
+  return `${Math.floor(minutes / 1440)} ${t("days")}`;
+}
+
+function renderIncidents() {
+  const children = new Map();
+  const roots = [];
+  for (const alert of alerts.values()) {
+    if (alert.root_id && alerts.has(alert.root_id)) {
+      if (!children.has(alert.root_id)) children.set(alert.root_id, []);
+      children.get(alert.root_id).push(alert);
+    } else {
+      roots.push(alert);
+    }
+  }
+  roots.sort(
+    (a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || Date.parse(a.opened_at) - Date.parse(b.opened_at),
+  );
+  const items = roots.slice(0, 200).map((alert) => {
+    const under = children.get(alert.id) || [];
+    const folded = under.length
+      ? `<details><summary>+${under.length} ${t("affected")}</summary><ul>${under
+          .map((c) => `<li>${escapeHtml(deviceName(c.device_id))}: ${escapeHtml(c.title[lang] || c.title.en)}</li>`)
+          .join("")}</ul></details>`
+      : "";
+    const flags = (alert.state === "acknowledged" ? `<span class="acked">✔ ${t("acked")}</span>` : "") +
+      (alert.silenced ? `<span class="acked">${t("silenced")}</span>` : "");
+    return `<li class="incident sev-${alert.severity}" data-alert-id="${alert.id}" data-device-id="${escapeHtml(alert.device_id)}" data-state="${alert.state}">` +
+      `<div class="top"><span class="title">${escapeHtml(alert.title[lang] || alert.title.en)}${flags}</span>` +
+      `<span class="age">${age(alert.opened_at)}</span></div>` +
+      `<div class="where">${escapeHtml(deviceName(alert.device_id))} · ${escapeHtml(areaNames.get(alert.area_id) || alert.area_id)}</div>` +
+      folded + "</li>";
+  });
+  document.getElementById("incidents").innerHTML = items.join("");
+  document.getElementById("incident-count").textContent = `(${roots.length})`;
+}
+
+function renderTicker() {
+  document.getElementById("ticker").innerHTML = ticker
+    .map((tr) => {
+      const time = new Date(tr.at).toLocaleTimeString(lang === "vi" ? "vi-VN" : "en-GB");
+      const title = tr.alert.title[lang] || tr.alert.title.en;
+      return `<span class="sev-${tr.alert.severity}"><time>${time}</time>${t("event_" + tr.event)} · ` +
+        `${escapeHtml(deviceName(tr.alert.device_id))}: ${escapeHtml(title)}</span>`;
+    })
+    .join("");
+}
+
+function renderStale() {
+  const el = document.getElementById("stale");
+  const now = Date.now();
+  let reason = null;
+  if (streamLostAt !== null && now - streamLostAt > 10000) {
+    reason = `${t("staleStream")} ${new Date(streamLostAt).toLocaleTimeString()}`;
+  } else if (lastBeat.at && now - lastBeat.at > STREAM_SILENT_S * 1000) {
+    reason = `${t("staleStream")} ${new Date(lastBeat.at).toLocaleTimeString()}`;
+  } else if (lastBeat.data && lastBeat.data.stale) {
+    reason = lastBeat.data.reasons.map(t).join(", ");
+  }
+  el.hidden = reason === null;
+  el.textContent = reason === null ? "" : `⚠ ${t("stale")}: ${reason}`;
+  document.body.dataset.stale = reason === null ? "false" : "true";
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+// -- the map: a canvas, devices binned into screen cells so 100,000 stay smooth -------------
+const map = {
+  canvas: document.getElementById("map"),
+  scale: 1, tx: 0, ty: 0, dirty: true, cosLat: 1, lat0: 0, lon0: 0,
+
+  project(i) {
+    return [(devices.lon[i] - this.lon0) * this.cosLat, this.lat0 - devices.lat[i]];
+  },
+
+  fit() {
+    const n = devices.ids.length;
+    if (!n) return;
+    let minLon = Infinity, maxLon = -Infinity, minLat = Infinity, maxLat = -Infinity;
+    for (let i = 0; i < n; i++) {
+      minLon = Math.min(minLon, devices.lon[i]); maxLon = Math.max(maxLon, devices.lon[i]);
+      minLat = Math.min(minLat, devices.lat[i]); maxLat = Math.max(maxLat, devices.lat[i]);
+    }
+    this.lat0 = (minLat + maxLat) / 2;
+    this.lon0 = (minLon + maxLon) / 2;
+    this.cosLat = Math.cos((this.lat0 * Math.PI) / 180);
+    const w = this.canvas.clientWidth, h = this.canvas.clientHeight;
+    const spanX = Math.max((maxLon - minLon) * this.cosLat, 1e-4), spanY = Math.max(maxLat - minLat, 1e-4);
+    this.scale = 0.9 * Math.min(w / spanX, h / spanY);
+    this.tx = w / 2;
+    this.ty = h / 2;
+    this.dirty = true;
+  },
+
+  draw() {
+    const canvas = this.canvas, dpr = window.devicePixelRatio || 1;
+    const w = canvas.clientWidth, h = canvas.clientHeight;
+    if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
+      canvas.width = Math.round(w * dpr);
+      canvas.height = Math.round(h * dpr);
+    }
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    const cell = 7, cols = Math.ceil(w / cell) + 1, rows = Math.ceil(h / cell) + 1;
+    const counts = new Uint32Array(cols * rows), worst = new Uint8Array(cols * rows);
+    const n = devices.ids.length;
+    let down = 0, alerting = 0;
+    for (let i = 0; i < n; i++) {
+      const s = devices.state[i];
+      if (s === 5) down++;
+      if (s > 0) alerting++;
+      const x = (devices.lon[i] - this.lon0) * this.cosLat * this.scale + this.tx;
+      const y = (this.lat0 - devices.lat[i]) * this.scale + this.ty;
+      if (x < 0 || y < 0 || x >= w || y >= h) continue;
+      const k = Math.floor(y / cell) * cols + Math.floor(x / cell);
+      counts[k]++;
+      if (s > worst[k]) worst[k] = s;
+    }
+    // One path per state, drawn from "up" to "down" so trouble is never hidden under green.
+    for (let code = 0; code < STATE_CODES.length; code++) {
+      ctx.beginPath();
+      for (let k = 0; k < counts.length; k++) {
+        if (!counts[k] || worst[k] !== code) continue;
+        const cx = (k % cols) * cell + cell / 2, cy = Math.floor(k / cols) * cell + cell / 2;
+        const r = (counts[k] === 1 ? 2.5 : Math.min(cell, 2.5 + Math.log2(counts[k]))) + (code ? 2 : 0);
+        ctx.moveTo(cx + r, cy);
+        ctx.arc(cx, cy, r, 0, 2 * Math.PI);
+      }
+      ctx.fillStyle = STATE_COLOURS[code];
+      ctx.fill();
+    }
+    canvas.dataset.devices = String(n);
+    canvas.dataset.down = String(down);
+    canvas.dataset.alerting = String(alerting);
+    this.dirty = false;
+  },
+
+  zoomAt(x, y, factor) {
+    this.tx = x - (x - this.tx) * factor;
+    this.ty = y - (y - this.ty) * factor;
+    this.scale *= factor;
+    this.dirty = true;
+  },
+};
+
+function frame() {
+  if (map.dirty) map.draw();
+  requestAnimationFrame(frame);
+}
+
+map.canvas.addEventListener("wheel", (e) => {
+  e.preventDefault();
+  map.zoomAt(e.offsetX, e.offsetY, e.deltaY < 0 ? 1.25 : 0.8);
+}, { passive: false });
+let drag = null;
+map.canvas.addEventListener("mousedown", (e) => (drag = { x: e.clientX, y: e.clientY }));
+window.addEventListener("mouseup", () => (drag = null));
+window.addEventListener("mousemove", (e) => {
+  if (!drag) return;
+  map.tx += e.clientX - drag.x;
+  map.ty += e.clientY - drag.y;
+  drag = { x: e.clientX, y: e.clientY };
+  map.dirty = true;
+});
+window.addEventListener("resize", () => map.fit());
+map.canvas.addEventListener("dblclick", () => map.fit());
+
+// -- login, language, clock ---------------------------------------------------------------
+function showLogin(failed) {
+  const dialog = document.getElementById("login");
+  const error = document.getElementById("login-error");
+  error.hidden = !failed || !token;
+  error.textContent = t("loginBad");
+  if (!dialog.open) dialog.showModal();
+}
+
+document.getElementById("login-form").addEventListener("submit", () => {
+  token = document.getElementById("login-token").value.trim();
+  localStorage.setItem("ioc.token", token);
+  start();
+});
+
+document.getElementById("lang").addEventListener("click", () => {
+  lang = lang === "vi" ? "en" : "vi";
+  localStorage.setItem("ioc.lang", lang);
+  renderAll();
+});
+
+setInterval(() => {
+  document.getElementById("clock").textContent = new Date().toLocaleTimeString(lang === "vi" ? "vi-VN" : "en-GB");
+  renderStale();
+}, 1000);
+setInterval(renderIncidents, 30000); // ages move on
+
+// For tests and for operators poking at the console.
+window.iocWall = {
+  stateOf: (id) => STATE_CODES[devices.state[devices.index.get(id)]],
+  openAlerts: () => [...alerts.values()],
+};
+
+renderAll();
+requestAnimationFrame(frame);
+if (token) {
+  localStorage.setItem("ioc.token", token);
+  start();
+} else {
+  showLogin(false);
+}
