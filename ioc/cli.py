@@ -376,7 +376,7 @@ def api(ctx: click.Context) -> None:
     import uvicorn
 
     from ioc.api import create_app
-    from ioc.app import api_context, load_catalog
+    from ioc.app import GRACE_S, api_context, load_catalog
     from ioc.domain import DeliveryError
     from ioc.rules import RuleError
 
@@ -393,6 +393,7 @@ def api(ctx: click.Context) -> None:
         host=settings.api_host,
         port=settings.api_port,
         log_level="warning",
+        timeout_graceful_shutdown=GRACE_S,
     )
 
 

@@ -22,6 +22,8 @@ from ioc.store import StoreError
 
 log = logging.getLogger("ioc.api")
 
+GRACE_S = 3  # how long requests in flight may finish when the API stops
+
 
 def api_context(
     settings: Settings,
@@ -121,6 +123,8 @@ class ApiServer:
             port=settings.api_port,
             log_level="warning",
             access_log=False,
+            # Live streams never end by themselves: they are cut once this grace is over.
+            timeout_graceful_shutdown=GRACE_S,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="api")

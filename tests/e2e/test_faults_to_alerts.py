@@ -4,10 +4,6 @@ rules, alerts) -> the alerts a user lists, with the root cause of a commune link
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,46 +17,13 @@ from ioc.state import AlertRepository, connect_state
 from tests.rules.harness import fast_rules
 from tests.support.influx import InfluxProcess
 from tests.support.mqtt import has_subscriber, wait_until
+from tests.support.processes import IocProcess, create_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
 # gw2, bts1 and vc1 depend on gw1; bts2 and vc2 on gw2.
 BEHIND_GW1 = {"gw2", "bts1", "bts2", "vc1", "vc2"}
-
-
-class _Process:
-    """An `ioc` command in the background, its stderr in a log file."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
-        self.log = log
-        self._log_file = log.open("wb")
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "ioc", *args],
-            env={**clean, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=self._log_file,
-        )
-
-    def stop(self) -> int:
-        """SIGTERM, as a service manager stops it; its exit code."""
-        self._process.send_signal(signal.SIGTERM)
-        code = self._process.wait(timeout=60)
-        self._log_file.close()
-        return code
-
-
-def _token(env: dict[str, str]) -> str:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
-    created = subprocess.run(
-        [sys.executable, "-m", "ioc", "token", "create", "--role", "viewer"],
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return created.stdout.strip().splitlines()[-1]
 
 
 @pytest.fixture
@@ -95,12 +58,12 @@ def test_faults_raise_their_alerts_and_a_link_failure_is_one_root_incident(
     repository: AlertRepository,
     tmp_path: Path,
 ) -> None:
-    ioc = _Process(["run", "--status-every", "2"], env, tmp_path / "ioc.log")
+    ioc = IocProcess(["run", "--status-every", "2"], env, tmp_path / "ioc.log")
     sim = None
     try:
         wait_until(lambda: has_subscriber(mosquitto.port), 60, "ioc subscribed")
         # Fault times are simulated seconds; at 10x the link fails 8 s in, for 20 s.
-        sim = _Process(
+        sim = IocProcess(
             [
                 "sim",
                 "--speed", "10",
@@ -136,7 +99,7 @@ def test_faults_raise_their_alerts_and_a_link_failure_is_one_root_incident(
         # `ioc run` serves the API beside ingest and rules.
         api = f"http://127.0.0.1:{env['IOC_API_PORT']}"
         assert urllib3.request("GET", f"{api}/healthz").status == 200
-        token = _token(env)
+        token = create_token(env, "viewer")
         served = urllib3.request("GET", f"{api}/api/v1/alerts?token={token}&state=firing")
         assert served.status == 200
         assert ("netgw.wan_down", "gw1") in {

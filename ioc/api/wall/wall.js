@@ -130,8 +130,8 @@ async function loadSnapshots() {
   alerts.clear();
   for (const alert of page.items) alerts.set(alert.id, alert);
   figures = { figures: overview.figures, classes: overview.classes };
-  map.fit();
   renderAll();
+  map.fit();
   // Follow from the oldest snapshot: replaying a few events twice is harmless.
   return Math.min(overview.event_id, geo.event_id);
 }
@@ -219,6 +219,8 @@ function renderAll() {
   document.getElementById("legend").innerHTML = STATE_CODES.map(
     (code, i) => `<span style="--dot:${STATE_COLOURS[i]}">${t(code === "down" ? "downState" : code)}</span>`,
   ).join("");
+  const connection = document.getElementById("connection");
+  connection.textContent = t(connection.dataset.state);
   renderTiles();
   renderIncidents();
   renderTicker();
@@ -333,7 +335,7 @@ function escapeHtml(text) {
 // -- the map: a canvas, devices binned into screen cells so 100,000 stay smooth -------------
 const map = {
   canvas: document.getElementById("map"),
-  scale: 1, tx: 0, ty: 0, dirty: true, cosLat: 1, lat0: 0, lon0: 0,
+  scale: 1, tx: 0, ty: 0, dirty: true, cosLat: 1, lat0: 0, lon0: 0, fittedTo: "", drawnAt: "", moved: false,
 
   project(i) {
     return [(devices.lon[i] - this.lon0) * this.cosLat, this.lat0 - devices.lat[i]];
@@ -350,17 +352,23 @@ const map = {
     this.lat0 = (minLat + maxLat) / 2;
     this.lon0 = (minLon + maxLon) / 2;
     this.cosLat = Math.cos((this.lat0 * Math.PI) / 180);
-    const w = this.canvas.clientWidth, h = this.canvas.clientHeight;
+    // Margins keep edge devices clear of the border and of the legend at the bottom.
+    const pad = 30, legend = 40;
+    const w = this.canvas.clientWidth - 2 * pad, h = this.canvas.clientHeight - 2 * pad - legend;
     const spanX = Math.max((maxLon - minLon) * this.cosLat, 1e-4), spanY = Math.max(maxLat - minLat, 1e-4);
-    this.scale = 0.9 * Math.min(w / spanX, h / spanY);
-    this.tx = w / 2;
-    this.ty = h / 2;
+    this.scale = Math.min(w / spanX, h / spanY);
+    this.tx = pad + w / 2;
+    this.ty = pad + h / 2;
+    this.fittedTo = `${this.canvas.clientWidth}x${this.canvas.clientHeight}`;
+    this.moved = false;
     this.dirty = true;
   },
 
   draw() {
     const canvas = this.canvas, dpr = window.devicePixelRatio || 1;
     const w = canvas.clientWidth, h = canvas.clientHeight;
+    // The layout settles after the first data arrives: follow it until someone pans or zooms.
+    if (!this.moved && this.fittedTo !== `${w}x${h}`) this.fit();
     if (canvas.width !== Math.round(w * dpr) || canvas.height !== Math.round(h * dpr)) {
       canvas.width = Math.round(w * dpr);
       canvas.height = Math.round(h * dpr);
@@ -368,7 +376,8 @@ const map = {
     const ctx = canvas.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, h);
-    const cell = 7, cols = Math.ceil(w / cell) + 1, rows = Math.ceil(h / cell) + 1;
+    const dot = devices.ids.length < 1000 ? 5 : 2.5; // a small fleet gets dots seen from afar
+    const cell = dot < 5 ? 7 : 12, cols = Math.ceil(w / cell) + 1, rows = Math.ceil(h / cell) + 1;
     const counts = new Uint32Array(cols * rows), worst = new Uint8Array(cols * rows);
     const n = devices.ids.length;
     let down = 0, alerting = 0;
@@ -389,7 +398,7 @@ const map = {
       for (let k = 0; k < counts.length; k++) {
         if (!counts[k] || worst[k] !== code) continue;
         const cx = (k % cols) * cell + cell / 2, cy = Math.floor(k / cols) * cell + cell / 2;
-        const r = (counts[k] === 1 ? 2.5 : Math.min(cell, 2.5 + Math.log2(counts[k]))) + (code ? 2 : 0);
+        const r = (counts[k] === 1 ? dot : Math.min(cell, dot + Math.log2(counts[k]))) + (code ? 2 : 0);
         ctx.moveTo(cx + r, cy);
         ctx.arc(cx, cy, r, 0, 2 * Math.PI);
       }
@@ -399,6 +408,7 @@ const map = {
     canvas.dataset.devices = String(n);
     canvas.dataset.down = String(down);
     canvas.dataset.alerting = String(alerting);
+    this.drawnAt = `${w}x${h}`;
     this.dirty = false;
   },
 
@@ -406,12 +416,14 @@ const map = {
     this.tx = x - (x - this.tx) * factor;
     this.ty = y - (y - this.ty) * factor;
     this.scale *= factor;
+    this.moved = true;
     this.dirty = true;
   },
 };
 
 function frame() {
-  if (map.dirty) map.draw();
+  const size = `${map.canvas.clientWidth}x${map.canvas.clientHeight}`;
+  if (map.dirty || size !== map.drawnAt) map.draw();
   requestAnimationFrame(frame);
 }
 
@@ -427,9 +439,10 @@ window.addEventListener("mousemove", (e) => {
   map.tx += e.clientX - drag.x;
   map.ty += e.clientY - drag.y;
   drag = { x: e.clientX, y: e.clientY };
+  map.moved = true;
   map.dirty = true;
 });
-window.addEventListener("resize", () => map.fit());
+window.addEventListener("resize", () => (map.dirty = true));
 map.canvas.addEventListener("dblclick", () => map.fit());
 
 // -- login, language, clock ---------------------------------------------------------------

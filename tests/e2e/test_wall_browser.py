@@ -1,0 +1,168 @@
+"""End to end in a real browser: `ioc run` serves the wall; headless Chromium (Debian's package,
+driven by Playwright) opens it; a fault injected in `ioc sim` appears on the map and in the
+incident list; acknowledging it over the API shows on the wall; the wall says its data is stale
+when `ioc run` goes away. A screenshot is kept in build/test-artifacts/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import urllib3
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from ioc.broker import MosquittoProcess, free_port
+from ioc.inventory import bundled_profiles_dir
+from tests.rules.harness import fast_rules
+from tests.support.influx import InfluxProcess
+from tests.support.mqtt import has_subscriber, wait_until
+from tests.support.processes import IocProcess, create_token
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
+ARTIFACTS = Path(__file__).parents[2] / "build" / "test-artifacts"
+WITHIN_MS = 20_000  # "within seconds": a poll, a stream hop and a frame, with CI's noise
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise RuntimeError("chromium is not installed (Debian: apt-get install chromium)")
+    with sync_playwright() as playwright:
+        # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
+        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def env(
+    mosquitto: MosquittoProcess, influxd: InfluxProcess, influx_db: str, tmp_path: Path
+) -> dict[str, str]:
+    return {
+        "IOC_MQTT_URL": mosquitto.url,
+        "IOC_INFLUX_URL": influxd.url,
+        "IOC_INFLUX_API": "v1",
+        "IOC_INFLUX_DB": influx_db,
+        "IOC_DATA_DIR": str(tmp_path / "data"),
+        "IOC_INVENTORY": str(SMALL_INVENTORY),
+        "IOC_RULES_DIR": str(fast_rules(tmp_path / "rules", "30s", "3s")),
+        "IOC_BATCH_INTERVAL_S": "0.1",
+        "IOC_API_PORT": str(free_port()),
+    }
+
+
+def _incident(page: Page, device_id: str) -> str:
+    return f'#incidents [data-device-id="{device_id}"]'
+
+
+def test_a_fault_reaches_the_wall_and_an_acknowledgement_follows(
+    browser: Browser,
+    mosquitto: MosquittoProcess,
+    env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    ioc = IocProcess(["run", "--status-every", "2"], env, tmp_path / "ioc.log")
+    sim = None
+    stopped = False
+    api = f"http://127.0.0.1:{env['IOC_API_PORT']}"
+    try:
+        wait_until(lambda: has_subscriber(mosquitto.port), 60, "ioc subscribed")
+        viewer, operator = create_token(env, "viewer"), create_token(env, "operator")
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{api}/wall/?token={viewer}")
+        page.wait_for_function("document.querySelector('#map').dataset.devices === '6'")
+        page.wait_for_selector('#connection[data-state="live"]')
+        assert page.text_content("h1") == "Trung tâm điều hành"  # Vietnamese by default
+        assert page.evaluate("window.iocWall.stateOf('bts2')") == "up"
+        assert page.query_selector(_incident(page, "bts2")) is None
+
+        # The shelter door of bts2 opens 5 simulated seconds in (0.5 s at 10x).
+        sim = IocProcess(
+            [
+                "sim", "--speed", "10", "--inventory", str(SMALL_INVENTORY),
+                "--profiles", str(bundled_profiles_dir()), "--quiet",
+                "--fault", "door_open:bts2@5/1h",
+            ],
+            env,
+            tmp_path / "sim.log",
+        )  # fmt: skip
+        incident = page.wait_for_selector(_incident(page, "bts2"), timeout=30_000)
+        assert incident is not None
+        assert "Cửa phòng máy mở" in (incident.text_content() or "")
+        assert incident.get_attribute("data-state") == "firing"
+        page.wait_for_function("window.iocWall.stateOf('bts2') !== 'up'", timeout=WITHIN_MS)
+        assert int(page.get_attribute("#map", "data-alerting") or 0) >= 1
+        assert page.text_content("#ticker") and "BTS Hai" in (page.text_content("#ticker") or "")
+
+        alert_id = incident.get_attribute("data-alert-id")
+        acked = urllib3.request(
+            "POST",
+            f"{api}/api/v1/alerts/{alert_id}/ack",
+            body=json.dumps({"note": "field team on the way"}),
+            headers={"Authorization": f"Bearer {operator}", "Content-Type": "application/json"},
+        )
+        assert acked.status == 200, acked.data
+        page.wait_for_selector(
+            f'{_incident(page, "bts2")}[data-state="acknowledged"]', timeout=WITHIN_MS
+        )
+
+        page.click("#lang")
+        assert page.text_content("h1") == "Operations centre"
+        assert "Shelter door open" in (page.text_content(_incident(page, "bts2")) or "")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / "wall.png"
+        page.screenshot(path=str(shot))
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert page.get_attribute("body", "data-stale") == "false"
+
+        # The wall must never pass old data off as live.
+        assert ioc.stop() == 0
+        stopped = True
+        page.wait_for_function("document.body.dataset.stale === 'true'", timeout=30_000)
+        assert "STALE DATA" in (page.text_content("#stale") or "")
+        assert errors == []
+    finally:
+        if not stopped:
+            ioc.stop()
+        if sim is not None:
+            sim.stop()
+
+
+def test_the_wall_asks_for_a_token_and_refuses_a_bad_one(
+    browser: Browser, env: dict[str, str], tmp_path: Path
+) -> None:
+    ioc = IocProcess(["api"], env, tmp_path / "api.log")
+    api = f"http://127.0.0.1:{env['IOC_API_PORT']}"
+    try:
+        wait_until(lambda: _answers(f"{api}/healthz"), 60, "ioc api")
+        viewer = create_token(env, "viewer")
+        page = browser.new_page()
+        page.goto(f"{api}/")  # the root leads to the wall
+        page.wait_for_selector("#login[open]")
+        page.fill("#login-token", "ioc_not-a-token")
+        page.click("#login button")
+        page.wait_for_selector("#login-error:not([hidden])")
+        page.fill("#login-token", viewer)
+        page.click("#login button")
+        page.wait_for_function("document.querySelector('#map').dataset.devices === '6'")
+        # Remembered: a reload (a screen power cycle) needs no one at the keyboard.
+        page.reload()
+        page.wait_for_function("document.querySelector('#map').dataset.devices === '6'")
+        assert page.query_selector("#login[open]") is None
+    finally:
+        ioc.stop()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return urllib3.request("GET", url, retries=False).status == 200
+    except urllib3.exceptions.HTTPError:
+        return False

@@ -1,0 +1,44 @@
+"""`ioc` commands run as a user runs them: in a subprocess, with only IOC_* settings passed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+
+class IocProcess:
+    """An `ioc` command in the background, its stderr in a log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+        self.log = log
+        self._log_file = log.open("wb")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "ioc", *args],
+            env={**clean, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=self._log_file,
+        )
+
+    def stop(self) -> int:
+        """SIGTERM, as a service manager stops it; its exit code."""
+        self._process.send_signal(signal.SIGTERM)
+        code = self._process.wait(timeout=60)
+        self._log_file.close()
+        return code
+
+
+def create_token(env: dict[str, str], role: str) -> str:
+    """`ioc token create --role ROLE`: the secret it prints on its last line."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    created = subprocess.run(
+        [sys.executable, "-m", "ioc", "token", "create", "--role", role],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return created.stdout.strip().splitlines()[-1]
