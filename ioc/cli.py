@@ -372,29 +372,29 @@ def alerts_show(ctx: click.Context, alert_id: int) -> None:
 @main.command()
 @click.pass_context
 def api(ctx: click.Context) -> None:
-    """Serve the HTTP API alone on IOC_API_HOST:IOC_API_PORT (`ioc run` serves it too)."""
-    import uvicorn
-
-    from ioc.api import create_app
-    from ioc.app import GRACE_S, api_context, load_catalog
+    """Serve the HTTP API and the wall alone on IOC_API_HOST:IOC_API_PORT (`ioc run` serves
+    them too)."""
+    from ioc.app import ApiServer, api_context, load_catalog
     from ioc.domain import DeliveryError
     from ioc.rules import RuleError
 
     settings = _settings(ctx)
     try:
-        context = api_context(settings, load_catalog(settings))
+        server = ApiServer(settings, api_context(settings, load_catalog(settings)))
+        server.start()
     except (CatalogError, RuleError, DeliveryError) as exc:
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(_EXIT_CONFIG)
-    base = f"http://{settings.api_host}:{settings.api_port}"
-    click.echo(f"ioc api: the wall at {base}/wall/, the API at {base}/docs", err=True)
-    uvicorn.run(
-        create_app(context, settings.api_cors_origins),
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level="warning",
-        timeout_graceful_shutdown=GRACE_S,
-    )
+    except OSError as exc:
+        click.echo(f"ioc: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"ioc api: the wall at {server.url}/wall/, the API at {server.url}/docs", err=True)
+    stop = _StopFlag()
+    try:
+        while not stop() and server.running:
+            time.sleep(0.2)
+    finally:
+        server.stop()
 
 
 @main.group()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -66,6 +67,8 @@ class ApiContext:
     probes: Mapping[str, Probe] = field(default_factory=dict)
     poll_every_s: float = 0.5  # how often the live view reads the alert log
     beat_every_s: float = 5.0  # how often the stream says how fresh its data is
+    # Set when the server stops: live streams end instead of holding the shutdown up.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """The composition root: builds settings, stores and stages, and runs them together."""
 
-from ioc.app._api import GRACE_S, ApiServer, api_context, stage_metrics
+from ioc.app._api import ApiServer, api_context, stage_metrics
 from ioc.app._catalog import Catalog, load_catalog
 from ioc.app._demo import demo_faults, run_demo
 from ioc.app._ingest import IngestService
@@ -16,7 +16,6 @@ from ioc.app._status import StatusLine
 from ioc.app._stores import open_dead_letters, open_telemetry_store
 
 __all__ = [
-    "GRACE_S",
     "ApiServer",
     "Catalog",
     "IngestService",

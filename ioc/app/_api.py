@@ -127,6 +127,7 @@ class ApiServer:
             timeout_graceful_shutdown=GRACE_S,
         )
         self._server = uvicorn.Server(config)
+        self._stopping = context.stopping
         self._thread = threading.Thread(target=self._server.run, name="api")
         self.url = f"http://{settings.api_host}:{settings.api_port}"
 
@@ -141,11 +142,17 @@ class ApiServer:
             time.sleep(0.05)
 
     @property
+    def running(self) -> bool:
+        """Whether it still serves (uvicorn ends by itself only on a fatal error)."""
+        return self._thread.is_alive()
+
+    @property
     def started(self) -> bool:
         """Whether it listens."""
         return self._server.started
 
     def stop(self) -> None:
-        """Finish the requests in flight and stop."""
+        """End the live streams, finish the requests in flight, and stop."""
+        self._stopping.set()
         self._server.should_exit = True
         self._thread.join(timeout=30)

@@ -16,6 +16,7 @@ from ioc.app import Catalog, RulesService, stage_metrics, wall_clock_ms
 from ioc.config import load_settings
 from ioc.domain import Inventory, Profile, Reading, Role
 from ioc.state import AlertRepository, TokenStore, connect_state
+from ioc.store import SqliteStore
 from tests.support.mqtt import wait_until
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
@@ -28,7 +29,11 @@ ROUTES: list[tuple[str, str, Role | None]] = [
     ("GET", "/api/v1/overview", Role.VIEWER),
     ("GET", "/api/v1/devices", Role.VIEWER),
     ("GET", "/api/v1/devices/bts1", Role.VIEWER),
+    ("GET", "/api/v1/devices/bts1/series/battery_v", Role.VIEWER),
     ("GET", "/api/v1/map.geojson", Role.VIEWER),
+    ("GET", "/api/v1/areas", Role.VIEWER),
+    ("GET", "/api/v1/rules", Role.VIEWER),
+    ("POST", "/api/v1/rules/reload", Role.ADMIN),
     ("GET", "/api/v1/alerts", Role.VIEWER),
     ("GET", "/api/v1/alerts/1", Role.VIEWER),
     ("POST", "/api/v1/alerts/1/ack", Role.OPERATOR),
@@ -43,19 +48,23 @@ ROUTES: list[tuple[str, str, Role | None]] = [
 ]
 
 
+World = tuple[TestClient, RulesService, dict[Role, str], TokenStore, SqliteStore]
+
+
 @pytest.fixture
 def world(
     state_url: str,
     tmp_path: Path,
     small_inventory: Inventory,
     profiles: dict[str, Profile],
-) -> Iterator[tuple[TestClient, RulesService, dict[Role, str], TokenStore]]:
+) -> Iterator[World]:
     settings = load_settings(data_dir=tmp_path, state_url=state_url, inventory=SMALL_INVENTORY)
     rules = RulesService(settings, Catalog(profiles, small_inventory))
     rules.start()
     engine = connect_state(state_url)
     tokens = TokenStore(engine)
     secrets = {role: tokens.create(role, f"{role.value}-1", 0)[1] for role in Role}
+    telemetry = SqliteStore(tmp_path / "telemetry.db")
     context = ApiContext(
         small_inventory,
         profiles,
@@ -63,10 +72,13 @@ def world(
         tokens,
         wall_clock_ms,
         request_wait_s=5.0,
+        telemetry=telemetry,
+        poll_every_s=0.05,
     )
     with TestClient(create_app(context)) as client:
-        yield client, rules, secrets, tokens
+        yield client, rules, secrets, tokens, telemetry
     rules.stop()
+    telemetry.close()
     engine.dispose()
 
 
@@ -88,12 +100,12 @@ def _raise_battery_alert(rules: RulesService, client: TestClient, secret: str) -
 
 @pytest.mark.parametrize(("method", "path", "needed"), ROUTES)
 def test_every_route_checks_the_token_and_the_role(
-    world: tuple[TestClient, RulesService, dict[Role, str], TokenStore],
+    world: World,
     method: str,
     path: str,
     needed: Role | None,
 ) -> None:
-    client, _rules, secrets, tokens = world
+    client, _rules, secrets, tokens, _store = world
     body = {"json": {"note": ""}} if method == "POST" else {}
     anonymous = client.request(method, path, **body)
     if needed is None:
@@ -118,16 +130,16 @@ def test_every_route_checks_the_token_and_the_role(
 
 
 def test_a_viewer_token_may_ride_in_the_url(
-    world: tuple[TestClient, RulesService, dict[Role, str], TokenStore],
+    world: World,
 ) -> None:
-    client, _rules, secrets, _tokens = world
+    client, _rules, secrets, _tokens, _store = world
     assert client.get(f"/api/v1/alerts?token={secrets[Role.VIEWER]}").status_code == 200
 
 
 def test_alerts_listed_detailed_and_acted_on(
-    world: tuple[TestClient, RulesService, dict[Role, str], TokenStore],
+    world: World,
 ) -> None:
-    client, rules, secrets, _tokens = world
+    client, rules, secrets, _tokens, _store = world
     viewer, operator = _auth(secrets[Role.VIEWER]), _auth(secrets[Role.OPERATOR])
     alert_id = _raise_battery_alert(rules, client, secrets[Role.VIEWER])
     page = client.get("/api/v1/alerts?state=firing&severity=major&area=D1", headers=viewer)
@@ -166,9 +178,9 @@ def test_alerts_listed_detailed_and_acted_on(
 
 
 def test_an_action_with_no_rules_process_is_accepted_as_queued(
-    world: tuple[TestClient, RulesService, dict[Role, str], TokenStore],
+    world: World,
 ) -> None:
-    client, rules, secrets, _tokens = world
+    client, rules, secrets, _tokens, _store = world
     alert_id = _raise_battery_alert(rules, client, secrets[Role.VIEWER])
     rules.stop()  # the rules process is away
     started = time.monotonic()
@@ -180,11 +192,11 @@ def test_an_action_with_no_rules_process_is_accepted_as_queued(
 
 
 def test_metrics_in_prometheus_text_format(
-    world: tuple[TestClient, RulesService, dict[Role, str], TokenStore],
+    world: World,
     small_inventory: Inventory,
     profiles: dict[str, Profile],
 ) -> None:
-    client, rules, secrets, tokens = world
+    client, rules, secrets, tokens, _store = world
     _raise_battery_alert(rules, client, secrets[Role.VIEWER])
     context = ApiContext(
         small_inventory,
@@ -211,9 +223,9 @@ def test_metrics_in_prometheus_text_format(
 
 
 def test_devices_and_the_map_show_how_each_device_stands(
-    world: tuple[TestClient, RulesService, dict[Role, str], TokenStore],
+    world: World,
 ) -> None:
-    client, rules, secrets, _tokens = world
+    client, rules, secrets, _tokens, _store = world
     viewer = _auth(secrets[Role.VIEWER])
     _raise_battery_alert(rules, client, secrets[Role.VIEWER])
 
@@ -238,9 +250,9 @@ def test_devices_and_the_map_show_how_each_device_stands(
 
 
 def test_maintenance_windows_and_tokens_over_the_api(
-    world: tuple[TestClient, RulesService, dict[Role, str], TokenStore],
+    world: World,
 ) -> None:
-    client, _rules, secrets, _tokens = world
+    client, _rules, secrets, _tokens, _store = world
     operator, admin = _auth(secrets[Role.OPERATOR]), _auth(secrets[Role.ADMIN])
     now = wall_clock_ms()
     window = {
@@ -280,3 +292,63 @@ def test_maintenance_windows_and_tokens_over_the_api(
     revoked = client.post(f"/api/v1/tokens/{made.json()['id']}/revoke", headers=admin)
     assert revoked.status_code == 200
     assert client.get("/api/v1/alerts", headers=fresh).status_code == 401
+
+
+def test_a_device_shows_its_last_values_and_a_metric_series(world: World) -> None:
+    client, _rules, secrets, _tokens, store = world
+    viewer = _auth(secrets[Role.VIEWER])
+    now = wall_clock_ms()
+    hour_ago = now - 3_600_000
+    metrics = [{"battery_v": 50.0 + i % 2, "mains_ok": True} for i in range(60)]
+    store.write([Reading("bts", "bts1", hour_ago + i * 60_000, m) for i, m in enumerate(metrics)])
+    detail = client.get("/api/v1/devices/bts1", headers=viewer).json()
+    assert detail["last"] == {
+        "at_ms": now - 60_000,
+        "metrics": {"battery_v": 51.0, "mains_ok": True},
+    }
+    assert detail["telemetry_error"] is None
+    assert client.get("/api/v1/devices/bts2", headers=viewer).json()["last"] is None
+
+    series = client.get("/api/v1/devices/bts1/series/battery_v?step_s=600", headers=viewer)
+    assert series.status_code == 200, series.text
+    body = series.json()
+    assert (body["unit"], body["aggregate"], body["step_s"]) == ("V", "mean", 600)
+    assert len(body["points"]) in (6, 7)  # ten-minute steps over the hour, by step alignment
+    assert all(50.0 <= value <= 51.0 for _ts, value in body["points"])
+    maxima = client.get(
+        "/api/v1/devices/bts1/series/battery_v?step_s=600&aggregate=max", headers=viewer
+    ).json()
+    assert {value for _ts, value in maxima["points"]} == {51.0}
+    flags = client.get("/api/v1/devices/bts1/series/mains_ok", headers=viewer).json()
+    assert flags["aggregate"] == "last" and flags["points"][-1][1] is True
+    for query, status_code, message in [
+        ("/series/nope", 404, "no metric 'nope'"),
+        ("/series/mains_ok?aggregate=mean", 422, "only aggregate=last"),
+        ("/series/battery_v?step_s=1&start=2026-01-01T00:00:00Z", 422, "take a longer step"),
+        ("/series/battery_v?start=2026-11-02T00:00:00", 422, "times need a zone"),
+        ("/series/battery_v?start=2026-11-02T00:00:00Z&end=2026-11-01T00:00:00Z", 422, "before"),
+    ]:
+        refused = client.get(f"/api/v1/devices/bts1{query}", headers=viewer)
+        assert refused.status_code == status_code and message in refused.text, (query, refused.text)
+
+
+def test_the_area_tree_rolls_up_and_rules_are_listed(world: World) -> None:
+    client, rules, secrets, _tokens, _store = world
+    viewer = _auth(secrets[Role.VIEWER])
+    _raise_battery_alert(rules, client, secrets[Role.VIEWER])
+
+    def tree() -> list[dict[str, object]]:
+        return list(client.get("/api/v1/areas", headers=viewer).json())
+
+    wait_until(lambda: tree()[0]["alerting"] == 1, 5, "the live view")
+    [province] = tree()
+    assert (province["id"], province["total"]) == ("P", 6)
+    [district] = province["children"]  # type: ignore[misc]
+    assert {c["id"]: c["alerting"] for c in district["children"]} == {"C1": 1, "C2": 0}
+    shallow = client.get("/api/v1/areas?root=D1&depth=1", headers=viewer).json()
+    assert [(a["id"], a["children"]) for a in shallow] == [("D1", [])]
+    assert client.get("/api/v1/areas?root=nowhere", headers=viewer).status_code == 404
+    # No rule control in this context: the list is empty and a reload is refused.
+    assert client.get("/api/v1/rules", headers=viewer).json() == {"ids": []}
+    admin = _auth(secrets[Role.ADMIN])
+    assert client.post("/api/v1/rules/reload", headers=admin).status_code == 409

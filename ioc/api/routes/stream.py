@@ -18,6 +18,7 @@ from ioc.api.deps import Context, Live, LiveChanges, Viewer
 router = APIRouter(tags=["stream"])
 
 RETRY_MS = 3000  # how soon a browser reconnects after losing the stream
+STOP_CHECK_S = 1.0  # how soon a stream notices the server stopping
 
 
 def _sse(event: StreamEvent) -> ServerSentEvent:
@@ -57,7 +58,7 @@ async def stream(
         cursor = live.last_event_id
         yield ServerSentEvent(event="figures", raw_data=live.figures().decode())
     next_beat = time.monotonic() + context.beat_every_s
-    while True:
+    while not context.stopping.is_set():
         missed = live.since(cursor)
         if missed is None:
             yield _reset(live)
@@ -70,4 +71,4 @@ async def stream(
         if time.monotonic() >= next_beat:
             yield _heartbeat(live)
             next_beat = time.monotonic() + context.beat_every_s
-        await changes.wait(max(0.0, next_beat - time.monotonic()))
+        await changes.wait(min(STOP_CHECK_S, max(0.0, next_beat - time.monotonic())))
