@@ -17,6 +17,7 @@ from ioc.broker import MosquittoProcess, free_port
 from tests.app.test_cli import run_ioc
 from tests.rules.harness import RULES_DIR
 from tests.support.mqtt import publish_all, wait_until
+from tests.support.processes import answers
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
 
@@ -224,7 +225,7 @@ def test_ioc_api_serves_on_the_configured_port(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        wait_until(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), 30, "the API")
+        wait_until(lambda: answers(f"http://127.0.0.1:{port}/healthz"), 30, "the API")
         anonymous = urllib3.request("GET", f"http://127.0.0.1:{port}/api/v1/alerts")
         assert anonymous.status == 401
         spec = urllib3.request("GET", f"http://127.0.0.1:{port}/openapi.json")
@@ -232,11 +233,5 @@ def test_ioc_api_serves_on_the_configured_port(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
-    assert f"ioc api: http://127.0.0.1:{port}/docs" in stderr
-
-
-def _answers(url: str) -> bool:
-    try:
-        return urllib3.request("GET", url, retries=False).status == 200
-    except urllib3.exceptions.HTTPError:
-        return False
+    base = f"http://127.0.0.1:{port}"
+    assert f"ioc api: the wall at {base}/wall/, the API at {base}/docs" in stderr

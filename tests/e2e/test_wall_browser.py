@@ -19,7 +19,7 @@ from ioc.inventory import bundled_profiles_dir
 from tests.rules.harness import fast_rules
 from tests.support.influx import InfluxProcess
 from tests.support.mqtt import has_subscriber, wait_until
-from tests.support.processes import IocProcess, create_token
+from tests.support.processes import IocProcess, answers, create_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -142,7 +142,7 @@ def test_the_wall_asks_for_a_token_and_refuses_a_bad_one(
     ioc = IocProcess(["api"], env, tmp_path / "api.log")
     api = f"http://127.0.0.1:{env['IOC_API_PORT']}"
     try:
-        wait_until(lambda: _answers(f"{api}/healthz"), 60, "ioc api")
+        wait_until(lambda: answers(f"{api}/healthz"), 60, "ioc api")
         viewer = create_token(env, "viewer")
         page = browser.new_page()
         page.goto(f"{api}/")  # the root leads to the wall
@@ -159,10 +159,3 @@ def test_the_wall_asks_for_a_token_and_refuses_a_bad_one(
         assert page.query_selector("#login[open]") is None
     finally:
         ioc.stop()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return urllib3.request("GET", url, retries=False).status == 200
-    except urllib3.exceptions.HTTPError:
-        return False

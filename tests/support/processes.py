@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import urllib3
+
 
 class IocProcess:
     """An `ioc` command in the background, its stderr in a log file."""
@@ -42,3 +44,11 @@ def create_token(env: dict[str, str], role: str) -> str:
         check=True,
     )
     return created.stdout.strip().splitlines()[-1]
+
+
+def answers(url: str) -> bool:
+    """Whether a GET of the URL answers 200 now."""
+    try:
+        return urllib3.request("GET", url, retries=False).status == 200
+    except urllib3.exceptions.HTTPError:
+        return False
