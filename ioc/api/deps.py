@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from ioc.api._context import ApiContext
 from ioc.api._follow import Changes
@@ -67,6 +69,31 @@ def require(needed: Role) -> Callable[..., ApiToken]:
         return token
 
     return check
+
+
+# A database row id: SQL integers are 64-bit, and a larger number must be a 422, not a 500.
+RowId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
+
+
+class Problem(BaseModel):
+    """An error: what went wrong, as text (or, for malformed input, the fields at fault)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+_PROBLEMS = {
+    401: "no valid token",
+    403: "the token's role is not enough",
+    404: "no such thing",
+    409: "not possible in the current state",
+    422: "the input is not valid",
+    503: "a store behind the API does not answer",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error answers a route may give."""
+    return {code: {"model": Problem, "description": _PROBLEMS[code]} for code in codes}
 
 
 Viewer = Annotated[ApiToken, Depends(require(Role.VIEWER))]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ioc.alerts import alert_json
 from ioc.api._context import ApiContext
-from ioc.api.deps import Context, Operator, Viewer
+from ioc.api.deps import Context, Operator, RowId, Viewer, problems
 from ioc.domain import AlertState, Severity
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -70,7 +70,7 @@ class ActionBody(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
-@router.get("")
+@router.get("", responses=problems(404))
 def list_alerts(
     context: Context,
     _caller: Viewer,
@@ -91,8 +91,8 @@ def list_alerts(
     return AlertPage(items=items, limit=limit, offset=offset)
 
 
-@router.get("/{alert_id}")
-def get_alert(alert_id: int, context: Context, _caller: Viewer) -> AlertDetail:
+@router.get("/{alert_id}", responses=problems(404))
+def get_alert(alert_id: RowId, context: Context, _caller: Viewer) -> AlertDetail:
     """One alert with its history and the alerts it caused."""
     history = context.alerts.history(alert_id)
     if not history:
@@ -108,7 +108,7 @@ def get_alert(alert_id: int, context: Context, _caller: Viewer) -> AlertDetail:
     )
 
 
-def _act(context: ApiContext, alert_id: int, action: str, actor: str, note: str) -> JSONResponse:
+def _act(context: ApiContext, alert_id: RowId, action: str, actor: str, note: str) -> JSONResponse:
     """Queue the action for the rules process and wait for what it did."""
     request_id = context.alerts.request(alert_id, action, actor, note, context.clock())
     result = context.alerts.wait_for_result(request_id, context.request_wait_s)
@@ -122,21 +122,21 @@ def _act(context: ApiContext, alert_id: int, action: str, actor: str, note: str)
     return JSONResponse({"request_id": request_id, "status": "done"})
 
 
-@router.post("/{alert_id}/ack", responses={202: {}, 404: {}, 409: {}})
+@router.post("/{alert_id}/ack", responses={202: {}, **problems(404, 409)})
 def acknowledge(
-    alert_id: int, body: ActionBody, context: Context, caller: Operator
+    alert_id: RowId, body: ActionBody, context: Context, caller: Operator
 ) -> JSONResponse:
     """Acknowledge: someone has taken it on (the token's name is recorded)."""
     return _act(context, alert_id, "ack", caller.name, body.note)
 
 
-@router.post("/{alert_id}/note", responses={202: {}, 404: {}, 409: {}})
-def note(alert_id: int, body: ActionBody, context: Context, caller: Operator) -> JSONResponse:
+@router.post("/{alert_id}/note", responses={202: {}, **problems(404, 409)})
+def note(alert_id: RowId, body: ActionBody, context: Context, caller: Operator) -> JSONResponse:
     """Add a note to the alert's history."""
     return _act(context, alert_id, "note", caller.name, body.note)
 
 
-@router.post("/{alert_id}/resolve", responses={202: {}, 404: {}, 409: {}})
-def resolve(alert_id: int, body: ActionBody, context: Context, caller: Operator) -> JSONResponse:
+@router.post("/{alert_id}/resolve", responses={202: {}, **problems(404, 409)})
+def resolve(alert_id: RowId, body: ActionBody, context: Context, caller: Operator) -> JSONResponse:
     """Resolve by hand (raised anew if its condition still holds)."""
     return _act(context, alert_id, "resolve", caller.name, body.note)

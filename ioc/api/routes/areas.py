@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 
 from ioc.api._overview import AreaCounts
-from ioc.api.deps import Context, Live, Viewer
+from ioc.api.deps import Context, Live, Viewer, problems
 
 router = APIRouter(tags=["areas"])
 
@@ -25,7 +25,7 @@ class AreaNode(BaseModel):
     children: list[AreaNode]
 
 
-@router.get("/areas")
+@router.get("/areas", responses=problems(404))
 def area_tree(
     context: Context,
     live: Live,

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from ioc.alerts import alert_json
 from ioc.api._overview import DeviceStatus
-from ioc.api.deps import Context, Live, Viewer
+from ioc.api.deps import Context, Live, Viewer, problems
 from ioc.domain import Aggregate, AlertState, Device, MetricType
 from ioc.store import StoreError
 
@@ -98,7 +98,7 @@ def _device(context: Context, device_id: str) -> Device:
     return device
 
 
-@router.get("/devices")
+@router.get("/devices", responses=problems(404))
 def list_devices(
     context: Context,
     live: Live,
@@ -142,7 +142,7 @@ def live_public(device: Device, live: Live) -> DevicePublic:
     return _public(device, live.status(device.id))
 
 
-@router.get("/devices/{device_id}")
+@router.get("/devices/{device_id}", responses=problems(404))
 def get_device(device_id: str, context: Context, live: Live, _caller: Viewer) -> DeviceDetail:
     """One device with its newest stored values and its open alerts."""
     device = _device(context, device_id)
@@ -171,7 +171,7 @@ def get_device(device_id: str, context: Context, live: Live, _caller: Viewer) ->
     )
 
 
-@router.get("/devices/{device_id}/series/{metric}")
+@router.get("/devices/{device_id}/series/{metric}", responses=problems(404, 503))
 def get_series(
     device_id: str,
     metric: Annotated[str, Path(max_length=64)],

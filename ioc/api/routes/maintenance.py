@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from ioc.alerts import AlertError, check_window
-from ioc.api.deps import Context, Operator, Viewer
+from ioc.api.deps import Context, Operator, RowId, Viewer, problems
 from ioc.domain import MaintenanceWindow, WindowScope
 
 router = APIRouter(prefix="/maintenance", tags=["maintenance"])
@@ -89,8 +89,8 @@ def create_window(body: WindowCreate, context: Context, caller: Operator) -> Win
     return _public(context.alerts.add_window(window))
 
 
-@router.post("/{window_id}/end")
-def end_window(window_id: int, context: Context, _caller: Operator) -> WindowPublic:
+@router.post("/{window_id}/end", responses=problems(404))
+def end_window(window_id: RowId, context: Context, _caller: Operator) -> WindowPublic:
     """End a window now."""
     ended = context.alerts.end_window(window_id, context.clock())
     if ended is None:

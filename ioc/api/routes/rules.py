@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
-from ioc.api.deps import Admin, Context, Viewer
+from ioc.api.deps import Admin, Context, Viewer, problems
 from ioc.rules import RuleError
 
 router = APIRouter(prefix="/rules", tags=["rules"])
@@ -29,7 +29,7 @@ def list_rules(context: Context, _caller: Viewer) -> RuleIds:
     return RuleIds(ids=sorted(context.rules.ids) if context.rules else [])
 
 
-@router.post("/reload", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/reload", status_code=status.HTTP_202_ACCEPTED, responses=problems(409))
 def reload_rules(context: Context, _caller: Admin) -> ReloadResult:
     """Check the rule files and ask the running rules process to reload them: 202 when asked,
     422 with every mistake when the files are bad, 409 when no rules process runs."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from ioc.api.deps import Admin, Context
+from ioc.api.deps import Admin, Context, RowId, problems
 from ioc.domain import Role
 from ioc.state import ApiToken
 
@@ -60,8 +60,8 @@ def create_token(body: TokenCreate, context: Context, _caller: Admin) -> TokenCr
     return TokenCreated(**_public(token).model_dump(), secret=secret)
 
 
-@router.post("/{token_id}/revoke")
-def revoke_token(token_id: int, context: Context, _caller: Admin) -> dict[str, str]:
+@router.post("/{token_id}/revoke", responses=problems(404))
+def revoke_token(token_id: RowId, context: Context, _caller: Admin) -> dict[str, str]:
     """Revoke a token at once."""
     if not context.tokens.revoke(token_id, context.clock()):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no live token {token_id}")
