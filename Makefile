@@ -36,6 +36,7 @@ bench: system-deps install-dev
 	$(BIN)/python bench/ingest_throughput.py $(ARGS)
 	$(BIN)/python bench/rules_eval.py
 	$(BIN)/python bench/alert_latency.py
+	$(BIN)/python bench/api_latency.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

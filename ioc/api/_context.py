@@ -65,7 +65,7 @@ class ApiContext:
     telemetry: TelemetryReader | None = None
     heartbeats: Callable[[], dict[str, StageBeat]] | None = None
     probes: Mapping[str, Probe] = field(default_factory=dict)
-    poll_every_s: float = 0.5  # how often the live view reads the alert log
+    poll_every_s: float = 0.25  # how often the live view reads the alert log
     beat_every_s: float = 5.0  # how often the stream says how fresh its data is
     # Set when the server stops: live streams end instead of holding the shutdown up.
     stopping: threading.Event = field(default_factory=threading.Event)

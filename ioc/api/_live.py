@@ -11,6 +11,8 @@ reconnects with Last-Event-ID gets what it missed from a bounded in-memory backl
 from __future__ import annotations
 
 import bisect
+import functools
+import gzip
 import logging
 import threading
 from collections.abc import Callable
@@ -45,6 +47,18 @@ class AlertFeed(Protocol):
 
     def events_after(self, event_id: int, limit: int) -> list[LoggedTransition]:
         """Transitions after an id, oldest first."""
+
+
+class Snapshot:
+    """A JSON body as served, and its gzip encoding made once on first demand."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    @functools.cached_property
+    def gzipped(self) -> bytes:
+        """The body gzipped (level 1: 20 MB of GeoJSON in ~0.1 s, still ~10x smaller)."""
+        return gzip.compress(self.body, compresslevel=1, mtime=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +96,7 @@ class LiveView:
         self._cursors: list[float] = []  # parallel to _events, ascending
         self._events: list[StreamEvent] = []
         self._version = 0
-        self._cache: dict[object, bytes] = {}
+        self._cache: dict[object, Snapshot] = {}
         self._figures = b""
         self._feed_ok = True
         self._rules_beat: StageBeat | None = None
@@ -158,8 +172,9 @@ class LiveView:
                     logged.event_id, StreamEvent("transition", data.decode(), logged.event_id)
                 )
             self._last_id = batch[-1].event_id
-            self._version += 1
-            self._cache.clear()
+            if derived:  # snapshots of an unchanged picture stay valid, their event id too
+                self._version += 1
+                self._cache.clear()
             self._trim()
 
     def _restand(self, device_id: str) -> bool:
@@ -180,6 +195,9 @@ class LiveView:
             self._floor = max(int(c) for c in self._cursors[:excess])
             del self._cursors[:excess]
             del self._events[:excess]
+            # A snapshot must name an id clients can still resume from.
+            self._version += 1
+            self._cache.clear()
 
     def _device_event(self, device_id: str) -> StreamEvent:
         status = self._overview.status(device_id)
@@ -230,13 +248,13 @@ class LiveView:
         with self._lock:
             return self._figures
 
-    def overview_json(self, max_area_depth: int | None) -> bytes:
+    def overview_json(self, max_area_depth: int | None) -> Snapshot:
         """The overview as JSON, with the event id it is current to."""
         key = ("overview", max_area_depth)
         with self._lock:
             if key not in self._cache:
                 body = self._overview.as_json(max_area_depth) | {"event_id": self._last_id}
-                self._cache[key] = orjson.dumps(body)
+                self._cache[key] = Snapshot(orjson.dumps(body))
             return self._cache[key]
 
     def areas(self) -> list[AreaCounts]:
@@ -244,7 +262,7 @@ class LiveView:
         with self._lock:
             return self._overview.areas()
 
-    def geojson(self) -> bytes:
+    def geojson(self) -> Snapshot:
         """Every device as a GeoJSON point with state and worst severity (and the event id)."""
         with self._lock:
             cached = self._cache.get("geojson")
@@ -256,15 +274,15 @@ class LiveView:
         for device_id, head in self._features.items():
             status = standing.get(device_id)
             parts.append(head + (_tail(status) if status else _UP_TAIL))
-        body = (
+        snapshot = Snapshot(
             b'{"type":"FeatureCollection","event_id":%d,"features":[' % last_id
             + b",".join(parts)
             + b"]}"
         )
         with self._lock:
             if self._version == version:
-                self._cache["geojson"] = body
-        return body
+                self._cache["geojson"] = snapshot
+        return snapshot
 
     def health(self) -> dict[str, object]:
         """Whether the picture is current, and if not, why."""

@@ -242,7 +242,10 @@ def test_devices_and_the_map_show_how_each_device_stands(
     detail = client.get("/api/v1/devices/bts1", headers=viewer).json()
     assert [a["rule"] for a in detail["open_alerts"]] == ["bts.battery_low"]
     assert client.get("/api/v1/devices/nope", headers=viewer).status_code == 404
+    zipped = client.get("/api/v1/map.geojson", headers={**viewer, "Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"  # prepared once, not per request
     geo = client.get("/api/v1/map.geojson", headers=viewer).json()
+    assert zipped.json() == geo
     assert geo["type"] == "FeatureCollection" and len(geo["features"]) == 6
     bts1 = next(f for f in geo["features"] if f["id"] == "bts1")
     assert bts1["geometry"]["coordinates"] == [107.1, 16.8]

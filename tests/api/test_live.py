@@ -79,11 +79,11 @@ def test_snapshots_carry_the_standing_and_the_event_id(
     alert = _fire(log, small_inventory, "netgw.wan_down", "gw2")
     live = LiveView(small_inventory, ROLES, log, lambda: NOW)
     live.poll()  # loads what is open already
-    overview = orjson.loads(live.overview_json(None))
+    overview = orjson.loads(live.overview_json(None).body)
     assert overview["event_id"] == live.last_event_id > 0
     assert overview["figures"]["commune_links"] == {"total": 2, "up": 1}
-    assert {a["id"] for a in orjson.loads(live.overview_json(2))["areas"]} == {"P", "D1"}
-    geo = orjson.loads(live.geojson())
+    assert {a["id"] for a in orjson.loads(live.overview_json(2).body)["areas"]} == {"P", "D1"}
+    geo = orjson.loads(live.geojson().body)
     assert geo["event_id"] == live.last_event_id
     gw2 = next(f for f in geo["features"] if f["id"] == "gw2")
     assert gw2["properties"] == {
@@ -92,10 +92,10 @@ def test_snapshots_carry_the_standing_and_the_event_id(
     }  # fmt: skip
     _resolve(log, alert)
     live.poll()
-    geo = orjson.loads(live.geojson())
+    geo = orjson.loads(live.geojson().body)
     gw2 = next(f for f in geo["features"] if f["id"] == "gw2")
     assert gw2["properties"]["worst_severity"] is None
-    assert orjson.loads(live.overview_json(None))["figures"]["commune_links"]["up"] == 2
+    assert orjson.loads(live.overview_json(None).body)["figures"]["commune_links"]["up"] == 2
 
 
 def test_resuming_from_too_old_or_unknown_ids_asks_for_a_reset(
@@ -131,3 +131,18 @@ def test_health_says_why_the_data_is_stale(
     beats["rules"] = StageBeat("rules", NOW - 60_000, NOW - 500, True)
     live.poll()
     assert live.health()["reasons"] == ["rules_silent"]
+
+
+def test_a_snapshot_always_names_an_id_a_client_can_resume_from(
+    log: AlertRepository, small_inventory: Inventory
+) -> None:
+    live = LiveView(small_inventory, ROLES, log, lambda: NOW, backlog=4)
+    alert = _fire(log, small_inventory, "bts.door_open", "bts1")
+    live.poll()
+    # Notes change no standing, so snapshots stay; until the backlog moves past their id.
+    for _ in range(8):
+        note = AlertTransition(TransitionKind.NOTE, alert, NOW, "operator", "on it")
+        log.record([note])
+        live.poll()
+        snapshot_id = orjson.loads(live.overview_json(2).body)["event_id"]
+        assert live.since(snapshot_id) is not None, snapshot_id

@@ -7,11 +7,12 @@ import math
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from pydantic import BaseModel
 
 from ioc.alerts import alert_json
 from ioc.api._overview import DeviceStatus
+from ioc.api._responses import snapshot_response
 from ioc.api.deps import Context, Live, Viewer, problems
 from ioc.domain import Aggregate, AlertState, Device, MetricType
 from ioc.store import StoreError
@@ -242,7 +243,7 @@ def _ms(moment: datetime) -> int:
     response_class=Response,
     responses={200: {"content": {"application/geo+json": {}}}},
 )
-def map_geojson(live: Live, _caller: Viewer) -> Response:
+def map_geojson(request: Request, live: Live, _caller: Viewer) -> Response:
     """Every device as a GeoJSON point with its class, state and worst open severity; the
     `event_id` member says which stream event it is current to."""
-    return Response(live.geojson(), media_type="application/geo+json")
+    return snapshot_response(request, live.geojson(), "application/geo+json")
