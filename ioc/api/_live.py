@@ -210,12 +210,9 @@ class LiveView:
         return StreamEvent("device", orjson.dumps(data).decode())
 
     def _figures_json(self) -> bytes:
+        # No event id in it: equal figures must compare equal, or every batch would send them.
         return orjson.dumps(
-            {
-                "figures": self._overview.figures(),
-                "classes": self._overview.classes(),
-                "event_id": self._last_id,
-            }
+            {"figures": self._overview.figures(), "classes": self._overview.classes()}
         )
 
     # -- reading ---------------------------------------------------------------------------
@@ -244,7 +241,7 @@ class LiveView:
             return self._overview.standing()
 
     def figures(self) -> bytes:
-        """The figures event's data: figures, class counts and the event id."""
+        """The figures event's data: figures and class counts."""
         with self._lock:
             return self._figures
 

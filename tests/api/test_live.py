@@ -71,6 +71,9 @@ def test_a_batch_yields_device_and_figure_events_before_its_transitions(
     assert [e.event_id for e in live.since(first) or []] == [second]
     assert live.since(second) == []
     assert live.poll() is False  # nothing new
+    _fire(log, small_inventory, "bts.battery_low", "bts2")  # bts2 stays major
+    live.poll()
+    assert [e.kind for e in live.since(second) or []] == ["transition"]  # no figures again
 
 
 def test_snapshots_carry_the_standing_and_the_event_id(
