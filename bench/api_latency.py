@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,22 +65,23 @@ class Churn:
         self._repository = repository
         self._inventory = inventory
         self._every_s = 1 / per_s
+        self._open_for = round(per_s)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run)
-        self.transitions = 0
 
     def _run(self) -> None:
-        devices = list(self._inventory.devices)[50_000:]
-        for device_id in devices:
+        # Each alert stays open about a second, so every poll of the API sees devices change.
+        open_alerts: deque[Alert] = deque()
+        for device_id in list(self._inventory.devices)[50_000:]:
             if self._stop.wait(self._every_s):
                 return
-            alert = self._repository.create(
-                _alert(self._inventory, device_id, "device.down", wall_clock_ms()),
-                Kind.FIRED, "bench", "",
-            )  # fmt: skip
-            resolved = dataclasses.replace(alert, state=AlertState.RESOLVED)
-            self._repository.record([AlertTransition(Kind.RESOLVED, resolved, wall_clock_ms(), "")])
-            self.transitions += 2
+            fired = _alert(self._inventory, device_id, "device.down", wall_clock_ms())
+            open_alerts.append(self._repository.create(fired, Kind.FIRED, "bench", ""))
+            if len(open_alerts) > self._open_for:
+                resolved = dataclasses.replace(open_alerts.popleft(), state=AlertState.RESOLVED)
+                self._repository.record(
+                    [AlertTransition(Kind.RESOLVED, resolved, wall_clock_ms(), "")]
+                )
 
     def __enter__(self) -> Churn:
         self._thread.start()

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
@@ -43,6 +44,8 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
             context.heartbeats,
         )  # fmt: skip
         changes = Changes()
+        # Read the open alerts before serving: a wall must not start on an all-green lie.
+        await anyio.to_thread.run_sync(live.poll)
         follower = asyncio.create_task(follow(live, changes, context.poll_every_s))
         try:
             yield {"context": context, "live": live, "changes": changes}
@@ -68,7 +71,7 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
     app.add_middleware(GZipMiddleware, minimum_size=4096)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    v1 = APIRouter(prefix="/api/v1", responses=problems(401, 403, 422))
+    v1 = APIRouter(prefix="/api/v1", responses=problems(401, 403, 422, 503))
     for resource in (overview, areas, devices, alerts, maintenance, rules, tokens, stream):
         v1.include_router(resource.router)
     app.include_router(v1)

@@ -14,6 +14,7 @@ import bisect
 import functools
 import gzip
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,6 +118,7 @@ class LiveView:
             self._last_id = self._floor = last_id
             self._figures = self._figures_json()
             self._version += 1
+            self._cache.clear()
             self._loaded = True
 
     def poll(self) -> bool:
@@ -192,7 +194,9 @@ class LiveView:
     def _trim(self) -> None:
         excess = len(self._events) - self._backlog
         if excess > self._backlog // 4:  # trim in chunks, not on every event
-            self._floor = max(int(c) for c in self._cursors[:excess])
+            # Up to the last dropped event: a dropped device event of a batch makes resuming
+            # from just before that batch impossible too.
+            self._floor = math.ceil(self._cursors[excess - 1])
             del self._cursors[:excess]
             del self._events[:excess]
             # A snapshot must name an id clients can still resume from.
@@ -216,6 +220,11 @@ class LiveView:
         )
 
     # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the open alerts have been read (until then the picture would be a lie)."""
+        return self._loaded
 
     @property
     def last_event_id(self) -> int:

@@ -29,8 +29,13 @@ Context = Annotated[ApiContext, Depends(get_context)]
 
 
 def get_live(request: Request) -> LiveView:
-    """The live view, from the lifespan state."""
+    """The live view, from the lifespan state; 503 until it has read the open alerts."""
     live: LiveView = request.state.live
+    if not live.loaded:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "the open alerts are not read yet (is the state database reachable?)",
+        )
     return live
 
 

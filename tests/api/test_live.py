@@ -149,3 +149,31 @@ def test_a_snapshot_always_names_an_id_a_client_can_resume_from(
         live.poll()
         snapshot_id = orjson.loads(live.overview_json(2).body)["event_id"]
         assert live.since(snapshot_id) is not None, snapshot_id
+
+
+def test_the_picture_waits_for_the_open_alerts(
+    log: AlertRepository, small_inventory: Inventory
+) -> None:
+    _fire(log, small_inventory, "device.down", "vc1")
+    live = LiveView(small_inventory, ROLES, log, lambda: NOW)
+    assert live.loaded is False  # the API answers 503 until then, not an all-green lie
+    early = orjson.loads(live.overview_json(1).body)
+    assert early["areas"][0]["down"] == 0
+    live.poll()
+    assert live.loaded is True
+    assert orjson.loads(live.overview_json(1).body)["areas"][0]["down"] == 1
+
+
+def test_losing_a_batch_s_device_events_means_a_reset_from_before_it(
+    log: AlertRepository, small_inventory: Inventory
+) -> None:
+    live = LiveView(small_inventory, ROLES, log, lambda: NOW, backlog=4)
+    live.poll()
+    start = live.last_event_id
+    _fire(log, small_inventory, "device.down", "vc1")  # device, figures, transition
+    live.poll()
+    first = live.last_event_id
+    _fire(log, small_inventory, "bts.door_open", "bts1")  # 3 more: the first two are dropped
+    live.poll()
+    assert [e.event_id for e in live.since(first) or []] == [None, None, live.last_event_id]
+    assert live.since(start) is None  # its device event is gone: reload, don't skip it

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import urllib3
 
-from ioc.broker import MosquittoProcess, free_port
+from ioc.broker import MosquittoProcess
 from ioc.domain import Alert, AlertState
 from ioc.inventory import bundled_profiles_dir
 from ioc.state import AlertRepository, connect_state
 from tests.rules.harness import fast_rules
 from tests.support.influx import InfluxProcess
 from tests.support.mqtt import has_subscriber, wait_until
-from tests.support.processes import IocProcess, create_token
+from tests.support.processes import IocProcess, create_token, ioc_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -30,17 +30,8 @@ BEHIND_GW1 = {"gw2", "bts1", "bts2", "vc1", "vc2"}
 def env(
     mosquitto: MosquittoProcess, influxd: InfluxProcess, influx_db: str, tmp_path: Path
 ) -> dict[str, str]:
-    return {
-        "IOC_MQTT_URL": mosquitto.url,
-        "IOC_INFLUX_URL": influxd.url,
-        "IOC_INFLUX_API": "v1",
-        "IOC_INFLUX_DB": influx_db,
-        "IOC_DATA_DIR": str(tmp_path / "data"),
-        "IOC_INVENTORY": str(SMALL_INVENTORY),
-        "IOC_RULES_DIR": str(fast_rules(tmp_path / "rules", "12s", "3s")),
-        "IOC_BATCH_INTERVAL_S": "0.1",
-        "IOC_API_PORT": str(free_port()),
-    }
+    rules = fast_rules(tmp_path / "rules", "12s", "3s")
+    return ioc_env(mosquitto.url, influxd.url, influx_db, tmp_path / "data", SMALL_INVENTORY, rules)
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ import pytest
 import urllib3
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from ioc.broker import MosquittoProcess, free_port
+from ioc.broker import MosquittoProcess
 from ioc.inventory import bundled_profiles_dir
 from tests.rules.harness import fast_rules
 from tests.support.influx import InfluxProcess
 from tests.support.mqtt import has_subscriber, wait_until
-from tests.support.processes import IocProcess, answers, create_token
+from tests.support.processes import IocProcess, answers, create_token, ioc_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -44,17 +44,8 @@ def browser() -> Iterator[Browser]:
 def env(
     mosquitto: MosquittoProcess, influxd: InfluxProcess, influx_db: str, tmp_path: Path
 ) -> dict[str, str]:
-    return {
-        "IOC_MQTT_URL": mosquitto.url,
-        "IOC_INFLUX_URL": influxd.url,
-        "IOC_INFLUX_API": "v1",
-        "IOC_INFLUX_DB": influx_db,
-        "IOC_DATA_DIR": str(tmp_path / "data"),
-        "IOC_INVENTORY": str(SMALL_INVENTORY),
-        "IOC_RULES_DIR": str(fast_rules(tmp_path / "rules", "30s", "3s")),
-        "IOC_BATCH_INTERVAL_S": "0.1",
-        "IOC_API_PORT": str(free_port()),
-    }
+    rules = fast_rules(tmp_path / "rules", "30s", "3s")
+    return ioc_env(mosquitto.url, influxd.url, influx_db, tmp_path / "data", SMALL_INVENTORY, rules)
 
 
 def _incident(page: Page, device_id: str) -> str:

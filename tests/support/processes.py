@@ -10,6 +10,8 @@ from pathlib import Path
 
 import urllib3
 
+from ioc.broker import free_port
+
 
 class IocProcess:
     """An `ioc` command in the background, its stderr in a log file."""
@@ -52,3 +54,20 @@ def answers(url: str) -> bool:
         return urllib3.request("GET", url, retries=False).status == 200
     except urllib3.exceptions.HTTPError:
         return False
+
+
+def ioc_env(
+    mqtt_url: str, influx_url: str, influx_db: str, data_dir: Path, inventory: Path, rules: Path
+) -> dict[str, str]:
+    """IOC_* settings for `ioc run` and friends against private servers, batching briskly."""
+    return {
+        "IOC_MQTT_URL": mqtt_url,
+        "IOC_INFLUX_URL": influx_url,
+        "IOC_INFLUX_API": "v1",
+        "IOC_INFLUX_DB": influx_db,
+        "IOC_DATA_DIR": str(data_dir),
+        "IOC_INVENTORY": str(inventory),
+        "IOC_RULES_DIR": str(rules),
+        "IOC_BATCH_INTERVAL_S": "0.1",
+        "IOC_API_PORT": str(free_port()),
+    }
