@@ -326,6 +326,7 @@ def test_a_device_shows_its_last_values_and_a_metric_series(world: World) -> Non
     assert flags["aggregate"] == "last" and flags["points"][-1][1] is True
     for query, status_code, message in [
         ("/series/nope", 404, "no metric 'nope'"),
+        ('/series/battery_v") FROM bts; DROP DATABASE x; --', 404, "no metric"),
         ("/series/mains_ok?aggregate=mean", 422, "only aggregate=last"),
         ("/series/battery_v?step_s=1&start=2026-01-01T00:00:00Z", 422, "take a longer step"),
         ("/series/battery_v?start=2026-11-02T00:00:00", 422, "times need a zone"),
