@@ -11,11 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
+import urllib3
 
-from ioc.broker import MosquittoProcess
+from ioc.broker import MosquittoProcess, free_port
 from tests.conftest import V2_TOKEN
 from tests.support.influx import V2Forwarder
 from tests.support.mqtt import has_subscriber, publish_all, telemetry, wait_until
+from tests.support.processes import IocProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,9 +84,19 @@ def test_demo_runs_the_pipeline_and_shows_rejects(broker: str, tmp_path: Path) -
     args = ["demo", "--devices", "300", "--speed", "30", "--duration", "12"]
     if broker == "embedded":
         args.append("--embedded-broker")
-    result = run_ioc(*args, env={"IOC_DATA_DIR": str(tmp_path)})
-    assert result.returncode == 0, result.stderr[-3000:]
-    output = result.stderr
+    env = {"IOC_DATA_DIR": str(tmp_path), "IOC_API_PORT": str(free_port())}
+    log = tmp_path / "demo.log"
+    demo = IocProcess(args, env, log)
+    # The demo serves the wall and prints its address with a viewer token that works.
+    wait_until(lambda: "/wall/?token=" in log.read_text(), 60, "the wall's address")
+    wall = re.search(r"wall +(http://\S+/wall/\?token=(ioc_\S+))", log.read_text())
+    assert wall, log.read_text()
+    assert urllib3.request("GET", wall.group(1)).status == 200
+    base = wall.group(1).split("/wall/")[0]
+    overview = urllib3.request("GET", f"{base}/api/v1/overview?area_depth=1&token={wall.group(2)}")
+    assert overview.status == 200 and json.loads(overview.data)["classes"], overview.data
+    assert demo.wait(timeout=120) == 0, log.read_text()[-3000:]
+    output = log.read_text()
     assert "ioc demo: 300 simulated devices at 30x speed" in output
     stored = re.search(r"ioc demo: stopped\. ([\d,]+) readings stored", output)
     assert stored and int(stored.group(1).replace(",", "")) > 300

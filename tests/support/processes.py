@@ -27,6 +27,12 @@ class IocProcess:
             stderr=self._log_file,
         )
 
+    def wait(self, timeout: float) -> int:
+        """Its exit code, once it ends by itself."""
+        code = self._process.wait(timeout=timeout)
+        self._log_file.close()
+        return code
+
     def stop(self) -> int:
         """SIGTERM, as a service manager stops it; its exit code."""
         self._process.send_signal(signal.SIGTERM)
