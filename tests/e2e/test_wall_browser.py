@@ -73,9 +73,36 @@ def test_a_fault_reaches_the_wall_and_an_acknowledgement_follows(
         page.wait_for_selector('#connection[data-state="live"]')
         assert page.text_content("h1") == "Trung tâm điều hành"  # Vietnamese by default
         assert page.evaluate("window.iocWall.stateOf('bts2')") == "up"
-        # Nothing reports yet: the wall must say so rather than show green as if all were well.
+        assert page.query_selector(_incident(page, "bts2")) is None
+        # Nothing reports yet: the wall says so rather than show green as if all were well.
         page.wait_for_function("document.body.dataset.stale === 'true'", timeout=30_000)
         assert "DỮ LIỆU CŨ: không có dữ liệu mới" in (page.text_content("#stale") or "")
+
+        # The shelter door of bts2 opens 5 simulated seconds in (0.5 s at 10x).
+        sim = IocProcess(
+            [
+                "sim", "--speed", "10", "--inventory", str(SMALL_INVENTORY),
+                "--profiles", str(bundled_profiles_dir()), "--quiet",
+                "--fault", "door_open:bts2@5/1h",
+            ],
+            env,
+            tmp_path / "sim.log",
+        )  # fmt: skip
+        incident = page.wait_for_selector(_incident(page, "bts2"), timeout=30_000)
+        assert incident is not None
+        assert "Cửa phòng máy mở" in (incident.text_content() or "")
+        assert incident.get_attribute("data-state") == "firing"
+        page.wait_for_function("window.iocWall.stateOf('bts2') !== 'up'", timeout=WITHIN_MS)
+        assert int(page.get_attribute("#map", "data-alerting") or 0) >= 1
+        assert page.text_content("#ticker") and "BTS Hai" in (page.text_content("#ticker") or "")
+
+        alert_id = incident.get_attribute("data-alert-id")
+        acked = urllib3.request(
+            "POST",
+            f"{api}/api/v1/alerts/{alert_id}/ack",
+            body=json.dumps({"note": "field team on the way"}),
+            headers={"Authorization": f"Bearer {operator}", "Content-Type": "application/json"},
+        )
         assert acked.status == 200, acked.data
         page.wait_for_selector(
             f'{_incident(page, "bts2")}[data-state="acknowledged"]', timeout=WITHIN_MS
