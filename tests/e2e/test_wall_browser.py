@@ -75,8 +75,11 @@ def test_a_fault_reaches_the_wall_and_an_acknowledgement_follows(
         assert page.evaluate("window.iocWall.stateOf('bts2')") == "up"
         assert page.query_selector(_incident(page, "bts2")) is None
         # Nothing reports yet: the wall says so rather than show green as if all were well.
-        page.wait_for_function("document.body.dataset.stale === 'true'", timeout=30_000)
-        assert "DỮ LIỆU CŨ: không có dữ liệu mới" in (page.text_content("#stale") or "")
+        page.wait_for_function(
+            "document.querySelector('#stale').textContent.includes('không có dữ liệu mới')",
+            timeout=30_000,
+        )
+        assert page.get_attribute("body", "data-stale") == "true"
 
         # The shelter door of bts2 opens 5 simulated seconds in (0.5 s at 10x).
         sim = IocProcess(
