@@ -5,6 +5,7 @@ Exceptions::
     RuleError     a rule file is unreadable or wrong (file, rule and field named)
 """
 
+from ioc.config.documents import parse_duration
 from ioc.rules._engine import EngineStats, HeldState, OpenAlert, RuleEngine
 from ioc.rules._load import (
     TEMPLATE_FIELDS,
@@ -14,7 +15,6 @@ from ioc.rules._load import (
     load_rules,
     rule_files,
 )
-from ioc.rules._spec import parse_duration
 from ioc.rules._x733 import EVENT_TYPES, PROBABLE_CAUSES
 
 __all__ = [

@@ -1,0 +1,283 @@
+"""The notification file: people, teams, on-call rotations, routes with escalation, channels.
+
+Validated strictly like the rule files: unknown keys are mistakes, and every reference (a team's
+members, a route's target, its area, classes and rules) is checked against the rest of the file,
+the inventory and the rules in force. Each mistake is one line naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ioc.config.documents import Duration, explain_validation, read_document
+from ioc.domain import Inventory, Severity
+
+_ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+Id = Annotated[str, Field(pattern=_ID)]
+_PHONE = re.compile(r"^\+?[0-9]{8,15}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class NotifyConfigError(ValueError):
+    """The notification file is wrong; the message lists every mistake, one per line."""
+
+
+class Channel(StrEnum):
+    """Where a message can go."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    WEBHOOK = "webhook"
+    MQTT = "mqtt"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Contacts(_Strict):
+    """How to reach one person (each channel a team uses needs its contact)."""
+
+    email: str | None = None
+    phone: str | None = None
+    webhook: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    mqtt: bool = False  # messages on {prefix}/notify/person/{id} (the mobile app)
+
+    @field_validator("email")
+    @classmethod
+    def _check_email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _check_phone(cls, value: str | None) -> str | None:
+        if value is not None and not _PHONE.match(value.replace(" ", "")):
+            raise ValueError(f"{value!r} is not a phone number (e.g. +84901234567)")
+        return value.replace(" ", "") if value else value
+
+
+class Person(_Strict):
+    """A field engineer or an operator."""
+
+    id: Id
+    name: str = Field(min_length=1, max_length=128)
+    language: Literal["vi", "en"] | None = None  # the file's default when unset
+    contacts: Contacts
+
+
+class Team(_Strict):
+    """People notified together, and the channels used to reach them."""
+
+    id: Id
+    members: list[Id] = Field(min_length=1)
+    channels: list[Channel] = Field(min_length=1)
+
+
+class Rotation(_Strict):
+    """Who of a team is on duty: shifts of a fixed length from `start`, in `order`."""
+
+    id: Id
+    team: Id
+    start: datetime  # local time in the file's time zone unless it names one
+    shift: Duration = Field(gt=0)
+    order: list[Id] | None = None  # the team's members by default
+
+
+class Match(_Strict):
+    """Which alerts a route takes; every given criterion must hold."""
+
+    area: str | None = None  # the area and everything below it
+    classes: list[str] | None = Field(default=None, alias="class", min_length=1)
+    min_severity: Severity = Severity.WARNING
+    rules: list[str] | None = Field(default=None, min_length=1)
+
+
+class Escalation(_Strict):
+    """Still not acknowledged `after` the first message: tell `notify` too."""
+
+    after: Duration = Field(gt=0)
+    notify: Id
+
+
+class Route(_Strict):
+    """Alerts matching go to a team (everyone) or a rotation (whoever is on duty)."""
+
+    id: Id
+    match: Match = Match()
+    notify: Id
+    escalate: list[Escalation] = []
+    repeat: Duration | None = Field(default=None, gt=0)  # again while open and unacknowledged
+    send_resolved: bool = True
+    continue_: bool = Field(default=False, alias="continue")  # look at later routes too
+
+
+class Limits(_Strict):
+    """Per person: beyond `per_hour` messages in an hour, one summary instead of each."""
+
+    per_hour: int = Field(default=20, ge=1, le=10_000)
+    group_wait: Duration = Field(default=30.0, ge=0, le=3600)  # collect an outage's devices
+
+
+class NotifyFile(_Strict):
+    """The whole file."""
+
+    version: Literal[1]
+    language: Literal["vi", "en"] = "vi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    link_base: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    people: list[Person] = Field(min_length=1)
+    teams: list[Team] = Field(min_length=1)
+    rotations: list[Rotation] = []
+    routes: list[Route] = Field(min_length=1)
+    limits: Limits = Limits()
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone") from exc
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyConfig:
+    """A checked notification file."""
+
+    spec: NotifyFile
+    path: Path
+    people: Mapping[str, Person]
+    teams: Mapping[str, Team]
+    rotations: Mapping[str, Rotation]
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The file's time zone."""
+        return zoneinfo.ZoneInfo(self.spec.timezone)
+
+
+def load_notify_config(path: Path, inventory: Inventory, rule_ids: Iterable[str]) -> NotifyConfig:
+    """Read and check the file; raise NotifyConfigError listing each mistake."""
+    document = read_document(path, NotifyConfigError)
+    try:
+        spec = NotifyFile.model_validate(document)
+    except ValidationError as exc:
+        raise NotifyConfigError(explain_validation(path, exc, document)) from exc
+    problems = _check(spec, inventory, set(rule_ids))
+    if problems:
+        raise NotifyConfigError("\n".join(f"{path}: {problem}" for problem in problems))
+    return NotifyConfig(
+        spec,
+        path,
+        {p.id: p for p in spec.people},
+        {t.id: t for t in spec.teams},
+        {r.id: r for r in spec.rotations},
+    )
+
+
+def _check(spec: NotifyFile, inventory: Inventory, rule_ids: set[str]) -> list[str]:
+    rotations = {r.id for r in spec.rotations}
+    teams = {t.id: t for t in spec.teams}
+    problems = _check_unique(spec)
+    if overlap := set(teams) & rotations:
+        problems.append(f"teams and rotations share the ids {sorted(overlap)}: keep them apart")
+    problems += _check_teams(spec)
+    for rotation in spec.rotations:
+        where = f"rotations[{rotation.id!r}]"
+        team = teams.get(rotation.team)
+        if team is None:
+            problems.append(f"{where}.team: no team {rotation.team!r}")
+        elif rotation.order is not None:
+            strangers = [p for p in rotation.order if p not in team.members]
+            if strangers:
+                problems.append(f"{where}.order: not in team {team.id}: {strangers}")
+    for route in spec.routes:
+        problems += _check_route(route, set(teams) | rotations, inventory, rule_ids)
+    return problems
+
+
+def _check_unique(spec: NotifyFile) -> list[str]:
+    problems = []
+    for kind, items in (("people", spec.people), ("teams", spec.teams),
+                        ("rotations", spec.rotations), ("routes", spec.routes)):  # fmt: skip
+        seen: set[str] = set()
+        for item in items:
+            if item.id in seen:
+                problems.append(f"{kind}[{item.id!r}].id: defined twice")
+            seen.add(item.id)
+    return problems
+
+
+def _check_teams(spec: NotifyFile) -> list[str]:
+    people = {p.id: p for p in spec.people}
+    problems = []
+    for team in spec.teams:
+        where = f"teams[{team.id!r}]"
+        for member in team.members:
+            person = people.get(member)
+            if person is None:
+                problems.append(f"{where}.members: no person {member!r}")
+                continue
+            for channel in team.channels:
+                if not _reachable(person, channel):
+                    problems.append(
+                        f"{where}.channels: {member} has no {_CONTACT[channel]} for {channel}"
+                    )
+    return problems
+
+
+def _check_route(
+    route: Route, targets: set[str], inventory: Inventory, rule_ids: set[str]
+) -> list[str]:
+    where = f"routes[{route.id!r}]"
+    problems = []
+    if route.notify not in targets:
+        problems.append(f"{where}.notify: no team or rotation {route.notify!r}")
+    for level, step in enumerate(route.escalate):
+        if step.notify not in targets:
+            problems.append(f"{where}.escalate[{level}].notify: no team or rotation "
+                            f"{step.notify!r}")  # fmt: skip
+    afters = [step.after for step in route.escalate]
+    if afters != sorted(afters):
+        problems.append(f"{where}.escalate: levels must come in order of `after`")
+    match = route.match
+    if match.area is not None and match.area not in inventory.areas:
+        problems.append(f"{where}.match.area: no area {match.area!r} in the inventory")
+    known_classes = {d.device_class for d in inventory.devices.values()}
+    for device_class in match.classes or []:
+        if device_class not in known_classes:
+            problems.append(f"{where}.match.class: no device class {device_class!r}")
+    for rule in match.rules or []:
+        if rule not in rule_ids:
+            problems.append(f"{where}.match.rules: no rule {rule!r} in force")
+    return problems
+
+
+_CONTACT = {
+    Channel.EMAIL: "e-mail address",
+    Channel.SMS: "phone number",
+    Channel.WEBHOOK: "webhook URL",
+    Channel.MQTT: "mqtt: true",
+}
+
+
+def _reachable(person: Person, channel: Channel) -> bool:
+    contacts = person.contacts
+    return {
+        Channel.EMAIL: contacts.email is not None,
+        Channel.SMS: contacts.phone is not None,
+        Channel.WEBHOOK: contacts.webhook is not None,
+        Channel.MQTT: contacts.mqtt,
+    }[channel]
