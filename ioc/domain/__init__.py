@@ -22,6 +22,12 @@ from ioc.domain._devices import (
     InventoryError,
     is_valid_device_id,
 )
+from ioc.domain._notifications import (
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    PlannedNotification,
+)
 from ioc.domain._profiles import MetricSpec, MetricType, Profile
 from ioc.domain._telemetry import (
     Aggregate,
@@ -53,6 +59,10 @@ __all__ = [
     "MetricType",
     "MetricValue",
     "NeedsOperator",
+    "Notification",
+    "NotificationKind",
+    "NotificationStatus",
+    "PlannedNotification",
     "Profile",
     "Reading",
     "Refused",

@@ -14,16 +14,30 @@ from ioc.notify._config import (
     Route,
     load_notify_config,
 )
+from ioc.notify._deliver import Deliverer, Sender, backoff_s
+from ioc.notify._messages import Message, alert_message, fold
+from ioc.notify._planner import Planner
 from ioc.notify._routing import Recipient, Router
+from ioc.notify._webhook import SIGNATURE_HEADER, WebhookSender, signature
 
 __all__ = [
+    "SIGNATURE_HEADER",
     "Channel",
+    "Deliverer",
+    "Message",
     "NotifyConfig",
     "NotifyConfigError",
     "NotifyFile",
     "Person",
+    "Planner",
     "Recipient",
     "Route",
     "Router",
+    "Sender",
+    "WebhookSender",
+    "alert_message",
+    "backoff_s",
+    "fold",
     "load_notify_config",
+    "signature",
 ]

@@ -9,6 +9,7 @@ from ioc.state._alerts import AlertRepository, AlertRequest, LoggedTransition
 from ioc.state._db import StateError, connect_state, upgrade
 from ioc.state._deadletters import DeadLetter, DeadLetterLog
 from ioc.state._heartbeat import HeartbeatStore, StageBeat
+from ioc.state._outbox import Outbox
 from ioc.state._tokens import ApiToken, TokenStore
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "DeadLetterLog",
     "HeartbeatStore",
     "LoggedTransition",
+    "Outbox",
     "StageBeat",
     "StateError",
     "TokenStore",

@@ -295,6 +295,16 @@ class AlertRepository:
             "list alerts", lambda c: [_alert(row) for row in c.execute(query)], write=False
         )
 
+    def get(self, alert_id: int) -> Alert | None:
+        """One alert as it is now."""
+        query = select(alert_table).where(alert_table.c.id == alert_id)
+
+        def work(connection: Connection) -> Alert | None:
+            row = connection.execute(query).first()
+            return _alert(row) if row is not None else None
+
+        return self._run("read an alert", work, write=False)
+
     def children(self, alert_id: int) -> list[Alert]:
         """Open alerts grouped under a root."""
         query = (

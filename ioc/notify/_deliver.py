@@ -1,0 +1,174 @@
+"""Sending what the outbox holds: one attempt at a time per notification, retried with backoff
+only when the failure is worth retrying, held back beyond a person's hourly limit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from ioc.domain import (
+    Alert,
+    AlertState,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    PlannedNotification,
+    Refused,
+    RetryLater,
+)
+from ioc.notify._config import NotifyConfig, Person
+from ioc.notify._messages import Message, alert_message, summary_message
+
+log = logging.getLogger("ioc.notify")
+
+MAX_ATTEMPTS = 10
+HOUR_MS = 3_600_000
+
+
+def backoff_s(attempts: int) -> float:
+    """Seconds before the next attempt: 5, 10, 20 ... at most 10 minutes."""
+    return float(min(600, 5 * 2 ** max(0, attempts - 1)))
+
+
+class OutboxPort(Protocol):
+    """The outbox as the deliverer uses it (the state database's Outbox)."""
+
+    def due(self, now_ms: int, limit: int = 100) -> list[Notification]: ...
+    def begin_attempt(self, notification_id: int) -> None: ...
+    def settle(
+        self,
+        notification_id: int,
+        status: NotificationStatus,
+        now_ms: int,
+        error: str | None = None,
+        retry_at_ms: int | None = None,
+        body: str | None = None,
+    ) -> None: ...
+    def sent_since(self, person_id: str, since_ms: int) -> int: ...
+    def was_told(self, alert_id: int, person_id: str) -> bool: ...
+    def held_between(self, person_id: str, start_ms: int, end_ms: int) -> list[Notification]: ...
+    def record(
+        self, planned: Sequence[PlannedNotification], now_ms: int, cursor: int | None = None
+    ) -> int: ...
+
+
+class AlertsPort(Protocol):
+    """The alerts as the deliverer reads them (the state database's AlertRepository)."""
+
+    def get(self, alert_id: int) -> Alert | None: ...
+    def children(self, alert_id: int) -> list[Alert]: ...
+
+
+class Sender(Protocol):
+    """A channel: send one message to one person; raise RetryLater or Refused."""
+
+    def send(self, message: Message, person: Person, key: str) -> None: ...
+
+
+class Deliverer:
+    """Sends due notifications through their channels and settles each."""
+
+    def __init__(
+        self,
+        config: NotifyConfig,
+        outbox: OutboxPort,
+        alerts: AlertsPort,
+        senders: Mapping[str, Sender],
+        clock: Callable[[], int],
+    ) -> None:
+        self._config = config
+        self._outbox = outbox
+        self._alerts = alerts
+        self._senders = senders
+        self._clock = clock
+
+    def run_once(self) -> int:
+        """Attempt everything due now; how many were settled."""
+        due = self._outbox.due(self._clock())
+        for notification in due:
+            self._deliver(notification)
+        return len(due)
+
+    def _deliver(self, notification: Notification) -> None:
+        now = self._clock()
+        person = self._config.people.get(notification.person_id)
+        sender = self._senders.get(notification.channel)
+        if person is None or sender is None:
+            why = "no such person" if person is None else f"no {notification.channel} channel"
+            self._outbox.settle(notification.id, NotificationStatus.FAILED, now, why)
+            return
+        message = self._compose(notification, person, now)
+        if message is None:  # no longer worth telling (resolved, acknowledged, nothing held)
+            self._outbox.settle(notification.id, NotificationStatus.SKIPPED, now)
+            return
+        if notification.kind is not NotificationKind.SUMMARY and self._over_limit(person, now):
+            self._outbox.settle(notification.id, NotificationStatus.HELD, now)
+            self._plan_summary(person, notification.channel, now)
+            return
+        self._outbox.begin_attempt(notification.id)
+        attempts = notification.attempts + 1
+        try:
+            sender.send(message, person, notification.key)
+        except Refused as exc:
+            self._outbox.settle(notification.id, NotificationStatus.FAILED, now, str(exc))
+            log.warning("notification %s refused: %s", notification.key, exc)
+        except RetryLater as exc:
+            if attempts >= MAX_ATTEMPTS:
+                self._outbox.settle(notification.id, NotificationStatus.FAILED, now, str(exc))
+                log.warning("notification %s failed %d times: %s", notification.key, attempts, exc)
+            else:
+                retry_at = now + round(backoff_s(attempts) * 1000)
+                self._outbox.settle(
+                    notification.id, NotificationStatus.QUEUED, now, str(exc), retry_at
+                )
+        else:
+            self._outbox.settle(notification.id, NotificationStatus.SENT, now, body=message.text)
+
+    def _compose(self, notification: Notification, person: Person, now: int) -> Message | None:
+        language = person.language or self._config.spec.language
+        if notification.kind is NotificationKind.SUMMARY:
+            return self._summary(notification, language, now)
+        alert = self._alerts.get(notification.alert_id) if notification.alert_id else None
+        if alert is None:
+            return None
+        kind = notification.kind
+        still_pressing = alert.state is AlertState.FIRING and not alert.silenced
+        if kind in (NotificationKind.ESCALATED, NotificationKind.REPEATED) and not still_pressing:
+            return None
+        if kind is NotificationKind.FIRED and alert.state is AlertState.RESOLVED:
+            return None  # over before the grouping wait ended: nobody needs to act
+        if kind is NotificationKind.RESOLVED and not self._outbox.was_told(alert.id, person.id):
+            return None  # an end is news only to whoever heard of the start
+        children = self._alerts.children(alert.id)
+        spec = self._config.spec
+        return alert_message(kind, alert, children, language, self._config.zone, spec.link_base)
+
+    def _over_limit(self, person: Person, now: int) -> bool:
+        limit = self._config.spec.limits.per_hour
+        return self._outbox.sent_since(person.id, now - HOUR_MS) >= limit
+
+    def _plan_summary(self, person: Person, channel: str, now: int) -> None:
+        hour_end = (now // HOUR_MS + 1) * HOUR_MS
+        summary = PlannedNotification(
+            key=f"summary:{person.id}:{channel}:{hour_end}",
+            kind=NotificationKind.SUMMARY,
+            alert_id=None,
+            person_id=person.id,
+            channel=channel,
+            due_ms=hour_end,
+            via="limit",
+        )
+        self._outbox.record([summary], now)
+
+    def _summary(self, notification: Notification, language: str, now: int) -> Message | None:
+        end = notification.due_ms
+        held = [
+            n
+            for n in self._outbox.held_between(notification.person_id, end - HOUR_MS, end)
+            if n.channel == notification.channel
+        ]
+        if not held:
+            return None
+        alert_ids = sorted({n.alert_id for n in held if n.alert_id is not None})
+        return summary_message(len(held), alert_ids, language)

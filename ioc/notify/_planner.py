@@ -1,0 +1,104 @@
+"""What to send, to whom and when: from alert transitions and, on a timer, from the alerts still
+open. Every plan carries a key naming the message uniquely (alert, reason, level, route, person,
+channel), so planning again after a restart adds nothing: a message is recorded once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from ioc.domain import Alert, AlertState, AlertTransition, NotificationKind, PlannedNotification
+from ioc.domain import TransitionKind as Kind
+from ioc.notify._config import NotifyConfig, Route
+from ioc.notify._routing import Router
+
+# A root incident is announced when it opens, when it stands alone again (its own root
+# resolved), and when a maintenance window stops covering it: all under one key, so only once.
+_ANNOUNCE = {Kind.FIRED, Kind.PROMOTED, Kind.UNSILENCED}
+
+
+class Planner:
+    """Turns alerts into planned notifications."""
+
+    def __init__(self, config: NotifyConfig, router: Router) -> None:
+        self._config = config
+        self._router = router
+
+    def for_transition(self, transition: AlertTransition) -> list[PlannedNotification]:
+        """The messages a transition calls for (its alert as the transition left it)."""
+        alert = transition.alert
+        if alert.root_id is not None or alert.silenced:
+            return []  # told through its root, or under maintenance
+        if transition.kind in _ANNOUNCE and alert.state is not AlertState.RESOLVED:
+            # Sent after the grouping wait, so an outage's affected devices are in it.
+            due = max(alert.opened_at_ms, transition.at_ms) + self._group_wait_ms
+            return self._plan(alert, NotificationKind.FIRED, due)
+        if transition.kind is Kind.RESOLVED:
+            return self._plan(alert, NotificationKind.RESOLVED, transition.at_ms)
+        return []
+
+    def for_open(self, open_alerts: Iterable[Alert], now_ms: int) -> list[PlannedNotification]:
+        """Escalations and repeats due by now for roots still firing and unacknowledged."""
+        planned = []
+        for alert in open_alerts:
+            if alert.root_id is not None or alert.silenced or alert.state is not AlertState.FIRING:
+                continue
+            age_s = (now_ms - alert.opened_at_ms) / 1000
+            for route in self._router.routes_for(alert):
+                for level, step in enumerate(route.escalate, start=1):
+                    if age_s >= step.after:
+                        planned += self._to(
+                            alert, route, step.notify, NotificationKind.ESCALATED,
+                            f"escalated{level}", now_ms,
+                        )  # fmt: skip
+                if route.repeat is not None and age_s >= route.repeat:
+                    rounds = int(age_s // route.repeat)
+                    planned += self._to(
+                        alert, route, route.notify, NotificationKind.REPEATED,
+                        f"repeated{rounds}", now_ms,
+                    )  # fmt: skip
+        return planned
+
+    @property
+    def _group_wait_ms(self) -> int:
+        return round(self._config.spec.limits.group_wait * 1000)
+
+    def _plan(self, alert: Alert, kind: NotificationKind, due_ms: int) -> list[PlannedNotification]:
+        resolved = kind is NotificationKind.RESOLVED
+        planned = []
+        for route in self._router.routes_for(alert):
+            if resolved and not route.send_resolved:
+                continue
+            # Whoever was on duty when it opened: the shift then, not the shift now.
+            planned += self._to(
+                alert, route, route.notify, kind, kind.value, due_ms, alert.opened_at_ms
+            )
+            if resolved:  # everyone an escalation may have reached hears it is over
+                for step in route.escalate:
+                    planned += self._to(alert, route, step.notify, kind, kind.value, due_ms)
+        return planned
+
+    def _to(
+        self,
+        alert: Alert,
+        route: Route,
+        target: str,
+        kind: NotificationKind,
+        reason: str,
+        due_ms: int,
+        at_ms: int | None = None,
+    ) -> list[PlannedNotification]:
+        moment = datetime.fromtimestamp((at_ms if at_ms is not None else due_ms) / 1000, UTC)
+        return [
+            PlannedNotification(
+                key=f"alert{alert.id}:{reason}:{route.id}:{who.person.id}:{channel.value}",
+                kind=kind,
+                alert_id=alert.id,
+                person_id=who.person.id,
+                channel=channel.value,
+                due_ms=due_ms,
+                via=f"{route.id}/{who.via}",
+            )
+            for who in self._router.recipients(target, moment)
+            for channel in who.channels
+        ]

@@ -1,0 +1,268 @@
+"""Planning and delivery over the real state database (SQLite and PostgreSQL) and a real HTTP
+receiver: announced once after the grouping wait, escalations on a driven clock, retries while
+the receiver is down with no duplicate when it is back, refusals, a restart mid-delivery, and a
+storm held to an hourly limit plus one summary."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from ioc.domain import (
+    Alert,
+    AlertState,
+    AlertTransition,
+    Inventory,
+    NotificationStatus,
+    Severity,
+    TransitionKind,
+)
+from ioc.notify import (
+    SIGNATURE_HEADER,
+    Deliverer,
+    NotifyConfig,
+    Planner,
+    Router,
+    WebhookSender,
+    fold,
+    load_notify_config,
+)
+from ioc.state import AlertRepository, Outbox, connect_state
+from tests.support.http_receiver import HttpReceiver
+
+TESTDATA = Path(__file__).parent / "testdata"
+RULES = ["bts.battery_low", "device.down", "netgw.wan_down"]
+SECRET = b"test-secret"
+T0 = 1_793_520_000_000  # 2026-11-01 08:00 in Ho Chi Minh City: an's shift begins
+MINUTE = 60_000
+
+
+class Clock:
+    """Milliseconds, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    server = HttpReceiver()
+    server.start()
+    yield server
+    server.stop()
+
+
+def _config(
+    tmp_path: Path, inventory: Inventory, receiver: HttpReceiver, **limits: object
+) -> NotifyConfig:
+    """The test file with every channel a webhook to the receiver (one URL per person)."""
+    document = yaml.safe_load((TESTDATA / "notify.yaml").read_text(encoding="utf-8"))
+    for person in document["people"]:
+        person["contacts"]["webhook"] = f"{receiver.url}/{person['id']}"
+    for team in document["teams"]:
+        team["channels"] = ["webhook"]
+    document["limits"] = {"per_hour": 20, "group_wait": "30s", **limits}
+    path = tmp_path / "notify.yaml"
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    return load_notify_config(path, inventory, RULES)
+
+
+class World:
+    """Alerts, outbox, planner and deliverer over one state database."""
+
+    def __init__(self, state_url: str, config: NotifyConfig, inventory: Inventory) -> None:
+        engine = connect_state(state_url)
+        self.alerts = AlertRepository(engine)
+        self.outbox = Outbox(engine)
+        self.clock = Clock()
+        self.inventory = inventory
+        self.planner = Planner(config, Router(config, inventory))
+        self.deliverer = Deliverer(
+            config, self.outbox, self.alerts, {"webhook": WebhookSender(SECRET)}, self.clock
+        )
+
+    def fire(self, device: str, rule: str = "bts.battery_low", root_id: int | None = None) -> Alert:
+        d = self.inventory.devices[device]
+        alert = Alert(
+            0, rule, device, d.device_class, d.area_id, Severity.MAJOR, "x", "y",
+            AlertState.FIRING, "Ắc quy yếu", "Battery low", f"{d.name}: ắc quy 45 V",
+            f"{d.name}: battery at 45 V", {}, self.clock.now, self.clock.now, root_id=root_id,
+        )  # fmt: skip
+        saved = self.alerts.create(alert, TransitionKind.FIRED, "rules", "")
+        self.plan(AlertTransition(TransitionKind.FIRED, saved, self.clock.now, "rules"))
+        return saved
+
+    def change(self, alert: Alert, kind: TransitionKind, **fields: object) -> Alert:
+        changed = dataclasses.replace(alert, **fields)  # type: ignore[arg-type]
+        transition = AlertTransition(kind, changed, self.clock.now, "someone")
+        self.alerts.record([transition])
+        self.plan(transition)
+        return changed
+
+    def plan(self, transition: AlertTransition) -> int:
+        return self.outbox.record(self.planner.for_transition(transition), self.clock.now)
+
+    def tick(self) -> int:
+        """What a notifier does each second: plan escalations and repeats, send what is due."""
+        self.outbox.record(
+            self.planner.for_open(self.alerts.open_alerts(), self.clock.now), self.clock.now
+        )
+        return self.deliverer.run_once()
+
+
+@pytest.fixture
+def world(
+    state_url: str, tmp_path: Path, small_inventory: Inventory, receiver: HttpReceiver
+) -> Iterator[World]:
+    made = World(state_url, _config(tmp_path, small_inventory, receiver), small_inventory)
+    yield made
+    made.alerts.close()
+
+
+def _bodies(receiver: HttpReceiver) -> list[dict[str, object]]:
+    return [orjson.loads(r.body) for r in receiver.received]
+
+
+def test_an_outage_is_one_signed_message_after_the_grouping_wait(
+    world: World, receiver: HttpReceiver
+) -> None:
+    root = world.fire("gw1", "netgw.wan_down")
+    world.fire("bts1", "device.down", root_id=root.id)  # told through its root
+    world.fire("vc1", "device.down", root_id=root.id)
+    world.tick()
+    assert receiver.received == []  # collecting the affected devices first
+    world.clock.now += 30_000
+    world.tick()
+    [request] = receiver.received
+    assert request.path == "/an"  # on duty at 08:00 on the 1st
+    assert (
+        request.headers[SIGNATURE_HEADER]
+        == "sha256=" + hmac.new(SECRET, request.body, hashlib.sha256).hexdigest()
+    )
+    body = orjson.loads(request.body)
+    assert request.headers["Idempotency-Key"] == body["key"]
+    assert body["affected"] == ["bts1", "vc1"] and body["alert_id"] == root.id
+    assert "2 thiết bị bị ảnh hưởng: bts1, vc1" in str(body["text"])
+    assert len(str(body["short"])) <= 160 and str(body["short"]).isascii()
+    # Planned again (a restarted notifier re-reading the log): nothing new, nothing re-sent.
+    again = AlertTransition(TransitionKind.FIRED, root, root.opened_at_ms, "rules")
+    assert world.plan(again) == 0
+    world.clock.now += 60_000
+    world.tick()
+    assert len(receiver.received) == 1
+
+
+def test_escalation_follows_the_clock_until_someone_acknowledges(
+    world: World, receiver: HttpReceiver
+) -> None:
+    alert = world.fire("bts2")
+    world.clock.now += 30_000
+    world.tick()
+    assert [r.path for r in receiver.received] == ["/an"]
+    world.clock.now = T0 + 15 * MINUTE
+    world.tick()  # level 1: the whole district team
+    assert sorted(r.path for r in receiver.received[1:]) == ["/an", "/binh"]
+    assert {b["kind"] for b in _bodies(receiver)[1:]} == {"escalated"}
+    world.change(alert, TransitionKind.ACKNOWLEDGED, state=AlertState.ACKNOWLEDGED)
+    world.clock.now = T0 + 50 * MINUTE
+    world.tick()  # level 2 (the NOC) would be due, but someone has taken it on
+    assert len(receiver.received) == 3
+    world.change(alert, TransitionKind.RESOLVED, state=AlertState.RESOLVED)
+    world.tick()
+    resolved = [b for b in _bodies(receiver) if b["kind"] == "resolved"]
+    # Everyone the route could have reached hears it is over; the NOC never got it, so not them.
+    assert sorted(str(b["person"]) for b in resolved) == ["an", "binh"]
+
+
+def test_a_receiver_down_is_retried_with_backoff_and_nothing_is_sent_twice(
+    world: World, receiver: HttpReceiver
+) -> None:
+    world.fire("bts2")
+    receiver.stop()
+    world.clock.now += 30_000
+    world.tick()
+    [queued] = world.outbox.listing()
+    assert (queued.status, queued.attempts) == (NotificationStatus.QUEUED, 1)
+    assert "unreachable" in (queued.last_error or "")
+    assert queued.due_ms == world.clock.now + 5_000  # the first backoff
+    receiver.answers = [503]  # back, but overloaded once
+    receiver.start()
+    world.clock.now += 5_000
+    world.tick()
+    [retried] = world.outbox.listing()
+    assert (retried.status, retried.attempts) == (NotificationStatus.QUEUED, 2)
+    assert retried.due_ms == world.clock.now + 10_000
+    world.clock.now += 10_000
+    world.tick()
+    [sent] = world.outbox.listing()
+    assert (sent.status, sent.attempts) == (NotificationStatus.SENT, 3)
+    assert len(receiver.received) == 1
+    world.clock.now += MINUTE
+    world.tick()
+    assert len(receiver.received) == 1
+
+
+def test_a_refusal_is_not_retried_and_a_crash_mid_delivery_resumes(
+    world: World, receiver: HttpReceiver
+) -> None:
+    world.fire("bts2")
+    receiver.answers = [400]
+    world.clock.now += 30_000
+    world.tick()
+    [failed] = world.outbox.listing()
+    assert failed.status is NotificationStatus.FAILED and "400" in (failed.last_error or "")
+    world.clock.now += MINUTE
+    world.tick()
+    assert receiver.received == []  # refused is final
+
+    other = world.fire("bts1")
+    world.clock.now += 30_000
+    [due] = world.outbox.due(world.clock.now)
+    world.outbox.begin_attempt(due.id)  # ... and the process dies here
+    assert world.outbox.due(world.clock.now) == []
+    assert world.outbox.resume_interrupted() == 1  # at the next start
+    world.tick()
+    assert [orjson.loads(r.body)["alert_id"] for r in receiver.received] == [other.id]
+
+
+def test_a_storm_is_held_to_the_hourly_limit_and_summarised(
+    request: pytest.FixtureRequest,
+    state_url: str,
+    tmp_path: Path,
+    small_inventory: Inventory,
+    receiver: HttpReceiver,
+) -> None:
+    world = World(
+        state_url, _config(tmp_path, small_inventory, receiver, per_hour=3), small_inventory
+    )
+    request.addfinalizer(world.alerts.close)
+    rules = ["bts.battery_low", "device.down", "netgw.wan_down"]
+    for device in ("bts1", "bts2", "vc1", "vc2", "gw1", "gw2"):
+        for rule in rules[:2]:
+            world.fire(device, rule)
+    world.clock.now += 30_000
+    world.tick()
+    statuses = [n.status for n in world.outbox.listing(limit=1000)]
+    assert statuses.count(NotificationStatus.SENT) == 3
+    assert statuses.count(NotificationStatus.HELD) == 9
+    world.clock.now = T0 + 3_600_000  # the hour is over: one summary of the rest
+    world.tick()
+    to_an = [orjson.loads(r.body) for r in receiver.received if r.path == "/an"]
+    # 12 alerts, 4 messages: 3 within the limit, then one summary of the 9 held back (the
+    # escalations due by now are held too, for the next hour's summary).
+    assert [b["kind"] for b in to_an] == ["fired"] * 3 + ["summary"]
+    assert to_an[-1]["held"] == 9
+
+
+def test_folding_vietnamese_for_sms() -> None:
+    assert fold("Mất điện lưới tại trạm Đông Hà") == "Mat dien luoi tai tram Dong Ha"
