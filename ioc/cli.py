@@ -69,16 +69,26 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @click.pass_context
 def check_config(ctx: click.Context) -> None:
     """Check settings, profiles and inventory; exit non-zero on any mistake."""
-    from ioc.app import load_catalog, rule_locations
+    from ioc.app import build_senders, load_catalog, load_notifications, rule_locations
+    from ioc.notify import NotifyConfigError
     from ioc.rules import RuleError, load_rules
 
     settings = _settings(ctx)
     try:
         catalog = load_catalog(settings)
         loaded = load_rules(rule_locations(settings), catalog.profiles, catalog.inventory)
-    except (CatalogError, RuleError) as exc:
+        notifications = load_notifications(settings, catalog)
+        if notifications is not None:
+            build_senders(settings, notifications, None)
+    except (CatalogError, RuleError, NotifyConfigError) as exc:
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(_EXIT_CONFIG)
+    notify = (
+        f"{len(notifications.people)} people, {len(notifications.spec.routes)} routes "
+        f"from {notifications.path}"
+        if notifications is not None
+        else "off (IOC_NOTIFY_CONFIG unset)"
+    )
     store = (
         (
             f"InfluxDB {settings.influx_api.value} at {settings.influx_url}, "
@@ -94,7 +104,8 @@ def check_config(ctx: click.Context) -> None:
         f"topics {settings.topic_prefix}/+/+/+\n"
         f"telemetry store: {store}\n"
         f"state database: {settings.resolved_state_url}\n"
-        f"rules: {len(loaded)} from {', '.join(map(str, rule_locations(settings)))}"
+        f"rules: {len(loaded)} from {', '.join(map(str, rule_locations(settings)))}\n"
+        f"notifications: {notify}"
     )
 
 
@@ -112,13 +123,14 @@ def _run(
 ) -> None:
     from ioc.app import load_catalog, run_stages
     from ioc.domain import DeliveryError
+    from ioc.notify import NotifyConfigError
     from ioc.rules import RuleError
 
     settings = _settings(ctx)
     try:
         catalog = load_catalog(settings)
         code = run_stages(settings, catalog, ingest, rules, _StopFlag(), status_every, api)
-    except (CatalogError, RuleError, DeliveryError) as exc:
+    except (CatalogError, RuleError, DeliveryError, NotifyConfigError) as exc:
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(_EXIT_CONFIG)
     except OSError as exc:  # the API's port taken, a data dir not writable
@@ -567,6 +579,51 @@ def maintenance_end(ctx: click.Context, window_id: int) -> None:
         click.echo(f"ioc: no open maintenance window {window_id}", err=True)
         sys.exit(1)
     click.echo(f"window #{window_id} ended")
+
+
+@main.command()
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["queued", "sending", "sent", "failed", "held", "skipped"]),
+    help="Only these (repeatable).",
+)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--demo", is_flag=True, help="The notifications of the last `ioc demo` run.")
+@click.pass_context
+def notifications(
+    ctx: click.Context, statuses: tuple[str, ...], limit: int, as_json: bool, demo: bool
+) -> None:
+    """Notifications newest first: to whom, how, why, and how delivery went."""
+    import dataclasses
+
+    import orjson
+
+    from ioc.domain import NotificationStatus
+    from ioc.state import Outbox, StateError, connect_state
+
+    settings = _settings(ctx)
+    state_url = f"sqlite:///{settings.data_dir / 'demo' / 'state.db'}" if demo else None
+    try:
+        engine = connect_state(state_url or settings.resolved_state_url)
+        listed = Outbox(engine).listing([NotificationStatus(s) for s in statuses], limit)
+    except StateError as exc:
+        click.echo(f"ioc: {exc}", err=True)
+        sys.exit(1)
+    engine.dispose()
+    if as_json:
+        rows = [dataclasses.asdict(n) for n in listed]
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    for n in listed:
+        alert = f"#{n.alert_id}" if n.alert_id is not None else "-"
+        error = f"  ({n.last_error})" if n.last_error else ""
+        click.echo(
+            f"{n.id:>6} {_when(n.created_at_ms)} {n.status.value:8} {n.kind.value:9} {alert:>7} "
+            f"{n.person_id:16} {n.channel:8} tries {n.attempts}{error}"
+        )
 
 
 def _when(ms: int) -> str:

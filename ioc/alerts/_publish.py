@@ -89,6 +89,19 @@ class MqttAlertPublisher:
         else:
             self.published += 1
 
+    def publish_confirmed(self, topic: str, payload: bytes, timeout_s: float = 5.0) -> bool:
+        """Publish with QoS 1 and wait for the broker's acknowledgement; whether it came."""
+        if not self._connected.is_set():
+            return False
+        info = self._client.publish(topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return False
+        try:
+            info.wait_for_publish(timeout_s)
+        except (RuntimeError, ValueError):  # paho: connection lost, or queue full
+            return False
+        return info.is_published()
+
     def stop(self, timeout_s: float = 5.0) -> None:
         """Send what is queued (for up to `timeout_s`), then disconnect."""
         deadline = time.monotonic() + timeout_s

@@ -4,6 +4,7 @@ from ioc.app._api import ApiServer, api_context, stage_metrics
 from ioc.app._catalog import Catalog, load_catalog
 from ioc.app._demo import demo_faults, run_demo
 from ioc.app._ingest import IngestService
+from ioc.app._notify import NotifyService, build_senders, load_notifications
 from ioc.app._rules import (
     RulesService,
     pid_file,
@@ -19,11 +20,14 @@ __all__ = [
     "ApiServer",
     "Catalog",
     "IngestService",
+    "NotifyService",
     "RulesService",
     "StatusLine",
     "api_context",
+    "build_senders",
     "demo_faults",
     "load_catalog",
+    "load_notifications",
     "open_dead_letters",
     "open_telemetry_store",
     "pid_file",

@@ -15,6 +15,7 @@ from ioc.alerts import BrokerAddress, MqttAlertPublisher
 from ioc.app._api import ApiServer, api_context, stage_metrics
 from ioc.app._catalog import Catalog
 from ioc.app._ingest import IngestService, build_decoder, mqtt_options
+from ioc.app._notify import NotifyService, build_senders, load_notifications
 from ioc.app._rules import RulesService, pid_file
 from ioc.app._status import StatusLine
 from ioc.app._stores import open_dead_letters, open_telemetry_store
@@ -56,9 +57,14 @@ def run_stages(
         rules_service = None
         publisher = None
         ingest_service: IngestService | None = None
+        notify_service = None
         if rules:
             publisher = alert_publisher(settings)
             rules_service = RulesService(settings, catalog, publisher)
+            notifications = load_notifications(settings, catalog)
+            if notifications is not None:
+                senders = build_senders(settings, notifications, publisher)
+                notify_service = NotifyService(settings, catalog, notifications, senders)
         consumer: MqttConsumer | None = None
         if ingest:
             store = open_telemetry_store(settings, catalog.inventory)
@@ -82,6 +88,9 @@ def run_stages(
             rules_service.start()
             stack.callback(rules_service.stop)
             stack.enter_context(_reload_on_hangup(settings, rules_service))
+        if notify_service is not None:
+            notify_service.start()
+            stack.callback(notify_service.stop)
         if ingest_service is not None:
             ingest_service.start()
             stack.callback(ingest_service.stop)
@@ -103,7 +112,9 @@ def run_stages(
         while not should_stop():
             if ingest_service is not None and ingest_service.stopped.is_set():
                 break
-            if rules_service is not None and rules_service.failure is not None:
+            if any(
+                s is not None and s.failure is not None for s in (rules_service, notify_service)
+            ):
                 break
             time.sleep(0.2)
             if time.monotonic() >= next_status:
@@ -111,7 +122,11 @@ def run_stages(
                 next_status = time.monotonic() + status_every_s
     failures = [
         f"{name} stopped: {service.failure}"
-        for name, service in (("ingest", ingest_service), ("rules", rules_service))
+        for name, service in (
+            ("ingest", ingest_service),
+            ("rules", rules_service),
+            ("notify", notify_service),
+        )
         if service is not None and service.failure is not None
     ]
     for failure in failures:

@@ -94,6 +94,15 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_cors_origins: list[str] = []  # closed by default
 
+    notify_config: Path | None = None  # the notification file; none: nobody is notified
+    notify_webhook_secret: SecretStr | None = None  # signs webhook bodies (HMAC-SHA256)
+    smtp_url: str | None = None  # smtp://user@host:587 (STARTTLS) or smtps://user@host:465
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "IOC <ioc@localhost>"
+    sms_url: str | None = None  # the gateway; {phone} and {text} are filled in (URL-encoded)
+    sms_body: str | None = None  # a POST body template with {phone} and {text}; GET if unset
+    sms_token: SecretStr | None = None  # sent as Authorization: Bearer
+
     @field_validator("mqtt_url")
     @classmethod
     def _check_mqtt_url(cls, value: str) -> str:
@@ -140,6 +149,25 @@ class Settings(BaseSettings):
             make_url(value)
         except ArgumentError as exc:
             raise ValueError(f"not a SQLAlchemy URL: {exc}") from exc
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("must be smtp://[user@]host[:port] (STARTTLS) or smtps://... (TLS)")
+        return value
+
+    @field_validator("sms_url")
+    @classmethod
+    def _check_sms_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
         return value
 
     @model_validator(mode="after")

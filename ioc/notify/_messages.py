@@ -48,6 +48,18 @@ class Message:
     link: str | None
     data: dict[str, object] = field(default_factory=dict)  # for webhooks and the mobile app
 
+    def payload(self, key: str, person_id: str) -> dict[str, object]:
+        """The JSON form for machines (webhook bridges, the mobile app)."""
+        return {
+            "key": key,
+            "person": person_id,
+            "subject": self.subject,
+            "text": self.text,
+            "short": self.short,
+            "link": self.link,
+            **self.data,
+        }
+
 
 def alert_message(
     kind: NotificationKind,

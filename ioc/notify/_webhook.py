@@ -34,17 +34,7 @@ class WebhookSender:
         url = person.contacts.webhook
         if url is None:
             raise Refused(f"{person.id} has no webhook URL")
-        body = orjson.dumps(
-            {
-                "key": key,
-                "person": person.id,
-                "subject": message.subject,
-                "text": message.text,
-                "short": message.short,
-                "link": message.link,
-                **message.data,
-            }
-        )
+        body = orjson.dumps(message.payload(key, person.id))
         headers = {
             "Content-Type": "application/json",
             # Receivers drop a key they have seen: a retry after a lost answer is not a repeat.

@@ -1,0 +1,150 @@
+"""The notifier: follows the alert log, records what to send in the outbox, sends it.
+
+One thread, a pass a second: plan from new transitions (saving its place in the log in the
+same transaction as the plans), plan escalations and repeats for what is still open, deliver
+what is due. It reads only the state database, so it runs beside the rules (`ioc run`) or on
+its own, and a restart continues where the last pass left off.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from ioc.alerts import MqttAlertPublisher
+from ioc.app._catalog import Catalog
+from ioc.app._rules import rule_locations, wall_clock_ms
+from ioc.config import Settings
+from ioc.notify import (
+    Channel,
+    Deliverer,
+    NotifyConfig,
+    NotifyConfigError,
+    Planner,
+    Router,
+    Sender,
+    WebhookSender,
+    load_notify_config,
+)
+from ioc.notify._channels import EmailSender, MqttSender, SmsSender
+from ioc.rules import load_rules
+from ioc.state import AlertRepository, Outbox, StateError, connect_state
+
+log = logging.getLogger("ioc.notify")
+
+PASS_EVERY_S = 1.0
+LOG_BATCH = 1000
+
+
+def load_notifications(settings: Settings, catalog: Catalog) -> NotifyConfig | None:
+    """The notification file the settings name, checked (None when there is none)."""
+    if settings.notify_config is None:
+        return None
+    rules = load_rules(rule_locations(settings), catalog.profiles, catalog.inventory)
+    return load_notify_config(
+        settings.notify_config, catalog.inventory, [rule.info.id for rule in rules]
+    )
+
+
+def build_senders(
+    settings: Settings, config: NotifyConfig, publisher: MqttAlertPublisher | None
+) -> dict[str, Sender]:
+    """A sender for each channel the teams use; NotifyConfigError for one not configured."""
+    used = {channel for team in config.spec.teams for channel in team.channels}
+    senders: dict[str, Sender] = {}
+    missing = []
+    for channel in sorted(used):
+        if channel is Channel.WEBHOOK:
+            if settings.notify_webhook_secret is None:
+                missing.append("webhook needs IOC_NOTIFY_WEBHOOK_SECRET (to sign the bodies)")
+                continue
+            secret = settings.notify_webhook_secret.get_secret_value().encode()
+            senders[channel] = WebhookSender(secret)
+        elif channel is Channel.EMAIL:
+            if settings.smtp_url is None:
+                missing.append("email needs IOC_SMTP_URL")
+                continue
+            password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+            senders[channel] = EmailSender(settings.smtp_url, password, settings.smtp_from)
+        elif channel is Channel.SMS:
+            if settings.sms_url is None:
+                missing.append("sms needs IOC_SMS_URL")
+                continue
+            token = settings.sms_token.get_secret_value() if settings.sms_token else None
+            senders[channel] = SmsSender(settings.sms_url, settings.sms_body, token)
+        elif channel is Channel.MQTT and publisher is not None:
+            senders[channel] = MqttSender(publisher.publish_confirmed, settings.topic_prefix)
+    if missing:
+        raise NotifyConfigError(
+            "\n".join(f"{config.path}: teams use {problem}" for problem in missing)
+        )
+    return senders
+
+
+class NotifyService:
+    """The notifier as one supervised thread; `failure` is set if it had to stop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        config: NotifyConfig,
+        senders: dict[str, Sender],
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        engine = connect_state(settings.resolved_state_url)
+        self.alerts = AlertRepository(engine)
+        self.outbox = Outbox(engine)
+        self._clock = clock
+        self._planner = Planner(config, Router(config, catalog.inventory))
+        self._deliverer = Deliverer(config, self.outbox, self.alerts, senders, clock)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="notify")
+        self._failing = False
+        self.failure: BaseException | None = None
+
+    def start(self) -> None:
+        """Resume what a crash interrupted, find the place in the log, and start."""
+        resumed = self.outbox.resume_interrupted()
+        if resumed:
+            log.info("%d notifications interrupted by a stop will be tried again", resumed)
+        if self.outbox.cursor() is None:
+            # First run: what happened before notifications were set up is not news.
+            self.outbox.record([], self._clock(), cursor=self.alerts.last_event_id())
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish the pass in progress and stop."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=60)
+        self.alerts.close()
+
+    def run_pass(self) -> None:
+        """Plan from new transitions and from what is still open, then deliver what is due."""
+        cursor = self.outbox.cursor() or 0
+        while batch := self.alerts.events_after(cursor, LOG_BATCH):
+            planned = [p for e in batch for p in self._planner.for_transition(e.transition)]
+            cursor = batch[-1].event_id
+            self.outbox.record(planned, self._clock(), cursor=cursor)
+        now = self._clock()
+        self.outbox.record(self._planner.for_open(self.alerts.open_alerts(), now), now)
+        self._deliverer.run_once()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(PASS_EVERY_S):
+                try:
+                    self.run_pass()
+                except StateError as exc:
+                    if not self._failing:
+                        log.error("notifications wait for the state database: %s", exc)
+                    self._failing = True
+                    continue
+                if self._failing:
+                    log.info("notifications resumed")
+                    self._failing = False
+        except BaseException as exc:  # supervised: recorded, logged once, and the service stops
+            self.failure = exc
+            log.exception("the notifier stopped")
