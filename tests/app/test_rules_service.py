@@ -18,7 +18,7 @@ from ioc.config import Settings, load_settings
 from ioc.domain import AlertState
 from ioc.state import AlertRepository, connect_state
 from tests.rules.harness import NORMAL, fast_rules
-from tests.support.mqtt import wait_until
+from tests.support.mqtt import TopicFeed, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -62,18 +62,11 @@ class Fleet:
         self._client.loop_stop()
 
 
-class AlertFeed:
+class AlertFeed(TopicFeed):
     """Everything published under ioc/alerts/#."""
 
     def __init__(self, port: int) -> None:
-        self.events: list[dict[str, object]] = []
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-alert-feed")
-        self._client.on_message = lambda _c, _u, message: self.events.append(
-            {"topic": message.topic, **orjson.loads(message.payload)}
-        )
-        self._client.on_connect = lambda client, *_: client.subscribe("ioc/alerts/#", qos=1)
-        self._client.connect("127.0.0.1", port)
-        self._client.loop_start()
+        super().__init__(port, "ioc/alerts/#", "test-alert-feed")
 
     def said(self, rule: str, device: str) -> list[str]:
         return [
@@ -81,10 +74,6 @@ class AlertFeed:
             for event in self.events
             if event["topic"] == f"ioc/alerts/{DEVICES[device]}/{device}/{rule}"
         ]
-
-    def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
 
 
 class Running:

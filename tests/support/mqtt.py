@@ -70,3 +70,22 @@ def telemetry(
         f"{prefix}/{device_class}/{device}/telemetry",
         orjson.dumps({"ts": ts_ms, "seq": seq, "metrics": {metric: 20.0 + seq % 10}}),
     )
+
+
+class TopicFeed:
+    """Every message published under a topic filter, as decoded JSON with its topic."""
+
+    def __init__(self, port: int, topic_filter: str, client_id: str) -> None:
+        self.events: list[dict[str, object]] = []
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        self._client.on_message = lambda _c, _u, message: self.events.append(
+            {"topic": message.topic, **orjson.loads(message.payload)}
+        )
+        self._client.on_connect = lambda client, *_: client.subscribe(topic_filter, qos=1)
+        self._client.connect("127.0.0.1", port)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect."""
+        self._client.disconnect()
+        self._client.loop_stop()
