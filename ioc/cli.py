@@ -388,13 +388,14 @@ def api(ctx: click.Context) -> None:
     them too)."""
     from ioc.app import ApiServer, api_context, load_catalog
     from ioc.domain import DeliveryError
+    from ioc.notify import NotifyConfigError
     from ioc.rules import RuleError
 
     settings = _settings(ctx)
     try:
         server = ApiServer(settings, api_context(settings, load_catalog(settings)))
         server.start()
-    except (CatalogError, RuleError, DeliveryError) as exc:
+    except (CatalogError, RuleError, DeliveryError, NotifyConfigError) as exc:
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(_EXIT_CONFIG)
     except OSError as exc:

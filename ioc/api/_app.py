@@ -19,6 +19,7 @@ from ioc.api._follow import Changes, follow
 from ioc.api._live import LiveView
 from ioc.api.deps import problems
 from ioc.api.routes import (
+    ack,
     alerts,
     areas,
     devices,
@@ -71,6 +72,7 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
     app.add_middleware(GZipMiddleware, minimum_size=4096)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    app.include_router(ack.router)
     v1 = APIRouter(prefix="/api/v1", responses=problems(401, 403, 422, 503))
     for resource in (overview, areas, devices, alerts, maintenance, rules, tokens, stream):
         v1.include_router(resource.router)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ioc.api._overview import RuleRoles
-from ioc.domain import Aggregate, Inventory, LatestValues, Profile, SeriesPoint
+from ioc.domain import AckClaim, Aggregate, Inventory, LatestValues, Profile, SeriesPoint
 from ioc.state import AlertRepository, StageBeat, TokenStore
 
 
@@ -31,6 +31,13 @@ class TelemetryReader(Protocol):
         aggregate: Aggregate,
     ) -> list[SeriesPoint]:
         """One metric of one device, downsampled."""
+
+
+class AckReader(Protocol):
+    """Reads acknowledgement links (ioc.notify's AckLinks); raises ValueError for a bad one."""
+
+    def read(self, token: str) -> AckClaim:
+        """What the link grants."""
 
 
 # A readiness check: None when the thing answers, else what is wrong.
@@ -65,6 +72,7 @@ class ApiContext:
     telemetry: TelemetryReader | None = None
     heartbeats: Callable[[], dict[str, StageBeat]] | None = None
     probes: Mapping[str, Probe] = field(default_factory=dict)
+    ack_links: AckReader | None = None  # when notifications carry acknowledgement links
     poll_every_s: float = 0.25  # how often the live view reads the alert log
     beat_every_s: float = 5.0  # how often the stream says how fresh its data is
     # Set when the server stops: live streams end instead of holding the shutdown up.

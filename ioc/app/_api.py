@@ -13,6 +13,7 @@ import uvicorn
 from ioc.api import ApiContext, ProcessMetrics, RuleRoles, RulesControl, create_app
 from ioc.app._catalog import Catalog
 from ioc.app._ingest import IngestService
+from ioc.app._notify import ack_links, load_notifications
 from ioc.app._rules import RulesService, request_reload, rule_locations, wall_clock_ms
 from ioc.app._stores import open_telemetry_store
 from ioc.config import Settings
@@ -43,6 +44,7 @@ def api_context(
     )
     alerts = AlertRepository(engine)
     telemetry = open_telemetry_store(settings, catalog.inventory, create_database=False)
+    notifications = load_notifications(settings, catalog)
     return ApiContext(
         inventory=catalog.inventory,
         profiles=catalog.profiles,
@@ -57,6 +59,7 @@ def api_context(
         process_metrics=process_metrics,
         telemetry=telemetry,
         heartbeats=HeartbeatStore(engine).beats,
+        ack_links=ack_links(settings, notifications) if notifications else None,
         probes={
             "broker": lambda: _failure(lambda: _reach(settings.mqtt.host, settings.mqtt.port)),
             "telemetry_store": lambda: _failure(telemetry.ping),

@@ -17,6 +17,7 @@ from ioc.app._catalog import Catalog
 from ioc.app._rules import rule_locations, wall_clock_ms
 from ioc.config import Settings
 from ioc.notify import (
+    AckLinks,
     Channel,
     Deliverer,
     NotifyConfig,
@@ -82,6 +83,16 @@ def build_senders(
     return senders
 
 
+def ack_links(
+    settings: Settings, config: NotifyConfig, clock: Callable[[], int] = wall_clock_ms
+) -> AckLinks | None:
+    """Acknowledgement links, when IOC_NOTIFY_LINK_SECRET is set."""
+    if settings.notify_link_secret is None:
+        return None
+    secret = settings.notify_link_secret.get_secret_value()
+    return AckLinks(secret, config, settings.notify_link_ttl_s, clock)
+
+
 class NotifyService:
     """The notifier as one supervised thread; `failure` is set if it had to stop."""
 
@@ -98,7 +109,10 @@ class NotifyService:
         self.outbox = Outbox(engine)
         self._clock = clock
         self._planner = Planner(config, Router(config, catalog.inventory))
-        self._deliverer = Deliverer(config, self.outbox, self.alerts, senders, clock)
+        links = ack_links(settings, config, clock)
+        self._deliverer = Deliverer(
+            config, self.outbox, self.alerts, senders, clock, links.url if links else None
+        )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="notify")
         self._failing = False

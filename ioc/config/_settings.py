@@ -96,6 +96,8 @@ class Settings(BaseSettings):
 
     notify_config: Path | None = None  # the notification file; none: nobody is notified
     notify_webhook_secret: SecretStr | None = None  # signs webhook bodies (HMAC-SHA256)
+    notify_link_secret: SecretStr | None = None  # signs acknowledgement links; none: no links
+    notify_link_ttl_s: float = Field(default=86400.0, ge=60, le=30 * 86400)
     smtp_url: str | None = None  # smtp://user@host:587 (STARTTLS) or smtps://user@host:465
     smtp_password: SecretStr | None = None
     smtp_from: str = "IOC <ioc@localhost>"

@@ -23,6 +23,7 @@ from ioc.domain._devices import (
     is_valid_device_id,
 )
 from ioc.domain._notifications import (
+    AckClaim,
     Notification,
     NotificationKind,
     NotificationStatus,
@@ -43,6 +44,7 @@ from ioc.domain._telemetry import (
 
 __all__ = [
     "DEVICE_ID_PATTERN",
+    "AckClaim",
     "Aggregate",
     "Alert",
     "AlertState",

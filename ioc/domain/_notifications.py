@@ -58,3 +58,12 @@ class Notification:
     sent_at_ms: int | None = None
     last_error: str | None = None
     body: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AckClaim:
+    """What a valid acknowledgement link says: this person may acknowledge this alert."""
+
+    alert_id: int
+    person_id: str
+    person_name: str

@@ -3,8 +3,10 @@
 Exceptions::
 
     NotifyConfigError    the notification file is wrong (every mistake, one per line)
+    AckLinkError         an acknowledgement link is expired, altered or names no one
 """
 
+from ioc.notify._acklinks import AckLinkError, AckLinks
 from ioc.notify._config import (
     Channel,
     NotifyConfig,
@@ -22,6 +24,8 @@ from ioc.notify._webhook import SIGNATURE_HEADER, WebhookSender, signature
 
 __all__ = [
     "SIGNATURE_HEADER",
+    "AckLinkError",
+    "AckLinks",
     "Channel",
     "Deliverer",
     "Message",

@@ -76,12 +76,14 @@ class Deliverer:
         alerts: AlertsPort,
         senders: Mapping[str, Sender],
         clock: Callable[[], int],
+        ack_link: Callable[[int, str], str | None] | None = None,
     ) -> None:
         self._config = config
         self._outbox = outbox
         self._alerts = alerts
         self._senders = senders
         self._clock = clock
+        self._ack_link = ack_link
 
     def run_once(self) -> int:
         """Attempt everything due now; how many were settled."""
@@ -142,7 +144,10 @@ class Deliverer:
             return None  # an end is news only to whoever heard of the start
         children = self._alerts.children(alert.id)
         spec = self._config.spec
-        return alert_message(kind, alert, children, language, self._config.zone, spec.link_base)
+        ack = self._ack_link(alert.id, person.id) if self._ack_link else None
+        return alert_message(
+            kind, alert, children, language, self._config.zone, spec.link_base, ack
+        )
 
     def _over_limit(self, person: Person, now: int) -> bool:
         limit = self._config.spec.limits.per_hour

@@ -23,7 +23,8 @@ _WORDS = {
         "critical": "nghiêm trọng", "major": "nặng", "minor": "nhẹ", "warning": "cảnh báo",
         "indeterminate": "chưa rõ", "cleared": "đã hết",
         "since": "từ", "affected": "thiết bị bị ảnh hưởng", "more": "và {n} thiết bị khác",
-        "open": "Xem", "summary": "{n} tin khác trong giờ qua đã được gộp lại",
+        "open": "Xem", "ack": "Nhận xử lý",
+        "summary": "{n} tin khác trong giờ qua đã được gộp lại",
     },
     "en": {
         NotificationKind.FIRED: "INCIDENT",
@@ -33,7 +34,8 @@ _WORDS = {
         "critical": "critical", "major": "major", "minor": "minor", "warning": "warning",
         "indeterminate": "indeterminate", "cleared": "cleared",
         "since": "since", "affected": "affected devices", "more": "and {n} more",
-        "open": "Open", "summary": "{n} more messages in the past hour were held back",
+        "open": "Open", "ack": "Acknowledge",
+        "summary": "{n} more messages in the past hour were held back",
     },
 }  # fmt: skip
 
@@ -68,6 +70,7 @@ def alert_message(
     language: str,
     zone: ZoneInfo,
     link_base: str | None,
+    ack_link: str | None = None,
 ) -> Message:
     """The message about one root incident and the devices affected under it."""
     words = _WORDS[language]
@@ -85,6 +88,8 @@ def alert_message(
     link = f"{link_base.rstrip('/')}/wall/?alert={alert.id}" if link_base else None
     if link:
         lines.append(f"{words['open']}: {link}")
+    if ack_link and kind is not NotificationKind.RESOLVED:
+        lines.append(f"{words['ack']}: {ack_link}")
     short = fold(
         f"IOC {words[kind]} {title}: {detail}" + (f" +{len(affected)}" if affected else "")
     )
@@ -104,6 +109,7 @@ def alert_message(
             "severity": alert.severity.value,
             "title": title,
             "affected": affected,
+            "ack_link": ack_link if kind is not NotificationKind.RESOLVED else None,
         },
     )
 
