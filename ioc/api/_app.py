@@ -26,6 +26,7 @@ from ioc.api.routes import (
     health,
     maintenance,
     metrics,
+    notifications,
     overview,
     rules,
     stream,
@@ -74,7 +75,8 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
     app.include_router(metrics.router)
     app.include_router(ack.router)
     v1 = APIRouter(prefix="/api/v1", responses=problems(401, 403, 422, 503))
-    for resource in (overview, areas, devices, alerts, maintenance, rules, tokens, stream):
+    routers = (overview, areas, devices, alerts, maintenance, notifications, rules, tokens, stream)
+    for resource in routers:
         v1.include_router(resource.router)
     app.include_router(v1)
     app.mount("/wall", StaticFiles(directory=WALL_DIR, html=True), name="wall")

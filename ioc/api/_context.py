@@ -8,7 +8,16 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ioc.api._overview import RuleRoles
-from ioc.domain import AckClaim, Aggregate, Inventory, LatestValues, Profile, SeriesPoint
+from ioc.domain import (
+    AckClaim,
+    Aggregate,
+    Inventory,
+    LatestValues,
+    Notification,
+    NotificationStatus,
+    Profile,
+    SeriesPoint,
+)
 from ioc.state import AlertRepository, StageBeat, TokenStore
 
 
@@ -38,6 +47,15 @@ class AckReader(Protocol):
 
     def read(self, token: str) -> AckClaim:
         """What the link grants."""
+
+
+class NotificationLog(Protocol):
+    """The notification outbox as the API reads it (the state database's Outbox)."""
+
+    def listing(
+        self, statuses: Sequence[NotificationStatus] = (), limit: int = 100
+    ) -> list[Notification]:
+        """Newest first, by status."""
 
 
 # A readiness check: None when the thing answers, else what is wrong.
@@ -73,6 +91,7 @@ class ApiContext:
     heartbeats: Callable[[], dict[str, StageBeat]] | None = None
     probes: Mapping[str, Probe] = field(default_factory=dict)
     ack_links: AckReader | None = None  # when notifications carry acknowledgement links
+    outbox: NotificationLog | None = None
     poll_every_s: float = 0.25  # how often the live view reads the alert log
     beat_every_s: float = 5.0  # how often the stream says how fresh its data is
     # Set when the server stops: live streams end instead of holding the shutdown up.

@@ -18,7 +18,7 @@ from ioc.app._rules import RulesService, request_reload, rule_locations, wall_cl
 from ioc.app._stores import open_telemetry_store
 from ioc.config import Settings
 from ioc.rules import load_rules
-from ioc.state import AlertRepository, HeartbeatStore, TokenStore, connect_state
+from ioc.state import AlertRepository, HeartbeatStore, Outbox, TokenStore, connect_state
 from ioc.store import StoreError
 
 log = logging.getLogger("ioc.api")
@@ -60,6 +60,7 @@ def api_context(
         telemetry=telemetry,
         heartbeats=HeartbeatStore(engine).beats,
         ack_links=ack_links(settings, notifications) if notifications else None,
+        outbox=Outbox(engine),
         probes={
             "broker": lambda: _failure(lambda: _reach(settings.mqtt.host, settings.mqtt.port)),
             "telemetry_store": lambda: _failure(telemetry.ping),

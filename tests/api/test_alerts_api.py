@@ -15,8 +15,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from ioc.api import ApiContext, create_app
 from ioc.app import Catalog, RulesService, stage_metrics, wall_clock_ms
 from ioc.config import load_settings
-from ioc.domain import Inventory, Profile, Reading, Role
-from ioc.state import AlertRepository, TokenStore, connect_state
+from ioc.domain import (
+    Inventory,
+    NotificationKind,
+    PlannedNotification,
+    Profile,
+    Reading,
+    Role,
+)
+from ioc.state import AlertRepository, Outbox, TokenStore, connect_state
 from ioc.store import SqliteStore
 from tests.support.mqtt import wait_until
 
@@ -33,6 +40,7 @@ ROUTES: list[tuple[str, str, Role | None]] = [
     ("GET", "/api/v1/devices/bts1/series/battery_v", Role.VIEWER),
     ("GET", "/api/v1/map.geojson", Role.VIEWER),
     ("GET", "/api/v1/areas", Role.VIEWER),
+    ("GET", "/api/v1/notifications", Role.VIEWER),
     ("GET", "/api/v1/rules", Role.VIEWER),
     ("POST", "/api/v1/rules/reload", Role.ADMIN),
     ("GET", "/api/v1/alerts", Role.VIEWER),
@@ -75,6 +83,7 @@ def world(
         request_wait_s=5.0,
         telemetry=telemetry,
         poll_every_s=0.05,
+        outbox=Outbox(engine),
     )
     with TestClient(create_app(context)) as client:
         yield client, rules, secrets, tokens, telemetry
@@ -371,3 +380,18 @@ def test_the_area_tree_rolls_up_and_rules_are_listed(world: World) -> None:
     assert client.get("/api/v1/rules", headers=viewer).json() == {"ids": []}
     admin = _auth(secrets[Role.ADMIN])
     assert client.post("/api/v1/rules/reload", headers=admin).status_code == 409
+
+
+def test_notifications_are_listed_with_their_delivery(world: World, state_url: str) -> None:
+    client, _rules, secrets, _tokens, _store = world
+    engine = connect_state(state_url)
+    planned = PlannedNotification(
+        "alert7:fired:r:an:sms", NotificationKind.FIRED, 7, "an", "sms", 0, "r/team"
+    )
+    Outbox(engine).record([planned], now_ms=5)
+    engine.dispose()
+    viewer = _auth(secrets[Role.VIEWER])
+    [listed] = client.get("/api/v1/notifications?status=queued", headers=viewer).json()
+    assert (listed["key"], listed["status"], listed["attempts"]) == (planned.key, "queued", 0)
+    assert client.get("/api/v1/notifications?status=sent", headers=viewer).json() == []
+    assert client.get("/api/v1/notifications?status=lost", headers=viewer).status_code == 422

@@ -16,7 +16,7 @@ from ioc.app import ApiServer, wall_clock_ms
 from ioc.broker import free_port
 from ioc.config import load_settings
 from ioc.domain import Inventory, Profile, Role
-from ioc.state import AlertRepository, TokenStore, connect_state
+from ioc.state import AlertRepository, Outbox, TokenStore, connect_state
 from ioc.store import SqliteStore
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
@@ -37,7 +37,7 @@ def served(
     context = ApiContext(
         small_inventory, profiles, AlertRepository(engine), tokens, wall_clock_ms,
         rules=RulesControl(ids=frozenset({"bts.battery_low"})), telemetry=telemetry,
-        request_wait_s=0.2,
+        request_wait_s=0.2, outbox=Outbox(engine),
     )  # fmt: skip
     settings_ = load_settings(data_dir=folder, state_url=state_url, api_port=free_port())
     server = ApiServer(settings_, context)
