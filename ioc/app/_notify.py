@@ -67,7 +67,8 @@ def build_senders(
                 missing.append("email needs IOC_SMTP_URL")
                 continue
             password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-            senders[channel] = EmailSender(settings.smtp_url, password, settings.smtp_from)
+            ca_file = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+            senders[channel] = EmailSender(settings.smtp_url, password, settings.smtp_from, ca_file)
         elif channel is Channel.SMS:
             if settings.sms_url is None:
                 missing.append("sms needs IOC_SMS_URL")

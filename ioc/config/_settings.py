@@ -101,6 +101,7 @@ class Settings(BaseSettings):
     smtp_url: str | None = None  # smtp://user@host:587 (STARTTLS) or smtps://user@host:465
     smtp_password: SecretStr | None = None
     smtp_from: str = "IOC <ioc@localhost>"
+    smtp_ca_file: Path | None = None  # PEM CA certificates, when the server's are private
     sms_url: str | None = None  # the gateway; {phone} and {text} are filled in (URL-encoded)
     sms_body: str | None = None  # a POST body template with {phone} and {text}; GET if unset
     sms_token: SecretStr | None = None  # sent as Authorization: Bearer

@@ -36,7 +36,9 @@ class MqttSender:
 class EmailSender:
     """SMTP with STARTTLS (smtp://) or TLS (smtps://), logging in when a user is given."""
 
-    def __init__(self, url: str, password: str | None, sender: str) -> None:
+    def __init__(
+        self, url: str, password: str | None, sender: str, ca_file: str | None = None
+    ) -> None:
         parts = urlsplit(url)
         self._tls = parts.scheme == "smtps"
         self._host = parts.hostname or "localhost"
@@ -44,6 +46,7 @@ class EmailSender:
         self._user = unquote(parts.username) if parts.username else None
         self._password = password
         self._sender = sender
+        self._ca_file = ca_file  # a private CA for the mail server's certificate
 
     def send(self, message: Message, person: Person, key: str) -> None:
         """Deliver or raise RetryLater (server away, 4xx) / Refused (5xx: address, auth)."""
@@ -67,7 +70,7 @@ class EmailSender:
             raise RetryLater(f"SMTP server {self._host}:{self._port}: {exc}") from exc
 
     def _deliver(self, mail: EmailMessage) -> None:
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=self._ca_file)
         smtp: smtplib.SMTP
         if self._tls:
             smtp = smtplib.SMTP_SSL(self._host, self._port, timeout=TIMEOUT_S, context=context)

@@ -21,7 +21,7 @@ class Received:
 
 
 class HttpReceiver:
-    """Records POSTs; `answers` is a queue of statuses to give before settling on 200."""
+    """Records GETs and POSTs; `answers` is a queue of statuses to give before settling on 200."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -40,6 +40,9 @@ class HttpReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.do_POST()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)

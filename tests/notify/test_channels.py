@@ -1,0 +1,140 @@
+"""The channels against real servers: e-mail through aiosmtpd with STARTTLS and login, SMS
+through an HTTP gateway (GET and POST templates), and MQTT through Mosquitto."""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+from collections.abc import Iterator
+from email import message_from_bytes
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+from ioc.alerts import BrokerAddress, MqttAlertPublisher
+from ioc.broker import MosquittoProcess, free_port
+from ioc.domain import Refused, RetryLater
+from ioc.notify import Message, Person
+from ioc.notify._channels import EmailSender, MqttSender, SmsSender
+from tests.support.http_receiver import HttpReceiver
+from tests.support.mqtt import TopicFeed, wait_until
+
+PERSON = Person.model_validate(
+    {"id": "an", "name": "Nguyễn Văn An",
+     "contacts": {"email": "an@ioc.test", "phone": "+84901000001", "mqtt": True}}
+)  # fmt: skip
+MESSAGE = Message(
+    subject="[IOC] SỰ CỐ nặng: Mất điện lưới",
+    text="Trạm BTS Một: mất điện lưới\ntừ 08:00 01/11",
+    short="IOC SU CO Mat dien luoi: Tram BTS Mot",
+    link="http://ioc.test/wall/?alert=7",
+    data={"alert_id": 7},
+)
+
+
+class Mailbox:
+    """aiosmtpd's handler: keeps what it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[Envelope] = []
+
+    async def handle_DATA(self, _server: object, _session: Session, envelope: Envelope) -> str:
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+def _authenticate(_server: object, _session: Session, _envelope: Envelope, mechanism: str,
+                  data: object) -> AuthResult:  # fmt: skip
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"ioc", b"mail-pass")
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Mailbox, Path]]:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(
+        mailbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+        authenticator=_authenticate, auth_require_tls=True,
+    )  # fmt: skip
+    controller.start()
+    yield port, mailbox, cert
+    controller.stop()
+
+
+def test_email_over_starttls_with_login(smtp_server: tuple[int, Mailbox, Path]) -> None:
+    port, mailbox, cert = smtp_server
+    sender = EmailSender(
+        f"smtp://ioc@127.0.0.1:{port}", "mail-pass", "IOC <ioc@ioc.test>", str(cert)
+    )
+    sender.send(MESSAGE, PERSON, "alert7:fired:r:an:email")
+    [envelope] = mailbox.messages
+    assert envelope.rcpt_tos == ["an@ioc.test"]
+    mail = message_from_bytes(envelope.original_content or b"")
+    assert str(mail["Subject"]) == MESSAGE.subject or "=?utf-8?" in str(mail["Subject"])
+    assert "alert7.fired.r.an.email" in str(mail["Message-ID"])
+    body = mail.get_payload(decode=True)
+    assert isinstance(body, bytes) and "mất điện lưới" in body.decode()
+    wrong = EmailSender(f"smtp://ioc@127.0.0.1:{port}", "nope", "IOC <ioc@ioc.test>", str(cert))
+    with pytest.raises(Refused, match="SMTP 535"):
+        wrong.send(MESSAGE, PERSON, "k")
+    # Without the private CA the certificate cannot be checked: retried, never sent in clear.
+    untrusted = EmailSender(f"smtp://ioc@127.0.0.1:{port}", "mail-pass", "IOC <i@ioc.test>")
+    with pytest.raises(RetryLater, match="CERTIFICATE_VERIFY_FAILED"):
+        untrusted.send(MESSAGE, PERSON, "k")
+    assert len(mailbox.messages) == 1
+
+
+def test_sms_through_a_gateway_get_and_post() -> None:
+    gateway = HttpReceiver()
+    gateway.start()
+    try:
+        by_get = SmsSender(gateway.url + "/send?to={phone}&msg={text}", None, "sms-token")
+        by_get.send(MESSAGE, PERSON, "k1")
+        query = parse_qs(urlsplit(gateway.received[0].path).query)
+        assert query == {"to": ["+84901000001"], "msg": [MESSAGE.short]}
+        assert gateway.received[0].headers["Authorization"] == "Bearer sms-token"
+        by_post = SmsSender(gateway.url + "/send", '{{"to": "{phone}", "text": "{text}"}}', None)
+        quoted = Message("s", "t", 'say "hi"', None)
+        by_post.send(quoted, PERSON, "k2")
+        assert orjson.loads(gateway.received[1].body) == {"to": "+84901000001", "text": 'say "hi"'}
+        gateway.answers = [503, 400]
+        with pytest.raises(RetryLater):
+            by_get.send(MESSAGE, PERSON, "k3")
+        with pytest.raises(Refused):
+            by_get.send(MESSAGE, PERSON, "k3")
+    finally:
+        gateway.stop()
+
+
+def test_mqtt_to_the_engineer_s_topic_waits_for_the_broker(mosquitto: MosquittoProcess) -> None:
+    feed = TopicFeed(mosquitto.port, "ioc/notify/#", "test-notify-channel")
+    publisher = MqttAlertPublisher(
+        BrokerAddress("127.0.0.1", mosquitto.port, "ioc-notify-test"), "ioc"
+    )
+    publisher.start()
+    try:
+        assert publisher.wait_connected(10)
+        MqttSender(publisher.publish_confirmed, "ioc").send(MESSAGE, PERSON, "k1")
+        wait_until(lambda: bool(feed.events), 10, "the message")
+        [event] = feed.events
+        assert event["topic"] == "ioc/notify/person/an" and event["alert_id"] == 7
+        mosquitto.stop()
+        with pytest.raises(RetryLater):
+            MqttSender(publisher.publish_confirmed, "ioc").send(MESSAGE, PERSON, "k2")
+    finally:
+        publisher.stop(timeout_s=0.5)
+        feed.stop()
