@@ -675,7 +675,7 @@ def demo(
         click.echo(f"ioc: {exc}", err=True)
         code = _EXIT_CONFIG
     except OSError as exc:
-        click.echo(f"ioc: {exc}; choose another with IOC_API_PORT", err=True)
+        click.echo(f"ioc: {exc}", err=True)
         code = 1
     sys.exit(code)
 

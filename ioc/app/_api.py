@@ -142,7 +142,10 @@ class ApiServer:
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise OSError(f"the API cannot listen at {self.url} (is the port in use?)")
+                raise OSError(
+                    f"the API cannot listen at {self.url} (is the port in use? "
+                    "choose another with IOC_API_PORT)"
+                )
             time.sleep(0.05)
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import shutil
 import sys
 import threading
@@ -11,10 +12,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+import orjson
+import paho.mqtt.client as mqtt
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import SecretStr
+
 from firmware_sim import DeviceSpec, Fault, FaultKind, Simulator, SimulatorOptions, load_fleet
 from ioc.app._api import ApiServer, api_context, stage_metrics
 from ioc.app._catalog import Catalog, load_catalog
 from ioc.app._ingest import IngestService
+from ioc.app._notify import NotifyService, build_senders, load_notifications
 from ioc.app._rules import RulesService, wall_clock_ms
 from ioc.app._run import alert_publisher, ingest_hearing
 from ioc.app._status import StatusLine
@@ -103,7 +111,15 @@ def run_demo(
         # The rules run on the simulation's clock, so a 60 s rule fires after 60 simulated s.
         return started_ms + round((wall_clock_ms() - started_ms) * speed)
 
+    settings = _with_demo_notifications(settings, demo_dir)
     rules = RulesService(settings, catalog, publisher, clock=demo_clock)
+    notifications = load_notifications(settings, catalog)
+    assert notifications is not None
+    notifier = NotifyService(
+        settings, catalog, notifications, build_senders(settings, notifications, publisher),
+        clock=demo_clock,
+    )  # fmt: skip
+    printer = NotificationPrinter(settings, out)
     store = open_telemetry_store(settings, catalog.inventory)
     service = IngestService(
         settings,
@@ -149,7 +165,9 @@ def run_demo(
         file=out,
     )
     publisher.start()
+    printer.start()
     rules.start()
+    notifier.start()
     service.start()
     context = api_context(settings, catalog, stage_metrics(service, rules))
     _, wall_token = context.tokens.create(Role.VIEWER, "wall (demo)", wall_clock_ms())
@@ -158,13 +176,17 @@ def run_demo(
         server.start()
     except OSError:
         rules.stop()
+        notifier.stop()
+        printer.stop()
         service.stop()
         publisher.stop()
         broker.stop()
         raise
     print(
         f"  wall       {server.url}/wall/?token={wall_token}\n"
-        f"  API        {server.url}/docs (the same viewer token)",
+        f"  API        {server.url}/docs (the same viewer token)\n"
+        f"  notify     the duty officer over MQTT ({settings.topic_prefix}/notify/#), shown "
+        "below as they arrive; `ioc notifications --demo` lists them",
         file=out,
         flush=True,
     )
@@ -189,9 +211,11 @@ def run_demo(
         # Rules first: devices going away because the demo ends are not an outage.
         server.stop()
         rules.stop()
+        notifier.stop()
         stop_sim.set()
         sim_thread.join()
         service.stop()
+        printer.stop()
         publisher.stop()
         store.close()
         broker.stop()
@@ -201,11 +225,62 @@ def run_demo(
     _print_alerts(rules.repository.list_alerts(limit=500), out)
     rules.repository.close()
     failed = False
-    for name, failure in (("ingest", service.failure), ("rules", rules.failure)):
+    failures = (("ingest", service.failure), ("rules", rules.failure), ("notify", notifier.failure))
+    for name, failure in failures:
         if failure is not None:
             print(f"ioc demo: {name} failed: {failure}", file=out)
             failed = True
     return 1 if failed else 0
+
+
+def _with_demo_notifications(settings: Settings, demo_dir: Path) -> Settings:
+    """Settings with a notification file that tells one duty officer of every major incident
+    over MQTT, with acknowledgement links to this demo's API."""
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    path = demo_dir / "notify.yaml"
+    document = {
+        "version": 1,
+        "link_base": f"http://{settings.api_host}:{settings.api_port}",
+        "people": [
+            {"id": "truc-ban", "name": "Trực ban IOC", "contacts": {"mqtt": True}},
+        ],
+        "teams": [{"id": "ioc", "members": ["truc-ban"], "channels": ["mqtt"]}],
+        "routes": [{"id": "all", "match": {"min_severity": "major"}, "notify": "ioc"}],
+        "limits": {"per_hour": 30, "group_wait": "30s"},
+    }
+    path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    update = {"notify_config": path, "notify_link_secret": SecretStr(secrets.token_urlsafe(32))}
+    return settings.model_copy(update=update)
+
+
+class NotificationPrinter:
+    """Prints each notification as it arrives on the broker, as an engineer's phone gets it."""
+
+    def __init__(self, settings: Settings, out: TextIO) -> None:
+        endpoint = settings.mqtt
+        self._out = out
+        self._topic = f"{settings.topic_prefix}/notify/#"
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="ioc-demo-phone")
+        self._client.on_connect = lambda client, *_: client.subscribe(self._topic, qos=1)
+        self._client.on_message = self._show
+        self._endpoint = endpoint
+
+    def start(self) -> None:
+        """Subscribe in the background."""
+        self._client.connect_async(self._endpoint.host, self._endpoint.port)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Unsubscribe."""
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _show(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        try:
+            subject = str(orjson.loads(message.payload).get("subject", ""))
+        except orjson.JSONDecodeError:
+            return
+        print(f"\r  notify -> {message.topic.rsplit('/', 1)[-1]}: {subject}\x1b[K", file=self._out)
 
 
 def demo_fleet(fleet: Sequence[DeviceSpec], limit: int | None) -> list[DeviceSpec]:

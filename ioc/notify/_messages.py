@@ -77,7 +77,7 @@ def alert_message(
     title = alert.title_vi if language == "vi" else alert.title_en
     detail = alert.message_vi if language == "vi" else alert.message_en
     opened = datetime.fromtimestamp(alert.opened_at_ms / 1000, zone).strftime("%H:%M %d/%m")
-    subject = f"[IOC] {words[kind]} {words[alert.severity.value]}: {title}"
+    subject = f"[IOC] {words[kind]} {words[alert.severity.value]}: {title} ({alert.device_id})"
     lines = [subject, detail, f"{words['since']} {opened}"]
     affected = sorted({child.device_id for child in children})
     if affected:

@@ -87,15 +87,20 @@ def test_demo_runs_the_pipeline_and_shows_rejects(broker: str, tmp_path: Path) -
     env = {"IOC_DATA_DIR": str(tmp_path), "IOC_API_PORT": str(free_port())}
     log = tmp_path / "demo.log"
     demo = IocProcess(args, env, log)
-    # The demo serves the wall and prints its address with a viewer token that works.
-    wait_until(lambda: "/wall/?token=" in log.read_text(), 60, "the wall's address")
-    wall = re.search(r"wall +(http://\S+/wall/\?token=(ioc_\S+))", log.read_text())
-    assert wall, log.read_text()
-    assert urllib3.request("GET", wall.group(1)).status == 200
-    base = wall.group(1).split("/wall/")[0]
-    overview = urllib3.request("GET", f"{base}/api/v1/overview?area_depth=1&token={wall.group(2)}")
-    assert overview.status == 200 and json.loads(overview.data)["classes"], overview.data
-    assert demo.wait(timeout=120) == 0, log.read_text()[-3000:]
+    try:
+        # The demo serves the wall and prints its address with a viewer token that works.
+        wait_until(lambda: "/wall/?token=" in log.read_text(), 60, "the wall's address")
+        wall = re.search(r"wall +(http://\S+/wall/\?token=(ioc_\S+))", log.read_text())
+        assert wall, log.read_text()
+        assert urllib3.request("GET", wall.group(1)).status == 200
+        base, token = wall.group(1).split("/wall/")[0], wall.group(2)
+        overview = urllib3.request("GET", f"{base}/api/v1/overview?area_depth=1&token={token}")
+        assert overview.status == 200 and json.loads(overview.data)["classes"], overview.data
+        code = demo.wait(timeout=120)
+    finally:
+        if demo.running:
+            demo.stop()
+    assert code == 0, log.read_text()[-3000:]
     output = log.read_text()
     assert "ioc demo: 300 simulated devices at 30x speed" in output
     stored = re.search(r"ioc demo: stopped\. ([\d,]+) readings stored", output)
@@ -106,6 +111,11 @@ def test_demo_runs_the_pipeline_and_shows_rejects(broker: str, tmp_path: Path) -
     assert online and int(online.group(1)) >= 250, last_status
     assert "bad_json" in last_status, last_status
     assert (tmp_path / "demo" / "telemetry.db").is_file()
+    # The duty officer's phone got the incidents as they happened.
+    assert "notify -> truc-ban: [IOC] SỰ CỐ" in output, output[-3000:]
+    sent = run_ioc("notifications", "--demo", "--json", env={"IOC_DATA_DIR": str(tmp_path)})
+    assert sent.returncode == 0, sent.stderr
+    assert {n["status"] for n in json.loads(sent.stdout)} >= {"sent"}
     # The injected faults raised their alerts (the rules run on the simulation's clock).
     listed = run_ioc("alerts", "--demo", "--json", env={"IOC_DATA_DIR": str(tmp_path)})
     assert listed.returncode == 0, listed.stderr

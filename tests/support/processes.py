@@ -27,6 +27,11 @@ class IocProcess:
             stderr=self._log_file,
         )
 
+    @property
+    def running(self) -> bool:
+        """Whether it has not ended yet."""
+        return self._process.poll() is None
+
     def wait(self, timeout: float) -> int:
         """Its exit code, once it ends by itself."""
         code = self._process.wait(timeout=timeout)
