@@ -158,3 +158,33 @@ def test_ingest_stops_with_advice_when_the_bucket_is_missing(
         ingest.kill()
     assert ingest.returncode == 1
     assert "no such bucket or database" in stderr and "IOC_INFLUX_DB" in stderr
+
+
+def test_check_config_checks_the_notification_file_and_its_channels(tmp_path: Path) -> None:
+    testdata = ROOT / "tests" / "notify" / "testdata"
+    env = {
+        "IOC_DATA_DIR": str(tmp_path),
+        "IOC_INVENTORY": str(ROOT / "tests" / "rules" / "testdata" / "inventory.yaml"),
+        "IOC_NOTIFY_CONFIG": str(testdata / "bad" / "references.yaml"),
+    }
+    bad = run_ioc("check-config", env=env)
+    assert bad.returncode == 2
+    assert "routes['r1'].notify: no team or rotation 'nowhere'" in bad.stderr
+    unconfigured = run_ioc(
+        "check-config", env={**env, "IOC_NOTIFY_CONFIG": str(testdata / "notify.yaml")}
+    )
+    assert unconfigured.returncode == 2
+    assert "teams use email needs IOC_SMTP_URL" in unconfigured.stderr
+    assert "teams use sms needs IOC_SMS_URL" in unconfigured.stderr
+    ready = run_ioc(
+        "check-config",
+        env={
+            **env,
+            "IOC_NOTIFY_CONFIG": str(testdata / "notify.yaml"),
+            "IOC_SMTP_URL": "smtp://ioc@mail.example:587",
+            "IOC_SMS_URL": "https://sms.example/send?to={phone}&text={text}",
+            "IOC_NOTIFY_WEBHOOK_SECRET": "s",
+        },
+    )
+    assert ready.returncode == 0, ready.stderr
+    assert "notifications: 3 people, 2 routes" in ready.stdout
