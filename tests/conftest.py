@@ -21,6 +21,7 @@ from ioc.inventory import (
 )
 from ioc.state import connect_state
 from ioc.state._db import metadata
+from tests.support.http_receiver import HttpReceiver
 from tests.support.influx import InfluxProcess, V2Forwarder
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -110,3 +111,12 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
             connection.execute(table.delete())
     engine.dispose()
     return url
+
+
+@pytest.fixture
+def receiver() -> Iterator[HttpReceiver]:
+    """A real HTTP server recording what it is sent (webhook bridge, SMS gateway)."""
+    server = HttpReceiver()
+    server.start()
+    yield server
+    server.stop()

@@ -3,7 +3,6 @@ history, follows the alert log, and a restart mid-delivery neither loses nor rep
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -15,26 +14,11 @@ from ioc.config import load_settings
 from ioc.domain import Alert, AlertState, Inventory, NotificationStatus, Profile, Severity
 from ioc.domain import TransitionKind as Kind
 from ioc.notify import NotifyConfig, NotifyConfigError, load_notify_config
+from tests.support.clock import ManualClock
 from tests.support.http_receiver import HttpReceiver
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
 T0 = 1_793_520_000_000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> int:
-        return self.now
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    server = HttpReceiver()
-    server.start()
-    yield server
-    server.stop()
 
 
 def _config(path: Path, receiver: HttpReceiver, inventory: Inventory) -> NotifyConfig:
@@ -69,7 +53,7 @@ def test_a_restart_mid_delivery_neither_loses_nor_repeats(
     )
     config = _config(tmp_path / "notify.yaml", receiver, small_inventory)
     catalog = Catalog(profiles, small_inventory)
-    clock = Clock()
+    clock = ManualClock(T0)
 
     def service() -> NotifyService:
         return NotifyService(

@@ -35,6 +35,7 @@ from ioc.notify import (
     load_notify_config,
 )
 from ioc.state import AlertRepository, Outbox, connect_state
+from tests.support.clock import ManualClock
 from tests.support.http_receiver import HttpReceiver
 
 TESTDATA = Path(__file__).parent / "testdata"
@@ -42,24 +43,6 @@ RULES = ["bts.battery_low", "device.down", "netgw.wan_down"]
 SECRET = b"test-secret"
 T0 = 1_793_520_000_000  # 2026-11-01 08:00 in Ho Chi Minh City: an's shift begins
 MINUTE = 60_000
-
-
-class Clock:
-    """Milliseconds, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> int:
-        return self.now
-
-
-@pytest.fixture
-def receiver() -> Iterator[HttpReceiver]:
-    server = HttpReceiver()
-    server.start()
-    yield server
-    server.stop()
 
 
 def _config(
@@ -84,7 +67,7 @@ class World:
         engine = connect_state(state_url)
         self.alerts = AlertRepository(engine)
         self.outbox = Outbox(engine)
-        self.clock = Clock()
+        self.clock = ManualClock(T0)
         self.inventory = inventory
         self.planner = Planner(config, Router(config, inventory))
         self.deliverer = Deliverer(
