@@ -37,6 +37,7 @@ bench: system-deps install-dev
 	$(BIN)/python bench/rules_eval.py
 	$(BIN)/python bench/alert_latency.py
 	$(BIN)/python bench/api_latency.py
+	$(BIN)/python bench/notify_storm.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

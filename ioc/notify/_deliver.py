@@ -35,7 +35,7 @@ class OutboxPort(Protocol):
     """The outbox as the deliverer uses it (the state database's Outbox)."""
 
     def due(self, now_ms: int, limit: int = 100) -> list[Notification]: ...
-    def begin_attempt(self, notification_id: int) -> None: ...
+    def begin_attempt(self, notification_id: int) -> bool: ...
     def settle(
         self,
         notification_id: int,
@@ -108,7 +108,8 @@ class Deliverer:
             self._outbox.settle(notification.id, NotificationStatus.HELD, now)
             self._plan_summary(person, notification.channel, now)
             return
-        self._outbox.begin_attempt(notification.id)
+        if not self._outbox.begin_attempt(notification.id):
+            return  # another sender took it: never two attempts at once
         attempts = notification.attempts + 1
         try:
             sender.send(message, person, notification.key)

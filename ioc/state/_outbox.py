@@ -36,7 +36,7 @@ notification_table = Table(
     Column("key", String(255), nullable=False, unique=True),
     Column("kind", String(16), nullable=False),
     Column("alert_id", _Id, nullable=True, index=True),
-    Column("person_id", String(64), nullable=False),
+    Column("person_id", String(64), nullable=False, index=True),
     Column("channel", String(16), nullable=False),
     Column("via", String(64), nullable=False),
     Column("status", String(16), nullable=False),
@@ -123,10 +123,16 @@ class Outbox:
         )
         return self._rows("read due notifications", query)
 
-    def begin_attempt(self, notification_id: int) -> None:
-        """Mark an attempt as started (a crash now leaves it `sending`, retried at restart)."""
-        attempts = notification_table.c.attempts + 1
-        self._set(notification_id, status=NotificationStatus.SENDING.value, attempts=attempts)
+    def begin_attempt(self, notification_id: int) -> bool:
+        """Claim a queued notification for an attempt; False if another sender has it (a crash
+        after this leaves it `sending`, tried again at the next start)."""
+        table = notification_table
+        statement = (
+            update(table)
+            .where(table.c.id == notification_id, table.c.status == NotificationStatus.QUEUED.value)
+            .values(status=NotificationStatus.SENDING.value, attempts=table.c.attempts + 1)
+        )
+        return bool(self._write("claim a notification", lambda c: c.execute(statement).rowcount))
 
     def settle(
         self,

@@ -217,7 +217,8 @@ def test_a_refusal_is_not_retried_and_a_crash_mid_delivery_resumes(
     other = world.fire("bts1")
     world.clock.now += 30_000
     [due] = world.outbox.due(world.clock.now)
-    world.outbox.begin_attempt(due.id)  # ... and the process dies here
+    assert world.outbox.begin_attempt(due.id)  # ... and the process dies here
+    assert not world.outbox.begin_attempt(due.id)  # nobody else may take it meanwhile
     assert world.outbox.due(world.clock.now) == []
     assert world.outbox.resume_interrupted() == 1  # at the next start
     world.tick()

@@ -38,6 +38,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_notification_alert_id", "notification", ["alert_id"])
     op.create_index("ix_notification_due_ms", "notification", ["due_ms"])
+    op.create_index("ix_notification_person_id", "notification", ["person_id"])
     op.create_table(
         "notifier_cursor",
         sa.Column("name", sa.String(32), primary_key=True),
