@@ -85,6 +85,29 @@ def run_demo(
         # amqtt keeps up with a few hundred devices, not a province; Mosquitto takes them all.
         devices = EMBEDDED_BROKER_DEVICES
     broker.start()
+    try:
+        return _run_on_broker(
+            settings, catalog, broker, protocol, broker_kind, devices, speed, duration_s,
+            should_stop, out,
+        )  # fmt: skip
+    finally:
+        broker.stop()  # also when starting the rest failed: never an orphaned broker
+
+
+def _run_on_broker(
+    settings: Settings,
+    catalog: Catalog,
+    broker: MosquittoProcess | EmbeddedBroker,
+    protocol: str,
+    broker_kind: str,
+    devices: int | None,
+    speed: float,
+    duration_s: float | None,
+    should_stop: Callable[[], bool],
+    out: TextIO,
+) -> int:
+    """The demo once its broker runs."""
+    demo_dir = settings.data_dir / "demo"
     settings = settings.model_copy(
         update={
             "mqtt_url": broker.url,
@@ -180,7 +203,6 @@ def run_demo(
         printer.stop()
         service.stop()
         publisher.stop()
-        broker.stop()
         raise
     print(
         f"  wall       {server.url}/wall/?token={wall_token}\n"
@@ -218,7 +240,6 @@ def run_demo(
         printer.stop()
         publisher.stop()
         store.close()
-        broker.stop()
     print(
         f"\nioc demo: stopped. {service.stats.stored:,} readings stored in {store_where}", file=out
     )
