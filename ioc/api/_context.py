@@ -98,6 +98,15 @@ class ApiContext:
     stopping: threading.Event = field(default_factory=threading.Event)
 
 
+def carry_out(
+    context: ApiContext, alert_id: int, action: str, actor: str, note: str
+) -> tuple[int, str | None]:
+    """Queue an action for the rules process (which owns the alerts) and wait for its outcome:
+    the request id, and "ok", its refusal, or None if no rules process took it in time."""
+    request_id = context.alerts.request(alert_id, action, actor, note, context.clock())
+    return request_id, context.alerts.wait_for_result(request_id, context.request_wait_s)
+
+
 @dataclass(frozen=True, slots=True)
 class ProcessMetrics:
     """Figures of the stages running beside the API: name -> (value, help)."""

@@ -11,7 +11,7 @@ import html
 from fastapi import APIRouter, status
 from fastapi.responses import HTMLResponse
 
-from ioc.api._context import ApiContext
+from ioc.api._context import ApiContext, carry_out
 from ioc.api.deps import Context
 from ioc.domain import AckClaim, Alert, AlertState
 
@@ -72,10 +72,7 @@ def ack(token: str, context: Context) -> HTMLResponse:
     if isinstance(claim, HTMLResponse):
         return claim
     actor = f"{claim.person_name} ({claim.person_id}, link)"
-    request_id = context.alerts.request(
-        claim.alert_id, "ack", actor, "acknowledged from a notification", context.clock()
-    )
-    result = context.alerts.wait_for_result(request_id, context.request_wait_s)
+    _, result = carry_out(context, claim.alert_id, "ack", actor, "acknowledged from a notification")
     if result is None:
         return _page("<p>Đã ghi nhận, đang chờ xử lý. / Queued: it will be applied shortly.</p>",
                      status.HTTP_202_ACCEPTED)  # fmt: skip

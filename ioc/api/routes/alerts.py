@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ioc.alerts import alert_json
-from ioc.api._context import ApiContext
+from ioc.api._context import ApiContext, carry_out
 from ioc.api.deps import Context, Operator, RowId, Viewer, problems
 from ioc.domain import AlertState, Severity
 
@@ -109,9 +109,8 @@ def get_alert(alert_id: RowId, context: Context, _caller: Viewer) -> AlertDetail
 
 
 def _act(context: ApiContext, alert_id: RowId, action: str, actor: str, note: str) -> JSONResponse:
-    """Queue the action for the rules process and wait for what it did."""
-    request_id = context.alerts.request(alert_id, action, actor, note, context.clock())
-    result = context.alerts.wait_for_result(request_id, context.request_wait_s)
+    """Have the rules process do it, and say what came of it."""
+    request_id, result = carry_out(context, alert_id, action, actor, note)
     if result is None:
         return JSONResponse(
             {"request_id": request_id, "status": "queued"}, status.HTTP_202_ACCEPTED
