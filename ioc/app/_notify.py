@@ -117,6 +117,7 @@ class NotifyService:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="notify")
         self._failing = False
+        self._recorded: set[str] = set()  # escalation and repeat keys already in the outbox
         self.failure: BaseException | None = None
 
     def start(self) -> None:
@@ -144,7 +145,10 @@ class NotifyService:
             cursor = batch[-1].event_id
             self.outbox.record(planned, self._clock(), cursor=cursor)
         now = self._clock()
-        self.outbox.record(self._planner.for_open(self.alerts.open_alerts(), now), now)
+        # An escalation stays due from its moment on: record it once, not again every second.
+        due = self._planner.for_open(self.alerts.open_alerts(), now)
+        self.outbox.record([p for p in due if p.key not in self._recorded], now)
+        self._recorded = {p.key for p in due}
         self._deliverer.run_once()
 
     def _run(self) -> None:

@@ -26,7 +26,9 @@ def _config(path: Path, receiver: HttpReceiver, inventory: Inventory) -> NotifyC
         "version": 1,
         "people": [{"id": "an", "name": "An", "contacts": {"webhook": f"{receiver.url}/an"}}],
         "teams": [{"id": "field", "members": ["an"], "channels": ["webhook"]}],
-        "routes": [{"id": "all", "notify": "field"}],
+        "routes": [
+            {"id": "all", "notify": "field", "escalate": [{"after": "10m", "notify": "field"}]}
+        ],
         "limits": {"group_wait": "0s"},
     }
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
@@ -95,3 +97,28 @@ def test_a_channel_without_its_settings_is_a_clear_error(
         NotifyConfigError, match="teams use webhook needs IOC_NOTIFY_WEBHOOK_SECRET"
     ):
         build_senders(settings, config, None)
+
+
+def test_an_escalation_is_sent_once_however_many_passes_see_it_due(
+    tmp_path: Path,
+    receiver: HttpReceiver,
+    small_inventory: Inventory,
+    profiles: dict[str, Profile],
+) -> None:
+    settings = load_settings(data_dir=tmp_path, notify_webhook_secret="s3cret")
+    config = _config(tmp_path / "notify.yaml", receiver, small_inventory)
+    clock = ManualClock(T0)
+    service = NotifyService(
+        settings, Catalog(profiles, small_inventory), config,
+        build_senders(settings, config, None), clock,
+    )  # fmt: skip
+    service.outbox.record([], clock.now, cursor=0)
+    _fire(service, small_inventory, "bts1", clock.now)
+    service.run_pass()
+    clock.now += 11 * 60_000
+    for _ in range(3):
+        service.run_pass()
+        clock.now += 1000
+    service.stop()
+    kinds = [orjson.loads(r.body)["kind"] for r in receiver.received]
+    assert kinds == ["fired", "escalated"]
