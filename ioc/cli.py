@@ -208,6 +208,52 @@ def rules_reload(ctx: click.Context) -> None:
         sys.exit(1)
 
 
+@main.group()
+def gateway() -> None:
+    """Site gateways that speak for devices without MQTT."""
+
+
+@gateway.command("modbus")
+@click.argument("gateway_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--check", is_flag=True, help="Check the file and its maps, print the plan, exit.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve Prometheus metrics on this port.",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
+@click.pass_context
+def gateway_modbus(
+    ctx: click.Context, gateway_file: Path, check: bool, metrics_port: int | None, metrics_host: str
+) -> None:
+    """Poll Modbus RTU controllers on serial ports and publish them over MQTT.
+
+    GATEWAY_FILE names the ports (device paths or pyserial URLs), the controllers' unit ids,
+    the devices they are and their register maps; see docs/gateway.md.
+    """
+    from ioc.app import describe, load_catalog, load_gateway, run_gateway
+    from ioc.gateway import GatewayConfigError
+
+    settings = _settings(ctx)
+    try:
+        config, warnings = load_gateway(load_catalog(settings), gateway_file)
+    except (CatalogError, GatewayConfigError) as exc:
+        click.echo(f"ioc: {exc}", err=True)
+        sys.exit(_EXIT_CONFIG)
+    for warning in warnings:
+        click.echo(f"ioc: warning: {warning}", err=True)
+    click.echo(describe(config), err=True)
+    if check:
+        return
+    try:
+        code = run_gateway(settings, config, _StopFlag(), metrics_port, metrics_host)
+    except OSError as exc:  # the buffer's directory not writable, the metrics port taken
+        click.echo(f"ioc: {exc}", err=True)
+        sys.exit(1)
+    sys.exit(code)
+
+
 @main.group(invoke_without_command=True)
 @click.option(
     "--state",

@@ -15,14 +15,13 @@ from ioc.alerts._book import (
     check_window,
     transition_json,
 )
-from ioc.alerts._publish import BrokerAddress, MqttAlertPublisher, alert_topic
+from ioc.alerts._publish import MqttAlertPublisher, alert_topic
 
 __all__ = [
     "RULE_ACTOR",
     "AlertBook",
     "AlertError",
     "AlertStore",
-    "BrokerAddress",
     "MqttAlertPublisher",
     "Publisher",
     "alert_json",

@@ -6,7 +6,6 @@ import logging
 import ssl
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -15,6 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ioc.alerts._book import transition_json
+from ioc.config import BrokerAddress
 from ioc.domain import AlertTransition
 
 log = logging.getLogger("ioc.alerts.mqtt")
@@ -22,20 +22,6 @@ log = logging.getLogger("ioc.alerts.mqtt")
 # Transitions kept while the broker is away; beyond this they are dropped and counted (the
 # alerts themselves are safe in the state database either way).
 MAX_QUEUED = 100_000
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    """Where to publish and as whom."""
-
-    host: str
-    port: int
-    client_id: str
-    protocol: str = "5"
-    tls: bool = False
-    ca_file: str | None = None
-    username: str | None = None
-    password: str | None = None
 
 
 def alert_topic(prefix: str, transition: AlertTransition) -> str:

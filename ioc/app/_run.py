@@ -11,7 +11,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from typing import Any
 
-from ioc.alerts import BrokerAddress, MqttAlertPublisher
+from ioc.alerts import MqttAlertPublisher
 from ioc.app._api import ApiServer, api_context, stage_metrics
 from ioc.app._catalog import Catalog
 from ioc.app._ingest import IngestService, build_decoder, mqtt_options
@@ -27,19 +27,8 @@ log = logging.getLogger("ioc.app")
 
 def alert_publisher(settings: Settings) -> MqttAlertPublisher:
     """The MQTT publisher of alert transitions."""
-    endpoint = settings.mqtt
     return MqttAlertPublisher(
-        BrokerAddress(
-            host=endpoint.host,
-            port=endpoint.port,
-            client_id=f"{settings.mqtt_client_id}-alerts",
-            protocol=settings.mqtt_protocol,
-            tls=endpoint.tls,
-            ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
-            username=endpoint.username,
-            password=endpoint.password,
-        ),
-        settings.topic_prefix,
+        settings.broker_address(f"{settings.mqtt_client_id}-alerts"), settings.topic_prefix
     )
 
 

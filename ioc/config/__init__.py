@@ -1,6 +1,7 @@
 """Settings: one typed model, read from a TOML file and IOC_* variables, checked once at start."""
 
 from ioc.config._settings import (
+    BrokerAddress,
     ConfigError,
     InfluxApi,
     MqttEndpoint,
@@ -10,6 +11,7 @@ from ioc.config._settings import (
 )
 
 __all__ = [
+    "BrokerAddress",
     "ConfigError",
     "InfluxApi",
     "MqttEndpoint",

@@ -47,6 +47,20 @@ class MqttEndpoint:
     password: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where an MQTT client connects and as whom."""
+
+    host: str
+    port: int
+    client_id: str
+    protocol: str = "5"
+    tls: bool = False
+    ca_file: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "ioc"
@@ -195,6 +209,20 @@ class Settings(BaseSettings):
     def mqtt(self) -> MqttEndpoint:
         """The broker address, parsed."""
         return _parse_mqtt_url(self.mqtt_url)
+
+    def broker_address(self, client_id: str) -> BrokerAddress:
+        """The broker of IOC_MQTT_URL for a client of this id."""
+        endpoint = self.mqtt
+        return BrokerAddress(
+            host=endpoint.host,
+            port=endpoint.port,
+            client_id=client_id,
+            protocol=self.mqtt_protocol,
+            tls=endpoint.tls,
+            ca_file=str(self.mqtt_ca_file) if self.mqtt_ca_file else None,
+            username=endpoint.username,
+            password=endpoint.password,
+        )
 
     @property
     def resolved_state_url(self) -> str:

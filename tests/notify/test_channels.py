@@ -15,7 +15,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from ioc.alerts import BrokerAddress, MqttAlertPublisher
+from ioc.alerts import MqttAlertPublisher
+from ioc.config import BrokerAddress
 from ioc.broker import MosquittoProcess, free_port
 from ioc.domain import Refused, RetryLater
 from ioc.notify import Message, Person

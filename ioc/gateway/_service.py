@@ -1,0 +1,191 @@
+"""`ioc gateway modbus`: the ports, the disk buffer and the uplink, wired and supervised."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from ioc.config import BrokerAddress
+from ioc.gateway._buffer import DiskBuffer
+from ioc.gateway._config import GATEWAY_CLASS, ControllerConfig, GatewayConfig
+from ioc.gateway._poller import PortPoller
+from ioc.gateway._uplink import Uplink
+
+log = logging.getLogger("ioc.gateway")
+
+# Counters the gateway reports as its own telemetry (class serialgw) and as Prometheus metrics.
+LINE_COUNTERS = (
+    "polls_ok",
+    "polls_failed",
+    "timeouts",
+    "crc_errors",
+    "bad_frames",
+    "wrong_unit",
+    "exception_replies",
+    "port_errors",
+    "rejected_values",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayOptions:
+    """Where the gateway publishes and keeps its buffer."""
+
+    broker: BrokerAddress
+    topic_prefix: str
+    buffer_path: Path
+
+
+class ModbusGateway:
+    """Polls every port, buffers readings on disk and publishes them as wire protocol v1."""
+
+    def __init__(self, config: GatewayConfig, options: GatewayOptions) -> None:
+        self.config = config
+        self.options = options
+        self.buffer = DiskBuffer(options.buffer_path, config.buffer_max_readings)
+        self.uplink = Uplink(
+            options.broker, options.topic_prefix, self._topic(GATEWAY_CLASS, config.gateway_id),
+            self.buffer,
+        )  # fmt: skip
+        self.pollers = [PortPoller(port, self) for port in config.ports]
+        self._seq: Counter[str] = Counter()
+        self._seq_lock = threading.Lock()
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self.registry = CollectorRegistry()
+        self.registry.register(_GatewayCollector(self))
+
+    def _topic(self, device_class: str, device_id: str) -> str:
+        return f"{self.options.topic_prefix}/{device_class}/{device_id}"
+
+    # -- ReadingSink (called from the port threads) ------------------------------------------
+
+    def reading(self, controller: ControllerConfig, ts_ms: int, metrics: dict[str, object]) -> None:
+        """Queue one controller reading for the broker."""
+        self._queue(controller.device_class, controller.device_id, ts_ms, metrics)
+
+    def status(self, controller: ControllerConfig, online: bool) -> None:
+        """Publish a controller's availability (retained)."""
+        topic = self._topic(controller.device_class, controller.device_id)
+        self.uplink.set_status(f"{topic}/status", "online" if online else "offline")
+
+    def _queue(self, device_class: str, device_id: str, ts_ms: int, metrics: object) -> None:
+        with self._seq_lock:
+            self._seq[device_id] += 1
+            seq = self._seq[device_id]
+        payload = orjson.dumps({"ts": ts_ms, "seq": seq, "metrics": metrics})
+        self.buffer.append(f"{self._topic(device_class, device_id)}/telemetry", payload)
+
+    # -- the gateway's own health ------------------------------------------------------------
+
+    def counters(self) -> Counter[str]:
+        """Line counters summed over the ports."""
+        total: Counter[str] = Counter()
+        for poller in self.pollers:
+            total.update(poller.counters)
+        return total
+
+    def health(self) -> dict[str, float]:
+        """The gateway's own telemetry: its lines, its controllers and its buffer."""
+        counters = self.counters()
+        return {
+            "controllers": len(self.config.controllers),
+            "controllers_online": sum(p.online_count for p in self.pollers),
+            **{name: counters[name] for name in LINE_COUNTERS},
+            "buffered": len(self.buffer),
+            "dropped": self.buffer.dropped,
+            "uptime_s": round(time.monotonic() - self._started),
+        }
+
+    def report_health(self) -> None:
+        """Queue the gateway's own telemetry reading."""
+        self._queue(
+            GATEWAY_CLASS, self.config.gateway_id, time.time_ns() // 1_000_000, self.health()
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect to the broker and start polling."""
+        self.uplink.start()
+        for poller in self.pollers:
+            poller.start()
+
+    def run(self, should_stop: Callable[[], bool], on_status: Callable[[], None] | None) -> int:
+        """Supervise until asked to stop; 1 if a port thread died (a bug), else 0."""
+        next_report = time.monotonic()
+        while not should_stop() and not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_report:
+                self.report_health()
+                next_report = now + self.config.report_interval_s
+                if on_status is not None:
+                    on_status()
+            dead = [p.config.url for p in self.pollers if not p.thread.is_alive()]
+            if dead:
+                log.critical("the poller of %s stopped unexpectedly; exiting", ", ".join(dead))
+                return 1
+            self._stop.wait(0.2)
+        return 0
+
+    def request_stop(self) -> None:
+        """Make run() return (from another thread)."""
+        self._stop.set()
+
+    def stop(self) -> None:
+        """Stop polling, report once more, hand the buffer to the broker, say offline."""
+        for poller in self.pollers:
+            poller.stop()
+        self.report_health()
+        offline = {
+            f"{self._topic(c.device_class, c.device_id)}/status": "offline"
+            for c in self.config.controllers
+        }
+        self.uplink.stop(offline)
+        self.buffer.close()
+
+
+class _GatewayCollector(Collector):
+    """Prometheus view of the same counters, per port."""
+
+    def __init__(self, gateway: ModbusGateway) -> None:
+        self._gateway = gateway
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        gateway = self._gateway
+        for name in LINE_COUNTERS:
+            family = CounterMetricFamily(
+                f"ioc_gateway_{name}", f"Modbus {name.replace('_', ' ')} per port", labels=["port"]
+            )
+            for poller in gateway.pollers:
+                family.add_metric([poller.config.url], poller.counters[name])
+            yield family
+        online = GaugeMetricFamily(
+            "ioc_gateway_controllers_online", "Controllers answering", labels=["port"]
+        )
+        for poller in gateway.pollers:
+            online.add_metric([poller.config.url], poller.online_count)
+        yield online
+        yield GaugeMetricFamily(
+            "ioc_gateway_buffered", "Readings waiting for the broker", value=len(gateway.buffer)
+        )
+        yield CounterMetricFamily(
+            "ioc_gateway_dropped",
+            "Readings dropped from a full buffer",
+            value=gateway.buffer.dropped,
+        )
+        yield CounterMetricFamily(
+            "ioc_gateway_published",
+            "Readings the broker acknowledged",
+            value=gateway.uplink.published,
+        )

@@ -1,0 +1,155 @@
+"""The gateway's MQTT side: its own connection and last will, statuses, and the outbox drain.
+
+Readings go through the disk buffer and leave it oldest first, in batches published with QoS 1;
+a batch is removed only when the broker has acknowledged all of it. A batch cut off by a lost
+connection is sent again after the reconnect: ingest recognises the repeats by `seq` and `ts`.
+Statuses are state, not history: the current one of every device is (re)published, retained,
+at each connect and on every change while connected.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from ioc.config import BrokerAddress
+from ioc.gateway._buffer import DiskBuffer
+
+log = logging.getLogger("ioc.gateway.mqtt")
+
+BATCH = 200
+ACK_TIMEOUT_S = 10.0
+
+
+class Uplink:
+    """Publishes for the gateway and the controllers it speaks for."""
+
+    def __init__(
+        self, address: BrokerAddress, prefix: str, gateway_topic: str, buffer: DiskBuffer
+    ) -> None:
+        self._address = address
+        self._prefix = prefix
+        self._gateway_status = f"{gateway_topic}/status"
+        self.buffer = buffer
+        self.published = 0
+        self._statuses: dict[str, str] = {self._gateway_status: "online"}
+        self._lock = threading.Lock()
+        self._connected = threading.Event()
+        self._stopping = threading.Event()
+        self._was_connected = False
+        self._client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=address.client_id,
+            protocol=mqtt.MQTTv5 if address.protocol == "5" else mqtt.MQTTv311,
+        )
+        self._client.will_set(self._gateway_status, "offline", qos=1, retain=True)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.max_inflight_messages_set(BATCH)
+        if address.username:
+            self._client.username_pw_set(address.username, address.password)
+        if address.tls:
+            self._client.tls_set(ca_certs=address.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._drainer = threading.Thread(target=self._drain, name="gateway-uplink", daemon=True)
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker connection is up."""
+        return self._connected.is_set()
+
+    def start(self) -> None:
+        """Connect in the background (reconnecting forever) and start draining the buffer."""
+        self._client.connect_async(self._address.host, self._address.port, keepalive=30)
+        self._client.loop_start()
+        self._drainer.start()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        """Block until connected (start-up and tests)."""
+        return self._connected.wait(timeout_s)
+
+    def set_status(self, topic: str, status: str) -> None:
+        """Record a device's status (`online`/`offline`) and publish it if connected."""
+        with self._lock:
+            if self._statuses.get(topic) == status:
+                return
+            self._statuses[topic] = status
+        if self.connected:
+            self._client.publish(topic, status, qos=1, retain=True)
+
+    def stop(self, final_statuses: dict[str, str], timeout_s: float = 5.0) -> None:
+        """Drain what the broker will take within timeout_s, say goodbye, disconnect."""
+        deadline = time.monotonic() + timeout_s
+        while self.buffer.has_messages.is_set() and self.connected:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+        self._stopping.set()
+        if self.connected:
+            infos = [
+                self._client.publish(topic, status, qos=1, retain=True)
+                for topic, status in {**final_statuses, self._gateway_status: "offline"}.items()
+            ]
+            for info in infos:
+                _wait(info, max(0.1, deadline - time.monotonic()))
+            self._client.disconnect()
+        self._client.loop_stop()
+        self._drainer.join(timeout=ACK_TIMEOUT_S)
+
+    # -- paho callbacks (its network thread) -------------------------------------------------
+
+    def _on_connect(
+        self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker %s refused the gateway: %s", self._address.host, reason)
+            return
+        with self._lock:
+            statuses = dict(self._statuses)
+        for topic, status in statuses.items():
+            client.publish(topic, status, qos=1, retain=True)
+        if self._was_connected:
+            log.warning("broker reachable again; %d readings waiting to be sent", len(self.buffer))
+        self._was_connected = True
+        self._connected.set()
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
+    ) -> None:
+        if self._connected.is_set() and not self._stopping.is_set():
+            log.warning("lost the broker (%s); keeping readings on disk until it returns", reason)
+        self._connected.clear()
+
+    # -- the drain ---------------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        while not self._stopping.is_set():
+            if not (self._connected.wait(0.5) and self.buffer.has_messages.wait(0.5)):
+                continue
+            batch = self.buffer.oldest(BATCH)
+            infos = [self._client.publish(m.topic, m.payload, qos=1) for m in batch]
+            acknowledged = 0
+            for info in infos:
+                if info.rc != mqtt.MQTT_ERR_SUCCESS or not _wait(info, ACK_TIMEOUT_S):
+                    break
+                acknowledged += 1
+            if acknowledged:
+                self.buffer.remove_through(batch[acknowledged - 1].id)
+                self.published += acknowledged
+            if acknowledged < len(batch):
+                time.sleep(0.2)  # the connection is going or gone: let paho notice
+
+
+def _wait(info: mqtt.MQTTMessageInfo, timeout_s: float) -> bool:
+    try:
+        info.wait_for_publish(timeout_s)
+    except (RuntimeError, ValueError):  # paho: connection lost, or queue full
+        return False
+    return info.is_published()
