@@ -16,8 +16,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from ioc.alerts import MqttAlertPublisher
-from ioc.config import BrokerAddress
 from ioc.broker import MosquittoProcess, free_port
+from ioc.config import BrokerAddress
 from ioc.domain import Refused, RetryLater
 from ioc.notify import Message, Person
 from ioc.notify._channels import EmailSender, MqttSender, SmsSender
