@@ -113,6 +113,7 @@ class SiteController:
         self.has_sensors = has_sensors
         self.faults: set[FaultKind] = set()
         self.line_faults: set[LineFault] = set()
+        self.register_overrides: dict[tuple[str, int], int] = {}  # a firmware bug, on demand
         self.tables = Tables()
         self.outputs: Outputs | None = None
         self.elapsed_s = 0.0
@@ -129,8 +130,16 @@ class SiteController:
         self.elapsed_s += dt_s
         outputs = self.shelter.step(self.elapsed_s, dt_s, self.faults)
         self.outputs = outputs
-        self.tables = self._encode(outputs.metrics)
+        self.refresh()
         return outputs
+
+    def refresh(self) -> None:
+        """Rewrite the registers from the latest physics and the overrides."""
+        if self.outputs is None:
+            return
+        self.tables = self._encode(self.outputs.metrics)
+        for (table, address), raw in self.register_overrides.items():
+            getattr(self.tables, table)[address] = raw
 
     def _encode(self, metrics: dict[str, float | bool | str]) -> Tables:
         def number(name: str) -> float:
@@ -265,6 +274,8 @@ class RtuSlave:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        for controller in self.controllers.values():
+            controller.step(step_s * speed)  # registers hold values before the first request
 
     # -- control from tests and the command line ---------------------------------------------
 
@@ -291,6 +302,23 @@ class RtuSlave:
             faults = self.controllers[unit].faults
             faults.add(fault) if active else faults.discard(fault)
 
+    def override_register(self, unit: int, table: str, address: int, raw: int | None) -> None:
+        """Make a register read `raw` whatever the physics say (None: back to the physics);
+        table is holding, input, discrete or coils."""
+        with self._lock:
+            controller = self.controllers[unit]
+            if raw is None:
+                controller.register_overrides.pop((table, address), None)
+            else:
+                controller.register_overrides[(table, address)] = raw
+            controller.refresh()
+
+    def step_now(self, dt_s: float | None = None) -> None:
+        """Advance every controller's physics at once (dt_s simulated seconds, default a step)."""
+        with self._lock:
+            for controller in self.controllers.values():
+                controller.step(self.step_s * self.speed if dt_s is None else dt_s)
+
     def snapshot(self, unit: int) -> dict[str, float | bool | str]:
         """The controller's latest physical values (what a correct gateway must report)."""
         with self._lock:
@@ -301,16 +329,11 @@ class RtuSlave:
 
     def serve(self) -> None:
         """Answer requests until stop(); steps the physics every step_s of real time."""
-        with self._lock:
-            for controller in self.controllers.values():
-                controller.step(self.step_s * self.speed)
         next_step = time.monotonic() + self.step_s
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_step:
-                with self._lock:
-                    for controller in self.controllers.values():
-                        controller.step(self.step_s * self.speed)
+                self.step_now()
                 next_step = now + self.step_s
             frame, first_byte_at = self._read_frame(min(0.05, max(0.0, next_step - now)))
             if frame:

@@ -76,15 +76,7 @@ class ValueType(StrEnum):
 
 
 _THIRTY_TWO_BIT = frozenset({ValueType.U32, ValueType.S32, ValueType.SM32, ValueType.FLOAT32})
-_RAW_RANGE = {
-    ValueType.U16: (0, 0xFFFF),
-    ValueType.S16: (-0x8000, 0x7FFF),
-    ValueType.SM16: (0, 0xFFFF),
-    ValueType.U32: (0, 0xFFFF_FFFF),
-    ValueType.S32: (-0x8000_0000, 0x7FFF_FFFF),
-    ValueType.SM32: (0, 0xFFFF_FFFF),
-    ValueType.FLOAT32: (0, 0xFFFF_FFFF),
-}
+_SIGNED = frozenset({ValueType.S16, ValueType.S32})
 
 
 class WordOrder(StrEnum):
@@ -245,9 +237,9 @@ class _FieldModel(_Strict):
             raise ValueError(f"a {self.type} at {self.address} runs past register 65535")
         if self.mask is not None and self.type is not ValueType.U16:
             raise ValueError("mask applies to a u16 register")
-        low, high = _RAW_RANGE[self.type]
-        if self.type in (ValueType.SM16, ValueType.SM32, ValueType.FLOAT32):
-            low = 0  # sentinels of these types are written as the raw bit pattern
+        # Sentinels are raw register contents; a signed type's may be written signed (-1).
+        bits = 16 * self.type.width
+        low, high = (-(1 << (bits - 1)) if self.type in _SIGNED else 0), (1 << bits) - 1
         for raw in self.invalid:
             if not low <= raw <= high:
                 raise ValueError(f"invalid value {raw} is not a raw {self.type} ({low}..{high})")
@@ -311,7 +303,7 @@ def _to_field(path: Path, index: int, entry: _FieldModel, profile: Profile) -> R
         offset=entry.offset,
         mask=entry.mask,
         true_when=entry.true_when,
-        invalid=frozenset(raw & 0xFFFF_FFFF for raw in entry.invalid),
+        invalid=frozenset(raw & ((1 << 16 * entry.type.width) - 1) for raw in entry.invalid),
     )
 
 
