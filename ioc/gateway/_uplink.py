@@ -1,8 +1,10 @@
 """The gateway's MQTT side: its own connection and last will, statuses, and the outbox drain.
 
 Readings go through the disk buffer and leave it oldest first, in batches published with QoS 1;
-a batch is removed only when the broker has acknowledged all of it. A batch cut off by a lost
-connection is sent again after the reconnect: ingest recognises the repeats by `seq` and `ts`.
+a message is removed only when the broker has acknowledged it. A batch cut off by a lost
+connection is finished by paho after the reconnect. Only a gateway stopped with messages
+unacknowledged sends them again at its next start; ingest recognises such repeats by `seq` and
+`ts`.
 Statuses are state, not history: the current one of every device is (re)published, retained,
 at each connect and on every change while connected.
 """
@@ -25,7 +27,7 @@ from ioc.gateway._buffer import DiskBuffer
 log = logging.getLogger("ioc.gateway.mqtt")
 
 BATCH = 200
-ACK_TIMEOUT_S = 10.0
+ACK_TIMEOUT_S = 10.0  # for the drain thread to notice a stop
 
 
 class Uplink:
@@ -58,6 +60,9 @@ class Uplink:
             self._client.tls_set(ca_certs=address.ca_file, cert_reqs=ssl.CERT_REQUIRED)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._acked: set[int] = set()
+        self._acks = threading.Condition()
         self._drainer = threading.Thread(target=self._drain, name="gateway-uplink", daemon=True)
 
     @property
@@ -129,22 +134,34 @@ class Uplink:
 
     # -- the drain ---------------------------------------------------------------------------
 
+    def _on_publish(
+        self, _client: mqtt.Client, _userdata: Any, mid: int, _reason: Any, _props: Any
+    ) -> None:
+        with self._acks:
+            self._acked.add(mid)
+            self._acks.notify_all()
+
     def _drain(self) -> None:
         while not self._stopping.is_set():
             if not (self._connected.wait(0.5) and self.buffer.has_messages.wait(0.5)):
                 continue
             batch = self.buffer.oldest(BATCH)
-            infos = [self._client.publish(m.topic, m.payload, qos=1) for m in batch]
+            # paho keeps what it could not send (rc NO_CONN when the link just dropped) and
+            # sends it after the reconnect, so a message is handed to it once and awaited,
+            # however long the outage: publishing it again would only make a duplicate.
+            mids = [self._client.publish(m.topic, m.payload, qos=1).mid for m in batch]
             acknowledged = 0
-            for info in infos:
-                if info.rc != mqtt.MQTT_ERR_SUCCESS or not _wait(info, ACK_TIMEOUT_S):
-                    break
-                acknowledged += 1
+            with self._acks:
+                for mid in mids:
+                    while mid not in self._acked and not self._stopping.is_set():
+                        self._acks.wait(0.5)
+                    if mid not in self._acked:
+                        break
+                    self._acked.discard(mid)
+                    acknowledged += 1
             if acknowledged:
                 self.buffer.remove_through(batch[acknowledged - 1].id)
                 self.published += acknowledged
-            if acknowledged < len(batch):
-                time.sleep(0.2)  # the connection is going or gone: let paho notice
 
 
 def _wait(info: mqtt.MQTTMessageInfo, timeout_s: float) -> bool:

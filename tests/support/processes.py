@@ -45,6 +45,13 @@ class IocProcess:
         self._log_file.close()
         return code
 
+    def kill(self) -> int:
+        """SIGKILL, as a power cut or a crash ends it; its exit code."""
+        self._process.kill()
+        code = self._process.wait(timeout=60)
+        self._log_file.close()
+        return code
+
 
 def create_token(env: dict[str, str], role: str) -> str:
     """`ioc token create --role ROLE`: the secret it prints on its last line."""
