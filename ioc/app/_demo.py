@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from firmware_sim import DeviceSpec, Fault, FaultKind, Simulator, SimulatorOptions, load_fleet
 from ioc.app._api import ApiServer, api_context, stage_metrics
 from ioc.app._catalog import Catalog, load_catalog
+from ioc.app._demo_modbus import ModbusSite, with_serial_gateway
 from ioc.app._ingest import IngestService
 from ioc.app._notify import NotifyService, build_senders, load_notifications
 from ioc.app._rules import RulesService, wall_clock_ms
@@ -124,8 +125,17 @@ def _run_on_broker(
         ),
         devices,
     )
+    faults = demo_faults(fleet)
+    # Two sites report through the Modbus gateway instead of MQTT firmware of their own.
+    bts_ids = [d.device_id for d in fleet if d.device_class == "bts"]
+    faulty = {fault.device_id for fault in faults}
+    serial_ids = tuple(device_id for device_id in bts_ids if device_id not in faulty)[-2:]
+    with_modbus = len(serial_ids) == 2
     # Rules watch the simulated devices only: the rest of the province would look down.
-    catalog = Catalog(catalog.profiles, _sub_inventory(catalog.inventory, fleet))
+    inventory = _sub_inventory(catalog.inventory, fleet)
+    if with_modbus:
+        inventory = with_serial_gateway(inventory, serial_ids)
+    catalog = Catalog(catalog.profiles, inventory)
     _fresh_state(demo_dir)
     publisher = alert_publisher(settings)
     started_ms = wall_clock_ms()
@@ -153,10 +163,15 @@ def _run_on_broker(
         ack_on_receipt=isinstance(broker, EmbeddedBroker),
     )
     rules.hearing = ingest_hearing(service)
-    faults = demo_faults(fleet)
+    modbus_site = (
+        ModbusSite(settings, catalog.profiles, (serial_ids[0], serial_ids[1]), speed, demo_dir)
+        if with_modbus
+        else None
+    )
+    mqtt_fleet = [d for d in fleet if modbus_site is None or d.device_id not in serial_ids]
     endpoint = settings.mqtt
     simulator = Simulator(
-        fleet,
+        mqtt_fleet,
         SimulatorOptions(
             host=endpoint.host,
             port=endpoint.port,
@@ -184,6 +199,7 @@ def _run_on_broker(
             )
             or "none"
         )
+        + (f"\n  modbus     {modbus_site.describe()}" if modbus_site is not None else "")
         + "\n  Ctrl-C stops.",
         file=out,
     )
@@ -213,7 +229,9 @@ def _run_on_broker(
         flush=True,
     )
     sim_thread.start()
-    status = StatusLine(service.stats, service.live, len(fleet))
+    if modbus_site is not None:
+        modbus_site.start()
+    status = StatusLine(service.stats, service.live, len(catalog.inventory.devices))
     started = time.monotonic()
     try:
         while not should_stop() and not service.stopped.is_set():
@@ -236,6 +254,8 @@ def _run_on_broker(
         notifier.stop()
         stop_sim.set()
         sim_thread.join()
+        if modbus_site is not None:
+            modbus_site.stop()
         service.stop()
         printer.stop()
         publisher.stop()

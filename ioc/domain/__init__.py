@@ -29,7 +29,7 @@ from ioc.domain._notifications import (
     NotificationStatus,
     PlannedNotification,
 )
-from ioc.domain._profiles import MetricSpec, MetricType, Profile
+from ioc.domain._profiles import RESERVED_CLASS_NAMES, MetricSpec, MetricType, Profile
 from ioc.domain._telemetry import (
     Aggregate,
     DeviceEvent,
@@ -44,6 +44,7 @@ from ioc.domain._telemetry import (
 
 __all__ = [
     "DEVICE_ID_PATTERN",
+    "RESERVED_CLASS_NAMES",
     "AckClaim",
     "Aggregate",
     "Alert",

@@ -17,6 +17,10 @@ class MetricType(StrEnum):
 
 MAX_STRING_METRIC_CHARS = 256
 
+# Topic branches under the prefix where ioc publishes itself (alerts, notifications): no device
+# class may take these names, and ingest does not read them as device messages.
+RESERVED_CLASS_NAMES = ("notify", "alerts")
+
 
 @dataclass(frozen=True, slots=True)
 class MetricSpec:

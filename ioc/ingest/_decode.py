@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from ioc.domain import (
+    RESERVED_CLASS_NAMES,
     DeviceEvent,
     Inventory,
     MetricSpec,
@@ -64,6 +65,9 @@ class Decoder:
         max_payload_bytes: int,
     ) -> None:
         self._prefix = topic_prefix + "/"
+        # ioc publishes under these branches itself; `notify/person/{id}` has a device topic's
+        # depth, so ingest's subscription hears it.
+        self._own_topics = tuple(f"{self._prefix}{branch}/" for branch in RESERVED_CLASS_NAMES)
         self._profiles = profiles
         self._devices = inventory.devices
         self._accept_unknown = accept_unknown_devices
@@ -77,6 +81,8 @@ class Decoder:
 
     def decode(self, topic: str, payload: bytes, retained: bool, now_ms: int) -> DecodeResult:
         """Decode one message received at now_ms (epoch ms)."""
+        if topic.startswith(self._own_topics):
+            return DecodeResult(None, None)  # ioc's own notifications: not a device's, not bad
         try:
             if len(payload) > self._max_payload:
                 raise _Reject(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ioc.config.documents import explain_validation, read_document
 from ioc.domain import (
     DEVICE_ID_PATTERN,
+    RESERVED_CLASS_NAMES,
     Area,
     Device,
     Inventory,
@@ -51,6 +52,13 @@ class _ProfileModel(_Strict):
     down_after_s: float = Field(gt=0, le=7 * 86400)
     metrics: dict[str, _MetricModel] = Field(min_length=1)
     events: list[str] = []
+
+    @field_validator("class_")
+    @classmethod
+    def _not_reserved_class(cls, name: str) -> str:
+        if name in RESERVED_CLASS_NAMES:
+            raise ValueError(f"class {name!r} is reserved for ioc's own topics")
+        return name
 
     @field_validator("metrics")
     @classmethod

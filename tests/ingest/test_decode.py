@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ioc.domain import DeviceEvent, Inventory, Profile, Reading, RejectReason, StatusChange
-from ioc.ingest import Decoder
+from ioc.ingest import DecodeResult, Decoder
 from tests.ingest.conftest import NOW_MS
 
 BTS = "ioc/bts/bts-QT-00001"
@@ -165,6 +165,17 @@ def test_status_and_events(decoder: Decoder) -> None:
         NOW_MS,
     ).item
     assert event == DeviceEvent("bts", "bts-QT-00001", NOW_MS, "door_open", '{"by":"x"}')
+
+
+def test_iocs_own_notification_topics_are_neither_devices_nor_rejects(decoder: Decoder) -> None:
+    # `{prefix}/notify/person/{id}` has a device topic's depth: ingest hears it, and skips it.
+    payload = orjson.dumps({"key": "alert1:fired", "text": "[IOC] ..."})
+    assert decoder.decode("ioc/notify/person/truc-ban", payload, False, NOW_MS) == DecodeResult(
+        None, None
+    )
+    # A device class cannot be called that.
+    unknown = decoder.decode("ioc/notifyx/person/telemetry", payload, False, NOW_MS)
+    assert unknown.rejection is not None
 
 
 def test_multi_level_prefix(profiles: dict[str, Profile], inventory: Inventory) -> None:

@@ -23,16 +23,19 @@ DATA = Path(__file__).parent / "testdata"
 
 
 def test_bundled_profiles_have_the_metrics_the_field_reports(profiles: dict[str, Profile]) -> None:
-    assert set(profiles) == {"bts", "netgw", "vc"}
+    assert set(profiles) == {"bts", "netgw", "vc", "serialgw"}
     assert set(profiles["bts"].metrics) == {
         "mains_ok",
         "mains_v",
+        "mains_v_l2",
+        "mains_v_l3",
         "rectifier_ok",
         "battery_v",
         "battery_a",
         "battery_soc_pct",
         "load_a",
         "temp_c",
+        "battery_temp_c",
         "humidity_pct",
         "aircon_ok",
         "door_open",
@@ -113,7 +116,7 @@ def test_two_level_and_large_inventories_load(tmp_path: Path, profiles: dict[str
         (
             "unknown_class",
             "{file}: devices['t-1'].class: unknown class 'toaster' "
-            "(profiles define: bts, netgw, vc)",
+            "(profiles define: bts, netgw, serialgw, vc)",
         ),
         (
             "bad_fields",
@@ -141,6 +144,13 @@ def test_bad_profile_names_each_mistake() -> None:
         f"{path}: report_interval_s: Input should be greater than 0\n"
         f"{path}: metrics: metric name 'Temp' must match ^[a-z][a-z0-9_]{{0,62}}$"
     )
+
+
+def test_a_class_may_not_take_the_name_of_iocs_own_topics() -> None:
+    path = DATA / "reserved_class" / "notify.yaml"
+    with pytest.raises(CatalogError) as caught:
+        load_profiles(path.parent)
+    assert str(caught.value) == f"{path}: class: class 'notify' is reserved for ioc's own topics"
 
 
 def test_empty_profile_dir(tmp_path: Path) -> None:
