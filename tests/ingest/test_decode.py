@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ioc.domain import DeviceEvent, Inventory, Profile, Reading, RejectReason, StatusChange
-from ioc.ingest import DecodeResult, Decoder
+from ioc.ingest import Decoder, DecodeResult
 from tests.ingest.conftest import NOW_MS
 
 BTS = "ioc/bts/bts-QT-00001"
