@@ -29,11 +29,14 @@ and line faults (`LineFault`) corrupt, garble, misaddress or swallow replies.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import random
 import select
+import signal
 import struct
+import sys
 import termios
 import threading
 import time
@@ -42,6 +45,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from firmware_sim.faults import FaultKind
 from firmware_sim.physics import BtsShelter, Outputs
@@ -215,6 +219,60 @@ class PtyLine:
                 os.close(fd)
 
 
+class SerialPortLine:
+    """A real serial port (or any pyserial URL) for the simulator to listen on."""
+
+    def __init__(self, url: str, settings: LineSettings) -> None:
+        import serial  # pyserial: only this path needs it
+
+        self._port = serial.serial_for_url(
+            url,
+            baudrate=settings.baudrate,
+            bytesize=settings.bytesize,
+            parity=settings.parity,
+            stopbits=settings.stopbits,
+            timeout=0,
+        )
+        self.gateway_path = url
+
+    def read(self, size: int, timeout_s: float) -> bytes:
+        """Up to size bytes, or b"" after timeout_s of silence."""
+        self._port.timeout = timeout_s
+        first: bytes = self._port.read(1)
+        if not first:
+            return b""
+        self._port.timeout = 0
+        rest: bytes = self._port.read(size - 1)
+        return first + rest
+
+    def write(self, data: bytes) -> None:
+        """Put bytes on the line."""
+        self._port.write(data)
+        self._port.flush()
+
+    def gateway_baudrate(self) -> int | None:
+        """Unknown on a real line: a UART cannot see the other end's setting."""
+        return None
+
+    def close(self) -> None:
+        """Close the port."""
+        self._port.close()
+
+
+class Line(Protocol):
+    """What the slave needs of a line: a pty here, a serial port in the field."""
+
+    gateway_path: str
+
+    def read(self, size: int, timeout_s: float) -> bytes: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def gateway_baudrate(self) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class SlaveCounters:
     """What the slave saw on the line."""
@@ -256,7 +314,7 @@ class RtuSlave:
 
     def __init__(
         self,
-        line: PtyLine,
+        line: Line,
         controllers: Iterable[SiteController],
         settings: LineSettings = LineSettings(),
         *,
@@ -436,3 +494,71 @@ def _sleep_until(deadline: float) -> None:
     remaining = deadline - time.monotonic()
     if remaining > 0:
         time.sleep(remaining)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The simulated controllers' options."""
+    parser = argparse.ArgumentParser(
+        prog="python -m firmware_sim.modbus",
+        description="BTS site controllers answering Modbus RTU on a serial line or a new pty.",
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pty", action="store_true", help="create a pty and print its path")
+    where.add_argument("--port", help="a serial device or pyserial URL to listen on")
+    parser.add_argument("--units", default="1", help="comma-separated unit ids (default: 1)")
+    parser.add_argument("--baudrate", type=int, default=9600)
+    parser.add_argument("--parity", choices=("N", "E", "O"), default="N")
+    parser.add_argument("--speed", type=float, default=1.0, help="physics time compression")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND:UNIT",
+        help=f"a physical fault ({', '.join(FaultKind)}) or a line fault "
+        f"({', '.join(LineFault)}) on a unit, e.g. mains_failure:2 or crc_error:1",
+    )
+    parser.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve until interrupted (or --duration), printing the line's counters at the end."""
+    args = build_parser().parse_args(argv)
+    try:
+        units = [int(unit) for unit in args.units.split(",")]
+        rng = random.Random(args.seed)
+        controllers = [SiteController(unit, random.Random(rng.getrandbits(64))) for unit in units]
+        settings = LineSettings(baudrate=args.baudrate, parity=args.parity)
+        by_unit = {controller.unit: controller for controller in controllers}
+        for text in args.fault:
+            kind, _, unit_text = text.partition(":")
+            controller = by_unit.get(int(unit_text))
+            if controller is None:
+                raise ValueError(f"--fault {text}: unit {unit_text} is not simulated")
+            if kind in set(LineFault):
+                controller.line_faults.add(LineFault(kind))
+            else:
+                controller.faults.add(FaultKind(kind))
+        line: Line = PtyLine() if args.pty else SerialPortLine(args.port, settings)
+        slave = RtuSlave(line, controllers, settings, speed=args.speed, seed=args.seed)
+    except (ValueError, OSError) as exc:
+        print(f"firmware_sim.modbus: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"site controllers {units} on {line.gateway_path} at {args.baudrate} 8{args.parity}1",
+        flush=True,
+    )
+    stopping = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    slave.start()
+    stopping.wait(args.duration)
+    slave.stop()
+    line.close()
+    print(f"line: {slave.counters}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
