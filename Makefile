@@ -38,6 +38,7 @@ bench: system-deps install-dev
 	$(BIN)/python bench/alert_latency.py
 	$(BIN)/python bench/api_latency.py
 	$(BIN)/python bench/notify_storm.py
+	$(BIN)/python bench/modbus_polls.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
