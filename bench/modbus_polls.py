@@ -46,10 +46,8 @@ def line_limit(register_map: RegisterMap, settings: LineSettings) -> float:
     """Polls per second the line could carry: every request and reply, and their gaps."""
     seconds = 0.0
     for block in register_map.blocks:
-        if block.function.is_bits:
-            reply = 5 + math.ceil(block.count / 8)
-        else:
-            reply = 5 + 2 * block.count
+        data = math.ceil(block.count / 8) if block.function.is_bits else 2 * block.count
+        reply = 5 + data  # unit, function, byte count, data, CRC
         seconds += (8 + reply) * settings.char_s + 2 * settings.gap_s
     return 1.0 / seconds
 
