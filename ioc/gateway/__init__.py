@@ -28,7 +28,7 @@ from ioc.gateway._line import (
     WrongUnit,
     classify_silence,
 )
-from ioc.gateway._poller import PortPoller, ReadingSink
+from ioc.gateway._poller import COUNTER_NAMES, PortPoller, ReadingSink
 from ioc.gateway._regmap import (
     Function,
     NoReading,
@@ -43,12 +43,12 @@ from ioc.gateway._regmap import (
     load_register_map,
     plan_reads,
 )
-from ioc.gateway._service import LINE_COUNTERS, GatewayOptions, ModbusGateway
+from ioc.gateway._service import GatewayOptions, ModbusGateway
 from ioc.gateway._uplink import Uplink
 
 __all__ = [
+    "COUNTER_NAMES",
     "GATEWAY_CLASS",
-    "LINE_COUNTERS",
     "BadFrame",
     "ControllerConfig",
     "CrcError",

@@ -27,10 +27,6 @@ from pymodbus.framer.rtu import FramerRTU
 from ioc.gateway._config import PortConfig
 from ioc.gateway._regmap import Function, ReadBlock
 
-# pymodbus logs every failed request at ERROR; the gateway reports state changes instead.
-logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-logging.getLogger("pymodbus.logging").setLevel(logging.CRITICAL)
-
 
 class LineError(Exception):
     """A read got no usable answer; `kind` names the counter it goes to."""
@@ -136,6 +132,8 @@ class SerialLine:
     """A Modbus RTU master on one port; blocking, so it runs on the port's own thread."""
 
     def __init__(self, config: PortConfig) -> None:
+        # pymodbus logs every failed request at ERROR; the gateway logs state changes instead.
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
         self.config = config
         self._client = _RecordingClient(
             config.url,

@@ -25,6 +25,19 @@ from ioc.gateway._regmap import RejectedValue
 
 log = logging.getLogger("ioc.gateway.modbus")
 
+# What a port counts; all present from the start, so other threads can read them safely.
+COUNTER_NAMES = (
+    "polls_ok",
+    "polls_failed",
+    "timeouts",
+    "crc_errors",
+    "bad_frames",
+    "wrong_unit",
+    "exception_replies",
+    "port_errors",
+    "rejected_values",
+)
+
 
 class ReadingSink(Protocol):
     """Where the poller hands what it learns (the uplink, in the service)."""
@@ -62,7 +75,7 @@ class PortPoller:
         self.config = config
         self.line = SerialLine(config)
         self.sink = sink
-        self.counters: Counter[str] = Counter()
+        self.counters: Counter[str] = Counter(dict.fromkeys(COUNTER_NAMES, 0))
         self.states = {c.unit: ControllerState(c) for c in config.controllers}
         self._wall_clock_ms = wall_clock_ms
         self._stop = threading.Event()

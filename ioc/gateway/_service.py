@@ -18,23 +18,10 @@ from prometheus_client.registry import Collector
 from ioc.config import BrokerAddress
 from ioc.gateway._buffer import DiskBuffer
 from ioc.gateway._config import GATEWAY_CLASS, ControllerConfig, GatewayConfig
-from ioc.gateway._poller import PortPoller
+from ioc.gateway._poller import COUNTER_NAMES, PortPoller
 from ioc.gateway._uplink import Uplink
 
 log = logging.getLogger("ioc.gateway")
-
-# Counters the gateway reports as its own telemetry (class serialgw) and as Prometheus metrics.
-LINE_COUNTERS = (
-    "polls_ok",
-    "polls_failed",
-    "timeouts",
-    "crc_errors",
-    "bad_frames",
-    "wrong_unit",
-    "exception_replies",
-    "port_errors",
-    "rejected_values",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +88,7 @@ class ModbusGateway:
         return {
             "controllers": len(self.config.controllers),
             "controllers_online": sum(p.online_count for p in self.pollers),
-            **{name: counters[name] for name in LINE_COUNTERS},
+            **{name: counters[name] for name in COUNTER_NAMES},
             "buffered": len(self.buffer),
             "dropped": self.buffer.dropped,
             "uptime_s": round(time.monotonic() - self._started),
@@ -123,7 +110,8 @@ class ModbusGateway:
 
     def run(self, should_stop: Callable[[], bool], on_status: Callable[[], None] | None) -> int:
         """Supervise until asked to stop; 1 if a port thread died (a bug), else 0."""
-        next_report = time.monotonic()
+        # The first report a moment after start, when the broker connection has had its chance.
+        next_report = time.monotonic() + min(2.0, self.config.report_interval_s)
         while not should_stop() and not self._stop.is_set():
             now = time.monotonic()
             if now >= next_report:
@@ -163,7 +151,7 @@ class _GatewayCollector(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         gateway = self._gateway
-        for name in LINE_COUNTERS:
+        for name in COUNTER_NAMES:
             family = CounterMetricFamily(
                 f"ioc_gateway_{name}", f"Modbus {name.replace('_', ' ')} per port", labels=["port"]
             )
