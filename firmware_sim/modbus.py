@@ -35,6 +35,7 @@ import os
 import random
 import select
 import signal
+import socket
 import struct
 import sys
 import termios
@@ -257,6 +258,53 @@ class SerialPortLine:
     def close(self) -> None:
         """Close the port."""
         self._port.close()
+
+
+class TcpServerLine:
+    """A serial device server (an RS-485 to Ethernet converter in TCP server mode): the
+    gateway reaches the bus at `socket://host:port`; one connection at a time."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._listener = socket.create_server((host, port))
+        self._listener.settimeout(0)
+        self._client: socket.socket | None = None
+        bound_host, bound_port = self._listener.getsockname()[:2]
+        self.gateway_path = f"socket://{bound_host}:{bound_port}"
+
+    def read(self, size: int, timeout_s: float) -> bytes:
+        """Up to size bytes from the connected gateway, or b"" after timeout_s."""
+        sockets = [self._client] if self._client is not None else [self._listener]
+        ready, _, _ = select.select(sockets, [], [], timeout_s)
+        if not ready:
+            return b""
+        if self._client is None:
+            with contextlib.suppress(BlockingIOError):
+                self._client, _ = self._listener.accept()
+            return b""
+        try:
+            data = self._client.recv(size)
+        except OSError:
+            data = b""
+        if not data:  # the gateway went away: wait for the next one
+            self._client.close()
+            self._client = None
+        return data
+
+    def write(self, data: bytes) -> None:
+        """Send to the connected gateway (dropped if none, as on an unheard bus)."""
+        if self._client is not None:
+            with contextlib.suppress(OSError):
+                self._client.sendall(data)
+
+    def gateway_baudrate(self) -> int | None:
+        """A TCP connection has no baud rate."""
+        return None
+
+    def close(self) -> None:
+        """Close the connection and the listener."""
+        if self._client is not None:
+            self._client.close()
+        self._listener.close()
 
 
 class Line(Protocol):
@@ -505,6 +553,9 @@ def build_parser() -> argparse.ArgumentParser:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--pty", action="store_true", help="create a pty and print its path")
     where.add_argument("--port", help="a serial device or pyserial URL to listen on")
+    where.add_argument(
+        "--tcp", type=int, metavar="PORT", help="act as a serial device server on this TCP port"
+    )
     parser.add_argument("--units", default="1", help="comma-separated unit ids (default: 1)")
     parser.add_argument("--baudrate", type=int, default=9600)
     parser.add_argument("--parity", choices=("N", "E", "O"), default="N")
@@ -540,7 +591,13 @@ def main(argv: list[str] | None = None) -> int:
                 controller.line_faults.add(LineFault(kind))
             else:
                 controller.faults.add(FaultKind(kind))
-        line: Line = PtyLine() if args.pty else SerialPortLine(args.port, settings)
+        line: Line
+        if args.pty:
+            line = PtyLine()
+        elif args.tcp is not None:
+            line = TcpServerLine(port=args.tcp)
+        else:
+            line = SerialPortLine(args.port, settings)
         slave = RtuSlave(line, controllers, settings, speed=args.speed, seed=args.seed)
     except (ValueError, OSError) as exc:
         print(f"firmware_sim.modbus: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ will when it dies."""
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client import generate_latest
 
 from firmware_sim.faults import FaultKind
 from firmware_sim.modbus import LineSettings, PtyLine, RtuSlave, SiteController
@@ -166,6 +168,13 @@ def test_readings_reach_influxdb_once_each_across_a_broker_outage(
     assert all(r["mains_ok"] is False for r in rows_b)
     assert all(float(str(r["battery_a"])) < 0 for r in rows_b if r["genset_on"] is False)
     assert float(str(rows_b[-1]["battery_v"])) < float(str(rows_b[0]["battery_v"]))
+    # The same counters for Prometheus, per port.
+    metrics = generate_latest(gateway.registry).decode()
+    polled = re.search(
+        rf'ioc_gateway_polls_ok_total{{port="{re.escape(line.gateway_path)}"}} (\d+)', metrics
+    )
+    assert polled and int(polled.group(1)) >= queued[site_a] + queued[site_b] - 2, metrics
+    assert "ioc_gateway_dropped_total 0.0" in metrics
     health = points(influxd, influx_db, "serialgw", "sgw-e2e-1")
     assert max(float(str(r["controllers_online"])) for r in health) == 2
     assert rows_a[0]["province"] is not None  # inventory devices carry their area tags

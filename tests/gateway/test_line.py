@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from firmware_sim.faults import FaultKind
-from firmware_sim.modbus import LineFault, PtyLine, RtuSlave, crc16
+from firmware_sim.modbus import (
+    LineFault,
+    PtyLine,
+    RtuSlave,
+    SiteController,
+    TcpServerLine,
+    crc16,
+)
 from ioc.gateway import (
     BadFrame,
     CrcError,
@@ -137,3 +146,19 @@ def test_bytes_heard_are_classified_by_what_they_are() -> None:
     assert isinstance(classify_silence(exception + crc16(exception), 1, 3), WrongUnit)
     assert isinstance(classify_silence(b"\x13\x37\x42\x42\x42\x42\x42", 1, 3), BadFrame)
     assert isinstance(classify_silence(b"\x01", 1, 3), BadFrame)
+
+
+def test_a_pyserial_url_reaches_a_serial_device_server(site_map: RegisterMap) -> None:
+    # RS-485 to Ethernet converters are reached as socket://host:port.
+    server = TcpServerLine()
+    slave = RtuSlave(server, [SiteController(5, random.Random(5))], step_s=3600)
+    slave.start()
+    try:
+        serial = SerialLine(port_config(server.gateway_path, site_map, {5: "bts-e"}, timeout_s=0.5))
+        decoded, rejected = site_map.blocks[0].decode(serial.read(5, site_map.blocks[0]))
+        serial.close()
+    finally:
+        slave.stop()
+        server.close()
+    assert rejected == []
+    assert decoded["battery_v"] == pytest.approx(slave.snapshot(5)["battery_v"], abs=0.006)

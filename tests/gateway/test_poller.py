@@ -171,3 +171,25 @@ def test_a_port_that_is_not_there_is_counted_and_survived(site_map: RegisterMap)
         poller.stop()
     assert poller.counters["port_errors"] >= 2
     assert sink.readings == []
+
+
+def test_a_baud_rate_mismatch_takes_the_controllers_offline_with_one_line_each(
+    line: PtyLine, slave: RtuSlave, site_map: RegisterMap, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ioc.gateway")
+    sink = RecordingSink()
+    config = port_config(line.gateway_path, site_map, {1: "bts-a", 2: "bts-b"}, baudrate=19200)
+    poller = run_poller(PortPoller(config, sink))
+    try:
+        wait_until(
+            lambda: {("bts-a", False), ("bts-b", False)} <= set(sink.statuses), 10, "both offline"
+        )
+        time.sleep(1.0)  # more failed polls: still one line each
+    finally:
+        poller.stop()
+    assert sink.readings == []
+    assert slave.counters.garbled >= 4 and slave.counters.replies == 0
+    assert poller.counters["timeouts"] >= 4
+    offline = [r.getMessage() for r in caplog.records if "offline after" in r.getMessage()]
+    assert len(offline) == 2, offline
+    assert poller.thread is not None and not poller.thread.is_alive()
