@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ioc.alerts._book import transition_json
+from ioc.broker import paho_client
 from ioc.config import BrokerAddress
 from ioc.domain import AlertTransition
 
@@ -40,17 +39,8 @@ class MqttAlertPublisher:
         self.dropped = 0
         self._connected = threading.Event()
         self._stopping = False
-        self._client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=address.client_id,
-            protocol=mqtt.MQTTv5 if address.protocol == "5" else mqtt.MQTTv311,
-        )
+        self._client = paho_client(address)
         self._client.max_queued_messages_set(MAX_QUEUED)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
-        if address.username:
-            self._client.username_pw_set(address.username, address.password)
-        if address.tls:
-            self._client.tls_set(ca_certs=address.ca_file, cert_reqs=ssl.CERT_REQUIRED)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
 

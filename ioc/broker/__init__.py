@@ -1,5 +1,7 @@
-"""MQTT brokers ioc starts itself: a private Mosquitto (tests, bench, demo) or embedded amqtt."""
+"""MQTT brokers ioc starts itself (a private Mosquitto for tests, bench and demo, or embedded
+amqtt), and the paho client its publishers share."""
 
+from ioc.broker._client import paho_client
 from ioc.broker._embedded import EmbeddedBroker
 from ioc.broker._mosquitto import (
     BrokerError,
@@ -17,6 +19,7 @@ __all__ = [
     "MosquittoProcess",
     "free_port",
     "mosquitto_available",
+    "paho_client",
     "shipped_config",
     "stop_process",
     "wait_for_port",

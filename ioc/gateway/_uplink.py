@@ -12,15 +12,14 @@ at each connect and on every change while connected.
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from ioc.broker import paho_client
 from ioc.config import BrokerAddress
 from ioc.gateway._buffer import DiskBuffer
 
@@ -46,18 +45,9 @@ class Uplink:
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._was_connected = False
-        self._client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=address.client_id,
-            protocol=mqtt.MQTTv5 if address.protocol == "5" else mqtt.MQTTv311,
-        )
+        self._client = paho_client(address)
         self._client.will_set(self._gateway_status, "offline", qos=1, retain=True)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
         self._client.max_inflight_messages_set(BATCH)
-        if address.username:
-            self._client.username_pw_set(address.username, address.password)
-        if address.tls:
-            self._client.tls_set(ca_certs=address.ca_file, cert_reqs=ssl.CERT_REQUIRED)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish

@@ -1,0 +1,25 @@
+"""The paho client every ioc publisher starts from: protocol, credentials, TLS, reconnect pace."""
+
+from __future__ import annotations
+
+import ssl
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ioc.config import BrokerAddress
+
+
+def paho_client(address: BrokerAddress) -> mqtt.Client:
+    """A paho client for this address (not connected), reconnecting between 1 and 30 s."""
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=address.client_id,
+        protocol=mqtt.MQTTv5 if address.protocol == "5" else mqtt.MQTTv311,
+    )
+    client.reconnect_delay_set(min_delay=1, max_delay=30)
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    if address.tls:
+        client.tls_set(ca_certs=address.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+    return client
