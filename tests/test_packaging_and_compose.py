@@ -73,6 +73,8 @@ def test_the_wheel_carries_profiles_inventory_and_broker_config(tmp_path: Path) 
         "ioc/bundled/devices/bts.yaml",
         "ioc/bundled/devices/netgw.yaml",
         "ioc/bundled/devices/vc.yaml",
+        "ioc/bundled/devices/serialgw.yaml",
+        "ioc/bundled/devices/modbus/site-controller-48v.yaml",
         "ioc/bundled/devices/inventory.json",
         "ioc/broker/mosquitto.conf",
         "ioc/api/wall/index.html",
