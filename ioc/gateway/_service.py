@@ -48,7 +48,6 @@ class ModbusGateway:
         self._seq: Counter[str] = Counter()
         self._seq_lock = threading.Lock()
         self._started = time.monotonic()
-        self._stop = threading.Event()
         self.registry = CollectorRegistry()
         self.registry.register(_GatewayCollector(self))
 
@@ -112,7 +111,7 @@ class ModbusGateway:
         """Supervise until asked to stop; 1 if a port thread died (a bug), else 0."""
         # The first report a moment after start, when the broker connection has had its chance.
         next_report = time.monotonic() + min(2.0, self.config.report_interval_s)
-        while not should_stop() and not self._stop.is_set():
+        while not should_stop():
             now = time.monotonic()
             if now >= next_report:
                 self.report_health()
@@ -123,12 +122,8 @@ class ModbusGateway:
             if dead:
                 log.critical("the poller of %s stopped unexpectedly; exiting", ", ".join(dead))
                 return 1
-            self._stop.wait(0.2)
+            time.sleep(0.2)
         return 0
-
-    def request_stop(self) -> None:
-        """Make run() return (from another thread)."""
-        self._stop.set()
 
     def stop(self) -> None:
         """Stop polling, report once more, hand the buffer to the broker, say offline."""
