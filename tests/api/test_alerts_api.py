@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -324,28 +325,39 @@ def test_maintenance_windows_and_tokens_over_the_api(
 def test_a_device_shows_its_last_values_and_a_metric_series(world: World) -> None:
     client, _rules, secrets, _tokens, store = world
     viewer = _auth(secrets[Role.VIEWER])
-    now = wall_clock_ms()
-    hour_ago = now - 3_600_000
+    # An hour of readings from a ten-minute boundary, so every step holds ten of them (a window
+    # ending at the server's "now" could cut a step down to a single reading).
+    start_ms = (wall_clock_ms() // 600_000) * 600_000 - 3_600_000
     metrics = [{"battery_v": 50.0 + i % 2, "mains_ok": True} for i in range(60)]
-    store.write([Reading("bts", "bts1", hour_ago + i * 60_000, m) for i, m in enumerate(metrics)])
+    store.write([Reading("bts", "bts1", start_ms + i * 60_000, m) for i, m in enumerate(metrics)])
     detail = client.get("/api/v1/devices/bts1", headers=viewer).json()
     assert detail["last"] == {
-        "at_ms": now - 60_000,
+        "at_ms": start_ms + 59 * 60_000,
         "metrics": {"battery_v": 51.0, "mains_ok": True},
     }
     assert detail["telemetry_error"] is None
     assert client.get("/api/v1/devices/bts2", headers=viewer).json()["last"] is None
 
-    series = client.get("/api/v1/devices/bts1/series/battery_v?step_s=600", headers=viewer)
+    default = client.get("/api/v1/devices/bts1/series/battery_v?step_s=600", headers=viewer)
+    assert default.status_code == 200, default.text
+    assert all(50.0 <= value <= 51.0 for _ts, value in default.json()["points"])
+    window = "start={}&end={}".format(
+        *(
+            datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+            for ms in (start_ms, start_ms + 3_600_000)
+        )
+    ).replace("+", "%2B")
+    series = client.get(
+        f"/api/v1/devices/bts1/series/battery_v?step_s=600&{window}", headers=viewer
+    )
     assert series.status_code == 200, series.text
     body = series.json()
     assert (body["unit"], body["aggregate"], body["step_s"]) == ("V", "mean", 600)
-    assert len(body["points"]) in (6, 7)  # ten-minute steps over the hour, by step alignment
-    assert all(50.0 <= value <= 51.0 for _ts, value in body["points"])
+    assert [value for _ts, value in body["points"]] == [50.5] * 6  # ten-minute steps, the hour
     maxima = client.get(
-        "/api/v1/devices/bts1/series/battery_v?step_s=600&aggregate=max", headers=viewer
+        f"/api/v1/devices/bts1/series/battery_v?step_s=600&aggregate=max&{window}", headers=viewer
     ).json()
-    assert {value for _ts, value in maxima["points"]} == {51.0}
+    assert [value for _ts, value in maxima["points"]] == [51.0] * 6
     flags = client.get("/api/v1/devices/bts1/series/mains_ok", headers=viewer).json()
     assert flags["aggregate"] == "last" and flags["points"][-1][1] is True
     for query, status_code, message in [
