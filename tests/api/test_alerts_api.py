@@ -341,12 +341,11 @@ def test_a_device_shows_its_last_values_and_a_metric_series(world: World) -> Non
     default = client.get("/api/v1/devices/bts1/series/battery_v?step_s=600", headers=viewer)
     assert default.status_code == 200, default.text
     assert all(50.0 <= value <= 51.0 for _ts, value in default.json()["points"])
-    window = "start={}&end={}".format(
-        *(
-            datetime.fromtimestamp(ms / 1000, UTC).isoformat()
-            for ms in (start_ms, start_ms + 3_600_000)
-        )
-    ).replace("+", "%2B")
+    start, end = (
+        datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for ms in (start_ms, start_ms + 3_600_000)
+    )
+    window = f"start={start}&end={end}"
     series = client.get(
         f"/api/v1/devices/bts1/series/battery_v?step_s=600&{window}", headers=viewer
     )
