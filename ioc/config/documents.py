@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BeforeValidator, ValidationError
+from pydantic import BaseModel, BeforeValidator, ValidationError
 
 _MAX_LISTED = 20
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def read_document(path: Path, error: type[ValueError]) -> Any:
@@ -25,6 +26,15 @@ def read_document(path: Path, error: type[ValueError]) -> Any:
         return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (ValueError, yaml.YAMLError) as exc:
         raise error(f"{path}: not valid {path.suffix.lstrip('.')}: {exc}") from exc
+
+
+def read_model(path: Path, model: type[ModelT], error: type[ValueError]) -> ModelT:
+    """Parse a file into a pydantic model; raise `error` with one line per mistake."""
+    document = read_document(path, error)
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise error(explain_validation(path, exc, document)) from exc
 
 
 def explain_validation(path: Path, exc: ValidationError, document: Any) -> str:

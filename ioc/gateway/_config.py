@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ioc.config.documents import Duration, explain_validation, read_document
+from ioc.config.documents import Duration, read_model
 from ioc.domain import DEVICE_ID_PATTERN, Inventory, Profile
 from ioc.gateway._regmap import RegisterMap, RegisterMapError, load_register_map
 
@@ -137,11 +137,7 @@ def load_gateway_config(
     path: Path, profiles: dict[str, Profile], default_maps_dir: Path
 ) -> GatewayConfig:
     """Read the gateway file and the register maps it names; raise GatewayConfigError."""
-    document = read_document(path, GatewayConfigError)
-    try:
-        model = _GatewayModel.model_validate(document)
-    except ValidationError as exc:
-        raise GatewayConfigError(explain_validation(path, exc, document)) from exc
+    model = read_model(path, _GatewayModel, GatewayConfigError)
     if GATEWAY_CLASS not in profiles:
         raise GatewayConfigError(f"the profiles define no class {GATEWAY_CLASS!r} for the gateway")
     maps_dir = model.maps_dir or default_maps_dir

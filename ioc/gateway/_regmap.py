@@ -17,9 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ioc.config.documents import explain_validation, read_document
+from ioc.config.documents import read_model
 from ioc.domain import MetricSpec, MetricType, Profile
 
 MAX_REGISTERS_PER_READ = 125  # the Modbus limit for functions 3 and 4
@@ -261,11 +261,7 @@ def bundled_maps_dir() -> Path:
 
 def load_register_map(path: Path, profiles: dict[str, Profile]) -> RegisterMap:
     """Read and check a register map against the profiles; raise RegisterMapError."""
-    document = read_document(path, RegisterMapError)
-    try:
-        model = _MapModel.model_validate(document)
-    except ValidationError as exc:
-        raise RegisterMapError(explain_validation(path, exc, document)) from exc
+    model = read_model(path, _MapModel, RegisterMapError)
     profile = profiles.get(model.class_)
     if profile is None:
         known = ", ".join(sorted(profiles))

@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ioc.config.documents import explain_validation, read_document
+from ioc.config.documents import read_model
 from ioc.domain import (
     DEVICE_ID_PATTERN,
     RESERVED_CLASS_NAMES,
@@ -113,11 +113,7 @@ def load_profiles(directory: Path) -> dict[str, Profile]:
         raise CatalogError(f"{directory}: no device profiles (*.yaml) found")
     profiles: dict[str, Profile] = {}
     for path in files:
-        document = read_document(path, CatalogError)
-        try:
-            model = _ProfileModel.model_validate(document)
-        except ValidationError as exc:
-            raise CatalogError(explain_validation(path, exc, document)) from exc
+        model = read_model(path, _ProfileModel, CatalogError)
         if model.class_ in profiles:
             raise CatalogError(f"{path}: class {model.class_!r} is defined by another profile too")
         profiles[model.class_] = _to_profile(model)
@@ -150,11 +146,7 @@ def _to_profile(model: _ProfileModel) -> Profile:
 
 def load_inventory(path: Path, profiles: dict[str, Profile]) -> Inventory:
     """Read an inventory (YAML or JSON) and check it against itself and the profiles."""
-    document = read_document(path, CatalogError)
-    try:
-        model = _InventoryModel.model_validate(document)
-    except ValidationError as exc:
-        raise CatalogError(explain_validation(path, exc, document)) from exc
+    model = read_model(path, _InventoryModel, CatalogError)
     for device in model.devices:
         if device.class_ not in profiles:
             known = ", ".join(sorted(profiles))

@@ -16,9 +16,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ioc.config.documents import Duration, explain_validation, read_document
+from ioc.config.documents import Duration, read_model
 from ioc.domain import Inventory, Severity
 
 _ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
@@ -170,11 +170,7 @@ class NotifyConfig:
 
 def load_notify_config(path: Path, inventory: Inventory, rule_ids: Iterable[str]) -> NotifyConfig:
     """Read and check the file; raise NotifyConfigError listing each mistake."""
-    document = read_document(path, NotifyConfigError)
-    try:
-        spec = NotifyFile.model_validate(document)
-    except ValidationError as exc:
-        raise NotifyConfigError(explain_validation(path, exc, document)) from exc
+    spec = read_model(path, NotifyFile, NotifyConfigError)
     problems = _check(spec, inventory, set(rule_ids))
     if problems:
         raise NotifyConfigError("\n".join(f"{path}: {problem}" for problem in problems))
