@@ -20,7 +20,7 @@ def test_every_ioc_package_is_in_pyproject() -> None:
     found = {
         ".".join(init.parent.relative_to(ROOT).parts)
         for init in (ROOT / "ioc").rglob("__init__.py")
-    } | {"firmware_sim", "ioc.bundled.devices", "ioc.bundled.rules"}
+    } | {"firmware_sim", "ioc.bundled.devices", "ioc.bundled.devices.modbus", "ioc.bundled.rules"}
     assert found == listed
 
 
