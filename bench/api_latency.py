@@ -25,10 +25,10 @@ import urllib3
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ioc.api import ApiContext, RuleRoles
-from ioc.app import ApiServer, wall_clock_ms
+from ioc.app import ApiServer
 from ioc.broker import free_port
 from ioc.config import load_settings
-from ioc.domain import Alert, AlertState, AlertTransition, Inventory, Role, Severity
+from ioc.domain import Alert, AlertState, AlertTransition, Inventory, Role, Severity, now_ms
 from ioc.domain import TransitionKind as Kind
 from ioc.inventory import (
     FleetShape,
@@ -75,13 +75,11 @@ class Churn:
         for device_id in list(self._inventory.devices)[50_000:]:
             if self._stop.wait(self._every_s):
                 return
-            fired = _alert(self._inventory, device_id, "device.down", wall_clock_ms())
+            fired = _alert(self._inventory, device_id, "device.down", now_ms())
             open_alerts.append(self._repository.create(fired, Kind.FIRED, "bench", ""))
             if len(open_alerts) > self._open_for:
                 resolved = dataclasses.replace(open_alerts.popleft(), state=AlertState.RESOLVED)
-                self._repository.record(
-                    [AlertTransition(Kind.RESOLVED, resolved, wall_clock_ms(), "")]
-                )
+                self._repository.record([AlertTransition(Kind.RESOLVED, resolved, now_ms(), "")])
 
     def __enter__(self) -> Churn:
         self._thread.start()
@@ -139,7 +137,7 @@ def fan_out(base: str, token: str, repository: AlertRepository, inventory: Inven
     devices = list(inventory.devices)[first_device : first_device + alerts]
     for device_id in devices:
         alert = repository.create(
-            _alert(inventory, device_id, FAN_OUT_RULE, wall_clock_ms()), Kind.FIRED, "bench", ""
+            _alert(inventory, device_id, FAN_OUT_RULE, now_ms()), Kind.FIRED, "bench", ""
         )
         committed[alert.id] = time.perf_counter()
         time.sleep(0.1)
@@ -180,14 +178,14 @@ def main() -> int:
     state_url = f"sqlite:///{workdir / 'state.db'}"
     engine = connect_state(state_url)
     repository = AlertRepository(engine)
-    now = wall_clock_ms()
+    now = now_ms()
     for i, device_id in enumerate(list(inventory.devices)[: args.open_alerts]):
         rule = "device.down" if i % 3 == 0 else "bts.mains_failure"
         repository.create(_alert(inventory, device_id, rule, now), Kind.FIRED, "bench", "")
     tokens = TokenStore(engine)
     _, token = tokens.create(Role.VIEWER, "bench", now)
     context = ApiContext(
-        inventory, profiles, repository, tokens, wall_clock_ms, rule_roles=ROLES,
+        inventory, profiles, repository, tokens, now_ms, rule_roles=ROLES,
         heartbeats=HeartbeatStore(engine).beats,
     )  # fmt: skip
     settings = load_settings(data_dir=workdir, state_url=state_url, api_port=free_port())

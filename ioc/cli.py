@@ -1,4 +1,5 @@
-"""The `ioc` command line."""
+"""The `ioc` command line: a thin face over `ioc.app` (processes, operator desk) and the use
+cases of `ioc.alerts`; it parses arguments, prints, and maps errors and outcomes to exit codes."""
 
 from __future__ import annotations
 
@@ -7,32 +8,62 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ioc.config import ConfigError, Settings, load_settings
-from ioc.inventory import CatalogError, FleetShape, generate_inventory, write_inventory
+from ioc.domain import ActionOutcome, AlertAction, BadFileError, IocError
+from ioc.inventory import FleetShape, generate_inventory, write_inventory
 
-_EXIT_CONFIG = 2
+if TYPE_CHECKING:
+    from ioc.app import Supervisor
+
+# Exit codes: 0 done, 1 failed (a server away, a service stopped), 2 a mistake in the input
+# (a file, a setting, an argument); an action on an alert has its own, by outcome.
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+ACTION_EXIT = {
+    ActionOutcome.DONE: 0,
+    ActionOutcome.QUEUED: 3,
+    ActionOutcome.UNKNOWN_ALERT: 4,
+    ActionOutcome.NOT_OPEN: 5,
+    ActionOutcome.REFUSED: 5,
+}
+
+
+def exit_code(error: IocError) -> int:
+    """The exit code of a command that ended with `error`."""
+    from ioc.alerts import UnknownArea, WindowRefused
+
+    bad_input = (BadFileError, UnknownArea, WindowRefused)
+    return EXIT_BAD_INPUT if isinstance(error, bad_input) else EXIT_FAILED
+
+
+class _IocGroup(click.Group):
+    """Every command's IocError ends it here: its message, and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(f"ioc: configuration is wrong:\n{exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except IocError as exc:
+            click.echo(f"ioc: {exc}", err=True)
+            sys.exit(exit_code(exc))
+        except OSError as exc:  # the machine said no: a folder not writable, a disk full
+            click.echo(f"ioc: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
 
 
 def _settings(ctx: click.Context) -> Settings:
-    try:
-        settings = load_settings(ctx.obj["config"])
-    except ConfigError as exc:
-        click.echo(f"ioc: configuration is wrong:\n{exc}", err=True)
-        sys.exit(_EXIT_CONFIG)
-    logging.basicConfig(
-        level=settings.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Alembic narrates its plugins and migrations at INFO; ioc's log has no use for it, and
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    # apscheduler logs every run of every job (once a second).
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    from ioc.app import configure_logging
+
+    settings = load_settings(ctx.find_root().obj["config"])
+    configure_logging(settings.log_level)
     return settings
 
 
@@ -51,7 +82,7 @@ class _StopFlag:
         return self.stop
 
 
-@click.group()
+@click.group(cls=_IocGroup)
 @click.option(
     "--config",
     "config",
@@ -68,45 +99,11 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @main.command("check-config")
 @click.pass_context
 def check_config(ctx: click.Context) -> None:
-    """Check settings, profiles and inventory; exit non-zero on any mistake."""
-    from ioc.app import build_senders, load_catalog, load_notifications, rule_locations
-    from ioc.notify import NotifyConfigError
-    from ioc.rules import RuleError, load_rules
+    """Check settings, profiles, inventory, rules and the notification file (with its
+    channels); exit 2 on any mistake."""
+    from ioc.app import check_configuration
 
-    settings = _settings(ctx)
-    try:
-        catalog = load_catalog(settings)
-        loaded = load_rules(rule_locations(settings), catalog.profiles, catalog.inventory)
-        notifications = load_notifications(settings, catalog)
-        if notifications is not None:
-            build_senders(settings, notifications, None)
-    except (CatalogError, RuleError, NotifyConfigError) as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(_EXIT_CONFIG)
-    notify = (
-        f"{len(notifications.people)} people, {len(notifications.spec.routes)} routes "
-        f"from {notifications.path}"
-        if notifications is not None
-        else "off (IOC_NOTIFY_CONFIG unset)"
-    )
-    store = (
-        (
-            f"InfluxDB {settings.influx_api.value} at {settings.influx_url}, "
-            f"database/bucket {settings.influx_db}"
-        )
-        if settings.influx_url
-        else (f"embedded SQLite at {settings.data_dir / 'telemetry.db'}")
-    )
-    click.echo(
-        f"ok: {len(catalog.profiles)} device classes ({', '.join(sorted(catalog.profiles))}), "
-        f"{len(catalog.inventory.devices):,} devices in {len(catalog.inventory.areas):,} areas\n"
-        f"broker: {settings.mqtt.host}:{settings.mqtt.port} (MQTT {settings.mqtt_protocol}), "
-        f"topics {settings.topic_prefix}/+/+/+\n"
-        f"telemetry store: {store}\n"
-        f"state database: {settings.resolved_state_url}\n"
-        f"rules: {len(loaded)} from {', '.join(map(str, rule_locations(settings)))}\n"
-        f"notifications: {notify}"
-    )
+    click.echo(check_configuration(_settings(ctx)))
 
 
 _STATUS_EVERY = click.option(
@@ -118,25 +115,13 @@ _STATUS_EVERY = click.option(
 )
 
 
-def _run(
-    ctx: click.Context, status_every: float, ingest: bool, rules: bool, api: bool = False
-) -> None:
-    from ioc.app import load_catalog, run_stages
-    from ioc.domain import DeliveryError
-    from ioc.notify import NotifyConfigError
-    from ioc.rules import RuleError
+def _supervise(ctx: click.Context, build: Callable[[Settings, Any], Supervisor]) -> None:
+    """Build a process's services from the settings and run them until stopped."""
+    from ioc.app import load_catalog
 
     settings = _settings(ctx)
-    try:
-        catalog = load_catalog(settings)
-        code = run_stages(settings, catalog, ingest, rules, _StopFlag(), status_every, api)
-    except (CatalogError, RuleError, DeliveryError, NotifyConfigError) as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(_EXIT_CONFIG)
-    except OSError as exc:  # the API's port taken, a data dir not writable
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(1)
-    sys.exit(code)
+    supervisor = build(settings, load_catalog(settings))
+    sys.exit(supervisor.run(_StopFlag()))
 
 
 @main.command()
@@ -144,15 +129,19 @@ def _run(
 @click.pass_context
 def ingest(ctx: click.Context, status_every: float) -> None:
     """Run the ingestor against the configured broker and store."""
-    _run(ctx, status_every, ingest=True, rules=False)
+    from ioc.app import ingest_process
+
+    _supervise(ctx, lambda settings, catalog: ingest_process(settings, catalog, status_every))
 
 
 @main.command()
 @_STATUS_EVERY
 @click.pass_context
 def run(ctx: click.Context, status_every: float) -> None:
-    """Run ingest, the rule engine and the API together in one process."""
-    _run(ctx, status_every, ingest=True, rules=True, api=True)
+    """Run ingest, the rule engine, the notifier and the API together in one process."""
+    from ioc.app import run_process
+
+    _supervise(ctx, lambda settings, catalog: run_process(settings, catalog, status_every))
 
 
 @main.group(invoke_without_command=True)
@@ -160,28 +149,20 @@ def run(ctx: click.Context, status_every: float) -> None:
 @click.pass_context
 def rules(ctx: click.Context, status_every: float) -> None:
     """Run the rule engine alone (its own subscription); see also `reload` and `list`."""
+    from ioc.app import rules_process
+
     if ctx.invoked_subcommand is None:
-        _run(ctx, status_every, ingest=False, rules=True)
-
-
-def _load_rules(ctx: click.Context) -> tuple[Settings, list[Any]]:
-    from ioc.app import load_catalog, rule_locations
-    from ioc.rules import RuleError, load_rules
-
-    settings = _settings(ctx)
-    try:
-        catalog = load_catalog(settings)
-        return settings, load_rules(rule_locations(settings), catalog.profiles, catalog.inventory)
-    except (CatalogError, RuleError) as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(_EXIT_CONFIG)
+        _supervise(ctx, lambda settings, catalog: rules_process(settings, catalog, status_every))
 
 
 @rules.command("list")
 @click.pass_context
 def rules_list(ctx: click.Context) -> None:
     """Check the rule files and list the rules with how many devices each watches."""
-    _, loaded = _load_rules(ctx)
+    from ioc.app import load_catalog, load_rule_set
+
+    settings = _settings(ctx)
+    loaded = load_rule_set(settings, load_catalog(settings))
     for rule in loaded:
         spec = rule.spec
         click.echo(
@@ -195,17 +176,9 @@ def rules_list(ctx: click.Context) -> None:
 def rules_reload(ctx: click.Context) -> None:
     """Check the rule files, then tell the running `ioc rules` / `ioc run` to reload them."""
     from ioc.app import load_catalog, request_reload
-    from ioc.rules import RuleError
 
     settings = _settings(ctx)
-    try:
-        click.echo(request_reload(settings, load_catalog(settings)))
-    except (CatalogError, RuleError) as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(_EXIT_CONFIG)
-    except ProcessLookupError as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(1)
+    click.echo(request_reload(settings, load_catalog(settings)))
 
 
 @main.group()
@@ -232,26 +205,16 @@ def gateway_modbus(
     GATEWAY_FILE names the ports (device paths or pyserial URLs), the controllers' unit ids,
     the devices they are and their register maps; see docs/gateway.md.
     """
-    from ioc.app import describe, load_catalog, load_gateway, run_gateway
-    from ioc.gateway import GatewayConfigError
+    from ioc.app import describe, gateway_process, load_catalog, load_gateway
 
     settings = _settings(ctx)
-    try:
-        config, warnings = load_gateway(load_catalog(settings), gateway_file)
-    except (CatalogError, GatewayConfigError) as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(_EXIT_CONFIG)
+    config, warnings = load_gateway(load_catalog(settings), gateway_file)
     for warning in warnings:
         click.echo(f"ioc: warning: {warning}", err=True)
     click.echo(describe(config), err=True)
     if check:
         return
-    try:
-        code = run_gateway(settings, config, _StopFlag(), metrics_port, metrics_host)
-    except OSError as exc:  # the buffer's directory not writable, the metrics port taken
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(1)
-    sys.exit(code)
+    sys.exit(gateway_process(settings, config, metrics_port, metrics_host).run(_StopFlag()))
 
 
 @main.group(invoke_without_command=True)
@@ -288,37 +251,18 @@ def alerts(
         return
     import orjson
 
-    from ioc.alerts import alert_json
-    from ioc.app import load_catalog
+    from ioc.alerts import OPEN_STATES, AlertFilter, alert_json, find_alerts
+    from ioc.app import OperatorDesk, demo_state_url, load_catalog
     from ioc.domain import AlertState, Severity
-    from ioc.state import StateError
 
     settings = _settings(ctx)
-    area_ids = None
-    if area is not None:
-        try:
-            inventory = load_catalog(settings).inventory
-        except CatalogError as exc:
-            click.echo(f"ioc: {exc}", err=True)
-            sys.exit(_EXIT_CONFIG)
-        if area not in inventory.areas:
-            click.echo(f"ioc: no area {area!r} in the inventory", err=True)
-            sys.exit(_EXIT_CONFIG)
-        area_ids = list(inventory.subtree(area))
-    wanted = {AlertState(s) for s in states if s != "open"}
-    if "open" in states:
-        wanted |= {AlertState.FIRING, AlertState.ACKNOWLEDGED}
-    state_url = None
-    if demo:
-        state_url = f"sqlite:///{settings.data_dir / 'demo' / 'state.db'}"
-    repository = _alert_repository(settings, state_url)
-    try:
-        found = repository.list_alerts(wanted, [Severity(s) for s in severities], area_ids, limit)
-    except StateError as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(1)
-    finally:
-        repository.close()
+    wanted = {AlertState(s) for s in states if s != "open"} | (
+        OPEN_STATES if "open" in states else set()
+    )
+    query = AlertFilter(frozenset(wanted), frozenset(map(Severity, severities)), area, limit)
+    inventory = load_catalog(settings).inventory if area is not None else None
+    with OperatorDesk(settings, demo_state_url(settings) if demo else None) as desk:
+        found = find_alerts(desk.alerts, inventory, query)
     if as_json:
         click.echo(
             orjson.dumps([alert_json(a) for a in found], option=orjson.OPT_INDENT_2).decode()
@@ -344,26 +288,32 @@ _WAIT = click.option(
 )
 
 
-def _request(
-    ctx: click.Context, alert_id: int, action: str, actor: str, note: str, wait: float
+def _act(
+    ctx: click.Context,
+    alert_id: int,
+    action: AlertAction,
+    actor: str,
+    note: str,
+    wait: float,
 ) -> None:
-    """Queue a request for the running rules process and report what it did."""
-    settings = _settings(ctx)
-    repository = _alert_repository(settings)
-    request_id = repository.request(alert_id, action, actor, note, time.time_ns() // 1_000_000)
-    result = repository.wait_for_result(request_id, wait)
-    repository.close()
-    if result is None:
+    """Have the running rules process do it; the exit code says what came of it."""
+    from ioc.alerts import act_on_alert
+    from ioc.app import OperatorDesk
+    from ioc.domain import now_ms
+
+    with OperatorDesk(_settings(ctx)) as desk:
+        result = act_on_alert(desk.alerts, action, alert_id, actor, note, now_ms(), wait)
+    if result.outcome is ActionOutcome.DONE:
+        click.echo(f"alert #{alert_id}: {action.value} done by {actor}")
+    elif result.outcome is ActionOutcome.QUEUED:
         click.echo(
-            f"ioc: request #{request_id} is queued, but no running `ioc run` / `ioc rules` took "
-            f"it within {wait:g} s; it will be applied when one runs",
+            f"ioc: request #{result.request_id} is queued, but no running `ioc run` / "
+            f"`ioc rules` took it within {wait:g} s; it will be applied when one runs",
             err=True,
         )
-        sys.exit(1)
-    if result != "ok":
-        click.echo(f"ioc: {result}", err=True)
-        sys.exit(1)
-    click.echo(f"alert #{alert_id}: {action} done by {actor}")
+    else:
+        click.echo(f"ioc: {result.detail}", err=True)
+    sys.exit(ACTION_EXIT[result.outcome])
 
 
 @alerts.command("ack")
@@ -374,7 +324,7 @@ def _request(
 @click.pass_context
 def alerts_ack(ctx: click.Context, alert_id: int, note: str, actor: str, wait: float) -> None:
     """Acknowledge an alert (you have taken it on)."""
-    _request(ctx, alert_id, "ack", actor, note, wait)
+    _act(ctx, alert_id, AlertAction.ACKNOWLEDGE, actor, note, wait)
 
 
 @alerts.command("resolve")
@@ -385,7 +335,7 @@ def alerts_ack(ctx: click.Context, alert_id: int, note: str, actor: str, wait: f
 @click.pass_context
 def alerts_resolve(ctx: click.Context, alert_id: int, note: str, actor: str, wait: float) -> None:
     """Resolve an alert by hand (raised anew if its condition still holds)."""
-    _request(ctx, alert_id, "resolve", actor, note, wait)
+    _act(ctx, alert_id, AlertAction.RESOLVE, actor, note, wait)
 
 
 @alerts.command("note")
@@ -396,7 +346,7 @@ def alerts_resolve(ctx: click.Context, alert_id: int, note: str, actor: str, wai
 @click.pass_context
 def alerts_note(ctx: click.Context, alert_id: int, text: str, actor: str, wait: float) -> None:
     """Add a note to an alert's history."""
-    _request(ctx, alert_id, "note", actor, text, wait)
+    _act(ctx, alert_id, AlertAction.NOTE, actor, text, wait)
 
 
 @alerts.command("show")
@@ -404,26 +354,26 @@ def alerts_note(ctx: click.Context, alert_id: int, text: str, actor: str, wait: 
 @click.pass_context
 def alerts_show(ctx: click.Context, alert_id: int) -> None:
     """One alert with its history and the alerts grouped under it."""
-    settings = _settings(ctx)
-    repository = _alert_repository(settings)
-    history = repository.history(alert_id)
-    children = [a for a in repository.list_alerts(limit=100_000) if a.root_id == alert_id]
-    repository.close()
-    if not history:
+    from ioc.alerts import alert_detail
+    from ioc.app import OperatorDesk
+
+    with OperatorDesk(_settings(ctx)) as desk:
+        detail = alert_detail(desk.alerts, alert_id)
+    if detail is None:
         click.echo(f"ioc: no alert {alert_id}", err=True)
-        sys.exit(1)
-    alert = history[0].alert
+        sys.exit(ACTION_EXIT[ActionOutcome.UNKNOWN_ALERT])
+    alert = detail.alert
     click.echo(
         f"#{alert.id} {alert.state.value} {alert.severity.value} {alert.rule_id} on "
         f"{alert.device_id}: {alert.message_en}"
         + (f" (caused by #{alert.root_id})" if alert.root_id else "")
     )
-    for transition in history:
+    for transition in detail.history:
         note = f" - {transition.note}" if transition.note else ""
         click.echo(
             f"  {_when(transition.at_ms)} {transition.kind.value:12} {transition.actor}{note}"
         )
-    for child in children:
+    for child in detail.children:
         click.echo(f"  affected: #{child.id} {child.state.value} {child.rule_id} {child.device_id}")
 
 
@@ -432,28 +382,17 @@ def alerts_show(ctx: click.Context, alert_id: int) -> None:
 def api(ctx: click.Context) -> None:
     """Serve the HTTP API and the wall alone on IOC_API_HOST:IOC_API_PORT (`ioc run` serves
     them too)."""
-    from ioc.app import ApiServer, api_context, load_catalog
-    from ioc.domain import DeliveryError
-    from ioc.notify import NotifyConfigError
-    from ioc.rules import RuleError
+    from ioc.app import api_process, load_catalog
 
     settings = _settings(ctx)
-    try:
-        server = ApiServer(settings, api_context(settings, load_catalog(settings)))
-        server.start()
-    except (CatalogError, RuleError, DeliveryError, NotifyConfigError) as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(_EXIT_CONFIG)
-    except OSError as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(1)
+    supervisor, server = api_process(settings, load_catalog(settings))
+    supervisor.start()
     click.echo(f"ioc api: the wall at {server.url}/wall/, the API at {server.url}/docs", err=True)
-    stop = _StopFlag()
     try:
-        while not stop() and server.running:
-            time.sleep(0.2)
+        supervisor.wait(_StopFlag())
     finally:
-        server.stop()
+        supervisor.stop()
+    sys.exit(1 if supervisor.failures() else 0)
 
 
 @main.group()
@@ -472,12 +411,11 @@ def token() -> None:
 @click.pass_context
 def token_create(ctx: click.Context, role: str, name: str | None) -> None:
     """Create a token; the secret is printed alone on the last line."""
-    from ioc.domain import Role
-    from ioc.state import TokenStore, connect_state
+    from ioc.app import OperatorDesk
+    from ioc.domain import Role, now_ms
 
-    settings = _settings(ctx)
-    store = TokenStore(connect_state(settings.resolved_state_url))
-    record, secret = store.create(Role(role), name or f"{role}-token", time.time_ns() // 1_000_000)
+    with OperatorDesk(_settings(ctx)) as desk:
+        record, secret = desk.tokens.create(Role(role), name or f"{role}-token", now_ms())
     click.echo(f"token #{record.id} ({record.role.value}, {record.name}); keep it secret:")
     click.echo(secret)
 
@@ -486,10 +424,11 @@ def token_create(ctx: click.Context, role: str, name: str | None) -> None:
 @click.pass_context
 def token_list(ctx: click.Context) -> None:
     """Tokens (never their secrets)."""
-    from ioc.state import TokenStore, connect_state
+    from ioc.app import OperatorDesk
 
-    settings = _settings(ctx)
-    for record in TokenStore(connect_state(settings.resolved_state_url)).list():
+    with OperatorDesk(_settings(ctx)) as desk:
+        records = desk.tokens.list()
+    for record in records:
         revoked = f" revoked {_when(record.revoked_at_ms)}" if record.revoked_at_ms else ""
         click.echo(
             f"#{record.id:<4} {record.role.value:8} {record.name:24} "
@@ -502,13 +441,14 @@ def token_list(ctx: click.Context) -> None:
 @click.pass_context
 def token_revoke(ctx: click.Context, token_id: int) -> None:
     """Revoke a token at once."""
-    from ioc.state import TokenStore, connect_state
+    from ioc.app import OperatorDesk
+    from ioc.domain import now_ms
 
-    settings = _settings(ctx)
-    store = TokenStore(connect_state(settings.resolved_state_url))
-    if not store.revoke(token_id, time.time_ns() // 1_000_000):
+    with OperatorDesk(_settings(ctx)) as desk:
+        revoked = desk.tokens.revoke(token_id, now_ms())
+    if not revoked:
         click.echo(f"ioc: no live token #{token_id}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
     click.echo(f"token #{token_id} revoked")
 
 
@@ -521,8 +461,10 @@ def _parse_time(text: str) -> int:
     """Epoch ms from an ISO 8601 time (a time without a zone is UTC) or 'now'."""
     import datetime as dt
 
+    from ioc.domain import now_ms
+
     if text == "now":
-        return time.time_ns() // 1_000_000
+        return now_ms()
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError as exc:
@@ -556,8 +498,9 @@ def maintenance_add(
     created_by: str,
 ) -> None:
     """Plan a maintenance window (the running ioc applies it within 10 s)."""
-    from ioc.alerts import AlertError, check_window
-    from ioc.domain import MaintenanceWindow, WindowScope
+    from ioc.alerts import plan_window
+    from ioc.app import OperatorDesk, load_catalog, load_rule_set
+    from ioc.domain import MaintenanceWindow, WindowScope, now_ms
     from ioc.rules import parse_duration
 
     scopes = [(WindowScope.DEVICE, device), (WindowScope.AREA, area), (WindowScope.RULE, rule)]
@@ -574,24 +517,13 @@ def maintenance_add(
             ends = starts + round(parse_duration(duration) * 1000)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--duration") from exc
-    if ends <= time.time_ns() // 1_000_000:
-        raise click.UsageError(f"that window ended already ({_when(ends)})")
     scope, target = given[0]
-    settings, loaded = _load_rules(ctx)
-    from ioc.app import load_catalog
-
+    settings = _settings(ctx)
+    catalog = load_catalog(settings)
+    rule_ids = frozenset(r.info.id for r in load_rule_set(settings, catalog))
     window = MaintenanceWindow(0, scope, target, starts, ends, reason, created_by)
-    try:
-        check_window(window, load_catalog(settings).inventory)
-    except AlertError as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(_EXIT_CONFIG)
-    if scope is WindowScope.RULE and target not in {rule.info.id for rule in loaded}:
-        click.echo(f"ioc: no rule {target!r} in force", err=True)
-        sys.exit(_EXIT_CONFIG)
-    repository = _alert_repository(settings)
-    saved = repository.add_window(window)
-    repository.close()
+    with OperatorDesk(settings) as desk:
+        saved = plan_window(desk.alerts, catalog.inventory, rule_ids, window, now_ms())
     click.echo(f"window #{saved.id}: {scope.value} {target} until {_when(ends)}")
 
 
@@ -599,10 +531,11 @@ def maintenance_add(
 @click.pass_context
 def maintenance_list(ctx: click.Context) -> None:
     """Windows in force or planned."""
-    settings = _settings(ctx)
-    repository = _alert_repository(settings)
-    windows = repository.current_windows(time.time_ns() // 1_000_000)
-    repository.close()
+    from ioc.app import OperatorDesk
+    from ioc.domain import now_ms
+
+    with OperatorDesk(_settings(ctx)) as desk:
+        windows = desk.alerts.current_windows(now_ms())
     for window in windows:
         click.echo(
             f"#{window.id:<5} {window.scope.value:6} {window.target:24} "
@@ -618,13 +551,12 @@ def maintenance_list(ctx: click.Context) -> None:
 @click.pass_context
 def maintenance_end(ctx: click.Context, window_id: int) -> None:
     """End a window now."""
-    settings = _settings(ctx)
-    repository = _alert_repository(settings)
-    ended = repository.end_window(window_id, time.time_ns() // 1_000_000)
-    repository.close()
-    if ended is None:
-        click.echo(f"ioc: no open maintenance window {window_id}", err=True)
-        sys.exit(1)
+    from ioc.alerts import end_window
+    from ioc.app import OperatorDesk
+    from ioc.domain import now_ms
+
+    with OperatorDesk(_settings(ctx)) as desk:
+        end_window(desk.alerts, window_id, now_ms())
     click.echo(f"window #{window_id} ended")
 
 
@@ -648,18 +580,12 @@ def notifications(
 
     import orjson
 
+    from ioc.app import OperatorDesk, demo_state_url
     from ioc.domain import NotificationStatus
-    from ioc.state import Outbox, StateError, connect_state
 
     settings = _settings(ctx)
-    state_url = f"sqlite:///{settings.data_dir / 'demo' / 'state.db'}" if demo else None
-    try:
-        engine = connect_state(state_url or settings.resolved_state_url)
-        listed = Outbox(engine).listing([NotificationStatus(s) for s in statuses], limit)
-    except StateError as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(1)
-    engine.dispose()
+    with OperatorDesk(settings, demo_state_url(settings) if demo else None) as desk:
+        listed = desk.outbox.listing([NotificationStatus(s) for s in statuses], limit)
     if as_json:
         rows = [dataclasses.asdict(n) for n in listed]
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
@@ -675,16 +601,6 @@ def notifications(
 
 def _when(ms: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000)) + "Z"
-
-
-def _alert_repository(settings: Settings, state_url: str | None = None) -> Any:
-    from ioc.state import AlertRepository, StateError, connect_state
-
-    try:
-        return AlertRepository(connect_state(state_url or settings.resolved_state_url))
-    except StateError as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(1)
 
 
 @main.command()
@@ -715,15 +631,7 @@ def demo(
 
     settings = _settings(ctx)
     logging.getLogger().setLevel(logging.WARNING)
-    try:
-        code = run_demo(settings, devices, speed, duration, _StopFlag(), embedded_broker)
-    except CatalogError as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        code = _EXIT_CONFIG
-    except OSError as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        code = 1
-    sys.exit(code)
+    sys.exit(run_demo(settings, devices, speed, duration, _StopFlag(), embedded_broker))
 
 
 @main.command(
@@ -757,11 +665,11 @@ def sim(ctx: click.Context, sim_args: tuple[str, ...]) -> None:
 @click.pass_context
 def dead_letters(ctx: click.Context, limit: int, reason: str | None) -> None:
     """Show the newest rejected messages with their reason and payload."""
-    from ioc.app import open_dead_letters
+    from ioc.app import OperatorDesk
 
-    settings = _settings(ctx)
-    log = open_dead_letters(settings)
-    for letter in log.recent(limit, reason):
+    with OperatorDesk(_settings(ctx)) as desk:
+        letters = desk.dead_letters.recent(limit, reason)
+    for letter in letters:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(letter.received_ms / 1000))
         payload = letter.payload[:200].decode("utf-8", errors="replace")
         click.echo(

@@ -10,7 +10,6 @@ published.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import string
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -21,6 +20,7 @@ from ioc.domain import (
     AlertState,
     AlertTransition,
     Inventory,
+    IocError,
     MaintenanceWindow,
     RuleSignal,
     SignalKind,
@@ -31,12 +31,20 @@ from ioc.domain import (
 RULE_ACTOR = "rules"
 
 
-class AlertError(ValueError):
+class AlertError(IocError):
     """An operator's request cannot be done (no such alert, already resolved...)."""
 
 
+class AlertNotOpen(AlertError):
+    """No open alert with that id (resolved, or never raised)."""
+
+
+class ActionRefused(AlertError):
+    """Not possible as the alert stands (already acknowledged, a note with no text)."""
+
+
 class AlertStore(Protocol):
-    """Where the book keeps alerts, their history and maintenance windows."""
+    """Where the book keeps alerts and their history, and reads maintenance windows."""
 
     def open_alerts(self) -> list[Alert]:
         """Every alert not yet resolved."""
@@ -52,14 +60,6 @@ class AlertStore(Protocol):
 
     def current_windows(self, now_ms: int) -> list[MaintenanceWindow]:
         """Windows not ended and not yet over."""
-        ...
-
-    def add_window(self, window: MaintenanceWindow) -> MaintenanceWindow:
-        """Insert a window; return it with its id."""
-        ...
-
-    def end_window(self, window_id: int, now_ms: int) -> MaintenanceWindow | None:
-        """End a window now; None if there is no such open window."""
         ...
 
 
@@ -215,7 +215,9 @@ class AlertBook:
         """Someone has taken the alert on."""
         alert = self._require_open(alert_id)
         if alert.state is AlertState.ACKNOWLEDGED:
-            raise AlertError(f"alert {alert_id} is already acknowledged by {alert.acknowledged_by}")
+            raise ActionRefused(
+                f"alert {alert_id} is already acknowledged by {alert.acknowledged_by}"
+            )
         now = self._now()
         acked = dataclasses.replace(
             alert, state=AlertState.ACKNOWLEDGED, acknowledged_by=actor, updated_at_ms=now
@@ -228,7 +230,7 @@ class AlertBook:
         """A remark in the alert's history."""
         alert = self._require_open(alert_id)
         if not note.strip():
-            raise AlertError("a note needs some text")
+            raise ActionRefused("a note needs some text")
         now = self._now()
         noted = dataclasses.replace(alert, updated_at_ms=now)
         return self._commit([self._transition(TransitionKind.NOTE, noted, now, note, actor)])[0]
@@ -240,7 +242,7 @@ class AlertBook:
     def _require_open(self, alert_id: int) -> Alert:
         alert = self._open.get(alert_id)
         if alert is None:
-            raise AlertError(f"no open alert {alert_id}")
+            raise AlertNotOpen(f"no open alert {alert_id}")
         return alert
 
     def _now(self) -> int:
@@ -357,28 +359,7 @@ class AlertBook:
                 )
         return transitions
 
-    def children(self, alert_id: int) -> list[Alert]:
-        """Open alerts grouped under a root."""
-        return [alert for alert in self.open_alerts if alert.root_id == alert_id]
-
     # -- maintenance windows ---------------------------------------------------------------
-
-    def add_window(
-        self, window: MaintenanceWindow
-    ) -> tuple[MaintenanceWindow, list[AlertTransition]]:
-        """Plan a window; alerts it covers now are silenced at once."""
-        check_window(window, self._inventory)
-        saved = self._store.add_window(window)
-        self._windows.append(saved)
-        return saved, self.refresh_silences(self._now())
-
-    def end_window(self, window_id: int) -> list[AlertTransition]:
-        """End a window early; what it silenced and still holds is notified."""
-        now = self._now()
-        if self._store.end_window(window_id, now) is None:
-            raise AlertError(f"no open maintenance window {window_id}")
-        self._windows = [window for window in self._windows if window.id != window_id]
-        return self.refresh_silences(now)
 
     def refresh_silences(self, now: int) -> list[AlertTransition]:
         """Windows start and end with time, and other processes (`ioc maintenance`) add and end
@@ -450,49 +431,3 @@ def _walk(start: str, neighbours: Callable[[str], Iterable[str]]) -> list[str]:
         order.append(device_id)
         queue.extend(neighbours(device_id))
     return order
-
-
-def alert_json(alert: Alert) -> dict[str, object]:
-    """The alert as JSON for the CLI, MQTT and the API."""
-    return {
-        "id": alert.id,
-        "rule": alert.rule_id,
-        "device_id": alert.device_id,
-        "device_class": alert.device_class,
-        "area_id": alert.area_id,
-        "state": alert.state.value,
-        "severity": alert.severity.value,
-        "probable_cause": alert.probable_cause,
-        "event_type": alert.event_type,
-        "title": {"vi": alert.title_vi, "en": alert.title_en},
-        "message": {"vi": alert.message_vi, "en": alert.message_en},
-        "facts": dict(alert.facts),
-        "root_id": alert.root_id,
-        "silenced": alert.silenced,
-        "acknowledged_by": alert.acknowledged_by,
-        "opened_at": _iso(alert.opened_at_ms),
-        "updated_at": _iso(alert.updated_at_ms),
-        "resolved_at": _iso(alert.resolved_at_ms) if alert.resolved_at_ms is not None else None,
-    }
-
-
-def transition_json(transition: AlertTransition) -> dict[str, object]:
-    """A transition as published: what happened, and the alert as it now is."""
-    alert = transition.alert
-    return {
-        "event": transition.kind.value,
-        "at": _iso(transition.at_ms),
-        "actor": transition.actor,
-        "note": transition.note,
-        # Whether a person should hear of it: a root, not silenced, still open or just resolved.
-        "notify": alert.root_id is None and not alert.silenced,
-        "alert": alert_json(alert),
-    }
-
-
-def _iso(ms: int) -> str:
-    return (
-        datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )

@@ -11,7 +11,7 @@ import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
-from ioc.alerts._book import transition_json
+from ioc.alerts._json import transition_json
 from ioc.broker import paho_client
 from ioc.config import BrokerAddress
 from ioc.domain import AlertTransition

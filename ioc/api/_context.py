@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from ioc.api._overview import RuleRoles
 from ioc.domain import (
     AckClaim,
+    ActionOutcome,
     Aggregate,
+    Alert,
+    AlertAction,
+    AlertState,
+    AlertTransition,
+    ApiToken,
     Inventory,
     LatestValues,
+    LoggedTransition,
+    MaintenanceWindow,
     Notification,
     NotificationStatus,
     Profile,
+    Role,
     SeriesPoint,
+    Severity,
+    StageBeat,
 )
-from ioc.state import AlertRepository, StageBeat, TokenStore
 
 
 class TelemetryReader(Protocol):
@@ -42,8 +52,76 @@ class TelemetryReader(Protocol):
         """One metric of one device, downsampled."""
 
 
+class AlertLog(Protocol):
+    """The alerts as the API reads and asks for them (the state database's AlertRepository):
+    queries, operator requests for the rules process, maintenance windows, the event log."""
+
+    def list_alerts(
+        self,
+        states: Iterable[AlertState] = (),
+        severities: Iterable[Severity] = (),
+        area_ids: Iterable[str] | None = None,
+        limit: int = 500,
+        device_ids: Iterable[str] | None = None,
+    ) -> list[Alert]:
+        """Alerts newest first, filtered."""
+
+    def get(self, alert_id: int) -> Alert | None:
+        """One alert as it is now."""
+
+    def history(self, alert_id: int) -> list[AlertTransition]:
+        """An alert's audit trail, oldest first."""
+
+    def children(self, alert_id: int) -> list[Alert]:
+        """Open alerts grouped under a root."""
+
+    def open_alerts(self) -> list[Alert]:
+        """Every alert not yet resolved."""
+
+    def last_event_id(self) -> int:
+        """The newest transition's id."""
+
+    def events_after(self, event_id: int, limit: int) -> list[LoggedTransition]:
+        """Transitions after an id, oldest first."""
+
+    def request(
+        self, alert_id: int, action: AlertAction, actor: str, note: str, now_ms: int
+    ) -> int:
+        """Queue an action for the rules process; its request id."""
+
+    def wait_for_result(
+        self, request_id: int, timeout_s: float
+    ) -> tuple[ActionOutcome, str] | None:
+        """A request's outcome once carried out; None if not within `timeout_s`."""
+
+    def current_windows(self, now_ms: int) -> list[MaintenanceWindow]:
+        """Windows not ended and not yet over."""
+
+    def add_window(self, window: MaintenanceWindow) -> MaintenanceWindow:
+        """Insert a window; return it with its id."""
+
+    def end_window(self, window_id: int, now_ms: int) -> MaintenanceWindow | None:
+        """End a window now; None if there is no such open window."""
+
+
+class TokenKeeper(Protocol):
+    """API tokens (the state database's TokenStore)."""
+
+    def create(self, role: Role, name: str, now_ms: int) -> tuple[ApiToken, str]:
+        """A new token and its secret (shown once)."""
+
+    def find(self, secret: str) -> ApiToken | None:
+        """The live token with this secret."""
+
+    def list(self) -> list[ApiToken]:
+        """Every token (never the secrets)."""
+
+    def revoke(self, token_id: int, now_ms: int) -> bool:
+        """Revoke a live token; False if there is none with that id."""
+
+
 class AckReader(Protocol):
-    """Reads acknowledgement links (ioc.notify's AckLinks); raises ValueError for a bad one."""
+    """Reads acknowledgement links (ioc.notify's AckLinks); raises IocError for a bad one."""
 
     def read(self, token: str) -> AckClaim:
         """What the link grants."""
@@ -68,7 +146,7 @@ class RulesControl:
 
     ids: frozenset[str]
     # Checks the files and asks the running rules to reload; returns what happened, raises
-    # RuleError (bad files) or ProcessLookupError (nothing running).
+    # BadFileError (bad files) or another IocError (no rules process runs).
     reload: Callable[[], str] | None = None
 
 
@@ -78,8 +156,8 @@ class ApiContext:
 
     inventory: Inventory
     profiles: dict[str, Profile]
-    alerts: AlertRepository
-    tokens: TokenStore
+    alerts: AlertLog
+    tokens: TokenKeeper
     clock: Callable[[], int]
     rule_roles: RuleRoles = field(default_factory=RuleRoles)
     rules: RulesControl | None = None  # the rules in force, when known
@@ -90,21 +168,14 @@ class ApiContext:
     telemetry: TelemetryReader | None = None
     heartbeats: Callable[[], dict[str, StageBeat]] | None = None
     probes: Mapping[str, Probe] = field(default_factory=dict)
+    # What needs an operator though everything answers (work a store refused), by stage.
+    attention: Mapping[str, Probe] = field(default_factory=dict)
     ack_links: AckReader | None = None  # when notifications carry acknowledgement links
     outbox: NotificationLog | None = None
     poll_every_s: float = 0.25  # how often the live view reads the alert log
     beat_every_s: float = 5.0  # how often the stream says how fresh its data is
     # Set when the server stops: live streams end instead of holding the shutdown up.
     stopping: threading.Event = field(default_factory=threading.Event)
-
-
-def carry_out(
-    context: ApiContext, alert_id: int, action: str, actor: str, note: str
-) -> tuple[int, str | None]:
-    """Queue an action for the rules process (which owns the alerts) and wait for its outcome:
-    the request id, and "ok", its refusal, or None if no rules process took it in time."""
-    request_id = context.alerts.request(alert_id, action, actor, note, context.clock())
-    return request_id, context.alerts.wait_for_result(request_id, context.request_wait_s)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,15 @@ import orjson
 
 from ioc.alerts import transition_json
 from ioc.api._overview import UP, AreaCounts, DeviceStatus, Overview, RuleRoles, status_of
-from ioc.domain import Alert, AlertState, Device, Inventory
-from ioc.state import LoggedTransition, StageBeat, StateError
+from ioc.domain import (
+    Alert,
+    AlertState,
+    DeliveryError,
+    Device,
+    Inventory,
+    LoggedTransition,
+    StageBeat,
+)
 
 log = logging.getLogger("ioc.api")
 
@@ -107,7 +114,7 @@ class LiveView:
     # -- following the log -----------------------------------------------------------------
 
     def load(self) -> None:
-        """Read the open alerts and where the log stands (raises StateError)."""
+        """Read the open alerts and where the log stands (raises DeliveryError)."""
         last_id = self._feed.last_event_id()
         open_alerts = self._feed.open_alerts()
         with self._lock:
@@ -132,7 +139,7 @@ class LiveView:
                 changed = True
             if self._beats is not None:
                 self._rules_beat = self._beats().get("rules")
-        except StateError as exc:
+        except DeliveryError as exc:
             if self._feed_ok:
                 log.error("cannot follow the alert log, the wall goes stale: %s", exc)
             self._feed_ok = False

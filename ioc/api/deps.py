@@ -13,8 +13,7 @@ from pydantic import BaseModel
 from ioc.api._context import ApiContext
 from ioc.api._follow import Changes
 from ioc.api._live import LiveView
-from ioc.domain import Role
-from ioc.state import ApiToken
+from ioc.domain import ApiToken, Role
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `ioc token create`")
 

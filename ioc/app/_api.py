@@ -6,7 +6,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import uvicorn
 
@@ -14,10 +14,12 @@ from ioc.api import ApiContext, ProcessMetrics, RuleRoles, RulesControl, create_
 from ioc.app._catalog import Catalog
 from ioc.app._ingest import IngestService
 from ioc.app._notify import ack_links, load_notifications
-from ioc.app._rules import RulesService, request_reload, rule_locations, wall_clock_ms
+from ioc.app._rules import RulesService
+from ioc.app._ruleset import load_rule_set, request_reload
 from ioc.app._stores import open_telemetry_store
+from ioc.app._supervisor import ServiceError
 from ioc.config import Settings
-from ioc.rules import load_rules
+from ioc.domain import now_ms
 from ioc.state import AlertRepository, HeartbeatStore, Outbox, TokenStore, connect_state
 from ioc.store import StoreError
 
@@ -30,10 +32,11 @@ def api_context(
     settings: Settings,
     catalog: Catalog,
     process_metrics: Callable[[], ProcessMetrics] | None = None,
+    attention: Mapping[str, Callable[[], str | None]] | None = None,
 ) -> ApiContext:
     """The stores the API reads and writes, from the settings."""
     engine = connect_state(settings.resolved_state_url)
-    rules = load_rules(rule_locations(settings), catalog.profiles, catalog.inventory)
+    rules = load_rule_set(settings, catalog)
     absence = {r.info.id for r in rules if r.spec.condition.kind == "absence"}
     roles = RuleRoles(
         down=frozenset(absence),
@@ -50,7 +53,7 @@ def api_context(
         profiles=catalog.profiles,
         alerts=alerts,
         tokens=TokenStore(engine),
-        clock=wall_clock_ms,
+        clock=now_ms,
         rule_roles=roles,
         rules=RulesControl(
             ids=frozenset(r.info.id for r in rules),
@@ -61,6 +64,7 @@ def api_context(
         heartbeats=HeartbeatStore(engine).beats,
         ack_links=ack_links(settings, notifications) if notifications else None,
         outbox=Outbox(engine),
+        attention=attention or {},
         probes={
             "broker": lambda: _failure(lambda: _reach(settings.mqtt.host, settings.mqtt.port)),
             "telemetry_store": lambda: _failure(telemetry.ping),
@@ -111,6 +115,10 @@ def stage_metrics(
                 "rules_signals": (engine.signals, "raise / update / clear signals"),
                 "rules_stale": (engine.stale, "readings older than the last judged"),
             }
+            counters["rules_refused_by_state"] = (
+                rules.stats.refused_by_state,
+                "alert work the state database refused (integrity): dropped, needs an operator",
+            )
             gauges["rules_backlog"] = (rules.backlog, "items waiting for the rule engine")
         return ProcessMetrics(counters, gauges, rejected)
 
@@ -119,6 +127,8 @@ def stage_metrics(
 
 class ApiServer:
     """uvicorn in a thread, stopped like Ctrl-C stops it."""
+
+    name = "api"
 
     def __init__(self, settings: Settings, context: ApiContext) -> None:
         config = uvicorn.Config(
@@ -131,6 +141,7 @@ class ApiServer:
             timeout_graceful_shutdown=GRACE_S,
         )
         self._server = uvicorn.Server(config)
+        self.context = context
         self._stopping = context.stopping
         self._thread = threading.Thread(target=self._server.run, name="api")
         self.url = f"http://{settings.api_host}:{settings.api_port}"
@@ -152,6 +163,13 @@ class ApiServer:
     def running(self) -> bool:
         """Whether it still serves (uvicorn ends by itself only on a fatal error)."""
         return self._thread.is_alive()
+
+    @property
+    def failure(self) -> BaseException | None:
+        """Set when the server ended without being asked to."""
+        if self._server.started and not self.running and not self._stopping.is_set():
+            return ServiceError(f"the API server at {self.url} stopped by itself")
+        return None
 
     @property
     def started(self) -> bool:

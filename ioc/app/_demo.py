@@ -19,18 +19,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import SecretStr
 
 from firmware_sim import DeviceSpec, Fault, FaultKind, Simulator, SimulatorOptions, load_fleet
-from ioc.app._api import ApiServer, api_context, stage_metrics
 from ioc.app._catalog import Catalog, load_catalog
 from ioc.app._demo_modbus import ModbusSite, with_serial_gateway
-from ioc.app._ingest import IngestService
-from ioc.app._notify import NotifyService, build_senders, load_notifications
-from ioc.app._rules import RulesService, wall_clock_ms
-from ioc.app._run import alert_publisher, ingest_hearing
+from ioc.app._run import Stages, add_api, add_ingest, add_rules, ingest_hearing
 from ioc.app._status import StatusLine
-from ioc.app._stores import open_dead_letters, open_telemetry_store
+from ioc.app._supervisor import Managed, Service, Supervisor, Ticker
 from ioc.broker import EmbeddedBroker, MosquittoProcess, mosquitto_available
 from ioc.config import Settings
-from ioc.domain import Alert, Inventory, Role
+from ioc.domain import Alert, Inventory, Role, now_ms
 from ioc.inventory import bundled_inventory_path, bundled_profiles_dir
 
 EMBEDDED_BROKER_DEVICES = 400
@@ -68,47 +64,183 @@ def run_demo(
     embedded_broker: bool = False,
     out: TextIO = sys.stderr,
 ) -> int:
-    """Broker, store, ingest and the simulated province, with a live status line."""
-    demo_dir = settings.data_dir / "demo"
+    """Broker, store, ingest, rules, API and the simulated province, with a live status line."""
     catalog = load_catalog(settings)
-    broker: MosquittoProcess | EmbeddedBroker
-    if not embedded_broker and mosquitto_available():
-        # A fresh broker too: the last run's retained `offline` statuses are not news.
-        shutil.rmtree(demo_dir / "mosquitto", ignore_errors=True)
-        broker, protocol, broker_kind = MosquittoProcess(demo_dir / "mosquitto"), "5", "Mosquitto"
-    else:
-        broker, protocol = EmbeddedBroker(), "3.1.1"
-        broker_kind = (
-            "embedded amqtt broker: in memory, acknowledged on receipt; "
-            "install Mosquitto for store-then-acknowledge"
-        )
+    broker, protocol, broker_kind = _choose_broker(settings, embedded_broker)
     if isinstance(broker, EmbeddedBroker) and devices is None:
         # amqtt keeps up with a few hundred devices, not a province; Mosquitto takes them all.
         devices = EMBEDDED_BROKER_DEVICES
-    broker.start()
-    try:
-        return _run_on_broker(
-            settings, catalog, broker, protocol, broker_kind, devices, speed, duration_s,
-            should_stop, out,
-        )  # fmt: skip
-    finally:
-        broker.stop()  # also when starting the rest failed: never an orphaned broker
+    demo = Demo(settings, catalog, broker, protocol, devices, speed, out)
+    print(demo.banner(broker_kind), file=out)
+    supervisor = Supervisor(demo.services)
+    started = time.monotonic()
+
+    def done() -> bool:
+        return should_stop() or (
+            duration_s is not None and time.monotonic() - started >= duration_s
+        )
+
+    code = supervisor.run(done)
+    demo.summary()
+    return code
 
 
-def _run_on_broker(
-    settings: Settings,
-    catalog: Catalog,
-    broker: MosquittoProcess | EmbeddedBroker,
-    protocol: str,
-    broker_kind: str,
-    devices: int | None,
-    speed: float,
-    duration_s: float | None,
-    should_stop: Callable[[], bool],
-    out: TextIO,
-) -> int:
-    """The demo once its broker runs."""
+def _choose_broker(
+    settings: Settings, embedded: bool
+) -> tuple[MosquittoProcess | EmbeddedBroker, str, str]:
+    """Mosquitto when installed (a fresh one: the last run's retained `offline` statuses are
+    not news), else the embedded amqtt broker; with its MQTT version and a description."""
     demo_dir = settings.data_dir / "demo"
+    if not embedded and mosquitto_available():
+        shutil.rmtree(demo_dir / "mosquitto", ignore_errors=True)
+        return MosquittoProcess(demo_dir / "mosquitto"), "5", "Mosquitto"
+    return (
+        EmbeddedBroker(),
+        "3.1.1",
+        "embedded amqtt broker: in memory, acknowledged on receipt; "
+        "install Mosquitto for store-then-acknowledge",
+    )
+
+
+class Demo:
+    """The demo's services in start order (the broker first, the rules after the simulated
+    devices, so they stop first: devices going away because the demo ends are not an outage)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        broker: MosquittoProcess | EmbeddedBroker,
+        protocol: str,
+        devices: int | None,
+        speed: float,
+        out: TextIO,
+    ) -> None:
+        self.demo_dir = settings.data_dir / "demo"
+        _fresh_state(self.demo_dir)
+        self.settings = _demo_settings(settings, broker, protocol, self.demo_dir)
+        self.broker = broker
+        self.out = out
+        self.speed = speed
+        self.fleet = demo_fleet(
+            load_fleet(
+                settings.inventory or bundled_inventory_path(),
+                settings.profiles_dir or bundled_profiles_dir(),
+            ),
+            devices,
+        )
+        self.faults = demo_faults(self.fleet)
+        serial_ids = _serial_sites(self.fleet, self.faults)
+        # Rules watch the simulated devices only: the rest of the province would look down.
+        inventory = _sub_inventory(catalog.inventory, self.fleet)
+        if serial_ids is not None:
+            inventory = with_serial_gateway(inventory, serial_ids)
+        self.catalog = Catalog(catalog.profiles, inventory)
+        self.modbus = (
+            ModbusSite(self.settings, catalog.profiles, serial_ids, speed, self.demo_dir)
+            if serial_ids is not None
+            else None
+        )
+        self.services = self._services(isinstance(broker, EmbeddedBroker))
+
+    def _services(self, ack_on_receipt: bool) -> list[Service]:
+        settings, catalog = self.settings, self.catalog
+        stages = Stages(services=[Managed("broker", self.broker.start, self.broker.stop)])
+        started_ms = now_ms()
+
+        def demo_clock() -> int:
+            # The rules run on the simulation's clock: a 60 s rule fires after 60 simulated s.
+            return started_ms + round((now_ms() - started_ms) * self.speed)
+
+        rule_stages = Stages()
+        self.rules = add_rules(rule_stages, settings, catalog, demo_clock)
+        self.ingest = add_ingest(stages, settings, catalog, [self.rules.observe], ack_on_receipt)
+        self.rules.hearing = ingest_hearing(self.ingest)
+        stages.services.append(NotificationPrinter(settings, self.out))
+        if self.modbus is not None:
+            stages.services += self.modbus.services()
+        self.simulation = Simulation(self._simulator(ack_on_receipt))
+        stages.services += [self.simulation, *rule_stages.services]
+        stages.rules = self.rules
+        server = add_api(stages, settings, catalog)
+        _, token = server.context.tokens.create(Role.VIEWER, "wall (demo)", now_ms())
+        status = StatusLine(self.ingest.stats, self.ingest.live, len(catalog.inventory.devices))
+        stages.services += [
+            Managed("wall banner", lambda: self._announce(server.url, token), None),
+            Ticker("status", 1.0, lambda: self._print_status(status)),
+        ]
+        return stages.services
+
+    def _simulator(self, embedded_broker: bool) -> Simulator:
+        serial = set(self.modbus.device_ids) if self.modbus is not None else set()
+        endpoint = self.settings.mqtt
+        return Simulator(
+            [d for d in self.fleet if d.device_id not in serial],
+            SimulatorOptions(
+                host=endpoint.host,
+                port=endpoint.port,
+                topic_prefix=self.settings.topic_prefix,
+                speed=self.speed,
+                # amqtt accepts connections far more slowly than Mosquitto.
+                connects_per_second=200 if embedded_broker else 2000,
+            ),
+            self.faults,
+        )
+
+    def banner(self, broker_kind: str) -> str:
+        """What runs where, and the faults to expect."""
+        settings = self.settings
+        faults = "\n             ".join(
+            f"{f.kind} on {f.device_id} at +{f.at_s:g}s (sim time)" for f in self.faults
+        )
+        modbus = f"\n  modbus     {self.modbus.describe()}" if self.modbus is not None else ""
+        return (
+            f"ioc demo: {len(self.fleet)} simulated devices at {self.speed:g}x speed\n"
+            f"  broker     {self.broker.url} ({broker_kind})\n"
+            f"  telemetry  {self._store_where()}\n"
+            f"  state      {settings.resolved_state_url}\n"
+            f"  faults     {faults or 'none'}{modbus}\n"
+            "  Ctrl-C stops."
+        )
+
+    def _store_where(self) -> str:
+        return self.settings.influx_url or str(self.demo_dir / "telemetry.db")
+
+    def _announce(self, url: str, token: str) -> None:
+        print(
+            f"  wall       {url}/wall/?token={token}\n"
+            f"  API        {url}/docs (the same viewer token)\n"
+            f"  notify     the duty officer over MQTT ({self.settings.topic_prefix}/notify/#), "
+            "shown below as they arrive; `ioc notifications --demo` lists them",
+            file=self.out,
+            flush=True,
+        )
+
+    def _print_status(self, status: StatusLine) -> None:
+        line = status.render(self.ingest.consumer.connected)
+        print(
+            f"\r{line} | sim sent {self.simulation.simulator.counters.telemetry_sent:,} "
+            f"| open alerts {len(self.rules.book.open_alerts):,}\x1b[K",
+            end="",
+            file=self.out,
+            flush=True,
+        )
+
+    def summary(self) -> None:
+        """What was stored and which alerts the faults raised."""
+        print(
+            f"\nioc demo: stopped. {self.ingest.stats.stored:,} readings stored in "
+            f"{self._store_where()}",
+            file=self.out,
+        )
+        _print_alerts(self.rules.repository.list_alerts(limit=500), self.out)
+        self.rules.repository.close()
+
+
+def _demo_settings(
+    settings: Settings, broker: MosquittoProcess | EmbeddedBroker, protocol: str, demo_dir: Path
+) -> Settings:
+    """The demo's own broker, data folder and state, and a duty officer to notify."""
     settings = settings.model_copy(
         update={
             "mqtt_url": broker.url,
@@ -118,160 +250,42 @@ def _run_on_broker(
             "mqtt_client_id": "ioc-demo-ingest",
         }
     )
-    fleet = demo_fleet(
-        load_fleet(
-            settings.inventory or bundled_inventory_path(),
-            settings.profiles_dir or bundled_profiles_dir(),
-        ),
-        devices,
-    )
-    faults = demo_faults(fleet)
-    # Two sites report through the Modbus gateway instead of MQTT firmware of their own.
-    bts_ids = [d.device_id for d in fleet if d.device_class == "bts"]
+    return _with_demo_notifications(settings, demo_dir)
+
+
+def _serial_sites(fleet: Sequence[DeviceSpec], faults: Sequence[Fault]) -> tuple[str, str] | None:
+    """Two healthy BTS sites that report through the Modbus gateway instead of MQTT firmware."""
     faulty = {fault.device_id for fault in faults}
-    serial_ids = tuple(device_id for device_id in bts_ids if device_id not in faulty)[-2:]
-    with_modbus = len(serial_ids) == 2
-    # Rules watch the simulated devices only: the rest of the province would look down.
-    inventory = _sub_inventory(catalog.inventory, fleet)
-    if with_modbus:
-        inventory = with_serial_gateway(inventory, serial_ids)
-    catalog = Catalog(catalog.profiles, inventory)
-    _fresh_state(demo_dir)
-    publisher = alert_publisher(settings)
-    started_ms = wall_clock_ms()
+    healthy = [d.device_id for d in fleet if d.device_class == "bts" and d.device_id not in faulty]
+    return (healthy[-2], healthy[-1]) if len(healthy) >= 2 else None
 
-    def demo_clock() -> int:
-        # The rules run on the simulation's clock, so a 60 s rule fires after 60 simulated s.
-        return started_ms + round((wall_clock_ms() - started_ms) * speed)
 
-    settings = _with_demo_notifications(settings, demo_dir)
-    rules = RulesService(settings, catalog, publisher, clock=demo_clock)
-    notifications = load_notifications(settings, catalog)
-    assert notifications is not None
-    notifier = NotifyService(
-        settings, catalog, notifications, build_senders(settings, notifications, publisher),
-        clock=demo_clock,
-    )  # fmt: skip
-    printer = NotificationPrinter(settings, out)
-    store = open_telemetry_store(settings, catalog.inventory)
-    service = IngestService(
-        settings,
-        catalog,
-        store,
-        open_dead_letters(settings),
-        observers=[rules.observe],
-        ack_on_receipt=isinstance(broker, EmbeddedBroker),
-    )
-    rules.hearing = ingest_hearing(service)
-    modbus_site = (
-        ModbusSite(settings, catalog.profiles, (serial_ids[0], serial_ids[1]), speed, demo_dir)
-        if with_modbus
-        else None
-    )
-    mqtt_fleet = [d for d in fleet if modbus_site is None or d.device_id not in serial_ids]
-    endpoint = settings.mqtt
-    simulator = Simulator(
-        mqtt_fleet,
-        SimulatorOptions(
-            host=endpoint.host,
-            port=endpoint.port,
-            topic_prefix=settings.topic_prefix,
-            speed=speed,
-            # amqtt accepts connections far more slowly than Mosquitto.
-            connects_per_second=2000 if protocol == "5" else 200,
-        ),
-        faults,
-    )
-    stop_sim = threading.Event()
-    sim_thread = threading.Thread(
-        target=simulator.run, kwargs={"should_stop": stop_sim.is_set}, name="simulator"
-    )
-    store_where = settings.influx_url or str(demo_dir / "telemetry.db")
-    print(
-        f"ioc demo: {len(fleet)} simulated devices at {speed:g}x speed\n"
-        f"  broker     {broker.url} ({broker_kind})\n"
-        f"  telemetry  {store_where}\n"
-        f"  state      {settings.resolved_state_url}\n"
-        f"  faults     "
-        + (
-            "\n             ".join(
-                f"{f.kind} on {f.device_id} at +{f.at_s:g}s (sim time)" for f in faults
-            )
-            or "none"
-        )
-        + (f"\n  modbus     {modbus_site.describe()}" if modbus_site is not None else "")
-        + "\n  Ctrl-C stops.",
-        file=out,
-    )
-    publisher.start()
-    printer.start()
-    rules.start()
-    notifier.start()
-    service.start()
-    context = api_context(settings, catalog, stage_metrics(service, rules))
-    _, wall_token = context.tokens.create(Role.VIEWER, "wall (demo)", wall_clock_ms())
-    server = ApiServer(settings, context)
-    try:
-        server.start()
-    except OSError:
-        rules.stop()
-        notifier.stop()
-        printer.stop()
-        service.stop()
-        publisher.stop()
-        raise
-    print(
-        f"  wall       {server.url}/wall/?token={wall_token}\n"
-        f"  API        {server.url}/docs (the same viewer token)\n"
-        f"  notify     the duty officer over MQTT ({settings.topic_prefix}/notify/#), shown "
-        "below as they arrive; `ioc notifications --demo` lists them",
-        file=out,
-        flush=True,
-    )
-    sim_thread.start()
-    if modbus_site is not None:
-        modbus_site.start()
-    status = StatusLine(service.stats, service.live, len(catalog.inventory.devices))
-    started = time.monotonic()
-    try:
-        while not should_stop() and not service.stopped.is_set():
-            if duration_s is not None and time.monotonic() - started >= duration_s:
-                break
-            time.sleep(1.0)
-            line = status.render(service.consumer.connected)
-            open_alerts = len(rules.book.open_alerts)
-            print(
-                f"\r{line} | sim sent {simulator.counters.telemetry_sent:,} "
-                f"| open alerts {open_alerts:,}\x1b[K",
-                end="",
-                file=out,
-                flush=True,
-            )
-    finally:
-        # Rules first: devices going away because the demo ends are not an outage.
-        server.stop()
-        rules.stop()
-        notifier.stop()
-        stop_sim.set()
-        sim_thread.join()
-        if modbus_site is not None:
-            modbus_site.stop()
-        service.stop()
-        printer.stop()
-        publisher.stop()
-        store.close()
-    print(
-        f"\nioc demo: stopped. {service.stats.stored:,} readings stored in {store_where}", file=out
-    )
-    _print_alerts(rules.repository.list_alerts(limit=500), out)
-    rules.repository.close()
-    failed = False
-    failures = (("ingest", service.failure), ("rules", rules.failure), ("notify", notifier.failure))
-    for name, failure in failures:
-        if failure is not None:
-            print(f"ioc demo: {name} failed: {failure}", file=out)
-            failed = True
-    return 1 if failed else 0
+class Simulation:
+    """The simulated MQTT firmware of the province, on a thread of its own."""
+
+    name = "simulator"
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+        self.failure: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="simulator")
+
+    def start(self) -> None:
+        """Connect the devices and start reporting."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """The devices disconnect."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            self.simulator.run(should_stop=self._stop.is_set)
+        except BaseException as exc:  # supervised: the supervisor reports it and stops
+            self.failure = exc
 
 
 def _with_demo_notifications(settings: Settings, demo_dir: Path) -> Settings:
@@ -296,6 +310,9 @@ def _with_demo_notifications(settings: Settings, demo_dir: Path) -> Settings:
 
 class NotificationPrinter:
     """Prints each notification as it arrives on the broker, as an engineer's phone gets it."""
+
+    name = "notification printer"
+    failure: BaseException | None = None
 
     def __init__(self, settings: Settings, out: TextIO) -> None:
         endpoint = settings.mqtt

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import threading
 from pathlib import Path
 
 import yaml
 
 from firmware_sim import FaultKind
 from firmware_sim.modbus import LineSettings, PtyLine, RtuSlave, SiteController
-from ioc.app._gateway import gateway_options
+from ioc.app._gateway import gateway_options, gateway_services
+from ioc.app._supervisor import Managed, Service
 from ioc.config import Settings
 from ioc.domain import Device, Inventory, Profile
 from ioc.gateway import (
@@ -100,10 +100,6 @@ class ModbusSite:
             self.config_path, profiles, bundled_maps_dir()
         )
         self.gateway = ModbusGateway(self.config, gateway_options(settings, self.config))
-        self._stop = threading.Event()
-        self._supervisor = threading.Thread(
-            target=self.gateway.run, args=(self._stop.is_set, None), name="demo-gateway"
-        )
 
     def describe(self) -> str:
         """One line for the demo's banner."""
@@ -113,17 +109,14 @@ class ModbusSite:
             f"({self.config_path})"
         )
 
-    def start(self) -> None:
-        """Controllers first, then the gateway."""
-        self.slave.start()
-        self.gateway.start()
-        self._supervisor.start()
+    def services(self) -> list[Service]:
+        """Controllers first, then the gateway (which stops first: it says offline for its
+        controllers while they still answer)."""
+        return [
+            Managed("modbus controllers", self.slave.start, self._stop_controllers),
+            *gateway_services(self.gateway),
+        ]
 
-    def stop(self) -> None:
-        """Gateway first (it says offline for its controllers), then the controllers."""
-        self._stop.set()
-        if self._supervisor.is_alive():
-            self._supervisor.join()
-        self.gateway.stop()
+    def _stop_controllers(self) -> None:
         self.slave.stop()
         self.line.close()

@@ -57,6 +57,8 @@ def mqtt_options(settings: Settings, client_id: str, ack_on_receipt: bool) -> Mq
 class IngestService:
     """Everything ingest needs, wired; `failure` is set if it had to stop on its own."""
 
+    name = "ingest"
+
     def __init__(
         self,
         settings: Settings,

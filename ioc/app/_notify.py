@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 from ioc.alerts import MqttAlertPublisher
 from ioc.app._catalog import Catalog
-from ioc.app._rules import rule_locations, wall_clock_ms
+from ioc.app._ruleset import load_rule_set
 from ioc.config import Settings
+from ioc.domain import now_ms
 from ioc.notify import (
     AckLinks,
     Channel,
@@ -29,7 +30,6 @@ from ioc.notify import (
     load_notify_config,
 )
 from ioc.notify._channels import EmailSender, MqttSender, SmsSender
-from ioc.rules import load_rules
 from ioc.state import AlertRepository, Outbox, StateError, connect_state
 
 log = logging.getLogger("ioc.notify")
@@ -42,7 +42,7 @@ def load_notifications(settings: Settings, catalog: Catalog) -> NotifyConfig | N
     """The notification file the settings name, checked (None when there is none)."""
     if settings.notify_config is None:
         return None
-    rules = load_rules(rule_locations(settings), catalog.profiles, catalog.inventory)
+    rules = load_rule_set(settings, catalog)
     return load_notify_config(
         settings.notify_config, catalog.inventory, [rule.info.id for rule in rules]
     )
@@ -85,7 +85,7 @@ def build_senders(
 
 
 def ack_links(
-    settings: Settings, config: NotifyConfig, clock: Callable[[], int] = wall_clock_ms
+    settings: Settings, config: NotifyConfig, clock: Callable[[], int] = now_ms
 ) -> AckLinks | None:
     """Acknowledgement links, when IOC_NOTIFY_LINK_SECRET is set."""
     if settings.notify_link_secret is None:
@@ -97,13 +97,15 @@ def ack_links(
 class NotifyService:
     """The notifier as one supervised thread; `failure` is set if it had to stop."""
 
+    name = "notify"
+
     def __init__(
         self,
         settings: Settings,
         catalog: Catalog,
         config: NotifyConfig,
         senders: dict[str, Sender],
-        clock: Callable[[], int] = wall_clock_ms,
+        clock: Callable[[], int] = now_ms,
     ) -> None:
         engine = connect_state(settings.resolved_state_url)
         self.alerts = AlertRepository(engine)

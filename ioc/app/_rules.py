@@ -1,97 +1,90 @@
-"""The rules service: engine and alert book on one thread, fed by ingest, timed by apscheduler.
+"""The rules service: engine and alert book on one worker thread, fed by ingest, timed by the
+worker itself on the injected clock.
 
 Items arrive from the MQTT thread into a bounded queue (a full queue blocks the sender, which
-holds back the broker: nothing is dropped). One worker thread owns the engine and the book;
-scheduled jobs and operator requests are commands that the worker runs between items, so no
-state is ever touched by two threads.
+holds back the broker: nothing is dropped). One worker thread owns the engine and the book; its
+timers (ticks, state saving, silence sweeps, operator requests, heartbeats) run between items
+whenever the service's clock says they are due, so no state is touched by two threads, and a
+test moves time instead of waiting for it.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import queue
-import signal
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
-
-from ioc.alerts import AlertBook, AlertError, Publisher
+from ioc.alerts import AlertBook, AlertError, AlertNotOpen, Publisher
 from ioc.app._catalog import Catalog
+from ioc.app._ruleset import load_rule_set
 from ioc.config import Settings
-from ioc.domain import AlertTransition, DeviceEvent, Reading, RuleSignal, StatusChange
-from ioc.rules import HeldState, OpenAlert, RuleEngine, RuleError, bundled_rules_dir, load_rules
-from ioc.state import AlertRepository, HeartbeatStore, StageBeat, StateError, connect_state
+from ioc.domain import (
+    ActionOutcome,
+    AlertAction,
+    AlertTransition,
+    Clock,
+    RuleSignal,
+    StageBeat,
+    TelemetryItem,
+    now_ms,
+)
+from ioc.rules import HeldState, OpenAlert, RuleEngine, RuleError
+from ioc.state import (
+    AlertRepository,
+    AlertRequest,
+    HeartbeatStore,
+    StateError,
+    StateRefused,
+    StateUnavailable,
+    connect_state,
+)
 
 log = logging.getLogger("ioc.rules")
 
-Item = Reading | DeviceEvent | StatusChange
-
 QUEUE_LIMIT = 100_000
-TICK_S = 1.0  # silence sweeps and `for` timers: detection within the window + ~1 s
-SAVE_EVERY_S = 5.0
-SILENCES_EVERY_S = 10.0
-BEAT_EVERY_S = 5.0  # the wall calls data stale when the beat or the data behind it is old
-REQUESTS_EVERY_S = 1.0  # acknowledge / resolve / note queued by `ioc alerts ack ...`
-
-
-def wall_clock_ms() -> int:
-    """Milliseconds since the epoch."""
-    return time.time_ns() // 1_000_000
+TICK_MS = 1_000  # silence sweeps and `for` timers: detection within the window + ~1 s
+SAVE_EVERY_MS = 5_000
+SILENCES_EVERY_MS = 10_000
+BEAT_EVERY_MS = 5_000  # the wall calls data stale when the beat or the data behind it is old
+REQUESTS_EVERY_MS = 1_000  # acknowledge / resolve / note queued by `ioc alerts ack ...`
 
 
 @dataclass(slots=True)
 class RulesStats:
-    """Counters for the status line."""
+    """Counters for the status line and /metrics."""
 
     queue_waits: int = 0
     item_errors: int = 0
     store_retries: int = 0
     reloads: int = 0
     blind_spells: int = 0
+    refused_by_state: int = 0  # work the state database refused (integrity): dropped, reported
+    last_refusal: str | None = None
 
 
-def rule_locations(settings: Settings) -> list[Path]:
-    """Where the rules are read from: IOC_RULES_DIR, else the bundled default set."""
-    return [settings.rules_dir or bundled_rules_dir()]
+@dataclass(slots=True)
+class _Timer:
+    """A job the worker runs every `every_ms` of its clock."""
 
-
-def pid_file(settings: Settings) -> Path:
-    """Where a running rules process writes its pid (`ioc rules reload` signals it)."""
-    return settings.data_dir / "ioc-rules.pid"
-
-
-def request_reload(settings: Settings, catalog: Catalog) -> str:
-    """Check the rule files, then ask the running rules process to reload them.
-
-    Raises RuleError for bad files and ProcessLookupError when no rules process runs.
-    """
-    loaded = load_rules(rule_locations(settings), catalog.profiles, catalog.inventory)
-    path = pid_file(settings)
-    try:
-        pid = int(path.read_text(encoding="ascii").strip())
-        os.kill(pid, signal.SIGHUP)
-    except (OSError, ValueError) as exc:
-        raise ProcessLookupError(
-            f"no running rules process to reload ({path}: {exc}); the files are valid"
-        ) from exc
-    return f"asked process {pid} to reload {len(loaded)} rules"
+    every_ms: int
+    job: Callable[[], None]
+    due_ms: int = 0
 
 
 class RulesService:
     """Rules and alerts as one supervised worker; `failure` is set if it had to stop."""
+
+    name = "rules"
 
     def __init__(
         self,
         settings: Settings,
         catalog: Catalog,
         publisher: Publisher | None = None,
-        clock: Callable[[], int] = wall_clock_ms,
+        clock: Clock = now_ms,
     ) -> None:
         self._settings = settings
         self._catalog = catalog
@@ -99,8 +92,7 @@ class RulesService:
         # Whether devices can reach ioc now (set by whoever wires the broker side); while it
         # says no, nobody is judged silent.
         self.hearing: Callable[[], bool] | None = None
-        self._locations = rule_locations(settings)
-        rules = load_rules(self._locations, catalog.profiles, catalog.inventory)
+        rules = load_rule_set(settings, catalog)
         state = connect_state(settings.resolved_state_url)
         self.repository = AlertRepository(state)
         self._heartbeats = HeartbeatStore(state)
@@ -109,12 +101,12 @@ class RulesService:
         self.book = AlertBook(self.repository, catalog.inventory, publisher, clock)
         self.stats = RulesStats()
         self.failure: BaseException | None = None
-        self._queue: queue.Queue[tuple[Item, int]] = queue.Queue(QUEUE_LIMIT)
+        self._queue: queue.Queue[tuple[TelemetryItem, int]] = queue.Queue(QUEUE_LIMIT)
         self._commands: deque[Callable[[], None]] = deque()
         self._unsaved: list[RuleSignal] = []
         self._stopping = threading.Event()
         self._worker = threading.Thread(target=self._run, name="rules")
-        self._scheduler = BackgroundScheduler(timezone="UTC")
+        self._timers: list[_Timer] = []
         self._blind = False
         self._store_failing = False
 
@@ -134,33 +126,25 @@ class RulesService:
         )
         if open_alerts:
             log.info("%d open alerts carried over", len(open_alerts))
-        self._worker.start()
-        self._commands.append(self._beat)
-        jobs: list[tuple[Callable[[], None], float]] = [
-            (self._tick, TICK_S),
-            (self._save_dirty, SAVE_EVERY_S),
-            (self._refresh_silences, SILENCES_EVERY_S),
-            (self._serve_requests, REQUESTS_EVERY_S),
-            (self._beat, BEAT_EVERY_S),
+        now = self._clock()
+        jobs = [
+            (self._beat, BEAT_EVERY_MS),
+            (self._tick, TICK_MS),
+            (self._save_dirty, SAVE_EVERY_MS),
+            (self._refresh_silences, SILENCES_EVERY_MS),
+            (self._serve_requests, REQUESTS_EVERY_MS),
         ]
         if self.hearing is not None:
-            jobs.append((self._check_hearing, TICK_S))
-        for job, every_s in jobs:
-            self._scheduler.add_job(
-                self._commands.append,
-                "interval",
-                seconds=every_s,
-                args=[job],
-                max_instances=1,
-                coalesce=True,
-            )
-        self._scheduler.start()
+            jobs.append((self._check_hearing, TICK_MS))
+        # The heartbeat at once (the wall waits for it); the rest after their first interval.
+        self._timers = [_Timer(every, job, now + every) for job, every in jobs]
+        self._timers[0].due_ms = now
+        self._worker.start()
 
     def stop(self) -> None:
         """Judge what is queued, save every state, and stop (once; later calls do nothing)."""
         if self._stopping.is_set():
             return
-        self._scheduler.shutdown(wait=False)
         self._stopping.set()
         self._worker.join()
         try:
@@ -170,6 +154,20 @@ class RulesService:
             log.error("could not save the rule state at stop: %s", exc)
         self.repository.close()
 
+    def sync(self, timeout_s: float = 10.0) -> None:
+        """Wait until the worker has judged what is queued and run the timers due by the clock
+        now (tests move the clock, then sync)."""
+        done = threading.Event()
+
+        def mark() -> None:
+            self._drain(self._queue.qsize())
+            self._run_due_timers()
+            done.set()
+
+        self._commands.append(mark)
+        if not done.wait(timeout_s):
+            raise TimeoutError(f"the rules worker did not answer within {timeout_s:g} s")
+
     @property
     def backlog(self) -> int:
         """Items waiting for the engine."""
@@ -177,7 +175,7 @@ class RulesService:
 
     # -- the ingest side -------------------------------------------------------------------
 
-    def observe(self, item: Item) -> None:
+    def observe(self, item: TelemetryItem) -> None:
         """Take one accepted item (from the MQTT thread); blocks while the queue is full."""
         if self._stopping.is_set():
             return  # stopped before ingest: what arrives now is stored, not judged
@@ -208,6 +206,7 @@ class RulesService:
             while True:
                 while self._commands:
                     self._commands.popleft()()
+                self._run_due_timers()
                 if self._stopping.is_set() and self._queue.empty():
                     break
                 try:
@@ -220,6 +219,14 @@ class RulesService:
             self.failure = exc
             log.exception("the rules worker stopped")
 
+    def _run_due_timers(self) -> None:
+        now = self._clock()
+        for timer in self._timers:
+            if now >= timer.due_ms:
+                # From now, not from when it was due: a clock that jumps runs a job once.
+                timer.due_ms = now + timer.every_ms
+                timer.job()
+
     def _drain(self, limit: int) -> None:
         for _ in range(limit):
             try:
@@ -228,8 +235,8 @@ class RulesService:
                 return
             self._judge(*entry)
 
-    def _judge(self, item: Item, received_ms: int) -> None:
-        self._last_item_ms = wall_clock_ms()  # the heartbeat is on the wall clock, always
+    def _judge(self, item: TelemetryItem, received_ms: int) -> None:
+        self._last_item_ms = now_ms()  # the heartbeat is on the wall clock, always
         try:
             signals = self.engine.apply(item, received_ms)
         except Exception:  # one bad rule or item must not stop alerting for everyone
@@ -238,22 +245,26 @@ class RulesService:
                 log.exception("rule evaluation failed (%d so far)", self.stats.item_errors)
             return
         if signals or self._unsaved:
-            self._act(signals)
+            self._apply(signals)
 
-    def _act(self, signals: list[RuleSignal]) -> None:
-        """Hand signals to the book; if the state database is away, keep them and retry."""
+    def _apply(self, signals: list[RuleSignal]) -> None:
+        """Hand signals to the book; if the state database is away, keep them and retry; if it
+        refuses one, report it for an operator and go on with the rest."""
         pending = self._unsaved + signals
         self._unsaved = []
         while pending:
             try:
                 self.book.apply(pending[:1])
-            except StateError as exc:
+            except StateUnavailable as exc:
                 self._unsaved = pending
                 self.stats.store_retries += 1
                 if not self._store_failing:
                     self._store_failing = True
                     log.error("cannot store alerts, will retry: %s", exc)
                 return
+            except StateRefused as exc:
+                signal = pending[0]
+                self._refused(f"store {signal.kind} of {signal.rule.id} on {signal.device_id}", exc)
             pending = pending[1:]
         if self._store_failing:
             self._store_failing = False
@@ -265,15 +276,17 @@ class RulesService:
         self._drain(self._queue.qsize())
         signals = self.engine.tick(self._clock())
         if signals or self._unsaved:
-            self._act(signals)
+            self._apply(signals)
 
     def _save_dirty(self) -> None:
         held = self.engine.take_dirty()
         try:
             self.repository.save_rule_states((h.rule_id, h.device_id, h.data) for h in held)
-        except StateError as exc:
+        except StateUnavailable as exc:
             log.warning("could not save rule state (kept for the next try): %s", exc)
             self.engine.mark_dirty(held)
+        except StateRefused as exc:
+            self._refused(f"save the state of {len(held)} rule timers", exc)
 
     def _refresh_silences(self) -> None:
         try:
@@ -282,7 +295,7 @@ class RulesService:
             log.warning("could not update silences: %s", exc)
 
     def _beat(self) -> None:
-        beat = StageBeat("rules", wall_clock_ms(), self._last_item_ms, not self._blind)
+        beat = StageBeat("rules", now_ms(), self._last_item_ms, not self._blind)
         try:
             self._heartbeats.beat(beat)
         except StateError as exc:
@@ -295,19 +308,35 @@ class RulesService:
             log.warning("could not read operator requests: %s", exc)
             return
         for request in requests:
+            outcome, detail = self._carry_out(request)
             try:
-                if request.action == "ack":
-                    self.book.acknowledge(request.alert_id, request.actor, request.note)
-                elif request.action == "resolve":
-                    self._resolve_now(request.alert_id, request.actor, request.note)
-                elif request.action == "note":
-                    self.book.add_note(request.alert_id, request.actor, request.note)
-                else:
-                    raise AlertError(f"unknown action {request.action!r}")
-                result = "ok"
-            except AlertError as exc:
-                result = str(exc)
-            self.repository.finish_request(request.id, result, self._clock())
+                self.repository.finish_request(request.id, outcome, detail, self._clock())
+            except StateRefused as exc:
+                self._refused(f"record the outcome of request #{request.id}", exc)
+
+    def _carry_out(self, request: AlertRequest) -> tuple[ActionOutcome, str]:
+        """Do what an operator asked; what came of it, and why when it was not done."""
+        try:
+            if request.action is AlertAction.ACKNOWLEDGE:
+                self.book.acknowledge(request.alert_id, request.actor, request.note)
+            elif request.action is AlertAction.RESOLVE:
+                self._resolve_now(request.alert_id, request.actor, request.note)
+            else:
+                self.book.add_note(request.alert_id, request.actor, request.note)
+        except AlertNotOpen as exc:
+            if self.repository.get(request.alert_id) is None:
+                return ActionOutcome.UNKNOWN_ALERT, f"no alert {request.alert_id}"
+            return ActionOutcome.NOT_OPEN, str(exc)
+        except AlertError as exc:  # refused as the alert stands (already acknowledged...)
+            return ActionOutcome.REFUSED, str(exc)
+        return ActionOutcome.DONE, ""
+
+    def _refused(self, what: str, exc: StateRefused) -> None:
+        """Work the state database refused: never retried, logged with what it was, counted
+        (/metrics) and kept for /readyz until an operator restarts the process."""
+        self.stats.refused_by_state += 1
+        self.stats.last_refusal = f"could not {what}: {exc}"
+        log.error("needs an operator: could not %s (not retried): %s", what, exc)
 
     def _check_hearing(self) -> None:
         assert self.hearing is not None
@@ -328,12 +357,12 @@ class RulesService:
 
     def _reload(self) -> None:
         try:
-            rules = load_rules(self._locations, self._catalog.profiles, self._catalog.inventory)
+            rules = load_rule_set(self._settings, self._catalog)
         except RuleError as exc:
             log.error("rule reload refused, the running rules stay:\n%s", exc)
             return
         signals = self.engine.replace_rules(rules, self._clock())
         self.book.declare_outage_rules(rule.id for rule in self.engine.rules if rule.outage)
-        self._act(signals)
+        self._apply(signals)
         self.stats.reloads += 1
         log.info("rules reloaded: %d rules in force", len(self.engine.rules))

@@ -12,8 +12,10 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from ioc.domain import IocError
 
-class BrokerError(RuntimeError):
+
+class BrokerError(IocError):
     """The broker could not be started."""
 
 

@@ -14,11 +14,13 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ioc.domain import BadFileError
+
 ENV_PREFIX = "IOC_"
 _TOPIC_LEVEL = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
-class ConfigError(ValueError):
+class ConfigError(BadFileError):
     """The configuration is wrong; the message has one line per mistake."""
 
 

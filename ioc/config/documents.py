@@ -10,11 +10,13 @@ from typing import Annotated, Any, TypeVar
 import yaml
 from pydantic import BaseModel, BeforeValidator, ValidationError
 
+from ioc.domain import BadFileError
+
 _MAX_LISTED = 20
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def read_document(path: Path, error: type[ValueError]) -> Any:
+def read_document(path: Path, error: type[BadFileError]) -> Any:
     """Parse a .json or YAML file; raise `error` naming the file on any failure."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -28,7 +30,7 @@ def read_document(path: Path, error: type[ValueError]) -> Any:
         raise error(f"{path}: not valid {path.suffix.lstrip('.')}: {exc}") from exc
 
 
-def read_model(path: Path, model: type[ModelT], error: type[ValueError]) -> ModelT:
+def read_model(path: Path, model: type[ModelT], error: type[BadFileError]) -> ModelT:
     """Parse a file into a pydantic model; raise `error` with one line per mistake."""
     document = read_document(path, error)
     try:

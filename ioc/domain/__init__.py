@@ -1,10 +1,13 @@
 """Pure domain types shared by every stage; this package imports nothing else from ioc."""
 
-from ioc.domain._access import Role
+from ioc.domain._access import ApiToken, Role, StageBeat
 from ioc.domain._alerts import (
+    ActionOutcome,
     Alert,
+    AlertAction,
     AlertState,
     AlertTransition,
+    LoggedTransition,
     MaintenanceWindow,
     RuleInfo,
     RuleSignal,
@@ -13,6 +16,7 @@ from ioc.domain._alerts import (
     TransitionKind,
     WindowScope,
 )
+from ioc.domain._clock import Clock, iso_utc, now_ms
 from ioc.domain._delivery import DeliveryError, NeedsOperator, Refused, RetryLater
 from ioc.domain._devices import (
     DEVICE_ID_PATTERN,
@@ -22,6 +26,7 @@ from ioc.domain._devices import (
     InventoryError,
     is_valid_device_id,
 )
+from ioc.domain._errors import BadFileError, EdgeError, IocError
 from ioc.domain._notifications import (
     AckClaim,
     Notification,
@@ -40,23 +45,32 @@ from ioc.domain._telemetry import (
     RejectReason,
     SeriesPoint,
     StatusChange,
+    TelemetryItem,
 )
 
 __all__ = [
     "DEVICE_ID_PATTERN",
     "RESERVED_CLASS_NAMES",
     "AckClaim",
+    "ActionOutcome",
     "Aggregate",
     "Alert",
+    "AlertAction",
     "AlertState",
     "AlertTransition",
+    "ApiToken",
     "Area",
+    "BadFileError",
+    "Clock",
     "DeliveryError",
     "Device",
     "DeviceEvent",
+    "EdgeError",
     "Inventory",
     "InventoryError",
+    "IocError",
     "LatestValues",
+    "LoggedTransition",
     "MaintenanceWindow",
     "MetricSpec",
     "MetricType",
@@ -78,8 +92,12 @@ __all__ = [
     "SeriesPoint",
     "Severity",
     "SignalKind",
+    "StageBeat",
     "StatusChange",
+    "TelemetryItem",
     "TransitionKind",
     "WindowScope",
     "is_valid_device_id",
+    "iso_utc",
+    "now_ms",
 ]

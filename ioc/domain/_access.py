@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -18,3 +19,24 @@ class Role(StrEnum):
 
 
 _RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A token's record (never the secret itself)."""
+
+    id: int
+    name: str
+    role: Role
+    created_at_ms: int
+    revoked_at_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StageBeat:
+    """A stage's latest sign of life: when, when it last took data, whether it hears devices."""
+
+    stage: str
+    at_ms: int
+    last_item_ms: int | None
+    hearing: bool

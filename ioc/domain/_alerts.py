@@ -150,3 +150,30 @@ class MaintenanceWindow:
             self.ends_at_ms if self.ended_at_ms is None else min(self.ends_at_ms, self.ended_at_ms)
         )
         return self.starts_at_ms <= now_ms < end
+
+
+class AlertAction(StrEnum):
+    """What an operator can do to an open alert."""
+
+    ACKNOWLEDGE = "ack"
+    RESOLVE = "resolve"
+    NOTE = "note"
+
+
+class ActionOutcome(StrEnum):
+    """What came of an operator's action."""
+
+    DONE = "done"
+    QUEUED = "queued"  # no rules process took it in time; it runs when one does
+    UNKNOWN_ALERT = "unknown_alert"
+    NOT_OPEN = "not_open"
+    REFUSED = "refused"  # not possible as the alert stands (already acknowledged, empty note)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedTransition:
+    """A transition from the log: its id, the alert as the transition left it, and as now."""
+
+    event_id: int
+    transition: AlertTransition
+    current: Alert

@@ -1,7 +1,9 @@
 """How a downstream sink failed, as the stage handing it data needs to know: retry, skip, stop."""
 
+from ioc.domain._errors import IocError
 
-class DeliveryError(Exception):
+
+class DeliveryError(IocError):
     """A sink could not take a batch."""
 
 

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ioc.domain._errors import BadFileError
+
 DEVICE_ID_PATTERN = r"[A-Za-z0-9_.-]{1,64}"
 _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
 
@@ -15,7 +17,7 @@ def is_valid_device_id(device_id: str) -> bool:
     return _DEVICE_ID.fullmatch(device_id) is not None
 
 
-class InventoryError(ValueError):
+class InventoryError(BadFileError):
     """The inventory contradicts itself (a dangling reference, a cycle, a duplicate)."""
 
 

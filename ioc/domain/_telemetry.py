@@ -67,6 +67,10 @@ class StatusChange:
     registered: bool = True
 
 
+# What one accepted message becomes: the unit ingest stores and the rules judge.
+TelemetryItem = Reading | DeviceEvent | StatusChange
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """A message, or part of one, that was not stored, with why and the raw bytes."""

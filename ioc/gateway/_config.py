@@ -9,14 +9,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ioc.config.documents import Duration, read_model
-from ioc.domain import DEVICE_ID_PATTERN, Inventory, Profile
+from ioc.domain import DEVICE_ID_PATTERN, BadFileError, Inventory, Profile
 from ioc.gateway._regmap import RegisterMap, RegisterMapError, load_register_map
 
 GATEWAY_CLASS = "serialgw"
 STANDARD_BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 
 
-class GatewayConfigError(ValueError):
+class GatewayConfigError(BadFileError):
     """The gateway file or a map it names is wrong; each line names the file and the entry."""
 
 

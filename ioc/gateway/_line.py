@@ -16,7 +16,6 @@ it heard during the request to tell them apart.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from pymodbus.client import ModbusSerialClient
@@ -24,11 +23,12 @@ from pymodbus.exceptions import ConnectionException, ModbusException
 from pymodbus.framer import FramerType
 from pymodbus.framer.rtu import FramerRTU
 
+from ioc.domain import EdgeError
 from ioc.gateway._config import PortConfig
 from ioc.gateway._regmap import Function, ReadBlock
 
 
-class LineError(Exception):
+class LineError(EdgeError):
     """A read got no usable answer; `kind` names the counter it goes to."""
 
     kind = "line_error"
@@ -132,8 +132,6 @@ class SerialLine:
     """A Modbus RTU master on one port; blocking, so it runs on the port's own thread."""
 
     def __init__(self, config: PortConfig) -> None:
-        # pymodbus logs every failed request at ERROR; the gateway logs state changes instead.
-        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
         self.config = config
         self._client = _RecordingClient(
             config.url,

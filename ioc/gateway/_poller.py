@@ -15,10 +15,10 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ioc.domain import Clock, now_ms
 from ioc.gateway._config import ControllerConfig, PortConfig
 from ioc.gateway._line import ExceptionReply, LineError, PortError, SerialLine
 from ioc.gateway._regmap import RejectedValue
@@ -70,7 +70,7 @@ class PortPoller:
         config: PortConfig,
         sink: ReadingSink,
         *,
-        wall_clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        wall_clock_ms: Clock = now_ms,
     ) -> None:
         self.config = config
         self.line = SerialLine(config)
@@ -90,6 +90,12 @@ class PortPoller:
     def start(self) -> None:
         """Poll in the port's own thread."""
         self.thread.start()
+
+    @property
+    def died(self) -> bool:
+        """Whether the thread ended without being asked to (a bug)."""
+        started = self.thread.ident is not None
+        return started and not self.thread.is_alive() and not self._stop.is_set()
 
     def stop(self) -> None:
         """Stop after the request in flight; close the port."""

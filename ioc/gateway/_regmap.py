@@ -20,17 +20,17 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ioc.config.documents import read_model
-from ioc.domain import MetricSpec, MetricType, Profile
+from ioc.domain import BadFileError, EdgeError, MetricSpec, MetricType, Profile
 
 MAX_REGISTERS_PER_READ = 125  # the Modbus limit for functions 3 and 4
 MAX_BITS_PER_READ = 2000  # ... and for functions 1 and 2
 
 
-class RegisterMapError(ValueError):
+class RegisterMapError(BadFileError):
     """A register map is unreadable or wrong; the message names the file and the entry."""
 
 
-class RejectedValue(ValueError):
+class RejectedValue(EdgeError):
     """A raw value that must not be published: NaN, or outside the metric's range."""
 
     def __init__(self, metric: str, message: str) -> None:

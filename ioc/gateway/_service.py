@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ioc.config import BrokerAddress
+from ioc.domain import EdgeError, now_ms
 from ioc.gateway._buffer import DiskBuffer
 from ioc.gateway._config import GATEWAY_CLASS, ControllerConfig, GatewayConfig
 from ioc.gateway._poller import COUNTER_NAMES, PortPoller
@@ -35,6 +36,8 @@ class GatewayOptions:
 
 class ModbusGateway:
     """Polls every port, buffers readings on disk and publishes them as wire protocol v1."""
+
+    name = "modbus gateway"
 
     def __init__(self, config: GatewayConfig, options: GatewayOptions) -> None:
         self.config = config
@@ -95,9 +98,7 @@ class ModbusGateway:
 
     def report_health(self) -> None:
         """Queue the gateway's own telemetry reading."""
-        self._queue(
-            GATEWAY_CLASS, self.config.gateway_id, time.time_ns() // 1_000_000, self.health()
-        )
+        self._queue(GATEWAY_CLASS, self.config.gateway_id, now_ms(), self.health())
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -107,23 +108,13 @@ class ModbusGateway:
         for poller in self.pollers:
             poller.start()
 
-    def run(self, should_stop: Callable[[], bool], on_status: Callable[[], None] | None) -> int:
-        """Supervise until asked to stop; 1 if a port thread died (a bug), else 0."""
-        # The first report a moment after start, when the broker connection has had its chance.
-        next_report = time.monotonic() + min(2.0, self.config.report_interval_s)
-        while not should_stop():
-            now = time.monotonic()
-            if now >= next_report:
-                self.report_health()
-                next_report = now + self.config.report_interval_s
-                if on_status is not None:
-                    on_status()
-            dead = [p.config.url for p in self.pollers if not p.thread.is_alive()]
-            if dead:
-                log.critical("the poller of %s stopped unexpectedly; exiting", ", ".join(dead))
-                return 1
-            time.sleep(0.2)
-        return 0
+    @property
+    def failure(self) -> BaseException | None:
+        """Set when a port's poller thread died (a bug): the gateway cannot poll that port."""
+        dead = [p.config.url for p in self.pollers if p.died]
+        if dead:
+            return EdgeError(f"the poller of {', '.join(dead)} stopped unexpectedly")
+        return None
 
     def stop(self) -> None:
         """Stop polling, report once more, hand the buffer to the broker, say offline."""

@@ -1,6 +1,6 @@
 """Ingest: MQTT messages in, validated and deduplicated telemetry out to the store."""
 
-from ioc.ingest._decode import Decoded, Decoder, DecodeResult
+from ioc.ingest._decode import Decoder, DecodeResult
 from ioc.ingest._live import DeviceState, LiveState
 from ioc.ingest._mqtt import MqttConsumer, MqttOptions
 from ioc.ingest._pipeline import Observer, Pipeline, RejectionSink, TelemetrySink
@@ -8,7 +8,6 @@ from ioc.ingest._stats import IngestStats
 
 __all__ = [
     "DecodeResult",
-    "Decoded",
     "Decoder",
     "DeviceState",
     "IngestStats",

@@ -24,10 +24,9 @@ from ioc.domain import (
     Rejection,
     RejectReason,
     StatusChange,
+    TelemetryItem,
     is_valid_device_id,
 )
-
-Decoded = Reading | DeviceEvent | StatusChange
 
 # Epoch milliseconds between 2000-01-01 and 2100-01-01: anything else is not a clock reading.
 _MIN_TS_MS = 946_684_800_000
@@ -48,7 +47,7 @@ class _Reject(Exception):
 class DecodeResult:
     """What became of one message: an item to store, a rejection, or both (partial metrics)."""
 
-    item: Decoded | None
+    item: TelemetryItem | None
     rejection: Rejection | None
 
 
@@ -73,7 +72,7 @@ class Decoder:
         self._accept_unknown = accept_unknown_devices
         self._max_skew_ms = max_clock_skew_ms
         self._max_payload = max_payload_bytes
-        self._kinds: dict[str, Callable[..., Decoded]] = {
+        self._kinds: dict[str, Callable[..., TelemetryItem]] = {
             "telemetry": self._telemetry,
             "event": self._event,
             "status": self._status,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from ioc.domain import DeviceEvent, MetricValue, Reading, StatusChange
+from ioc.domain import MetricValue, Reading, StatusChange, TelemetryItem
 
 
 @dataclass(slots=True)
@@ -28,7 +28,7 @@ class LiveState:
         self._devices: dict[str, DeviceState] = {}
         self._lock = threading.Lock()
 
-    def apply(self, item: Reading | DeviceEvent | StatusChange, received_ms: int) -> None:
+    def apply(self, item: TelemetryItem, received_ms: int) -> None:
         """Fold one accepted item into the device's state."""
         state = self._devices.get(item.device_id)
         if state is None:

@@ -19,7 +19,6 @@ from functools import partial
 from typing import Protocol, TypeVar
 
 from ioc.domain import (
-    DeviceEvent,
     NeedsOperator,
     Reading,
     Refused,
@@ -27,8 +26,9 @@ from ioc.domain import (
     RejectReason,
     RetryLater,
     StatusChange,
+    TelemetryItem,
 )
-from ioc.ingest._decode import Decoded, Decoder, DecodeResult
+from ioc.ingest._decode import Decoder, DecodeResult
 from ioc.ingest._live import LiveState
 from ioc.ingest._stats import IngestStats
 
@@ -36,13 +36,13 @@ log = logging.getLogger("ioc.ingest")
 
 AckToken = object
 _T = TypeVar("_T")
-Observer = Callable[[Decoded], None]
+Observer = Callable[[TelemetryItem], None]
 
 
 class TelemetrySink(Protocol):
     """Where accepted items go (the telemetry store)."""
 
-    def write(self, items: Sequence[Reading | DeviceEvent | StatusChange]) -> None:
+    def write(self, items: Sequence[TelemetryItem]) -> None:
         """Store a batch; raise RetryLater, Refused or NeedsOperator."""
 
 
@@ -55,7 +55,7 @@ class RejectionSink(Protocol):
 
 @dataclass(slots=True)
 class _Batch:
-    items: list[Decoded] = field(default_factory=list)
+    items: list[TelemetryItem] = field(default_factory=list)
     sources: list[tuple[str, bytes]] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     tokens: list[AckToken] = field(default_factory=list)
@@ -150,7 +150,7 @@ class Pipeline:
             stats.accepted += 1
             if not item.registered:
                 stats.unregistered += 1
-            if getattr(item, "ts_adjusted", False):
+            if not isinstance(item, StatusChange) and item.ts_adjusted:
                 stats.ts_adjusted += 1
             self.live.apply(item, now)
             for observer in self._observers:
@@ -279,7 +279,9 @@ class Pipeline:
         self.stats.count_stored(len(batch.items) - len(refused), time.monotonic() - started)
         return True
 
-    def _write(self, items: list[Decoded], sources: list[tuple[str, bytes]]) -> list[Rejection]:
+    def _write(
+        self, items: list[TelemetryItem], sources: list[tuple[str, bytes]]
+    ) -> list[Rejection]:
         """Write items; halve a refused batch until the refused items are isolated."""
         if not items:
             return []

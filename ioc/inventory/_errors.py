@@ -1,5 +1,7 @@
 """The one exception the catalog loaders raise."""
 
+from ioc.domain import BadFileError
 
-class CatalogError(ValueError):
+
+class CatalogError(BadFileError):
     """A profile or inventory file is unreadable or wrong; the message names file and field."""

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
-from ioc.domain import AckClaim
+from ioc.domain import AckClaim, IocError
 from ioc.notify._config import NotifyConfig
 
 
-class AckLinkError(ValueError):
+class AckLinkError(IocError):
     """The link is expired, altered, or names someone unknown; the message says which."""
 
 

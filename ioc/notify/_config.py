@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ioc.config.documents import Duration, read_model
-from ioc.domain import Inventory, Severity
+from ioc.domain import BadFileError, Inventory, Severity
 
 _ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 Id = Annotated[str, Field(pattern=_ID)]
@@ -27,7 +27,7 @@ _PHONE = re.compile(r"^\+?[0-9]{8,15}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class NotifyConfigError(ValueError):
+class NotifyConfigError(BadFileError):
     """The notification file is wrong; the message lists every mistake, one per line."""
 
 

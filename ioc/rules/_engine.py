@@ -21,6 +21,7 @@ from ioc.domain import (
     Severity,
     SignalKind,
     StatusChange,
+    TelemetryItem,
 )
 from ioc.rules._absence import Absence
 from ioc.rules._compile import absences, build_condition
@@ -124,7 +125,7 @@ class RuleEngine:
 
     # -- evaluation ------------------------------------------------------------------------
 
-    def apply(self, item: Reading | DeviceEvent | StatusChange, now: int) -> list[RuleSignal]:
+    def apply(self, item: TelemetryItem, now: int) -> list[RuleSignal]:
         """Evaluate the rules of the item's device; return what changed."""
         device_id = item.device_id
         rules = self._by_device.get(device_id)

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ioc.config.documents import explain_validation, read_document
-from ioc.domain import Inventory, Profile, RuleInfo
+from ioc.domain import BadFileError, Inventory, Profile, RuleInfo
 from ioc.rules._spec import (
     AbsenceSpec,
     AnomalySpec,
@@ -28,7 +28,7 @@ from ioc.rules._spec import (
 from ioc.rules._x733 import EVENT_TYPES, PROBABLE_CAUSES
 
 
-class RuleError(ValueError):
+class RuleError(BadFileError):
     """A rule file is unreadable or wrong; the message names the file, rule and field."""
 
 

@@ -2,27 +2,28 @@
 
 Exceptions::
 
-    StateError            the state database failed or is unreachable
+    StateError            the state database failed
+    ├── StateUnavailable    away, busy, or the connection dropped: may succeed later
+    └── StateRefused        an integrity, data or programming error: needs an operator
 """
 
-from ioc.state._alerts import AlertRepository, AlertRequest, LoggedTransition
-from ioc.state._db import StateError, connect_state, upgrade
+from ioc.state._alerts import AlertRepository, AlertRequest
+from ioc.state._db import StateError, StateRefused, StateUnavailable, connect_state, upgrade
 from ioc.state._deadletters import DeadLetter, DeadLetterLog
-from ioc.state._heartbeat import HeartbeatStore, StageBeat
+from ioc.state._heartbeat import HeartbeatStore
 from ioc.state._outbox import Outbox
-from ioc.state._tokens import ApiToken, TokenStore
+from ioc.state._tokens import TokenStore
 
 __all__ = [
     "AlertRepository",
     "AlertRequest",
-    "ApiToken",
     "DeadLetter",
     "DeadLetterLog",
     "HeartbeatStore",
-    "LoggedTransition",
     "Outbox",
-    "StageBeat",
     "StateError",
+    "StateRefused",
+    "StateUnavailable",
     "TokenStore",
     "connect_state",
     "upgrade",

@@ -33,9 +33,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 
 from ioc.domain import (
+    ActionOutcome,
     Alert,
+    AlertAction,
     AlertState,
     AlertTransition,
+    LoggedTransition,
     MaintenanceWindow,
     Severity,
     TransitionKind,
@@ -126,6 +129,7 @@ alert_request_table = Table(
     Column("requested_at_ms", BigInteger, nullable=False),
     Column("done_at_ms", BigInteger, nullable=True, index=True),
     Column("result", Text, nullable=True),
+    Column("outcome", String(16), nullable=True),
 )
 
 _MAX_NOTE = 2000
@@ -138,19 +142,9 @@ class AlertRequest:
 
     id: int
     alert_id: int
-    action: str
+    action: AlertAction
     actor: str
     note: str
-    result: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class LoggedTransition:
-    """A transition from the log: its id, the alert as the transition left it, and as now."""
-
-    event_id: int
-    transition: AlertTransition
-    current: Alert
 
 
 class AlertRepository:
@@ -385,11 +379,13 @@ class AlertRepository:
 
     # -- requests from people to the running rules process -----------------------------------
 
-    def request(self, alert_id: int, action: str, actor: str, note: str, now_ms: int) -> int:
+    def request(
+        self, alert_id: int, action: AlertAction, actor: str, note: str, now_ms: int
+    ) -> int:
         """Queue an acknowledge / resolve / note for the running rules process; its id."""
         row = {
             "alert_id": alert_id,
-            "action": action,
+            "action": action.value,
             "actor": actor[:128],
             "note": note[:_MAX_NOTE],
             "requested_at_ms": now_ms,
@@ -407,26 +403,30 @@ class AlertRepository:
         return self._run(
             "read requests",
             lambda c: [
-                AlertRequest(r.id, r.alert_id, r.action, r.actor, r.note, r.result)
+                AlertRequest(r.id, r.alert_id, AlertAction(r.action), r.actor, r.note)
                 for r in c.execute(query)
             ],
             write=False,
         )
 
-    def finish_request(self, request_id: int, result: str, now_ms: int) -> None:
-        """Record what became of a request ("ok" or why not)."""
+    def finish_request(
+        self, request_id: int, outcome: ActionOutcome, detail: str, now_ms: int
+    ) -> None:
+        """Record what became of a request, and why when it was not done."""
         table = alert_request_table
         self._run(
             "finish a request",
             lambda c: c.execute(
                 update(table)
                 .where(table.c.id == request_id)
-                .values(done_at_ms=now_ms, result=result[:_MAX_NOTE])
+                .values(done_at_ms=now_ms, outcome=outcome.value, result=detail[:_MAX_NOTE])
             ),
         )
 
-    def wait_for_result(self, request_id: int, timeout_s: float) -> str | None:
-        """Poll a request's result until it is there or `timeout_s` has passed (then None)."""
+    def wait_for_result(
+        self, request_id: int, timeout_s: float
+    ) -> tuple[ActionOutcome, str] | None:
+        """Poll a request until it is done or `timeout_s` has passed (then None)."""
         deadline = time.monotonic() + timeout_s
         result = self.request_result(request_id)
         while result is None and time.monotonic() < deadline:
@@ -434,14 +434,18 @@ class AlertRepository:
             result = self.request_result(request_id)
         return result
 
-    def request_result(self, request_id: int) -> str | None:
-        """The result of a request, None while it waits."""
+    def request_result(self, request_id: int) -> tuple[ActionOutcome, str] | None:
+        """The outcome of a request and its detail, None while it waits."""
         table = alert_request_table
-        return self._run(
-            "read a request",
-            lambda c: c.execute(select(table.c.result).where(table.c.id == request_id)).scalar(),
-            write=False,
-        )
+        query = select(table.c.outcome, table.c.result).where(table.c.id == request_id)
+
+        def work(connection: Connection) -> tuple[ActionOutcome, str] | None:
+            row = connection.execute(query).first()
+            if row is None or row.outcome is None:
+                return None
+            return ActionOutcome(row.outcome), row.result or ""
+
+        return self._run("read a request", work, write=False)
 
     # -- the rule engine's saved state -----------------------------------------------------
 

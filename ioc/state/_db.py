@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -11,15 +10,31 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from ioc.domain import RetryLater
+from ioc.domain import DeliveryError, NeedsOperator, RetryLater
 
 metadata = MetaData()
 
 
-class StateError(RetryLater):
-    """The state database failed; the message says which and why."""
+class StateError(DeliveryError):
+    """The state database failed; the subclass says whether trying again can help."""
+
+
+class StateUnavailable(StateError, RetryLater):
+    """The database is away, busy or dropped the connection: the same work may succeed later."""
+
+
+class StateRefused(StateError, NeedsOperator):
+    """The database refused the work itself (an integrity, data or programming error): the same
+    work will fail again, so it is reported for an operator, never retried forever."""
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -36,7 +51,19 @@ def run_in(engine: Engine, what: str, work: Callable[[Connection], T], write: bo
         with engine.connect() as connection:
             return work(connection)
     except SQLAlchemyError as exc:
-        raise StateError(f"cannot {what}: {exc}") from exc
+        raise state_error(f"cannot {what}", exc) from exc
+
+
+# Connection-level: the server went away, a pool ran dry, SQLite was locked past its timeout.
+_TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+
+
+def state_error(what: str, exc: SQLAlchemyError) -> StateError:
+    """SQLAlchemy's error as ours, by cause: connection-level failures may be retried."""
+    connection_lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+    transient = isinstance(exc, _TRANSIENT)
+    kind = StateUnavailable if transient or connection_lost else StateRefused
+    return kind(f"{what}: {exc}")
 
 
 def connect_state(url: str) -> Engine:
@@ -50,7 +77,7 @@ def connect_state(url: str) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
         upgrade(engine)
     except SQLAlchemyError as exc:
-        raise StateError(f"cannot open the state database {parsed!r}: {exc}") from exc
+        raise state_error(f"cannot open the state database {parsed!r}", exc) from exc
     return engine
 
 
@@ -58,8 +85,6 @@ def upgrade(engine: Engine) -> None:
     """Apply every migration the database lacks (idempotent)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    # Alembic narrates each step at INFO; ioc's own log has no use for it.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from ioc.domain import Rejection
-from ioc.state._db import StateError, metadata
+from ioc.state._db import metadata, state_error
 
 dead_letter_table = Table(
     "dead_letter",
@@ -85,7 +85,7 @@ class DeadLetterLog:
                     delete(dead_letter_table).where(dead_letter_table.c.id <= newest - self._limit)
                 )
         except SQLAlchemyError as exc:
-            raise StateError(f"cannot record dead letters: {exc}") from exc
+            raise state_error("cannot record dead letters", exc) from exc
 
     def recent(self, limit: int = 100, reason: str | None = None) -> list[DeadLetter]:
         """The newest dead letters first, optionally of one reason."""
@@ -96,7 +96,7 @@ class DeadLetterLog:
             with self._engine.connect() as connection:
                 rows = connection.execute(query).all()
         except SQLAlchemyError as exc:
-            raise StateError(f"cannot read dead letters: {exc}") from exc
+            raise state_error("cannot read dead letters", exc) from exc
         return [DeadLetter(*row) for row in rows]
 
     def close(self) -> None:

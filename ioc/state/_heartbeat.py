@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import BigInteger, Boolean, Column, Engine, String, Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from ioc.domain import StageBeat
 from ioc.state._db import metadata, run_in
 
 stage_heartbeat_table = Table(
@@ -18,16 +17,6 @@ stage_heartbeat_table = Table(
     Column("last_item_ms", BigInteger, nullable=True),
     Column("hearing", Boolean, nullable=False),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class StageBeat:
-    """A stage's latest sign of life: when, when it last took data, whether it hears devices."""
-
-    stage: str
-    at_ms: int
-    last_item_ms: int | None
-    hearing: bool
 
 
 class HeartbeatStore:

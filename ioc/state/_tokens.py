@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import (
@@ -21,7 +20,7 @@ from sqlalchemy import (
     update,
 )
 
-from ioc.domain import Role
+from ioc.domain import ApiToken, Role
 from ioc.state._db import metadata, run_in
 
 api_token_table = Table(
@@ -39,17 +38,6 @@ api_token_table = Table(
 
 T = TypeVar("T")
 TOKEN_PREFIX = "ioc_"
-
-
-@dataclass(frozen=True, slots=True)
-class ApiToken:
-    """A token's record (never the secret itself)."""
-
-    id: int
-    name: str
-    role: Role
-    created_at_ms: int
-    revoked_at_ms: int | None
 
 
 def _digest(token: str) -> str:

@@ -14,10 +14,9 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
-from ioc.domain import Aggregate, LatestValues, SeriesPoint
+from ioc.domain import Aggregate, LatestValues, SeriesPoint, TelemetryItem
 from ioc.store._errors import StoreError, StoreMisconfigured, StoreRejected, StoreUnavailable
 from ioc.store._lineprotocol import LineEncoder
-from ioc.store._model import Writable
 
 _TIMEOUT = urllib3.Timeout(connect=5.0, read=30.0)
 _AGGREGATES = {
@@ -87,7 +86,7 @@ class InfluxStore:
 
     # -- writes --------------------------------------------------------------------------
 
-    def write(self, items: Sequence[Writable]) -> None:
+    def write(self, items: Sequence[TelemetryItem]) -> None:
         """Write a batch as line protocol with millisecond timestamps."""
         if not items:
             return

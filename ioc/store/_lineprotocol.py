@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from ioc.domain import DeviceEvent, MetricValue, Reading, StatusChange
+from ioc.domain import DeviceEvent, MetricValue, Reading, StatusChange, TelemetryItem
 
 # Commas, equals signs and spaces are escaped; every InfluxDB version unescapes them alike.
 # Control characters cannot be represented in a tag by every version (1.x has no \n escape),
@@ -93,7 +93,7 @@ class LineEncoder:
             f"online={_field_value(change.online)} {change.ts_ms}"
         )
 
-    def encode(self, items: Iterable[Reading | DeviceEvent | StatusChange]) -> list[str]:
+    def encode(self, items: Iterable[TelemetryItem]) -> list[str]:
         """Encode a batch in order."""
         lines = []
         for item in items:

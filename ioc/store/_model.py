@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from ioc.domain import Aggregate, DeviceEvent, LatestValues, Reading, SeriesPoint, StatusChange
-
-Writable = Reading | DeviceEvent | StatusChange
+from ioc.domain import (
+    Aggregate,
+    LatestValues,
+    SeriesPoint,
+    TelemetryItem,
+)
 
 
 class TelemetryStore(Protocol):
     """The store as the rest of ioc sees it."""
 
-    def write(self, items: Sequence[Writable]) -> None:
+    def write(self, items: Sequence[TelemetryItem]) -> None:
         """Store a batch; raise StoreUnavailable, StoreRejected or StoreMisconfigured."""
 
     def latest(

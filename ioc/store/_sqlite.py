@@ -15,9 +15,9 @@ from ioc.domain import (
     Reading,
     SeriesPoint,
     StatusChange,
+    TelemetryItem,
 )
 from ioc.store._errors import StoreUnavailable
-from ioc.store._model import Writable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reading (
@@ -87,7 +87,7 @@ class SqliteStore:
             raise StoreUnavailable(f"cannot open the SQLite store {path}: {exc}") from exc
         self.path = path
 
-    def write(self, items: Sequence[Writable]) -> None:
+    def write(self, items: Sequence[TelemetryItem]) -> None:
         """Store a batch in one transaction."""
         readings, events, statuses = [], [], []
         for item in items:

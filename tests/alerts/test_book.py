@@ -7,7 +7,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from ioc.alerts import AlertBook, AlertError, transition_json
+from ioc.alerts import (
+    AlertBook,
+    AlertError,
+    UnknownWindow,
+    WindowRefused,
+    end_window,
+    plan_window,
+    transition_json,
+)
 from ioc.domain import (
     AlertState,
     AlertTransition,
@@ -19,7 +27,7 @@ from ioc.domain import (
     SignalKind,
     WindowScope,
 )
-from ioc.state import AlertRepository, StateError, connect_state
+from ioc.state import AlertRepository, StateError, StateRefused, connect_state
 
 T0 = 1_790_000_000_000
 
@@ -161,13 +169,13 @@ def test_the_database_refuses_a_second_open_alert_for_one_rule_and_device(
     book: AlertBook, repository: AlertRepository
 ) -> None:
     [fired] = book.apply([_raise(HOT, "bts1", value=41.0)])
-    with pytest.raises(StateError) as caught:
+    with pytest.raises(StateRefused) as caught:  # needs an operator: never retried
         repository.create(fired.alert, fired.kind, "rules", "")
     assert isinstance(caught.value.__cause__, IntegrityError)
 
 
 def test_a_commune_outage_is_one_root_with_its_devices_under_it(
-    book: AlertBook, published: Published
+    book: AlertBook, published: Published, repository: AlertRepository
 ) -> None:
     book.apply([_raise(HOT, "bts1", 0, value=41.0)])  # before the outage: a root of its own
     [gateway, grouped] = book.apply([_raise(DOWN, "gw1", 10)])
@@ -182,7 +190,7 @@ def test_a_commune_outage_is_one_root_with_its_devices_under_it(
         "vc1": root,
         "bts2": root,  # behind gw2, which is behind gw1: the topmost outage is the root
     }
-    assert {alert.device_id for alert in book.children(root)} == {"bts1", "vc1", "bts2"}
+    assert {alert.device_id for alert in repository.children(root)} == {"bts1", "vc1", "bts2"}
     payloads = [transition_json(t) for t in published.items]
     assert [p["notify"] for p in payloads] == [True, True, False, False, False, False]
 
@@ -220,32 +228,44 @@ def test_open_alerts_and_roots_survive_a_restart(
 
 
 def test_a_window_on_a_gateway_silences_its_dependants_until_it_ends(
-    book: AlertBook, clock: Clock, published: Published
+    book: AlertBook,
+    clock: Clock,
+    published: Published,
+    repository: AlertRepository,
+    small_inventory: Inventory,
 ) -> None:
-    window, _ = book.add_window(
-        MaintenanceWindow(0, WindowScope.DEVICE, "gw1", T0, T0 + 3_600_000, "fibre work", "lan")
+    window = plan_window(
+        repository,
+        small_inventory,
+        None,
+        MaintenanceWindow(0, WindowScope.DEVICE, "gw1", T0, T0 + 3_600_000, "fibre work", "lan"),
+        clock.now,
     )
+    book.refresh_silences(clock.now)
     fired = book.apply([_raise(HOT, "bts2", 10, value=41.0), _raise(HOT, "bts1", 10)])
     assert all(t.alert.silenced for t in fired)  # bts2 is behind gw2, which is behind gw1
     assert not any(transition_json(t)["notify"] for t in fired)
     clock.now = T0 + 600_000
-    ended = book.end_window(window.id)
+    end_window(repository, window.id, clock.now)
+    ended = book.refresh_silences(clock.now)
     assert [(t.kind.value, t.alert.silenced) for t in ended] == [
         ("unsilenced", False),
         ("unsilenced", False),
     ]
     assert all(transition_json(t)["notify"] for t in ended)
-    with pytest.raises(AlertError, match="no open maintenance window"):
-        book.end_window(window.id)
+    with pytest.raises(UnknownWindow, match="no open maintenance window"):
+        end_window(repository, window.id, clock.now)
 
 
-def test_area_and_rule_windows_and_expiry_with_time(book: AlertBook, clock: Clock) -> None:
-    book.add_window(
-        MaintenanceWindow(0, WindowScope.AREA, "C2", T0 + 60_000, T0 + 120_000, "visit", "lan")
-    )
-    book.add_window(
-        MaintenanceWindow(0, WindowScope.RULE, HOT.id, T0, T0 + 30_000, "sensor swap", "lan")
-    )
+def test_area_and_rule_windows_and_expiry_with_time(
+    book: AlertBook, clock: Clock, repository: AlertRepository, small_inventory: Inventory
+) -> None:
+    def plan(window: MaintenanceWindow) -> None:
+        plan_window(repository, small_inventory, frozenset({HOT.id}), window, clock.now)
+
+    plan(MaintenanceWindow(0, WindowScope.AREA, "C2", T0 + 60_000, T0 + 120_000, "visit", "lan"))
+    plan(MaintenanceWindow(0, WindowScope.RULE, HOT.id, T0, T0 + 30_000, "sensor swap", "lan"))
+    book.refresh_silences(clock.now)
     [hot] = book.apply([_raise(HOT, "bts1", 1)])
     [down] = book.apply([_raise(DOWN, "vc2", 1)])
     assert hot.alert.silenced and not down.alert.silenced  # the area window has not begun
@@ -256,10 +276,14 @@ def test_area_and_rule_windows_and_expiry_with_time(book: AlertBook, clock: Cloc
     }
     changes = book.refresh_silences(T0 + 120_000)
     assert [(t.alert.device_id, t.kind.value) for t in changes] == [("vc2", "unsilenced")]
-    with pytest.raises(AlertError, match="must end after it starts"):
-        book.add_window(MaintenanceWindow(0, WindowScope.AREA, "C2", T0, T0, "x", "lan"))
-    with pytest.raises(AlertError, match="no area 'C9'"):
-        book.add_window(MaintenanceWindow(0, WindowScope.AREA, "C9", T0, T0 + 1, "x", "lan"))
+    with pytest.raises(WindowRefused, match="must end after it starts"):
+        plan(MaintenanceWindow(0, WindowScope.AREA, "C2", T0, T0, "x", "lan"))
+    with pytest.raises(WindowRefused, match="no area 'C9'"):
+        plan(MaintenanceWindow(0, WindowScope.AREA, "C9", T0, T0 + 1, "x", "lan"))
+    with pytest.raises(WindowRefused, match=r"no rule 'bts\.smoke' in force"):
+        plan(MaintenanceWindow(0, WindowScope.RULE, "bts.smoke", T0, T0 + 1, "x", "lan"))
+    with pytest.raises(WindowRefused, match="ended already"):
+        plan(MaintenanceWindow(0, WindowScope.AREA, "C2", T0 - 10, T0, "x", "lan"))
     assert clock.now == T0
 
 

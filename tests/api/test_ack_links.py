@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ioc.api import ApiContext, create_app
-from ioc.app import Catalog, RulesService, wall_clock_ms
+from ioc.app import Catalog, RulesService
 from ioc.config import load_settings
-from ioc.domain import AlertState, Inventory, Profile, Reading
+from ioc.domain import AlertState, Inventory, Profile, Reading, now_ms
 from ioc.notify import AckLinks, load_notify_config
 from ioc.state import AlertRepository, TokenStore, connect_state
 from tests.support.mqtt import wait_until
@@ -28,7 +28,7 @@ class Clock:
         self.offset_ms = 0
 
     def __call__(self) -> int:
-        return wall_clock_ms() + self.offset_ms
+        return now_ms() + self.offset_ms
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_a_link_acknowledges_in_the_engineer_s_name_only_when_posted(
     served: tuple[TestClient, RulesService, AckLinks, Clock],
 ) -> None:
     client, rules, links, _clock = served
-    rules.observe(Reading("bts", "bts1", wall_clock_ms(), {"battery_v": 45.0}))
+    rules.observe(Reading("bts", "bts1", now_ms(), {"battery_v": 45.0}))
     wait_until(lambda: bool(rules.repository.open_alerts()), 10, "the alert")
     [alert] = rules.repository.open_alerts()
     url = links.url(alert.id, "an")

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from ioc.api import ApiContext, create_app
-from ioc.app import Catalog, RulesService, stage_metrics, wall_clock_ms
+from ioc.app import Catalog, RulesService, stage_metrics
 from ioc.config import load_settings
 from ioc.domain import (
     Inventory,
@@ -23,6 +23,7 @@ from ioc.domain import (
     Profile,
     Reading,
     Role,
+    now_ms,
 )
 from ioc.state import AlertRepository, Outbox, TokenStore, connect_state
 from ioc.store import SqliteStore
@@ -80,7 +81,7 @@ def world(
         profiles,
         AlertRepository(engine),
         tokens,
-        wall_clock_ms,
+        now_ms,
         request_wait_s=5.0,
         telemetry=telemetry,
         poll_every_s=0.05,
@@ -98,7 +99,7 @@ def _auth(secret: str) -> dict[str, str]:
 
 
 def _raise_battery_alert(rules: RulesService, client: TestClient, secret: str) -> int:
-    now = wall_clock_ms()
+    now = now_ms()
     rules.observe(Reading("bts", "bts1", now, {"battery_v": 45.0}))
 
     def listed() -> list[dict[str, object]]:
@@ -185,8 +186,11 @@ def test_alerts_listed_detailed_and_acted_on(
         f"/api/v1/alerts/{alert_id}/resolve", json={"note": "fixed"}, headers=operator
     )
     assert resolved.status_code == 200, resolved.text
+    # Each outcome has its status: refused 409 (above), not open 409, unknown 404.
+    closed = client.post(f"/api/v1/alerts/{alert_id}/note", json={"note": "x"}, headers=operator)
+    assert closed.status_code == 409 and f"no open alert {alert_id}" in closed.text
     missing = client.post("/api/v1/alerts/999999/resolve", json={}, headers=operator)
-    assert missing.status_code == 404
+    assert missing.status_code == 404 and "no alert 999999" in missing.text
     bad = client.post(
         f"/api/v1/alerts/{alert_id}/note", json={"note": "x", "extra": 1}, headers=operator
     )
@@ -228,7 +232,7 @@ def test_metrics_in_prometheus_text_format(
         profiles,
         rules.repository,
         tokens,
-        wall_clock_ms,
+        now_ms,
         process_metrics=stage_metrics(None, rules),
     )
     with TestClient(create_app(context)) as with_stages:
@@ -282,7 +286,7 @@ def test_maintenance_windows_and_tokens_over_the_api(
 ) -> None:
     client, _rules, secrets, _tokens, _store = world
     operator, admin = _auth(secrets[Role.OPERATOR]), _auth(secrets[Role.ADMIN])
-    now = wall_clock_ms()
+    now = now_ms()
     window = {
         "scope": "device",
         "target": "gw1",
@@ -327,7 +331,7 @@ def test_a_device_shows_its_last_values_and_a_metric_series(world: World) -> Non
     viewer = _auth(secrets[Role.VIEWER])
     # An hour of readings from a ten-minute boundary, so every step holds ten of them (a window
     # ending at the server's "now" could cut a step down to a single reading).
-    start_ms = (wall_clock_ms() // 600_000) * 600_000 - 3_600_000
+    start_ms = (now_ms() // 600_000) * 600_000 - 3_600_000
     metrics = [{"battery_v": 50.0 + i % 2, "mains_ok": True} for i in range(60)]
     store.write([Reading("bts", "bts1", start_ms + i * 60_000, m) for i, m in enumerate(metrics)])
     detail = client.get("/api/v1/devices/bts1", headers=viewer).json()

@@ -10,8 +10,16 @@ import orjson
 import pytest
 
 from ioc.api import LiveView, RuleRoles, StreamEvent
-from ioc.domain import Alert, AlertState, AlertTransition, Inventory, Severity, TransitionKind
-from ioc.state import AlertRepository, StageBeat, connect_state
+from ioc.domain import (
+    Alert,
+    AlertState,
+    AlertTransition,
+    Inventory,
+    Severity,
+    StageBeat,
+    TransitionKind,
+)
+from ioc.state import AlertRepository, connect_state
 
 ROLES = RuleRoles(
     down=frozenset({"device.down"}),

@@ -12,10 +12,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from ioc.api import ApiContext, RulesControl
-from ioc.app import ApiServer, wall_clock_ms
+from ioc.app import ApiServer
 from ioc.broker import free_port
 from ioc.config import load_settings
-from ioc.domain import Inventory, Profile, Role
+from ioc.domain import Inventory, Profile, Role, now_ms
 from ioc.state import AlertRepository, Outbox, TokenStore, connect_state
 from ioc.store import SqliteStore
 
@@ -35,7 +35,7 @@ def served(
     _, admin = tokens.create(Role.ADMIN, "fuzzer", 0)
     telemetry = SqliteStore(folder / "telemetry.db")
     context = ApiContext(
-        small_inventory, profiles, AlertRepository(engine), tokens, wall_clock_ms,
+        small_inventory, profiles, AlertRepository(engine), tokens, now_ms,
         rules=RulesControl(ids=frozenset({"bts.battery_low"})), telemetry=telemetry,
         request_wait_s=0.2, outbox=Outbox(engine),
     )  # fmt: skip

@@ -12,10 +12,10 @@ import pytest
 import urllib3
 
 from ioc.api import ApiContext
-from ioc.app import ApiServer, Catalog, RulesService, wall_clock_ms
+from ioc.app import ApiServer, Catalog, RulesService
 from ioc.broker import free_port
 from ioc.config import load_settings
-from ioc.domain import Inventory, Profile, Reading, Role
+from ioc.domain import Inventory, Profile, Reading, Role, now_ms
 from ioc.state import AlertRepository, HeartbeatStore, TokenStore, connect_state
 from tests.support.mqtt import wait_until
 
@@ -91,7 +91,7 @@ def served(
     tokens = TokenStore(engine)
     _, viewer = tokens.create(Role.VIEWER, "wall", 0)
     context = ApiContext(
-        small_inventory, profiles, AlertRepository(engine), tokens, wall_clock_ms,
+        small_inventory, profiles, AlertRepository(engine), tokens, now_ms,
         heartbeats=HeartbeatStore(engine).beats, poll_every_s=0.05, beat_every_s=0.5,
     )  # fmt: skip
     server = ApiServer(settings, context)
@@ -111,7 +111,7 @@ def test_events_arrive_in_order_and_a_client_resumes_where_it_left(
     assert [e.kind for e in opening] == ["heartbeat", "figures"]
     assert opening[1].data["figures"]["bts_power"]["on_mains"] == 2  # type: ignore[index]
 
-    rules.observe(Reading("bts", "bts1", wall_clock_ms(), {"battery_v": 45.0}))
+    rules.observe(Reading("bts", "bts1", now_ms(), {"battery_v": 45.0}))
     seen = first.until("transition")
     kinds = [e.kind for e in seen if e.kind != "heartbeat"]
     assert kinds == ["device", "figures", "transition"]
@@ -123,7 +123,7 @@ def test_events_arrive_in_order_and_a_client_resumes_where_it_left(
     first.close()
 
     # While nobody listens, the battery recovers.
-    rules.observe(Reading("bts", "bts1", wall_clock_ms(), {"battery_v": 52.0}))
+    rules.observe(Reading("bts", "bts1", now_ms(), {"battery_v": 52.0}))
     last_seen = int(fired.id)
     wait_until(lambda: rules.repository.last_event_id() > last_seen, 10, "the resolve")
 
@@ -141,7 +141,7 @@ def test_an_unusable_id_gets_a_reset_and_tokens_are_checked(
     served: tuple[str, str, RulesService],
 ) -> None:
     url, viewer, rules = served
-    rules.observe(Reading("bts", "bts1", wall_clock_ms(), {"battery_v": 52.0}))
+    rules.observe(Reading("bts", "bts1", now_ms(), {"battery_v": 52.0}))
     stream = Stream(f"{url}?token={viewer}&last_event_id=999999")
     assert [e.kind for e in stream.until("reset")] == ["heartbeat", "reset"]
     stream.close()

@@ -132,7 +132,7 @@ def test_rules_alone_reloads_on_request_and_alerts_lists_what_it_raised(
         assert acked.returncode == 0, acked.stderr
         assert acked.stdout.strip() == f"alert #{number}: ack done by lan"
         again = run_ioc("alerts", "ack", number, "--by", "minh", env=env)
-        assert again.returncode == 1 and "already acknowledged by lan" in again.stderr
+        assert again.returncode == 5 and "already acknowledged by lan" in again.stderr
         noted = run_ioc("alerts", "note", number, "aircon tech called", "--by", "lan", env=env)
         assert noted.returncode == 0, noted.stderr
         resolved = run_ioc("alerts", "resolve", number, "--by", "lan", "--note", "fixed", env=env)
@@ -147,8 +147,13 @@ def test_rules_alone_reloads_on_request_and_alerts_lists_what_it_raised(
             ["resolved", "lan"],
         ], shown.stdout
         assert "on my way" in shown.stdout and "- fixed" in shown.stdout
+        # Every outcome has its exit code: refused 5 (above), not open 5, unknown 4.
+        closed = run_ioc("alerts", "note", number, "too late", env=env)
+        assert closed.returncode == 5 and f"no open alert {number}" in closed.stderr
         missing = run_ioc("alerts", "resolve", "999999", env=env)
-        assert missing.returncode == 1 and "no open alert 999999" in missing.stderr
+        assert missing.returncode == 4 and "no alert 999999" in missing.stderr
+        unknown = run_ioc("alerts", "show", "999999", env=env)
+        assert unknown.returncode == 4 and "no alert 999999" in unknown.stderr
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
@@ -194,7 +199,7 @@ def test_maintenance_windows_from_the_command_line(tmp_path: Path) -> None:
 
 def test_a_request_with_no_running_rules_process_is_queued_and_says_so(tmp_path: Path) -> None:
     result = run_ioc("alerts", "ack", "1", "--wait", "0.3", env={"IOC_DATA_DIR": str(tmp_path)})
-    assert result.returncode == 1
+    assert result.returncode == 3
     assert "request #1 is queued, but no running `ioc run` / `ioc rules` took it" in result.stderr
 
 

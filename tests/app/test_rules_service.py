@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ioc.app import load_catalog, run_stages
+from ioc.app import Stages, add_ingest, add_rules, ingest_hearing, load_catalog
 from ioc.broker import MosquittoProcess
 from ioc.config import Settings, load_settings
 from ioc.domain import AlertState
@@ -77,15 +77,20 @@ class AlertFeed(TopicFeed):
 
 
 class Running:
-    """`ioc run` (run_stages) in a thread, stopped like Ctrl-C stops it."""
+    """`ioc run` without its API, in a thread, stopped like Ctrl-C stops it."""
 
     def __init__(self, settings: Settings) -> None:
         self._stop = threading.Event()
         self.code: int | None = None
         catalog = load_catalog(settings)
 
+        stages = Stages()
+        rules = add_rules(stages, settings, catalog)
+        rules.hearing = ingest_hearing(add_ingest(stages, settings, catalog, [rules.observe]))
+        supervisor = stages.supervisor()
+
         def run() -> None:
-            self.code = run_stages(settings, catalog, True, True, self._stop.is_set, 60)
+            self.code = supervisor.run(self._stop.is_set)
 
         self._thread = threading.Thread(target=run)
         self._thread.start()

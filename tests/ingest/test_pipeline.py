@@ -16,8 +16,9 @@ from ioc.domain import (
     Rejection,
     RejectReason,
     RetryLater,
+    TelemetryItem,
 )
-from ioc.ingest import Decoded, Decoder, IngestStats, LiveState, Pipeline
+from ioc.ingest import Decoder, IngestStats, LiveState, Pipeline
 from tests.ingest.conftest import NOW_MS
 from tests.support.mqtt import wait_until
 
@@ -26,11 +27,11 @@ class MemorySink:
     """Keeps what it is given; can be told to fail the next N writes."""
 
     def __init__(self) -> None:
-        self.items: list[Decoded] = []
+        self.items: list[TelemetryItem] = []
         self.failures: list[Exception] = []
         self.refuse_device: str | None = None
 
-    def write(self, items: Sequence[Decoded]) -> None:
+    def write(self, items: Sequence[TelemetryItem]) -> None:
         if self.failures:
             raise self.failures.pop(0)
         if self.refuse_device and any(i.device_id == self.refuse_device for i in items):
@@ -220,7 +221,7 @@ def test_a_stored_batch_is_acknowledged_without_waiting_for_more_traffic(
 
 def test_batches_written_in_parallel_are_acknowledged_in_arrival_order(decoder: Decoder) -> None:
     class SlowFirstSink(MemorySink):
-        def write(self, items: Sequence[Decoded]) -> None:
+        def write(self, items: Sequence[TelemetryItem]) -> None:
             if any(i.device_id == "bts-QT-00001" for i in items):
                 threading.Event().wait(0.3)  # the first batch is the slow one
             super().write(items)

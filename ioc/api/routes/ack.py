@@ -11,9 +11,11 @@ import html
 from fastapi import APIRouter, status
 from fastapi.responses import HTMLResponse
 
-from ioc.api._context import ApiContext, carry_out
+from ioc.alerts import act_on_alert
+from ioc.api._context import ApiContext
 from ioc.api.deps import Context
-from ioc.domain import AckClaim, Alert, AlertState
+from ioc.api.routes.alerts import ACTION_STATUS
+from ioc.domain import AckClaim, ActionOutcome, Alert, AlertAction, AlertState, IocError
 
 router = APIRouter(tags=["ack"], include_in_schema=False)
 
@@ -35,7 +37,7 @@ def _claim(context: ApiContext, token: str) -> AckClaim | HTMLResponse:
                      status.HTTP_404_NOT_FOUND)  # fmt: skip
     try:
         return context.ack_links.read(token)
-    except ValueError as exc:
+    except IocError as exc:
         return _page(f"<p>{html.escape(str(exc))}</p>", status.HTTP_400_BAD_REQUEST)
 
 
@@ -72,10 +74,13 @@ def ack(token: str, context: Context) -> HTMLResponse:
     if isinstance(claim, HTMLResponse):
         return claim
     actor = f"{claim.person_name} ({claim.person_id}, link)"
-    _, result = carry_out(context, claim.alert_id, "ack", actor, "acknowledged from a notification")
-    if result is None:
+    result = act_on_alert(
+        context.alerts, AlertAction.ACKNOWLEDGE, claim.alert_id, actor,
+        "acknowledged from a notification", context.clock(), context.request_wait_s,
+    )  # fmt: skip
+    if result.outcome is ActionOutcome.QUEUED:
         return _page("<p>Đã ghi nhận, đang chờ xử lý. / Queued: it will be applied shortly.</p>",
                      status.HTTP_202_ACCEPTED)  # fmt: skip
-    if result != "ok":
-        return _page(f"<p>{html.escape(result)}</p>", status.HTTP_409_CONFLICT)
+    if result.outcome is not ActionOutcome.DONE:
+        return _page(f"<p>{html.escape(result.detail)}</p>", ACTION_STATUS[result.outcome])
     return _page(f"<p>Đã nhận xử lý. Cảm ơn, {html.escape(claim.person_name)}. / Acknowledged.</p>")

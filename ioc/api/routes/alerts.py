@@ -8,33 +8,13 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ioc.alerts import alert_json
-from ioc.api._context import ApiContext, carry_out
+from ioc.alerts import AlertFilter, UnknownArea, act_on_alert, alert_detail, find_alerts
+from ioc.api._context import ApiContext
+from ioc.api._models import AlertPublic
 from ioc.api.deps import Context, Operator, RowId, Viewer, problems
-from ioc.domain import AlertState, Severity
+from ioc.domain import ActionOutcome, AlertAction, AlertState, Severity
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
-
-
-class AlertPublic(BaseModel):
-    """An alert as the API shows it."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: int
-    rule: str
-    device_id: str
-    device_class: str
-    area_id: str
-    state: AlertState
-    severity: Severity
-    probable_cause: str
-    event_type: str
-    root_id: int | None
-    silenced: bool
-    opened_at: str
-    updated_at: str
-    resolved_at: str | None
 
 
 class Transition(BaseModel):
@@ -70,6 +50,15 @@ class ActionBody(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
+ACTION_STATUS = {
+    ActionOutcome.DONE: status.HTTP_200_OK,
+    ActionOutcome.QUEUED: status.HTTP_202_ACCEPTED,
+    ActionOutcome.UNKNOWN_ALERT: status.HTTP_404_NOT_FOUND,
+    ActionOutcome.NOT_OPEN: status.HTTP_409_CONFLICT,
+    ActionOutcome.REFUSED: status.HTTP_409_CONFLICT,
+}
+
+
 @router.get("", responses=problems(404))
 def list_alerts(
     context: Context,
@@ -81,44 +70,41 @@ def list_alerts(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AlertPage:
     """Alerts newest first, by state, severity and area subtree."""
-    area_ids = None
-    if area is not None:
-        if area not in context.inventory.areas:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no area {area!r}")
-        area_ids = list(context.inventory.subtree(area))
-    found = context.alerts.list_alerts(state or (), severity or (), area_ids, limit + offset)
-    items = [AlertPublic.model_validate(alert_json(a)) for a in found[offset:]]
-    return AlertPage(items=items, limit=limit, offset=offset)
+    query = AlertFilter(frozenset(state or ()), frozenset(severity or ()), area, limit, offset)
+    try:
+        found = find_alerts(context.alerts, context.inventory, query)
+    except UnknownArea as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return AlertPage(items=[AlertPublic.of(a) for a in found], limit=limit, offset=offset)
 
 
 @router.get("/{alert_id}", responses=problems(404))
 def get_alert(alert_id: RowId, context: Context, _caller: Viewer) -> AlertDetail:
     """One alert with its history and the alerts it caused."""
-    history = context.alerts.history(alert_id)
-    if not history:
+    detail = alert_detail(context.alerts, alert_id)
+    if detail is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
-    children = context.alerts.children(alert_id)
     return AlertDetail(
-        alert=AlertPublic.model_validate(alert_json(history[0].alert)),
+        alert=AlertPublic.of(detail.alert),
         history=[
             Transition(event=t.kind.value, at_ms=t.at_ms, actor=t.actor, note=t.note)
-            for t in history
+            for t in detail.history
         ],
-        children=[AlertPublic.model_validate(alert_json(a)) for a in children],
+        children=[AlertPublic.of(a) for a in detail.children],
     )
 
 
-def _act(context: ApiContext, alert_id: RowId, action: str, actor: str, note: str) -> JSONResponse:
-    """Have the rules process do it, and say what came of it."""
-    request_id, result = carry_out(context, alert_id, action, actor, note)
-    if result is None:
-        return JSONResponse(
-            {"request_id": request_id, "status": "queued"}, status.HTTP_202_ACCEPTED
-        )
-    if result != "ok":
-        code = status.HTTP_404_NOT_FOUND if result.startswith("no open alert") else 409
-        raise HTTPException(code, result)
-    return JSONResponse({"request_id": request_id, "status": "done"})
+def _respond(
+    context: ApiContext, alert_id: int, action: AlertAction, actor: str, note: str
+) -> JSONResponse:
+    """Have the rules process do it, and answer with what came of it."""
+    result = act_on_alert(
+        context.alerts, action, alert_id, actor, note, context.clock(), context.request_wait_s
+    )
+    code = ACTION_STATUS[result.outcome]
+    if code >= 400:
+        raise HTTPException(code, result.detail)
+    return JSONResponse({"request_id": result.request_id, "status": result.outcome.value}, code)
 
 
 @router.post("/{alert_id}/ack", responses={202: {}, **problems(404, 409)})
@@ -126,16 +112,16 @@ def acknowledge(
     alert_id: RowId, body: ActionBody, context: Context, caller: Operator
 ) -> JSONResponse:
     """Acknowledge: someone has taken it on (the token's name is recorded)."""
-    return _act(context, alert_id, "ack", caller.name, body.note)
+    return _respond(context, alert_id, AlertAction.ACKNOWLEDGE, caller.name, body.note)
 
 
 @router.post("/{alert_id}/note", responses={202: {}, **problems(404, 409)})
 def note(alert_id: RowId, body: ActionBody, context: Context, caller: Operator) -> JSONResponse:
     """Add a note to the alert's history."""
-    return _act(context, alert_id, "note", caller.name, body.note)
+    return _respond(context, alert_id, AlertAction.NOTE, caller.name, body.note)
 
 
 @router.post("/{alert_id}/resolve", responses={202: {}, **problems(404, 409)})
 def resolve(alert_id: RowId, body: ActionBody, context: Context, caller: Operator) -> JSONResponse:
     """Resolve by hand (raised anew if its condition still holds)."""
-    return _act(context, alert_id, "resolve", caller.name, body.note)
+    return _respond(context, alert_id, AlertAction.RESOLVE, caller.name, body.note)

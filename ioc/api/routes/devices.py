@@ -10,12 +10,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from pydantic import BaseModel
 
-from ioc.alerts import alert_json
+from ioc.alerts import OPEN_STATES
+from ioc.api._models import AlertPublic
 from ioc.api._overview import DeviceStatus
 from ioc.api._responses import snapshot_response
 from ioc.api.deps import Context, Live, Viewer, problems
-from ioc.domain import Aggregate, AlertState, Device, MetricType
-from ioc.store import StoreError
+from ioc.domain import Aggregate, DeliveryError, Device, MetricType
 
 router = APIRouter(tags=["devices"])
 
@@ -61,7 +61,7 @@ class DeviceDetail(BaseModel):
     device: DevicePublic
     last: LastValues | None
     telemetry_error: str | None  # why the last values could not be read, when they could not
-    open_alerts: list[dict[str, object]]
+    open_alerts: list[AlertPublic]
 
 
 class SeriesPublic(BaseModel):
@@ -134,10 +134,6 @@ def list_devices(
     )
 
 
-def _is_down(status: DeviceStatus | None) -> bool:
-    return status is not None and status.down
-
-
 def live_public(device: Device, live: Live) -> DevicePublic:
     """A device with its standing from the live view."""
     return _public(device, live.status(device.id))
@@ -147,19 +143,14 @@ def live_public(device: Device, live: Live) -> DevicePublic:
 def get_device(device_id: str, context: Context, live: Live, _caller: Viewer) -> DeviceDetail:
     """One device with its newest stored values and its open alerts."""
     device = _device(context, device_id)
-    open_alerts = [
-        a
-        for a in context.alerts.list_alerts(
-            [AlertState.FIRING, AlertState.ACKNOWLEDGED], device_ids=[device_id], limit=1000
-        )
-    ]
+    open_alerts = context.alerts.list_alerts(OPEN_STATES, device_ids=[device_id], limit=1000)
     last, error = None, None
     if context.telemetry is None:
         error = "no telemetry store is configured for the API"
     else:
         try:
             found = context.telemetry.latest(device.device_class, [device_id])
-        except StoreError as exc:
+        except DeliveryError as exc:
             error = str(exc)
         else:
             if found:
@@ -168,7 +159,7 @@ def get_device(device_id: str, context: Context, live: Live, _caller: Viewer) ->
         device=live_public(device, live),
         last=last,
         telemetry_error=error,
-        open_alerts=[alert_json(a) for a in open_alerts],
+        open_alerts=[AlertPublic.of(a) for a in open_alerts],
     )
 
 
@@ -216,7 +207,7 @@ def get_series(
         points = context.telemetry.series(
             device.device_class, device_id, metric, start_ms, end_ms, step, chosen
         )
-    except StoreError as exc:
+    except DeliveryError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     return SeriesPublic(
         device_id=device_id,

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from ioc.alerts import AlertError, check_window
+from ioc.alerts import UnknownWindow, WindowRefused, plan_window
+from ioc.alerts import end_window as end_window_now
 from ioc.api.deps import Context, Operator, RowId, Viewer, problems
 from ioc.domain import MaintenanceWindow, WindowScope
 
@@ -63,36 +64,20 @@ def list_windows(
 def create_window(body: WindowCreate, context: Context, caller: Operator) -> WindowPublic:
     """Plan a window (the running rules process applies it within 10 s)."""
     window = MaintenanceWindow(
-        0,
-        body.scope,
-        body.target,
-        body.starts_at_ms,
-        body.ends_at_ms,
-        body.reason,
-        caller.name,
+        0, body.scope, body.target, body.starts_at_ms, body.ends_at_ms, body.reason, caller.name
     )
+    rule_ids = context.rules.ids if context.rules else None
     try:
-        check_window(window, context.inventory)
-    except AlertError as exc:
+        planned = plan_window(context.alerts, context.inventory, rule_ids, window, context.clock())
+    except WindowRefused as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    known_rules = context.rules.ids if context.rules else None
-    if (
-        body.scope is WindowScope.RULE
-        and known_rules is not None
-        and body.target not in known_rules
-    ):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, f"no rule {body.target!r} in force"
-        )
-    if body.ends_at_ms <= context.clock():
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "that window ended already")
-    return _public(context.alerts.add_window(window))
+    return _public(planned)
 
 
 @router.post("/{window_id}/end", responses=problems(404))
 def end_window(window_id: RowId, context: Context, _caller: Operator) -> WindowPublic:
     """End a window now."""
-    ended = context.alerts.end_window(window_id, context.clock())
-    if ended is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no open maintenance window {window_id}")
-    return _public(ended)
+    try:
+        return _public(end_window_now(context.alerts, window_id, context.clock()))
+    except UnknownWindow as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
 from ioc.api.deps import Admin, Context, Viewer, problems
-from ioc.rules import RuleError
+from ioc.domain import BadFileError, IocError
 
 router = APIRouter(prefix="/rules", tags=["rules"])
 
@@ -37,7 +37,7 @@ def reload_rules(context: Context, _caller: Admin) -> ReloadResult:
         raise HTTPException(status.HTTP_409_CONFLICT, "this API cannot reload rules")
     try:
         return ReloadResult(detail=context.rules.reload())
-    except RuleError as exc:
+    except BadFileError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    except ProcessLookupError as exc:
+    except IocError as exc:  # no rules process runs
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc

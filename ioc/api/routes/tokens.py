@@ -6,8 +6,7 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from ioc.api.deps import Admin, Context, RowId, problems
-from ioc.domain import Role
-from ioc.state import ApiToken
+from ioc.domain import ApiToken, Role
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 

@@ -1,0 +1,193 @@
+"""What operators do with alerts, below both faces: the CLI and the API call these functions.
+
+Acting on an alert is a request that the rules process (which owns the open alerts) carries
+out; the outcome comes back typed, and each face maps it (the CLI to an exit code, the API to
+an HTTP status). Windows are checked once, here, whoever plans them. Listing takes one filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ioc.alerts._book import AlertError, check_window
+from ioc.domain import (
+    ActionOutcome,
+    Alert,
+    AlertAction,
+    AlertState,
+    AlertTransition,
+    Inventory,
+    MaintenanceWindow,
+    Severity,
+    WindowScope,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """An action's outcome, the request that carried it, and what the rules process said."""
+
+    outcome: ActionOutcome
+    request_id: int
+    detail: str = ""
+
+
+class ActionQueue(Protocol):
+    """Requests to the running rules process (the state database's AlertRepository)."""
+
+    def request(
+        self, alert_id: int, action: AlertAction, actor: str, note: str, now_ms: int
+    ) -> int:
+        """Queue an action; its request id."""
+        ...
+
+    def wait_for_result(
+        self, request_id: int, timeout_s: float
+    ) -> tuple[ActionOutcome, str] | None:
+        """The outcome and its detail once carried out; None if not within `timeout_s`."""
+        ...
+
+
+def act_on_alert(
+    queue: ActionQueue,
+    action: AlertAction,
+    alert_id: int,
+    actor: str,
+    note: str,
+    now_ms: int,
+    wait_s: float,
+) -> ActionResult:
+    """Have the rules process do `action`, waiting up to `wait_s` for what came of it."""
+    request_id = queue.request(alert_id, action, actor, note, now_ms)
+    result = queue.wait_for_result(request_id, wait_s)
+    if result is None:
+        return ActionResult(ActionOutcome.QUEUED, request_id)
+    return ActionResult(result[0], request_id, result[1])
+
+
+# -- maintenance windows -------------------------------------------------------------------
+
+
+class UnknownWindow(AlertError):
+    """No open maintenance window with that id."""
+
+
+class WindowRefused(AlertError):
+    """A window that cannot be planned: backwards, over already, or naming nothing known."""
+
+
+class WindowStore(Protocol):
+    """Where windows are kept (the state database's AlertRepository)."""
+
+    def add_window(self, window: MaintenanceWindow) -> MaintenanceWindow:
+        """Insert a window; return it with its id."""
+        ...
+
+    def end_window(self, window_id: int, now_ms: int) -> MaintenanceWindow | None:
+        """End a window now; None if there is no such open window."""
+        ...
+
+
+def plan_window(
+    store: WindowStore,
+    inventory: Inventory,
+    rule_ids: frozenset[str] | None,
+    window: MaintenanceWindow,
+    now_ms: int,
+) -> MaintenanceWindow:
+    """Check a window (raise WindowRefused with why) and keep it; the rules apply it."""
+    try:
+        check_window(window, inventory)
+    except AlertError as exc:
+        raise WindowRefused(str(exc)) from exc
+    if window.scope is WindowScope.RULE and rule_ids is not None and window.target not in rule_ids:
+        raise WindowRefused(f"no rule {window.target!r} in force")
+    if window.ends_at_ms <= now_ms:
+        raise WindowRefused("that window ended already")
+    return store.add_window(window)
+
+
+def end_window(store: WindowStore, window_id: int, now_ms: int) -> MaintenanceWindow:
+    """End a window now; UnknownWindow if there is no such open window."""
+    ended = store.end_window(window_id, now_ms)
+    if ended is None:
+        raise UnknownWindow(f"no open maintenance window {window_id}")
+    return ended
+
+
+# -- finding alerts --------------------------------------------------------------------------
+
+
+class UnknownArea(AlertError):
+    """The filter names an area the inventory does not have."""
+
+
+OPEN_STATES = frozenset({AlertState.FIRING, AlertState.ACKNOWLEDGED})
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """Which alerts to list: by state, severity and area subtree; newest first, a page."""
+
+    states: frozenset[AlertState] = frozenset()
+    severities: frozenset[Severity] = frozenset()
+    area: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+class AlertReader(Protocol):
+    """Alert queries (the state database's AlertRepository)."""
+
+    def list_alerts(
+        self,
+        states: Iterable[AlertState] = (),
+        severities: Iterable[Severity] = (),
+        area_ids: Iterable[str] | None = None,
+        limit: int = 500,
+    ) -> list[Alert]:
+        """Alerts newest first, filtered."""
+        ...
+
+    def history(self, alert_id: int) -> list[AlertTransition]:
+        """An alert's audit trail, oldest first; empty if there is no such alert."""
+        ...
+
+    def children(self, alert_id: int) -> list[Alert]:
+        """Open alerts grouped under a root."""
+        ...
+
+
+def find_alerts(
+    reader: AlertReader, inventory: Inventory | None, query: AlertFilter
+) -> list[Alert]:
+    """The alerts the filter asks for; UnknownArea for an area not in the inventory (which a
+    caller may leave out when the filter names no area)."""
+    area_ids = None
+    if query.area is not None:
+        if inventory is None or query.area not in inventory.areas:
+            raise UnknownArea(f"no area {query.area!r} in the inventory")
+        area_ids = list(inventory.subtree(query.area))
+    found = reader.list_alerts(
+        sorted(query.states), sorted(query.severities), area_ids, query.limit + query.offset
+    )
+    return found[query.offset :]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDetail:
+    """One alert as it is now, its history, and the open alerts grouped under it."""
+
+    alert: Alert
+    history: Sequence[AlertTransition]
+    children: Sequence[Alert]
+
+
+def alert_detail(reader: AlertReader, alert_id: int) -> AlertDetail | None:
+    """An alert with its history and children; None if there is no such alert."""
+    history = reader.history(alert_id)
+    if not history:
+        return None
+    return AlertDetail(history[0].alert, history, reader.children(alert_id))

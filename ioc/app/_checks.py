@@ -1,0 +1,42 @@
+"""`ioc check-config`: every file and setting checked as the services would at start."""
+
+from __future__ import annotations
+
+from ioc.app._catalog import load_catalog
+from ioc.app._notify import build_senders, load_notifications
+from ioc.app._ruleset import load_rule_set, rule_locations
+from ioc.config import Settings
+
+
+def check_configuration(settings: Settings) -> str:
+    """Load and cross-check profiles, inventory, rules and notifications; say what was found.
+
+    Raises the first BadFileError (each lists every mistake of its file).
+    """
+    catalog = load_catalog(settings)
+    loaded = load_rule_set(settings, catalog)
+    notifications = load_notifications(settings, catalog)
+    if notifications is not None:
+        build_senders(settings, notifications, None)
+    notify = (
+        f"{len(notifications.people)} people, {len(notifications.spec.routes)} routes "
+        f"from {notifications.path}"
+        if notifications is not None
+        else "off (IOC_NOTIFY_CONFIG unset)"
+    )
+    store = (
+        f"InfluxDB {settings.influx_api.value} at {settings.influx_url}, "
+        f"database/bucket {settings.influx_db}"
+        if settings.influx_url
+        else f"embedded SQLite at {settings.data_dir / 'telemetry.db'}"
+    )
+    return (
+        f"ok: {len(catalog.profiles)} device classes ({', '.join(sorted(catalog.profiles))}), "
+        f"{len(catalog.inventory.devices):,} devices in {len(catalog.inventory.areas):,} areas\n"
+        f"broker: {settings.mqtt.host}:{settings.mqtt.port} (MQTT {settings.mqtt_protocol}), "
+        f"topics {settings.topic_prefix}/+/+/+\n"
+        f"telemetry store: {store}\n"
+        f"state database: {settings.resolved_state_url}\n"
+        f"rules: {len(loaded)} from {', '.join(map(str, rule_locations(settings)))}\n"
+        f"notifications: {notify}"
+    )

@@ -1,0 +1,35 @@
+"""The state database as operator commands use it: alerts, windows, tokens, notifications."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from ioc.config import Settings
+from ioc.state import AlertRepository, DeadLetterLog, Outbox, TokenStore, connect_state
+
+
+def demo_state_url(settings: Settings) -> str:
+    """The state database of the last `ioc demo` run."""
+    return f"sqlite:///{settings.data_dir / 'demo' / 'state.db'}"
+
+
+class OperatorDesk:
+    """The stores an operator command reads and writes, open until the `with` block ends."""
+
+    def __init__(self, settings: Settings, state_url: str | None = None) -> None:
+        self._engine = connect_state(state_url or settings.resolved_state_url)
+        self.alerts = AlertRepository(self._engine)
+        self.tokens = TokenStore(self._engine)
+        self.outbox = Outbox(self._engine)
+        self.dead_letters = DeadLetterLog(self._engine, settings.dead_letter_limit)
+
+    def __enter__(self) -> OperatorDesk:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self._engine.dispose()
