@@ -22,6 +22,7 @@ from ioc.domain import (
     MaintenanceWindow,
     Severity,
     WindowScope,
+    iso_utc,
 )
 
 
@@ -98,14 +99,14 @@ def plan_window(
     now_ms: int,
 ) -> MaintenanceWindow:
     """Check a window (raise WindowRefused with why) and keep it; the rules apply it."""
+    if window.ends_at_ms <= now_ms:
+        raise WindowRefused(f"that window ended already ({iso_utc(window.ends_at_ms)})")
     try:
         check_window(window, inventory)
     except AlertError as exc:
         raise WindowRefused(str(exc)) from exc
     if window.scope is WindowScope.RULE and rule_ids is not None and window.target not in rule_ids:
         raise WindowRefused(f"no rule {window.target!r} in force")
-    if window.ends_at_ms <= now_ms:
-        raise WindowRefused("that window ended already")
     return store.add_window(window)
 
 

@@ -9,7 +9,13 @@ from ioc.app._api import ApiServer, api_context, stage_metrics
 from ioc.app._catalog import Catalog, load_catalog
 from ioc.app._checks import check_configuration
 from ioc.app._demo import demo_faults, run_demo
-from ioc.app._gateway import describe, gateway_options, gateway_process, load_gateway
+from ioc.app._gateway import (
+    describe,
+    gateway_options,
+    gateway_process,
+    gateway_services,
+    load_gateway,
+)
 from ioc.app._ingest import IngestService
 from ioc.app._logging import configure_logging
 from ioc.app._notify import NotifyService, build_senders, load_notifications
@@ -65,6 +71,7 @@ __all__ = [
     "describe",
     "gateway_options",
     "gateway_process",
+    "gateway_services",
     "ingest_hearing",
     "ingest_process",
     "load_catalog",

@@ -56,12 +56,18 @@ def run_in(engine: Engine, what: str, work: Callable[[Connection], T], write: bo
 
 # Connection-level: the server went away, a pool ran dry, SQLite was locked past its timeout.
 _TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+# SQLite reports a bad statement as an OperationalError too; its result codes tell the kinds
+# apart: busy, locked, I/O error, full, cannot open, lock protocol (the rest are mistakes).
+_SQLITE_TRANSIENT = {5, 6, 10, 13, 14, 15}
 
 
 def state_error(what: str, exc: SQLAlchemyError) -> StateError:
     """SQLAlchemy's error as ours, by cause: connection-level failures may be retried."""
     connection_lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
     transient = isinstance(exc, _TRANSIENT)
+    sqlite_code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    if transient and sqlite_code is not None:
+        transient = sqlite_code & 0xFF in _SQLITE_TRANSIENT  # the primary code of an extended one
     kind = StateUnavailable if transient or connection_lost else StateRefused
     return kind(f"{what}: {exc}")
 

@@ -27,7 +27,7 @@ from ioc.domain import (
     SignalKind,
     WindowScope,
 )
-from ioc.state import AlertRepository, StateError, StateRefused, connect_state
+from ioc.state import AlertRepository, StateError, StateRefused, StateUnavailable, connect_state
 
 T0 = 1_790_000_000_000
 
@@ -277,7 +277,7 @@ def test_area_and_rule_windows_and_expiry_with_time(
     changes = book.refresh_silences(T0 + 120_000)
     assert [(t.alert.device_id, t.kind.value) for t in changes] == [("vc2", "unsilenced")]
     with pytest.raises(WindowRefused, match="must end after it starts"):
-        plan(MaintenanceWindow(0, WindowScope.AREA, "C2", T0, T0, "x", "lan"))
+        plan(MaintenanceWindow(0, WindowScope.AREA, "C2", T0 + 20, T0 + 10, "x", "lan"))
     with pytest.raises(WindowRefused, match="no area 'C9'"):
         plan(MaintenanceWindow(0, WindowScope.AREA, "C9", T0, T0 + 1, "x", "lan"))
     with pytest.raises(WindowRefused, match=r"no rule 'bts\.smoke' in force"):
@@ -326,7 +326,7 @@ class _FailingOnce:
     def record(self, transitions: list[AlertTransition]) -> None:
         if self.fail_next:
             self.fail_next = False
-            raise StateError("cannot record alert transitions: connection lost")
+            raise StateUnavailable("cannot record alert transitions: connection lost")
         self._repository.record(transitions)
 
 

@@ -8,7 +8,6 @@ import random
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,9 @@ from firmware_sim.faults import FaultKind
 from firmware_sim.modbus import LineSettings, PtyLine, RtuSlave, SiteController
 from ioc.app import (
     IngestService,
+    Supervisor,
     gateway_options,
+    gateway_services,
     load_catalog,
     load_gateway,
     open_dead_letters,
@@ -119,9 +120,7 @@ def test_readings_reach_influxdb_once_each_across_a_broker_outage(
     ingest.start()
     assert ingest.consumer.wait_connected(10)
     gateway = ModbusGateway(config, gateway_options(settings, config))
-    stop = threading.Event()
-    gateway.start()
-    supervisor = threading.Thread(target=gateway.run, args=(stop.is_set, None))
+    supervisor = Supervisor(gateway_services(gateway))
     supervisor.start()
     feed: TopicFeed | None = None
     try:
@@ -137,9 +136,7 @@ def test_readings_reach_influxdb_once_each_across_a_broker_outage(
         wait_until(lambda: len(gateway.buffer) == 0, 60, "the buffer drained after the outage")
         wait_until(lambda: len(feed.events) >= 10, 30, "readings seen after the outage")
     finally:
-        stop.set()
-        supervisor.join(timeout=10)
-        gateway.stop()
+        supervisor.stop()
         if feed is not None:
             feed.stop()
 
