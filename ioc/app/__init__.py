@@ -41,7 +41,14 @@ from ioc.app._run import (
 )
 from ioc.app._status import StatusLine
 from ioc.app._stores import open_dead_letters, open_telemetry_store
-from ioc.app._supervisor import Managed, Service, ServiceError, Supervisor, Ticker
+from ioc.app._supervisor import (
+    Managed,
+    Service,
+    ServiceError,
+    Supervisor,
+    Worker,
+    ticker,
+)
 
 __all__ = [
     "ApiServer",
@@ -57,7 +64,7 @@ __all__ = [
     "Stages",
     "StatusLine",
     "Supervisor",
-    "Ticker",
+    "Worker",
     "add_api",
     "add_ingest",
     "add_rules",
@@ -87,4 +94,5 @@ __all__ = [
     "run_demo",
     "run_process",
     "stage_metrics",
+    "ticker",
 ]

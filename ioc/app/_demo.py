@@ -6,7 +6,6 @@ import dataclasses
 import secrets
 import shutil
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,7 +22,7 @@ from ioc.app._catalog import Catalog, load_catalog
 from ioc.app._demo_modbus import ModbusSite, with_serial_gateway
 from ioc.app._run import Stages, add_api, add_ingest, add_rules, ingest_hearing
 from ioc.app._status import StatusLine
-from ioc.app._supervisor import Managed, Service, Supervisor, Ticker
+from ioc.app._supervisor import Managed, Service, Supervisor, Worker, ticker
 from ioc.broker import EmbeddedBroker, MosquittoProcess, mosquitto_available
 from ioc.config import Settings
 from ioc.domain import Alert, Inventory, Role, now_ms
@@ -159,15 +158,16 @@ class Demo:
         stages.services.append(NotificationPrinter(settings, self.out))
         if self.modbus is not None:
             stages.services += self.modbus.services()
-        self.simulation = Simulation(self._simulator(ack_on_receipt))
-        stages.services += [self.simulation, *rule_stages.services]
+        self.simulator = self._simulator(ack_on_receipt)
+        simulation = Worker("simulator", lambda stop: self.simulator.run(should_stop=stop.is_set))
+        stages.services += [simulation, *rule_stages.services]
         stages.rules = self.rules
         server = add_api(stages, settings, catalog)
         _, token = server.context.tokens.create(Role.VIEWER, "wall (demo)", now_ms())
         status = StatusLine(self.ingest.stats, self.ingest.live, len(catalog.inventory.devices))
         stages.services += [
             Managed("wall banner", lambda: self._announce(server.url, token), None),
-            Ticker("status", 1.0, lambda: self._print_status(status)),
+            ticker("status", 1.0, lambda: self._print_status(status)),
         ]
         return stages.services
 
@@ -219,7 +219,7 @@ class Demo:
     def _print_status(self, status: StatusLine) -> None:
         line = status.render(self.ingest.consumer.connected)
         print(
-            f"\r{line} | sim sent {self.simulation.simulator.counters.telemetry_sent:,} "
+            f"\r{line} | sim sent {self.simulator.counters.telemetry_sent:,} "
             f"| open alerts {len(self.rules.book.open_alerts):,}\x1b[K",
             end="",
             file=self.out,
@@ -258,34 +258,6 @@ def _serial_sites(fleet: Sequence[DeviceSpec], faults: Sequence[Fault]) -> tuple
     faulty = {fault.device_id for fault in faults}
     healthy = [d.device_id for d in fleet if d.device_class == "bts" and d.device_id not in faulty]
     return (healthy[-2], healthy[-1]) if len(healthy) >= 2 else None
-
-
-class Simulation:
-    """The simulated MQTT firmware of the province, on a thread of its own."""
-
-    name = "simulator"
-
-    def __init__(self, simulator: Simulator) -> None:
-        self.simulator = simulator
-        self.failure: BaseException | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="simulator")
-
-    def start(self) -> None:
-        """Connect the devices and start reporting."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """The devices disconnect."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _run(self) -> None:
-        try:
-            self.simulator.run(should_stop=self._stop.is_set)
-        except BaseException as exc:  # supervised: the supervisor reports it and stops
-            self.failure = exc
 
 
 def _with_demo_notifications(settings: Settings, demo_dir: Path) -> Settings:

@@ -12,7 +12,7 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import start_http_server
 
 from ioc.app._catalog import Catalog
-from ioc.app._supervisor import Service, Supervisor, Ticker
+from ioc.app._supervisor import Service, Supervisor, ticker
 from ioc.config import Settings
 from ioc.gateway import (
     GatewayConfig,
@@ -67,7 +67,7 @@ def gateway_services(
             on_report()
 
     # The first report a moment after start, when the broker connection has had its chance.
-    return [gateway, Ticker("gateway health", interval_s, report, min(2.0, interval_s))]
+    return [gateway, ticker("gateway health", interval_s, report, min(2.0, interval_s))]
 
 
 def gateway_process(

@@ -5,14 +5,10 @@ from __future__ import annotations
 import logging
 import sys
 
-# Libraries that narrate at INFO (alembic: each migration step; apscheduler: every run of
-# every job) or log every failed request at ERROR (pymodbus: a time-out is routine on a bus,
-# and the gateway logs a controller going offline and coming back instead).
-_QUIETER = {
-    "alembic": logging.WARNING,
-    "apscheduler": logging.WARNING,
-    "pymodbus": logging.CRITICAL,
-}
+# Libraries that narrate at INFO (alembic: each migration step) or log every failed request
+# at ERROR (pymodbus: a time-out is routine on a bus, and the gateway logs a controller going
+# offline and coming back instead).
+_QUIETER = {"alembic": logging.WARNING, "pymodbus": logging.CRITICAL}
 
 
 def configure_logging(level: str) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from ioc.alerts import MqttAlertPublisher
 from ioc.app._catalog import Catalog
 from ioc.app._ruleset import load_rule_set
+from ioc.app._supervisor import ServiceError
 from ioc.config import Settings
 from ioc.domain import now_ms
 from ioc.notify import (
@@ -30,7 +31,7 @@ from ioc.notify import (
     load_notify_config,
 )
 from ioc.notify._channels import EmailSender, MqttSender, SmsSender
-from ioc.state import AlertRepository, Outbox, StateError, connect_state
+from ioc.state import AlertRepository, Outbox, StateRefused, StateUnavailable, connect_state
 
 log = logging.getLogger("ioc.notify")
 
@@ -158,7 +159,7 @@ class NotifyService:
             while not self._stop.wait(PASS_EVERY_S):
                 try:
                     self.run_pass()
-                except StateError as exc:
+                except StateUnavailable as exc:
                     if not self._failing:
                         log.error("notifications wait for the state database: %s", exc)
                     self._failing = True
@@ -166,6 +167,11 @@ class NotifyService:
                 if self._failing:
                     log.info("notifications resumed")
                     self._failing = False
+        except StateRefused as exc:
+            # The same pass would fail the same way every second: stop and say so, so that the
+            # process ends with the reason instead of retrying for ever.
+            self.failure = ServiceError(f"needs an operator: {exc}")
+            log.error("the notifier stopped: the state database refused its work: %s", exc)
         except BaseException as exc:  # supervised: recorded, logged once, and the service stops
             self.failure = exc
             log.exception("the notifier stopped")

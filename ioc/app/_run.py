@@ -25,7 +25,7 @@ from ioc.app._rules import RulesService
 from ioc.app._ruleset import pid_file
 from ioc.app._status import StatusLine
 from ioc.app._stores import open_dead_letters, open_telemetry_store
-from ioc.app._supervisor import Managed, Service, Supervisor, Ticker
+from ioc.app._supervisor import Managed, Service, Supervisor, ticker
 from ioc.config import Settings
 from ioc.domain import Clock, now_ms
 from ioc.ingest import MqttConsumer, Observer
@@ -99,7 +99,7 @@ def add_status(stages: Stages, every_s: float, inventory_size: int) -> None:
         else None
     )
     stages.services.append(
-        Ticker("status", every_s, lambda: log.info("%s", _status(stages, status)))
+        ticker("status", every_s, lambda: log.info("%s", _status(stages, status)))
     )
 
 

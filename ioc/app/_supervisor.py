@@ -129,39 +129,43 @@ class Managed:
             self._stop()
 
 
-class Ticker:
-    """Calls `action` every `every_s` seconds on a thread of its own (status lines, reports)."""
+class Worker:
+    """A service that is one function on a thread of its own: `run(stopping)` returns once the
+    event is set; if it raises, that is the service's failure."""
 
-    def __init__(
-        self,
-        name: str,
-        every_s: float,
-        action: Callable[[], None],
-        first_after_s: float | None = None,
-    ) -> None:
+    def __init__(self, name: str, run: Callable[[threading.Event], object]) -> None:
         self.name = name
         self.failure: BaseException | None = None
-        self._every_s = every_s
-        self._first_after_s = every_s if first_after_s is None else first_after_s
-        self._action = action
+        self._run = run
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
 
     def start(self) -> None:
-        """Start ticking."""
+        """Start the thread."""
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop ticking (an action under way finishes first)."""
+        """Ask the function to return, and wait for it."""
         self._stopping.set()
         if self._thread.is_alive():
             self._thread.join()
 
-    def _run(self) -> None:
+    def _main(self) -> None:
         try:
-            delay = self._first_after_s
-            while not self._stopping.wait(delay):
-                self._action()
-                delay = self._every_s
+            self._run(self._stopping)
         except BaseException as exc:  # supervised: the supervisor reports it and stops
             self.failure = exc
+
+
+def ticker(
+    name: str, every_s: float, action: Callable[[], None], first_after_s: float | None = None
+) -> Worker:
+    """A worker that calls `action` every `every_s` seconds (status lines, health reports)."""
+
+    def run(stopping: threading.Event) -> None:
+        delay = every_s if first_after_s is None else first_after_s
+        while not stopping.wait(delay):
+            action()
+            delay = every_s
+
+    return Worker(name, run)

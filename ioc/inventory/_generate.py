@@ -99,7 +99,12 @@ class FleetShape:
 
 
 def generate_inventory(shape: FleetShape, seed: int = 7) -> dict[str, Any]:
-    """Build an inventory document (the file format) for a province of the given shape."""
+    """Build an inventory document (the file format) for a province of the given shape.
+
+    One pass, top down (departments, districts, communes, BTS sites), on one random generator:
+    the draw order is what makes the bundled sample reproducible from its seed, so the steps
+    stay together rather than passing the generator through helpers.
+    """
     rng = random.Random(seed)
     p = shape.province_id
     areas: list[dict[str, Any]] = [{"id": p, "name": shape.province_name, "kind": "province"}]

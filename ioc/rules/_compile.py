@@ -40,7 +40,11 @@ def build_condition(
     profiles: Mapping[str, Profile],
     started_ms: int,
 ) -> Condition:
-    """The run-time condition for a spec; `devices` are the ones the rule watches."""
+    """The run-time condition for a spec; `devices` are the ones the rule watches.
+
+    Long on purpose: one branch per condition kind, each a single constructor call, so every
+    kind's mapping from file to engine is read in one place.
+    """
     if isinstance(spec, ThresholdSpec):
         return Threshold(
             spec.metric,

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from ioc.app import Managed, ServiceError, Supervisor, Ticker
+from ioc.app import Managed, ServiceError, Supervisor, ticker
 from ioc.config import ConfigError
 
 
@@ -125,8 +125,7 @@ def test_a_ticker_runs_its_action_and_reports_its_failure() -> None:
             ran.set()
             raise ValueError("status line broke")
 
-    ticker = Ticker("status", 0.001, action, first_after_s=0)
-    supervisor = Supervisor([ticker], watch_every_s=0.001)
+    supervisor = Supervisor([ticker("status", 0.001, action, 0)], watch_every_s=0.001)
     assert supervisor.run(lambda: False) == 1  # ends on the failure, not on a stop request
     assert ran.is_set() and calls == 3
     assert supervisor.failures() == ["status stopped: status line broke"]

@@ -19,6 +19,7 @@ _Id = sa.Integer().with_variant(sa.BigInteger(), "postgresql")
 
 
 def upgrade() -> None:
+    """The alert tables as they first shipped (long: one statement per table and index)."""
     op.create_table(
         "alert",
         sa.Column("id", _Id, primary_key=True, autoincrement=True),
