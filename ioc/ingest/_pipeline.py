@@ -19,6 +19,7 @@ from functools import partial
 from typing import Protocol, TypeVar
 
 from ioc.domain import (
+    Clock,
     NeedsOperator,
     Reading,
     Refused,
@@ -28,6 +29,7 @@ from ioc.domain import (
     StatusChange,
     TelemetryItem,
 )
+from ioc.domain import now_ms as wall_clock
 from ioc.ingest._decode import Decoder, DecodeResult
 from ioc.ingest._live import LiveState
 from ioc.ingest._stats import IngestStats
@@ -98,7 +100,7 @@ class Pipeline:
         batch_interval_s: float,
         max_pending: int,
         writers: int = 2,
-        now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        now_ms: Clock = wall_clock,
         observers: Sequence[Observer] = (),
     ) -> None:
         self._decoder = decoder
