@@ -19,7 +19,7 @@ from ioc.domain import ActionOutcome, AlertAction, BadFileError, IocError
 from ioc.inventory import FleetShape, generate_inventory, write_inventory
 
 if TYPE_CHECKING:
-    from ioc.app import Supervisor
+    from ioc.app import Catalog, Supervisor
 
 # Exit codes: 0 done, 1 failed (a server away, a service stopped), 2 a mistake in the input
 # (a file, a setting, an argument); an action on an alert has its own, by outcome.
@@ -115,7 +115,7 @@ _STATUS_EVERY = click.option(
 )
 
 
-def _supervise(ctx: click.Context, build: Callable[[Settings, Any], Supervisor]) -> None:
+def _supervise(ctx: click.Context, build: Callable[[Settings, Catalog], Supervisor]) -> None:
     """Build a process's services from the settings and run them until stopped."""
     from ioc.app import load_catalog
 
