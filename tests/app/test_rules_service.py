@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from ioc.app import Stages, add_ingest, add_rules, ingest_hearing, load_catalog
 from ioc.broker import MosquittoProcess
 from ioc.config import Settings, load_settings
-from ioc.domain import AlertState, now_ms
+from ioc.domain import AlertState, Clock, now_ms
 from ioc.state import AlertRepository, connect_state
 from tests.rules.harness import NORMAL, fast_rules
 from tests.support.clock import ManualClock
