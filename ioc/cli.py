@@ -382,17 +382,12 @@ def alerts_show(ctx: click.Context, alert_id: int) -> None:
 def api(ctx: click.Context) -> None:
     """Serve the HTTP API and the wall alone on IOC_API_HOST:IOC_API_PORT (`ioc run` serves
     them too)."""
-    from ioc.app import api_process, load_catalog
+    from ioc.app import api_process
 
-    settings = _settings(ctx)
-    supervisor, server = api_process(settings, load_catalog(settings))
-    supervisor.start()
-    click.echo(f"ioc api: the wall at {server.url}/wall/, the API at {server.url}/docs", err=True)
-    try:
-        supervisor.wait(_StopFlag())
-    finally:
-        supervisor.stop()
-    sys.exit(1 if supervisor.failures() else 0)
+    def announce(url: str) -> None:
+        click.echo(f"ioc api: the wall at {url}/wall/, the API at {url}/docs", err=True)
+
+    _supervise(ctx, lambda settings, catalog: api_process(settings, catalog, announce))
 
 
 @main.group()

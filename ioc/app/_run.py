@@ -139,11 +139,14 @@ def run_process(settings: Settings, catalog: Catalog, status_every_s: float) -> 
     return stages.supervisor()
 
 
-def api_process(settings: Settings, catalog: Catalog) -> tuple[Supervisor, ApiServer]:
-    """`ioc api`: the API and the wall alone."""
+def api_process(
+    settings: Settings, catalog: Catalog, announce: Callable[[str], None]
+) -> Supervisor:
+    """`ioc api`: the API and the wall alone; `announce` gets the URL once it listens."""
     stages = Stages()
     server = add_api(stages, settings, catalog)
-    return stages.supervisor(), server
+    stages.services.append(Managed("api banner", lambda: announce(server.url), None))
+    return stages.supervisor()
 
 
 def ingest_hearing(ingest: IngestService) -> Callable[[], bool]:

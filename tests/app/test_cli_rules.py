@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -240,3 +241,14 @@ def test_ioc_api_serves_on_the_configured_port(tmp_path: Path) -> None:
         _, stderr = process.communicate(timeout=30)
     base = f"http://127.0.0.1:{port}"
     assert f"ioc api: the wall at {base}/wall/, the API at {base}/docs" in stderr
+    assert process.returncode == 0, stderr
+
+
+def test_ioc_api_on_a_taken_port_fails_with_the_reason(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = run_ioc("api", env={"IOC_DATA_DIR": str(tmp_path), "IOC_API_PORT": str(port)})
+    assert result.returncode == 1, result.stderr
+    assert f"ioc: api could not start: the API cannot listen at http://127.0.0.1:{port}" in (
+        result.stderr
+    )
