@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pymodbus.client import ModbusSerialClient
 
 from firmware_sim.modbus import LineSettings, PtyLine, RtuSlave, SiteController
+from ioc.edge import DiskBuffer
 from ioc.gateway import (
     ControllerConfig,
-    DiskBuffer,
     Function,
     PortConfig,
     PortPoller,

@@ -7,7 +7,6 @@ Exceptions::
     LineError            a read got no usable answer (see ioc.gateway._line for the kinds)
 """
 
-from ioc.gateway._buffer import DiskBuffer
 from ioc.gateway._config import (
     GATEWAY_CLASS,
     ControllerConfig,
@@ -44,7 +43,6 @@ from ioc.gateway._regmap import (
     plan_reads,
 )
 from ioc.gateway._service import GatewayOptions, ModbusGateway
-from ioc.gateway._uplink import Uplink
 
 __all__ = [
     "COUNTER_NAMES",
@@ -52,7 +50,6 @@ __all__ = [
     "BadFrame",
     "ControllerConfig",
     "CrcError",
-    "DiskBuffer",
     "ExceptionReply",
     "Function",
     "GatewayConfig",
@@ -72,7 +69,6 @@ __all__ = [
     "RegisterMapError",
     "RejectedValue",
     "SerialLine",
-    "Uplink",
     "ValueType",
     "WordOrder",
     "WrongUnit",

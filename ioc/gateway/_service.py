@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import orjson
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from ioc.config import BrokerAddress
 from ioc.domain import EdgeError, now_ms
-from ioc.gateway._buffer import DiskBuffer
+from ioc.edge import EdgeOptions, EdgeOutbox
 from ioc.gateway._config import GATEWAY_CLASS, ControllerConfig, GatewayConfig
 from ioc.gateway._poller import COUNTER_NAMES, PortPoller
-from ioc.gateway._uplink import Uplink
 
 log = logging.getLogger("ioc.gateway")
 
 
-@dataclass(frozen=True, slots=True)
-class GatewayOptions:
-    """Where the gateway publishes and keeps its buffer."""
-
-    broker: BrokerAddress
-    topic_prefix: str
-    buffer_path: Path
+# Where the gateway publishes and keeps its buffer.
+GatewayOptions = EdgeOptions
 
 
 class ModbusGateway:
@@ -41,39 +30,24 @@ class ModbusGateway:
 
     def __init__(self, config: GatewayConfig, options: GatewayOptions) -> None:
         self.config = config
-        self.options = options
-        self.buffer = DiskBuffer(options.buffer_path, config.buffer_max_readings)
-        self.uplink = Uplink(
-            options.broker, options.topic_prefix, self._topic(GATEWAY_CLASS, config.gateway_id),
-            self.buffer,
-        )  # fmt: skip
+        self.outbox = EdgeOutbox(
+            options, GATEWAY_CLASS, config.gateway_id, config.buffer_max_readings
+        )
+        self.buffer, self.uplink = self.outbox.buffer, self.outbox.uplink
         self.pollers = [PortPoller(port, self) for port in config.ports]
-        self._seq: Counter[str] = Counter()
-        self._seq_lock = threading.Lock()
         self._started = time.monotonic()
         self.registry = CollectorRegistry()
         self.registry.register(_GatewayCollector(self))
-
-    def _topic(self, device_class: str, device_id: str) -> str:
-        return f"{self.options.topic_prefix}/{device_class}/{device_id}"
 
     # -- ReadingSink (called from the port threads) ------------------------------------------
 
     def reading(self, controller: ControllerConfig, ts_ms: int, metrics: dict[str, object]) -> None:
         """Queue one controller reading for the broker."""
-        self._queue(controller.device_class, controller.device_id, ts_ms, metrics)
+        self.outbox.reading(controller.device_class, controller.device_id, ts_ms, metrics)
 
     def status(self, controller: ControllerConfig, online: bool) -> None:
         """Publish a controller's availability (retained)."""
-        topic = self._topic(controller.device_class, controller.device_id)
-        self.uplink.set_status(f"{topic}/status", "online" if online else "offline")
-
-    def _queue(self, device_class: str, device_id: str, ts_ms: int, metrics: object) -> None:
-        with self._seq_lock:
-            self._seq[device_id] += 1
-            seq = self._seq[device_id]
-        payload = orjson.dumps({"ts": ts_ms, "seq": seq, "metrics": metrics})
-        self.buffer.append(f"{self._topic(device_class, device_id)}/telemetry", payload)
+        self.outbox.status(controller.device_class, controller.device_id, online)
 
     # -- the gateway's own health ------------------------------------------------------------
 
@@ -98,13 +72,13 @@ class ModbusGateway:
 
     def report_health(self) -> None:
         """Queue the gateway's own telemetry reading."""
-        self._queue(GATEWAY_CLASS, self.config.gateway_id, now_ms(), self.health())
+        self.outbox.reading(GATEWAY_CLASS, self.config.gateway_id, now_ms(), dict(self.health()))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
         """Connect to the broker and start polling."""
-        self.uplink.start()
+        self.outbox.start()
         for poller in self.pollers:
             poller.start()
 
@@ -121,12 +95,7 @@ class ModbusGateway:
         for poller in self.pollers:
             poller.stop()
         self.report_health()
-        offline = {
-            f"{self._topic(c.device_class, c.device_id)}/status": "offline"
-            for c in self.config.controllers
-        }
-        self.uplink.stop(offline)
-        self.buffer.close()
+        self.outbox.stop([(c.device_class, c.device_id) for c in self.config.controllers])
 
 
 class _GatewayCollector(Collector):

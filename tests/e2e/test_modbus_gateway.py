@@ -140,7 +140,7 @@ def test_readings_reach_influxdb_once_each_across_a_broker_outage(
         if feed is not None:
             feed.stop()
 
-    queued = {device: gateway._seq[device] for device in (site_a, site_b, "sgw-e2e-1")}
+    queued = {d: gateway.outbox.sequence(d) for d in (site_a, site_b, "sgw-e2e-1")}
 
     def stored_all() -> bool:
         return all(

@@ -1,4 +1,4 @@
-"""The gateway's outbox on disk: every reading waits here until the broker has acknowledged it.
+"""A collector's outbox on disk: every message waits here until the broker has acknowledged it.
 
 A SQLite file (WAL, synchronous=NORMAL: a power cut may cost the last moments, never the file).
 First in, first out, so readings reach the broker in the order they were taken. It is bounded:

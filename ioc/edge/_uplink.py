@@ -1,8 +1,8 @@
-"""The gateway's MQTT side: its own connection and last will, statuses, and the outbox drain.
+"""A collector's MQTT side: its own connection and last will, statuses, and the outbox drain.
 
 Readings go through the disk buffer and leave it oldest first, in batches published with QoS 1;
 a message is removed only when the broker has acknowledged it. A batch cut off by a lost
-connection is finished by paho after the reconnect. Only a gateway stopped with messages
+connection is finished by paho after the reconnect. Only a collector stopped with messages
 unacknowledged sends them again at its next start; ingest recognises such repeats by `seq` and
 `ts`.
 Statuses are state, not history: the current one of every device is (re)published, retained,
@@ -21,39 +21,36 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from ioc.broker import paho_client
 from ioc.config import BrokerAddress
-from ioc.gateway._buffer import DiskBuffer
+from ioc.edge._buffer import DiskBuffer
 
-log = logging.getLogger("ioc.gateway.mqtt")
+log = logging.getLogger("ioc.edge.mqtt")
 
 BATCH = 200
 ACK_TIMEOUT_S = 10.0  # for the drain thread to notice a stop
 
 
 class Uplink:
-    """Publishes for the gateway and the controllers it speaks for."""
+    """Publishes for a collector and the devices it speaks for."""
 
-    def __init__(
-        self, address: BrokerAddress, prefix: str, gateway_topic: str, buffer: DiskBuffer
-    ) -> None:
+    def __init__(self, address: BrokerAddress, own_topic: str, buffer: DiskBuffer) -> None:
         self._address = address
-        self._prefix = prefix
-        self._gateway_status = f"{gateway_topic}/status"
+        self._own_status = f"{own_topic}/status"
         self.buffer = buffer
         self.published = 0
-        self._statuses: dict[str, str] = {self._gateway_status: "online"}
+        self._statuses: dict[str, str] = {self._own_status: "online"}
         self._lock = threading.Lock()
         self._connected = threading.Event()
         self._stopping = threading.Event()
         self._was_connected = False
         self._client = paho_client(address)
-        self._client.will_set(self._gateway_status, "offline", qos=1, retain=True)
+        self._client.will_set(self._own_status, "offline", qos=1, retain=True)
         self._client.max_inflight_messages_set(BATCH)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._acked: set[int] = set()
         self._acks = threading.Condition()
-        self._drainer = threading.Thread(target=self._drain, name="gateway-uplink", daemon=True)
+        self._drainer = threading.Thread(target=self._drain, name="edge-uplink", daemon=True)
 
     @property
     def connected(self) -> bool:
@@ -90,7 +87,7 @@ class Uplink:
         if self.connected:
             infos = [
                 self._client.publish(topic, status, qos=1, retain=True)
-                for topic, status in {**final_statuses, self._gateway_status: "offline"}.items()
+                for topic, status in {**final_statuses, self._own_status: "offline"}.items()
             ]
             for info in infos:
                 _wait(info, max(0.1, deadline - time.monotonic()))
@@ -104,7 +101,7 @@ class Uplink:
         self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: ReasonCode, _props: Any
     ) -> None:
         if reason.is_failure:
-            log.error("broker %s refused the gateway: %s", self._address.host, reason)
+            log.error("broker %s refused the collector: %s", self._address.host, reason)
             return
         with self._lock:
             statuses = dict(self._statuses)
