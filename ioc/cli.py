@@ -217,6 +217,28 @@ def gateway_modbus(
     sys.exit(gateway_process(settings, config, metrics_port, metrics_host).run(_StopFlag()))
 
 
+@main.command("probe")
+@click.argument("probe_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--check", is_flag=True, help="Check the file and its profiles, print the plan, exit."
+)
+@click.pass_context
+def probe(ctx: click.Context, probe_file: Path, check: bool) -> None:
+    """Watch routers and video-conference endpoints by ICMP and publish them over MQTT.
+
+    PROBE_FILE lists the targets by inventory device id with their addresses and probe
+    profiles; see docs/probe.md.
+    """
+    from ioc.app import describe_probe, load_catalog, load_probe, probe_process
+
+    settings = _settings(ctx)
+    config = load_probe(load_catalog(settings), probe_file)
+    click.echo(describe_probe(config), err=True)
+    if check:
+        return
+    sys.exit(probe_process(settings, config).run(_StopFlag()))
+
+
 @main.group(invoke_without_command=True)
 @click.option(
     "--state",

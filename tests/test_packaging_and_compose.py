@@ -20,7 +20,13 @@ def test_every_ioc_package_is_in_pyproject() -> None:
     found = {
         ".".join(init.parent.relative_to(ROOT).parts)
         for init in (ROOT / "ioc").rglob("__init__.py")
-    } | {"firmware_sim", "ioc.bundled.devices", "ioc.bundled.devices.modbus", "ioc.bundled.rules"}
+    } | {
+        "firmware_sim",
+        "ioc.bundled.devices",
+        "ioc.bundled.devices.modbus",
+        "ioc.bundled.devices.probe",
+        "ioc.bundled.rules",
+    }
     assert found == listed
 
 
@@ -75,6 +81,7 @@ def test_the_wheel_carries_profiles_inventory_and_broker_config(tmp_path: Path) 
         "ioc/bundled/devices/vc.yaml",
         "ioc/bundled/devices/serialgw.yaml",
         "ioc/bundled/devices/modbus/site-controller-48v.yaml",
+        "ioc/bundled/devices/probe/generic-router.yaml",
         "ioc/bundled/devices/inventory.json",
         "ioc/broker/mosquitto.conf",
         "ioc/api/wall/index.html",

@@ -20,6 +20,7 @@ from ioc.app._ingest import IngestService
 from ioc.app._logging import configure_logging
 from ioc.app._notify import NotifyService, build_senders, load_notifications
 from ioc.app._operator import OperatorDesk, demo_state_url
+from ioc.app._probe import describe_probe, load_probe, probe_options, probe_process, probe_services
 from ioc.app._rules import RulesService
 from ioc.app._ruleset import (
     NoRulesProcess,
@@ -76,6 +77,7 @@ __all__ = [
     "demo_faults",
     "demo_state_url",
     "describe",
+    "describe_probe",
     "gateway_options",
     "gateway_process",
     "gateway_services",
@@ -84,10 +86,14 @@ __all__ = [
     "load_catalog",
     "load_gateway",
     "load_notifications",
+    "load_probe",
     "load_rule_set",
     "open_dead_letters",
     "open_telemetry_store",
     "pid_file",
+    "probe_options",
+    "probe_process",
+    "probe_services",
     "request_reload",
     "rule_locations",
     "rules_process",

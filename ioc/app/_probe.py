@@ -1,0 +1,81 @@
+"""`ioc probe`: load and check the probe file, then run the probe as services."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from ioc.app._catalog import Catalog
+from ioc.app._supervisor import Service, Supervisor, Worker, ticker
+from ioc.config import Settings
+from ioc.edge import EdgeOptions
+from ioc.probe import Probe, ProbeConfig, bundled_probe_profiles_dir, load_probe_config
+
+
+def load_probe(catalog: Catalog, path: Path) -> ProbeConfig:
+    """The checked probe file (every target an inventory device)."""
+    return load_probe_config(
+        path, catalog.profiles, catalog.inventory, bundled_probe_profiles_dir()
+    )
+
+
+def probe_options(settings: Settings, config: ProbeConfig) -> EdgeOptions:
+    """Broker, topics and buffer file of a probe (the buffer defaults to the data dir)."""
+    return EdgeOptions(
+        broker=settings.broker_address(config.probe_id),
+        topic_prefix=settings.topic_prefix,
+        buffer_path=config.buffer_path or settings.data_dir / f"probe-{config.probe_id}.db",
+    )
+
+
+def describe_probe(config: ProbeConfig) -> str:
+    """What the probe will watch, one line per profile."""
+    icmp = config.icmp
+    lines = [
+        f"probe {config.probe_id}: {len(config.targets)} targets, ICMP {icmp.packets} echo "
+        f"requests each every {icmp.round_s:g}s (time-out {icmp.timeout_s:g}s)"
+    ]
+    by_profile: dict[str, list[str]] = {}
+    for target in config.targets:
+        by_profile.setdefault(target.profile.name, []).append(target.device_id)
+    for name, devices in sorted(by_profile.items()):
+        shown = ", ".join(devices[:5]) + (
+            f" and {len(devices) - 5} more" if len(devices) > 5 else ""
+        )
+        lines.append(f"  {name}: {shown}")
+    return "\n".join(lines)
+
+
+def probe_services(probe: Probe, out: TextIO | None = None) -> list[Service]:
+    """The probe (sockets, uplink), its rounds, and its health reports (with a status line)."""
+    interval_s = probe.config.report_interval_s
+
+    def report() -> None:
+        probe.report_health()
+        if out is not None:
+            print(status_line(probe), file=out, flush=True)
+
+    return [
+        probe,
+        Worker("probe rounds", lambda stopping: probe.run_rounds(stopping, None)),
+        ticker("probe health", interval_s, report, min(2.0, interval_s)),
+    ]
+
+
+def probe_process(settings: Settings, config: ProbeConfig, out: TextIO = sys.stderr) -> Supervisor:
+    """`ioc probe FILE`."""
+    return Supervisor(probe_services(Probe(config, probe_options(settings, config)), out))
+
+
+def status_line(probe: Probe) -> str:
+    """The probe's health as one line."""
+    health = probe.health()
+    broker = "broker ok" if probe.outbox.uplink.connected else "BROKER DOWN"
+    return (
+        f"probe: {health['targets_up']:.0f}/{health['targets']:.0f} targets answer | "
+        f"rounds {health['rounds']:.0f}, last {health['round_s']:.1f}s | "
+        f"echo sent {health['icmp_sent']:,.0f} answered {health['icmp_received']:,.0f} "
+        f"errors {health['icmp_errors']:,.0f} stray {health['stray_replies']:,.0f} | "
+        f"buffered {health['buffered']:,.0f} dropped {health['dropped']:,.0f} | {broker}"
+    )

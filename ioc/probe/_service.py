@@ -1,0 +1,114 @@
+"""`ioc probe`: rounds of checks over the targets, published as the devices they are.
+
+Each round's figures become a reading of the device in its profile's metrics. A target that
+answers nothing is `offline` on its status topic at once, so `device.down` fires without waiting
+out the silence window, and `online` again when it answers; both logged once per change.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from ioc.domain import Clock, now_ms
+from ioc.edge import EdgeOptions, EdgeOutbox
+from ioc.probe._config import PROBE_CLASS, ProbeConfig, Target
+from ioc.probe._icmp import EchoResult, Pinger
+
+log = logging.getLogger("ioc.probe")
+
+
+class Probe:
+    """The probe's checks and its way out; `run_rounds` is its working loop."""
+
+    name = "probe"
+    failure: BaseException | None = None
+
+    def __init__(self, config: ProbeConfig, options: EdgeOptions, clock: Clock = now_ms) -> None:
+        self.config = config
+        self.outbox = EdgeOutbox(options, PROBE_CLASS, config.probe_id, config.buffer_max_readings)
+        self.pinger = Pinger(config.icmp.privileged)
+        self.rounds = 0
+        self.last_round_s = 0.0
+        self.answering: dict[str, bool] = {}
+        self._clock = clock
+        self._started = time.monotonic()
+
+    def start(self) -> None:
+        """Open the ICMP sockets (IcmpUnavailable says why not) and connect to the broker."""
+        families: set[int] = {ipaddress.ip_address(t.address).version for t in self.config.targets}
+        self.pinger.open(families)
+        log.info("ICMP over %s sockets", self.pinger.mode)
+        self.outbox.start()
+
+    def stop(self) -> None:
+        """Close the sockets, report once more, hand the buffer over, say offline for all."""
+        self.pinger.close()
+        self.report_health()
+        self.outbox.stop([(t.device_class, t.device_id) for t in self.config.targets])
+
+    def run_rounds(self, stopping: threading.Event, on_round: Callable[[], None] | None) -> None:
+        """One round every `round` seconds until stopped."""
+        icmp = self.config.icmp
+        while not stopping.is_set():
+            began = time.monotonic()
+            self.run_round(stopping)
+            if on_round is not None and not stopping.is_set():
+                on_round()
+            stopping.wait(max(0.0, icmp.round_s - (time.monotonic() - began)))
+
+    def run_round(self, stopping: threading.Event) -> None:
+        """Ping every target once (several requests each) and publish what each gave."""
+        icmp = self.config.icmp
+        began, taken_ms = time.monotonic(), self._clock()
+        by_address = {t.address: t for t in self.config.targets}
+        results = self.pinger.round(
+            list(by_address), icmp.packets, icmp.round_s, icmp.timeout_s, stopping
+        )
+        if stopping.is_set():
+            return  # a round cut short measures the stop, not the network
+        for address, result in results.items():
+            self._publish(by_address[address], result, taken_ms)
+        self.rounds += 1
+        self.last_round_s = time.monotonic() - began
+
+    def _publish(self, target: Target, result: EchoResult, taken_ms: int) -> None:
+        metrics: dict[str, object] = {}
+        for metric, statistic in target.profile.icmp:
+            value = result.statistic(statistic)
+            if value is not None:
+                metrics[metric] = value
+        if metrics:
+            self.outbox.reading(target.device_class, target.device_id, taken_ms, metrics)
+        answered = result.answered
+        if self.answering.get(target.device_id) != answered:
+            if answered:
+                log.info("%s (%s) answers", target.device_id, target.address)
+            elif target.device_id in self.answering:
+                log.warning("%s (%s) does not answer", target.device_id, target.address)
+            self.answering[target.device_id] = answered
+            self.outbox.status(target.device_class, target.device_id, answered)
+
+    def health(self) -> dict[str, float]:
+        """The probe's own telemetry: its checks and its buffer."""
+        counters = self.pinger.counters
+        return {
+            "targets": len(self.config.targets),
+            "targets_up": sum(self.answering.values()),
+            "rounds": self.rounds,
+            "round_s": round(self.last_round_s, 3),
+            "icmp_sent": counters.sent,
+            "icmp_received": counters.received,
+            "icmp_errors": counters.errors,
+            "stray_replies": counters.stray,
+            "buffered": len(self.outbox.buffer),
+            "dropped": self.outbox.buffer.dropped,
+            "uptime_s": round(time.monotonic() - self._started),
+        }
+
+    def report_health(self) -> None:
+        """Queue the probe's own reading."""
+        self.outbox.reading(PROBE_CLASS, self.config.probe_id, self._clock(), dict(self.health()))
