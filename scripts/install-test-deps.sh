@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the servers the tests run privately (Mosquitto, influxd), the headless Chromium the
-# wall's browser test drives, and makes sure the machine's PostgreSQL is up. Debian/Ubuntu; needs root or sudo for apt-get.
+# wall's browser test drives, the network tools of the probe's tests (iproute2, iptables), and
+# makes sure the machine's PostgreSQL is up. Debian/Ubuntu; needs root or sudo for apt-get.
 set -euo pipefail
 
 need=()
@@ -9,6 +10,10 @@ command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# The probe's tests: hosts in network namespaces, loss made by iptables, sysctl inside them.
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
+command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || need+=(iptables)
+command -v sysctl >/dev/null 2>&1 || [ -x /usr/sbin/sysctl ] || need+=(procps)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then

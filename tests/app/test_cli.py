@@ -41,7 +41,7 @@ def run_ioc(
 def test_check_config_ok(tmp_path: Path) -> None:
     result = run_ioc("check-config", env={"IOC_DATA_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
-    assert "ok: 4 device classes (bts, netgw, serialgw, vc), 2,620 devices in 280 areas" in (
+    assert "ok: 5 device classes (bts, netgw, probe, serialgw, vc), 2,620 devices in 280 areas" in (
         result.stdout
     )
     assert f"embedded SQLite at {tmp_path / 'telemetry.db'}" in result.stdout

@@ -12,9 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import generate_latest
 
 from firmware_sim.faults import FaultKind
@@ -34,7 +32,7 @@ from ioc.config import load_settings
 from ioc.domain import Inventory
 from ioc.gateway import ModbusGateway
 from tests.support.influx import InfluxProcess
-from tests.support.mqtt import TopicFeed, wait_until
+from tests.support.mqtt import StatusWatch, TopicFeed, wait_until
 from tests.support.processes import IocProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -176,24 +174,6 @@ def test_readings_reach_influxdb_once_each_across_a_broker_outage(
     assert max(float(str(r["controllers_online"])) for r in health) == 2
     assert rows_a[0]["province"] is not None  # inventory devices carry their area tags
     store.close()
-
-
-class StatusWatch:
-    """The retained status words under a prefix, as they change."""
-
-    def __init__(self, port: int) -> None:
-        self.status: dict[str, str] = {}
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="status-watch")
-        self._client.on_message = lambda _c, _u, m: self.status.__setitem__(
-            m.topic, m.payload.decode()
-        )
-        self._client.on_connect = lambda client, *_: client.subscribe("ioc/+/+/status", qos=1)
-        self._client.connect("127.0.0.1", port)
-        self._client.loop_start()
-
-    def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
 
 
 def test_the_command_speaks_for_its_controllers_and_its_last_will_for_itself(

@@ -211,7 +211,7 @@ BAD_MAPS = {
     "unknown-key": "registers[0].endian: Extra inputs are not permitted",
     "unknown-metric": "registers[0] (frobnication): class bts has no metric of that name",
     "word-order-on-u16": "registers[0]: word_order applies to 32-bit types, not u16",
-    "wrong-class": "class: unknown class 'toaster' (one of bts, netgw, serialgw, vc)",
+    "wrong-class": "class: unknown class 'toaster' (one of bts, netgw, probe, serialgw, vc)",
     "zero-scale": "registers[0].scale: scale must be a finite, non-zero number",
 }
 

@@ -23,7 +23,7 @@ DATA = Path(__file__).parent / "testdata"
 
 
 def test_bundled_profiles_have_the_metrics_the_field_reports(profiles: dict[str, Profile]) -> None:
-    assert set(profiles) == {"bts", "netgw", "vc", "serialgw"}
+    assert set(profiles) == {"bts", "netgw", "vc", "serialgw", "probe"}
     assert set(profiles["bts"].metrics) == {
         "mains_ok",
         "mains_v",
@@ -51,6 +51,8 @@ def test_bundled_profiles_have_the_metrics_the_field_reports(profiles: dict[str,
         "tx_bps",
         "cpu_pct",
         "uptime_s",
+        "rtt_max_ms",  # the probe's ICMP figures
+        "jitter_ms",
     }
     assert set(profiles["vc"].metrics) == {
         "registered",
@@ -59,6 +61,10 @@ def test_bundled_profiles_have_the_metrics_the_field_reports(profiles: dict[str,
         "loss_pct",
         "bitrate_kbps",
         "mos",
+        "ping_rtt_ms",  # the probe's ICMP figures, apart from the call's own
+        "ping_rtt_max_ms",
+        "ping_jitter_ms",
+        "ping_loss_pct",
     }
     for profile in profiles.values():
         assert profile.down_after_s > profile.report_interval_s
@@ -116,7 +122,7 @@ def test_two_level_and_large_inventories_load(tmp_path: Path, profiles: dict[str
         (
             "unknown_class",
             "{file}: devices['t-1'].class: unknown class 'toaster' "
-            "(profiles define: bts, netgw, serialgw, vc)",
+            "(profiles define: bts, netgw, probe, serialgw, vc)",
         ),
         (
             "bad_fields",

@@ -16,6 +16,7 @@ from tests.support.netns import NEEDS_ROOT, NetHost, net_hosts
 
 pytestmark = NEEDS_ROOT
 
+
 @pytest.fixture
 def pinger() -> Iterator[Pinger]:
     pinger = Pinger()

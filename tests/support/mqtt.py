@@ -89,3 +89,21 @@ class TopicFeed:
         """Disconnect."""
         self._client.disconnect()
         self._client.loop_stop()
+
+
+class StatusWatch:
+    """The retained status words under a prefix, as they change."""
+
+    def __init__(self, port: int) -> None:
+        self.status: dict[str, str] = {}
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="status-watch")
+        self._client.on_message = lambda _c, _u, m: self.status.__setitem__(
+            m.topic, m.payload.decode()
+        )
+        self._client.on_connect = lambda client, *_: client.subscribe("ioc/+/+/status", qos=1)
+        self._client.connect("127.0.0.1", port)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()

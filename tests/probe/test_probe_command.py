@@ -1,0 +1,120 @@
+"""`ioc probe` as a user runs it, against hosts in network namespaces and a private Mosquitto:
+readings in the profile's metrics, offline at once on a cut link and online when it returns,
+its own health, offline for everyone at a clean stop; a wrong file is a clear error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from ioc.broker import MosquittoProcess
+from tests.support.mqtt import StatusWatch, TopicFeed, wait_until
+from tests.support.netns import NEEDS_ROOT, net_hosts
+from tests.support.processes import IocProcess
+
+GATEWAY, ENDPOINT = "gw-QT-D01-C0001", "vc-QT-D01-C0001"  # the endpoint depends on the gateway
+
+
+def _probe_file(tmp_path: Path, gateway_address: str, endpoint_address: str) -> Path:
+    path = tmp_path / "probe.yaml"
+    path.write_text(
+        "probe_id: probe-test-1\n"
+        "report_interval: 2s\n"
+        "icmp: {packets: 5, round: 1s, timeout: 500ms}\n"
+        "defaults: {netgw: generic-router, vc: vc-endpoint}\n"
+        "targets:\n"
+        f"  - {{device: {GATEWAY}, address: {gateway_address}}}\n"
+        f"  - {{device: {ENDPOINT}, address: {endpoint_address}}}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@NEEDS_ROOT
+def test_the_probe_speaks_for_what_it_pings(mosquitto: MosquittoProcess, tmp_path: Path) -> None:
+    env = {"IOC_MQTT_URL": mosquitto.url, "IOC_DATA_DIR": str(tmp_path)}
+    with net_hosts(2) as (gateway, endpoint):
+        path = _probe_file(tmp_path, gateway.address, endpoint.address)
+        watch = StatusWatch(mosquitto.port)
+        feed = TopicFeed(mosquitto.port, "ioc/+/+/telemetry", "probe-test-feed")
+        statuses = {d: f"ioc/{c}/{d}/status" for c, d in (("netgw", GATEWAY), ("vc", ENDPOINT))}
+        probe = IocProcess(["probe", str(path)], env, tmp_path / "probe.log")
+        try:
+            wait_until(
+                lambda: all(watch.status.get(t) == "online" for t in statuses.values()),
+                20,
+                "both targets online",
+            )
+            wait_until(lambda: _readings(feed, "netgw", GATEWAY), 10, "a gateway reading")
+            first = _readings(feed, "netgw", GATEWAY)[0]
+            assert first["loss_pct"] == 0.0 and 0 < first["rtt_ms"] <= first["rtt_max_ms"]
+            assert set(first) == {"rtt_ms", "rtt_max_ms", "jitter_ms", "loss_pct"}
+            wait_until(lambda: _readings(feed, "vc", ENDPOINT), 10, "an endpoint reading")
+            assert set(_readings(feed, "vc", ENDPOINT)[0]) == {
+                "ping_rtt_ms", "ping_rtt_max_ms", "ping_jitter_ms", "ping_loss_pct",
+            }  # fmt: skip
+
+            gateway.cut()  # offline after the round that heard nothing, not a silence window
+            wait_until(lambda: watch.status[statuses[GATEWAY]] == "offline", 5, "offline")
+            assert _readings(feed, "netgw", GATEWAY)[-1] == {"loss_pct": 100.0}
+            assert watch.status[statuses[ENDPOINT]] == "online"
+            gateway.restore()
+            wait_until(lambda: watch.status[statuses[GATEWAY]] == "online", 5, "back online")
+
+            wait_until(lambda: _readings(feed, "probe", "probe-test-1"), 10, "its own health")
+            health = _readings(feed, "probe", "probe-test-1")[-1]
+            assert health["targets"] == 2 and health["icmp_sent"] > 0
+            assert probe.stop() == 0
+            wait_until(
+                lambda: (
+                    all(watch.status.get(t) == "offline" for t in statuses.values())
+                    and watch.status.get("ioc/probe/probe-test-1/status") == "offline"
+                ),
+                10,
+                "a clean stop says offline for everyone",
+            )
+        finally:
+            if probe.running:
+                probe.stop()
+            watch.stop()
+            feed.stop()
+    log = (tmp_path / "probe.log").read_text()
+    assert f"{GATEWAY} (198.51.100.6) does not answer" in log
+    assert log.count(f"{GATEWAY} (198.51.100.6) answers") == 2  # at start, and when back
+
+
+def test_a_wrong_probe_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "probe.yaml"
+    path.write_text(
+        "probe_id: p1\ntargets:\n  - {device: gw-nowhere, address: 198.51.100.2}\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "ioc", "probe", str(path), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert f"ioc: {path}: targets['gw-nowhere']: no device 'gw-nowhere' in the inventory" in (
+        result.stderr
+    )
+
+
+def test_check_prints_the_plan(tmp_path: Path) -> None:
+    path = _probe_file(tmp_path, "198.51.100.2", "198.51.100.6")
+    result = subprocess.run(
+        [sys.executable, "-m", "ioc", "probe", str(path), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "probe probe-test-1: 2 targets, ICMP 5 echo requests each every 1s" in result.stderr
+    assert f"  generic-router: {GATEWAY}" in result.stderr
+
+
+def _readings(feed: TopicFeed, device_class: str, device_id: str) -> list[dict[str, object]]:
+    topic = f"ioc/{device_class}/{device_id}/telemetry"
+    return [dict(e["metrics"]) for e in feed.events if e["topic"] == topic]
