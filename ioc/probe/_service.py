@@ -1,8 +1,9 @@
 """`ioc probe`: rounds of checks over the targets, published as the devices they are.
 
 Each round's figures become a reading of the device in its profile's metrics. A target that
-answers nothing is `offline` on its status topic at once, so `device.down` fires without waiting
-out the silence window, and `online` again when it answers; both logged once per change.
+answers nothing gets no reading (a reading means the device was heard) but is `offline` on its
+status topic at once, so `device.down` fires without waiting out the silence window, and
+`online` again when it answers; both logged once per change.
 """
 
 from __future__ import annotations
@@ -76,14 +77,12 @@ class Probe:
         self.last_round_s = time.monotonic() - began
 
     def _publish(self, target: Target, result: EchoResult, taken_ms: int) -> None:
-        metrics: dict[str, object] = {}
-        for metric, statistic in target.profile.icmp:
-            value = result.statistic(statistic)
-            if value is not None:
-                metrics[metric] = value
-        if metrics:
-            self.outbox.reading(target.device_class, target.device_id, taken_ms, metrics)
         answered = result.answered
+        # A reading says the device was heard: one that answered nothing gets none, only its
+        # offline status (the rules then call it down at once, not after a silence window).
+        if answered:
+            metrics: dict[str, object] = {m: result.statistic(s) for m, s in target.profile.icmp}
+            self.outbox.reading(target.device_class, target.device_id, taken_ms, metrics)
         if self.answering.get(target.device_id) != answered:
             if answered:
                 log.info("%s (%s) answers", target.device_id, target.address)

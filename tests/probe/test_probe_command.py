@@ -57,7 +57,12 @@ def test_the_probe_speaks_for_what_it_pings(mosquitto: MosquittoProcess, tmp_pat
 
             gateway.cut()  # offline after the round that heard nothing, not a silence window
             wait_until(lambda: watch.status[statuses[GATEWAY]] == "offline", 5, "offline")
-            assert _readings(feed, "netgw", GATEWAY)[-1] == {"loss_pct": 100.0}
+            heard, rounds = (
+                len(_readings(feed, "netgw", GATEWAY)),
+                len(_readings(feed, "vc", ENDPOINT)),
+            )
+            wait_until(lambda: len(_readings(feed, "vc", ENDPOINT)) >= rounds + 2, 10, "2 rounds")
+            assert len(_readings(feed, "netgw", GATEWAY)) == heard  # no reading while it is gone
             assert watch.status[statuses[ENDPOINT]] == "online"
             gateway.restore()
             wait_until(lambda: watch.status[statuses[GATEWAY]] == "online", 5, "back online")

@@ -28,32 +28,55 @@ def _run(*args: str) -> str:
 
 
 class NetHost:
-    """One namespace with one address, reachable from here through its own veth pair."""
+    """One namespace with one address, reachable from here through its own veth pair, or
+    through a router host it sits behind (`behind`)."""
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, behind: NetHost | None = None) -> None:
         tag = f"{os.getpid() % 100000}x{index}"
         self.namespace = f"ioc-t{tag}"
         self.outer = f"it{tag}h"  # interface names are at most 15 characters
         self.inner = f"it{tag}n"
         self.local = f"198.51.100.{4 * index + 1}"
         self.address = f"198.51.100.{4 * index + 2}"
+        self.behind = behind
+        self.hosts_behind: list[NetHost] = []
+        if behind is not None:
+            behind.hosts_behind.append(self)
 
     def create(self) -> None:
         _run("ip", "netns", "add", self.namespace)
         _run("ip", "link", "add", self.outer, "type", "veth", "peer", "name", self.inner)
         _run("ip", "link", "set", self.inner, "netns", self.namespace)
-        _run("ip", "addr", "add", f"{self.local}/30", "dev", self.outer)
-        _run("ip", "link", "set", self.outer, "up")
+        if self.behind is not None:
+            _run("ip", "link", "set", self.outer, "netns", self.behind.namespace)
+        self._outer_side("ip", "addr", "add", f"{self.local}/30", "dev", self.outer)
+        self._outer_side("ip", "link", "set", self.outer, "up")
         self.run("ip", "addr", "add", f"{self.address}/30", "dev", self.inner)
         self.run("ip", "link", "set", self.inner, "up")
         self.run("ip", "link", "set", "lo", "up")
+        expected = f"dev {self.outer}"
+        if self.behind is not None:
+            self.behind.run("sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+            self.run("ip", "route", "add", "default", "via", self.local)
+            _run("ip", "route", "add", f"{self.address}/32", "via", self.behind.address)
+            expected = f"via {self.behind.address} dev {self.behind.outer}"
         route = _run("ip", "route", "get", self.address)
-        if f"dev {self.outer}" not in route:
-            raise RuntimeError(f"{self.address} would not go through {self.outer}: {route}")
+        if expected not in route:
+            raise RuntimeError(f"{self.address} would not go {expected}: {route}")
 
     def remove(self) -> None:
-        subprocess.run(["ip", "link", "del", self.outer], capture_output=True, check=False)
+        if self.behind is not None:
+            subprocess.run(["ip", "route", "del", f"{self.address}/32"], capture_output=True)
+        subprocess.run(
+            [*self._outer_prefix(), "ip", "link", "del", self.outer], capture_output=True
+        )
         subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True, check=False)
+
+    def _outer_prefix(self) -> list[str]:
+        return ["ip", "netns", "exec", self.behind.namespace] if self.behind else []
+
+    def _outer_side(self, *args: str) -> str:
+        return _run(*self._outer_prefix(), *args)
 
     def run(self, *args: str) -> str:
         """A command inside the host."""
@@ -72,11 +95,14 @@ class NetHost:
 
     def cut(self) -> None:
         """The link goes down."""
-        _run("ip", "link", "set", self.outer, "down")
+        self._outer_side("ip", "link", "set", self.outer, "down")
 
     def restore(self) -> None:
-        """The link comes back."""
-        _run("ip", "link", "set", self.outer, "up")
+        """The link comes back (with the routes to the hosts behind it, which the kernel
+        dropped when it went down)."""
+        self._outer_side("ip", "link", "set", self.outer, "up")
+        for host in self.hosts_behind:
+            _run("ip", "route", "replace", f"{host.address}/32", "via", self.address)
 
 
 @contextmanager
@@ -90,3 +116,17 @@ def net_hosts(count: int, first_index: int = 1) -> Iterator[list[NetHost]]:
             host.create()
             hosts.append(host)
         yield hosts
+
+
+@contextmanager
+def router_with_host(index: int = 1) -> Iterator[tuple[NetHost, NetHost]]:
+    """A router host and a host behind it (reached through the router: cut the router's link
+    and both are gone), removed afterwards whatever happens."""
+    with ExitStack() as stack:
+        router = NetHost(index)
+        stack.callback(router.remove)
+        router.create()
+        host = NetHost(index + 1, behind=router)
+        stack.callback(host.remove)
+        host.create()
+        yield router, host
