@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the servers the tests run privately (Mosquitto, influxd), the headless Chromium the
-# wall's browser test drives, the network tools of the probe's tests (iproute2, iptables), and
-# makes sure the machine's PostgreSQL is up. Debian/Ubuntu; needs root or sudo for apt-get.
+# wall's browser test drives, the network tools and the SNMP agent of the probe's tests
+# (iproute2, iptables, snmpd), and makes sure the machine's PostgreSQL is up. Debian/Ubuntu; needs root or sudo for apt-get.
 set -euo pipefail
 
 need=()
@@ -14,6 +14,9 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || need+=(iptables)
 command -v sysctl >/dev/null 2>&1 || [ -x /usr/sbin/sysctl ] || need+=(procps)
+# ...and a real SNMP agent (net-snmp's snmpd) with its command-line tools.
+command -v snmpd >/dev/null 2>&1 || [ -x /usr/sbin/snmpd ] || need+=(snmpd)
+command -v snmpget >/dev/null 2>&1 || need+=(snmp)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then

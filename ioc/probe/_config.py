@@ -11,6 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -37,8 +38,39 @@ class IcmpStatistic(StrEnum):
 _UNIT = {statistic: "ms" for statistic in IcmpStatistic} | {IcmpStatistic.LOSS: "%"}
 
 
+class SnmpType(StrEnum):
+    """How a polled value becomes a metric."""
+
+    NUMBER = "number"  # INTEGER, Gauge32, Unsigned32 (then scale and offset)
+    TIMETICKS = "timeticks"  # hundredths of a second, published in seconds
+    STRING = "string"
+
+
+class InterfaceStatistic(StrEnum):
+    """What the probe reads of the target's WAN interface row (IF-MIB)."""
+
+    OPER_UP = "oper_up"  # ifOperStatus up(1) while ifAdminStatus is up(1)
+    IN_BPS = "in_bps"  # ifHCInOctets as a rate, bit/s
+    OUT_BPS = "out_bps"  # ifHCOutOctets as a rate, bit/s
+
+
+_OID = r"^1(\.\d+)+$"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _SnmpGetModel(_Strict):
+    oid: str = Field(pattern=_OID)
+    type: SnmpType = SnmpType.NUMBER
+    scale: float = 1.0
+    offset: float = 0.0
+
+
+class _SnmpProfileModel(_Strict):
+    get: dict[str, _SnmpGetModel] = {}
+    interface: dict[str, InterfaceStatistic] = {}
 
 
 class _ProfileModel(_Strict):
@@ -46,6 +78,7 @@ class _ProfileModel(_Strict):
     class_: str = Field(alias="class", min_length=1)
     description: str = ""
     icmp: dict[str, IcmpStatistic] = Field(min_length=1)
+    snmp: _SnmpProfileModel | None = None
 
 
 class _IcmpModel(_Strict):
@@ -66,10 +99,51 @@ class _IcmpModel(_Strict):
         return self
 
 
+class _UsmModel(_Strict):
+    user: str = Field(min_length=1, max_length=32)
+    auth_protocol: Literal["md5", "sha", "sha256", "sha512"] = "sha"
+    auth_key: str = Field(min_length=8)
+    priv_protocol: Literal["des", "aes", "aes256"] = "aes"
+    priv_key: str = Field(min_length=8)
+
+
+class _SnmpAccessModel(_Strict):
+    version: Literal["2c", "3"] = "2c"
+    community: str | None = Field(default=None, min_length=1)
+    usm: _UsmModel | None = None  # SNMPv3 authPriv
+    port: int = Field(default=161, ge=1, le=65535)
+    timeout: Duration = 1.0
+    retries: int = Field(default=1, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _credentials(self) -> _SnmpAccessModel:
+        if self.version == "2c" and (self.community is None or self.usm is not None):
+            raise ValueError("SNMP v2c takes a community (and no usm)")
+        if self.version == "3" and (self.usm is None or self.community is not None):
+            raise ValueError("SNMP v3 takes usm: user, auth and priv keys (and no community)")
+        if not 0.05 <= self.timeout <= 30:
+            raise ValueError("timeout must be between 50ms and 30s")
+        return self
+
+
+class _InterfaceChoiceModel(_Strict):
+    name: str | None = None  # ifName
+    descr: str | None = None  # ifDescr
+    index: int | None = Field(default=None, ge=1)  # ifIndex
+
+    @model_validator(mode="after")
+    def _one(self) -> _InterfaceChoiceModel:
+        if sum(v is not None for v in (self.name, self.descr, self.index)) != 1:
+            raise ValueError("choose the interface by exactly one of name, descr or index")
+        return self
+
+
 class _TargetModel(_Strict):
     device: str = Field(pattern=f"^{DEVICE_ID_PATTERN}$")
     address: str
     profile: str | None = None
+    snmp: _SnmpAccessModel | None = None  # overrides the file's snmp defaults
+    interface: _InterfaceChoiceModel | None = None
 
     @model_validator(mode="after")
     def _an_address(self) -> _TargetModel:
@@ -91,6 +165,7 @@ class _ProbeModel(_Strict):
     profiles_dir: Path | None = None
     buffer: _BufferModel = _BufferModel()
     icmp: _IcmpModel = _IcmpModel()
+    snmp: _SnmpAccessModel | None = None  # for every target whose profile polls SNMP
     defaults: dict[str, str] = {}  # device class -> profile name
     targets: list[_TargetModel] = Field(min_length=1)
 
@@ -107,12 +182,62 @@ class _ProbeModel(_Strict):
 
 
 @dataclass(frozen=True, slots=True)
+class SnmpGet:
+    """One scalar polled each round and the metric it feeds."""
+
+    metric: str
+    oid: str
+    type: SnmpType
+    scale: float
+    offset: float
+
+
+@dataclass(frozen=True, slots=True)
 class ProbeProfile:
     """How one kind of equipment is watched: which metric each measurement feeds."""
 
     name: str
     device_class: str
     icmp: tuple[tuple[str, IcmpStatistic], ...]
+    snmp_gets: tuple[SnmpGet, ...] = ()
+    interface: tuple[tuple[str, InterfaceStatistic], ...] = ()
+
+    @property
+    def polls_snmp(self) -> bool:
+        """Whether the profile reads anything by SNMP."""
+        return bool(self.snmp_gets or self.interface)
+
+
+@dataclass(frozen=True, slots=True)
+class Usm:
+    """SNMPv3 user-based security, authPriv."""
+
+    user: str
+    auth_protocol: str
+    auth_key: str
+    priv_protocol: str
+    priv_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpAccess:
+    """How to reach a target's agent."""
+
+    version: str
+    community: str | None
+    usm: Usm | None
+    port: int
+    timeout_s: float
+    retries: int
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceChoice:
+    """Which IF-MIB row is the WAN: by ifName, ifDescr or ifIndex."""
+
+    name: str | None = None
+    descr: str | None = None
+    index: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +248,8 @@ class Target:
     device_class: str
     address: str
     profile: ProbeProfile
+    snmp: SnmpAccess | None = None
+    interface: InterfaceChoice | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +293,54 @@ def load_probe_profile(path: Path, profiles: dict[str, Profile]) -> ProbeProfile
                 f"{path}: icmp.{metric_name}: {statistic} is a number in {_UNIT[statistic]}; "
                 f"the metric is {metric.type} in {metric.unit or 'no unit'}"
             )
+    if model.snmp is not None:
+        mistakes += _check_snmp(path, model.snmp, device_profile)
     if mistakes:
         raise ProbeConfigError("\n".join(mistakes))
-    return ProbeProfile(model.name, model.class_, tuple(model.icmp.items()))
+    snmp = model.snmp or _SnmpProfileModel()
+    gets = tuple(SnmpGet(m, g.oid, g.type, g.scale, g.offset) for m, g in snmp.get.items())
+    return ProbeProfile(
+        model.name, model.class_, tuple(model.icmp.items()), gets, tuple(snmp.interface.items())
+    )
+
+
+_INTERFACE_METRIC = {
+    InterfaceStatistic.OPER_UP: (MetricType.BOOL, ""),
+    InterfaceStatistic.IN_BPS: (MetricType.NUMBER, "bit/s"),
+    InterfaceStatistic.OUT_BPS: (MetricType.NUMBER, "bit/s"),
+}
+_GET_METRIC = {
+    SnmpType.NUMBER: MetricType.NUMBER,
+    SnmpType.TIMETICKS: MetricType.NUMBER,
+    SnmpType.STRING: MetricType.STRING,
+}
+
+
+def _check_snmp(path: Path, snmp: _SnmpProfileModel, profile: Profile) -> list[str]:
+    mistakes, of_class = [], f"not a metric of {profile.device_class}"
+    for name, get in snmp.get.items():
+        metric = profile.metrics.get(name)
+        if metric is None:
+            mistakes.append(f"{path}: snmp.get.{name}: {of_class}")
+        elif metric.type is not _GET_METRIC[get.type]:
+            mistakes.append(f"{path}: snmp.get.{name}: a {get.type} feeds no {metric.type} metric")
+        elif get.type is SnmpType.TIMETICKS and metric.unit != "s":
+            mistakes.append(f"{path}: snmp.get.{name}: timeticks are published in s")
+    for name, statistic in snmp.interface.items():
+        metric = profile.metrics.get(name)
+        wanted_type, wanted_unit = _INTERFACE_METRIC[statistic]
+        if metric is None:
+            mistakes.append(
+                f"{path}: snmp.interface.{name}: not a metric of {profile.device_class}"
+            )
+        elif metric.type is not wanted_type or (wanted_unit and metric.unit != wanted_unit):
+            mistakes.append(
+                f"{path}: snmp.interface.{name}: {statistic} is a {wanted_type}"
+                + (f" in {wanted_unit}" if wanted_unit else "")
+            )
+    if not snmp.get and not snmp.interface:
+        mistakes.append(f"{path}: snmp: polls nothing (give get or interface)")
+    return mistakes
 
 
 def load_probe_config(
@@ -202,7 +374,20 @@ def load_probe_config(
                 f"the inventory lists {target.device} as {device.device_class}"
             )
             continue
-        targets.append(Target(device.id, device.device_class, target.address, profile))
+        access = target.snmp or model.snmp
+        if profile.polls_snmp and access is None:
+            mistakes.append(f"{where}: profile {name!r} polls SNMP: give snmp access")
+            continue
+        if profile.interface and target.interface is None:
+            mistakes.append(f"{where}: profile {name!r} reads the WAN interface: give interface")
+            continue
+        targets.append(
+            Target(
+                device.id, device.device_class, target.address, profile,
+                _access(access) if profile.polls_snmp and access else None,
+                InterfaceChoice(**target.interface.model_dump()) if target.interface else None,
+            )
+        )  # fmt: skip
     if mistakes:
         raise ProbeConfigError("\n".join(mistakes))
     icmp = model.icmp
@@ -214,6 +399,11 @@ def load_probe_config(
         IcmpSettings(icmp.packets, icmp.round, icmp.timeout, icmp.concurrency, icmp.privileged),
         tuple(targets),
     )
+
+
+def _access(model: _SnmpAccessModel) -> SnmpAccess:
+    usm = Usm(**model.usm.model_dump()) if model.usm else None
+    return SnmpAccess(model.version, model.community, usm, model.port, model.timeout, model.retries)
 
 
 def _load_named(

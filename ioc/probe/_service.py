@@ -18,6 +18,7 @@ from ioc.domain import Clock, now_ms
 from ioc.edge import EdgeOptions, EdgeOutbox
 from ioc.probe._config import PROBE_CLASS, ProbeConfig, Target
 from ioc.probe._icmp import EchoResult, Pinger
+from ioc.probe._snmp import SnmpOutcome, SnmpPoller
 
 log = logging.getLogger("ioc.probe")
 
@@ -32,6 +33,9 @@ class Probe:
         self.config = config
         self.outbox = EdgeOutbox(options, PROBE_CLASS, config.probe_id, config.buffer_max_readings)
         self.pinger = Pinger(config.icmp.privileged)
+        self.snmp = SnmpPoller(config.icmp.concurrency)
+        self._snmp_targets = [t for t in config.targets if t.snmp is not None]
+        self._snmp_said: dict[str, tuple[str | None, tuple[str, ...]]] = {}
         self.rounds = 0
         self.last_round_s = 0.0
         self.answering: dict[str, bool] = {}
@@ -43,11 +47,13 @@ class Probe:
         families: set[int] = {ipaddress.ip_address(t.address).version for t in self.config.targets}
         self.pinger.open(families)
         log.info("ICMP over %s sockets", self.pinger.mode)
+        self.snmp.start()
         self.outbox.start()
 
     def stop(self) -> None:
         """Close the sockets, report once more, hand the buffer over, say offline for all."""
         self.pinger.close()
+        self.snmp.close()
         self.report_health()
         self.outbox.stop([(t.device_class, t.device_id) for t in self.config.targets])
 
@@ -66,22 +72,32 @@ class Probe:
         icmp = self.config.icmp
         began, taken_ms = time.monotonic(), self._clock()
         by_address = {t.address: t for t in self.config.targets}
+        polls = self.snmp.poll(self._snmp_targets, time.time()) if self._snmp_targets else None
         results = self.pinger.round(
             list(by_address), icmp.packets, icmp.round_s, icmp.timeout_s, stopping
         )
+        outcomes = polls.result(timeout=icmp.round_s + 30) if polls is not None else {}
         if stopping.is_set():
             return  # a round cut short measures the stop, not the network
         for address, result in results.items():
-            self._publish(by_address[address], result, taken_ms)
+            target = by_address[address]
+            self._publish(target, result, outcomes.get(target.device_id), taken_ms)
         self.rounds += 1
         self.last_round_s = time.monotonic() - began
 
-    def _publish(self, target: Target, result: EchoResult, taken_ms: int) -> None:
-        answered = result.answered
+    def _publish(
+        self, target: Target, result: EchoResult, polled: SnmpOutcome | None, taken_ms: int
+    ) -> None:
+        metrics: dict[str, object] = {}
+        if result.answered:
+            metrics |= {m: result.statistic(s) for m, s in target.profile.icmp}
+        if polled is not None:
+            self._say_snmp(target, polled)
+            metrics |= polled.metrics
+        answered = result.answered or (polled is not None and polled.answered)
         # A reading says the device was heard: one that answered nothing gets none, only its
         # offline status (the rules then call it down at once, not after a silence window).
-        if answered:
-            metrics: dict[str, object] = {m: result.statistic(s) for m, s in target.profile.icmp}
+        if answered and metrics:
             self.outbox.reading(target.device_class, target.device_id, taken_ms, metrics)
         if self.answering.get(target.device_id) != answered:
             if answered:
@@ -90,6 +106,22 @@ class Probe:
                 log.warning("%s (%s) does not answer", target.device_id, target.address)
             self.answering[target.device_id] = answered
             self.outbox.status(target.device_class, target.device_id, answered)
+
+    def _say_snmp(self, target: Target, polled: SnmpOutcome) -> None:
+        """One log line when a target's SNMP goes wrong, changes how, or is right again."""
+        said = (polled.failure, tuple(polled.problems))
+        before = self._snmp_said.get(target.device_id)
+        if said == before or (before is None and said == (None, ())):
+            self._snmp_said[target.device_id] = said
+            return
+        self._snmp_said[target.device_id] = said
+        if polled.failure is not None:
+            log.warning("%s: SNMP fails: %s", target.device_id, polled.failure)
+        elif polled.problems:
+            log.warning("%s: SNMP reading incomplete: %s", target.device_id,
+                        "; ".join(polled.problems))  # fmt: skip
+        else:
+            log.info("%s: SNMP answers in full again", target.device_id)
 
     def health(self) -> dict[str, float]:
         """The probe's own telemetry: its checks and its buffer."""
@@ -103,6 +135,13 @@ class Probe:
             "icmp_received": counters.received,
             "icmp_errors": counters.errors,
             "stray_replies": counters.stray,
+            "snmp_polls": self.snmp.counters["polls"],
+            "snmp_timeouts": self.snmp.counters["timeouts"],
+            "snmp_auth_errors": self.snmp.counters["auth_errors"],
+            "snmp_missing": self.snmp.counters["missing"],
+            "snmp_wrong_type": self.snmp.counters["wrong_type"],
+            "agent_restarts": self.snmp.counters["agent_restarts"],
+            "counter_wraps": self.snmp.rates.wraps,
             "buffered": len(self.outbox.buffer),
             "dropped": self.outbox.buffer.dropped,
             "uptime_s": round(time.monotonic() - self._started),
