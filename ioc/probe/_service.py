@@ -76,9 +76,11 @@ class Probe:
         results = self.pinger.round(
             list(by_address), icmp.packets, icmp.round_s, icmp.timeout_s, stopping
         )
-        outcomes = polls.result(timeout=icmp.round_s + 30) if polls is not None else {}
         if stopping.is_set():
+            if polls is not None:
+                polls.cancel()
             return  # a round cut short measures the stop, not the network
+        outcomes = polls.result(timeout=icmp.round_s + 30) if polls is not None else {}
         for address, result in results.items():
             target = by_address[address]
             self._publish(target, result, outcomes.get(target.device_id), taken_ms)

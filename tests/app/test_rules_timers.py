@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from ioc.app import Catalog, RulesService
+from ioc.api import ApiContext, create_app
+from ioc.app import Catalog, RulesService, stage_metrics
 from ioc.config import load_settings
 from ioc.domain import (
     ActionOutcome,
@@ -26,7 +28,13 @@ from ioc.domain import (
     TransitionKind,
     WindowScope,
 )
-from ioc.state import AlertRepository, StateRefused, StateUnavailable, connect_state
+from ioc.state import (
+    AlertRepository,
+    StateRefused,
+    StateUnavailable,
+    TokenStore,
+    connect_state,
+)
 from ioc.state._db import run_in
 from tests.rules.harness import NORMAL, fast_rules
 from tests.support.clock import ManualClock
@@ -54,7 +62,9 @@ class World:
         self.hears = True
         self.rules = RulesService(settings, Catalog(profiles, inventory), None, self.clock)
         self.rules.hearing = lambda: self.hears
-        self.repository = AlertRepository(connect_state(state_url))
+        engine = connect_state(state_url)
+        self.repository, self.tokens = AlertRepository(engine), TokenStore(engine)
+        self.inventory = inventory
         self.rules.start()
 
     def report(self, *devices: str, **metrics: object) -> None:
@@ -178,6 +188,18 @@ def test_an_integrity_error_is_reported_not_retried_and_the_rest_goes_on(world: 
     [ours] = [a for a in world.repository.list_alerts() if a.device_id == "bts1"]
     assert ours.opened_at_ms == T0 + 1_000
     assert world.rules.stats.store_retries == 0
+    # An operator sees it in /metrics and /readyz, though everything answers.
+    context = ApiContext(
+        world.inventory, {}, world.repository, world.tokens, world.clock,
+        process_metrics=stage_metrics(None, world.rules),
+        attention={"rules": lambda: world.rules.stats.last_refusal},
+    )  # fmt: skip
+    with TestClient(create_app(context)) as client:
+        ready = client.get("/readyz")
+        metrics = client.get("/metrics").text
+    assert ready.status_code == 200, ready.text
+    assert "store raise of bts.door_open on bts2" in ready.json()["needs_operator"]["rules"]
+    assert "ioc_rules_refused_by_state_total 1.0" in metrics
 
 
 @pytest.mark.parametrize("state_url", ["postgresql"], indirect=True)  # emptied for the test

@@ -99,6 +99,7 @@ def test_readings_reach_influxdb_once_each_across_a_broker_outage(
     influx_db: str,
     inventory: Inventory,
     tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     line, _slave = controllers
     site_a, site_b = bts_sites(inventory)
@@ -115,7 +116,9 @@ def test_readings_reach_influxdb_once_each_across_a_broker_outage(
     store = open_telemetry_store(settings, catalog.inventory)
     dead_letters = open_dead_letters(settings)
     ingest = IngestService(settings, catalog, store, dead_letters)
-    ingest.start()
+    ingesting = Supervisor([ingest])
+    ingesting.start()
+    request.addfinalizer(ingesting.stop)  # also when the test fails: no thread left behind
     assert ingest.consumer.wait_connected(10)
     gateway = ModbusGateway(config, gateway_options(settings, config))
     supervisor = Supervisor(gateway_services(gateway))
@@ -147,7 +150,7 @@ def test_readings_reach_influxdb_once_each_across_a_broker_outage(
         )
 
     wait_until(stored_all, 30, "every reading the gateway took stored exactly once")
-    ingest.stop()
+    ingesting.stop()
     assert dead_letters.recent(100) == []  # every message the gateway wrote is valid wire v1
 
     rows_a = points(influxd, influx_db, "bts", site_a)
