@@ -3,7 +3,8 @@ holds every message until the broker has it, the MQTT uplink with the collector'
 its devices' statuses, and the outbox that speaks wire protocol v1 for the devices."""
 
 from ioc.edge._buffer import DiskBuffer, Outgoing
+from ioc.edge._buffer_file import BufferSection
 from ioc.edge._outbox import EdgeOptions, EdgeOutbox
 from ioc.edge._uplink import Uplink
 
-__all__ = ["DiskBuffer", "EdgeOptions", "EdgeOutbox", "Outgoing", "Uplink"]
+__all__ = ["BufferSection", "DiskBuffer", "EdgeOptions", "EdgeOutbox", "Outgoing", "Uplink"]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ioc.config.documents import Duration, read_model
 from ioc.domain import DEVICE_ID_PATTERN, BadFileError, Inventory, Profile
+from ioc.edge import BufferSection
 from ioc.gateway._regmap import RegisterMap, RegisterMapError, load_register_map
 
 GATEWAY_CLASS = "serialgw"
@@ -62,16 +63,11 @@ class _PortModel(_Strict):
         return self
 
 
-class _BufferModel(_Strict):
-    path: Path | None = None
-    max_readings: int = Field(default=200_000, ge=100, le=10_000_000)
-
-
 class _GatewayModel(_Strict):
     gateway_id: str = Field(pattern=f"^{DEVICE_ID_PATTERN}$")
     report_interval: Duration = 60.0
     maps_dir: Path | None = None
-    buffer: _BufferModel = _BufferModel()
+    buffer: BufferSection = BufferSection()
     ports: list[_PortModel] = Field(min_length=1)
 
     @model_validator(mode="after")

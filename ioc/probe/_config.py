@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ioc.config.documents import Duration, read_model
 from ioc.domain import DEVICE_ID_PATTERN, BadFileError, Inventory, MetricType, Profile
+from ioc.edge import BufferSection
 
 PROBE_CLASS = "probe"
 
@@ -154,16 +155,11 @@ class _TargetModel(_Strict):
         return self
 
 
-class _BufferModel(_Strict):
-    path: Path | None = None
-    max_readings: int = Field(default=200_000, ge=100, le=10_000_000)
-
-
 class _ProbeModel(_Strict):
     probe_id: str = Field(pattern=f"^{DEVICE_ID_PATTERN}$")
     report_interval: Duration = 60.0
     profiles_dir: Path | None = None
-    buffer: _BufferModel = _BufferModel()
+    buffer: BufferSection = BufferSection()
     icmp: _IcmpModel = _IcmpModel()
     snmp: _SnmpAccessModel | None = None  # for every target whose profile polls SNMP
     defaults: dict[str, str] = {}  # device class -> profile name
