@@ -12,6 +12,7 @@ from wsgiref.simple_server import WSGIServer
 from prometheus_client import start_http_server
 
 from ioc.app._catalog import Catalog
+from ioc.app._edge import edge_options
 from ioc.app._supervisor import Service, Supervisor, ticker
 from ioc.config import Settings
 from ioc.gateway import (
@@ -34,11 +35,7 @@ def load_gateway(catalog: Catalog, path: Path) -> tuple[GatewayConfig, list[str]
 
 def gateway_options(settings: Settings, config: GatewayConfig) -> GatewayOptions:
     """Broker, topics and buffer file of a gateway (the buffer defaults to the data dir)."""
-    return GatewayOptions(
-        broker=settings.broker_address(config.gateway_id),
-        topic_prefix=settings.topic_prefix,
-        buffer_path=config.buffer_path or settings.data_dir / f"gateway-{config.gateway_id}.db",
-    )
+    return edge_options(settings, "gateway", config.gateway_id, config.buffer_path)
 
 
 def describe(config: GatewayConfig) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ioc.app._catalog import Catalog
+from ioc.app._edge import edge_options
 from ioc.app._supervisor import Service, Supervisor, Worker, ticker
 from ioc.config import Settings
 from ioc.edge import EdgeOptions
@@ -22,11 +23,7 @@ def load_probe(catalog: Catalog, path: Path) -> ProbeConfig:
 
 def probe_options(settings: Settings, config: ProbeConfig) -> EdgeOptions:
     """Broker, topics and buffer file of a probe (the buffer defaults to the data dir)."""
-    return EdgeOptions(
-        broker=settings.broker_address(config.probe_id),
-        topic_prefix=settings.topic_prefix,
-        buffer_path=config.buffer_path or settings.data_dir / f"probe-{config.probe_id}.db",
-    )
+    return edge_options(settings, "probe", config.probe_id, config.buffer_path)
 
 
 def describe_probe(config: ProbeConfig) -> str:

@@ -9,7 +9,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -59,23 +59,35 @@ def poller() -> Iterator[SnmpPoller]:
     poller.close()
 
 
-def _target(
-    tmp_path: Path, profiles: dict[str, Profile], inventory: Inventory, address: str, snmp: str,
-    profile: str = "if-mib-router", interface: str = "{name: wan0}",
-) -> Target:  # fmt: skip
-    path = tmp_path / "probe.yaml"
-    path.write_text(
-        "probe_id: p1\n"
-        f"profiles_dir: {tmp_path}\n"
-        "targets:\n"
-        f"  - {{device: {GATEWAY}, address: {address}, profile: {profile},\n"
-        f"     snmp: {snmp}, interface: {interface}}}\n",
-        encoding="utf-8",
-    )
+MakeTarget = Callable[..., Target]
+
+
+@pytest.fixture
+def make_target(
+    router: tuple[NetHost, Snmpd],
+    tmp_path: Path,
+    profiles: dict[str, Profile],
+    inventory: Inventory,
+) -> MakeTarget:
+    """The router as a target loaded from a probe file, with this SNMP access (and a profile
+    and interface choice of the test's)."""
     for shipped in bundled_probe_profiles_dir().glob("*.yaml"):
         (tmp_path / shipped.name).write_text(shipped.read_text(encoding="utf-8"))
-    [target] = load_probe_config(path, profiles, inventory, tmp_path).targets
-    return target
+
+    def make(snmp: str, profile: str = "if-mib-router", interface: str = "{name: wan0}") -> Target:
+        path = tmp_path / "probe.yaml"
+        path.write_text(
+            "probe_id: p1\n"
+            f"profiles_dir: {tmp_path}\n"
+            "targets:\n"
+            f"  - {{device: {GATEWAY}, address: {router[0].address}, profile: {profile},\n"
+            f"     snmp: {snmp}, interface: {interface}}}\n",
+            encoding="utf-8",
+        )
+        [target] = load_probe_config(path, profiles, inventory, tmp_path).targets
+        return target
+
+    return make
 
 
 def _poll(poller: SnmpPoller, target: Target) -> SnmpOutcome:
@@ -93,13 +105,11 @@ V3 = (
 def test_uptime_interface_state_and_rates(
     router: tuple[NetHost, Snmpd],
     poller: SnmpPoller,
-    tmp_path: Path,
-    profiles: dict[str, Profile],
-    inventory: Inventory,
+    make_target: MakeTarget,
     access: str,
 ) -> None:
     host, _agent = router
-    target = _target(tmp_path, profiles, inventory, host.address, access)
+    target = make_target(access)
     first = _poll(poller, target)
     assert first.failure is None and first.problems == [], first
     assert first.metrics["wan_up"] is True and float(str(first.metrics["uptime_s"])) > 0
@@ -122,15 +132,11 @@ def test_uptime_interface_state_and_rates(
 def test_octet_rates_follow_the_traffic(
     router: tuple[NetHost, Snmpd],
     poller: SnmpPoller,
-    tmp_path: Path,
-    profiles: dict[str, Profile],
-    inventory: Inventory,
+    make_target: MakeTarget,
 ) -> None:
     host, _agent = router
     # The link SNMP itself uses carries traffic we can make: choose it by its interface name.
-    target = _target(
-        tmp_path, profiles, inventory, host.address, V2C, interface=f"{{name: {host.inner}}}"
-    )
+    target = make_target(V2C, interface=f"{{name: {host.inner}}}")
     _poll(poller, target)
     started = time.time()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
@@ -148,12 +154,10 @@ def test_octet_rates_follow_the_traffic(
 def test_an_agent_restart_is_uptime_going_back_and_no_false_rate(
     router: tuple[NetHost, Snmpd],
     poller: SnmpPoller,
-    tmp_path: Path,
-    profiles: dict[str, Profile],
-    inventory: Inventory,
+    make_target: MakeTarget,
 ) -> None:
-    host, agent = router
-    target = _target(tmp_path, profiles, inventory, host.address, V2C)
+    _host, agent = router
+    target = make_target(V2C)
     polls: list[SnmpOutcome] = []
     wait_until(  # an uptime past a fresh start's, so that going back can be seen
         lambda: polls.append(_poll(poller, target)) or polls[-1].metrics["uptime_s"] >= 1.0,
@@ -168,18 +172,13 @@ def test_an_agent_restart_is_uptime_going_back_and_no_false_rate(
 
 
 def test_failures_are_named_and_the_rest_is_kept(
-    router: tuple[NetHost, Snmpd],
-    poller: SnmpPoller,
-    tmp_path: Path,
-    profiles: dict[str, Profile],
-    inventory: Inventory,
+    poller: SnmpPoller, make_target: MakeTarget, tmp_path: Path
 ) -> None:
-    host, _agent = router
     wrong_community = V2C.replace(COMMUNITY, "guess")
-    timed_out = _poll(poller, _target(tmp_path, profiles, inventory, host.address, wrong_community))
+    timed_out = _poll(poller, make_target(wrong_community))
     assert timed_out.failure is not None and timed_out.failure.startswith("timeout")
     wrong_key = V3.replace(V3_AUTH, "not-the-key")
-    refused = _poll(poller, _target(tmp_path, profiles, inventory, host.address, wrong_key))
+    refused = _poll(poller, make_target(wrong_key))
     assert refused.failure is not None and refused.failure.startswith("authentication")
 
     (tmp_path / "with-missing.yaml").write_text(
@@ -190,7 +189,7 @@ def test_failures_are_named_and_the_rest_is_kept(
     )
     partial = _poll(
         poller,
-        _target(tmp_path, profiles, inventory, host.address, V2C, "with-missing", "null"),
+        make_target(V2C, "with-missing", "null"),
     )
     assert partial.failure is None and "uptime_s" in partial.metrics
     assert "cpu_pct" not in partial.metrics
@@ -201,13 +200,12 @@ def test_failures_are_named_and_the_rest_is_kept(
 def test_the_probe_publishes_ping_and_snmp_in_one_reading(
     router: tuple[NetHost, Snmpd],
     mosquitto: MosquittoProcess,
+    make_target: MakeTarget,
     tmp_path: Path,
-    profiles: dict[str, Profile],
-    inventory: Inventory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     host, _agent = router
-    target = _target(tmp_path, profiles, inventory, host.address, V2C)
+    target = make_target(V2C)
     broken = dataclasses.replace(  # this side of the link: it pings, but no agent listens
         target, device_id="gw-QT-D02-C0002", address=host.local
     )
