@@ -11,7 +11,12 @@ from ioc.app._edge import edge_options
 from ioc.app._supervisor import Service, Supervisor, Worker, ticker
 from ioc.config import Settings
 from ioc.edge import EdgeOptions
-from ioc.probe import Probe, ProbeConfig, bundled_probe_profiles_dir, load_probe_config
+from ioc.probe import (
+    Probe,
+    ProbeConfig,
+    bundled_probe_profiles_dir,
+    load_probe_config,
+)
 
 
 def load_probe(catalog: Catalog, path: Path) -> ProbeConfig:
@@ -41,6 +46,12 @@ def describe_probe(config: ProbeConfig) -> str:
             f" and {len(devices) - 5} more" if len(devices) > 5 else ""
         )
         lines.append(f"  {name}: {shown}")
+    if config.traps is not None:
+        traps = config.traps
+        lines.append(
+            f"  traps on udp {traps.host}:{traps.port}: {len(traps.communities)} communities, "
+            f"{len(traps.users)} SNMPv3 users"
+        )
     return "\n".join(lines)
 
 
@@ -53,11 +64,12 @@ def probe_services(probe: Probe, out: TextIO | None = None) -> list[Service]:
         if out is not None:
             print(status_line(probe), file=out, flush=True)
 
-    return [
-        probe,
-        Worker("probe rounds", lambda stopping: probe.run_rounds(stopping, None)),
-        ticker("probe health", interval_s, report, min(2.0, interval_s)),
-    ]
+    services: list[Service] = [probe]
+    if probe.trap_listener is not None:
+        services.append(probe.trap_listener)
+    services.append(Worker("probe rounds", lambda stopping: probe.run_rounds(stopping, None)))
+    services.append(ticker("probe health", interval_s, report, min(2.0, interval_s)))
+    return services
 
 
 def probe_process(settings: Settings, config: ProbeConfig, out: TextIO = sys.stderr) -> Supervisor:

@@ -1,10 +1,12 @@
-"""The edge probe: equipment that speaks only standard protocols (ICMP so far), watched from
-the operations centre or a district point of presence and published as wire-protocol devices.
+"""The edge probe: equipment that speaks only standard protocols (ICMP, SNMP polls and traps),
+watched from the operations centre or a district point of presence and published as
+wire-protocol devices.
 
 Exceptions::
 
     ProbeConfigError     the probe file or a probe profile it names is wrong
     IcmpUnavailable      no ICMP socket can be opened here (the message says what to change)
+    EdgeError            the trap port cannot be bound (ioc.domain)
 """
 
 from importlib import resources
@@ -18,11 +20,13 @@ from ioc.probe._config import (
     ProbeConfigError,
     ProbeProfile,
     Target,
+    TrapSettings,
     load_probe_config,
     load_probe_profile,
 )
 from ioc.probe._icmp import EchoResult, IcmpCounters, IcmpUnavailable, Pinger
 from ioc.probe._service import Probe
+from ioc.probe._traps import RejectedDatagram, Rejection, Trap, TrapListener
 
 
 def bundled_probe_profiles_dir() -> Path:
@@ -42,7 +46,12 @@ __all__ = [
     "ProbeConfig",
     "ProbeConfigError",
     "ProbeProfile",
+    "RejectedDatagram",
+    "Rejection",
     "Target",
+    "Trap",
+    "TrapListener",
+    "TrapSettings",
     "bundled_probe_profiles_dir",
     "load_probe_config",
     "load_probe_profile",

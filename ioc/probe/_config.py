@@ -8,12 +8,13 @@ defaults.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ioc.config.documents import Duration, read_model
 from ioc.domain import DEVICE_ID_PATTERN, BadFileError, Inventory, MetricType, Profile
@@ -80,6 +81,15 @@ class _ProfileModel(_Strict):
     description: str = ""
     icmp: dict[str, IcmpStatistic] = Field(min_length=1)
     snmp: _SnmpProfileModel | None = None
+    traps: dict[str, str] = {}  # notification OID (snmpTrapOID) -> event of the class
+
+    @field_validator("traps")
+    @classmethod
+    def _trap_oids(cls, traps: dict[str, str]) -> dict[str, str]:
+        bad = [oid for oid in traps if not re.fullmatch(_OID, oid)]
+        if bad:
+            raise ValueError(f"not an OID (give it numeric): {', '.join(bad)}")
+        return traps
 
 
 class _IcmpModel(_Strict):
@@ -127,6 +137,46 @@ class _SnmpAccessModel(_Strict):
         return self
 
 
+class _TrapUserModel(_UsmModel):
+    engine_id: str  # the sending agent's snmpEngineID, hex
+
+    @field_validator("engine_id", mode="before")
+    @classmethod
+    def _quoted(cls, engine_id: object) -> object:
+        if isinstance(engine_id, int):
+            raise ValueError("quote it ('0x8000...'): unquoted, YAML reads it as a number")
+        return engine_id
+
+    @field_validator("engine_id")
+    @classmethod
+    def _hex(cls, engine_id: str) -> str:
+        if not re.fullmatch(r"(0x)?([0-9a-fA-F]{2}){5,32}", engine_id):
+            raise ValueError(
+                f"{engine_id!r} is not an engine id: 5 to 32 octets in hex, e.g. 0x8000000001020304"
+            )
+        return engine_id.removeprefix("0x")
+
+
+class _TrapsModel(_Strict):
+    listen: str = "0.0.0.0"
+    port: int = Field(default=162, ge=0, le=65535)  # 0: any free port (tests)
+    communities: list[str] = []  # SNMPv1 and v2c
+    usm: list[_TrapUserModel] = []  # SNMPv3 authPriv, one per sending engine
+    max_bytes: int = Field(default=8192, ge=484, le=65507)
+
+    @model_validator(mode="after")
+    def _someone(self) -> _TrapsModel:
+        try:
+            ipaddress.ip_address(self.listen)
+        except ValueError:
+            raise ValueError(f"listen: {self.listen!r} is not an IPv4 or IPv6 address") from None
+        if not self.communities and not self.usm:
+            raise ValueError("accept traps from someone: give communities or usm users")
+        if any(not c for c in self.communities):
+            raise ValueError("communities: an empty community")
+        return self
+
+
 class _InterfaceChoiceModel(_Strict):
     name: str | None = None  # ifName
     descr: str | None = None  # ifDescr
@@ -162,6 +212,7 @@ class _ProbeModel(_Strict):
     buffer: BufferSection = BufferSection()
     icmp: _IcmpModel = _IcmpModel()
     snmp: _SnmpAccessModel | None = None  # for every target whose profile polls SNMP
+    traps: _TrapsModel | None = None  # no listener without it
     defaults: dict[str, str] = {}  # device class -> profile name
     targets: list[_TargetModel] = Field(min_length=1)
 
@@ -197,6 +248,7 @@ class ProbeProfile:
     icmp: tuple[tuple[str, IcmpStatistic], ...]
     snmp_gets: tuple[SnmpGet, ...] = ()
     interface: tuple[tuple[str, InterfaceStatistic], ...] = ()
+    traps: tuple[tuple[str, str], ...] = ()  # notification OID -> event
 
     @property
     def polls_snmp(self) -> bool:
@@ -213,6 +265,25 @@ class Usm:
     auth_key: str
     priv_protocol: str
     priv_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrapUser:
+    """An SNMPv3 user whose notifications are accepted, with its sending engine's id (hex)."""
+
+    usm: Usm
+    engine_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrapSettings:
+    """The trap listener: where it listens and whom it believes."""
+
+    host: str
+    port: int
+    communities: tuple[str, ...]
+    users: tuple[TrapUser, ...]
+    max_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +340,7 @@ class ProbeConfig:
     buffer_max_readings: int
     icmp: IcmpSettings
     targets: tuple[Target, ...]
+    traps: TrapSettings | None = None
 
 
 def load_probe_profile(path: Path, profiles: dict[str, Profile]) -> ProbeProfile:
@@ -291,13 +363,19 @@ def load_probe_profile(path: Path, profiles: dict[str, Profile]) -> ProbeProfile
             )
     if model.snmp is not None:
         mistakes += _check_snmp(path, model.snmp, device_profile)
+    mistakes += [
+        f"{path}: traps.{oid}: {event!r} is not an event of {model.class_}"
+        for oid, event in model.traps.items()
+        if event not in device_profile.events
+    ]
     if mistakes:
         raise ProbeConfigError("\n".join(mistakes))
     snmp = model.snmp or _SnmpProfileModel()
     gets = tuple(SnmpGet(m, g.oid, g.type, g.scale, g.offset) for m, g in snmp.get.items())
     return ProbeProfile(
-        model.name, model.class_, tuple(model.icmp.items()), gets, tuple(snmp.interface.items())
-    )
+        model.name, model.class_, tuple(model.icmp.items()), gets,
+        tuple(snmp.interface.items()), tuple(model.traps.items()),
+    )  # fmt: skip
 
 
 _INTERFACE_METRIC = {
@@ -394,7 +472,19 @@ def load_probe_config(
         model.buffer.max_readings,
         IcmpSettings(icmp.packets, icmp.round, icmp.timeout, icmp.concurrency, icmp.privileged),
         tuple(targets),
+        _traps(model.traps) if model.traps else None,
     )
+
+
+def _traps(model: _TrapsModel) -> TrapSettings:
+    users = tuple(
+        TrapUser(
+            Usm(u.user, u.auth_protocol, u.auth_key, u.priv_protocol, u.priv_key),
+            u.engine_id,
+        )
+        for u in model.usm
+    )
+    return TrapSettings(model.listen, model.port, tuple(model.communities), users, model.max_bytes)
 
 
 def _access(model: _SnmpAccessModel) -> SnmpAccess:

@@ -19,8 +19,13 @@ from ioc.edge import EdgeOptions, EdgeOutbox
 from ioc.probe._config import PROBE_CLASS, ProbeConfig, Target
 from ioc.probe._icmp import EchoResult, Pinger
 from ioc.probe._snmp import SnmpOutcome, SnmpPoller
+from ioc.probe._traps import RejectedDatagram, Rejection, Trap, TrapListener
 
 log = logging.getLogger("ioc.probe")
+
+# Dead letters are kept as events of the probe; a flood of garbage is counted, not all kept.
+KEPT_REJECTIONS_PER_S = 20
+_REMEMBERED_REJECTERS = 1000
 
 
 class Probe:
@@ -39,6 +44,19 @@ class Probe:
         self.rounds = 0
         self.last_round_s = 0.0
         self.answering: dict[str, bool] = {}
+        self._by_address = {str(ipaddress.ip_address(t.address)): t for t in config.targets}
+        self._trap_events = {t.device_id: dict(t.profile.traps) for t in config.targets}
+        self.traps = {"traps": 0, "rejected": 0, "unkept": 0}
+        self.trap_listener = (
+            TrapListener(
+                config.traps, [t.address for t in config.targets], self.on_trap, self.on_rejected
+            )
+            if config.traps is not None
+            else None
+        )  # a service of its own, started after the probe (see ioc.app)
+        self._rejections_second, self._rejections_kept = 0, 0
+        self._rejecters: set[tuple[str, str]] = set()
+        self._trap_lock = threading.Lock()
         self._clock = clock
         self._started = time.monotonic()
 
@@ -125,6 +143,53 @@ class Probe:
         else:
             log.info("%s: SNMP answers in full again", target.device_id)
 
+    def on_trap(self, trap: Trap) -> None:
+        """A notification from a target: the event its profile names, published at once."""
+        target = self._by_address[trap.source]  # the listener lets only targets' traps through
+        event = self._trap_events[target.device_id].get(trap.trap_oid)
+        if event is None:
+            detail = f"notification {trap.trap_oid} is not in profile {target.profile.name!r}"
+            self.on_rejected(
+                RejectedDatagram(trap.source, 0, Rejection.NOT_IN_PROFILE, detail, 0, b"")
+            )
+            return
+        with self._trap_lock:
+            self.traps["traps"] += 1
+        data: dict[str, object] = {"trap": trap.trap_oid, "source": trap.source}
+        if trap.var_binds:
+            data["var_binds"] = dict(trap.var_binds)
+        self.outbox.event(target.device_class, target.device_id, self._clock(), event, data)
+        log.info("%s: trap %s -> %s", target.device_id, trap.trap_oid, event)
+
+    def on_rejected(self, rejected: RejectedDatagram) -> None:
+        """A dead letter on the trap port: counted, logged once per sender and reason, and
+        kept as a `trap_rejected` event of the probe (up to a rate; the rest counted)."""
+        now_s = int(time.monotonic())
+        with self._trap_lock:
+            self.traps["rejected"] += 1
+            if now_s != self._rejections_second:
+                self._rejections_second, self._rejections_kept = now_s, 0
+            keep = self._rejections_kept < KEPT_REJECTIONS_PER_S
+            self._rejections_kept += keep
+            self.traps["unkept"] += not keep
+            first = (rejected.source, rejected.reason) not in self._rejecters
+            if first and len(self._rejecters) < _REMEMBERED_REJECTERS:
+                self._rejecters.add((rejected.source, rejected.reason))
+        if first:
+            log.warning("trap from %s rejected (%s): %s; further ones are counted",
+                        rejected.source, rejected.reason, rejected.detail)  # fmt: skip
+        if keep:
+            data: dict[str, object] = {
+                "source": rejected.source,
+                "port": rejected.port,
+                "reason": str(rejected.reason),
+                "detail": rejected.detail,
+                "bytes": rejected.size,
+                "head_hex": rejected.head.hex(),
+            }
+            own = self.config.probe_id
+            self.outbox.event(PROBE_CLASS, own, self._clock(), "trap_rejected", data)
+
     def health(self) -> dict[str, float]:
         """The probe's own telemetry: its checks and its buffer."""
         counters = self.pinger.counters
@@ -144,6 +209,10 @@ class Probe:
             "snmp_wrong_type": self.snmp.counters["wrong_type"],
             "agent_restarts": self.snmp.counters["agent_restarts"],
             "counter_wraps": self.snmp.rates.wraps,
+            "traps": self.traps["traps"],
+            "traps_rejected": self.traps["rejected"],
+            "traps_unkept": self.traps["unkept"],
+            "trap_drops": self.trap_listener.kernel_drops() if self.trap_listener else 0,
             "buffered": len(self.outbox.buffer),
             "dropped": self.outbox.buffer.dropped,
             "uptime_s": round(time.monotonic() - self._started),

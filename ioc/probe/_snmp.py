@@ -38,7 +38,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
 from pysnmp.proto.rfc1902 import Integer, OctetString, TimeTicks
 from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 
-from ioc.probe._config import InterfaceStatistic, SnmpAccess, SnmpType, Target
+from ioc.probe._config import InterfaceStatistic, SnmpAccess, SnmpType, Target, Usm
 from ioc.probe._rates import CounterRates
 
 log = logging.getLogger("ioc.probe.snmp")
@@ -311,10 +311,12 @@ def _auth(access: SnmpAccess) -> CommunityData | UsmUserData:
     if access.usm is None:
         return CommunityData(access.community, mpModel=1)
     usm = access.usm
+    auth, priv = usm_protocols(usm)
     return UsmUserData(
-        usm.user,
-        authKey=usm.auth_key,
-        privKey=usm.priv_key,
-        authProtocol=_AUTH[usm.auth_protocol],
-        privProtocol=_PRIV[usm.priv_protocol],
+        usm.user, authKey=usm.auth_key, privKey=usm.priv_key, authProtocol=auth, privProtocol=priv
     )
+
+
+def usm_protocols(usm: Usm) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """pysnmp's identifiers of a user's authentication and privacy protocols."""
+    return _AUTH[usm.auth_protocol], _PRIV[usm.priv_protocol]

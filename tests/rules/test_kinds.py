@@ -82,10 +82,13 @@ def test_call_quality_is_judged_only_in_a_call(harness: Harness) -> None:
     assert harness.said("vc.call_loss") == [("raise", "critical")]
     harness.at(190).reading("vc1", in_call=True, mos=3.3, loss_pct=4.0)
     assert harness.said("vc.poor_quality") == [("raise", "major")]
-    assert harness.said("vc.call_loss") == [("raise", "critical")]  # 4 % is inside hysteresis
+    # Vendors' bands: over 5 % critical, over 1 % warning; 0.8 % is inside the hysteresis.
+    assert harness.said("vc.call_loss") == [("raise", "critical"), ("update", "warning")]
+    harness.at(195).reading("vc1", in_call=True, mos=3.3, loss_pct=0.8)
+    assert harness.said("vc.call_loss")[-1] == ("update", "warning")
     harness.at(200).reading("vc1", in_call=False, mos=4.4, loss_pct=0.0)  # the call ends
     assert harness.said("vc.poor_quality")[-1] == ("clear", "major")
-    assert harness.said("vc.call_loss")[-1] == ("clear", "critical")
+    assert harness.said("vc.call_loss")[-1] == ("clear", "warning")
 
 
 def test_windowed_mean_ignores_one_bad_sample_but_not_a_sustained_one(harness: Harness) -> None:
@@ -137,6 +140,31 @@ def test_uptime_reset_is_a_reboot_that_resolves_itself(harness: Harness) -> None
     assert harness.said("netgw.reboot") == [("raise", "warning")]
     harness.at(60 + 900)
     assert harness.said("netgw.reboot") == [("raise", "warning"), ("clear", "warning")]
+
+
+def test_link_traps_flap_and_a_cold_start_trap_is_a_reboot(harness: Harness) -> None:
+    """The probe's trap events feed the same rules as the polled metrics."""
+    for i, event in enumerate(["link_down", "link_up"]):
+        harness.at(i * 60).event("gw1", event)
+    assert harness.said("netgw.link_flapping") == []
+    harness.at(120).event("gw1", "link_down")
+    assert harness.said("netgw.link_flapping") == [("raise", "major")]
+    harness.at(130).event("gw1", "reboot")
+    assert harness.said("netgw.reboot") == [("raise", "warning")]
+    harness.at(130 + 900)
+    assert harness.said("netgw.reboot")[-1] == ("clear", "warning")
+
+
+def test_call_jitter_over_30_ms_for_30_s(harness: Harness) -> None:
+    harness.reading("vc1", in_call=True, jitter_ms=45.0)
+    harness.at(29).reading("vc1", in_call=True, jitter_ms=45.0)
+    assert harness.said("vc.call_jitter") == []
+    harness.at(31).reading("vc1", in_call=True, jitter_ms=40.0)
+    assert harness.said("vc.call_jitter") == [("raise", "warning")]
+    harness.at(60).reading("vc1", in_call=True, jitter_ms=25.0)  # inside the hysteresis
+    assert harness.said("vc.call_jitter") == [("raise", "warning")]
+    harness.at(90).reading("vc1", in_call=True, jitter_ms=12.0)
+    assert harness.said("vc.call_jitter")[-1] == ("clear", "warning")
 
 
 def test_composite_any_of_a_metric_and_an_event(harness: Harness) -> None:
