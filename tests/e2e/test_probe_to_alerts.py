@@ -1,13 +1,20 @@
-"""End to end for probed equipment: `ioc probe` pings a commune router and the video-conference
-endpoint behind it (network namespaces), through a private Mosquitto into ingest, the store and
+"""End to end for probed equipment: `ioc probe` watches commune routers and the video-conference
+endpoint behind one (network namespaces), through a private Mosquitto into ingest, the store and
 the rules. Loss made on the router's link is stored as measured and raises the degraded-link
 alert, which clears when the loss stops; a cut link is one root incident for the commune with
-the endpoint grouped under it, resolved when the link returns."""
+the endpoint grouped under it, resolved when the link returns. Routers with net-snmp agents:
+a linkDown trap is a stored event within a second, an agent restart (its coldStart trap and
+its uptime going back) the reboot alert, a wrong community a named error that costs nothing
+else, and readings taken while the broker is away arrive once it is back."""
 
 from __future__ import annotations
 
+import socket
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -20,8 +27,9 @@ from ioc.state import AlertRepository, connect_state
 from ioc.store import SqliteStore
 from tests.rules.harness import RULES_DIR
 from tests.support.mqtt import wait_until
-from tests.support.netns import NEEDS_ROOT, NetHost, router_with_host
+from tests.support.netns import NEEDS_ROOT, NetHost, net_hosts, router_with_host
 from tests.support.processes import IocProcess
+from tests.support.snmpd import COMMUNITY, Snmpd
 
 pytestmark = [pytest.mark.e2e, NEEDS_ROOT]
 
@@ -46,10 +54,27 @@ def _fast_rules(folder: Path) -> Path:
     return folder
 
 
+INVENTORY_SNMP = """\
+version: 1
+areas:
+  - {id: P, name: "Tỉnh Thử", kind: province}
+  - {id: C1, name: "Xã Một", kind: commune, parent: P}
+  - {id: C2, name: "Xã Hai", kind: commune, parent: P}
+devices:
+  - {id: gw1, class: netgw, area: C1, name: "Cổng xã Một", lat: 16.8, lon: 107.1}
+  - {id: gw2, class: netgw, area: C2, name: "Cổng xã Hai", lat: 16.7, lon: 107.2}
+"""
+
+
 @pytest.fixture
-def settings(mosquitto: MosquittoProcess, tmp_path: Path) -> Settings:
+def inventory_text() -> str:
+    return INVENTORY
+
+
+@pytest.fixture
+def settings(mosquitto: MosquittoProcess, tmp_path: Path, inventory_text: str) -> Settings:
     inventory = tmp_path / "inventory.yaml"
-    inventory.write_text(INVENTORY, encoding="utf-8")
+    inventory.write_text(inventory_text, encoding="utf-8")
     return load_settings(
         mqtt_url=mosquitto.url,
         data_dir=tmp_path / "data",
@@ -78,16 +103,22 @@ def running(settings: Settings) -> Iterator[None]:
 
 
 def _probe(settings: Settings, tmp_path: Path, router: NetHost, endpoint: NetHost) -> IocProcess:
-    path = tmp_path / "probe.yaml"
-    path.write_text(
+    return _run_probe(
+        settings,
+        tmp_path,
         "probe_id: probe-e2e-1\n"
         "icmp: {packets: 20, round: 2s, timeout: 500ms}\n"
         "defaults: {netgw: generic-router, vc: vc-endpoint}\n"
         "targets:\n"
         f"  - {{device: gw1, address: {router.address}}}\n"
         f"  - {{device: vc1, address: {endpoint.address}}}\n",
-        encoding="utf-8",
     )
+
+
+def _run_probe(settings: Settings, tmp_path: Path, probe_file: str) -> IocProcess:
+    """`ioc probe FILE` as a user runs it."""
+    path = tmp_path / "probe.yaml"
+    path.write_text(probe_file, encoding="utf-8")
     env = {
         "IOC_MQTT_URL": settings.mqtt_url,
         "IOC_DATA_DIR": str(settings.data_dir),
@@ -96,20 +127,28 @@ def _probe(settings: Settings, tmp_path: Path, router: NetHost, endpoint: NetHos
     return IocProcess(["probe", str(path)], env, tmp_path / "probe.log")
 
 
-def test_loss_and_a_cut_link_become_the_alerts_an_operator_expects(
-    settings: Settings, running: None, tmp_path: Path
-) -> None:
-    repository = AlertRepository(connect_state(settings.resolved_state_url))
-    store = SqliteStore(settings.data_dir / "telemetry.db")
+class Alerts:
+    """The alert book as the test sees it."""
 
-    def alerts() -> dict[tuple[str, str], AlertState]:
-        return {(a.rule_id, a.device_id): a.state for a in repository.list_alerts()}
+    def __init__(self, settings: Settings) -> None:
+        self.repository = AlertRepository(connect_state(settings.resolved_state_url))
 
-    def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    def states(self) -> dict[tuple[str, str], AlertState]:
+        return {(a.rule_id, a.device_id): a.state for a in self.repository.list_alerts()}
+
+    def wait_for(self, condition: Callable[[], bool], timeout_s: float, what: str) -> None:
         try:
             wait_until(condition, timeout_s, what)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}; the alerts: {alerts()}") from None
+            raise AssertionError(f"{exc}; the alerts: {self.states()}") from None
+
+
+def test_loss_and_a_cut_link_become_the_alerts_an_operator_expects(
+    settings: Settings, running: None, tmp_path: Path
+) -> None:
+    book = Alerts(settings)
+    repository, alerts, wait_for = book.repository, book.states, book.wait_for
+    store = SqliteStore(settings.data_dir / "telemetry.db")
 
     def mean_loss(start_ms: int, end_ms: int) -> float:
         """The mean of the rounds' loss between the two times (one reading a round)."""
@@ -165,3 +204,106 @@ def test_loss_and_a_cut_link_become_the_alerts_an_operator_expects(
                 probe.stop()
             repository.close()
             store.close()
+
+
+def _events(settings: Settings, device_id: str, event_type: str) -> list[tuple[int, str]]:
+    """The stored events of a device (time, data)."""
+    with closing(sqlite3.connect(settings.data_dir / "telemetry.db")) as db:
+        rows = db.execute(
+            "SELECT ts_ms, data FROM event WHERE device_id = ? AND type = ? ORDER BY ts_ms",
+            (device_id, event_type),
+        ).fetchall()
+    return [(int(ts), str(data)) for ts, data in rows]
+
+
+def _free_udp_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_DGRAM)) as sock:
+        sock.bind(("0.0.0.0", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("inventory_text", [INVENTORY_SNMP])
+def test_snmp_routers_traps_a_reboot_a_wrong_community_and_a_broker_outage(
+    settings: Settings, running: None, mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    book = Alerts(settings)
+    store = SqliteStore(settings.data_dir / "telemetry.db")
+    trap_port = _free_udp_port()
+    with net_hosts(2, first_index=40) as (first, second):
+        agent = Snmpd(first, tmp_path / "snmpd-1", trap_sink=f"{first.local}:{trap_port}")
+        other = Snmpd(second, tmp_path / "snmpd-2")
+        agent.start()
+        other.start()
+        probe = _run_probe(
+            settings,
+            tmp_path,
+            "probe_id: probe-e2e-2\n"
+            "icmp: {packets: 5, round: 2s, timeout: 500ms}\n"
+            f"snmp: {{version: '2c', community: {COMMUNITY}, timeout: 500ms, retries: 0}}\n"
+            f"traps: {{port: {trap_port}, communities: [{COMMUNITY}]}}\n"
+            "targets:\n"
+            f"  - {{device: gw1, address: {first.address}, profile: if-mib-router,\n"
+            "     interface: {name: lo}}\n"
+            f"  - {{device: gw2, address: {second.address}, profile: if-mib-router,\n"
+            "     interface: {name: lo},\n"
+            "     snmp: {version: '2c', community: not-the-one, timeout: 500ms, retries: 0}}\n",
+        )
+        try:
+            wait_until(
+                lambda: {"uptime_s", "wan_up", "rtt_ms"} <= set(_latest(store, "gw1")),
+                20,
+                "gw1's first readings by ping and SNMP",
+            )
+            # The wrong community costs gw2 its SNMP figures only, and is named once.
+            wait_until(lambda: "rtt_ms" in _latest(store, "gw2"), 20, "gw2's ping figures")
+            assert "uptime_s" not in _latest(store, "gw2")
+            wait_until(
+                lambda: (
+                    "gw2: SNMP fails: timeout (no answer: down, filtered, or a wrong "
+                    "community)" in probe.log.read_text(encoding="utf-8")
+                ),
+                10,
+                "the named SNMP failure in the probe's log",
+            )
+
+            first.run("snmptrap", "-v2c", "-c", COMMUNITY, f"{first.local}:{trap_port}", "",
+                      "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.2.1.2.2.1.1.1", "i", "1")  # fmt: skip
+            sent = time.monotonic()
+            wait_until(lambda: _events(settings, "gw1", "link_down"), 5, "the stored link_down")
+            assert time.monotonic() - sent < 1.0, "a trap is a stored event within a second"
+
+            agent.restart()  # a reboot: a coldStart trap, and uptime going back
+            wait_until(lambda: _events(settings, "gw1", "reboot"), 10, "the coldStart's event")
+            book.wait_for(
+                lambda: book.states().get(("netgw.reboot", "gw1")) is AlertState.FIRING,
+                15,
+                "the reboot alert",
+            )
+
+            mosquitto.stop()
+            away_from = now_ms()
+            wait_until(lambda: now_ms() - away_from > 7_000, 10, "three rounds without a broker")
+            mosquitto.start()
+            back_at = now_ms()
+            wait_until(
+                lambda: len(_stored(store, "gw1", away_from, back_at)) >= 3,
+                30,
+                "the rounds taken while the broker was away",
+            )
+            assert probe.stop() == 0
+        finally:
+            if probe.running:
+                probe.stop()
+            agent.stop()
+            other.stop()
+            book.repository.close()
+            store.close()
+
+
+def _latest(store: SqliteStore, device_id: str) -> dict[str, object]:
+    found = store.latest("netgw", [device_id])
+    return dict(found[0].metrics) if found else {}
+
+
+def _stored(store: SqliteStore, device_id: str, start_ms: int, end_ms: int) -> list[object]:
+    return store.series("netgw", device_id, "rtt_ms", start_ms, end_ms, 1, Aggregate.MEAN)

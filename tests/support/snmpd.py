@@ -15,7 +15,8 @@ V3_USER, V3_AUTH, V3_PRIV = "iocprobe", "auth-key-123", "priv-key-456"
 class Snmpd:
     """snmpd on udp/161 of the host, with a v2c community and a v3 authPriv user (SHA, AES)."""
 
-    def __init__(self, host: NetHost, directory: Path) -> None:
+    def __init__(self, host: NetHost, directory: Path, trap_sink: str | None = None) -> None:
+        """`trap_sink` (host:port): where the agent sends its v2c traps (coldStart at start)."""
         self.host = host
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
@@ -25,7 +26,8 @@ class Snmpd:
             f"rocommunity {COMMUNITY} default\n"
             f'createUser {V3_USER} SHA "{V3_AUTH}" AES "{V3_PRIV}"\n'
             f"rouser {V3_USER} priv\n"
-            "sysName commune-router\n",
+            "sysName commune-router\n"
+            + (f"trap2sink {trap_sink} {COMMUNITY}\n" if trap_sink else ""),
             encoding="ascii",
         )
         self._process: subprocess.Popen[bytes] | None = None
