@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the servers the tests run privately (Mosquitto, influxd), the headless Chromium the
 # wall's browser test drives, the network tools and the SNMP agent of the probe's tests
-# (iproute2, iptables, snmpd), and makes sure the machine's PostgreSQL is up. Debian/Ubuntu; needs root or sudo for apt-get.
+# (iproute2, iptables, snmpd, sipp), and makes sure the machine's PostgreSQL is up. Debian/Ubuntu; needs root or sudo for apt-get.
 set -euo pipefail
 
 need=()
@@ -17,6 +17,8 @@ command -v sysctl >/dev/null 2>&1 || [ -x /usr/sbin/sysctl ] || need+=(procps)
 # ...and a real SNMP agent (net-snmp's snmpd) with its command-line tools.
 command -v snmpd >/dev/null 2>&1 || [ -x /usr/sbin/snmpd ] || need+=(snmpd)
 command -v snmpget >/dev/null 2>&1 || need+=(snmp)
+# ...and a real SIP user agent answering OPTIONS like a video-conference endpoint.
+command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then

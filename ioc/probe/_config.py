@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -56,6 +57,20 @@ class InterfaceStatistic(StrEnum):
     OUT_BPS = "out_bps"  # ifHCOutOctets as a rate, bit/s
 
 
+class SipStatistic(StrEnum):
+    """What an OPTIONS request to a target yields."""
+
+    REACHABLE = "reachable"  # a final response came (any code): the SIP stack is up
+    RESPONSE_MS = "response_ms"  # time to the final response, ms
+    STATUS = "status"  # the final response's code (200, 403, 404...)
+
+
+_SIP_METRIC = {
+    SipStatistic.REACHABLE: (MetricType.BOOL, ""),
+    SipStatistic.RESPONSE_MS: (MetricType.NUMBER, "ms"),
+    SipStatistic.STATUS: (MetricType.NUMBER, ""),
+}
+
 _OID = r"^1(\.\d+)+$"
 
 
@@ -82,6 +97,7 @@ class _ProfileModel(_Strict):
     icmp: dict[str, IcmpStatistic] = Field(min_length=1)
     snmp: _SnmpProfileModel | None = None
     traps: dict[str, str] = {}  # notification OID (snmpTrapOID) -> event of the class
+    sip: dict[str, SipStatistic] = {}  # metric -> what the OPTIONS request gave
 
     @field_validator("traps")
     @classmethod
@@ -177,6 +193,18 @@ class _TrapsModel(_Strict):
         return self
 
 
+class _SipAccessModel(_Strict):
+    transport: Literal["udp", "tcp"] = "udp"
+    port: int = Field(default=5060, ge=1, le=65535)
+    timeout: Duration = 2.0
+
+    @model_validator(mode="after")
+    def _fits(self) -> _SipAccessModel:
+        if not 0.1 <= self.timeout <= 30:
+            raise ValueError("timeout must be between 100ms and 30s")
+        return self
+
+
 class _InterfaceChoiceModel(_Strict):
     name: str | None = None  # ifName
     descr: str | None = None  # ifDescr
@@ -195,6 +223,7 @@ class _TargetModel(_Strict):
     profile: str | None = None
     snmp: _SnmpAccessModel | None = None  # overrides the file's snmp defaults
     interface: _InterfaceChoiceModel | None = None
+    sip: _SipAccessModel | None = None  # overrides the file's sip defaults
 
     @model_validator(mode="after")
     def _an_address(self) -> _TargetModel:
@@ -213,6 +242,7 @@ class _ProbeModel(_Strict):
     icmp: _IcmpModel = _IcmpModel()
     snmp: _SnmpAccessModel | None = None  # for every target whose profile polls SNMP
     traps: _TrapsModel | None = None  # no listener without it
+    sip: _SipAccessModel = _SipAccessModel()  # for every target whose profile asks SIP
     defaults: dict[str, str] = {}  # device class -> profile name
     targets: list[_TargetModel] = Field(min_length=1)
 
@@ -249,6 +279,7 @@ class ProbeProfile:
     snmp_gets: tuple[SnmpGet, ...] = ()
     interface: tuple[tuple[str, InterfaceStatistic], ...] = ()
     traps: tuple[tuple[str, str], ...] = ()  # notification OID -> event
+    sip: tuple[tuple[str, SipStatistic], ...] = ()
 
     @property
     def polls_snmp(self) -> bool:
@@ -299,6 +330,15 @@ class SnmpAccess:
 
 
 @dataclass(frozen=True, slots=True)
+class SipAccess:
+    """How to reach a target's SIP user agent."""
+
+    transport: str  # udp or tcp
+    port: int
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class InterfaceChoice:
     """Which IF-MIB row is the WAN: by ifName, ifDescr or ifIndex."""
 
@@ -317,6 +357,7 @@ class Target:
     profile: ProbeProfile
     snmp: SnmpAccess | None = None
     interface: InterfaceChoice | None = None
+    sip: SipAccess | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +404,7 @@ def load_probe_profile(path: Path, profiles: dict[str, Profile]) -> ProbeProfile
             )
     if model.snmp is not None:
         mistakes += _check_snmp(path, model.snmp, device_profile)
+    mistakes += _check_kinds(path, "sip", model.sip, _SIP_METRIC, device_profile)
     mistakes += [
         f"{path}: traps.{oid}: {event!r} is not an event of {model.class_}"
         for oid, event in model.traps.items()
@@ -374,7 +416,7 @@ def load_probe_profile(path: Path, profiles: dict[str, Profile]) -> ProbeProfile
     gets = tuple(SnmpGet(m, g.oid, g.type, g.scale, g.offset) for m, g in snmp.get.items())
     return ProbeProfile(
         model.name, model.class_, tuple(model.icmp.items()), gets,
-        tuple(snmp.interface.items()), tuple(model.traps.items()),
+        tuple(snmp.interface.items()), tuple(model.traps.items()), tuple(model.sip.items()),
     )  # fmt: skip
 
 
@@ -400,20 +442,31 @@ def _check_snmp(path: Path, snmp: _SnmpProfileModel, profile: Profile) -> list[s
             mistakes.append(f"{path}: snmp.get.{name}: a {get.type} feeds no {metric.type} metric")
         elif get.type is SnmpType.TIMETICKS and metric.unit != "s":
             mistakes.append(f"{path}: snmp.get.{name}: timeticks are published in s")
-    for name, statistic in snmp.interface.items():
-        metric = profile.metrics.get(name)
-        wanted_type, wanted_unit = _INTERFACE_METRIC[statistic]
-        if metric is None:
-            mistakes.append(
-                f"{path}: snmp.interface.{name}: not a metric of {profile.device_class}"
-            )
-        elif metric.type is not wanted_type or (wanted_unit and metric.unit != wanted_unit):
-            mistakes.append(
-                f"{path}: snmp.interface.{name}: {statistic} is a {wanted_type}"
-                + (f" in {wanted_unit}" if wanted_unit else "")
-            )
+    mistakes += _check_kinds(path, "snmp.interface", snmp.interface, _INTERFACE_METRIC, profile)
     if not snmp.get and not snmp.interface:
         mistakes.append(f"{path}: snmp: polls nothing (give get or interface)")
+    return mistakes
+
+
+def _check_kinds(
+    path: Path,
+    where: str,
+    mapping: Mapping[str, StrEnum],
+    wanted: Mapping[Any, tuple[MetricType, str]],
+    profile: Profile,
+) -> list[str]:
+    """Each metric fed by a statistic must exist and have the statistic's type and unit."""
+    mistakes = []
+    for name, statistic in mapping.items():
+        metric = profile.metrics.get(name)
+        wanted_type, wanted_unit = wanted[statistic]
+        if metric is None:
+            mistakes.append(f"{path}: {where}.{name}: not a metric of {profile.device_class}")
+        elif metric.type is not wanted_type or (wanted_unit and metric.unit != wanted_unit):
+            mistakes.append(
+                f"{path}: {where}.{name}: {statistic} is a {wanted_type}"
+                + (f" in {wanted_unit}" if wanted_unit else "")
+            )
     return mistakes
 
 
@@ -460,6 +513,7 @@ def load_probe_config(
                 device.id, device.device_class, target.address, profile,
                 _access(access) if profile.polls_snmp and access else None,
                 InterfaceChoice(**target.interface.model_dump()) if target.interface else None,
+                _sip(target.sip or model.sip) if profile.sip else None,
             )
         )  # fmt: skip
     if mistakes:
@@ -485,6 +539,10 @@ def _traps(model: _TrapsModel) -> TrapSettings:
         for u in model.usm
     )
     return TrapSettings(model.listen, model.port, tuple(model.communities), users, model.max_bytes)
+
+
+def _sip(model: _SipAccessModel) -> SipAccess:
+    return SipAccess(model.transport, model.port, model.timeout)
 
 
 def _access(model: _SnmpAccessModel) -> SnmpAccess:

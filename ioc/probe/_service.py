@@ -18,6 +18,7 @@ from ioc.domain import Clock, now_ms
 from ioc.edge import EdgeOptions, EdgeOutbox
 from ioc.probe._config import PROBE_CLASS, ProbeConfig, Target
 from ioc.probe._icmp import EchoResult, Pinger
+from ioc.probe._sip import SipOutcome, SipPinger, sip_metrics
 from ioc.probe._snmp import SnmpOutcome, SnmpPoller
 from ioc.probe._traps import RejectedDatagram, Rejection, Trap, TrapListener
 
@@ -39,8 +40,10 @@ class Probe:
         self.outbox = EdgeOutbox(options, PROBE_CLASS, config.probe_id, config.buffer_max_readings)
         self.pinger = Pinger(config.icmp.privileged)
         self.snmp = SnmpPoller(config.icmp.concurrency)
+        self.sip = SipPinger(config.icmp.concurrency)
         self._snmp_targets = [t for t in config.targets if t.snmp is not None]
-        self._snmp_said: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+        self._sip_targets = [t for t in config.targets if t.sip is not None]
+        self._said: dict[tuple[str, str], tuple[str | None, tuple[str, ...]]] = {}
         self.rounds = 0
         self.last_round_s = 0.0
         self.answering: dict[str, bool] = {}
@@ -66,12 +69,14 @@ class Probe:
         self.pinger.open(families)
         log.info("ICMP over %s sockets", self.pinger.mode)
         self.snmp.start()
+        self.sip.start()
         self.outbox.start()
 
     def stop(self) -> None:
         """Close the sockets, report once more, hand the buffer over, say offline for all."""
         self.pinger.close()
         self.snmp.close()
+        self.sip.close()
         self.report_health()
         self.outbox.stop([(t.device_class, t.device_id) for t in self.config.targets])
 
@@ -91,30 +96,48 @@ class Probe:
         began, taken_ms = time.monotonic(), self._clock()
         by_address = {t.address: t for t in self.config.targets}
         polls = self.snmp.poll(self._snmp_targets, time.time()) if self._snmp_targets else None
+        options = self.sip.ping(self._sip_targets) if self._sip_targets else None
         results = self.pinger.round(
             list(by_address), icmp.packets, icmp.round_s, icmp.timeout_s, stopping
         )
         if stopping.is_set():
-            if polls is not None:
-                polls.cancel()
+            for pending in (polls, options):
+                if pending is not None:
+                    pending.cancel()
             return  # a round cut short measures the stop, not the network
-        outcomes = polls.result(timeout=icmp.round_s + 30) if polls is not None else {}
+        polled = polls.result(timeout=icmp.round_s + 30) if polls is not None else {}
+        answered = options.result(timeout=icmp.round_s + 30) if options is not None else {}
         for address, result in results.items():
             target = by_address[address]
-            self._publish(target, result, outcomes.get(target.device_id), taken_ms)
+            self._publish(
+                target, result, polled.get(target.device_id), answered.get(target.device_id),
+                taken_ms,
+            )  # fmt: skip
         self.rounds += 1
         self.last_round_s = time.monotonic() - began
 
     def _publish(
-        self, target: Target, result: EchoResult, polled: SnmpOutcome | None, taken_ms: int
+        self,
+        target: Target,
+        result: EchoResult,
+        polled: SnmpOutcome | None,
+        sip: SipOutcome | None,
+        taken_ms: int,
     ) -> None:
         metrics: dict[str, object] = {}
         if result.answered:
             metrics |= {m: result.statistic(s) for m, s in target.profile.icmp}
         if polled is not None:
-            self._say_snmp(target, polled)
+            self._say(target, "SNMP", polled.failure, polled.problems)
             metrics |= polled.metrics
-        answered = result.answered or (polled is not None and polled.answered)
+        if sip is not None:
+            self._say(target, "SIP", sip.failure, [])
+            metrics |= sip_metrics(target, sip)
+        answered = (
+            result.answered
+            or (polled is not None and polled.answered)
+            or (sip is not None and sip.answered)
+        )
         # A reading says the device was heard: one that answered nothing gets none, only its
         # offline status (the rules then call it down at once, not after a silence window).
         if answered and metrics:
@@ -127,21 +150,22 @@ class Probe:
             self.answering[target.device_id] = answered
             self.outbox.status(target.device_class, target.device_id, answered)
 
-    def _say_snmp(self, target: Target, polled: SnmpOutcome) -> None:
-        """One log line when a target's SNMP goes wrong, changes how, or is right again."""
-        said = (polled.failure, tuple(polled.problems))
-        before = self._snmp_said.get(target.device_id)
+    def _say(self, target: Target, protocol: str, failure: str | None, problems: list[str]) -> None:
+        """One log line when a target's SNMP or SIP goes wrong, changes how, or is right
+        again."""
+        said = (failure, tuple(problems))
+        key = (target.device_id, protocol)
+        before = self._said.get(key)
+        self._said[key] = said
         if said == before or (before is None and said == (None, ())):
-            self._snmp_said[target.device_id] = said
             return
-        self._snmp_said[target.device_id] = said
-        if polled.failure is not None:
-            log.warning("%s: SNMP fails: %s", target.device_id, polled.failure)
-        elif polled.problems:
-            log.warning("%s: SNMP reading incomplete: %s", target.device_id,
-                        "; ".join(polled.problems))  # fmt: skip
+        if failure is not None:
+            log.warning("%s: %s fails: %s", target.device_id, protocol, failure)
+        elif problems:
+            log.warning("%s: %s reading incomplete: %s", target.device_id, protocol,
+                        "; ".join(problems))  # fmt: skip
         else:
-            log.info("%s: SNMP answers in full again", target.device_id)
+            log.info("%s: %s answers in full again", target.device_id, protocol)
 
     def on_trap(self, trap: Trap) -> None:
         """A notification from a target: the event its profile names, published at once."""
@@ -209,6 +233,9 @@ class Probe:
             "snmp_wrong_type": self.snmp.counters["wrong_type"],
             "agent_restarts": self.snmp.counters["agent_restarts"],
             "counter_wraps": self.snmp.rates.wraps,
+            "sip_requests": self.sip.counters["requests"],
+            "sip_answers": self.sip.counters["answers"],
+            "sip_timeouts": self.sip.counters["timeouts"],
             "traps": self.traps["traps"],
             "traps_rejected": self.traps["rejected"],
             "traps_unkept": self.traps["unkept"],

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -39,6 +38,7 @@ from pysnmp.proto.rfc1902 import Integer, OctetString, TimeTicks
 from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 
 from ioc.probe._config import InterfaceStatistic, SnmpAccess, SnmpType, Target, Usm
+from ioc.probe._loop import LoopThread
 from ioc.probe._rates import CounterRates
 
 log = logging.getLogger("ioc.probe.snmp")
@@ -83,29 +83,18 @@ class SnmpPoller:
         self.counters: Counter[str] = Counter()
         self.rates = CounterRates()
         self._concurrency = concurrency
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop = LoopThread("snmp")
         self._engine: SnmpEngine | None = None
         self._if_index: dict[str, int] = {}
         self._uptime: dict[str, float] = {}
 
     def start(self) -> None:
         """Start the event loop on its thread."""
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="snmp", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
     def close(self) -> None:
         """Close the agents' transports and the event loop."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if self._engine is not None:
-            asyncio.run_coroutine_threadsafe(self._close_engine(), loop).result(timeout=5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        loop.close()
-        self._loop = self._thread = None
+        self._loop.stop(self._close_engine() if self._engine is not None else None)
 
     async def _close_engine(self) -> None:
         assert self._engine is not None
@@ -114,9 +103,7 @@ class SnmpPoller:
 
     def poll(self, targets: Sequence[Target], at_s: float) -> Future[dict[str, SnmpOutcome]]:
         """Start a round of polls; its outcomes, by device id, once they are all in."""
-        if self._loop is None:
-            raise RuntimeError("the SNMP poller is not started")
-        return asyncio.run_coroutine_threadsafe(self._round(targets, at_s), self._loop)
+        return self._loop.submit(self._round(targets, at_s))
 
     async def _round(self, targets: Sequence[Target], at_s: float) -> dict[str, SnmpOutcome]:
         if self._engine is None:

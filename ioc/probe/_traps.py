@@ -9,13 +9,11 @@ datagrams from addresses that are not targets are refused before any decoding.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import ipaddress
 import logging
 import os
 import socket
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from pysnmp.proto.rfc1902 import OctetString
 
 from ioc.domain import EdgeError
 from ioc.probe._config import TrapSettings
+from ioc.probe._loop import LoopThread
 from ioc.probe._snmp import usm_protocols
 
 log = logging.getLogger("ioc.probe.traps")
@@ -110,8 +109,7 @@ class TrapListener:
         self._sources = frozenset(str(ipaddress.ip_address(s)) for s in sources)
         self._communities = frozenset(settings.communities)
         self._on_trap, self._on_rejected = on_trap, on_rejected
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop = LoopThread("traps")
         self._engine: engine.SnmpEngine | None = None
         self._delivered = False
         self._socket_inode: int | None = None
@@ -133,11 +131,9 @@ class TrapListener:
 
     def start(self) -> None:
         """Bind the port (EdgeError says why not) and listen on a thread of its own."""
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="traps", daemon=True)
-        self._thread.start()
+        self._loop.start()
         try:
-            asyncio.run_coroutine_threadsafe(self._open(), self._loop).result(timeout=10)
+            self._loop.submit(self._open()).result(timeout=10)
         except OSError as exc:
             self.stop()
             where = f"udp {self.settings.host}:{self.settings.port}"
@@ -153,15 +149,7 @@ class TrapListener:
 
     def stop(self) -> None:
         """Close the port and the loop."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        if self._engine is not None:
-            asyncio.run_coroutine_threadsafe(self._close(), loop).result(timeout=5)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=5)
-        loop.close()
-        self._loop = self._thread = None
+        self._loop.stop(self._close() if self._engine is not None else None)
 
     async def _open(self) -> None:
         host, v6 = self.settings.host, ipaddress.ip_address(self.settings.host).version == 6

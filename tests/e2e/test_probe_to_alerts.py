@@ -1,11 +1,12 @@
-"""End to end for probed equipment: `ioc probe` watches commune routers and the video-conference
-endpoint behind one (network namespaces), through a private Mosquitto into ingest, the store and
-the rules. Loss made on the router's link is stored as measured and raises the degraded-link
-alert, which clears when the loss stops; a cut link is one root incident for the commune with
-the endpoint grouped under it, resolved when the link returns. Routers with net-snmp agents:
-a linkDown trap is a stored event within a second, an agent restart (its coldStart trap and
-its uptime going back) the reboot alert, a wrong community a named error that costs nothing
-else, and readings taken while the broker is away arrive once it is back."""
+"""End to end for probed equipment: `ioc probe` watches commune routers and the
+video-conference endpoint behind one (network namespaces; SIPp answers the endpoint's SIP
+OPTIONS), through a private Mosquitto into ingest, the store and the rules. Loss made on the
+router's link is stored as measured and raises the degraded-link alert, which clears when the
+loss stops; a cut link is one root incident for the commune with the endpoint grouped under it,
+resolved when the link returns. Routers with net-snmp agents: a linkDown trap is a stored event
+within a second, an agent restart (its coldStart trap and its uptime going back) the reboot
+alert, a wrong community a named error that costs nothing else, and readings taken while the
+broker is away arrive once it is back."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from tests.rules.harness import RULES_DIR
 from tests.support.mqtt import wait_until
 from tests.support.netns import NEEDS_ROOT, NetHost, net_hosts, router_with_host
 from tests.support.processes import IocProcess
+from tests.support.sipp import Sipp
 from tests.support.snmpd import COMMUNITY, Snmpd
 
 pytestmark = [pytest.mark.e2e, NEEDS_ROOT]
@@ -157,9 +159,14 @@ def test_loss_and_a_cut_link_become_the_alerts_an_operator_expects(
         return sum(float(str(p.value)) for p in points) / len(points)
 
     with router_with_host() as (router, endpoint):
+        sip_agent = Sipp(endpoint, tmp_path / "sipp")  # the endpoint's SIP user agent
+        sip_agent.start()
         probe = _probe(settings, tmp_path, router, endpoint)
         try:
             wait_until(lambda: store.latest("vc", ["vc1"]), 20, "the endpoint's first reading")
+            [endpoint_reading] = store.latest("vc", ["vc1"])
+            assert endpoint_reading.metrics["sip_ok"] is True
+            assert endpoint_reading.metrics["sip_status"] == 200
             assert alerts() == {}
 
             router.drop(0.3)
@@ -202,6 +209,7 @@ def test_loss_and_a_cut_link_become_the_alerts_an_operator_expects(
         finally:
             if probe.running:
                 probe.stop()
+            sip_agent.stop()
             repository.close()
             store.close()
 

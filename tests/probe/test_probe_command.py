@@ -51,9 +51,11 @@ def test_the_probe_speaks_for_what_it_pings(mosquitto: MosquittoProcess, tmp_pat
             assert first["loss_pct"] == 0.0 and 0 < first["rtt_ms"] <= first["rtt_max_ms"]
             assert set(first) == {"rtt_ms", "rtt_max_ms", "jitter_ms", "loss_pct"}
             wait_until(lambda: _readings(feed, "vc", ENDPOINT), 10, "an endpoint reading")
-            assert set(_readings(feed, "vc", ENDPOINT)[0]) == {
-                "ping_rtt_ms", "ping_rtt_max_ms", "ping_jitter_ms", "ping_loss_pct",
+            endpoint_reading = _readings(feed, "vc", ENDPOINT)[0]
+            assert set(endpoint_reading) == {
+                "ping_rtt_ms", "ping_rtt_max_ms", "ping_jitter_ms", "ping_loss_pct", "sip_ok",
             }  # fmt: skip
+            assert endpoint_reading["sip_ok"] is False  # it pings, but no SIP agent runs there
 
             gateway.cut()  # offline after the round that heard nothing, not a silence window
             wait_until(lambda: watch.status[statuses[GATEWAY]] == "offline", 5, "offline")
@@ -87,6 +89,7 @@ def test_the_probe_speaks_for_what_it_pings(mosquitto: MosquittoProcess, tmp_pat
     log = (tmp_path / "probe.log").read_text()
     assert f"{GATEWAY} (198.51.100.6) does not answer" in log
     assert log.count(f"{GATEWAY} (198.51.100.6) answers") == 2  # at start, and when back
+    assert log.count(f"{ENDPOINT}: SIP fails: refused: nothing listens on udp 5060") == 1
 
 
 def test_a_wrong_probe_file_is_a_clear_error(tmp_path: Path) -> None:
