@@ -45,8 +45,10 @@ class SnmpType(StrEnum):
     """How a polled value becomes a metric."""
 
     NUMBER = "number"  # INTEGER, Gauge32, Unsigned32 (then scale and offset)
+    NUMBER_TEXT = "number_text"  # a number written as a string ("1.5"), as some MIBs do
     TIMETICKS = "timeticks"  # hundredths of a second, published in seconds
     STRING = "string"
+    FLAG = "flag"  # an enumeration or count, true when it is one of `true_values`
 
 
 class InterfaceStatistic(StrEnum):
@@ -83,6 +85,18 @@ class _SnmpGetModel(_Strict):
     type: SnmpType = SnmpType.NUMBER
     scale: float = 1.0
     offset: float = 0.0
+    true_values: list[int] = []  # flag: the values that mean true
+
+    @model_validator(mode="after")
+    def _flag(self) -> _SnmpGetModel:
+        if (self.type is SnmpType.FLAG) != bool(self.true_values):
+            raise ValueError("true_values go with type flag, and a flag needs them")
+        return self
+
+
+class _TrapStateModel(_Strict):
+    set: str = Field(pattern=_OID)  # the notification that makes the metric true
+    clear: str = Field(pattern=_OID)  # ...and the one that makes it false
 
 
 class _SnmpProfileModel(_Strict):
@@ -94,10 +108,11 @@ class _ProfileModel(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
     class_: str = Field(alias="class", min_length=1)
     description: str = ""
-    icmp: dict[str, IcmpStatistic] = Field(min_length=1)
+    icmp: dict[str, IcmpStatistic] = {}  # (always pinged: an answer is the device heard)
     snmp: _SnmpProfileModel | None = None
     traps: dict[str, str] = {}  # notification OID (snmpTrapOID) -> event of the class
     sip: dict[str, SipStatistic] = {}  # metric -> what the OPTIONS request gave
+    trap_states: dict[str, _TrapStateModel] = {}  # bool metric -> the traps that set/clear it
 
     @field_validator("traps")
     @classmethod
@@ -267,6 +282,7 @@ class SnmpGet:
     type: SnmpType
     scale: float
     offset: float
+    true_values: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +296,7 @@ class ProbeProfile:
     interface: tuple[tuple[str, InterfaceStatistic], ...] = ()
     traps: tuple[tuple[str, str], ...] = ()  # notification OID -> event
     sip: tuple[tuple[str, SipStatistic], ...] = ()
+    trap_states: tuple[tuple[str, str, bool], ...] = ()  # notification OID, metric, value
 
     @property
     def polls_snmp(self) -> bool:
@@ -405,6 +422,14 @@ def load_probe_profile(path: Path, profiles: dict[str, Profile]) -> ProbeProfile
     if model.snmp is not None:
         mistakes += _check_snmp(path, model.snmp, device_profile)
     mistakes += _check_kinds(path, "sip", model.sip, _SIP_METRIC, device_profile)
+    for metric_name in model.trap_states:
+        state_metric = device_profile.metrics.get(metric_name)
+        if state_metric is None or state_metric.type is not MetricType.BOOL:
+            mistakes.append(
+                f"{path}: trap_states.{metric_name}: not a bool metric of {model.class_}"
+            )
+    if not (model.icmp or model.snmp or model.sip or model.trap_states or model.traps):
+        mistakes.append(f"{path}: the profile watches nothing (give icmp, snmp, sip or traps)")
     mistakes += [
         f"{path}: traps.{oid}: {event!r} is not an event of {model.class_}"
         for oid, event in model.traps.items()
@@ -413,10 +438,19 @@ def load_probe_profile(path: Path, profiles: dict[str, Profile]) -> ProbeProfile
     if mistakes:
         raise ProbeConfigError("\n".join(mistakes))
     snmp = model.snmp or _SnmpProfileModel()
-    gets = tuple(SnmpGet(m, g.oid, g.type, g.scale, g.offset) for m, g in snmp.get.items())
+    gets = tuple(
+        SnmpGet(m, g.oid, g.type, g.scale, g.offset, frozenset(g.true_values))
+        for m, g in snmp.get.items()
+    )
+    states = tuple(
+        (oid, metric, value)
+        for metric, state in model.trap_states.items()
+        for oid, value in ((state.set, True), (state.clear, False))
+    )
     return ProbeProfile(
         model.name, model.class_, tuple(model.icmp.items()), gets,
         tuple(snmp.interface.items()), tuple(model.traps.items()), tuple(model.sip.items()),
+        states,
     )  # fmt: skip
 
 
@@ -427,8 +461,10 @@ _INTERFACE_METRIC = {
 }
 _GET_METRIC = {
     SnmpType.NUMBER: MetricType.NUMBER,
+    SnmpType.NUMBER_TEXT: MetricType.NUMBER,
     SnmpType.TIMETICKS: MetricType.NUMBER,
     SnmpType.STRING: MetricType.STRING,
+    SnmpType.FLAG: MetricType.BOOL,
 }
 
 

@@ -60,6 +60,7 @@ class Probe:
         self._rejections_second, self._rejections_kept = 0, 0
         self._rejecters: set[tuple[str, str]] = set()
         self._trap_lock = threading.Lock()
+        self._trap_states: dict[str, dict[str, bool]] = {}  # device -> metric -> value
         self._clock = clock
         self._started = time.monotonic()
 
@@ -133,6 +134,8 @@ class Probe:
         if sip is not None:
             self._say(target, "SIP", sip.failure, [])
             metrics |= sip_metrics(target, sip)
+        with self._trap_lock:
+            metrics |= self._trap_states.get(target.device_id, {})
         answered = (
             result.answered
             or (polled is not None and polled.answered)
@@ -171,7 +174,8 @@ class Probe:
         """A notification from a target: the event its profile names, published at once."""
         target = self._by_address[trap.source]  # the listener lets only targets' traps through
         event = self._trap_events[target.device_id].get(trap.trap_oid)
-        if event is None:
+        states = {m: v for oid, m, v in target.profile.trap_states if oid == trap.trap_oid}
+        if event is None and not states:
             detail = f"notification {trap.trap_oid} is not in profile {target.profile.name!r}"
             self.on_rejected(
                 RejectedDatagram(trap.source, 0, Rejection.NOT_IN_PROFILE, detail, 0, b"")
@@ -179,11 +183,17 @@ class Probe:
             return
         with self._trap_lock:
             self.traps["traps"] += 1
-        data: dict[str, object] = {"trap": trap.trap_oid, "source": trap.source}
-        if trap.var_binds:
-            data["var_binds"] = dict(trap.var_binds)
-        self.outbox.event(target.device_class, target.device_id, self._clock(), event, data)
-        log.info("%s: trap %s -> %s", target.device_id, trap.trap_oid, event)
+            self._trap_states.setdefault(target.device_id, {}).update(states)
+        taken_ms = self._clock()
+        if event is not None:
+            data: dict[str, object] = {"trap": trap.trap_oid, "source": trap.source}
+            if trap.var_binds:
+                data["var_binds"] = dict(trap.var_binds)
+            self.outbox.event(target.device_class, target.device_id, taken_ms, event, data)
+        if states:  # the state the trap tells, at once (and in every round's reading after)
+            self.outbox.reading(target.device_class, target.device_id, taken_ms, dict(states))
+        told = [*([event] if event else []), *(f"{m}={v}" for m, v in states.items())]
+        log.info("%s: trap %s -> %s", target.device_id, trap.trap_oid, ", ".join(told))
 
     def on_rejected(self, rejected: RejectedDatagram) -> None:
         """A dead letter on the trap port: counted, logged once per sender and reason, and

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -222,7 +223,7 @@ class SnmpPoller:
                 self.counters["agent_restarts"] += 1
                 self._if_index.pop(target.device_id, None)  # indexes may move at a reboot
         for get in target.profile.snmp_gets:
-            value = self._value(values.get(get.oid), get.type, get.oid, outcome)
+            value = self._value(values.get(get.oid), get.type, get.oid, outcome, get.true_values)
             if value is None:
                 continue
             if isinstance(value, float):
@@ -258,19 +259,34 @@ class SnmpPoller:
                 outcome.metrics[metric] = round(rate * 8, 3)
 
     def _value(
-        self, value: object, kind: SnmpType, oid: str, outcome: SnmpOutcome
-    ) -> float | str | None:
+        self,
+        value: object,
+        kind: SnmpType,
+        oid: str,
+        outcome: SnmpOutcome,
+        true_values: frozenset[int] = frozenset(),
+    ) -> float | str | bool | None:
         if not _present(value, oid, outcome):
             self.counters["missing"] += 1
             return None
         if kind is SnmpType.STRING and isinstance(value, OctetString):
             return str(value.prettyPrint())[:256]
+        if kind is SnmpType.NUMBER_TEXT and isinstance(value, OctetString):
+            text = bytes(value).decode("ascii", errors="replace").strip().rstrip("%")
+            try:
+                parsed = float(text)
+            except ValueError:
+                parsed = math.nan
+            if math.isfinite(parsed):
+                return parsed
         if kind is SnmpType.TIMETICKS and isinstance(value, TimeTicks):
             return int(value) / 100.0
         number = _number(value)
         if kind is SnmpType.NUMBER and number is not None and not isinstance(value, TimeTicks):
             return number
-        outcome.problems.append(f"{oid}: {type(value).__name__} is not a {kind}")
+        if kind is SnmpType.FLAG and number is not None and not isinstance(value, TimeTicks):
+            return int(number) in true_values
+        outcome.problems.append(f"{oid}: {_shown(value)} is not a {kind}")
         self.counters["wrong_type"] += 1
         return None
 
@@ -283,6 +299,13 @@ def _present(value: object, oid: str, outcome: SnmpOutcome) -> bool:
         outcome.problems.append(f"{oid}: the agent has no such object")
         return False
     return True
+
+
+def _shown(value: object) -> str:
+    """A value as a problem names it: its type, and what it held when it was text."""
+    if isinstance(value, OctetString):
+        return f"{type(value).__name__} {value.prettyPrint()[:40]!r}"
+    return type(value).__name__
 
 
 def _number(value: object) -> float | None:

@@ -26,11 +26,11 @@ SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.
 def test_check_config_and_rules_list_name_the_rules(tmp_path: Path) -> None:
     checked = run_ioc("check-config", env={"IOC_DATA_DIR": str(tmp_path)})
     assert checked.returncode == 0, checked.stderr
-    assert "rules: 23 from " in checked.stdout
+    assert "rules: 24 from " in checked.stdout
     listed = run_ioc("rules", "list", env={"IOC_DATA_DIR": str(tmp_path)})
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
-    assert len(lines) == 23
+    assert len(lines) == 24
     assert any(
         line.split()[:4] == ["device.down", "critical", "absence", "2,620"] for line in lines
     ), lines
@@ -96,7 +96,7 @@ def test_rules_alone_reloads_on_request_and_alerts_lists_what_it_raised(
         )
         reloaded = run_ioc("rules", "reload", env=env)
         assert reloaded.returncode == 0, reloaded.stderr
-        assert f"asked process {process.pid} to reload 23 rules" in reloaded.stdout
+        assert f"asked process {process.pid} to reload 24 rules" in reloaded.stdout
 
         def listed() -> list[dict[str, object]]:
             result = run_ioc("alerts", "--json", "--state", "open", env=env)
@@ -159,7 +159,7 @@ def test_rules_alone_reloads_on_request_and_alerts_lists_what_it_raised(
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr[-3000:]
-    assert "rules reloaded: 23 rules in force" in stderr
+    assert "rules reloaded: 24 rules in force" in stderr
     assert not pid_file.exists()
 
 

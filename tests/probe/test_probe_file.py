@@ -74,6 +74,9 @@ def test_every_bad_file_in_testdata_has_its_expected_message() -> None:
 
 def test_the_shipped_profiles_load(profiles: dict[str, Profile]) -> None:
     shipped = sorted(bundled_probe_profiles_dir().glob("*.yaml"))
-    assert [p.stem for p in shipped] == ["generic-router", "if-mib-router", "vc-endpoint"]
+    assert [p.stem for p in shipped] == [
+        "delta-orion-dc-power", "generic-router", "if-mib-router", "poly-video", "vc-endpoint",
+    ]  # fmt: skip
     for path in shipped:
-        assert load_probe_profile(path, profiles).icmp
+        profile = load_probe_profile(path, profiles)
+        assert profile.icmp or profile.snmp_gets

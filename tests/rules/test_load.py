@@ -42,7 +42,7 @@ EXPECTED = {
 
 def test_the_bundled_rules_load(small_inventory: Inventory, profiles: dict[str, Profile]) -> None:
     rules = load_rules([RULES_DIR], profiles, small_inventory)
-    assert len(rules) == 23
+    assert len(rules) == 24
     by_id = {rule.info.id: rule for rule in rules}
     assert by_id["device.down"].devices == tuple(small_inventory.devices)
     assert by_id["bts.battery_low"].devices == ("bts1", "bts2")
