@@ -20,6 +20,12 @@ from pydantic import SecretStr
 from firmware_sim import DeviceSpec, Fault, FaultKind, Simulator, SimulatorOptions, load_fleet
 from ioc.app._catalog import Catalog, load_catalog
 from ioc.app._demo_modbus import ModbusSite, with_serial_gateway
+from ioc.app._demo_probe import (
+    ProbedCommunes,
+    icmp_problem,
+    probed_devices,
+    with_probe_device,
+)
 from ioc.app._run import Stages, add_api, add_ingest, add_rules, ingest_hearing
 from ioc.app._status import StatusLine
 from ioc.app._supervisor import Managed, Service, Supervisor, Worker, ticker
@@ -134,12 +140,24 @@ class Demo:
         inventory = _sub_inventory(catalog.inventory, self.fleet)
         if serial_ids is not None:
             inventory = with_serial_gateway(inventory, serial_ids)
+        probed = probed_devices(self.fleet)
+        self.probe_off = icmp_problem() if probed else "no gateway in the fleet"
+        if self.probe_off is None:
+            inventory = with_probe_device(inventory, inventory.devices[probed[0].device_id].area_id)
         self.catalog = Catalog(catalog.profiles, inventory)
         self.modbus = (
             ModbusSite(self.settings, catalog.profiles, serial_ids, speed, self.demo_dir)
             if serial_ids is not None
             else None
         )
+        self.probed = (
+            ProbedCommunes(
+                self.settings, catalog.profiles, inventory, probed, self.faults, speed,
+                self.demo_dir,
+            )
+            if self.probe_off is None
+            else None
+        )  # fmt: skip
         self.services = self._services(isinstance(broker, EmbeddedBroker))
 
     def _services(self, ack_on_receipt: bool) -> list[Service]:
@@ -158,6 +176,8 @@ class Demo:
         stages.services.append(NotificationPrinter(settings, self.out))
         if self.modbus is not None:
             stages.services += self.modbus.services()
+        if self.probed is not None:
+            stages.services += self.probed.services()
         self.simulator = self._simulator(ack_on_receipt)
         simulation = Worker("simulator", lambda stop: self.simulator.run(should_stop=stop.is_set))
         stages.services += [simulation, *rule_stages.services]
@@ -172,10 +192,11 @@ class Demo:
         return stages.services
 
     def _simulator(self, embedded_broker: bool) -> Simulator:
-        serial = set(self.modbus.device_ids) if self.modbus is not None else set()
+        elsewhere = set(self.modbus.device_ids) if self.modbus is not None else set()
+        elsewhere |= set(self.probed.device_ids) if self.probed is not None else set()
         endpoint = self.settings.mqtt
         return Simulator(
-            [d for d in self.fleet if d.device_id not in serial],
+            [d for d in self.fleet if d.device_id not in elsewhere],
             SimulatorOptions(
                 host=endpoint.host,
                 port=endpoint.port,
@@ -184,7 +205,7 @@ class Demo:
                 # amqtt accepts connections far more slowly than Mosquitto.
                 connects_per_second=200 if embedded_broker else 2000,
             ),
-            self.faults,
+            [f for f in self.faults if f.device_id not in elsewhere],
         )
 
     def banner(self, broker_kind: str) -> str:
@@ -194,12 +215,17 @@ class Demo:
             f"{f.kind} on {f.device_id} at +{f.at_s:g}s (sim time)" for f in self.faults
         )
         modbus = f"\n  modbus     {self.modbus.describe()}" if self.modbus is not None else ""
+        probe = (
+            f"\n  probe      {self.probed.describe()}"
+            if self.probed is not None
+            else f"\n  probe      off: {self.probe_off}"
+        )
         return (
             f"ioc demo: {len(self.fleet)} simulated devices at {self.speed:g}x speed\n"
             f"  broker     {self.broker.url} ({broker_kind})\n"
             f"  telemetry  {self._store_where()}\n"
             f"  state      {settings.resolved_state_url}\n"
-            f"  faults     {faults or 'none'}{modbus}\n"
+            f"  faults     {faults or 'none'}{modbus}{probe}\n"
             "  Ctrl-C stops."
         )
 
