@@ -57,6 +57,10 @@ class InterfaceStatistic(StrEnum):
     OPER_UP = "oper_up"  # ifOperStatus up(1) while ifAdminStatus is up(1)
     IN_BPS = "in_bps"  # ifHCInOctets as a rate, bit/s
     OUT_BPS = "out_bps"  # ifHCOutOctets as a rate, bit/s
+    IN_ERRORS = "in_errors"  # ifInErrors as a rate, per second
+    OUT_ERRORS = "out_errors"  # ifOutErrors
+    IN_DISCARDS = "in_discards"  # ifInDiscards
+    OUT_DISCARDS = "out_discards"  # ifOutDiscards
 
 
 class SipStatistic(StrEnum):
@@ -458,6 +462,10 @@ _INTERFACE_METRIC = {
     InterfaceStatistic.OPER_UP: (MetricType.BOOL, ""),
     InterfaceStatistic.IN_BPS: (MetricType.NUMBER, "bit/s"),
     InterfaceStatistic.OUT_BPS: (MetricType.NUMBER, "bit/s"),
+    InterfaceStatistic.IN_ERRORS: (MetricType.NUMBER, "1/s"),
+    InterfaceStatistic.OUT_ERRORS: (MetricType.NUMBER, "1/s"),
+    InterfaceStatistic.IN_DISCARDS: (MetricType.NUMBER, "1/s"),
+    InterfaceStatistic.OUT_DISCARDS: (MetricType.NUMBER, "1/s"),
 }
 _GET_METRIC = {
     SnmpType.NUMBER: MetricType.NUMBER,

@@ -1,10 +1,13 @@
-"""Counters into rates, in one place: a wrap is a wrap, an agent restart is no rate at all."""
+"""Counters into rates, in one place: a wrap is a wrap, an agent restart is no rate at all, and
+a 64-bit counter going backwards far from its top is a reset (no rate), not a wrap."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-COUNTER64 = 2**64
+COUNTER32, COUNTER64 = 2**32, 2**64
+# A 64-bit octet counter takes centuries to wrap at 10 Gbit/s: a drop from below this is a reset.
+_NEAR_TOP_64 = COUNTER64 - 2**60
 
 
 @dataclass(slots=True)
@@ -19,19 +22,24 @@ class CounterRates:
     def __init__(self) -> None:
         self._last: dict[object, _Last] = {}
         self.wraps = 0
+        self.backwards = 0
 
-    def rate(self, key: object, value: int, at_s: float, restarted: bool) -> float | None:
+    def rate(
+        self, key: object, value: int, at_s: float, restarted: bool, width: int = COUNTER64
+    ) -> float | None:
         """The rate since the last value of this counter; None on the first value, after an
-        agent restart (its counters started again from zero), or with no time between."""
+        agent restart (its counters started again from zero), after a 64-bit counter went
+        back without one (counted in `backwards`), or with no time between."""
         last, self._last[key] = self._last.get(key), _Last(value, at_s)
-        if last is None or at_s <= last.at_s:
-            return None
-        if restarted:
+        if last is None or at_s <= last.at_s or restarted:
             return None
         delta = value - last.value
-        if delta < 0:  # a 64-bit counter wrapped (once: it cannot wrap twice between polls)
-            self.wraps += 1
-            delta += COUNTER64
+        if delta < 0:
+            if width == COUNTER64 and last.value < _NEAR_TOP_64:
+                self.backwards += 1
+                return None
+            self.wraps += 1  # once: it cannot wrap twice between polls
+            delta += width
         return delta / (at_s - last.at_s)
 
     def forget(self, key: object) -> None:

@@ -243,6 +243,7 @@ class Probe:
             "snmp_wrong_type": self.snmp.counters["wrong_type"],
             "agent_restarts": self.snmp.counters["agent_restarts"],
             "counter_wraps": self.snmp.rates.wraps,
+            "counter_resets": self.snmp.rates.backwards,
             "sip_requests": self.sip.counters["requests"],
             "sip_answers": self.sip.counters["answers"],
             "sip_timeouts": self.sip.counters["timeouts"],

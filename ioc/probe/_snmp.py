@@ -40,7 +40,7 @@ from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 
 from ioc.probe._config import InterfaceStatistic, SnmpAccess, SnmpType, Target, Usm
 from ioc.probe._loop import LoopThread
-from ioc.probe._rates import CounterRates
+from ioc.probe._rates import COUNTER32, COUNTER64, CounterRates
 
 log = logging.getLogger("ioc.probe.snmp")
 
@@ -51,6 +51,17 @@ IF_ADMIN_STATUS = "1.3.6.1.2.1.2.2.1.7"
 IF_OPER_STATUS = "1.3.6.1.2.1.2.2.1.8"
 IF_HC_IN_OCTETS = "1.3.6.1.2.1.31.1.1.1.6"
 IF_HC_OUT_OCTETS = "1.3.6.1.2.1.31.1.1.1.10"
+IF_IN_DISCARDS, IF_IN_ERRORS = "1.3.6.1.2.1.2.2.1.13", "1.3.6.1.2.1.2.2.1.14"
+IF_OUT_DISCARDS, IF_OUT_ERRORS = "1.3.6.1.2.1.2.2.1.19", "1.3.6.1.2.1.2.2.1.20"
+# The IF-MIB column each counted statistic reads, its width, and its factor (octets to bits).
+_COUNTED = {
+    InterfaceStatistic.IN_BPS: (IF_HC_IN_OCTETS, COUNTER64, 8),
+    InterfaceStatistic.OUT_BPS: (IF_HC_OUT_OCTETS, COUNTER64, 8),
+    InterfaceStatistic.IN_ERRORS: (IF_IN_ERRORS, COUNTER32, 1),
+    InterfaceStatistic.OUT_ERRORS: (IF_OUT_ERRORS, COUNTER32, 1),
+    InterfaceStatistic.IN_DISCARDS: (IF_IN_DISCARDS, COUNTER32, 1),
+    InterfaceStatistic.OUT_DISCARDS: (IF_OUT_DISCARDS, COUNTER32, 1),
+}
 _AUTH = {
     "md5": usmHMACMD5AuthProtocol,
     "sha": usmHMACSHAAuthProtocol,
@@ -133,7 +144,7 @@ class SnmpPoller:
             return outcome
         oids = [SYS_UPTIME, *(g.oid for g in target.profile.snmp_gets)]
         if index is not None:
-            oids += [f"{column}.{index}" for column in _ROW]
+            oids += [f"{column}.{index}" for column in _columns(target)]
         values = await self._get(auth, transport, oids, outcome)
         if outcome.failure is None:
             self._read(target, values, index, at_s, outcome)
@@ -241,7 +252,7 @@ class SnmpPoller:
         restarted: bool,
         outcome: SnmpOutcome,
     ) -> None:
-        row = {column: values.get(f"{column}.{index}") for column in _ROW}
+        row = {column: values.get(f"{column}.{index}") for column in _columns(target)}
         for metric, statistic in target.profile.interface:
             if statistic is InterfaceStatistic.OPER_UP:
                 oper, admin = row[IF_OPER_STATUS], row[IF_ADMIN_STATUS]
@@ -250,13 +261,18 @@ class SnmpPoller:
                 ):
                     outcome.metrics[metric] = int(oper) == 1 and int(admin) == 1  # type: ignore[call-overload]
                 continue
-            column = IF_HC_IN_OCTETS if statistic is InterfaceStatistic.IN_BPS else IF_HC_OUT_OCTETS
-            octets = self._value(row[column], SnmpType.NUMBER, f"{column}.{index}", outcome)
-            if octets is None:
+            column, width, factor = _COUNTED[statistic]
+            oid = f"{column}.{index}"
+            count = self._value(row[column], SnmpType.NUMBER, oid, outcome)
+            if count is None:
                 continue
-            rate = self.rates.rate((target.device_id, column), int(octets), at_s, restarted)
-            if rate is not None:
-                outcome.metrics[metric] = round(rate * 8, 3)
+            backwards = self.rates.backwards
+            key = (target.device_id, column)
+            rate = self.rates.rate(key, int(count), at_s, restarted, width)
+            if self.rates.backwards > backwards:
+                outcome.problems.append(f"{oid}: went back without an agent restart: no rate")
+            elif rate is not None:
+                outcome.metrics[metric] = round(rate * factor, 3)
 
     def _value(
         self,
@@ -291,7 +307,15 @@ class SnmpPoller:
         return None
 
 
-_ROW = (IF_OPER_STATUS, IF_ADMIN_STATUS, IF_HC_IN_OCTETS, IF_HC_OUT_OCTETS)
+def _columns(target: Target) -> list[str]:
+    """The IF-MIB columns the target's profile reads."""
+    columns: list[str] = []
+    for _metric, statistic in target.profile.interface:
+        if statistic is InterfaceStatistic.OPER_UP:
+            columns += [IF_OPER_STATUS, IF_ADMIN_STATUS]
+        else:
+            columns.append(_COUNTED[statistic][0])
+    return list(dict.fromkeys(columns))
 
 
 def _present(value: object, oid: str, outcome: SnmpOutcome) -> bool:

@@ -53,6 +53,10 @@ def test_bundled_profiles_have_the_metrics_the_field_reports(profiles: dict[str,
         "uptime_s",
         "rtt_max_ms",  # the probe's ICMP figures
         "jitter_ms",
+        "in_errors_ps",  # the probe's IF-MIB error and discard rates
+        "out_errors_ps",
+        "in_discards_ps",
+        "out_discards_ps",
     }
     assert set(profiles["vc"].metrics) == {
         "registered",
@@ -65,6 +69,9 @@ def test_bundled_profiles_have_the_metrics_the_field_reports(profiles: dict[str,
         "ping_rtt_max_ms",
         "ping_jitter_ms",
         "ping_loss_pct",
+        "sip_ok",  # the probe's SIP OPTIONS
+        "sip_rtt_ms",
+        "sip_status",
     }
     for profile in profiles.values():
         assert profile.down_after_s > profile.report_interval_s

@@ -127,6 +127,9 @@ def test_uptime_interface_state_and_rates(
     second = polls[-1]
     wait_until(lambda: _poll(poller, target).metrics["wan_up"] is True, 15, "wan0 up again")
     assert float(str(second.metrics["rx_bps"])) >= 0 and float(str(second.metrics["tx_bps"])) >= 0
+    # The interface's error and discard counters (Counter32) as rates; an idle veth has none.
+    errors = ("in_errors_ps", "out_errors_ps", "in_discards_ps", "out_discards_ps")
+    assert {m: second.metrics[m] for m in errors} == dict.fromkeys(errors, 0.0)
 
 
 def test_octet_rates_follow_the_traffic(

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from tests.support.netns import NetHost
+from tests.support.snmpd import end_process
 
 _SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="answer OPTIONS">
@@ -69,11 +70,5 @@ class Sipp:
 
     def stop(self) -> None:
         """Stop sipp."""
-        if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=10)
-            self._process = None
+        end_process(self._process)
+        self._process = None

@@ -41,25 +41,44 @@ class Snmpd:
                  "-p", str(self.directory / "snmpd.pid")],
                 stdout=log, stderr=log,
             )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            answer = subprocess.run(
-                ["snmpget", "-v2c", "-c", COMMUNITY, "-t", "0.3", "-r", "0", "-Oqv",
-                 self.host.address, "1.3.6.1.2.1.1.3.0"],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
-            if answer.returncode == 0:
-                return
-        raise RuntimeError(f"snmpd did not answer on {self.host.address}")
+        if not agent_answers(self.host.address, COMMUNITY, self._process, 10):
+            raise RuntimeError(f"snmpd did not answer on {self.host.address}")
 
     def stop(self) -> None:
         """Stop the agent."""
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(timeout=10)
-            self._process = None
+        end_process(self._process)
+        self._process = None
 
     def restart(self) -> None:
         """A reboot as far as SNMP can tell: uptime and counters start again."""
         self.stop()
         self.start()
+
+
+def agent_answers(
+    address: str, community: str, process: subprocess.Popen[bytes], timeout_s: float
+) -> bool:
+    """Whether an agent just started answers a GET of sysUpTime within the time (False at
+    once if its process ended)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        answer = subprocess.run(
+            ["snmpget", "-v2c", "-c", community, "-t", "0.3", "-r", "0", "-Oqv",
+             address, "1.3.6.1.2.1.1.3.0"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if answer.returncode == 0:
+            return True
+    return False
+
+
+def end_process(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, then SIGKILL if it lingers."""
+    if process is None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)

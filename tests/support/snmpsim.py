@@ -7,10 +7,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from tests.support.netns import NetHost
+from tests.support.snmpd import agent_answers, end_process
 
 # As root, snmpsim must drop to another user, who cannot read this Python's standard library
 # when it lives under /root (pyenv); what it would import later is imported before the drop.
@@ -53,28 +53,13 @@ class Snmpsim:
                  "--process-user=nobody", "--process-group=nogroup"],
                 stdout=log, stderr=log,
             )  # fmt: skip
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            answer = subprocess.run(
-                ["snmpget", "-v2c", "-c", community, "-t", "0.3", "-r", "0", "-Oqv",
-                 self.host.address, "1.3.6.1.2.1.1.3.0"],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
-            if answer.returncode == 0:
-                return
-            if self._process.poll() is not None:
-                break
+        if agent_answers(self.host.address, community, self._process, 20):
+            return
         said = self._log.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise RuntimeError(f"snmpsim did not answer on {self.host.address}:\n{said}")
 
     def stop(self) -> None:
         """Stop it."""
-        if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=10)
-            self._process = None
+        end_process(self._process)
+        self._process = None
         shutil.rmtree(self.directory, ignore_errors=True)
