@@ -58,7 +58,7 @@ class Probe:
             else None
         )  # a service of its own, started after the probe (see ioc.app)
         self._rejections_second, self._rejections_kept = 0, 0
-        self._rejecters: set[tuple[str, str]] = set()
+        self._rejecters: set[tuple[str, str]] = set()  # (source, reason) already logged
         self._trap_lock = threading.Lock()
         self._trap_states: dict[str, dict[str, bool]] = {}  # device -> metric -> value
         self._clock = clock
@@ -206,9 +206,11 @@ class Probe:
             keep = self._rejections_kept < KEPT_REJECTIONS_PER_S
             self._rejections_kept += keep
             self.traps["unkept"] += not keep
-            first = (rejected.source, rejected.reason) not in self._rejecters
-            if first and len(self._rejecters) < _REMEMBERED_REJECTERS:
-                self._rejecters.add((rejected.source, rejected.reason))
+            sender = (rejected.source, str(rejected.reason))
+            # Past that many senders (a scan, spoofed sources) they are only counted.
+            first = sender not in self._rejecters and len(self._rejecters) < _REMEMBERED_REJECTERS
+            if first:
+                self._rejecters.add(sender)
         if first:
             log.warning("trap from %s rejected (%s): %s; further ones are counted",
                         rejected.source, rejected.reason, rejected.detail)  # fmt: skip
