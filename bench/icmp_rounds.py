@@ -19,6 +19,7 @@ import argparse
 import ipaddress
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -112,6 +113,10 @@ def main() -> int:
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("icmp_rounds: needs root (network namespaces, raw sockets)", file=sys.stderr)
+        return 2
+    if shutil.which("fping") is None:
+        print("icmp_rounds: needs fping, the baseline (apt-get install fping; `make bench` "
+              "installs it)", file=sys.stderr)  # fmt: skip
         return 2
     make_far_side()
     try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -121,6 +122,10 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=8, help="net-snmp processes at once")
     parser.add_argument("--concurrency", type=int, default=64, help="the probe's polls at once")
     args = parser.parse_args()
+    missing = [tool for tool in ("snmpd", "snmpget", "snmpbulkget") if shutil.which(tool) is None]
+    if missing:
+        sys.exit(f"snmp_polls: needs {', '.join(missing)} (Debian: snmpd, snmp; `make bench` "
+                 "installs them)")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="ioc-bench-snmp-") as folder:
         port = free_port()
         agent = start_snmpd(Path(folder), port)

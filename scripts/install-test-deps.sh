@@ -19,6 +19,8 @@ command -v snmpd >/dev/null 2>&1 || [ -x /usr/sbin/snmpd ] || need+=(snmpd)
 command -v snmpget >/dev/null 2>&1 || need+=(snmp)
 # ...and a real SIP user agent answering OPTIONS like a video-conference endpoint.
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+# The ICMP bench's baseline (make bench).
+command -v fping >/dev/null 2>&1 || [ -x /usr/bin/fping ] || need+=(fping)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 
 if [ ${#need[@]} -gt 0 ]; then
