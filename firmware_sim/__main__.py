@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from firmware_sim.faults import FaultKind, parse_fault, read_scenario
 from firmware_sim.fleet import load_fleet
-from firmware_sim.runner import SimCounters, Simulator, SimulatorOptions
+from firmware_sim.runner import SimCounters, Simulator, SimulatorOptions, read_credentials
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--scenario", type=Path, default=None, help="YAML file of faults")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--credentials",
+        type=Path,
+        default=None,
+        help="CSV of identity,kind,secret (`ioc identities make`): each device logs in as itself",
+    )
     parser.add_argument("--quiet", action="store_true", help="no live status line")
     return parser
 
@@ -77,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             username=url.username,
             password=url.password,
+            credentials=read_credentials(args.credentials) if args.credentials else None,
         )
         simulator = Simulator(fleet, options, faults)
     except (OSError, ValueError, KeyError) as exc:

@@ -7,6 +7,7 @@ process simulates 10,000+ devices.
 from __future__ import annotations
 
 import contextlib
+import csv
 import heapq
 import json
 import random
@@ -14,8 +15,9 @@ import selectors
 import socket
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -38,6 +40,12 @@ GARBAGE_KINDS = {
 _BAD_METRIC = {"bts": "battery_v", "netgw": "rtt_ms", "vc": "mos"}
 
 
+def read_credentials(path: Path) -> dict[str, str]:
+    """Device id -> secret, from the identities CSV (identity,kind,secret)."""
+    with path.open(encoding="utf-8", newline="") as source:
+        return {row["identity"]: row["secret"] for row in csv.DictReader(source)}
+
+
 @dataclass(frozen=True, slots=True)
 class SimulatorOptions:
     """Where to connect and how fast to run."""
@@ -49,6 +57,7 @@ class SimulatorOptions:
     seed: int = 7
     username: str | None = None
     password: str | None = None
+    credentials: Mapping[str, str] | None = None  # device id -> its secret (its user name)
     keepalive_s: int = 60
     connects_per_second: int = 2000
     record_sent: bool = False
@@ -166,7 +175,11 @@ class Simulator:
             userdata=device,
         )
         client.will_set(f"{device.topic}/status", "offline", qos=1, retain=True)
-        if self.options.username:
+        credentials = self.options.credentials
+        if credentials is not None:
+            device_id = device.spec.device_id
+            client.username_pw_set(device_id, credentials.get(device_id))
+        elif self.options.username:
             client.username_pw_set(self.options.username, self.options.password)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

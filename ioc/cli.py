@@ -224,7 +224,7 @@ def gateway_modbus(
 )
 @click.pass_context
 def probe(ctx: click.Context, probe_file: Path, check: bool) -> None:
-    """Watch routers and video-conference endpoints by ICMP and publish them over MQTT.
+    """Watch routers, power systems and VC endpoints (ICMP, SNMP, SIP); publish over MQTT.
 
     PROBE_FILE lists the targets by inventory device id with their addresses and probe
     profiles; see docs/probe.md.
@@ -237,6 +237,107 @@ def probe(ctx: click.Context, probe_file: Path, check: bool) -> None:
     if check:
         return
     sys.exit(probe_process(settings, config).run(_StopFlag()))
+
+
+@main.group()
+def identities() -> None:
+    """Broker identities: a user, a secret and topic grants for every device and process."""
+
+
+@identities.command("make")
+@click.option(
+    "--out",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Folder of the secrets and the broker's files (kept private).",
+)
+@click.option(
+    "--gateway",
+    "gateway_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A gateway file: it publishes for its controllers (repeatable).",
+)
+@click.option(
+    "--probe",
+    "probe_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A probe file: it publishes for its targets (repeatable).",
+)
+@click.option(
+    "--reload",
+    "pid_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Then SIGHUP the Mosquitto whose pid file this is.",
+)
+@click.pass_context
+def identities_make(
+    ctx: click.Context,
+    directory: Path,
+    gateway_files: tuple[Path, ...],
+    probe_files: tuple[Path, ...],
+    pid_file: Path | None,
+) -> None:
+    """Write every identity of the inventory, the collectors' files and the notification file:
+    secrets (existing ones kept), Mosquitto's password file and ACL; see docs/security.md."""
+    from ioc.app import load_catalog, make_identities
+    from ioc.broker import reload_broker
+
+    settings = _settings(ctx)
+    made = make_identities(settings, load_catalog(settings), directory, gateway_files, probe_files)
+    click.echo(
+        f"identities: {len(made.added)} added, {made.kept} kept, {len(made.revoked)} revoked "
+        f"({directory / 'identities.csv'})\n"
+        f"broker: password_file {made.password_file}\n        acl_file {made.acl_file}"
+    )
+    if pid_file is not None:
+        click.echo(f"broker: told to reload (pid {reload_broker(pid_file)})")
+
+
+@identities.command("revoke")
+@click.argument("name")
+@click.option(
+    "--out",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="The folder `ioc identities make` wrote.",
+)
+@click.option(
+    "--gateway", "gateway_files", multiple=True, type=click.Path(path_type=Path, dir_okay=False)
+)
+@click.option(
+    "--probe", "probe_files", multiple=True, type=click.Path(path_type=Path, dir_okay=False)
+)
+@click.option(
+    "--reload",
+    "pid_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Then SIGHUP the Mosquitto whose pid file this is.",
+)
+@click.pass_context
+def identities_revoke(
+    ctx: click.Context,
+    name: str,
+    directory: Path,
+    gateway_files: tuple[Path, ...],
+    probe_files: tuple[Path, ...],
+    pid_file: Path | None,
+) -> None:
+    """Take NAME's access away: rewrite the broker's files without it (and reload it)."""
+    from ioc.app import load_catalog, make_identities
+    from ioc.broker import reload_broker, revoke
+
+    settings = _settings(ctx)
+    revoke(directory, name)
+    make_identities(settings, load_catalog(settings), directory, gateway_files, probe_files)
+    click.echo(f"identities: {name} revoked")
+    if pid_file is not None:
+        click.echo(f"broker: told to reload (pid {reload_broker(pid_file)})")
 
 
 @main.group(invoke_without_command=True)

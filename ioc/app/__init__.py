@@ -16,6 +16,7 @@ from ioc.app._gateway import (
     gateway_services,
     load_gateway,
 )
+from ioc.app._identities import make_identities, planned_identities
 from ioc.app._ingest import IngestService
 from ioc.app._logging import configure_logging
 from ioc.app._notify import NotifyService, build_senders, load_notifications
@@ -88,9 +89,11 @@ __all__ = [
     "load_notifications",
     "load_probe",
     "load_rule_set",
+    "make_identities",
     "open_dead_letters",
     "open_telemetry_store",
     "pid_file",
+    "planned_identities",
     "probe_options",
     "probe_process",
     "probe_services",

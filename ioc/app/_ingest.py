@@ -37,18 +37,18 @@ def build_decoder(settings: Settings, catalog: Catalog) -> Decoder:
 
 def mqtt_options(settings: Settings, client_id: str, ack_on_receipt: bool) -> MqttOptions:
     """Subscription options for one of ioc's consumers."""
-    endpoint = settings.mqtt
+    broker = settings.broker_address(client_id)  # the same login as every other client
     return MqttOptions(
-        host=endpoint.host,
-        port=endpoint.port,
+        host=broker.host,
+        port=broker.port,
         client_id=client_id,
         topic_prefix=settings.topic_prefix,
-        protocol=settings.mqtt_protocol,
+        protocol=broker.protocol,
         shared_group=settings.mqtt_shared_group,
-        tls=endpoint.tls,
-        ca_file=str(settings.mqtt_ca_file) if settings.mqtt_ca_file else None,
-        username=endpoint.username,
-        password=endpoint.password,
+        tls=broker.tls,
+        ca_file=broker.ca_file,
+        username=broker.username,
+        password=broker.password,
         max_in_flight=settings.max_in_flight,
         ack_on_receipt=ack_on_receipt,
     )

@@ -1,8 +1,22 @@
 """MQTT brokers ioc starts itself (a private Mosquitto for tests, bench and demo, or embedded
-amqtt), and the paho client its publishers share."""
+amqtt), the paho client its publishers share, and the broker identities (users, secrets, ACL)
+a locked broker is given."""
 
 from ioc.broker._client import paho_client
 from ioc.broker._embedded import EmbeddedBroker
+from ioc.broker._identities import (
+    PHONE_PREFIX,
+    SERVICE_IDENTITIES,
+    Identity,
+    IdentityError,
+    IdentityFiles,
+    IdentityKind,
+    plan_identities,
+    read_secrets,
+    reload_broker,
+    revoke,
+    write_identities,
+)
 from ioc.broker._mosquitto import (
     BrokerError,
     MosquittoProcess,
@@ -14,13 +28,24 @@ from ioc.broker._mosquitto import (
 )
 
 __all__ = [
+    "PHONE_PREFIX",
+    "SERVICE_IDENTITIES",
     "BrokerError",
     "EmbeddedBroker",
+    "Identity",
+    "IdentityError",
+    "IdentityFiles",
+    "IdentityKind",
     "MosquittoProcess",
     "free_port",
     "mosquitto_available",
     "paho_client",
+    "plan_identities",
+    "read_secrets",
+    "reload_broker",
+    "revoke",
     "shipped_config",
     "stop_process",
     "wait_for_port",
+    "write_identities",
 ]

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     mqtt_shared_group: str | None = None
     mqtt_protocol: str = Field(default="5", pattern=r"^(5|3\.1\.1)$")
     mqtt_ca_file: Path | None = None
+    mqtt_username: str | None = Field(default=None, min_length=1, max_length=256)
+    mqtt_password: SecretStr | None = None  # or IOC_MQTT_PASSWORD_FILE
     topic_prefix: str = "ioc"
 
     influx_url: str | None = None
@@ -222,8 +224,12 @@ class Settings(BaseSettings):
             protocol=self.mqtt_protocol,
             tls=endpoint.tls,
             ca_file=str(self.mqtt_ca_file) if self.mqtt_ca_file else None,
-            username=endpoint.username,
-            password=endpoint.password,
+            username=self.mqtt_username or endpoint.username,
+            password=(
+                self.mqtt_password.get_secret_value()
+                if self.mqtt_password is not None
+                else endpoint.password
+            ),
         )
 
     @property
@@ -269,12 +275,14 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         for key, value in file_values.items()
         if f"{ENV_PREFIX}{key.upper()}" not in os.environ
     }
+    values.update(_secrets_from_files())
     values.update(overrides)
     unknown = sorted(
         name
         for name in os.environ
         if name.startswith(ENV_PREFIX)
         and name[len(ENV_PREFIX) :].lower() not in Settings.model_fields
+        and name.removesuffix("_FILE")[len(ENV_PREFIX) :].lower() not in _SECRET_FIELDS
     )
     if unknown:
         raise ConfigError("\n".join(f"{name}: unknown setting" for name in unknown))
@@ -282,6 +290,35 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return Settings(**values)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, config_file)) from exc
+
+
+_SECRET_FIELDS = frozenset(
+    name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)
+)
+
+
+def _secrets_from_files() -> dict[str, str]:
+    """IOC_<SECRET>_FILE: the secret read from a file (Docker's secrets convention), one
+    trailing newline dropped."""
+    found: dict[str, str] = {}
+    for name in sorted(_SECRET_FIELDS):
+        variable = f"{ENV_PREFIX}{name.upper()}"
+        path = os.environ.get(f"{variable}_FILE")
+        if path is None:
+            continue
+        if variable in os.environ:
+            raise ConfigError(f"{variable}_FILE: give {variable} or {variable}_FILE, not both")
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"{variable}_FILE: cannot read {path}: {exc.strerror or exc}"
+            ) from exc
+        secret = text.removesuffix("\n").removesuffix("\r")
+        if not secret:
+            raise ConfigError(f"{variable}_FILE: {path} is empty")
+        found[name] = secret
+    return found
 
 
 def _explain(exc: ValidationError, config_file: Path | None) -> str:

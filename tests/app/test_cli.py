@@ -17,25 +17,9 @@ from ioc.broker import MosquittoProcess, free_port
 from tests.conftest import V2_TOKEN
 from tests.support.influx import V2Forwarder
 from tests.support.mqtt import has_subscriber, publish_all, telemetry, wait_until
-from tests.support.processes import IocProcess
+from tests.support.processes import IocProcess, run_ioc
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_ioc(
-    *args: str,
-    env: dict[str, str] | None = None,
-    timeout: float = 120,
-) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
-    return subprocess.run(
-        [sys.executable, "-m", "ioc", *args],
-        capture_output=True,
-        text=True,
-        env={**clean, **(env or {})},
-        timeout=timeout,
-        check=False,
-    )
 
 
 def test_check_config_ok(tmp_path: Path) -> None:

@@ -119,3 +119,38 @@ def test_missing_ca_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert str(caught.value) == (
         f"IOC_MQTT_CA_FILE: {tmp_path / 'nope.pem'} is not a readable file (PEM CA certificates)"
     )
+
+
+def test_secrets_may_come_from_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """IOC_<SECRET>_FILE, as Docker secrets are mounted: the file's text, one newline off."""
+    secret = tmp_path / "mqtt-password"
+    secret.write_text("s3cret-with-trailing-newline\n", encoding="utf-8")
+    monkeypatch.setenv("IOC_MQTT_USERNAME", "ioc-ingest")
+    monkeypatch.setenv("IOC_MQTT_PASSWORD_FILE", str(secret))
+    address = load_settings().broker_address("ioc-ingest")
+    assert (address.username, address.password) == ("ioc-ingest", "s3cret-with-trailing-newline")
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"IOC_MQTT_PASSWORD": "x", "IOC_MQTT_PASSWORD_FILE": "{secret}"},
+         "IOC_MQTT_PASSWORD_FILE: give IOC_MQTT_PASSWORD or IOC_MQTT_PASSWORD_FILE, not both"),
+        ({"IOC_SMTP_PASSWORD_FILE": "{missing}"},
+         "IOC_SMTP_PASSWORD_FILE: cannot read {missing}: No such file or directory"),
+        ({"IOC_SMS_TOKEN_FILE": "{empty}"}, "IOC_SMS_TOKEN_FILE: {empty} is empty"),
+        ({"IOC_MQTT_URL_FILE": "{secret}"}, "IOC_MQTT_URL_FILE: unknown setting"),
+    ],
+    ids=["both", "missing", "empty", "not-a-secret"],
+)  # fmt: skip
+def test_secret_files_that_are_wrong_are_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variables: dict[str, str], message: str
+) -> None:
+    paths = {"secret": tmp_path / "s", "missing": tmp_path / "nope", "empty": tmp_path / "e"}
+    paths["secret"].write_text("x", encoding="utf-8")
+    paths["empty"].write_text("", encoding="utf-8")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value.format(**paths))
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == message.format(**paths)

@@ -20,13 +20,15 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0, what: str
         time.sleep(0.02)
 
 
-def has_subscriber(port: int) -> bool:
+def has_subscriber(port: int, user: str | None = None, secret: str | None = None) -> bool:
     """Whether the broker reports any subscription ($SYS is published every few seconds)."""
+    login = ["-u", user, "-P", secret or ""] if user else []
     probe = subprocess.run(
         [
             "mosquitto_sub",
             "-p",
             str(port),
+            *login,
             "-t",
             "$SYS/broker/subscriptions/count",
             "-C",

@@ -53,6 +53,23 @@ class IocProcess:
         return code
 
 
+def run_ioc(
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """An `ioc` command to its end, with only the IOC_* settings given."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    return subprocess.run(
+        [sys.executable, "-m", "ioc", *args],
+        capture_output=True,
+        text=True,
+        env={**clean, **(env or {})},
+        timeout=timeout,
+        check=False,
+    )
+
+
 def create_token(env: dict[str, str], role: str) -> str:
     """`ioc token create --role ROLE`: the secret it prints on its last line."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}

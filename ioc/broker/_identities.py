@@ -1,0 +1,225 @@
+"""Broker identities: who may connect to Mosquitto, and what each may publish and read.
+
+Every device, every collector (a gateway or probe publishing for the devices in its file),
+every ioc process and every person's phone gets its own user name and secret. The broker is
+told through Mosquitto's password file (hashed by `mosquitto_passwd`) and ACL file; both are
+re-read on SIGHUP, so adding or revoking one identity needs no restart of the broker or of ioc.
+
+The secrets live in `<dir>/identities.csv` (mode 600, the source of truth: running `make` again
+keeps every existing secret) and, for the identities a process reads its secret from, one file
+each under `<dir>/secrets/` (IOC_MQTT_PASSWORD_FILE).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from ioc.domain import IocError
+
+SERVICE_IDENTITIES = ("ioc", "ioc-ingest", "ioc-rules", "ioc-api", "ioc-notify")
+PHONE_PREFIX = "phone-"
+_DEVICE_TOPICS = ("telemetry", "event", "status")
+
+
+class IdentityError(IocError):
+    """The identities cannot be made or changed (the message says why)."""
+
+
+class IdentityKind(StrEnum):
+    """What an identity is for."""
+
+    DEVICE = "device"  # publishes its own topics
+    COLLECTOR = "collector"  # a gateway or probe: its own topics and those of its devices
+    SERVICE = "service"  # an ioc process: reads every device and the broker's $SYS, publishes
+    # alerts and notify
+    PHONE = "phone"  # a person's app: reads its own notify topic
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """One broker user and its grants (topic filters)."""
+
+    name: str
+    kind: IdentityKind
+    writes: tuple[str, ...]
+    reads: tuple[str, ...] = ()
+
+
+def device_topics(prefix: str, device_class: str, device_id: str) -> tuple[str, ...]:
+    """The topics a device publishes (wire protocol v1)."""
+    return tuple(f"{prefix}/{device_class}/{device_id}/{kind}" for kind in _DEVICE_TOPICS)
+
+
+def plan_identities(
+    prefix: str,
+    devices: Iterable[tuple[str, str]],
+    collectors: Iterable[tuple[str, str, Sequence[tuple[str, str]]]],
+    people: Iterable[str],
+) -> list[Identity]:
+    """Every identity with its grants: `devices` as (class, id), `collectors` as (class, id,
+    the devices it speaks for); a device a collector speaks for gets no identity of its own."""
+    identities = [
+        Identity(name, IdentityKind.SERVICE, (f"{prefix}/alerts/#", f"{prefix}/notify/#"),
+                 (f"{prefix}/#", "$SYS/#"))
+        for name in SERVICE_IDENTITIES
+    ]  # fmt: skip
+    spoken_for: set[str] = set()
+    for device_class, collector_id, behind in collectors:
+        writes = list(device_topics(prefix, device_class, collector_id))
+        for behind_class, behind_id in behind:
+            writes += device_topics(prefix, behind_class, behind_id)
+            spoken_for.add(behind_id)
+        identities.append(Identity(collector_id, IdentityKind.COLLECTOR, tuple(writes)))
+    taken = {identity.name for identity in identities}
+    for device_class, device_id in devices:
+        if device_id in spoken_for or device_id in taken:
+            continue
+        identities.append(
+            Identity(device_id, IdentityKind.DEVICE, device_topics(prefix, device_class, device_id))
+        )
+    identities += [
+        Identity(f"{PHONE_PREFIX}{person}", IdentityKind.PHONE, (),
+                 (f"{prefix}/notify/person/{person}",))
+        for person in people
+    ]  # fmt: skip
+    return identities
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityFiles:
+    """What `write_identities` made, and what changed."""
+
+    directory: Path
+    password_file: Path
+    acl_file: Path
+    added: tuple[str, ...]
+    kept: int
+    revoked: tuple[str, ...]
+
+
+def write_identities(directory: Path, identities: Sequence[Identity]) -> IdentityFiles:
+    """Write the secrets, the password file and the ACL; existing secrets are kept, revoked
+    names stay out."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    known = read_secrets(directory)
+    revoked = read_revoked(directory)
+    wanted = [i for i in identities if i.name not in revoked]
+    added = tuple(i.name for i in wanted if i.name not in known)
+    secret_of = {i.name: known.get(i.name) or secrets.token_urlsafe(24) for i in wanted}
+    _write_private(
+        directory / "identities.csv",
+        _csv(
+            [("identity", "kind", "secret")] + [(i.name, i.kind, secret_of[i.name]) for i in wanted]
+        ),
+    )
+    secret_dir = directory / "secrets"
+    secret_dir.mkdir(exist_ok=True)
+    secret_dir.chmod(0o700)
+    for identity in wanted:
+        if identity.kind is not IdentityKind.DEVICE:  # 10,000 devices are provisioned by CSV
+            _write_private(secret_dir / identity.name, secret_of[identity.name] + "\n")
+    for stale in secret_dir.iterdir():
+        if stale.name not in secret_of:
+            stale.unlink()
+    broker_dir = directory / "mosquitto"
+    broker_dir.mkdir(exist_ok=True)
+    password_file = broker_dir / "passwd"
+    _hash_passwords(password_file, [(i.name, secret_of[i.name]) for i in wanted])
+    acl_file = broker_dir / "acl"
+    _write_private(acl_file, render_acl(wanted))
+    return IdentityFiles(
+        directory, password_file, acl_file, added, len(wanted) - len(added),
+        tuple(sorted(revoked)),
+    )  # fmt: skip
+
+
+def revoke(directory: Path, name: str) -> None:
+    """Mark an identity revoked (the next `write_identities` leaves it out)."""
+    if name not in read_secrets(directory):
+        raise IdentityError(f"{directory}: no identity {name!r} to revoke")
+    revoked = read_revoked(directory) | {name}
+    _write_private(directory / "revoked.txt", "".join(f"{n}\n" for n in sorted(revoked)))
+
+
+def read_secrets(directory: Path) -> dict[str, str]:
+    """Identity name -> secret, from `<dir>/identities.csv` (empty when there is none)."""
+    path = directory / "identities.csv"
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8", newline="") as source:
+        return {row["identity"]: row["secret"] for row in csv.DictReader(source)}
+
+
+def read_revoked(directory: Path) -> set[str]:
+    """The revoked names."""
+    path = directory / "revoked.txt"
+    if not path.is_file():
+        return set()
+    return {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+
+
+def render_acl(identities: Sequence[Identity]) -> str:
+    """Mosquitto's ACL file: each user's topics; anything not granted is refused."""
+    lines = ["# Made by `ioc identities make`; anything not granted here is refused.", ""]
+    for identity in identities:
+        lines.append(f"# {identity.kind}")
+        lines.append(f"user {identity.name}")
+        lines += [f"topic write {topic}" for topic in identity.writes]
+        lines += [f"topic read {topic}" for topic in identity.reads]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def reload_broker(pid_file: Path) -> int:
+    """SIGHUP the Mosquitto whose pid the file holds (it re-reads passwords and ACL)."""
+    try:
+        pid = int(pid_file.read_text(encoding="ascii").strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError) as exc:
+        raise IdentityError(f"cannot signal the broker of {pid_file}: {exc}") from exc
+    return pid
+
+
+def _hash_passwords(password_file: Path, pairs: Sequence[tuple[str, str]]) -> None:
+    tool = shutil.which("mosquitto_passwd") or shutil.which("mosquitto_passwd", path="/usr/bin")
+    if tool is None:
+        raise IdentityError("mosquitto_passwd is not installed (Debian: apt-get install mosquitto)")
+    # One `mosquitto_passwd -U` over a private plain file hashes them all in one go.
+    handle, plain = tempfile.mkstemp(dir=password_file.parent, prefix=".passwd-")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.writelines(f"{name}:{secret}\n" for name, secret in pairs)
+        done = subprocess.run([tool, "-U", plain], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise IdentityError(f"mosquitto_passwd -U failed: {done.stderr.strip()}")
+        os.replace(plain, password_file)
+    finally:
+        if os.path.exists(plain):
+            os.unlink(plain)
+    password_file.chmod(0o640)
+
+
+def _csv(rows: Sequence[tuple[str, ...]]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def _write_private(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)
