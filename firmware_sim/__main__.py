@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scenario", type=Path, default=None, help="YAML file of faults")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--protocol",
+        choices=["5", "3.1.1"],
+        default="5",
+        help="MQTT version (5: a refused publish is counted with its reason)",
+    )
+    parser.add_argument(
         "--credentials",
         type=Path,
         default=None,
@@ -55,7 +61,8 @@ def status_line(counters: SimCounters, started: float, devices: int) -> str:
     return (
         f"sim: {counters.connected}/{devices} connected, {counters.telemetry_sent} telemetry "
         f"({counters.telemetry_sent / elapsed:.0f}/s), {counters.events_sent} events, "
-        f"{garbage} garbage, {counters.connect_failures} connect failures"
+        f"{garbage} garbage, {counters.connect_failures} connect failures, "
+        f"{counters.refused} refused"
     )
 
 
@@ -84,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             username=url.username,
             password=url.password,
             credentials=read_credentials(args.credentials) if args.credentials else None,
+            protocol=args.protocol,
         )
         simulator = Simulator(fleet, options, faults)
     except (OSError, ValueError, KeyError) as exc:

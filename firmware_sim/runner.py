@@ -10,6 +10,7 @@ import contextlib
 import csv
 import heapq
 import json
+import logging
 import random
 import selectors
 import socket
@@ -26,6 +27,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from firmware_sim.faults import Fault, FaultKind
 from firmware_sim.fleet import DeviceSpec
 from firmware_sim.physics import MODELS, Outputs
+
+log = logging.getLogger("firmware_sim")
 
 # Garbage kinds, each with the reject reason a correct ingestor must give it.
 GARBAGE_KINDS = {
@@ -58,6 +61,7 @@ class SimulatorOptions:
     username: str | None = None
     password: str | None = None
     credentials: Mapping[str, str] | None = None  # device id -> its secret (its user name)
+    protocol: str = "3.1.1"  # or "5": then a refused publish comes back with its reason code
     keepalive_s: int = 60
     connects_per_second: int = 2000
     record_sent: bool = False
@@ -75,6 +79,7 @@ class SimCounters:
     connects: int = 0
     connect_failures: int = 0
     publish_errors: int = 0
+    refused: int = 0  # publishes the broker refused (MQTT 5 PUBACK reason code, its ACL)
 
     def snapshot(self) -> dict[str, Any]:
         """A copy for status lines."""
@@ -104,6 +109,7 @@ class _Device:
         "outputs",
         "rebooted",
         "reconnect_at",
+        "refused",
         "rng",
         "seq",
         "spec",
@@ -129,6 +135,7 @@ class _Device:
         self.backoff_s = 1.0
         self.garbage_index = 0
         self.rebooted = False
+        self.refused = False
         self.faults: list[Fault] = []
 
 
@@ -167,13 +174,15 @@ class Simulator:
     # -- connections -------------------------------------------------------------------------
 
     def _make_client(self, device: _Device) -> mqtt.Client:
+        v5 = self.options.protocol == "5"
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=device.spec.device_id,
-            protocol=mqtt.MQTTv311,
-            clean_session=True,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else True,  # MQTT 5 starts clean by default
             userdata=device,
         )
+        client.on_publish = self._on_publish
         client.will_set(f"{device.topic}/status", "offline", qos=1, retain=True)
         credentials = self.options.credentials
         if credentials is not None:
@@ -206,6 +215,20 @@ class Simulator:
         self.counters.connected += 1
         self.counters.connects += 1
         client.publish(f"{device.topic}/status", "online", qos=1, retain=True)
+
+    def _on_publish(
+        self, _client: mqtt.Client, device: _Device, _mid: int, reason: Any, _properties: Any
+    ) -> None:
+        refused = bool(getattr(reason, "is_failure", False))
+        if refused:
+            self.counters.refused += 1
+        if refused != device.refused:  # once when it starts, once when it ends
+            device.refused = refused
+            if refused:
+                log.warning("%s: the broker refuses its publishes (%s)", device.spec.device_id,
+                            reason)  # fmt: skip
+            else:
+                log.info("%s: the broker accepts its publishes again", device.spec.device_id)
 
     def _on_disconnect(
         self, _client: mqtt.Client, device: _Device, _flags: Any, _reason: Any, _properties: Any

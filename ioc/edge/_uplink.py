@@ -7,6 +7,9 @@ unacknowledged sends them again at its next start; ingest recognises such repeat
 `ts`.
 Statuses are state, not history: the current one of every device is (re)published, retained,
 at each connect and on every change while connected.
+A publish the broker refuses (MQTT 5 PUBACK "Not authorized": the identity's ACL) is counted
+in `refused`, logged once per topic when it starts and when it ends, and not retried: sending
+it again would be refused again and hold up every message behind it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ class Uplink:
         self._own_status = f"{own_topic}/status"
         self.buffer = buffer
         self.published = 0
+        self.refused = 0
+        self._refused_topics: set[str] = set()
         self._statuses: dict[str, str] = {self._own_status: "online"}
         self._lock = threading.Lock()
         self._connected = threading.Event()
@@ -49,6 +54,7 @@ class Uplink:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._acked: set[int] = set()
+        self._refusals: dict[int, str] = {}  # mid -> the broker's reason
         self._acks = threading.Condition()
         self._drainer = threading.Thread(target=self._drain, name="edge-uplink", daemon=True)
 
@@ -122,10 +128,12 @@ class Uplink:
     # -- the drain ---------------------------------------------------------------------------
 
     def _on_publish(
-        self, _client: mqtt.Client, _userdata: Any, mid: int, _reason: Any, _props: Any
+        self, _client: mqtt.Client, _userdata: Any, mid: int, reason: ReasonCode, _props: Any
     ) -> None:
         with self._acks:
             self._acked.add(mid)
+            if reason.is_failure:
+                self._refusals[mid] = str(reason)
             self._acks.notify_all()
 
     def _drain(self) -> None:
@@ -137,18 +145,35 @@ class Uplink:
             # sends it after the reconnect, so a message is handed to it once and awaited,
             # however long the outage: publishing it again would only make a duplicate.
             mids = [self._client.publish(m.topic, m.payload, qos=1).mid for m in batch]
-            acknowledged = 0
+            acknowledged, refused = 0, []
             with self._acks:
-                for mid in mids:
+                for mid, message in zip(mids, batch, strict=True):
                     while mid not in self._acked and not self._stopping.is_set():
                         self._acks.wait(0.5)
                     if mid not in self._acked:
                         break
                     self._acked.discard(mid)
+                    reason = self._refusals.pop(mid, None)
+                    refused.append((message.topic, reason))
                     acknowledged += 1
             if acknowledged:
                 self.buffer.remove_through(batch[acknowledged - 1].id)
-                self.published += acknowledged
+                self._say_refusals(refused)
+
+    def _say_refusals(self, answered: list[tuple[str, str | None]]) -> None:
+        """Count what the broker took and refused; one log line per topic and change."""
+        for topic, reason in answered:
+            if reason is None:
+                self.published += 1
+                if topic in self._refused_topics:
+                    self._refused_topics.discard(topic)
+                    log.info("the broker accepts %s again", topic)
+                continue
+            self.refused += 1
+            if topic not in self._refused_topics:
+                self._refused_topics.add(topic)
+                log.warning("the broker refused a publish on %s (%s): counted, not retried; "
+                            "check this collector's identity and ACL", topic, reason)  # fmt: skip
 
 
 def _wait(info: mqtt.MQTTMessageInfo, timeout_s: float) -> bool:

@@ -67,6 +67,7 @@ class ModbusGateway:
             **{name: counters[name] for name in COUNTER_NAMES},
             "buffered": len(self.buffer),
             "dropped": self.buffer.dropped,
+            "refused": self.uplink.refused,
             "uptime_s": round(time.monotonic() - self._started),
         }
 
@@ -131,4 +132,9 @@ class _GatewayCollector(Collector):
             "ioc_gateway_published",
             "Readings the broker acknowledged",
             value=gateway.uplink.published,
+        )
+        yield CounterMetricFamily(
+            "ioc_gateway_refused",
+            "Messages the broker refused (MQTT 5 reason code: the identity's ACL)",
+            value=gateway.uplink.refused,
         )

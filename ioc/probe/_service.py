@@ -255,6 +255,7 @@ class Probe:
             "trap_drops": self.trap_listener.kernel_drops() if self.trap_listener else 0,
             "buffered": len(self.outbox.buffer),
             "dropped": self.outbox.buffer.dropped,
+            "refused": self.outbox.uplink.refused,
             "uptime_s": round(time.monotonic() - self._started),
         }
 

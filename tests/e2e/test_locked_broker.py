@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ioc.broker import MosquittoProcess
+from ioc.broker import MosquittoProcess, read_secrets
 from tests.support.mqtt import has_subscriber, wait_until
 from tests.support.processes import IocProcess, run_ioc
 
@@ -71,8 +71,20 @@ def test_thousands_of_identities_through_a_locked_broker(tmp_path: Path) -> None
         summary = with_identities.stderr.strip().splitlines()[-1]  # after all disconnected
         sent = re.search(r"connected, (\d+) telemetry", summary)
         assert sent and int(sent.group(1)) >= DEVICES, summary
-        assert summary.endswith(" 0 connect failures"), summary
+        assert summary.endswith(" 0 connect failures, 0 refused"), summary
         wait_until(lambda: _stored_devices(data) == DEVICES, 60, "every device stored")
+        # Three devices misprovisioned with the first one's identity: it may publish, the
+        # other two are refused by the broker, and the simulator counts it (MQTT 5).
+        first = "bts-QT-00001"
+        secret = read_secrets(identities)[first]
+        shared = run_ioc(
+            "sim", "--devices", "3", "--classes", "bts", "--speed", "60", "--duration", "3",
+            "--quiet", "--mqtt-url", f"mqtt://{first}:{secret}@127.0.0.1:{broker.port}",
+            env=env,
+        )  # fmt: skip
+        refused = re.search(r"(\d+) refused$", shared.stderr.strip().splitlines()[-1])
+        assert refused and int(refused.group(1)) > 0, shared.stderr
+        assert "bts-QT-00002: the broker refuses its publishes (Not authorized)" in shared.stderr
     finally:
         assert ingest.stop() == 0
         broker.stop()
