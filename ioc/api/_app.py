@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from ioc.api._context import ApiContext
 from ioc.api._follow import Changes, follow
 from ioc.api._live import LiveView
+from ioc.api._security import SecurityHeaders
 from ioc.api.deps import problems
 from ioc.api.routes import (
     ack,
@@ -71,10 +72,11 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
         )
     # The map's GeoJSON of 100,000 devices is ~20 MB plain, ~1 MB compressed.
     app.add_middleware(GZipMiddleware, minimum_size=4096)
+    app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(ack.router)
-    v1 = APIRouter(prefix="/api/v1", responses=problems(401, 403, 422, 503))
+    v1 = APIRouter(prefix="/api/v1", responses=problems(401, 403, 422, 429, 503))
     routers = (overview, areas, devices, alerts, maintenance, notifications, rules, tokens, stream)
     for resource in routers:
         v1.include_router(resource.router)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ioc.api._overview import RuleRoles
+from ioc.api._security import TokenThrottle
 from ioc.domain import (
     AckClaim,
     ActionOutcome,
@@ -172,6 +173,7 @@ class ApiContext:
     attention: Mapping[str, Probe] = field(default_factory=dict)
     ack_links: AckReader | None = None  # when notifications carry acknowledgement links
     outbox: NotificationLog | None = None
+    throttle: TokenThrottle = field(default_factory=TokenThrottle)  # failed token attempts
     poll_every_s: float = 0.25  # how often the live view reads the alert log
     beat_every_s: float = 5.0  # how often the stream says how fresh its data is
     # Set when the server stops: live streams end instead of holding the shutdown up.

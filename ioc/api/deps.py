@@ -56,10 +56,19 @@ def require(needed: Role) -> Callable[..., ApiToken]:
         context: Context,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> ApiToken:
+        address = request.client.host if request.client else "unknown"
+        wait_s = context.throttle.retry_after_s(address)
+        if wait_s is not None:
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                f"too many failed token attempts from {address}; try again in {wait_s} s",
+                headers={"Retry-After": str(wait_s)},
+            )
         # The wall may carry its viewer token in the URL (a screen has no one to type it).
         secret = credentials.credentials if credentials else request.query_params.get("token")
         token = context.tokens.find(secret) if secret else None
         if token is None:
+            context.throttle.failed(address)
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
                 "a valid API token is needed (Authorization: Bearer ...)",
@@ -87,6 +96,7 @@ class Problem(BaseModel):
 
 _PROBLEMS = {
     401: "no valid token",
+    429: "too many failed token attempts from this address (see Retry-After)",
     403: "the token's role is not enough",
     404: "no such thing",
     409: "not possible in the current state",

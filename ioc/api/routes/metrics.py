@@ -34,6 +34,16 @@ class _Collector(Collector):
                 [severity.value], sum(1 for alert in open_alerts if alert.severity is severity)
             )
         yield alerts
+        yield CounterMetricFamily(
+            "ioc_api_token_failures",
+            "Requests with a missing or wrong API token",
+            value=context.throttle.failures,
+        )
+        yield CounterMetricFamily(
+            "ioc_api_throttled",
+            "Requests refused (429) after too many failed token attempts",
+            value=context.throttle.throttled,
+        )
         figures = context.process_metrics() if context.process_metrics else None
         if figures is None:
             return

@@ -217,7 +217,8 @@ function renderAll() {
   document.getElementById("lang").textContent = lang === "vi" ? "EN" : "VI";
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   document.getElementById("legend").innerHTML = STATE_CODES.map(
-    (code, i) => `<span style="--dot:${STATE_COLOURS[i]}">${t(code === "down" ? "downState" : code)}</span>`,
+    // A class per state, not a style attribute: the page's Content-Security-Policy allows none.
+    (code) => `<span class="dot-${code}">${t(code === "down" ? "downState" : code)}</span>`,
   ).join("");
   const connection = document.getElementById("connection");
   connection.textContent = t(connection.dataset.state);

@@ -1,0 +1,70 @@
+"""The API's doors: failed token attempts throttled per address (429 with Retry-After, counted
+in /metrics) while other addresses and good tokens go on, and the security headers on the
+wall, the API, a stream's start and the docs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from ioc.api import ApiContext, create_app
+from ioc.api._security import FAILED_ATTEMPTS_PER_MINUTE
+from ioc.domain import Inventory, Profile, Role, now_ms
+from ioc.state import AlertRepository, TokenStore, connect_state
+
+
+@pytest.fixture
+def api(
+    tmp_path: Path, small_inventory: Inventory, profiles: dict[str, Profile]
+) -> Iterator[tuple[TestClient, str]]:
+    engine = connect_state(f"sqlite:///{tmp_path / 'state.db'}")
+    tokens = TokenStore(engine)
+    _token, secret = tokens.create(Role.VIEWER, "wall", 0)
+    context = ApiContext(small_inventory, profiles, AlertRepository(engine), tokens, now_ms)
+    with TestClient(create_app(context)) as client:
+        yield client, secret
+    engine.dispose()
+
+
+def _metric(client: TestClient, name: str) -> float:
+    text = client.get("/metrics").text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == f"{name}_total":
+                return float(sample.value)
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_guessing_tokens_is_throttled_per_address(api: tuple[TestClient, str]) -> None:
+    client, secret = api
+    for guess in range(FAILED_ATTEMPTS_PER_MINUTE):
+        answer = client.get("/api/v1/overview", headers={"Authorization": f"Bearer guess-{guess}"})
+        assert answer.status_code == 401
+    throttled = client.get("/api/v1/overview", headers={"Authorization": f"Bearer {secret}"})
+    assert throttled.status_code == 429  # even a right token, from an address that guessed
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 60
+    assert "too many failed token attempts from testclient" in throttled.json()["detail"]
+    # Another address is not held up by this one's guesses.
+    with TestClient(client.app, client=("198.51.100.7", 50000)) as other:
+        assert other.get("/api/v1/overview", params={"token": secret}).status_code == 200
+    assert _metric(client, "ioc_api_token_failures") == FAILED_ATTEMPTS_PER_MINUTE
+    assert _metric(client, "ioc_api_throttled") == 1
+
+
+def test_every_answer_carries_the_security_headers(api: tuple[TestClient, str]) -> None:
+    client, secret = api
+    for path in ("/wall/", "/wall/wall.js", "/api/v1/overview", "/healthz"):
+        answer = client.get(path, params={"token": secret})
+        assert answer.status_code == 200, path
+        policy = answer.headers["Content-Security-Policy"]
+        assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy, path
+        assert "unsafe-inline" not in policy, path
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert answer.headers["Referrer-Policy"] == "no-referrer"  # the wall's token in its URL
+    docs = client.get("/docs")
+    assert "https://cdn.jsdelivr.net" in docs.headers["Content-Security-Policy"]
