@@ -526,15 +526,31 @@ def token() -> None:
     help="viewer: read-only (the wall); operator: act on alerts; admin: everything.",
 )
 @click.option("--name", default=None, help="Who or what holds it (recorded as the actor).")
+@click.option(
+    "--expires", default=None, help="Valid for this long (90m, 12h, 30d); default: until revoked."
+)
 @click.pass_context
-def token_create(ctx: click.Context, role: str, name: str | None) -> None:
+def token_create(ctx: click.Context, role: str, name: str | None, expires: str | None) -> None:
     """Create a token; the secret is printed alone on the last line."""
     from ioc.app import OperatorDesk
+    from ioc.config.documents import parse_duration
     from ioc.domain import Role, now_ms
 
+    lifetime_ms = None
+    if expires is not None:
+        try:
+            lifetime_ms = round(parse_duration(expires) * 1000)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--expires") from None
+        if lifetime_ms < 60_000:
+            raise click.BadParameter("at least 1m", param_hint="--expires")
+    now = now_ms()
     with OperatorDesk(_settings(ctx)) as desk:
-        record, secret = desk.tokens.create(Role(role), name or f"{role}-token", now_ms())
-    click.echo(f"token #{record.id} ({record.role.value}, {record.name}); keep it secret:")
+        record, secret = desk.tokens.create(
+            Role(role), name or f"{role}-token", now, now + lifetime_ms if lifetime_ms else None
+        )
+    until = f", until {_when(record.expires_at_ms)}" if record.expires_at_ms else ""
+    click.echo(f"token #{record.id} ({record.role.value}, {record.name}{until}); keep it secret:")
     click.echo(secret)
 
 
@@ -548,9 +564,10 @@ def token_list(ctx: click.Context) -> None:
         records = desk.tokens.list()
     for record in records:
         revoked = f" revoked {_when(record.revoked_at_ms)}" if record.revoked_at_ms else ""
+        expires = f" expires {_when(record.expires_at_ms)}" if record.expires_at_ms else ""
         click.echo(
             f"#{record.id:<4} {record.role.value:8} {record.name:24} "
-            f"created {_when(record.created_at_ms)}{revoked}"
+            f"created {_when(record.created_at_ms)}{expires}{revoked}"
         )
 
 

@@ -108,11 +108,13 @@ class AlertLog(Protocol):
 class TokenKeeper(Protocol):
     """API tokens (the state database's TokenStore)."""
 
-    def create(self, role: Role, name: str, now_ms: int) -> tuple[ApiToken, str]:
+    def create(
+        self, role: Role, name: str, now_ms: int, expires_at_ms: int | None = None
+    ) -> tuple[ApiToken, str]:
         """A new token and its secret (shown once)."""
 
-    def find(self, secret: str) -> ApiToken | None:
-        """The live token with this secret."""
+    def find(self, secret: str, now_ms: int) -> ApiToken | None:
+        """The live (unrevoked, unexpired) token with this secret."""
 
     def list(self) -> list[ApiToken]:
         """Every token (never the secrets)."""

@@ -66,7 +66,7 @@ def require(needed: Role) -> Callable[..., ApiToken]:
             )
         # The wall may carry its viewer token in the URL (a screen has no one to type it).
         secret = credentials.credentials if credentials else request.query_params.get("token")
-        token = context.tokens.find(secret) if secret else None
+        token = context.tokens.find(secret, context.clock()) if secret else None
         if token is None:
             context.throttle.failed(address)
             raise HTTPException(

@@ -30,6 +30,12 @@ class ApiToken:
     role: Role
     created_at_ms: int
     revoked_at_ms: int | None
+    expires_at_ms: int | None = None  # None: until revoked
+
+    @property
+    def actor(self) -> str:
+        """How what the token does is recorded: its name, and which token it was."""
+        return f"{self.name} (token #{self.id})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -34,6 +34,7 @@ api_token_table = Table(
     Column("digest", String(64), nullable=False, unique=True),
     Column("created_at_ms", BigInteger, nullable=False),
     Column("revoked_at_ms", BigInteger, nullable=True),
+    Column("expires_at_ms", BigInteger, nullable=True),  # none: until revoked
 )
 
 T = TypeVar("T")
@@ -42,6 +43,12 @@ TOKEN_PREFIX = "ioc_"
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _token(row: Any) -> ApiToken:
+    return ApiToken(
+        row.id, row.name, Role(row.role), row.created_at_ms, row.revoked_at_ms, row.expires_at_ms
+    )
 
 
 class TokenStore:
@@ -53,7 +60,9 @@ class TokenStore:
     def _run(self, what: str, work: Callable[[Connection], T]) -> T:
         return run_in(self._engine, what, work)
 
-    def create(self, role: Role, name: str, now_ms: int) -> tuple[ApiToken, str]:
+    def create(
+        self, role: Role, name: str, now_ms: int, expires_at_ms: int | None = None
+    ) -> tuple[ApiToken, str]:
         """A new token: its record, and the secret (shown once, never stored)."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         name = name[:128]
@@ -62,36 +71,34 @@ class TokenStore:
             "role": role.value,
             "digest": _digest(secret),
             "created_at_ms": now_ms,
+            "expires_at_ms": expires_at_ms,
         }
         table = api_token_table
         token_id = self._run(
             "create a token",
             lambda c: c.execute(insert(table).values(row).returning(table.c.id)).scalar_one(),
         )
-        return ApiToken(int(token_id), name, role, now_ms, None), secret
+        return ApiToken(int(token_id), name, role, now_ms, None, expires_at_ms), secret
 
-    def find(self, secret: str) -> ApiToken | None:
-        """The record of a valid, unrevoked token; None for anything else."""
+    def find(self, secret: str, now_ms: int) -> ApiToken | None:
+        """The record of a valid token, unrevoked and unexpired at `now_ms`; None otherwise."""
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return None
         table = api_token_table
         query = select(table).where(
-            table.c.digest == _digest(secret), table.c.revoked_at_ms.is_(None)
+            table.c.digest == _digest(secret),
+            table.c.revoked_at_ms.is_(None),
+            (table.c.expires_at_ms.is_(None)) | (table.c.expires_at_ms > now_ms),
         )
         row = self._run("check a token", lambda c: c.execute(query).first())
-        if row is None:
-            return None
-        return ApiToken(row.id, row.name, Role(row.role), row.created_at_ms, row.revoked_at_ms)
+        return None if row is None else _token(row)
 
     def list(self) -> list[ApiToken]:
         """Every token, revoked ones included."""
         table = api_token_table
         return self._run(
             "list tokens",
-            lambda c: [
-                ApiToken(r.id, r.name, Role(r.role), r.created_at_ms, r.revoked_at_ms)
-                for r in c.execute(select(table).order_by(table.c.id))
-            ],
+            lambda c: [_token(r) for r in c.execute(select(table).order_by(table.c.id))],
         )
 
     def revoke(self, token_id: int, now_ms: int) -> bool:

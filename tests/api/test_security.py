@@ -68,3 +68,36 @@ def test_every_answer_carries_the_security_headers(api: tuple[TestClient, str]) 
         assert answer.headers["Referrer-Policy"] == "no-referrer"  # the wall's token in its URL
     docs = client.get("/docs")
     assert "https://cdn.jsdelivr.net" in docs.headers["Content-Security-Policy"]
+
+
+def test_a_token_past_its_expiry_is_refused(
+    tmp_path: Path, small_inventory: Inventory, profiles: dict[str, Profile]
+) -> None:
+    clock = [1_790_000_000_000]
+    engine = connect_state(f"sqlite:///{tmp_path / 'state.db'}")
+    tokens = TokenStore(engine)
+    _admin, admin = tokens.create(Role.ADMIN, "admin", clock[0])
+    context = ApiContext(
+        small_inventory, profiles, AlertRepository(engine), tokens, lambda: clock[0]
+    )
+    try:
+        with TestClient(create_app(context)) as client:
+            made = client.post(
+                "/api/v1/tokens",
+                json={"role": "viewer", "name": "visitor wall", "expires_in_s": 3600},
+                headers={"Authorization": f"Bearer {admin}"},
+            )
+            assert made.status_code == 201, made.text
+            assert made.json()["expires_at_ms"] == clock[0] + 3_600_000
+            visitor = {"Authorization": f"Bearer {made.json()['secret']}"}
+            assert client.get("/api/v1/overview", headers=visitor).status_code == 200
+            clock[0] += 3_600_000  # the hour is up
+            assert client.get("/api/v1/overview", headers=visitor).status_code == 401
+            assert (
+                client.get(  # a token without an expiry goes on
+                    "/api/v1/overview", headers={"Authorization": f"Bearer {admin}"}
+                ).status_code
+                == 200
+            )
+    finally:
+        engine.dispose()

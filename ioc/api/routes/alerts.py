@@ -112,16 +112,16 @@ def acknowledge(
     alert_id: RowId, body: ActionBody, context: Context, caller: Operator
 ) -> JSONResponse:
     """Acknowledge: someone has taken it on (the token's name is recorded)."""
-    return _respond(context, alert_id, AlertAction.ACKNOWLEDGE, caller.name, body.note)
+    return _respond(context, alert_id, AlertAction.ACKNOWLEDGE, caller.actor, body.note)
 
 
 @router.post("/{alert_id}/note", responses={202: {}, **problems(404, 409)})
 def note(alert_id: RowId, body: ActionBody, context: Context, caller: Operator) -> JSONResponse:
     """Add a note to the alert's history."""
-    return _respond(context, alert_id, AlertAction.NOTE, caller.name, body.note)
+    return _respond(context, alert_id, AlertAction.NOTE, caller.actor, body.note)
 
 
 @router.post("/{alert_id}/resolve", responses={202: {}, **problems(404, 409)})
 def resolve(alert_id: RowId, body: ActionBody, context: Context, caller: Operator) -> JSONResponse:
     """Resolve by hand (raised anew if its condition still holds)."""
-    return _respond(context, alert_id, AlertAction.RESOLVE, caller.name, body.note)
+    return _respond(context, alert_id, AlertAction.RESOLVE, caller.actor, body.note)

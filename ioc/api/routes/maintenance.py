@@ -64,7 +64,7 @@ def list_windows(
 def create_window(body: WindowCreate, context: Context, caller: Operator) -> WindowPublic:
     """Plan a window (the running rules process applies it within 10 s)."""
     window = MaintenanceWindow(
-        0, body.scope, body.target, body.starts_at_ms, body.ends_at_ms, body.reason, caller.name
+        0, body.scope, body.target, body.starts_at_ms, body.ends_at_ms, body.reason, caller.actor
     )
     rule_ids = context.rules.ids if context.rules else None
     try:

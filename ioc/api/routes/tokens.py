@@ -18,6 +18,7 @@ class TokenCreate(BaseModel):
 
     role: Role
     name: str = Field(min_length=1, max_length=128)
+    expires_in_s: int | None = Field(default=None, ge=60, le=10 * 365 * 86400)  # none: never
 
 
 class TokenPublic(BaseModel):
@@ -28,6 +29,7 @@ class TokenPublic(BaseModel):
     role: Role
     created_at_ms: int
     revoked_at_ms: int | None
+    expires_at_ms: int | None
 
 
 class TokenCreated(TokenPublic):
@@ -43,6 +45,7 @@ def _public(token: ApiToken) -> TokenPublic:
         role=token.role,
         created_at_ms=token.created_at_ms,
         revoked_at_ms=token.revoked_at_ms,
+        expires_at_ms=token.expires_at_ms,
     )
 
 
@@ -55,7 +58,9 @@ def list_tokens(context: Context, _caller: Admin) -> list[TokenPublic]:
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_token(body: TokenCreate, context: Context, _caller: Admin) -> TokenCreated:
     """A new token; keep the secret, it is not shown again."""
-    token, secret = context.tokens.create(body.role, body.name, context.clock())
+    now = context.clock()
+    expires = now + body.expires_in_s * 1000 if body.expires_in_s is not None else None
+    token, secret = context.tokens.create(body.role, body.name, now, expires)
     return TokenCreated(**_public(token).model_dump(), secret=secret)
 
 
