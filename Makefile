@@ -41,6 +41,7 @@ bench: system-deps install-dev
 	$(BIN)/python bench/modbus_polls.py
 	$(BIN)/python bench/icmp_rounds.py  # needs root: network namespaces, raw sockets
 	$(BIN)/python bench/snmp_polls.py
+	$(BIN)/python bench/broker_auth.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

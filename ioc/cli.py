@@ -288,9 +288,15 @@ def identities_make(
 
     settings = _settings(ctx)
     made = make_identities(settings, load_catalog(settings), directory, gateway_files, probe_files)
+    unplanned = (
+        f"; {len(made.unplanned)} not in this plan and left out of the broker's files "
+        f"(give the same --gateway/--probe files as before): {', '.join(made.unplanned[:5])}"
+        if made.unplanned
+        else ""
+    )
     click.echo(
         f"identities: {len(made.added)} added, {made.kept} kept, {len(made.revoked)} revoked "
-        f"({directory / 'identities.csv'})\n"
+        f"({directory / 'identities.csv'}){unplanned}\n"
         f"broker: password_file {made.password_file}\n        acl_file {made.acl_file}"
     )
     if pid_file is not None:

@@ -106,6 +106,7 @@ class IdentityFiles:
     added: tuple[str, ...]
     kept: int
     revoked: tuple[str, ...]
+    unplanned: tuple[str, ...] = ()  # known, but not in this run's plan: out of the broker
 
 
 def write_identities(directory: Path, identities: Sequence[Identity]) -> IdentityFiles:
@@ -113,15 +114,21 @@ def write_identities(directory: Path, identities: Sequence[Identity]) -> Identit
     names stay out."""
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
-    known = read_secrets(directory)
+    rows = _read_rows(directory)
+    known = {name: secret for name, _kind, secret in rows}
     revoked = read_revoked(directory)
     wanted = [i for i in identities if i.name not in revoked]
     added = tuple(i.name for i in wanted if i.name not in known)
     secret_of = {i.name: known.get(i.name) or secrets.token_urlsafe(24) for i in wanted}
+    # Identities this run does not plan (a gateway file not given, a device gone from the
+    # inventory) leave the broker's files but keep their secrets, should they come back.
+    unplanned = [row for row in rows if row[0] not in secret_of]
     _write_private(
         directory / "identities.csv",
         _csv(
-            [("identity", "kind", "secret")] + [(i.name, i.kind, secret_of[i.name]) for i in wanted]
+            [("identity", "kind", "secret")]
+            + [(i.name, i.kind, secret_of[i.name]) for i in wanted]
+            + unplanned
         ),
     )
     secret_dir = directory / "secrets"
@@ -141,7 +148,7 @@ def write_identities(directory: Path, identities: Sequence[Identity]) -> Identit
     _write_private(acl_file, render_acl(wanted))
     return IdentityFiles(
         directory, password_file, acl_file, added, len(wanted) - len(added),
-        tuple(sorted(revoked)),
+        tuple(sorted(revoked)), tuple(row[0] for row in unplanned),
     )  # fmt: skip
 
 
@@ -155,11 +162,15 @@ def revoke(directory: Path, name: str) -> None:
 
 def read_secrets(directory: Path) -> dict[str, str]:
     """Identity name -> secret, from `<dir>/identities.csv` (empty when there is none)."""
+    return {name: secret for name, _kind, secret in _read_rows(directory)}
+
+
+def _read_rows(directory: Path) -> list[tuple[str, str, str]]:
     path = directory / "identities.csv"
     if not path.is_file():
-        return {}
+        return []
     with path.open(encoding="utf-8", newline="") as source:
-        return {row["identity"]: row["secret"] for row in csv.DictReader(source)}
+        return [(r["identity"], r["kind"], r["secret"]) for r in csv.DictReader(source)]
 
 
 def read_revoked(directory: Path) -> set[str]:

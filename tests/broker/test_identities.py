@@ -206,3 +206,8 @@ def test_making_again_keeps_every_secret_and_adds_the_new(tmp_path: Path) -> Non
     assert {n: s for n, s in read_secrets(tmp_path).items() if n != "vc-9"} == secrets_before
     assert (tmp_path / "identities.csv").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "secrets" / "sgw-1").read_text() == secrets_before["sgw-1"] + "\n"
+    # Made without the gateway's file: it leaves the broker's files, its secret is kept.
+    without = write_identities(tmp_path, plan_identities("ioc", DEVICES, [], ["alice", "bob"]))
+    assert set(without.unplanned) == {"sgw-1", "vc-9"}  # not given this time
+    assert "user sgw-1" not in without.acl_file.read_text()
+    assert read_secrets(tmp_path)["sgw-1"] == secrets_before["sgw-1"]
