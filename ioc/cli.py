@@ -244,35 +244,27 @@ def identities() -> None:
     """Broker identities: a user, a secret and topic grants for every device and process."""
 
 
+def _identity_files(command: Callable[..., None]) -> Callable[..., None]:
+    """The options `identities make` and `revoke` share: where, which collectors, reload."""
+    options = [
+        click.option("--out", "directory", type=click.Path(path_type=Path, file_okay=False),
+                     required=True, help="Folder of the secrets and the broker's files."),
+        click.option("--gateway", "gateway_files", multiple=True,
+                     type=click.Path(path_type=Path, dir_okay=False),
+                     help="A gateway file: it publishes for its controllers (repeatable)."),
+        click.option("--probe", "probe_files", multiple=True,
+                     type=click.Path(path_type=Path, dir_okay=False),
+                     help="A probe file: it publishes for its targets (repeatable)."),
+        click.option("--reload", "pid_file", type=click.Path(path_type=Path, dir_okay=False),
+                     default=None, help="Then SIGHUP the Mosquitto whose pid file this is."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @identities.command("make")
-@click.option(
-    "--out",
-    "directory",
-    type=click.Path(path_type=Path, file_okay=False),
-    required=True,
-    help="Folder of the secrets and the broker's files (kept private).",
-)
-@click.option(
-    "--gateway",
-    "gateway_files",
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="A gateway file: it publishes for its controllers (repeatable).",
-)
-@click.option(
-    "--probe",
-    "probe_files",
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="A probe file: it publishes for its targets (repeatable).",
-)
-@click.option(
-    "--reload",
-    "pid_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Then SIGHUP the Mosquitto whose pid file this is.",
-)
+@_identity_files
 @click.pass_context
 def identities_make(
     ctx: click.Context,
@@ -305,26 +297,7 @@ def identities_make(
 
 @identities.command("revoke")
 @click.argument("name")
-@click.option(
-    "--out",
-    "directory",
-    type=click.Path(path_type=Path, file_okay=False),
-    required=True,
-    help="The folder `ioc identities make` wrote.",
-)
-@click.option(
-    "--gateway", "gateway_files", multiple=True, type=click.Path(path_type=Path, dir_okay=False)
-)
-@click.option(
-    "--probe", "probe_files", multiple=True, type=click.Path(path_type=Path, dir_okay=False)
-)
-@click.option(
-    "--reload",
-    "pid_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Then SIGHUP the Mosquitto whose pid file this is.",
-)
+@_identity_files
 @click.pass_context
 def identities_revoke(
     ctx: click.Context,
