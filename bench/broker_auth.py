@@ -106,12 +106,7 @@ def main() -> int:
             locked = kind == "locked"
             broker = MosquittoProcess(
                 root / kind,
-                extra_config=(
-                    f"allow_anonymous false\npassword_file {made.password_file}\n"
-                    f"acl_file {made.acl_file}\n"
-                    if locked
-                    else ""
-                ),
+                extra_config=made.mosquitto_config() if locked else "",
             )
             broker.start()
             try:

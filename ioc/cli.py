@@ -265,6 +265,14 @@ def _identity_files(command: Callable[..., None]) -> Callable[..., None]:
 
 @identities.command("make")
 @_identity_files
+@click.option("--tls-host", "tls_hosts", multiple=True,
+              help="A name or address clients reach the broker by (repeatable): makes a private "
+                   "CA, the broker's certificate and one client certificate per identity; once "
+                   "made, later runs keep TLS up to date.")  # fmt: skip
+@click.option("--broker-owner", default=None, metavar="USER[:GROUP]",
+              help="Give the broker's files to the user Mosquitto runs as (it reads them "
+                   "after dropping root): 'mosquitto' on Debian, 1883:1883 in its "
+                   "container.")  # fmt: skip
 @click.pass_context
 def identities_make(
     ctx: click.Context,
@@ -272,14 +280,20 @@ def identities_make(
     gateway_files: tuple[Path, ...],
     probe_files: tuple[Path, ...],
     pid_file: Path | None,
+    tls_hosts: tuple[str, ...],
+    broker_owner: str | None,
 ) -> None:
     """Write every identity of the inventory, the collectors' files and the notification file:
-    secrets (existing ones kept), Mosquitto's password file and ACL; see docs/security.md."""
+    secrets (existing ones kept), Mosquitto's password file and ACL, TLS certificates; see
+    docs/security.md."""
     from ioc.app import load_catalog, make_identities
     from ioc.broker import reload_broker
 
     settings = _settings(ctx)
-    made = make_identities(settings, load_catalog(settings), directory, gateway_files, probe_files)
+    made = make_identities(
+        settings, load_catalog(settings), directory, gateway_files, probe_files, tls_hosts,
+        broker_owner,
+    )  # fmt: skip
     unplanned = (
         f"; {len(made.unplanned)} not in this plan and left out of the broker's files "
         f"(give the same --gateway/--probe files as before): {', '.join(made.unplanned[:5])}"
@@ -291,6 +305,12 @@ def identities_make(
         f"({directory / 'identities.csv'}){unplanned}\n"
         f"broker: password_file {made.password_file}\n        acl_file {made.acl_file}"
     )
+    if made.tls is not None:
+        click.echo(
+            f"tls: {made.tls.issued} client certificates issued ({made.tls.clients}); "
+            f"clients trust {made.tls.ca_cert}; the broker's certificate names "
+            f"{', '.join(made.tls.hosts)}"
+        )
     if pid_file is not None:
         click.echo(f"broker: told to reload (pid {reload_broker(pid_file)})")
 

@@ -48,8 +48,13 @@ def make_identities(
     directory: Path,
     gateway_files: Sequence[Path] = (),
     probe_files: Sequence[Path] = (),
+    tls_hosts: Sequence[str] = (),
+    broker_owner: str | None = None,
 ) -> IdentityFiles:
     """Plan and write them (existing secrets kept, revoked ones left out)."""
     return write_identities(
-        directory, planned_identities(settings, catalog, gateway_files, probe_files)
+        directory,
+        planned_identities(settings, catalog, gateway_files, probe_files),
+        tls_hosts,
+        broker_owner,
     )

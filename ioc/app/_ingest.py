@@ -37,18 +37,10 @@ def build_decoder(settings: Settings, catalog: Catalog) -> Decoder:
 
 def mqtt_options(settings: Settings, client_id: str, ack_on_receipt: bool) -> MqttOptions:
     """Subscription options for one of ioc's consumers."""
-    broker = settings.broker_address(client_id)  # the same login as every other client
     return MqttOptions(
-        host=broker.host,
-        port=broker.port,
-        client_id=client_id,
+        broker=settings.broker_address(client_id),  # the same login as every other client
         topic_prefix=settings.topic_prefix,
-        protocol=broker.protocol,
         shared_group=settings.mqtt_shared_group,
-        tls=broker.tls,
-        ca_file=broker.ca_file,
-        username=broker.username,
-        password=broker.password,
         max_in_flight=settings.max_in_flight,
         ack_on_receipt=ack_on_receipt,
     )

@@ -2,7 +2,7 @@
 amqtt), the paho client its publishers share, and the broker identities (users, secrets, ACL)
 a locked broker is given."""
 
-from ioc.broker._client import paho_client
+from ioc.broker._client import log_in, paho_client
 from ioc.broker._embedded import EmbeddedBroker
 from ioc.broker._identities import (
     PHONE_PREFIX,
@@ -26,6 +26,7 @@ from ioc.broker._mosquitto import (
     stop_process,
     wait_for_port,
 )
+from ioc.broker._tls import TlsFiles
 
 __all__ = [
     "PHONE_PREFIX",
@@ -37,7 +38,9 @@ __all__ = [
     "IdentityFiles",
     "IdentityKind",
     "MosquittoProcess",
+    "TlsFiles",
     "free_port",
+    "log_in",
     "mosquitto_available",
     "paho_client",
     "plan_identities",

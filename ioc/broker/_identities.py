@@ -25,9 +25,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from ioc.broker._files import hand_over, write_atomic
+from ioc.broker._tls import TlsFiles, mosquitto_tls_listener, tls_enabled, write_tls
 from ioc.domain import IocError
 
 SERVICE_IDENTITIES = ("ioc", "ioc-ingest", "ioc-rules", "ioc-api", "ioc-notify")
+MONITOR_IDENTITY = "ioc-monitor"
 PHONE_PREFIX = "phone-"
 _DEVICE_TOPICS = ("telemetry", "event", "status")
 
@@ -44,6 +47,7 @@ class IdentityKind(StrEnum):
     SERVICE = "service"  # an ioc process: reads every device and the broker's $SYS, publishes
     # alerts and notify
     PHONE = "phone"  # a person's app: reads its own notify topic
+    MONITOR = "monitor"  # a health check or monitoring: reads the broker's $SYS only
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,7 @@ def plan_identities(
                  (f"{prefix}/#", "$SYS/#"))
         for name in SERVICE_IDENTITIES
     ]  # fmt: skip
+    identities.append(Identity(MONITOR_IDENTITY, IdentityKind.MONITOR, (), ("$SYS/#",)))
     spoken_for: set[str] = set()
     for device_class, collector_id, behind in collectors:
         writes = list(device_topics(prefix, device_class, collector_id))
@@ -107,11 +112,31 @@ class IdentityFiles:
     kept: int
     revoked: tuple[str, ...]
     unplanned: tuple[str, ...] = ()  # known, but not in this run's plan: out of the broker
+    tls: TlsFiles | None = None  # the CA's certificates, when the folder has TLS
+
+    def mosquitto_config(self, tls_port: int | None = None, bind: str = "127.0.0.1") -> str:
+        """The lines a mosquitto.conf needs to use these files: no anonymous access, the
+        password file and ACL, and (given a port) the TLS listener."""
+        lines = (
+            f"allow_anonymous false\npassword_file {self.password_file}\nacl_file {self.acl_file}\n"
+        )
+        if tls_port is not None:
+            if self.tls is None:
+                raise IdentityError(f"{self.directory} has no TLS certificates (--tls-host)")
+            lines += mosquitto_tls_listener(tls_port, bind, self.password_file.parent)
+        return lines
 
 
-def write_identities(directory: Path, identities: Sequence[Identity]) -> IdentityFiles:
+def write_identities(
+    directory: Path,
+    identities: Sequence[Identity],
+    tls_hosts: Sequence[str] = (),
+    broker_owner: str | None = None,
+) -> IdentityFiles:
     """Write the secrets, the password file and the ACL; existing secrets are kept, revoked
-    names stay out."""
+    names stay out. Given the broker's host names (or once the folder has them), also the
+    TLS certificates: the broker's and one per identity. The broker's files belong to
+    `broker_owner` (or to whoever their folder belongs to)."""
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     rows = _read_rows(directory)
@@ -146,9 +171,18 @@ def write_identities(directory: Path, identities: Sequence[Identity]) -> Identit
     _hash_passwords(password_file, [(i.name, secret_of[i.name]) for i in wanted])
     acl_file = broker_dir / "acl"
     _write_private(acl_file, render_acl(wanted))
+    try:
+        tls = (
+            write_tls(directory, tls_hosts, [i.name for i in wanted])
+            if tls_hosts or tls_enabled(directory)
+            else None
+        )
+        hand_over(broker_dir, broker_owner)
+    except (OSError, ValueError) as exc:
+        raise IdentityError(f"{directory}: {exc}") from exc
     return IdentityFiles(
         directory, password_file, acl_file, added, len(wanted) - len(added),
-        tuple(sorted(revoked)), tuple(row[0] for row in unplanned),
+        tuple(sorted(revoked)), tuple(row[0] for row in unplanned), tls,
     )  # fmt: skip
 
 
@@ -229,8 +263,4 @@ def _csv(rows: Sequence[tuple[str, ...]]) -> str:
 
 
 def _write_private(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
+    write_atomic(path, text.encode("utf-8"), 0o600)

@@ -73,7 +73,8 @@ def mosquitto_available() -> bool:
 
 
 class MosquittoProcess:
-    """Mosquitto with ioc's configuration, its data in `directory`, on a free loopback port."""
+    """Mosquitto with ioc's configuration, its data in `directory`, on a free loopback port;
+    anonymous unless `extra_config` locks it (`IdentityFiles.mosquitto_config`)."""
 
     def __init__(self, directory: Path, port: int | None = None, extra_config: str = "") -> None:
         binary = _mosquitto_binary()
@@ -85,6 +86,11 @@ class MosquittoProcess:
         self.extra_config = extra_config
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = directory / "mosquitto.log"
+
+    @property
+    def locked(self) -> bool:
+        """Whether its extra configuration decides who may connect (else anyone may)."""
+        return "allow_anonymous false" in self.extra_config
 
     @property
     def url(self) -> str:
@@ -104,6 +110,7 @@ class MosquittoProcess:
             + f"persistence_location {data}/\n"
             + f"log_dest file {self.log_path}\n"
             + "log_type error\nlog_type warning\nlog_type notice\n"
+            + ("" if self.locked else "allow_anonymous true\n")
             + self.extra_config,
             encoding="utf-8",
         )

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ioc.domain import BadFileError
@@ -61,6 +68,8 @@ class BrokerAddress:
     ca_file: str | None = None
     username: str | None = None
     password: str | None = None
+    cert_file: str | None = None  # a client certificate (PEM) for a broker that asks for one
+    key_file: str | None = None
 
 
 def _default_data_dir() -> Path:
@@ -80,6 +89,8 @@ class Settings(BaseSettings):
     mqtt_shared_group: str | None = None
     mqtt_protocol: str = Field(default="5", pattern=r"^(5|3\.1\.1)$")
     mqtt_ca_file: Path | None = None
+    mqtt_cert_file: Path | None = None  # client certificate for mqtts://, with IOC_MQTT_KEY_FILE
+    mqtt_key_file: Path | None = None
     mqtt_username: str | None = Field(default=None, min_length=1, max_length=256)
     mqtt_password: SecretStr | None = None  # or IOC_MQTT_PASSWORD_FILE
     topic_prefix: str = "ioc"
@@ -130,11 +141,16 @@ class Settings(BaseSettings):
         _parse_mqtt_url(value)
         return value
 
-    @field_validator("mqtt_ca_file")
+    @field_validator("mqtt_ca_file", "mqtt_cert_file", "mqtt_key_file")
     @classmethod
-    def _check_ca_file(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"{value} is not a readable file (PEM CA certificates)")
+    def _check_pem_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        what = {
+            "mqtt_ca_file": "PEM CA certificates",
+            "mqtt_cert_file": "PEM client certificate",
+            "mqtt_key_file": "PEM private key",
+        }[info.field_name or ""]
+        if value is not None and not (value.is_file() and os.access(value, os.R_OK)):
+            raise ValueError(f"{value} is not a readable file ({what})")
         return value
 
     @field_validator("topic_prefix")
@@ -209,6 +225,16 @@ class Settings(BaseSettings):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _check_client_certificate(self) -> Settings:
+        if (self.mqtt_cert_file is None) != (self.mqtt_key_file is None):
+            raise ValueError("IOC_MQTT_CERT_FILE and IOC_MQTT_KEY_FILE go together: give both")
+        if self.mqtt_cert_file is not None and not self.mqtt.tls:
+            raise ValueError(
+                "IOC_MQTT_CERT_FILE is for TLS: IOC_MQTT_URL must be mqtts://host:8883"
+            )
+        return self
+
     @property
     def mqtt(self) -> MqttEndpoint:
         """The broker address, parsed."""
@@ -224,6 +250,8 @@ class Settings(BaseSettings):
             protocol=self.mqtt_protocol,
             tls=endpoint.tls,
             ca_file=str(self.mqtt_ca_file) if self.mqtt_ca_file else None,
+            cert_file=str(self.mqtt_cert_file) if self.mqtt_cert_file else None,
+            key_file=str(self.mqtt_key_file) if self.mqtt_key_file else None,
             username=self.mqtt_username or endpoint.username,
             password=(
                 self.mqtt_password.get_secret_value()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +15,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from ioc.broker import log_in
+from ioc.config import BrokerAddress
 from ioc.ingest._paho import BufferedClient
 
 log = logging.getLogger("ioc.ingest.mqtt")
@@ -28,16 +29,9 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 class MqttOptions:
     """How to reach the broker and what to subscribe to."""
 
-    host: str
-    port: int
-    client_id: str
+    broker: BrokerAddress  # where, as whom, over TLS or not
     topic_prefix: str
-    protocol: str = "5"
     shared_group: str | None = None
-    tls: bool = False
-    ca_file: str | None = None  # PEM CA bundle for mqtts://; None trusts the system's CAs
-    username: str | None = None
-    password: str | None = None
     max_in_flight: int = 40000
     keepalive_s: int = 30
     # Only for brokers that deliver one unacknowledged message at a time (amqtt): acknowledge
@@ -64,21 +58,18 @@ class MqttConsumer:
         self._connected = threading.Event()
         self._stopping = False
         self.connections = 0
-        v5 = options.protocol == "5"
+        v5 = options.broker.protocol == "5"
         self._client = BufferedClient(
             on_publish_packet=self._on_publish_packet,
             callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=options.client_id,
+            client_id=options.broker.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             clean_session=None if v5 else False,
             manual_ack=not options.ack_on_receipt,
         )
         self._client.max_inflight_messages_set(options.max_in_flight)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)
-        if options.username:
-            self._client.username_pw_set(options.username, options.password)
-        if options.tls:
-            self._client.tls_set(ca_certs=options.ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        log_in(self._client, options.broker)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_connect_fail = self._on_connect_fail
@@ -94,14 +85,14 @@ class MqttConsumer:
         """Connect in the background; reconnection is automatic."""
         properties = None
         kwargs: dict[str, Any] = {}
-        if self._options.protocol == "5":
+        if self._options.broker.protocol == "5":
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = SESSION_EXPIRY_S
             properties.ReceiveMaximum = self._options.max_in_flight
             kwargs["clean_start"] = False
         self._client.connect_async(
-            self._options.host,
-            self._options.port,
+            self._options.broker.host,
+            self._options.broker.port,
             keepalive=self._options.keepalive_s,
             properties=properties,
             **kwargs,
@@ -152,8 +143,8 @@ class MqttConsumer:
         client.subscribe(self._options.subscription, qos=1)
         log.info(
             "connected to mqtt://%s:%d (session %s)",
-            self._options.host,
-            self._options.port,
+            self._options.broker.host,
+            self._options.broker.port,
             "resumed" if flags.session_present else "new",
         )
 
@@ -175,13 +166,13 @@ class MqttConsumer:
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
         if not self._failing:
             self._failing = True
-            scheme = "mqtts" if self._options.tls else "mqtt"
+            scheme = "mqtts" if self._options.broker.tls else "mqtt"
             log.warning(
                 "cannot connect to %s://%s:%d; retrying with backoff (check the address, "
-                "IOC_MQTT_CA_FILE and the credentials)",
+                "IOC_MQTT_CA_FILE, the certificate and the credentials)",
                 scheme,
-                self._options.host,
-                self._options.port,
+                self._options.broker.host,
+                self._options.broker.port,
             )
 
     def _on_disconnect(

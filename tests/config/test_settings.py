@@ -121,6 +121,46 @@ def test_missing_ca_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     )
 
 
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"IOC_MQTT_URL": "mqtts://broker:8883", "IOC_MQTT_CERT_FILE": "{pem}"},
+         "settings: IOC_MQTT_CERT_FILE and IOC_MQTT_KEY_FILE go together: give both"),
+        ({"IOC_MQTT_CERT_FILE": "{pem}", "IOC_MQTT_KEY_FILE": "{pem}"},
+         "settings: IOC_MQTT_CERT_FILE is for TLS: IOC_MQTT_URL must be mqtts://host:8883"),
+        ({"IOC_MQTT_URL": "mqtts://broker:8883", "IOC_MQTT_CERT_FILE": "{pem}",
+          "IOC_MQTT_KEY_FILE": "{missing}"},
+         "IOC_MQTT_KEY_FILE: {missing} is not a readable file (PEM private key)"),
+    ],
+)  # fmt: skip
+def test_a_client_certificate_is_checked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variables: dict[str, str], message: str
+) -> None:
+    pem = tmp_path / "client.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\n", encoding="ascii")
+    names = {"pem": pem, "missing": tmp_path / "missing.key"}
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value.format(**names))
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == message.format(**names)
+
+
+def test_a_client_certificate_reaches_the_broker_address(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("ca.crt", "ioc.crt", "ioc.key"):
+        (tmp_path / name).write_text("pem", encoding="ascii")
+    monkeypatch.setenv("IOC_MQTT_URL", "mqtts://broker:8883")
+    monkeypatch.setenv("IOC_MQTT_CA_FILE", str(tmp_path / "ca.crt"))
+    monkeypatch.setenv("IOC_MQTT_CERT_FILE", str(tmp_path / "ioc.crt"))
+    monkeypatch.setenv("IOC_MQTT_KEY_FILE", str(tmp_path / "ioc.key"))
+    address = load_settings().broker_address("ioc")
+    assert (address.tls, address.cert_file, address.key_file) == (
+        True, str(tmp_path / "ioc.crt"), str(tmp_path / "ioc.key"),
+    )  # fmt: skip
+
+
 def test_secrets_may_come_from_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """IOC_<SECRET>_FILE, as Docker secrets are mounted: the file's text, one newline off."""
     secret = tmp_path / "mqtt-password"

@@ -22,9 +22,7 @@ def test_refused_publishes_are_counted_and_do_not_block_the_rest(
     made = write_identities(tmp_path / "ids", identities)
     broker = MosquittoProcess(
         tmp_path / "mosquitto",
-        extra_config=(
-            f"allow_anonymous false\npassword_file {made.password_file}\nacl_file {made.acl_file}\n"
-        ),
+        extra_config=made.mosquitto_config(),
     )
     broker.start()
     secret = read_secrets(tmp_path / "ids")["p1"]

@@ -1,0 +1,49 @@
+"""Writing the identities' files: whole or not at all, private from the first byte."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace `path` with `data` in one step (a reader sees the old file or the new one);
+    a file that already holds `data` is left alone, with the owner an operator gave it."""
+    try:
+        if path.read_bytes() == data:
+            path.chmod(mode)
+            return
+    except OSError:
+        pass
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def hand_over(folder: Path, owner: str | None) -> None:
+    """Give `folder` to `owner` ("user" or "user:group", names or numbers; None: keep its
+    owner), and every file in it to the folder's owner: the broker reads its files after
+    dropping root, so they must stay its own across runs."""
+    if owner is not None:
+        user, _, group = owner.partition(":")
+        try:
+            shutil.chown(folder, _id(user), _id(group) if group else None)
+        except (LookupError, PermissionError) as exc:
+            raise OSError(f"cannot give {folder} to {owner!r}: {exc}") from exc
+    status = folder.stat()
+    for path in folder.iterdir():
+        mine = path.stat()
+        if (mine.st_uid, mine.st_gid) != (status.st_uid, status.st_gid):
+            os.chown(path, status.st_uid, status.st_gid)
+
+
+def _id(name: str) -> str | int:
+    return int(name) if name.isdigit() else name
