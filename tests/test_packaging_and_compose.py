@@ -38,18 +38,39 @@ def test_compose_file_parses_and_agrees_with_the_settings() -> None:
     for name, service in services.items():
         for variable in service.get("environment", {}):
             if variable.startswith("IOC_"):
-                assert variable[4:].lower() in fields, f"{name}: {variable} is not a setting"
+                field = variable[4:].lower()
+                secret = Settings.model_fields.get(field.removesuffix("_file"))
+                from_file = field.endswith("_file") and "SecretStr" in str(
+                    secret and secret.annotation
+                )
+                assert field in fields or from_file, f"{name}: {variable} is not a setting"
         assert "healthcheck" in service or name == "simulator", f"{name} has no health check"
     assert services["simulator"].get("profiles") == ["simulator"]
     assert services["ioc"]["command"] == ["ioc", "run"]
     text = (ROOT / "docker-compose.yml").read_text()
-    # No default secrets: every secret comes from the operator's environment, required.
-    for secret in re.findall(r"\$\{([A-Z_]*(?:TOKEN|PASSWORD)[A-Z_]*)([^}]*)\}", text):
-        assert secret[1].startswith(":?"), f"{secret[0]} must be required, not defaulted"
-    mosquitto_ports = services["mosquitto"]["ports"]
-    assert any(str(port).endswith(":1883") for port in mosquitto_ports)
-    config = (ROOT / "ioc" / "broker" / "mosquitto.conf").read_text()
-    assert "max_queued_messages 2000000" in config
+    assert not re.search(r"\$\{[^}]*(TOKEN|PASSWORD|SECRET)", text), "secrets come from files"
+    secret_files = compose["secrets"]
+    for name, service in services.items():
+        granted = set(service.get("secrets", []))
+        assert granted <= set(secret_files), f"{name}: {granted - set(secret_files)} undeclared"
+        for variable, value in service.get("environment", {}).items():
+            if re.search(r"TOKEN|PASSWORD|SECRET", variable):
+                # Docker's convention: the variable names a file under /run/secrets.
+                assert variable.endswith("_FILE"), f"{name}: {variable} holds a secret itself"
+                assert value.removeprefix("/run/secrets/") in granted, f"{name}: {variable}"
+    ioc = services["ioc"]["environment"]
+    assert (ioc["IOC_MQTT_USERNAME"], secret_files["mqtt_ioc"]["file"]) == (
+        "ioc", "./identities/secrets/ioc",
+    )  # fmt: skip
+    assert "--credentials" in services["simulator"]["command"]
+    # The broker: only TLS published; no anonymous access anywhere.
+    assert services["mosquitto"]["ports"] == ["8883:8883"]
+    deploy = (ROOT / "deploy" / "mosquitto.conf").read_text()
+    for line in ("allow_anonymous false", "listener 8883 0.0.0.0", "require_certificate true"):
+        assert line in deploy.splitlines(), line
+    shipped = (ROOT / "ioc" / "broker" / "mosquitto.conf").read_text()
+    assert "max_queued_messages 2000000" in shipped
+    assert not re.search(r"^allow_anonymous true", shipped + deploy, re.MULTILINE)
 
 
 def test_the_wheel_carries_profiles_inventory_and_broker_config(tmp_path: Path) -> None:

@@ -9,19 +9,19 @@ from pathlib import Path
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace `path` with `data` in one step (a reader sees the old file or the new one);
-    a file that already holds `data` is left alone, with the owner an operator gave it."""
+    """Replace `path` with `data` in one step (a reader sees the old file or the new one),
+    keeping the owner an operator gave the file (a container's user reads it)."""
     try:
-        if path.read_bytes() == data:
-            path.chmod(mode)
-            return
-    except OSError:
-        pass
+        before = path.stat()
+    except FileNotFoundError:
+        before = None
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
         os.chmod(temporary, mode)
+        if before is not None and (before.st_uid, before.st_gid) != (os.getuid(), os.getgid()):
+            os.chown(temporary, before.st_uid, before.st_gid)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

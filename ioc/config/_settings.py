@@ -8,7 +8,7 @@ import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from pydantic import (
@@ -22,6 +22,9 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ioc.domain import BadFileError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 ENV_PREFIX = "IOC_"
 _TOPIC_LEVEL = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -104,6 +107,7 @@ class Settings(BaseSettings):
     influx_password: SecretStr | None = None
 
     state_url: str | None = None
+    state_password: SecretStr | None = None  # put into IOC_STATE_URL (or IOC_STATE_PASSWORD_FILE)
     data_dir: Path = Field(default_factory=_default_data_dir)
     unknown_devices: UnknownDevicePolicy = UnknownDevicePolicy.ACCEPT
     profiles_dir: Path | None = None
@@ -179,13 +183,7 @@ class Settings(BaseSettings):
     def _check_state_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        try:
-            make_url(value)
-        except ArgumentError as exc:
-            raise ValueError(f"not a SQLAlchemy URL: {exc}") from exc
+        _database_url(value)
         return value
 
     @field_validator("smtp_url")
@@ -260,10 +258,38 @@ class Settings(BaseSettings):
             ),
         )
 
+    @model_validator(mode="after")
+    def _check_state_password(self) -> Settings:
+        if self.state_password is None:
+            return self
+        if not self.state_url:
+            raise ValueError("IOC_STATE_PASSWORD needs IOC_STATE_URL (the database to log in to)")
+        if _database_url(self.state_url).password is not None:
+            raise ValueError(
+                "IOC_STATE_URL has a password and IOC_STATE_PASSWORD gives another: keep one"
+            )
+        return self
+
     @property
     def resolved_state_url(self) -> str:
-        """The state database URL, defaulting to a SQLite file in the data dir."""
-        return self.state_url or f"sqlite:///{self.data_dir / 'state.db'}"
+        """The state database URL (with IOC_STATE_PASSWORD in it when given), defaulting to a
+        SQLite file in the data dir."""
+        if not self.state_url:
+            return f"sqlite:///{self.data_dir / 'state.db'}"
+        if self.state_password is None:
+            return self.state_url
+        url = _database_url(self.state_url).set(password=self.state_password.get_secret_value())
+        return url.render_as_string(hide_password=False)
+
+
+def _database_url(value: str) -> URL:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(value)
+    except ArgumentError as exc:
+        raise ValueError(f"not a SQLAlchemy URL: {exc}") from exc
 
 
 def _parse_mqtt_url(value: str) -> MqttEndpoint:

@@ -7,17 +7,12 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
-import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 from cryptography import x509
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
 from ioc.broker import (
     Identity,
@@ -33,7 +28,7 @@ from ioc.broker import (
     write_identities,
 )
 from ioc.broker._tls import LEAF_LIFETIME, write_tls
-from tests.support.mqtt import wait_until
+from tests.support.mqtt import ClientTls, MqttUser, wait_until
 
 NOT_AUTHORIZED = (
     135  # MQTT 5 reason code of a refused CONNECT (Mosquitto 2.0 for a bad secret too) or PUBLISH
@@ -49,102 +44,28 @@ DEVICES = [("bts", "bts-1"), ("bts", "bts-2"), ("netgw", "gw-1"), ("bts", "bts-b
 COLLECTORS = [("serialgw", "sgw-1", [("bts", "bts-behind")])]
 
 
-@dataclass(frozen=True)
-class Tls:
-    """What a client brings to the TLS listener."""
-
-    ca: Path  # whom it trusts
-    cert: Path | None = None
-    key: Path | None = None
-
-
-class User:
-    """An MQTT 5 client that remembers what the broker answered and what it was sent."""
-
-    def __init__(
-        self, port: int, name: str | None, secret: str | None, tls: Tls | None = None
-    ) -> None:
-        self.connack: int | None = None
-        self.acks: dict[int, int] = {}
-        self.received: list[tuple[str, bytes]] = []
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"t-{name}", protocol=mqtt.MQTTv5
-        )
-        if name is not None:
-            self.client.username_pw_set(name, secret)
-        if tls is not None:
-            self.client.tls_set(str(tls.ca), tls.cert and str(tls.cert), tls.key and str(tls.key))
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_publish = self._on_publish
-        self.subscribed: set[int] = set()
-        self.client.on_subscribe = lambda _c, _u, mid, _r, _p: self.subscribed.add(mid)
-        self.client.on_message = lambda _c, _u, m: self.received.append((m.topic, m.payload))
-        self.refused: str | None = None  # why the connection ended before any CONNACK
-        try:
-            self.client.connect("127.0.0.1", port)
-        except (ssl.SSLError, OSError) as exc:  # the TLS handshake failed
-            self.refused = f"{type(exc).__name__}: {exc}"
-            return
-        self.client.loop_start()
-        wait_until(
-            lambda: self.connack is not None or self.refused is not None,
-            10,
-            f"the CONNACK of {name}",
-        )
-
-    def _on_disconnect(
-        self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object
-    ) -> None:
-        if self.connack is None:  # TLS 1.3: the server judges the client's certificate late
-            self.refused = f"closed before a CONNACK ({reason})"
-
-    def _on_connect(
-        self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object
-    ) -> None:
-        self.connack = reason.value
-
-    def _on_publish(
-        self, _c: mqtt.Client, _u: object, mid: int, reason: ReasonCode, _p: Properties | None
-    ) -> None:
-        self.acks[mid] = reason.value
-
-    def publish(self, topic: str, payload: str = "{}") -> int:
-        """Publish at QoS 1; the PUBACK's reason code."""
-        info = self.client.publish(topic, payload, qos=1)
-        wait_until(lambda: info.mid in self.acks, 10, f"the PUBACK on {topic}")
-        return self.acks[info.mid]
-
-    def subscribe(self, topic: str) -> None:
-        """Subscribe at QoS 1 and wait for the SUBACK (whatever it grants)."""
-        _result, mid = self.client.subscribe(topic, qos=1)
-        wait_until(lambda: mid in self.subscribed, 10, f"the SUBACK on {topic}")
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 @dataclass
 class Locked:
     broker: MosquittoProcess
     directory: Path
     secrets: dict[str, str]
-    users: list[User]
+    users: list[MqttUser]
     tls_port: int
     tls: TlsFiles
 
-    def user(self, name: str | None, secret: str | None = None) -> User:
+    def user(self, name: str | None, secret: str | None = None) -> MqttUser:
         """A client on the plain listener, with this identity's secret unless told another."""
         given = secret if secret is not None or name is None else self.secrets[name]
-        user = User(self.broker.port, name, given)
+        user = MqttUser(self.broker.port, name, given)
         self.users.append(user)
         return user
 
-    def tls_user(self, name: str, tls: Tls | None = None, secret: str | None = None) -> User:
+    def tls_user(
+        self, name: str, tls: ClientTls | None = None, secret: str | None = None
+    ) -> MqttUser:
         """A client on the TLS listener, with its own certificate unless given other TLS."""
-        own = Tls(self.tls.ca_cert, self.tls.client_cert(name), self.tls.client_key(name))
-        user = User(self.tls_port, name, secret or self.secrets[name], tls or own)
+        own = ClientTls(self.tls.ca_cert, self.tls.client_cert(name), self.tls.client_key(name))
+        user = MqttUser(self.tls_port, name, secret or self.secrets[name], tls or own)
         self.users.append(user)
         return user
 
@@ -280,18 +201,17 @@ def test_over_tls_an_identity_needs_a_certificate_from_the_ca_and_its_secret(
     # Its certificate with a wrong secret: the password file still decides.
     assert locked.tls_user("bts-1", secret="not-its-secret").connack == NOT_AUTHORIZED
     # No client certificate at all, and one from another CA with the right secret.
-    no_certificate = locked.tls_user("bts-2", Tls(locked.tls.ca_cert))
+    no_certificate = locked.tls_user("bts-2", ClientTls(locked.tls.ca_cert))
     other = write_identities(tmp_path / "other", _identities(), tls_hosts=["localhost"]).tls
     assert other is not None
-    foreign = locked.tls_user(
-        "bts-2", Tls(locked.tls.ca_cert, other.client_cert("bts-2"), other.client_key("bts-2"))
-    )
+    theirs = ClientTls(locked.tls.ca_cert, other.client_cert("bts-2"), other.client_key("bts-2"))
+    foreign = locked.tls_user("bts-2", theirs)
     for refused in (no_certificate, foreign):
         assert refused.connack is None and refused.refused, refused.refused
     log = locked.broker.log_path.read_text(encoding="utf-8")
     assert log.count("certificate verify failed") >= 1, log[-2000:]
     # A client that trusts another CA does not talk to this broker at all.
-    wary = locked.tls_user("bts-2", Tls(other.ca_cert, locked.tls.client_cert("bts-2"),
+    wary = locked.tls_user("bts-2", ClientTls(other.ca_cert, locked.tls.client_cert("bts-2"),
                                         locked.tls.client_key("bts-2")))  # fmt: skip
     assert wary.connack is None and wary.refused and "CERTIFICATE_VERIFY_FAILED" in wary.refused
 
@@ -343,5 +263,12 @@ def test_the_broker_files_belong_to_the_broker(tmp_path: Path) -> None:
     write_identities(tmp_path, [*_identities(), Identity("vc-9", IdentityKind.DEVICE, ())])
     assert made.password_file.stat().st_uid == 1883 and made.acl_file.stat().st_uid == 1883
     assert (tmp_path / "identities.csv").stat().st_uid == os.getuid()  # the rest stays private
+    # A secret given to a container's user stays its user's when the file is written again.
+    secret_file = tmp_path / "secrets" / "ioc"
+    os.chown(secret_file, 10001, 10001)
+    os.chown(tmp_path / "identities.csv", 10001, 10001)
+    write_identities(tmp_path, [*_identities(), Identity("vc-10", IdentityKind.DEVICE, ())])
+    assert (secret_file.stat().st_uid, secret_file.stat().st_mode & 0o777) == (10001, 0o600)
+    assert (tmp_path / "identities.csv").stat().st_uid == 10001
     with pytest.raises(IdentityError, match=r"cannot give .* to 'no-such-user'"):
         write_identities(tmp_path, _identities(), broker_owner="no-such-user")

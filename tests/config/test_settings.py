@@ -161,6 +161,27 @@ def test_a_client_certificate_reaches_the_broker_address(
     )  # fmt: skip
 
 
+def test_the_database_password_may_come_apart_from_its_url(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The compose file gives PostgreSQL and ioc one password file (Docker secrets)."""
+    secret = tmp_path / "postgres_password"
+    secret.write_text("p@ss/word:1\n", encoding="utf-8")
+    monkeypatch.setenv("IOC_STATE_URL", "postgresql+psycopg://ioc@postgres:5432/ioc")
+    monkeypatch.setenv("IOC_STATE_PASSWORD_FILE", str(secret))
+    url = load_settings().resolved_state_url
+    assert url == "postgresql+psycopg://ioc:p%40ss%2Fword%3A1@postgres:5432/ioc"
+    from sqlalchemy.engine import make_url
+
+    assert make_url(url).password == "p@ss/word:1"
+    monkeypatch.setenv("IOC_STATE_URL", "postgresql+psycopg://ioc:other@postgres:5432/ioc")
+    with pytest.raises(ConfigError, match="has a password and IOC_STATE_PASSWORD gives another"):
+        load_settings()
+    monkeypatch.delenv("IOC_STATE_URL")
+    with pytest.raises(ConfigError, match="IOC_STATE_PASSWORD needs IOC_STATE_URL"):
+        load_settings()
+
+
 def test_secrets_may_come_from_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """IOC_<SECRET>_FILE, as Docker secrets are mounted: the file's text, one newline off."""
     secret = tmp_path / "mqtt-password"

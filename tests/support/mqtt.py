@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0, what: str = "") -> None:
@@ -109,3 +114,81 @@ class StatusWatch:
     def stop(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+
+
+@dataclass(frozen=True)
+class ClientTls:
+    """What a client brings to the TLS listener."""
+
+    ca: Path  # whom it trusts
+    cert: Path | None = None
+    key: Path | None = None
+
+
+class MqttUser:
+    """An MQTT 5 client on 127.0.0.1 that remembers what the broker answered (CONNACK, each
+    PUBACK's reason code) and what it was sent; `refused` says why a connection got no CONNACK
+    (a TLS handshake the broker or the client refused)."""
+
+    def __init__(
+        self, port: int, name: str | None, secret: str | None, tls: ClientTls | None = None
+    ) -> None:
+        self.connack: int | None = None
+        self.acks: dict[int, int] = {}
+        self.received: list[tuple[str, bytes]] = []
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"t-{name}", protocol=mqtt.MQTTv5
+        )
+        if name is not None:
+            self.client.username_pw_set(name, secret)
+        if tls is not None:
+            self.client.tls_set(str(tls.ca), tls.cert and str(tls.cert), tls.key and str(tls.key))
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        self.subscribed: set[int] = set()
+        self.client.on_subscribe = lambda _c, _u, mid, _r, _p: self.subscribed.add(mid)
+        self.client.on_message = lambda _c, _u, m: self.received.append((m.topic, m.payload))
+        self.refused: str | None = None  # why the connection ended before any CONNACK
+        try:
+            self.client.connect("127.0.0.1", port)
+        except (ssl.SSLError, OSError) as exc:  # the TLS handshake failed
+            self.refused = f"{type(exc).__name__}: {exc}"
+            return
+        self.client.loop_start()
+        wait_until(
+            lambda: self.connack is not None or self.refused is not None,
+            10,
+            f"the CONNACK of {name}",
+        )
+
+    def _on_disconnect(
+        self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object
+    ) -> None:
+        if self.connack is None:  # TLS 1.3: the server judges the client's certificate late
+            self.refused = f"closed before a CONNACK ({reason})"
+
+    def _on_connect(
+        self, _c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object
+    ) -> None:
+        self.connack = reason.value
+
+    def _on_publish(
+        self, _c: mqtt.Client, _u: object, mid: int, reason: ReasonCode, _p: Properties | None
+    ) -> None:
+        self.acks[mid] = reason.value
+
+    def publish(self, topic: str, payload: str = "{}") -> int:
+        """Publish at QoS 1; the PUBACK's reason code."""
+        info = self.client.publish(topic, payload, qos=1)
+        wait_until(lambda: info.mid in self.acks, 10, f"the PUBACK on {topic}")
+        return self.acks[info.mid]
+
+    def subscribe(self, topic: str) -> None:
+        """Subscribe at QoS 1 and wait for the SUBACK (whatever it grants)."""
+        _result, mid = self.client.subscribe(topic, qos=1)
+        wait_until(lambda: mid in self.subscribed, 10, f"the SUBACK on {topic}")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
