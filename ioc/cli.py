@@ -302,8 +302,7 @@ def identities_make(
     )
     click.echo(
         f"identities: {len(made.added)} added, {made.kept} kept, {len(made.revoked)} revoked "
-        f"({directory / 'identities.csv'}){unplanned}\n"
-        f"broker: password_file {made.password_file}\n        acl_file {made.acl_file}"
+        f"({directory / 'identities.csv'}){unplanned}"
     )
     if made.tls is not None:
         click.echo(
@@ -311,6 +310,11 @@ def identities_make(
             f"clients trust {made.tls.ca_cert}; the broker's certificate names "
             f"{', '.join(made.tls.hosts)}"
         )
+    listener = made.mosquitto_config(8883 if made.tls else None, "0.0.0.0")
+    click.echo(
+        "broker: in mosquitto.conf (docs/security.md)\n  "
+        + "\n  ".join(listener.split("\n")).rstrip()
+    )
     if pid_file is not None:
         click.echo(f"broker: told to reload (pid {reload_broker(pid_file)})")
 

@@ -115,16 +115,24 @@ class IdentityFiles:
     tls: TlsFiles | None = None  # the CA's certificates, when the folder has TLS
 
     def mosquitto_config(self, tls_port: int | None = None, bind: str = "127.0.0.1") -> str:
-        """The lines a mosquitto.conf needs to use these files: no anonymous access, the
-        password file and ACL, and (given a port) the TLS listener."""
-        lines = (
-            f"allow_anonymous false\npassword_file {self.password_file}\nacl_file {self.acl_file}\n"
-        )
-        if tls_port is not None:
-            if self.tls is None:
-                raise IdentityError(f"{self.directory} has no TLS certificates (--tls-host)")
-            lines += mosquitto_tls_listener(tls_port, bind, self.password_file.parent)
-        return lines
+        """The lines a mosquitto.conf needs to use these files (see `mosquitto_config`)."""
+        return mosquitto_config(self.directory, tls_port, bind)
+
+
+def mosquitto_config(directory: Path, tls_port: int | None = None, bind: str = "127.0.0.1") -> str:
+    """The lines a mosquitto.conf needs to use an identities folder: no anonymous access, the
+    password file and ACL, and (given a port) the TLS listener."""
+    broker_dir = directory / "mosquitto"
+    lines = (
+        "allow_anonymous false\n"
+        f"password_file {broker_dir / 'passwd'}\n"
+        f"acl_file {broker_dir / 'acl'}\n"
+    )
+    if tls_port is not None:
+        if not (broker_dir / "server.crt").is_file():
+            raise IdentityError(f"{directory} has no TLS certificates (make it with --tls-host)")
+        lines += mosquitto_tls_listener(tls_port, bind, broker_dir)
+    return lines
 
 
 def write_identities(

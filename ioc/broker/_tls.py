@@ -104,15 +104,15 @@ def write_tls(
 
 
 def mosquitto_tls_listener(port: int, bind: str, broker_dir: Path) -> str:
-    """A Mosquitto listener for mqtts://: TLS 1.2+, a client certificate from the CA required
-    (the password file and ACL still decide who it is and what it may do)."""
+    """A Mosquitto listener for mqtts:// (TLS 1.2 or 1.3, Mosquitto's default) that requires a
+    client certificate from the CA (the password file and ACL still decide who it is and what
+    it may do)."""
     return (
         f"listener {port} {bind}\n"
         f"cafile {broker_dir / 'ca.crt'}\n"
         f"certfile {broker_dir / 'server.crt'}\n"
         f"keyfile {broker_dir / 'server.key'}\n"
         "require_certificate true\n"
-        "tls_version tlsv1.2\n"
     )
 
 
