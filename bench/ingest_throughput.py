@@ -109,8 +109,11 @@ def measure_ingest(
     messages: list[tuple[str, bytes]],
     workdir: Path,
     settings: dict[str, str],
+    publisher: tuple[str, str] | None = None,
+    monitor: tuple[str, str] | None = None,
 ) -> tuple[float, int]:
-    """Messages/s from first publish until every point is counted in InfluxDB."""
+    """Messages/s from first publish until every point is counted in InfluxDB; on a locked
+    broker the load generator logs in as `publisher` and the readiness check as `monitor`."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
         "IOC_MQTT_URL": broker.url,
@@ -123,8 +126,12 @@ def measure_ingest(
     }
     ingest = subprocess.Popen([sys.executable, "-m", "ioc", "ingest"], env=env)
     try:
-        wait_until(lambda: has_subscriber(broker.port), timeout_s=30, what="ingest subscribed")
-        generator = LoadGenerator(broker.port, messages, "bench-ingest")
+        wait_until(
+            lambda: has_subscriber(broker.port, *(monitor or (None, None))),
+            timeout_s=30,
+            what="ingest subscribed",
+        )
+        generator = LoadGenerator(broker.port, messages, "bench-ingest", publisher)
         processes = {
             "ingest": ingest.pid,
             "mosquitto": broker.process.pid,  # type: ignore[union-attr]
@@ -145,7 +152,7 @@ def measure_ingest(
         )
         print(f"  CPU during the end-to-end run (share of one core): {shares}", flush=True)
         time.sleep(2)  # anything extra would be a duplicate or a stray
-        return len(messages) / elapsed, count_points(influx, "ingest")
+        return len(messages) / elapsed, count_points(influx, env["IOC_INFLUX_DB"])
     finally:
         ingest.terminate()
         ingest.wait(timeout=30)

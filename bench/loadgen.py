@@ -43,9 +43,16 @@ def bts_messages(count: int, devices: int, start_ms: int) -> list[tuple[str, byt
 class LoadGenerator:
     """Streams pre-encoded messages to a broker as fast as the socket takes them."""
 
-    def __init__(self, port: int, messages: list[tuple[str, bytes]], client_id: str = "loadgen"):
+    def __init__(
+        self,
+        port: int,
+        messages: list[tuple[str, bytes]],
+        client_id: str = "loadgen",
+        login: tuple[str, str] | None = None,
+    ):
         self.port = port
         self.client_id = client_id
+        self.login = login
         self.stream = b"".join(
             publish_packet(topic.encode(), payload, mid=index % 65535 + 1)
             for index, (topic, payload) in enumerate(messages)
@@ -59,8 +66,10 @@ class LoadGenerator:
         """Connect, send everything, and return when every PUBACK arrived."""
         sock = socket.create_connection(("127.0.0.1", self.port))
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.sendall(connect_packet(self.client_id))
-        assert sock.recv(4)[:1] == b"\x20", "no CONNACK"
+        sock.sendall(connect_packet(self.client_id, login=self.login))
+        connack = sock.recv(4)
+        if connack[:1] != b"\x20" or connack[3:4] != b"\x00":
+            raise RuntimeError(f"the broker refused the load generator: CONNACK {connack!r}")
         reader = threading.Thread(target=self._read_acks, args=(sock,))
         reader.start()
         self.sent_at = time.monotonic()

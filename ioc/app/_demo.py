@@ -222,7 +222,8 @@ class Demo:
         )
         return (
             f"ioc demo: {len(self.fleet)} simulated devices at {self.speed:g}x speed\n"
-            f"  broker     {self.broker.url} ({broker_kind})\n"
+            f"  broker     {self.broker.url} ({broker_kind}; anonymous, on loopback only: "
+            "a deployment locks it, docs/security.md)\n"
             f"  telemetry  {self._store_where()}\n"
             f"  state      {settings.resolved_state_url}\n"
             f"  faults     {faults or 'none'}{modbus}{probe}\n"

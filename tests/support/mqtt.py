@@ -142,7 +142,9 @@ class MqttUser:
         if name is not None:
             self.client.username_pw_set(name, secret)
         if tls is not None:
-            self.client.tls_set(str(tls.ca), tls.cert and str(tls.cert), tls.key and str(tls.key))
+            self.client.tls_set(
+                str(tls.ca), str(tls.cert) if tls.cert else None, str(tls.key) if tls.key else None
+            )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish

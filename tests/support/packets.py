@@ -21,10 +21,15 @@ def string(data: bytes) -> bytes:
     return struct.pack("!H", len(data)) + data
 
 
-def connect_packet(client_id: str, keepalive: int = 600) -> bytes:
-    """MQTT 3.1.1 CONNECT with a clean session."""
-    body = string(b"MQTT") + bytes([4, 0x02]) + struct.pack("!H", keepalive)
+def connect_packet(
+    client_id: str, keepalive: int = 600, login: tuple[str, str] | None = None
+) -> bytes:
+    """MQTT 3.1.1 CONNECT with a clean session, and a user name and password if given."""
+    flags = 0x02 | (0xC0 if login else 0)
+    body = string(b"MQTT") + bytes([4, flags]) + struct.pack("!H", keepalive)
     body += string(client_id.encode())
+    if login:
+        body += string(login[0].encode()) + string(login[1].encode())
     return b"\x10" + varint(len(body)) + body
 
 
