@@ -532,8 +532,11 @@ def token() -> None:
 @click.option(
     "--expires", default=None, help="Valid for this long (90m, 12h, 30d); default: until revoked."
 )
+@_BY
 @click.pass_context
-def token_create(ctx: click.Context, role: str, name: str | None, expires: str | None) -> None:
+def token_create(
+    ctx: click.Context, role: str, name: str | None, expires: str | None, actor: str
+) -> None:
     """Create a token; the secret is printed alone on the last line."""
     from ioc.app import OperatorDesk
     from ioc.config.documents import parse_duration
@@ -550,8 +553,9 @@ def token_create(ctx: click.Context, role: str, name: str | None, expires: str |
     now = now_ms()
     with OperatorDesk(_settings(ctx)) as desk:
         record, secret = desk.tokens.create(
-            Role(role), name or f"{role}-token", now, now + lifetime_ms if lifetime_ms else None
-        )
+            Role(role), name or f"{role}-token", now, now + lifetime_ms if lifetime_ms else None,
+            f"{actor} (cli)",
+        )  # fmt: skip
     until = f", until {_when(record.expires_at_ms)}" if record.expires_at_ms else ""
     click.echo(f"token #{record.id} ({record.role.value}, {record.name}{until}); keep it secret:")
     click.echo(secret)
@@ -566,24 +570,30 @@ def token_list(ctx: click.Context) -> None:
     with OperatorDesk(_settings(ctx)) as desk:
         records = desk.tokens.list()
     for record in records:
-        revoked = f" revoked {_when(record.revoked_at_ms)}" if record.revoked_at_ms else ""
+        revoked = (
+            f" revoked {_when(record.revoked_at_ms)} by {record.revoked_by or '?'}"
+            if record.revoked_at_ms
+            else ""
+        )
         expires = f" expires {_when(record.expires_at_ms)}" if record.expires_at_ms else ""
         click.echo(
             f"#{record.id:<4} {record.role.value:8} {record.name:24} "
-            f"created {_when(record.created_at_ms)}{expires}{revoked}"
+            f"created {_when(record.created_at_ms)} by {record.created_by or '?'}"
+            f"{expires}{revoked}"
         )
 
 
 @token.command("revoke")
 @click.argument("token_id", type=int)
+@_BY
 @click.pass_context
-def token_revoke(ctx: click.Context, token_id: int) -> None:
+def token_revoke(ctx: click.Context, token_id: int, actor: str) -> None:
     """Revoke a token at once."""
     from ioc.app import OperatorDesk
     from ioc.domain import now_ms
 
     with OperatorDesk(_settings(ctx)) as desk:
-        revoked = desk.tokens.revoke(token_id, now_ms())
+        revoked = desk.tokens.revoke(token_id, now_ms(), f"{actor} (cli)")
     if not revoked:
         click.echo(f"ioc: no live token #{token_id}", err=True)
         sys.exit(EXIT_FAILED)

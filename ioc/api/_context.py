@@ -109,9 +109,14 @@ class TokenKeeper(Protocol):
     """API tokens (the state database's TokenStore)."""
 
     def create(
-        self, role: Role, name: str, now_ms: int, expires_at_ms: int | None = None
+        self,
+        role: Role,
+        name: str,
+        now_ms: int,
+        expires_at_ms: int | None = None,
+        created_by: str | None = None,
     ) -> tuple[ApiToken, str]:
-        """A new token and its secret (shown once)."""
+        """A new token and its secret (shown once), recorded as made by `created_by`."""
 
     def find(self, secret: str, now_ms: int) -> ApiToken | None:
         """The live (unrevoked, unexpired) token with this secret."""
@@ -119,7 +124,7 @@ class TokenKeeper(Protocol):
     def list(self) -> list[ApiToken]:
         """Every token (never the secrets)."""
 
-    def revoke(self, token_id: int, now_ms: int) -> bool:
+    def revoke(self, token_id: int, now_ms: int, revoked_by: str | None = None) -> bool:
         """Revoke a live token; False if there is none with that id."""
 
 

@@ -31,6 +31,8 @@ class ApiToken:
     created_at_ms: int
     revoked_at_ms: int | None
     expires_at_ms: int | None = None  # None: until revoked
+    created_by: str | None = None  # who made it: a token's actor, or a CLI user
+    revoked_by: str | None = None
 
     @property
     def actor(self) -> str:

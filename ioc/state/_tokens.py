@@ -35,6 +35,8 @@ api_token_table = Table(
     Column("created_at_ms", BigInteger, nullable=False),
     Column("revoked_at_ms", BigInteger, nullable=True),
     Column("expires_at_ms", BigInteger, nullable=True),  # none: until revoked
+    Column("created_by", String(128), nullable=True),  # none: made before it was recorded
+    Column("revoked_by", String(128), nullable=True),
 )
 
 T = TypeVar("T")
@@ -47,8 +49,9 @@ def _digest(token: str) -> str:
 
 def _token(row: Any) -> ApiToken:
     return ApiToken(
-        row.id, row.name, Role(row.role), row.created_at_ms, row.revoked_at_ms, row.expires_at_ms
-    )
+        row.id, row.name, Role(row.role), row.created_at_ms, row.revoked_at_ms, row.expires_at_ms,
+        row.created_by, row.revoked_by,
+    )  # fmt: skip
 
 
 class TokenStore:
@@ -61,24 +64,32 @@ class TokenStore:
         return run_in(self._engine, what, work)
 
     def create(
-        self, role: Role, name: str, now_ms: int, expires_at_ms: int | None = None
+        self,
+        role: Role,
+        name: str,
+        now_ms: int,
+        expires_at_ms: int | None = None,
+        created_by: str | None = None,
     ) -> tuple[ApiToken, str]:
         """A new token: its record, and the secret (shown once, never stored)."""
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         name = name[:128]
+        created_by = created_by[:128] if created_by else None
         row = {
             "name": name,
             "role": role.value,
             "digest": _digest(secret),
             "created_at_ms": now_ms,
             "expires_at_ms": expires_at_ms,
+            "created_by": created_by,
         }
         table = api_token_table
         token_id = self._run(
             "create a token",
             lambda c: c.execute(insert(table).values(row).returning(table.c.id)).scalar_one(),
         )
-        return ApiToken(int(token_id), name, role, now_ms, None, expires_at_ms), secret
+        record = ApiToken(int(token_id), name, role, now_ms, None, expires_at_ms, created_by)
+        return record, secret
 
     def find(self, secret: str, now_ms: int) -> ApiToken | None:
         """The record of a valid token, unrevoked and unexpired at `now_ms`; None otherwise."""
@@ -101,12 +112,12 @@ class TokenStore:
             lambda c: [_token(r) for r in c.execute(select(table).order_by(table.c.id))],
         )
 
-    def revoke(self, token_id: int, now_ms: int) -> bool:
+    def revoke(self, token_id: int, now_ms: int, revoked_by: str | None = None) -> bool:
         """Revoke a token; False if there was no such live token."""
         table = api_token_table
         statement = (
             update(table)
             .where(table.c.id == token_id, table.c.revoked_at_ms.is_(None))
-            .values(revoked_at_ms=now_ms)
+            .values(revoked_at_ms=now_ms, revoked_by=revoked_by[:128] if revoked_by else None)
         )
         return bool(self._run("revoke a token", lambda c: c.execute(statement).rowcount))

@@ -70,7 +70,7 @@ def test_every_answer_carries_the_security_headers(api: tuple[TestClient, str]) 
     assert "https://cdn.jsdelivr.net" in docs.headers["Content-Security-Policy"]
 
 
-def test_a_token_past_its_expiry_is_refused(
+def test_a_token_past_its_expiry_is_refused_and_its_makers_are_recorded(
     tmp_path: Path, small_inventory: Inventory, profiles: dict[str, Profile]
 ) -> None:
     clock = [1_790_000_000_000]
@@ -89,10 +89,22 @@ def test_a_token_past_its_expiry_is_refused(
             )
             assert made.status_code == 201, made.text
             assert made.json()["expires_at_ms"] == clock[0] + 3_600_000
+            assert made.json()["created_by"] == f"admin (token #{_admin.id})"
             visitor = {"Authorization": f"Bearer {made.json()['secret']}"}
             assert client.get("/api/v1/overview", headers=visitor).status_code == 200
             clock[0] += 3_600_000  # the hour is up
             assert client.get("/api/v1/overview", headers=visitor).status_code == 401
+            # Who made a token and who revoked it is on its record.
+            token_id = made.json()["id"]
+            revoked = client.post(
+                f"/api/v1/tokens/{token_id}/revoke",
+                headers={"Authorization": f"Bearer {admin}"},
+            )
+            assert revoked.status_code == 200, revoked.text
+            listed = {t["id"]: t for t in client.get(
+                "/api/v1/tokens", headers={"Authorization": f"Bearer {admin}"}
+            ).json()}  # fmt: skip
+            assert listed[token_id]["revoked_by"] == f"admin (token #{_admin.id})"
             assert (
                 client.get(  # a token without an expiry goes on
                     "/api/v1/overview", headers={"Authorization": f"Bearer {admin}"}

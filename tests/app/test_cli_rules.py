@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -214,8 +215,9 @@ def test_tokens_from_the_command_line(tmp_path: Path) -> None:
     listed = run_ioc("token", "list", env=env)
     assert "viewer" in listed.stdout and "wall-1" in listed.stdout
     assert lines[-1] not in listed.stdout  # the secret is never shown again
-    assert run_ioc("token", "revoke", "1", env=env).returncode == 0
-    assert "revoked" in run_ioc("token", "list", env=env).stdout
+    assert run_ioc("token", "revoke", "1", "--by", "minh", env=env).returncode == 0
+    listed = run_ioc("token", "list", env=env).stdout
+    assert re.search(r"by \S+ \(cli\) revoked .* by minh \(cli\)", listed), listed
     assert run_ioc("token", "revoke", "1", env=env).returncode == 1
     bad = run_ioc("token", "create", "--role", "root", env=env)
     assert bad.returncode == 2 and "'root' is not one of" in bad.stderr

@@ -30,6 +30,8 @@ class TokenPublic(BaseModel):
     created_at_ms: int
     revoked_at_ms: int | None
     expires_at_ms: int | None
+    created_by: str | None  # the actor that made it (a token, or a CLI user)
+    revoked_by: str | None
 
 
 class TokenCreated(TokenPublic):
@@ -46,6 +48,8 @@ def _public(token: ApiToken) -> TokenPublic:
         created_at_ms=token.created_at_ms,
         revoked_at_ms=token.revoked_at_ms,
         expires_at_ms=token.expires_at_ms,
+        created_by=token.created_by,
+        revoked_by=token.revoked_by,
     )
 
 
@@ -56,17 +60,17 @@ def list_tokens(context: Context, _caller: Admin) -> list[TokenPublic]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_token(body: TokenCreate, context: Context, _caller: Admin) -> TokenCreated:
+def create_token(body: TokenCreate, context: Context, caller: Admin) -> TokenCreated:
     """A new token; keep the secret, it is not shown again."""
     now = context.clock()
     expires = now + body.expires_in_s * 1000 if body.expires_in_s is not None else None
-    token, secret = context.tokens.create(body.role, body.name, now, expires)
+    token, secret = context.tokens.create(body.role, body.name, now, expires, caller.actor)
     return TokenCreated(**_public(token).model_dump(), secret=secret)
 
 
 @router.post("/{token_id}/revoke", responses=problems(404))
-def revoke_token(token_id: RowId, context: Context, _caller: Admin) -> dict[str, str]:
+def revoke_token(token_id: RowId, context: Context, caller: Admin) -> dict[str, str]:
     """Revoke a token at once."""
-    if not context.tokens.revoke(token_id, context.clock()):
+    if not context.tokens.revoke(token_id, context.clock(), caller.actor):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no live token {token_id}")
     return {"status": "revoked"}
