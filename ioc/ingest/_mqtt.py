@@ -77,6 +77,11 @@ class MqttConsumer:
         self._failing = False
 
     @property
+    def _where(self) -> str:
+        broker = self._options.broker
+        return f"{'mqtts' if broker.tls else 'mqtt'}://{broker.host}:{broker.port}"
+
+    @property
     def connected(self) -> bool:
         """Whether the session is up and subscribed now."""
         return self._connected.is_set()
@@ -142,9 +147,8 @@ class MqttConsumer:
         self._failing = False
         client.subscribe(self._options.subscription, qos=1)
         log.info(
-            "connected to mqtt://%s:%d (session %s)",
-            self._options.broker.host,
-            self._options.broker.port,
+            "connected to %s (session %s)",
+            self._where,
             "resumed" if flags.session_present else "new",
         )
 
@@ -166,13 +170,10 @@ class MqttConsumer:
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
         if not self._failing:
             self._failing = True
-            scheme = "mqtts" if self._options.broker.tls else "mqtt"
             log.warning(
-                "cannot connect to %s://%s:%d; retrying with backoff (check the address, "
+                "cannot connect to %s; retrying with backoff (check the address, "
                 "IOC_MQTT_CA_FILE, the certificate and the credentials)",
-                scheme,
-                self._options.broker.host,
-                self._options.broker.port,
+                self._where,
             )
 
     def _on_disconnect(

@@ -42,9 +42,18 @@ def _stored_devices(data_dir: Path) -> int:
         return int(db.execute("SELECT COUNT(DISTINCT device_id) FROM reading").fetchone()[0])
 
 
+def _stored_rows(data_dir: Path, device: str) -> int:
+    with closing(sqlite3.connect(data_dir / "telemetry.db")) as db:
+        query = "SELECT COUNT(*) FROM reading WHERE device_id = ?"
+        return int(db.execute(query, (device,)).fetchone()[0])
+
+
 def _locked_broker(directory: Path, identities: Path) -> tuple[MosquittoProcess, int]:
     tls_port = free_port()
-    broker = MosquittoProcess(directory, extra_config=mosquitto_config(identities, tls_port))
+    pid_file = f"pid_file {directory / 'mosquitto.pid'}\n"  # for `ioc identities ... --reload`
+    broker = MosquittoProcess(
+        directory, extra_config=mosquitto_config(identities, tls_port) + pid_file
+    )
     broker.start()
     wait_for_port(tls_port, 10)
     return broker, tls_port
@@ -107,11 +116,28 @@ def test_thousands_of_identities_through_a_locked_broker(tmp_path: Path) -> None
         refused = re.search(r"(\d+) refused$", shared.stderr.strip().splitlines()[-1])
         assert refused and int(refused.group(1)) > 0, shared.stderr
         assert "bts-QT-00002: the broker refuses its publishes (Not authorized)" in shared.stderr
+        # Revoked while ioc runs: the broker reloads, that device is refused, the others go on.
+        revoked = run_ioc(
+            "identities", "revoke", "bts-QT-00002", "--out", str(identities),
+            "--reload", str(tmp_path / "mosquitto" / "mosquitto.pid"), env=plain,
+        )  # fmt: skip
+        assert revoked.returncode == 0 and "told to reload" in revoked.stdout, revoked.stderr
+        before = _stored_rows(data, "bts-QT-00003")
+        after_revoking = run_ioc(
+            "sim", "--devices", "3", "--classes", "bts", "--speed", "60", "--duration", "3",
+            "--quiet", "--credentials", str(identities / "identities.csv"), env=plain,
+        )  # fmt: skip
+        last = after_revoking.stderr.strip().splitlines()[-1]
+        failures = re.search(r"(\d+) connect failures", last)
+        assert failures and int(failures.group(1)) > 0, after_revoking.stderr
+        wait_until(lambda: _stored_rows(data, "bts-QT-00003") > before, 30, "the others stored")
+        assert ioc.running
     finally:
         code = ioc.stop()
         broker.stop()
     log = (tmp_path / "ioc.log").read_text(encoding="utf-8")
     assert code == 0, log[-3000:]
+    assert log.count("connected to mqtts://") == 1, "ioc never reconnected, never restarted"
     statuses = [line for line in log.splitlines() if "rejected" in line]
     assert statuses and "rejected 0" in statuses[-1], statuses[-1:]
     with closing(AlertRepository(connect_state(f"sqlite:///{data / 'state.db'}"))) as alerts:
