@@ -15,14 +15,17 @@ import orjson
 from tests.support.packets import connect_packet, publish_packet
 
 
-def bts_messages(count: int, devices: int, start_ms: int) -> list[tuple[str, bytes]]:
-    """8-metric BTS telemetry, round-robin over devices, one ms apart per device."""
+def bts_messages(
+    count: int, devices: int, start_ms: int, interval_ms: int = 1000
+) -> list[tuple[str, bytes]]:
+    """8-metric BTS telemetry, round-robin over devices, each device reporting every
+    `interval_ms` (keep count / devices * interval_ms inside ingest's allowed clock skew)."""
     messages = []
     for index in range(count):
         device = f"bts-QT-{index % devices + 1:05d}"
         payload = orjson.dumps(
             {
-                "ts": start_ms + index // devices * 1000,
+                "ts": start_ms + index // devices * interval_ms,
                 "seq": index // devices,
                 "metrics": {
                     "mains_ok": True,
