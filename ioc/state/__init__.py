@@ -11,6 +11,7 @@ from ioc.state._alerts import AlertRepository, AlertRequest
 from ioc.state._db import StateError, StateRefused, StateUnavailable, connect_state, upgrade
 from ioc.state._deadletters import DeadLetter, DeadLetterLog
 from ioc.state._heartbeat import HeartbeatStore
+from ioc.state._lease import Fenced, Lease, LeaseStore, fence
 from ioc.state._outbox import Outbox
 from ioc.state._tokens import TokenStore
 
@@ -19,12 +20,16 @@ __all__ = [
     "AlertRequest",
     "DeadLetter",
     "DeadLetterLog",
+    "Fenced",
     "HeartbeatStore",
+    "Lease",
+    "LeaseStore",
     "Outbox",
     "StateError",
     "StateRefused",
     "StateUnavailable",
     "TokenStore",
     "connect_state",
+    "fence",
     "upgrade",
 ]

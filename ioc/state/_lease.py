@@ -1,0 +1,139 @@
+"""Leadership by lease in the state database, with fencing terms.
+
+One row per lease: who holds it, until when, and its term (a number that grows each time the
+lease changes hands). A node acquires the lease only when it is free or expired, and renews it
+while it holds it; a node that loses it stops acting (its own clock tells it when its lease
+runs out) before another can take it. Every write a leader makes checks, in its own
+transaction, that the lease still names it with its term (`fence`): a stale leader's write is
+refused even if it woke up late. On PostgreSQL the check locks the lease row, so a takeover
+waits for a write in flight, and a write after the takeover sees the new term.
+
+Times are the callers' (epoch ms): nodes compare them across machines, so their clocks must
+agree to well within a lease (NTP).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Row,
+    String,
+    Table,
+    case,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from ioc.state._db import StateError, metadata, run_in
+
+lease_table = Table(
+    "cluster_lease",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("term", BigInteger, nullable=False),
+    Column("acquired_at_ms", BigInteger, nullable=False),
+    Column("expires_at_ms", BigInteger, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A lease as the database has it."""
+
+    name: str
+    holder: str
+    term: int
+    acquired_at_ms: int
+    expires_at_ms: int
+
+    def held_by(self, node: str, now_ms: int) -> bool:
+        """Whether `node` holds it at `now_ms`."""
+        return self.holder == node and self.expires_at_ms > now_ms
+
+
+class Fenced(StateError):
+    """A write refused: the writer no longer holds the lease with its term (it must stop
+    acting as the leader; nothing for an operator to fix)."""
+
+
+class LeaseStore:
+    """Acquires, renews, releases and reads leases; fences writes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def claim(self, name: str, node: str, now_ms: int, lease_ms: int) -> Lease:
+        """Take the lease if it is free or expired, or renew it if `node` holds it; the lease
+        as it stands afterwards (held by `node` or by another)."""
+        return run_in(
+            self._engine, "claim the lease", lambda c: _claim(c, name, node, now_ms, lease_ms)
+        )
+
+    def release(self, name: str, node: str, term: int) -> None:
+        """Give the lease up at once (a clean stop), if `node` still holds it with `term`."""
+        table = lease_table
+        statement = (
+            update(table)
+            .where(table.c.name == name, table.c.holder == node, table.c.term == term)
+            .values(expires_at_ms=0)
+        )
+        run_in(self._engine, "release the lease", lambda c: c.execute(statement))
+
+    def read(self, name: str) -> Lease | None:
+        """The lease, or None if nobody ever held it."""
+        query = select(lease_table).where(lease_table.c.name == name)
+        row = run_in(self._engine, "read the lease", lambda c: c.execute(query).first(), False)
+        return None if row is None else _lease(row)
+
+
+def fence(connection: Connection, name: str, node: str, term: int, now_ms: int) -> None:
+    """Refuse the transaction on `connection` unless `node` holds lease `name` with `term`
+    at `now_ms`; on PostgreSQL the lease row stays locked until the transaction ends."""
+    query = select(lease_table).where(lease_table.c.name == name)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = connection.execute(query).first()
+    if row is None or row.holder != node or row.term != term or row.expires_at_ms <= now_ms:
+        held = "nobody" if row is None else f"{row.holder} (term {row.term})"
+        raise Fenced(f"{node} (term {term}) no longer leads: the lease {name!r} is {held}'s")
+
+
+def _claim(connection: Connection, name: str, node: str, now_ms: int, lease_ms: int) -> Lease:
+    table = lease_table
+    mine = table.c.holder == node
+    statement = (
+        update(table)
+        .where(table.c.name == name, or_(mine, table.c.expires_at_ms <= now_ms))
+        .values(
+            holder=node,
+            term=table.c.term + case((mine, 0), else_=1),  # a new holder, a new term
+            acquired_at_ms=case((mine, table.c.acquired_at_ms), else_=now_ms),
+            expires_at_ms=now_ms + lease_ms,
+        )
+    )
+    if connection.execute(statement).rowcount == 0:
+        first = {"name": name, "holder": node, "term": 1, "acquired_at_ms": now_ms,
+                 "expires_at_ms": now_ms + lease_ms}  # fmt: skip
+        try:
+            with connection.begin_nested():
+                connection.execute(insert(table).values(first))
+        except IntegrityError:
+            pass  # it exists and another holds it
+    return _lease(connection.execute(select(table).where(table.c.name == name)).one())
+
+
+def _lease(row: Row[Any]) -> Lease:
+    return Lease(
+        str(row.name), str(row.holder), int(row.term), int(row.acquired_at_ms),
+        int(row.expires_at_ms),
+    )  # fmt: skip

@@ -1,0 +1,85 @@
+"""The leader's lease on SQLite and PostgreSQL: taken when free or expired, renewed by its
+holder only, a new term for each new holder, and writes fenced by the term."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, text
+
+from ioc.state import Fenced, LeaseStore, connect_state, fence
+
+LEASE_MS = 15_000
+
+
+@pytest.fixture
+def engine(state_url: str) -> Iterator[Engine]:
+    engine = connect_state(state_url)
+    yield engine
+    engine.dispose()
+
+
+def test_one_holder_at_a_time_and_a_new_term_for_each(engine: Engine) -> None:
+    leases = LeaseStore(engine)
+    assert leases.read("leader") is None
+    first = leases.claim("leader", "node-a", 1_000, LEASE_MS)
+    assert (first.holder, first.term, first.expires_at_ms) == ("node-a", 1, 16_000)
+    # Another node finds it held; the holder renews it (same term, same start).
+    assert leases.claim("leader", "node-b", 5_000, LEASE_MS) == first
+    renewed = leases.claim("leader", "node-a", 6_000, LEASE_MS)
+    assert (renewed.term, renewed.acquired_at_ms, renewed.expires_at_ms) == (1, 1_000, 21_000)
+    assert not leases.claim("leader", "node-b", 20_999, LEASE_MS).held_by("node-b", 20_999)
+    # Expired: the next claimant takes it with a new term.
+    taken = leases.claim("leader", "node-b", 21_000, LEASE_MS)
+    assert (taken.holder, taken.term, taken.acquired_at_ms) == ("node-b", 2, 21_000)
+    assert leases.claim("leader", "node-a", 22_000, LEASE_MS).holder == "node-b"
+    # A clean stop gives it up at once.
+    leases.release("leader", "node-b", 2)
+    back = leases.claim("leader", "node-a", 23_000, LEASE_MS)
+    assert (back.holder, back.term) == ("node-a", 3)
+    leases.release("leader", "node-b", 2)  # not its lease any more: nothing happens
+    assert leases.read("leader") == back
+
+
+def test_a_stale_leader_cannot_write(engine: Engine) -> None:
+    leases = LeaseStore(engine)
+    leases.claim("leader", "node-a", 0, LEASE_MS)
+    with engine.begin() as connection:
+        fence(connection, "leader", "node-a", 1, 1_000)  # it leads: the write goes on
+    with pytest.raises(Fenced, match=r"node-a \(term 1\) no longer leads"), engine.begin() as c:
+        fence(c, "leader", "node-a", 1, LEASE_MS)  # its own lease ran out
+    leases.claim("leader", "node-b", LEASE_MS, LEASE_MS)
+    with pytest.raises(Fenced, match=r"is node-b \(term 2\)'s"), engine.begin() as c:
+        fence(c, "leader", "node-a", 1, LEASE_MS + 1)  # woke up after the takeover
+    with pytest.raises(Fenced), engine.begin() as c:
+        fence(c, "leader", "node-a", 2, LEASE_MS + 1)  # nor with a borrowed term
+    with pytest.raises(Fenced, match="is nobody's"), engine.begin() as c:
+        fence(c, "other", "node-a", 1, 0)
+
+
+def test_a_takeover_waits_for_the_write_in_flight(postgres_url: str) -> None:
+    """PostgreSQL (SQLite has one node): the fence locks the lease row, so the new leader's
+    term begins after the old leader's last write commits, never in the middle of it."""
+    engine = connect_state(postgres_url)
+    leases = LeaseStore(engine)
+    name = f"leader-{uuid.uuid4().hex[:8]}"  # the session's database is shared
+    leases.claim(name, "node-a", 0, LEASE_MS)
+    order: list[str] = []
+    with engine.begin() as connection:
+        fence(connection, name, "node-a", 1, 1_000)
+        claimant = threading.Thread(
+            target=lambda: order.append(
+                f"claimed term {leases.claim(name, 'node-b', LEASE_MS, LEASE_MS).term}"
+            )
+        )
+        claimant.start()
+        claimant.join(0.5)
+        assert claimant.is_alive(), "the claim waits for the write's transaction"
+        connection.execute(text("SELECT 1"))
+        order.append("write committed")
+    claimant.join(10)
+    engine.dispose()
+    assert order == ["write committed", "claimed term 2"]
