@@ -1,0 +1,94 @@
+"""What Mosquitto does with a shared subscription when a member dies, measured on the real
+broker; ioc's cluster is built on it (docs/operations.md, "Two nodes").
+
+A member with a persistent session that dies keeps its share: the broker goes on handing it
+every other message, queued in its offline session, and never gives its unacknowledged ones to
+the others. Resuming that session under the dead member's client id (without subscribing again)
+delivers all of them, and ending it (DISCONNECT with session expiry 0) returns the whole load
+to the living. Nothing is lost."""
+
+from __future__ import annotations
+
+import socket
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ioc.broker import MosquittoProcess
+from tests.support.mqtt import publish_all, wait_until
+
+SHARED = "$share/ingest/t/#"
+
+
+class Member:
+    """An MQTT 5 member of the group with a persistent session; acknowledges only if told."""
+
+    def __init__(self, port: int, client_id: str, acknowledge: bool, subscribe: bool) -> None:
+        self.got: list[int] = []
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )  # fmt: skip
+
+        def on_message(client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+            self.got.append(int(message.payload))
+            if acknowledge:
+                client.ack(message.mid, message.qos)
+
+        self.client.on_message = on_message
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = 3600
+        self.client.connect("127.0.0.1", port, properties=properties, clean_start=False)
+        self.client.loop_start()
+        if subscribe:
+            _result, mid = self.client.subscribe(SHARED, qos=1)
+            subscribed: list[int] = []
+            self.client.on_subscribe = lambda _c, _u, m, _r, _p: subscribed.append(m)
+            wait_until(lambda: mid in subscribed, 10, "the SUBACK")
+
+    def die(self) -> None:
+        """The socket cut, no DISCONNECT: a SIGKILL or a power cut."""
+        self.client._sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+        self.client.loop_stop()
+
+    def end_session(self) -> None:
+        """DISCONNECT with session expiry 0: the broker forgets the session."""
+        properties = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = 0
+        self.client.disconnect(properties=properties)
+        self.client.loop_stop()
+
+
+def _send(port: int, numbers: range) -> None:
+    publish_all(port, [("t/x", str(n).encode()) for n in numbers], client_id="producer")
+
+
+def test_a_dead_members_share_waits_in_its_session_until_another_resumes_it(
+    mosquitto: MosquittoProcess,
+) -> None:
+    broker = mosquitto
+    node_a = Member(broker.port, "ingest-a", acknowledge=False, subscribe=True)
+    node_b = Member(broker.port, "ingest-b", acknowledge=True, subscribe=True)
+    _send(broker.port, range(20))
+    wait_until(lambda: len(node_a.got) + len(node_b.got) == 20, 10, "all 20 delivered")
+    unacknowledged = list(node_a.got)
+    assert unacknowledged, "the group shares the load"
+    node_a.die()
+    _send(broker.port, range(20, 40))
+    wait_until(lambda: len(node_b.got) >= 20, 10, "b's share")
+    # b never gets a's unacknowledged messages nor, while a's session lives, a's share.
+    assert not set(unacknowledged) & set(node_b.got)
+    kept_for_a = set(range(20, 40)) - set(node_b.got)
+    assert kept_for_a, "the broker keeps handing the dead member its share"
+    # Another node resumes a's session under a's client id, and ends it once drained.
+    adopter = Member(broker.port, "ingest-a", acknowledge=True, subscribe=False)
+    wait_until(
+        lambda: set(adopter.got) >= set(unacknowledged) | kept_for_a, 10, "a's session drained"
+    )
+    adopter.end_session()
+    _send(broker.port, range(40, 60))
+    wait_until(lambda: set(range(40, 60)) <= set(node_b.got), 10, "the whole load to b")
+    assert set(adopter.got) | set(node_b.got) == set(range(60))  # nothing lost
+    node_b.end_session()
