@@ -8,10 +8,10 @@ Exceptions::
 """
 
 from ioc.state._alerts import AlertRepository, AlertRequest
+from ioc.state._cluster import Fenced, Lease, LeaseStore, Node, NodeRegistry, fence
 from ioc.state._db import StateError, StateRefused, StateUnavailable, connect_state, upgrade
 from ioc.state._deadletters import DeadLetter, DeadLetterLog
 from ioc.state._heartbeat import HeartbeatStore
-from ioc.state._lease import Fenced, Lease, LeaseStore, fence
 from ioc.state._outbox import Outbox
 from ioc.state._tokens import TokenStore
 
@@ -24,6 +24,8 @@ __all__ = [
     "HeartbeatStore",
     "Lease",
     "LeaseStore",
+    "Node",
+    "NodeRegistry",
     "Outbox",
     "StateError",
     "StateRefused",

@@ -1,4 +1,5 @@
-"""Leases for the cluster: who leads, with which term, until when.
+"""The cluster: its nodes as they report themselves, and leases (who leads, with which term,
+until when).
 
 Revision ID: 0009
 Revises: 0008
@@ -18,6 +19,14 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
+        "cluster_node",
+        sa.Column("name", sa.String(128), primary_key=True),
+        sa.Column("started_at_ms", sa.BigInteger, nullable=False),
+        sa.Column("seen_at_ms", sa.BigInteger, nullable=False),
+        sa.Column("stored", sa.BigInteger, nullable=False),
+        sa.Column("stopped_at_ms", sa.BigInteger, nullable=True),
+    )
+    op.create_table(
         "cluster_lease",
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("holder", sa.String(128), nullable=False),
@@ -29,3 +38,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("cluster_lease")
+    op.drop_table("cluster_node")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from ioc.state import Fenced, LeaseStore, connect_state, fence
+from ioc.state import Fenced, LeaseStore, NodeRegistry, connect_state, fence
 
 LEASE_MS = 15_000
 
@@ -83,3 +83,22 @@ def test_a_takeover_waits_for_the_write_in_flight(postgres_url: str) -> None:
     claimant.join(10)
     engine.dispose()
     assert order == ["write committed", "claimed term 2"]
+
+
+def test_nodes_report_themselves_and_a_clean_stop(engine: Engine) -> None:
+    registry = NodeRegistry(engine)
+    registry.report("node-b", 1_000, 1_000, 0)
+    registry.report("node-a", 2_000, 2_000, 0)
+    registry.report("node-a", 2_000, 7_000, 1_234)
+    registry.stopped("node-b", 8_000)
+    a, b = registry.nodes()
+    assert (a.name, a.seen_at_ms, a.stored, a.alive(8_000, LEASE_MS)) == (
+        "node-a",
+        7_000,
+        1_234,
+        True,
+    )
+    assert not a.alive(7_000 + LEASE_MS, LEASE_MS)  # silent for a lease: dead
+    assert (b.name, b.stopped_at_ms, b.alive(8_000, LEASE_MS)) == ("node-b", 8_000, False)
+    registry.report("node-b", 9_000, 9_000, 0)  # started again
+    assert registry.nodes()[1].alive(9_000, LEASE_MS)

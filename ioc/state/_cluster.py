@@ -1,12 +1,15 @@
-"""Leadership by lease in the state database, with fencing terms.
+"""The cluster in the state database: its nodes, and leadership by lease with fencing terms.
 
-One row per lease: who holds it, until when, and its term (a number that grows each time the
-lease changes hands). A node acquires the lease only when it is free or expired, and renews it
-while it holds it; a node that loses it stops acting (its own clock tells it when its lease
-runs out) before another can take it. Every write a leader makes checks, in its own
-transaction, that the lease still names it with its term (`fence`): a stale leader's write is
-refused even if it woke up late. On PostgreSQL the check locks the lease row, so a takeover
-waits for a write in flight, and a write after the takeover sees the new term.
+Each node reports itself every few seconds (`NodeRegistry`): when it started, when it was last
+seen, what its ingest stored, and a clean stop.
+
+Leases (`LeaseStore`): one row per lease, saying who holds it, until when, and its term (a
+number that grows each time the lease changes hands). A node acquires a lease only when it is
+free or expired, and renews it while it holds it; a node that loses it stops acting (its own
+clock tells it when its lease runs out) before another can take it. Every write a leader makes
+checks, in its own transaction, that the lease still names it with its term (`fence`): a stale
+leader's write is refused even if it woke up late. On PostgreSQL the check locks the lease row,
+so a takeover waits for a write in flight, and a write after the takeover sees the new term.
 
 Times are the callers' (epoch ms): nodes compare them across machines, so their clocks must
 agree to well within a lease (NTP).
@@ -35,6 +38,16 @@ from sqlalchemy.exc import IntegrityError
 
 from ioc.state._db import StateError, metadata, run_in
 
+node_table = Table(
+    "cluster_node",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("started_at_ms", BigInteger, nullable=False),
+    Column("seen_at_ms", BigInteger, nullable=False),
+    Column("stored", BigInteger, nullable=False),  # messages its ingest stored since it started
+    Column("stopped_at_ms", BigInteger, nullable=True),  # a clean stop; none: running or dead
+)
+
 lease_table = Table(
     "cluster_lease",
     metadata,
@@ -59,6 +72,21 @@ class Lease:
     def held_by(self, node: str, now_ms: int) -> bool:
         """Whether `node` holds it at `now_ms`."""
         return self.holder == node and self.expires_at_ms > now_ms
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A node as it last reported itself."""
+
+    name: str
+    started_at_ms: int
+    seen_at_ms: int
+    stored: int
+    stopped_at_ms: int | None
+
+    def alive(self, now_ms: int, lease_ms: int) -> bool:
+        """Whether it reported within a lease and has not stopped."""
+        return self.stopped_at_ms is None and now_ms - self.seen_at_ms < lease_ms
 
 
 class Fenced(StateError):
@@ -94,6 +122,42 @@ class LeaseStore:
         query = select(lease_table).where(lease_table.c.name == name)
         row = run_in(self._engine, "read the lease", lambda c: c.execute(query).first(), False)
         return None if row is None else _lease(row)
+
+
+class NodeRegistry:
+    """The nodes of a cluster: each reports itself every few seconds."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def report(self, node: str, started_at_ms: int, now_ms: int, stored: int) -> None:
+        """Record that `node` (started at `started_at_ms`) is alive at `now_ms`."""
+        table = node_table
+        values = {"started_at_ms": started_at_ms, "seen_at_ms": now_ms, "stored": stored,
+                  "stopped_at_ms": None}  # fmt: skip
+
+        def work(connection: Connection) -> None:
+            done = connection.execute(update(table).where(table.c.name == node).values(values))
+            if done.rowcount == 0:
+                connection.execute(insert(table).values(name=node, **values))
+
+        run_in(self._engine, "report the node", work)
+
+    def stopped(self, node: str, now_ms: int) -> None:
+        """Record a clean stop."""
+        table = node_table
+        statement = update(table).where(table.c.name == node).values(stopped_at_ms=now_ms)
+        run_in(self._engine, "record the node's stop", lambda c: c.execute(statement))
+
+    def nodes(self) -> list[Node]:
+        """Every node that ever reported, by name."""
+        query = select(node_table).order_by(node_table.c.name)
+        rows = run_in(self._engine, "read the nodes", lambda c: list(c.execute(query)), False)
+        return [
+            Node(str(r.name), int(r.started_at_ms), int(r.seen_at_ms), int(r.stored),
+                 None if r.stopped_at_ms is None else int(r.stopped_at_ms))
+            for r in rows
+        ]  # fmt: skip
 
 
 def fence(connection: Connection, name: str, node: str, term: int, now_ms: int) -> None:
