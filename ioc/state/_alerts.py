@@ -147,14 +147,34 @@ class AlertRequest:
     note: str
 
 
-class AlertRepository:
-    """The alert store (the alert book's AlertStore) and the queries the CLI and API need."""
+LeaderGuard = Callable[[Connection], None]
 
-    def __init__(self, engine: Engine) -> None:
+
+class AlertRepository:
+    """The alert store (the alert book's AlertStore) and the queries the CLI and API need.
+
+    On a cluster the rule engine's writes (alerts and their transitions, finished requests,
+    saved rule state) carry `leader_guard`, which raises in the same transaction unless this
+    node still leads with its term (`ioc.state.fence`); operators' writes (requests, windows)
+    come from any node and carry none."""
+
+    def __init__(self, engine: Engine, leader_guard: LeaderGuard | None = None) -> None:
         self._engine = engine
+        self._leader_guard = leader_guard
 
     def _run(self, what: str, work: Callable[[Connection], T], write: bool = True) -> T:
         return run_in(self._engine, what, work, write)
+
+    def _run_as_leader(self, what: str, work: Callable[[Connection], T]) -> T:
+        guard = self._leader_guard
+        if guard is None:
+            return self._run(what, work)
+
+        def guarded(connection: Connection) -> T:
+            guard(connection)
+            return work(connection)
+
+        return self._run(what, guarded)
 
     # -- the book's store ------------------------------------------------------------------
 
@@ -187,7 +207,7 @@ class AlertRepository:
             )
             return saved
 
-        return self._run("store an alert", work)
+        return self._run_as_leader("store an alert", work)
 
     def record(self, transitions: Sequence[AlertTransition]) -> None:
         """Save each transition's alert as it now is, and the transition, in one go."""
@@ -202,7 +222,7 @@ class AlertRepository:
                 )
             connection.execute(insert(alert_event_table), [_event_row(t) for t in transitions])
 
-        self._run("record alert transitions", work)
+        self._run_as_leader("record alert transitions", work)
 
     def current_windows(self, now_ms: int) -> list[MaintenanceWindow]:
         """Windows not ended and not yet over."""
@@ -414,7 +434,7 @@ class AlertRepository:
     ) -> None:
         """Record what became of a request, and why when it was not done."""
         table = alert_request_table
-        self._run(
+        self._run_as_leader(
             "finish a request",
             lambda c: c.execute(
                 update(table)
@@ -486,7 +506,7 @@ class AlertRepository:
                 )
             return len(upserts) + len(deletes)
 
-        return self._run("save rule states", work)
+        return self._run_as_leader("save rule states", work)
 
     def rule_states(self) -> list[tuple[str, str, object]]:
         """Every saved (rule, device, state)."""

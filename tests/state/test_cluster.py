@@ -10,7 +10,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from ioc.state import Fenced, LeaseStore, NodeRegistry, connect_state, fence
+from ioc.domain import Alert, AlertAction, AlertState, Severity, TransitionKind
+from ioc.state import (
+    AlertRepository,
+    Fenced,
+    LeaseStore,
+    NodeRegistry,
+    connect_state,
+    fence,
+)
 
 LEASE_MS = 15_000
 
@@ -102,3 +110,32 @@ def test_nodes_report_themselves_and_a_clean_stop(engine: Engine) -> None:
     assert (b.name, b.stopped_at_ms, b.alive(8_000, LEASE_MS)) == ("node-b", 8_000, False)
     registry.report("node-b", 9_000, 9_000, 0)  # started again
     assert registry.nodes()[1].alive(9_000, LEASE_MS)
+
+
+def _alert(opened_at_ms: int) -> Alert:
+    return Alert(
+        0, "bts.door_open", "bts-1", "bts", "d1", Severity.MAJOR, "enclosureDoorOpen",
+        "physicalViolation", AlertState.FIRING, "", "", "", "", {}, opened_at_ms, opened_at_ms,
+    )  # fmt: skip
+
+
+def test_the_rule_engines_writes_carry_the_leaders_term(engine: Engine) -> None:
+    """A deposed leader's alert is refused whole; an operator's request from any node is not."""
+    leases = LeaseStore(engine)
+    clock = [0]
+    term = leases.claim("leader", "node-a", clock[0], LEASE_MS).term
+    as_a = AlertRepository(
+        engine, leader_guard=lambda c: fence(c, "leader", "node-a", term, clock[0])
+    )
+    saved = as_a.create(_alert(clock[0]), TransitionKind.FIRED, "rules", "")
+    clock[0] = LEASE_MS  # node-a froze past its lease; node-b took over
+    leases.claim("leader", "node-b", clock[0], LEASE_MS)
+    with pytest.raises(Fenced):
+        as_a.create(_alert(clock[0]), TransitionKind.FIRED, "rules", "")
+    with pytest.raises(Fenced):
+        as_a.save_rule_states([("bts.door_open", "bts-1", {"since": 1})])
+    reader = AlertRepository(engine)
+    assert [a.id for a in reader.open_alerts()] == [saved.id]  # nothing half-written
+    assert reader.rule_states() == []
+    request = as_a.request(saved.id, AlertAction.ACKNOWLEDGE, "an (token #1)", "", clock[0])
+    assert [r.id for r in reader.pending_requests()] == [request]
