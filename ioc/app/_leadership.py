@@ -1,0 +1,99 @@
+"""Which node leads: the lease claimed and renewed in the state database, and acted on only
+inside this node's own deadline.
+
+`step()` runs every third of a lease. A claim that succeeds sets the deadline to the moment the
+claim began plus the lease less a safety margin, on this node's monotonic clock: the database
+records the lease as running from a later moment, so this node stops acting before any other
+node may take over, even if it cannot reach the database to hear about it. Losing the lease
+(another holds it, or the deadline passed without a renewal) calls `on_lose` before anything
+else; gaining it calls `on_lead` with the new term, which the leader's writes carry
+(`guard`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Connection
+
+from ioc.domain import Clock, now_ms
+from ioc.state import LeaseStore, StateError, fence
+
+log = logging.getLogger("ioc.cluster")
+
+LEADER_LEASE = "leader"
+SAFETY = 0.2  # of the lease: clock drift between nodes and the claim's own round trip
+
+
+class Leadership:
+    """This node's view of the leader's lease."""
+
+    def __init__(
+        self,
+        leases: LeaseStore,
+        node: str,
+        lease_ms: int,
+        on_lead: Callable[[int], None],
+        on_lose: Callable[[], None],
+        wall: Clock = now_ms,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._leases = leases
+        self.node = node
+        self.lease_ms = lease_ms
+        self._on_lead = on_lead
+        self._on_lose = on_lose
+        self._wall = wall
+        self._monotonic = monotonic
+        self.term: int | None = None  # while leading
+        self._deadline = 0.0
+
+    @property
+    def leading(self) -> bool:
+        """Whether this node leads now (its deadline has not passed)."""
+        if self.term is not None and self._monotonic() >= self._deadline:
+            self._lose("its lease ran out before it could renew it")
+        return self.term is not None
+
+    def step(self) -> None:
+        """Claim or renew the lease, and act on the answer."""
+        began = self._monotonic()
+        try:
+            lease = self._leases.claim(LEADER_LEASE, self.node, self._wall(), self.lease_ms)
+        except StateError as exc:
+            log.warning("cannot renew the leader's lease: %s", exc)
+            self.leading  # noqa: B018  # lead on until the deadline, not a moment longer
+            return
+        if lease.holder != self.node:
+            if self.term is not None:
+                self._lose(f"{lease.holder} holds the lease (term {lease.term})")
+            return
+        if self.term is not None and lease.term != self.term:
+            self._lose(f"the lease changed hands meanwhile (term {lease.term})")
+        self._deadline = began + self.lease_ms / 1000 * (1 - SAFETY)
+        if self.term is None:
+            self.term = lease.term
+            log.info("%s leads (term %d)", self.node, lease.term)
+            self._on_lead(lease.term)
+
+    def release(self) -> None:
+        """A clean stop: stop acting, then give the lease up so another takes over at once."""
+        term = self.term
+        if term is None:
+            return
+        self._lose("it is stopping")
+        try:
+            self._leases.release(LEADER_LEASE, self.node, term)
+        except StateError as exc:
+            log.warning("cannot release the leader's lease (it will expire): %s", exc)
+
+    def guard(self, connection: Connection) -> None:
+        """For the leader's writes: refuse unless this node still leads with its term."""
+        fence(connection, LEADER_LEASE, self.node, self.term or 0, self._wall())
+
+    def _lose(self, why: str) -> None:
+        log.warning("%s no longer leads (term %s): %s", self.node, self.term, why)
+        self.term = None
+        self._on_lose()
