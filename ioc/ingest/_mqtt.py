@@ -37,6 +37,9 @@ class MqttOptions:
     # Only for brokers that deliver one unacknowledged message at a time (amqtt): acknowledge
     # on receipt, giving up store-then-acknowledge. Mosquitto never needs it.
     ack_on_receipt: bool = False
+    # Resume another (dead) consumer's session by its client id without subscribing: the
+    # broker delivers what that session holds; `end_session()` then makes it forget it.
+    adopt: bool = False
 
     @property
     def subscription(self) -> str:
@@ -58,6 +61,7 @@ class MqttConsumer:
         self._connected = threading.Event()
         self._stopping = False
         self.connections = 0
+        self.session_present = False  # whether the broker had the session at the last connect
         v5 = options.broker.protocol == "5"
         self._client = BufferedClient(
             on_publish_packet=self._on_publish_packet,
@@ -110,8 +114,18 @@ class MqttConsumer:
 
     def stop(self) -> None:
         """Disconnect cleanly, keeping the session on the broker."""
+        self._disconnect(None)
+
+    def end_session(self) -> None:
+        """Disconnect and make the broker forget the session (MQTT 5): what it would have
+        queued for this client id goes to the group's other members from now on."""
+        properties = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = 0
+        self._disconnect(properties)
+
+    def _disconnect(self, properties: Properties | None) -> None:
         self._stopping = True
-        self._client.disconnect()
+        self._client.disconnect(properties=properties)
         # The network thread must write the queued PUBACKs and the DISCONNECT before it is
         # stopped, or the broker redelivers messages that were already stored.
         deadline = time.monotonic() + 5.0
@@ -145,12 +159,16 @@ class MqttConsumer:
         self._generation += 1
         self.connections += 1
         self._failing = False
-        client.subscribe(self._options.subscription, qos=1)
+        self.session_present = bool(flags.session_present)
         log.info(
             "connected to %s (session %s)",
             self._where,
             "resumed" if flags.session_present else "new",
         )
+        if self._options.adopt:
+            self._connected.set()  # the session's own subscription delivers
+            return
+        client.subscribe(self._options.subscription, qos=1)
 
     def _on_subscribe(
         self,

@@ -1,0 +1,64 @@
+"""Ingest's consumer taking over a dead member's share of a shared subscription on the real
+Mosquitto: resumed by client id without subscribing, drained, and ended (the broker's behaviour
+itself is pinned in tests/broker/test_shared_subscriptions.py)."""
+
+from __future__ import annotations
+
+import socket
+
+from ioc.broker import MosquittoProcess
+from ioc.config import BrokerAddress
+from ioc.ingest import MqttConsumer, MqttOptions
+from tests.support.mqtt import publish_all, wait_until
+
+TOPIC = "ioc/bts/bts-QT-00001/telemetry"
+
+
+class Member:
+    """A consumer in the `ingest` group that keeps what it receives, acknowledging or not."""
+
+    def __init__(self, port: int, client_id: str, acknowledge: bool, adopt: bool = False):
+        self.got: list[int] = []
+        options = MqttOptions(
+            BrokerAddress("127.0.0.1", port, client_id), "ioc", shared_group="ingest", adopt=adopt
+        )
+
+        def keep(_topic: str, payload: bytes, _retained: bool, token: object) -> None:
+            self.got.append(int(payload))
+            if acknowledge:
+                self.consumer.acknowledge([token])
+
+        self.consumer = MqttConsumer(options, keep)
+        self.consumer.start()
+        assert self.consumer.wait_connected(10)
+
+
+def _send(port: int, numbers: range) -> None:
+    publish_all(port, [(TOPIC, str(n).encode()) for n in numbers], client_id="producer")
+
+
+def test_a_dead_members_messages_are_taken_over_and_its_session_ended(
+    mosquitto: MosquittoProcess,
+) -> None:
+    node_a = Member(mosquitto.port, "ioc-ingest-a", acknowledge=False)
+    node_b = Member(mosquitto.port, "ioc-ingest-b", acknowledge=True)
+    _send(mosquitto.port, range(20))
+    wait_until(lambda: len(node_a.got) + len(node_b.got) == 20, 10, "all 20 delivered")
+    # node a dies holding its messages unacknowledged (its socket cut, as by SIGKILL).
+    node_a.consumer._client._sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+    node_a.consumer._client.loop_stop()
+    _send(mosquitto.port, range(20, 40))
+    wait_until(lambda: len(node_b.got) >= 20, 10, "b's share")
+    adopter = Member(mosquitto.port, "ioc-ingest-a", acknowledge=True, adopt=True)
+    assert adopter.consumer.session_present
+    owed = set(range(40)) - set(node_b.got)
+    wait_until(lambda: set(adopter.got) >= owed, 10, "everything a's session held")
+    adopter.consumer.end_session()
+    _send(mosquitto.port, range(40, 60))
+    wait_until(lambda: set(range(40, 60)) <= set(node_b.got), 10, "the whole load to b")
+    assert set(adopter.got) | set(node_b.got) == set(range(60))
+    node_b.consumer.stop()
+    # Ended: adopting it again finds no session.
+    again = Member(mosquitto.port, "ioc-ingest-a", acknowledge=True, adopt=True)
+    assert not again.consumer.session_present
+    again.consumer.end_session()
