@@ -53,8 +53,7 @@ class Leadership:
     @property
     def leading(self) -> bool:
         """Whether this node leads now (its deadline has not passed)."""
-        if self.term is not None and self._monotonic() >= self._deadline:
-            self._lose("its lease ran out before it could renew it")
+        self._stop_at_deadline()
         return self.term is not None
 
     def step(self) -> None:
@@ -64,7 +63,7 @@ class Leadership:
             lease = self._leases.claim(LEADER_LEASE, self.node, self._wall(), self.lease_ms)
         except StateError as exc:
             log.warning("cannot renew the leader's lease: %s", exc)
-            self.leading  # noqa: B018  # lead on until the deadline, not a moment longer
+            self._stop_at_deadline()  # lead on until the deadline, not a moment longer
             return
         if lease.holder != self.node:
             if self.term is not None:
@@ -92,6 +91,10 @@ class Leadership:
     def guard(self, connection: Connection) -> None:
         """For the leader's writes: refuse unless this node still leads with its term."""
         fence(connection, LEADER_LEASE, self.node, self.term or 0, self._wall())
+
+    def _stop_at_deadline(self) -> None:
+        if self.term is not None and self._monotonic() >= self._deadline:
+            self._lose("its lease ran out before it could renew it")
 
     def _lose(self, why: str) -> None:
         log.warning("%s no longer leads (term %s): %s", self.node, self.term, why)
