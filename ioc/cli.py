@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ioc.config import ConfigError, Settings, load_settings
-from ioc.domain import ActionOutcome, AlertAction, BadFileError, IocError
+from ioc.domain import ActionOutcome, AlertAction, BadFileError, ClusterStatus, IocError
 from ioc.inventory import FleetShape, generate_inventory, write_inventory
 
 if TYPE_CHECKING:
@@ -745,6 +745,61 @@ def notifications(
             f"{n.id:>6} {_when(n.created_at_ms)} {n.status.value:8} {n.kind.value:9} {alert:>7} "
             f"{n.person_id:16} {n.channel:8} tries {n.attempts}{error}"
         )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """The cluster: its nodes, which leads and since when, the lease's age, and each node's
+    share of ingest. Exits 1 while no node leads."""
+    from ioc.app import OperatorDesk
+    from ioc.domain import now_ms
+
+    settings = _settings(ctx)
+    if not settings.clustered:
+        click.echo("one node: the embedded state database (SQLite) serves a single `ioc run`")
+        return
+    with OperatorDesk(settings) as desk:
+        report = desk.cluster(now_ms())
+    if as_json:
+        import dataclasses
+
+        import orjson
+
+        click.echo(orjson.dumps(dataclasses.asdict(report), option=orjson.OPT_INDENT_2).decode())
+    else:
+        _print_cluster(report)
+    if report.leader is None:
+        sys.exit(EXIT_FAILED)
+
+
+def _print_cluster(report: ClusterStatus) -> None:
+    lease = f"lease {report.lease_ms / 1000:g} s"
+    if report.leader is None:
+        click.echo(f"leader: none: no node holds the lease ({lease}; a takeover takes at most one)")
+    else:
+        assert report.leading_since_ms is not None and report.renewed_ms_ago is not None
+        click.echo(
+            f"leader: {report.leader} (term {report.term}) since {_when(report.leading_since_ms)}, "
+            f"lease renewed {report.renewed_ms_ago / 1000:.1f} s ago ({lease})"
+        )
+    click.echo(f"{'NODE':20} {'STATE':9} {'STARTED':18} {'LAST SEEN':>11} {'STORED':>12} SHARE")
+    for node in report.nodes:
+        if node.alive:
+            state = "leader" if node.leader else "standby"
+        else:
+            state = "stopped" if node.stopped_at_ms is not None else "gone"
+        if not node.alive and node.session_open:
+            state += "*"
+        share = f"{node.share:.0%}" if node.share is not None else "-"
+        seen = f"{(report.now_ms - node.seen_at_ms) / 1000:.1f} s ago"
+        click.echo(
+            f"{node.name:20} {state:9} {_when(node.started_at_ms):18} {seen:>11} "
+            f"{node.stored:>12,} {share}"
+        )
+    if any(not n.alive and n.session_open for n in report.nodes):
+        click.echo("* its ingest session may still hold messages: the leader adopts it")
 
 
 def _when(ms: int) -> str:

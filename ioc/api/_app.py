@@ -23,6 +23,7 @@ from ioc.api.routes import (
     ack,
     alerts,
     areas,
+    cluster,
     devices,
     health,
     maintenance,
@@ -77,7 +78,10 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
     app.include_router(metrics.router)
     app.include_router(ack.router)
     v1 = APIRouter(prefix="/api/v1", responses=problems(401, 403, 422, 429, 503))
-    routers = (overview, areas, devices, alerts, maintenance, notifications, rules, tokens, stream)
+    routers = (
+        overview, areas, devices, alerts, maintenance, notifications, rules, tokens, stream,
+        cluster,
+    )  # fmt: skip
     for resource in routers:
         v1.include_router(resource.router)
     app.include_router(v1)

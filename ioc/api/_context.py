@@ -18,6 +18,7 @@ from ioc.domain import (
     AlertState,
     AlertTransition,
     ApiToken,
+    ClusterStatus,
     Inventory,
     LatestValues,
     LoggedTransition,
@@ -180,6 +181,7 @@ class ApiContext:
     attention: Mapping[str, Probe] = field(default_factory=dict)
     ack_links: AckReader | None = None  # when notifications carry acknowledgement links
     outbox: NotificationLog | None = None
+    cluster: Callable[[], ClusterStatus] | None = None  # on a cluster (PostgreSQL state)
     throttle: TokenThrottle = field(default_factory=TokenThrottle)  # failed token attempts
     poll_every_s: float = 0.25  # how often the live view reads the alert log
     beat_every_s: float = 5.0  # how often the stream says how fresh its data is

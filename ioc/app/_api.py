@@ -12,6 +12,7 @@ import uvicorn
 
 from ioc.api import ApiContext, ProcessMetrics, RuleRoles, RulesControl, create_app
 from ioc.app._catalog import Catalog
+from ioc.app._cluster import ClusterNode
 from ioc.app._ingest import IngestService
 from ioc.app._notify import ack_links, load_notifications
 from ioc.app._rules import RulesService
@@ -20,7 +21,14 @@ from ioc.app._stores import open_telemetry_store
 from ioc.app._supervisor import ServiceError
 from ioc.config import Settings
 from ioc.domain import now_ms
-from ioc.state import AlertRepository, HeartbeatStore, Outbox, TokenStore, connect_state
+from ioc.state import (
+    AlertRepository,
+    HeartbeatStore,
+    Outbox,
+    TokenStore,
+    cluster_status,
+    connect_state,
+)
 from ioc.store import StoreError
 
 log = logging.getLogger("ioc.api")
@@ -64,6 +72,11 @@ def api_context(
         heartbeats=HeartbeatStore(engine).beats,
         ack_links=ack_links(settings, notifications) if notifications else None,
         outbox=Outbox(engine),
+        cluster=(
+            (lambda: cluster_status(engine, now_ms(), int(settings.lease_s * 1000)))
+            if settings.clustered
+            else None
+        ),
         attention=attention or {},
         probes={
             "broker": lambda: _failure(lambda: _reach(settings.mqtt.host, settings.mqtt.port)),
@@ -86,11 +99,15 @@ def _failure(check: Callable[[], object]) -> str | None:
 
 
 def stage_metrics(
-    ingest: IngestService | None, rules: RulesService | None
+    ingest: IngestService | None,
+    current_rules: Callable[[], RulesService | None],
+    cluster: ClusterNode | None = None,
 ) -> Callable[[], ProcessMetrics]:
-    """/metrics figures of the stages running in this process."""
+    """/metrics figures of the stages running in this process (the rules' while they run
+    here: on a cluster, while this node leads)."""
 
     def collect() -> ProcessMetrics:
+        rules = current_rules()
         counters: dict[str, tuple[float, str]] = {}
         gauges: dict[str, tuple[float, str]] = {}
         rejected: dict[str, int] = {}
@@ -120,6 +137,16 @@ def stage_metrics(
                 "alert work the state database refused (integrity): dropped, needs an operator",
             )
             gauges["rules_backlog"] = (rules.backlog, "items waiting for the rule engine")
+        if cluster is not None:
+            term = cluster.leadership.term
+            gauges |= {
+                "cluster_leading": (int(term is not None), "1 while this node leads"),
+                "cluster_term": (term or 0, "the lease's term while this node leads"),
+            }
+            counters["cluster_adopted_sessions"] = (
+                cluster.adopted,
+                "ingest sessions of dead nodes this node took over and ended",
+            )
         return ProcessMetrics(counters, gauges, rejected)
 
     return collect

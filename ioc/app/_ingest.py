@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 
 from ioc.app._catalog import Catalog
@@ -35,14 +36,21 @@ def build_decoder(settings: Settings, catalog: Catalog) -> Decoder:
     )
 
 
-def mqtt_options(settings: Settings, client_id: str, ack_on_receipt: bool) -> MqttOptions:
+def mqtt_options(
+    settings: Settings,
+    client_id: str,
+    ack_on_receipt: bool,
+    shared_group: str | None,
+    adopt: bool = False,
+) -> MqttOptions:
     """Subscription options for one of ioc's consumers."""
     return MqttOptions(
         broker=settings.broker_address(client_id),  # the same login as every other client
         topic_prefix=settings.topic_prefix,
-        shared_group=settings.mqtt_shared_group,
+        shared_group=shared_group,
         max_in_flight=settings.max_in_flight,
         ack_on_receipt=ack_on_receipt,
+        adopt=adopt,
     )
 
 
@@ -59,7 +67,9 @@ class IngestService:
         dead_letters: RejectionSink,
         observers: Sequence[Observer] = (),
         ack_on_receipt: bool = False,
+        options: MqttOptions | None = None,
     ) -> None:
+        """`options` name the session (IOC_MQTT_CLIENT_ID's by default)."""
         self.stats = IngestStats()
         self.live = LiveState()
         decoder = build_decoder(settings, catalog)
@@ -77,9 +87,14 @@ class IngestService:
             observers=observers,
         )
         self.consumer = MqttConsumer(
-            mqtt_options(settings, settings.mqtt_client_id, ack_on_receipt),
+            options
+            or mqtt_options(
+                settings, settings.mqtt_client_id, ack_on_receipt, settings.mqtt_shared_group
+            ),
             self.pipeline.offer,
         )
+        self._seen_received = 0
+        self._settled_since = time.monotonic()
         self.failure: BaseException | None = None
         self.stopped = threading.Event()
         self._stop_flusher = threading.Event()
@@ -102,5 +117,37 @@ class IngestService:
     def stop(self) -> None:
         """Store and acknowledge what is buffered, then disconnect (the session stays)."""
         self._stop_flusher.set()
-        self._flusher.join()
+        if self._flusher.is_alive():
+            self._flusher.join()
         self.consumer.stop()
+
+    def settled(self, quiet_s: float) -> bool:
+        """Whether nothing came for `quiet_s` and all that came is stored and acknowledged
+        (polled: each call looks at what changed since the last)."""
+        received, now = self.stats.received, time.monotonic()
+        if received != self._seen_received or self.pipeline.pending:
+            self._seen_received, self._settled_since = received, now
+            return False
+        return now - self._settled_since >= quiet_s
+
+    def hand_over(self, quiet_s: float = 1.0, timeout_s: float = 30.0) -> bool:
+        """Leave the shared group, store and acknowledge what the session still delivers, and
+        end the session: the group's other members take the whole load. False (the session
+        kept) if the broker did not confirm or the session did not settle in time."""
+        if not self.consumer.leave_group(timeout_s=5.0):
+            return False
+        deadline = time.monotonic() + timeout_s
+        while not self.settled(quiet_s):
+            if time.monotonic() > deadline or self.stopped.is_set():
+                return False
+            time.sleep(0.05)
+        self.end_session()
+        return True
+
+    def end_session(self) -> None:
+        """Store and acknowledge what is buffered, then make the broker forget the session
+        (what it holds unacknowledged at that moment is lost: settle first)."""
+        self._stop_flusher.set()
+        if self._flusher.is_alive():
+            self._flusher.join()
+        self.consumer.end_session()

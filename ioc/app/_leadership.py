@@ -19,11 +19,10 @@ from collections.abc import Callable
 from sqlalchemy import Connection
 
 from ioc.domain import Clock, now_ms
-from ioc.state import LeaseStore, StateError, fence
+from ioc.state import LEADER_LEASE, LeaseStore, StateError, fence
 
 log = logging.getLogger("ioc.cluster")
 
-LEADER_LEASE = "leader"
 SAFETY = 0.2  # of the lease: clock drift between nodes and the claim's own round trip
 
 
@@ -55,6 +54,11 @@ class Leadership:
         """Whether this node leads now (its deadline has not passed)."""
         self._stop_at_deadline()
         return self.term is not None
+
+    def acting(self) -> bool:
+        """Whether this node may act as the leader at this moment (for other threads: it
+        changes nothing; the next `step` calls `on_lose` once the deadline has passed)."""
+        return self.term is not None and self._monotonic() < self._deadline
 
     def step(self) -> None:
         """Claim or renew the lease, and act on the answer."""

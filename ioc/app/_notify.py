@@ -31,7 +31,14 @@ from ioc.notify import (
     load_notify_config,
 )
 from ioc.notify._channels import EmailSender, MqttSender, SmsSender
-from ioc.state import AlertRepository, Outbox, StateRefused, StateUnavailable, connect_state
+from ioc.state import (
+    AlertRepository,
+    Guard,
+    Outbox,
+    StateRefused,
+    StateUnavailable,
+    connect_state,
+)
 
 log = logging.getLogger("ioc.notify")
 
@@ -107,10 +114,12 @@ class NotifyService:
         config: NotifyConfig,
         senders: dict[str, Sender],
         clock: Callable[[], int] = now_ms,
+        leader_guard: Guard | None = None,
     ) -> None:
+        """`leader_guard` fences planning and sending on a cluster (`ioc.state.fence`)."""
         engine = connect_state(settings.resolved_state_url)
         self.alerts = AlertRepository(engine)
-        self.outbox = Outbox(engine)
+        self.outbox = Outbox(engine, leader_guard)
         self._clock = clock
         self._planner = Planner(config, Router(config, catalog.inventory))
         links = ack_links(settings, config, clock)

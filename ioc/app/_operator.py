@@ -5,7 +5,15 @@ from __future__ import annotations
 from types import TracebackType
 
 from ioc.config import Settings
-from ioc.state import AlertRepository, DeadLetterLog, Outbox, TokenStore, connect_state
+from ioc.domain import ClusterStatus
+from ioc.state import (
+    AlertRepository,
+    DeadLetterLog,
+    Outbox,
+    TokenStore,
+    cluster_status,
+    connect_state,
+)
 
 
 def demo_state_url(settings: Settings) -> str:
@@ -22,6 +30,11 @@ class OperatorDesk:
         self.tokens = TokenStore(self._engine)
         self.outbox = Outbox(self._engine)
         self.dead_letters = DeadLetterLog(self._engine, settings.dead_letter_limit)
+        self._lease_ms = int(settings.lease_s * 1000)
+
+    def cluster(self, now_ms: int) -> ClusterStatus:
+        """The cluster as the state database has it now."""
+        return cluster_status(self._engine, now_ms, self._lease_ms)
 
     def __enter__(self) -> OperatorDesk:
         return self

@@ -35,6 +35,7 @@ from ioc.rules import HeldState, OpenAlert, RuleEngine, RuleError
 from ioc.state import (
     AlertRepository,
     AlertRequest,
+    Guard,
     HeartbeatStore,
     StateError,
     StateRefused,
@@ -85,7 +86,9 @@ class RulesService:
         catalog: Catalog,
         publisher: Publisher | None = None,
         clock: Clock = now_ms,
+        leader_guard: Guard | None = None,
     ) -> None:
+        """`leader_guard` fences the engine's writes on a cluster (`ioc.state.fence`)."""
         self._settings = settings
         self._catalog = catalog
         self._clock = clock
@@ -94,7 +97,7 @@ class RulesService:
         self.hearing: Callable[[], bool] | None = None
         rules = load_rule_set(settings, catalog)
         state = connect_state(settings.resolved_state_url)
-        self.repository = AlertRepository(state)
+        self.repository = AlertRepository(state, leader_guard)
         self._heartbeats = HeartbeatStore(state)
         self._last_item_ms: int | None = None
         self.engine = RuleEngine(rules, catalog.inventory, catalog.profiles, clock())

@@ -19,18 +19,23 @@ from typing import Any
 from ioc.alerts import MqttAlertPublisher
 from ioc.app._api import ApiServer, api_context, stage_metrics
 from ioc.app._catalog import Catalog
+from ioc.app._cluster import ClusterNode, EmbeddedStateLock, ingest_client_id
 from ioc.app._ingest import IngestService, build_decoder, mqtt_options
+from ioc.app._leadership import Leadership
 from ioc.app._notify import NotifyService, build_senders, load_notifications
 from ioc.app._rules import RulesService
-from ioc.app._ruleset import pid_file
+from ioc.app._ruleset import load_rule_set, pid_file
 from ioc.app._status import StatusLine
 from ioc.app._stores import open_dead_letters, open_telemetry_store
 from ioc.app._supervisor import Managed, Service, Supervisor, ticker
 from ioc.config import Settings
 from ioc.domain import Clock, now_ms
 from ioc.ingest import MqttConsumer, Observer
+from ioc.state import connect_state
 
 log = logging.getLogger("ioc.app")
+
+DEFAULT_GROUP = "ioc-ingest"  # the shared subscription of a cluster's ingest
 
 
 @dataclass
@@ -41,10 +46,18 @@ class Stages:
     ingest: IngestService | None = None
     rules: RulesService | None = None
     consumer: MqttConsumer | None = None  # `ioc rules` alone: its own subscription
+    cluster: ClusterNode | None = None  # `ioc run` on PostgreSQL: the rules only while leading
 
     def supervisor(self) -> Supervisor:
         """A supervisor for these services."""
         return Supervisor(self.services)
+
+    def current_rules(self) -> RulesService | None:
+        """The rules running in this process now (on a cluster, only while it leads)."""
+        if self.cluster is None:
+            return self.rules
+        running = (s for s in self.cluster.leader_services if isinstance(s, RulesService))
+        return next(running, None)
 
 
 def add_ingest(
@@ -83,9 +96,15 @@ def add_rules(
 
 def add_api(stages: Stages, settings: Settings, catalog: Catalog) -> ApiServer:
     """The API and the wall, with /metrics of the stages in this process."""
-    rules = stages.rules
-    attention = {"rules": lambda: rules.stats.last_refusal} if rules is not None else {}
-    context = api_context(settings, catalog, stage_metrics(stages.ingest, stages.rules), attention)
+
+    def refusal() -> str | None:
+        rules = stages.current_rules()
+        return rules.stats.last_refusal if rules is not None else None
+
+    has_rules = stages.rules is not None or stages.cluster is not None
+    attention = {"rules": refusal} if has_rules else {}
+    metrics = stage_metrics(stages.ingest, stages.current_rules, stages.cluster)
+    context = api_context(settings, catalog, metrics, attention)
     server = ApiServer(settings, context)
     stages.services.append(server)
     return server
@@ -115,7 +134,7 @@ def rules_process(settings: Settings, catalog: Catalog, status_every_s: float) -
     """`ioc rules`: the rules (and notifier) on a subscription of their own, nothing stored."""
     stages = Stages()
     rules = add_rules(stages, settings, catalog)
-    stages.services.append(ReloadOnHangup(settings, rules))
+    stages.services.append(ReloadOnHangup(settings, rules.reload))
     consumer = _rules_consumer(settings, catalog, rules)
     rules.hearing = lambda: consumer.connected
     stages.consumer = consumer
@@ -125,18 +144,89 @@ def rules_process(settings: Settings, catalog: Catalog, status_every_s: float) -
 
 
 def run_process(settings: Settings, catalog: Catalog, status_every_s: float) -> Supervisor:
-    """`ioc run`: ingest feeding the rules, the notifier and the API in one process."""
+    """`ioc run`: ingest feeding the rules, the notifier and the API in one process; on a
+    PostgreSQL state, one node of a cluster (`cluster_process`)."""
+    if settings.clustered:
+        return cluster_process(settings, catalog, status_every_s)
     stages = Stages()
+    stages.services.append(EmbeddedStateLock(settings.resolved_state_url))
     rules = add_rules(stages, settings, catalog)
-    stages.services.append(ReloadOnHangup(settings, rules))
+    stages.services.append(ReloadOnHangup(settings, rules.reload))
     ingest = add_ingest(stages, settings, catalog, observers=[rules.observe])
     rules.hearing = ingest_hearing(ingest)
+    _add_api_and_status(stages, settings, catalog, status_every_s)
+    return stages.supervisor()
+
+
+def cluster_process(settings: Settings, catalog: Catalog, status_every_s: float) -> Supervisor:
+    """`ioc run` as a node of a cluster: ingest in the shared group and the API on every
+    node; the rules (following all telemetry on their own session) and the notifier on the
+    leader only (`ClusterNode`)."""
+    load_rule_set(settings, catalog)  # a bad rule file stops the start, not a later takeover
+    notifications = load_notifications(settings, catalog)
+    node = settings.node_name
+    group = settings.mqtt_shared_group or DEFAULT_GROUP
+    stages = Stages()
+    store = open_telemetry_store(settings, catalog.inventory)
+    dead_letters = open_dead_letters(settings)
+
+    def ingest_of(name: str, adopt: bool = False) -> IngestService:
+        client_id = ingest_client_id(settings.mqtt_client_id, name)
+        options = mqtt_options(settings, client_id, False, group, adopt)
+        return IngestService(settings, catalog, store, dead_letters, options=options)
+
+    ingest = ingest_of(node)
+    stages.services += [Managed("telemetry store", None, store.close), ingest]
+    stages.ingest = ingest
+    publisher = MqttAlertPublisher(
+        settings.broker_address(f"{settings.mqtt_client_id}-alerts-{node}"),
+        settings.topic_prefix,
+    )
+    stages.services.append(Managed("alert publisher", publisher.start, publisher.stop))
+    senders = build_senders(settings, notifications, publisher) if notifications else {}
+
+    def leader_services(leadership: Leadership) -> list[Service]:
+        rules = RulesService(settings, catalog, publisher, leader_guard=leadership.guard)
+        consumer = _leader_consumer(settings, catalog, rules, leadership)
+        rules.hearing = lambda: consumer.connected
+        services: list[Service] = [
+            rules,
+            Managed("rules subscription", consumer.start, consumer.stop),
+        ]
+        if notifications is not None:
+            services.append(
+                NotifyService(
+                    settings, catalog, notifications, senders, leader_guard=leadership.guard
+                )
+            )
+        return services
+
+    engine = connect_state(settings.resolved_state_url)
+    cluster = ClusterNode(
+        engine, node, int(settings.lease_s * 1000), ingest, leader_services,
+        lambda name: ingest_of(name, adopt=True),
+    )  # fmt: skip
+    stages.services.append(cluster)
+    stages.cluster = cluster
+
+    def reload() -> None:
+        rules = stages.current_rules()
+        if rules is not None:  # a standby reads the files afresh when it comes to lead
+            rules.reload()
+
+    stages.services.append(ReloadOnHangup(settings, reload))
+    _add_api_and_status(stages, settings, catalog, status_every_s)
+    return stages.supervisor()
+
+
+def _add_api_and_status(
+    stages: Stages, settings: Settings, catalog: Catalog, status_every_s: float
+) -> None:
     server = add_api(stages, settings, catalog)
     stages.services.append(
         Managed("api banner", lambda: log.info("API at %s/docs", server.url), None)
     )
     add_status(stages, status_every_s, len(catalog.inventory.devices))
-    return stages.supervisor()
 
 
 def api_process(
@@ -168,18 +258,45 @@ def _rules_consumer(settings: Settings, catalog: Catalog, rules: RulesService) -
         if item is not None:
             rules.observe(item)
 
-    options = mqtt_options(settings, f"{settings.mqtt_client_id}-rules", ack_on_receipt=True)
+    # Never in the ingest group: the rules follow all telemetry.
+    options = mqtt_options(settings, f"{settings.mqtt_client_id}-rules", True, shared_group=None)
     return MqttConsumer(options, on_message)
+
+
+def _leader_consumer(
+    settings: Settings, catalog: Catalog, rules: RulesService, leadership: Leadership
+) -> MqttConsumer:
+    """The leader's rules on the one session every leader uses in turn: a message is
+    acknowledged once the rules have it, and never by a node that no longer leads (the
+    session keeps it for the next leader); such a node does not connect again either."""
+    decoder = build_decoder(settings, catalog)
+
+    def on_message(topic: str, payload: bytes, retained: bool, token: object) -> None:
+        if not leadership.acting():
+            return
+        item = decoder.decode(topic, payload, retained, now_ms()).item
+        if item is not None:
+            rules.observe(item)
+        consumer.acknowledge([token])
+
+    options = mqtt_options(settings, f"{settings.mqtt_client_id}-rules", False, shared_group=None)
+    consumer = MqttConsumer(options, on_message, admit=leadership.acting)
+    return consumer
 
 
 def _status(stages: Stages, status: StatusLine | None) -> str:
     parts = []
+    if stages.cluster is not None:
+        cluster = stages.cluster
+        term = cluster.leadership.term
+        role = f"leads (term {term})" if term is not None else "standby"
+        parts.append(f"node {cluster.node} {role}")
     if status is not None and stages.ingest is not None:
         parts.append(status.render(stages.ingest.consumer.connected))
     elif stages.consumer is not None and not stages.consumer.connected:
         parts.append("BROKER DOWN")
-    if stages.rules is not None:
-        rules = stages.rules
+    rules = stages.current_rules()
+    if rules is not None:
         parts.append(
             f"rules: {rules.engine.stats.items:,} judged, {len(rules.book.open_alerts):,} open "
             f"alerts, backlog {rules.backlog:,}"
@@ -193,9 +310,9 @@ class ReloadOnHangup:
     name = "reload on SIGHUP"
     failure: BaseException | None = None
 
-    def __init__(self, settings: Settings, rules: RulesService) -> None:
+    def __init__(self, settings: Settings, reload: Callable[[], None]) -> None:
         self._path = pid_file(settings)
-        self._rules = rules
+        self._reload = reload
         self._previous: Any = None
 
     def start(self) -> None:
@@ -215,4 +332,4 @@ class ReloadOnHangup:
 
     def _on_hangup(self, _signum: int, _frame: Any) -> None:
         log.info("SIGHUP: reloading the rules")
-        self._rules.reload()
+        self._reload()

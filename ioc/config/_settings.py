@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
@@ -75,6 +76,15 @@ class BrokerAddress:
     key_file: str | None = None
 
 
+_NODE_NAME = r"^[A-Za-z0-9_.-]{1,48}$"  # it goes into MQTT client ids (64 at most)
+
+
+def _default_node_name() -> str:
+    """The host's name, as a node name (a container's is its id)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname().split(".")[0])[:48]
+    return name or "node"
+
+
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "ioc"
@@ -107,6 +117,10 @@ class Settings(BaseSettings):
     influx_password: SecretStr | None = None
 
     state_url: str | None = None
+    # A cluster (PostgreSQL state only): each `ioc run` names itself; the leader holds a lease
+    # of this length and another node takes over within it after the leader dies.
+    node_name: str = Field(default_factory=lambda: _default_node_name(), pattern=_NODE_NAME)
+    lease_s: float = Field(default=15.0, ge=2, le=300)
     state_password: SecretStr | None = None  # put into IOC_STATE_URL (or IOC_STATE_PASSWORD_FILE)
     data_dir: Path = Field(default_factory=_default_data_dir)
     unknown_devices: UnknownDevicePolicy = UnknownDevicePolicy.ACCEPT
@@ -280,6 +294,12 @@ class Settings(BaseSettings):
             return self.state_url
         url = _database_url(self.state_url).set(password=self.state_password.get_secret_value())
         return url.render_as_string(hide_password=False)
+
+    @property
+    def clustered(self) -> bool:
+        """Whether `ioc run` is a node of a cluster: its state database is a server nodes can
+        share (PostgreSQL), not the embedded SQLite file, which serves one node."""
+        return _database_url(self.resolved_state_url).get_backend_name() != "sqlite"
 
 
 def _database_url(value: str) -> URL:

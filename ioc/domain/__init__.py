@@ -17,6 +17,7 @@ from ioc.domain._alerts import (
     WindowScope,
 )
 from ioc.domain._clock import Clock, iso_utc, now_ms
+from ioc.domain._cluster import ClusterStatus, NodeStatus
 from ioc.domain._delivery import DeliveryError, NeedsOperator, Refused, RetryLater
 from ioc.domain._devices import (
     DEVICE_ID_PATTERN,
@@ -62,6 +63,7 @@ __all__ = [
     "Area",
     "BadFileError",
     "Clock",
+    "ClusterStatus",
     "DeliveryError",
     "Device",
     "DeviceEvent",
@@ -76,6 +78,7 @@ __all__ = [
     "MetricType",
     "MetricValue",
     "NeedsOperator",
+    "NodeStatus",
     "Notification",
     "NotificationKind",
     "NotificationStatus",

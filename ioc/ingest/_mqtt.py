@@ -37,8 +37,10 @@ class MqttOptions:
     # Only for brokers that deliver one unacknowledged message at a time (amqtt): acknowledge
     # on receipt, giving up store-then-acknowledge. Mosquitto never needs it.
     ack_on_receipt: bool = False
-    # Resume another (dead) consumer's session by its client id without subscribing: the
-    # broker delivers what that session holds; `end_session()` then makes it forget it.
+    # Resume another (dead) consumer's session by its client id and leave the group: the
+    # broker delivers what that session holds and nothing new; `end_session()` then makes it
+    # forget the session. One connection only: should the owner come back and take its
+    # session over, the adopter gives way (`ended`) instead of reconnecting.
     adopt: bool = False
 
     @property
@@ -54,14 +56,24 @@ MessageHandler = Callable[[str, bytes, bool, object], None]
 class MqttConsumer:
     """Subscribes with QoS 1 in a persistent session and acknowledges only when told to."""
 
-    def __init__(self, options: MqttOptions, on_message: MessageHandler) -> None:
+    def __init__(
+        self,
+        options: MqttOptions,
+        on_message: MessageHandler,
+        admit: Callable[[], bool] | None = None,
+    ) -> None:
+        """`admit`, when given, is asked at each connection: if it says no, the consumer
+        disconnects at once and stops (a leader's consumer on a node that lost the lease)."""
         self._options = options
         self._handle = on_message
+        self._admit = admit
         self._generation = 0
         self._connected = threading.Event()
+        self._left = threading.Event()  # the broker confirmed an unsubscription
         self._stopping = False
         self.connections = 0
         self.session_present = False  # whether the broker had the session at the last connect
+        self.ended = False  # no longer connecting: adopted and lost, or not admitted
         v5 = options.broker.protocol == "5"
         self._client = BufferedClient(
             on_publish_packet=self._on_publish_packet,
@@ -78,6 +90,7 @@ class MqttConsumer:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_connect_fail = self._on_connect_fail
         self._client.on_subscribe = self._on_subscribe
+        self._client.on_unsubscribe = self._on_unsubscribe
         self._failing = False
 
     @property
@@ -115,6 +128,13 @@ class MqttConsumer:
     def stop(self) -> None:
         """Disconnect cleanly, keeping the session on the broker."""
         self._disconnect(None)
+
+    def leave_group(self, timeout_s: float) -> bool:
+        """Unsubscribe: the broker gives this session nothing new, though what it already
+        holds still comes; whether the broker confirmed it within the timeout."""
+        self._left.clear()
+        result, _mid = self._client.unsubscribe(self._options.subscription)
+        return result == mqtt.MQTT_ERR_SUCCESS and self._left.wait(timeout_s)
 
     def end_session(self) -> None:
         """Disconnect and make the broker forget the session (MQTT 5): what it would have
@@ -156,6 +176,12 @@ class MqttConsumer:
         if reason.is_failure:
             log.error("broker refused the connection: %s", reason)
             return
+        if self._admit is not None and not self._admit():
+            log.warning(
+                "%s is not to consume any more: disconnecting", self._options.broker.client_id
+            )
+            self._end(client)
+            return
         self._generation += 1
         self.connections += 1
         self._failing = False
@@ -166,7 +192,8 @@ class MqttConsumer:
             "resumed" if flags.session_present else "new",
         )
         if self._options.adopt:
-            self._connected.set()  # the session's own subscription delivers
+            # What the session queued is delivered all the same; new messages go to the rest.
+            client.unsubscribe(self._options.subscription)
             return
         client.subscribe(self._options.subscription, qos=1)
 
@@ -185,6 +212,18 @@ class MqttConsumer:
             return
         self._connected.set()
 
+    def _on_unsubscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _mid: int,
+        _reasons: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        self._left.set()
+        if self._options.adopt:
+            self._connected.set()  # adopted: everything from now on is what the session held
+
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
         if not self._failing:
             self._failing = True
@@ -196,16 +235,26 @@ class MqttConsumer:
 
     def _on_disconnect(
         self,
-        _client: mqtt.Client,
+        client: mqtt.Client,
         _userdata: Any,
         _flags: mqtt.DisconnectFlags,
         reason: ReasonCode,
         _properties: Properties | None,
     ) -> None:
         self._generation += 1
+        if self._options.adopt and not self._stopping:
+            # Mosquitto closes a session taken over without saying so: any loss ends an
+            # adoption (what was not acknowledged stays in the session for its owner).
+            log.info("gave up adopting %s (%s)", self._options.broker.client_id, reason)
+            self._end(client)
         if self._connected.is_set() and not self._stopping:
             log.warning("lost the broker (%s); reconnecting with backoff", reason)
         self._connected.clear()
+
+    def _end(self, client: mqtt.Client) -> None:
+        self.ended = True
+        self._stopping = True
+        client.disconnect()  # from a callback: the network loop ends instead of reconnecting
 
     def _on_publish_packet(self, topic: bytes, payload: bytes, retained: bool, mid: int) -> None:
         # Brokers refuse topics that are not UTF-8, but a bad one must not kill the loop.

@@ -8,19 +8,30 @@ Exceptions::
 """
 
 from ioc.state._alerts import AlertRepository, AlertRequest
-from ioc.state._cluster import Fenced, Lease, LeaseStore, Node, NodeRegistry, fence
-from ioc.state._db import StateError, StateRefused, StateUnavailable, connect_state, upgrade
+from ioc.state._cluster import (
+    LEADER_LEASE,
+    Fenced,
+    Lease,
+    LeaseStore,
+    Node,
+    NodeRegistry,
+    cluster_status,
+    fence,
+)
+from ioc.state._db import Guard, StateError, StateRefused, StateUnavailable, connect_state, upgrade
 from ioc.state._deadletters import DeadLetter, DeadLetterLog
 from ioc.state._heartbeat import HeartbeatStore
 from ioc.state._outbox import Outbox
 from ioc.state._tokens import TokenStore
 
 __all__ = [
+    "LEADER_LEASE",
     "AlertRepository",
     "AlertRequest",
     "DeadLetter",
     "DeadLetterLog",
     "Fenced",
+    "Guard",
     "HeartbeatStore",
     "Lease",
     "LeaseStore",
@@ -31,6 +42,7 @@ __all__ = [
     "StateRefused",
     "StateUnavailable",
     "TokenStore",
+    "cluster_status",
     "connect_state",
     "fence",
     "upgrade",

@@ -44,7 +44,7 @@ from ioc.domain import (
     TransitionKind,
     WindowScope,
 )
-from ioc.state._db import metadata, run_in
+from ioc.state._db import Guard, metadata, run_in
 
 _Id = Integer().with_variant(BigInteger(), "postgresql")
 
@@ -147,9 +147,6 @@ class AlertRequest:
     note: str
 
 
-LeaderGuard = Callable[[Connection], None]
-
-
 class AlertRepository:
     """The alert store (the alert book's AlertStore) and the queries the CLI and API need.
 
@@ -158,7 +155,7 @@ class AlertRepository:
     node still leads with its term (`ioc.state.fence`); operators' writes (requests, windows)
     come from any node and carry none."""
 
-    def __init__(self, engine: Engine, leader_guard: LeaderGuard | None = None) -> None:
+    def __init__(self, engine: Engine, leader_guard: Guard | None = None) -> None:
         self._engine = engine
         self._leader_guard = leader_guard
 
@@ -166,15 +163,7 @@ class AlertRepository:
         return run_in(self._engine, what, work, write)
 
     def _run_as_leader(self, what: str, work: Callable[[Connection], T]) -> T:
-        guard = self._leader_guard
-        if guard is None:
-            return self._run(what, work)
-
-        def guarded(connection: Connection) -> T:
-            guard(connection)
-            return work(connection)
-
-        return self._run(what, guarded)
+        return run_in(self._engine, what, work, guard=self._leader_guard)
 
     # -- the book's store ------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Engine,
@@ -32,11 +33,13 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 
-from ioc.state._db import StateError, metadata, run_in
+from ioc.domain import ClusterStatus, NodeStatus
+from ioc.state._db import StateUnavailable, metadata, run_in
 
 node_table = Table(
     "cluster_node",
@@ -46,6 +49,9 @@ node_table = Table(
     Column("seen_at_ms", BigInteger, nullable=False),
     Column("stored", BigInteger, nullable=False),  # messages its ingest stored since it started
     Column("stopped_at_ms", BigInteger, nullable=True),  # a clean stop; none: running or dead
+    # Whether its ingest session may still hold messages on the broker: false once the node
+    # ended it at a clean stop, or the leader adopted and ended it after the node died.
+    Column("session_open", Boolean, nullable=False, server_default=true()),
 )
 
 lease_table = Table(
@@ -83,15 +89,25 @@ class Node:
     seen_at_ms: int
     stored: int
     stopped_at_ms: int | None
+    session_open: bool
 
     def alive(self, now_ms: int, lease_ms: int) -> bool:
         """Whether it reported within a lease and has not stopped."""
         return self.stopped_at_ms is None and now_ms - self.seen_at_ms < lease_ms
 
+    def orphaned(self, now_ms: int, lease_ms: int) -> bool:
+        """Whether its ingest session may hold messages nobody will take: the node is not
+        running (dead, or stopped keeping its session) and nobody ended the session."""
+        return self.session_open and not self.alive(now_ms, lease_ms)
 
-class Fenced(StateError):
-    """A write refused: the writer no longer holds the lease with its term (it must stop
-    acting as the leader; nothing for an operator to fix)."""
+
+LEADER_LEASE = "leader"  # the lease the rule engine's and notifier's node holds
+
+
+class Fenced(StateUnavailable):
+    """A write refused: the writer no longer holds the lease with its term. Its work is kept
+    and retried like work the database could not take, until the node notices it no longer
+    leads (at its next lease step) and stops the leader's services; nothing for an operator."""
 
 
 class LeaseStore:
@@ -134,7 +150,7 @@ class NodeRegistry:
         """Record that `node` (started at `started_at_ms`) is alive at `now_ms`."""
         table = node_table
         values = {"started_at_ms": started_at_ms, "seen_at_ms": now_ms, "stored": stored,
-                  "stopped_at_ms": None}  # fmt: skip
+                  "stopped_at_ms": None, "session_open": True}  # fmt: skip
 
         def work(connection: Connection) -> None:
             done = connection.execute(update(table).where(table.c.name == node).values(values))
@@ -143,11 +159,26 @@ class NodeRegistry:
 
         run_in(self._engine, "report the node", work)
 
-    def stopped(self, node: str, now_ms: int) -> None:
-        """Record a clean stop."""
+    def stopped(self, node: str, now_ms: int, session_open: bool) -> None:
+        """Record a clean stop, and whether the node kept its ingest session on the broker."""
         table = node_table
-        statement = update(table).where(table.c.name == node).values(stopped_at_ms=now_ms)
+        statement = (
+            update(table)
+            .where(table.c.name == node)
+            .values(stopped_at_ms=now_ms, session_open=session_open)
+        )
         run_in(self._engine, "record the node's stop", lambda c: c.execute(statement))
+
+    def session_ended(self, node: str, seen_at_ms: int) -> None:
+        """Record that another node adopted and ended `node`'s ingest session; unless `node`
+        reported itself again since `seen_at_ms` (it came back meanwhile)."""
+        table = node_table
+        statement = (
+            update(table)
+            .where(table.c.name == node, table.c.seen_at_ms == seen_at_ms)
+            .values(session_open=False)
+        )
+        run_in(self._engine, "record an adopted session", lambda c: c.execute(statement))
 
     def nodes(self) -> list[Node]:
         """Every node that ever reported, by name."""
@@ -155,7 +186,7 @@ class NodeRegistry:
         rows = run_in(self._engine, "read the nodes", lambda c: list(c.execute(query)), False)
         return [
             Node(str(r.name), int(r.started_at_ms), int(r.seen_at_ms), int(r.stored),
-                 None if r.stopped_at_ms is None else int(r.stopped_at_ms))
+                 None if r.stopped_at_ms is None else int(r.stopped_at_ms), bool(r.session_open))
             for r in rows
         ]  # fmt: skip
 
@@ -201,3 +232,37 @@ def _lease(row: Row[Any]) -> Lease:
         str(row.name), str(row.holder), int(row.term), int(row.acquired_at_ms),
         int(row.expires_at_ms),
     )  # fmt: skip
+
+
+def cluster_status(engine: Engine, now_ms: int, lease_ms: int) -> ClusterStatus:
+    """The cluster as the state database has it at `now_ms` (nodes renew within `lease_ms`)."""
+    lease = LeaseStore(engine).read(LEADER_LEASE)
+    leading = lease is not None and lease.expires_at_ms > now_ms
+    leader = lease.holder if lease is not None and leading else None
+    nodes = NodeRegistry(engine).nodes()
+    running = [n for n in nodes if n.alive(now_ms, lease_ms)]
+    total = sum(n.stored for n in running)
+    return ClusterStatus(
+        now_ms=now_ms,
+        lease_ms=lease_ms,
+        leader=leader,
+        term=lease.term if lease is not None and leading else None,
+        leading_since_ms=lease.acquired_at_ms if lease is not None and leading else None,
+        renewed_ms_ago=(
+            now_ms - (lease.expires_at_ms - lease_ms) if lease is not None and leading else None
+        ),
+        nodes=[
+            NodeStatus(
+                name=n.name,
+                alive=n in running,
+                leader=n.name == leader,
+                started_at_ms=n.started_at_ms,
+                seen_at_ms=n.seen_at_ms,
+                stopped_at_ms=n.stopped_at_ms,
+                stored=n.stored,
+                share=(n.stored / total if total else 0.0) if n in running else None,
+                session_open=n.session_open,
+            )
+            for n in nodes
+        ],
+    )

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     DBAPIError,
@@ -38,15 +38,28 @@ class StateRefused(StateError, NeedsOperator):
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x10C_0001  # the advisory lock that serialises migrations
 
 T = TypeVar("T")
 
 
-def run_in(engine: Engine, what: str, work: Callable[[Connection], T], write: bool = True) -> T:
-    """Run `work` in a transaction (or a plain connection to read); SQL errors as StateError."""
+Guard = Callable[[Connection], None]  # raises, inside the transaction, to refuse it
+
+
+def run_in(
+    engine: Engine,
+    what: str,
+    work: Callable[[Connection], T],
+    write: bool = True,
+    guard: Guard | None = None,
+) -> T:
+    """Run `work` in a transaction (or a plain connection to read), after `guard` in the same
+    transaction when one is given; SQL errors as StateError."""
     try:
         if write:
             with engine.begin() as connection:
+                if guard is not None:
+                    guard(connection)
                 return work(connection)
         with engine.connect() as connection:
             return work(connection)
@@ -92,6 +105,10 @@ def upgrade(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Nodes of a cluster start together: one migrates, the others wait for it and
+            # then find nothing to do (PostgreSQL's DDL is transactional).
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Row
 
 from ioc.domain import Notification, NotificationKind, NotificationStatus, PlannedNotification
-from ioc.state._db import metadata, run_in
+from ioc.state._db import Guard, metadata, run_in
 
 _Id = Integer().with_variant(BigInteger(), "postgresql")
 
@@ -60,10 +60,16 @@ T = TypeVar("T")
 
 
 class Outbox:
-    """Records, hands out and settles notifications."""
+    """Records, hands out and settles notifications.
 
-    def __init__(self, engine: Engine) -> None:
+    On a cluster the leader's notifier passes `leader_guard`: recording plans (and its place
+    in the log), claiming one to send and resuming interrupted ones are refused once the node
+    no longer leads with its term, so a stale leader neither plans nor starts a send. Settling
+    an attempt is not guarded: what was sent is recorded whoever sent it."""
+
+    def __init__(self, engine: Engine, leader_guard: Guard | None = None) -> None:
         self._engine = engine
+        self._leader_guard = leader_guard
         self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
 
     def cursor(self) -> int | None:
@@ -110,7 +116,7 @@ class Outbox:
                 )
             return added
 
-        return self._write("record notifications", work)
+        return self._write("record notifications", work, guarded=True)
 
     def due(self, now_ms: int, limit: int = 100) -> list[Notification]:
         """Queued notifications whose time has come, oldest first."""
@@ -132,7 +138,10 @@ class Outbox:
             .where(table.c.id == notification_id, table.c.status == NotificationStatus.QUEUED.value)
             .values(status=NotificationStatus.SENDING.value, attempts=table.c.attempts + 1)
         )
-        return bool(self._write("claim a notification", lambda c: c.execute(statement).rowcount))
+        claimed = self._write(
+            "claim a notification", lambda c: c.execute(statement).rowcount, guarded=True
+        )
+        return bool(claimed)
 
     def settle(
         self,
@@ -163,7 +172,10 @@ class Outbox:
             .where(table.c.status == NotificationStatus.SENDING.value)
             .values(status=NotificationStatus.QUEUED.value)
         )
-        return int(self._write("resume notifications", lambda c: c.execute(statement).rowcount))
+        resumed = self._write(
+            "resume notifications", lambda c: c.execute(statement).rowcount, guarded=True
+        )
+        return int(resumed)
 
     def sent_since(self, person_id: str, since_ms: int) -> int:
         """Messages a person got since a moment (for the rate limit)."""
@@ -229,8 +241,8 @@ class Outbox:
     def _read(self, what: str, work: Callable[[Connection], T]) -> T:
         return run_in(self._engine, what, work, write=False)
 
-    def _write(self, what: str, work: Callable[[Connection], T]) -> T:
-        return run_in(self._engine, what, work)
+    def _write(self, what: str, work: Callable[[Connection], T], guarded: bool = False) -> T:
+        return run_in(self._engine, what, work, guard=self._leader_guard if guarded else None)
 
 
 def _notification(row: Row[object]) -> Notification:

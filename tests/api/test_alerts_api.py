@@ -241,7 +241,7 @@ def test_metrics_in_prometheus_text_format(
         rules.repository,
         tokens,
         now_ms,
-        process_metrics=stage_metrics(None, rules),
+        process_metrics=stage_metrics(None, lambda: rules),
     )
     with TestClient(create_app(context)) as with_stages:
         response = with_stages.get("/metrics")

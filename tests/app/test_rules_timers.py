@@ -191,7 +191,7 @@ def test_an_integrity_error_is_reported_not_retried_and_the_rest_goes_on(world: 
     # An operator sees it in /metrics and /readyz, though everything answers.
     context = ApiContext(
         world.inventory, {}, world.repository, world.tokens, world.clock,
-        process_metrics=stage_metrics(None, world.rules),
+        process_metrics=stage_metrics(None, lambda: world.rules),
         attention={"rules": lambda: world.rules.stats.last_refusal},
     )  # fmt: skip
     with TestClient(create_app(context)) as client:

@@ -53,12 +53,32 @@ def test_a_dead_members_messages_are_taken_over_and_its_session_ended(
     assert adopter.consumer.session_present
     owed = set(range(40)) - set(node_b.got)
     wait_until(lambda: set(adopter.got) >= owed, 10, "everything a's session held")
+    # Adopted, the session left the group: new messages go to the living member only.
+    _send(mosquitto.port, range(40, 50))
+    wait_until(lambda: set(range(40, 50)) <= set(node_b.got), 10, "new messages to b")
+    assert set(adopter.got) == owed
     adopter.consumer.end_session()
-    _send(mosquitto.port, range(40, 60))
-    wait_until(lambda: set(range(40, 60)) <= set(node_b.got), 10, "the whole load to b")
+    _send(mosquitto.port, range(50, 60))
+    wait_until(lambda: set(range(50, 60)) <= set(node_b.got), 10, "the whole load to b")
     assert set(adopter.got) | set(node_b.got) == set(range(60))
     node_b.consumer.stop()
     # Ended: adopting it again finds no session.
     again = Member(mosquitto.port, "ioc-ingest-a", acknowledge=True, adopt=True)
     assert not again.consumer.session_present
     again.consumer.end_session()
+
+
+def test_an_adopter_gives_way_when_the_owner_comes_back(mosquitto: MosquittoProcess) -> None:
+    node_b = Member(mosquitto.port, "ioc-ingest-b", acknowledge=True)
+    adopter = Member(mosquitto.port, "ioc-ingest-a", acknowledge=True, adopt=True)
+    owner = Member(mosquitto.port, "ioc-ingest-a", acknowledge=True)  # node a restarted
+    wait_until(lambda: adopter.consumer.ended, 10, "the adopter giving way")
+    assert owner.consumer.session_present  # the session the adopter had left for a
+    # The adopter does not fight for it: the owner stays connected and back in the group.
+    _send(mosquitto.port, range(40))
+    wait_until(lambda: len(owner.got) + len(node_b.got) == 40, 10, "all 40 delivered")
+    assert owner.consumer.connected and not adopter.consumer.connected
+    assert owner.got and node_b.got
+    adopter.consumer.stop()
+    owner.consumer.end_session()
+    node_b.consumer.stop()
