@@ -402,9 +402,6 @@ def test_the_leader_killed_three_times_loses_nothing_and_repeats_nothing(
     sent = [orjson.loads(r.body) for r in receiver.received]
     pairs = Counter((m["alert_id"], m["kind"]) for m in sent)
     assert pairs and max(pairs.values()) == 1, pairs
-        (n.key, n.status, n.last_error, n.attempts)
-        for n in __import__("ioc.state").state.Outbox(cluster.engine).listing((), 100)
-    ]
     # Every door left open was told of, and its end too; one closed within the group wait
     # while nobody led was not worth telling.
     lasting = {a.id for a in alerts if a.device_id in {"bts01", "bts02", "bts04", "bts06", "bts08"}}
