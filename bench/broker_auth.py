@@ -125,7 +125,7 @@ def main() -> int:
                         if locked
                         else {}
                     )  # fmt: skip
-                    ingest_rate, stored = measure_ingest(
+                    ingest_rate, stored, _cpu = measure_ingest(
                         broker, influx, messages, root / f"ingest-{kind}",
                         {**ingest_login, "IOC_INFLUX_DB": f"ingest_{kind}"},
                         login["loadgen"] if locked else None,

@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -121,6 +122,14 @@ def _stores_a_status(
     return False
 
 
+class IngestRun(NamedTuple):
+    """One end-to-end ingest run: messages/s, points stored, and ingest's CPU seconds."""
+
+    rate: float
+    stored: int
+    ingest_cpu_s: float
+
+
 def measure_ingest(
     broker: MosquittoProcess,
     influx: InfluxProcess,
@@ -128,9 +137,12 @@ def measure_ingest(
     workdir: Path,
     settings: dict[str, str],
     publisher: tuple[str, str] | None = None,
-) -> tuple[float, int]:
-    """Messages/s from first publish until every point is counted in InfluxDB; on a locked
-    broker the load generator (and the readiness check) log in as `publisher`."""
+    ingestors: int = 1,
+) -> IngestRun:
+    """Messages/s from first publish until every point is counted in InfluxDB, through
+    `ingestors` `ioc ingest` processes (more than one: members of one shared subscription, as
+    the nodes of a cluster are); on a locked broker the load generator (and the readiness
+    check) log in as `publisher`."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
         "IOC_MQTT_URL": broker.url,
@@ -141,19 +153,29 @@ def measure_ingest(
         "IOC_LOG_LEVEL": "WARNING",
         **settings,
     }
-    ingest = subprocess.Popen([sys.executable, "-m", "ioc", "ingest"], env=env)
+    if ingestors > 1:
+        env["IOC_MQTT_SHARED_GROUP"] = "bench"
+    ingests = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ioc", "ingest"],
+            env=env | ({"IOC_MQTT_CLIENT_ID": f"bench-ingest-{n}"} if ingestors > 1 else {}),
+        )
+        for n in range(ingestors)
+    ]
     try:
         # Ready when it stores: $SYS counts subscriptions only every few seconds, so an earlier
         # subscriber (the broker baseline's) can still be counted while ingest is not there.
+        # The group's members take turns: one status stored per member.
         status_topic = messages[0][0].rsplit("/", 1)[0] + "/status"
-        wait_until(
-            lambda: _stores_a_status(broker, influx, status_topic, publisher),
-            timeout_s=60,
-            what="ingest storing",
-        )
+        for _ in ingests:
+            wait_until(
+                lambda: _stores_a_status(broker, influx, status_topic, publisher),
+                timeout_s=60,
+                what="ingest storing",
+            )
         generator = LoadGenerator(broker.port, messages, "bench-ingest", publisher)
         processes = {
-            "ingest": ingest.pid,
+            **{f"ingest {n + 1}": ingest.pid for n, ingest in enumerate(ingests)},
             "mosquitto": broker.process.pid,  # type: ignore[union-attr]
             "influxd": influx.process.pid,
         }  # type: ignore[union-attr]
@@ -166,16 +188,18 @@ def measure_ingest(
             time.sleep(0.1)
             written = points_written(influx) - written_before
         elapsed = time.monotonic() - started
-        shares = ", ".join(
-            f"{name} {(cpu_seconds(pid) - cpu_before[name]) / elapsed:.0%}"
-            for name, pid in processes.items()
-        )
+        used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
+        shares = ", ".join(f"{name} {seconds / elapsed:.0%}" for name, seconds in used.items())
         print(f"  CPU during the end-to-end run (share of one core): {shares}", flush=True)
+        ingest_cpu = sum(seconds for name, seconds in used.items() if name.startswith("ingest"))
         time.sleep(2)  # anything extra would be a duplicate or a stray
-        return len(messages) / elapsed, count_points(influx, env["IOC_INFLUX_DB"])
+        stored = count_points(influx, env["IOC_INFLUX_DB"])
+        return IngestRun(len(messages) / elapsed, stored, ingest_cpu)
     finally:
-        ingest.terminate()
-        ingest.wait(timeout=30)
+        for ingest in ingests:
+            ingest.terminate()
+        for ingest in ingests:
+            ingest.wait(timeout=30)
 
 
 def measure_simulator(broker: MosquittoProcess, devices: int, seconds: float) -> str:
@@ -237,7 +261,7 @@ def main() -> int:
         print(
             f"  influxd direct (10k-point batches):     {influx_rate:10,.0f} points/s", flush=True
         )
-        ingest_rate, stored = measure_ingest(
+        ingest_rate, stored, _cpu = measure_ingest(
             broker,
             influx,
             messages,

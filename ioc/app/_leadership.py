@@ -102,5 +102,8 @@ class Leadership:
 
     def _lose(self, why: str) -> None:
         log.warning("%s no longer leads (term %s): %s", self.node, self.term, why)
-        self.term = None
-        self._on_lose()
+        self._deadline = 0.0  # from now nothing acts (`acting`)...
+        try:
+            self._on_lose()  # ...while the services stop, their last writes under the term
+        finally:
+            self.term = None

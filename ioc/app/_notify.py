@@ -33,6 +33,7 @@ from ioc.notify import (
 from ioc.notify._channels import EmailSender, MqttSender, SmsSender
 from ioc.state import (
     AlertRepository,
+    Fenced,
     Guard,
     Outbox,
     StateRefused,
@@ -169,7 +170,9 @@ class NotifyService:
                 try:
                     self.run_pass()
                 except StateUnavailable as exc:
-                    if not self._failing:
+                    if isinstance(exc, Fenced):  # stopped at this node's next lease step
+                        log.warning("notifications stop on this node: %s", exc)
+                    elif not self._failing:
                         log.error("notifications wait for the state database: %s", exc)
                     self._failing = True
                     continue

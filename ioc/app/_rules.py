@@ -35,6 +35,7 @@ from ioc.rules import HeldState, OpenAlert, RuleEngine, RuleError
 from ioc.state import (
     AlertRepository,
     AlertRequest,
+    Fenced,
     Guard,
     HeartbeatStore,
     StateError,
@@ -153,6 +154,8 @@ class RulesService:
         try:
             saved = self.engine.take_all()
             self.repository.save_rule_states((h.rule_id, h.device_id, h.data) for h in saved)
+        except Fenced as exc:  # the new leader goes on from the state it finds
+            log.warning("rule state not saved at stop: %s", exc)
         except StateError as exc:
             log.error("could not save the rule state at stop: %s", exc)
         self.repository.close()

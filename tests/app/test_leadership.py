@@ -89,8 +89,10 @@ def test_a_leader_that_cannot_reach_the_database_stops_at_its_deadline(engine: E
     leases.claim = unreachable  # type: ignore[method-assign,assignment]
     clocks.s += LEASE_MS / 1000 * 0.5
     a.leadership.step()
-    assert a.leadership.leading  # still inside its deadline
+    assert a.leadership.leading and a.leadership.acting()  # still inside its deadline
     clocks.s += LEASE_MS / 1000 * 0.3  # 0.8 of the lease since its last renewal
+    # Other threads ask before they act: no longer, though only the next step tells on_lose.
+    assert not a.leadership.acting() and a.events == ["lead 1"]
     a.leadership.step()
     assert not a.leadership.leading and a.events == ["lead 1", "lose"]
 

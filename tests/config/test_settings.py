@@ -27,6 +27,17 @@ def test_defaults_are_embedded() -> None:
     assert settings.topic_prefix == "ioc"
     assert settings.unknown_devices is UnknownDevicePolicy.ACCEPT
     assert settings.resolved_state_url == f"sqlite:///{settings.data_dir / 'state.db'}"
+    assert not settings.clustered  # the embedded state serves one node
+    assert settings.node_name and settings.lease_s == 15
+
+
+def test_a_postgresql_state_makes_a_cluster_node() -> None:
+    settings = load_settings(state_url="postgresql+psycopg://ioc@db/ioc", node_name="ioc-2")
+    assert settings.clustered and settings.node_name == "ioc-2"
+    with pytest.raises(ConfigError, match="IOC_NODE_NAME"):
+        load_settings(node_name="a b")  # it goes into MQTT client ids
+    with pytest.raises(ConfigError, match="IOC_LEASE_S"):
+        load_settings(lease_s=1)
 
 
 def test_good_file() -> None:

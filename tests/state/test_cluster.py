@@ -10,12 +10,14 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, text
 
-from ioc.domain import Alert, AlertAction, AlertState, Severity, TransitionKind
+from ioc.domain import Alert, AlertAction, AlertState, ClusterStatus, Severity, TransitionKind
 from ioc.state import (
+    LEADER_LEASE,
     AlertRepository,
     Fenced,
     LeaseStore,
     NodeRegistry,
+    cluster_status,
     connect_state,
     fence,
 )
@@ -98,7 +100,7 @@ def test_nodes_report_themselves_and_a_clean_stop(engine: Engine) -> None:
     registry.report("node-b", 1_000, 1_000, 0)
     registry.report("node-a", 2_000, 2_000, 0)
     registry.report("node-a", 2_000, 7_000, 1_234)
-    registry.stopped("node-b", 8_000)
+    registry.stopped("node-b", 8_000, session_open=False)
     a, b = registry.nodes()
     assert (a.name, a.seen_at_ms, a.stored, a.alive(8_000, LEASE_MS)) == (
         "node-a",
@@ -110,6 +112,48 @@ def test_nodes_report_themselves_and_a_clean_stop(engine: Engine) -> None:
     assert (b.name, b.stopped_at_ms, b.alive(8_000, LEASE_MS)) == ("node-b", 8_000, False)
     registry.report("node-b", 9_000, 9_000, 0)  # started again
     assert registry.nodes()[1].alive(9_000, LEASE_MS)
+
+
+def test_a_node_gone_with_its_session_is_orphaned_until_its_session_ends(engine: Engine) -> None:
+    registry = NodeRegistry(engine)
+    registry.report("node-a", 1_000, 1_000, 10)
+    registry.report("node-b", 1_000, 1_000, 10)
+    registry.stopped("node-b", 2_000, session_open=False)  # handed its share over
+    registry.report("node-c", 1_000, 1_000, 10)
+    registry.stopped("node-c", 2_000, session_open=True)  # the last one: kept its session
+    later = 1_000 + LEASE_MS
+    a, b, c = registry.nodes()
+    assert not a.alive(later, LEASE_MS) and a.orphaned(later, LEASE_MS)  # died
+    assert not b.orphaned(later, LEASE_MS)
+    assert c.orphaned(later, LEASE_MS)
+    assert not a.orphaned(1_500, LEASE_MS)  # alive: nothing to adopt
+    registry.session_ended("node-a", seen_at_ms=1_000)
+    assert not registry.nodes()[0].orphaned(later, LEASE_MS)
+    # The end of an adoption is not recorded over a node that came back meanwhile.
+    registry.report("node-c", 20_000, 20_000, 0)
+    registry.session_ended("node-c", seen_at_ms=1_000)
+    assert registry.nodes()[2].session_open
+
+
+def test_the_cluster_as_operators_see_it(engine: Engine) -> None:
+    registry, leases = NodeRegistry(engine), LeaseStore(engine)
+    assert cluster_status(engine, 1_000, LEASE_MS) == ClusterStatus(
+        1_000, LEASE_MS, None, None, None, None, []
+    )
+    registry.report("node-a", 1_000, 5_000, 300)
+    registry.report("node-b", 2_000, 5_000, 100)
+    registry.report("node-c", 500, 600, 999)  # long gone
+    leases.claim(LEADER_LEASE, "node-a", 1_000, LEASE_MS)
+    leases.claim(LEADER_LEASE, "node-a", 4_000, LEASE_MS)
+    status = cluster_status(engine, 16_000, LEASE_MS)
+    assert (status.leader, status.term, status.leading_since_ms, status.renewed_ms_ago) == (
+        "node-a", 1, 1_000, 12_000,
+    )  # fmt: skip
+    a, b, c = status.nodes
+    assert (a.leader, a.alive, a.share) == (True, True, 0.75)
+    assert (b.leader, b.alive, b.share) == (False, True, 0.25)
+    assert (c.alive, c.share, c.session_open) == (False, None, True)
+    assert cluster_status(engine, 4_000 + LEASE_MS, LEASE_MS).leader is None  # expired
 
 
 def _alert(opened_at_ms: int) -> Alert:

@@ -28,6 +28,11 @@ class IocProcess:
         )
 
     @property
+    def pid(self) -> int:
+        """Its process id (to signal it)."""
+        return self._process.pid
+
+    @property
     def running(self) -> bool:
         """Whether it has not ended yet."""
         return self._process.poll() is None
