@@ -167,7 +167,7 @@ class ClusterNode:
 
     def _run(self) -> None:
         try:
-            while not self._stop.wait(self.lease_ms / 3000):
+            while not self._stop.wait(self.leadership.next_step_s()):
                 self.step()
         except BaseException as exc:  # supervised: recorded, logged once, and the process ends
             self._failure = exc

@@ -24,6 +24,7 @@ from ioc.state import LEADER_LEASE, LeaseStore, StateError, fence
 log = logging.getLogger("ioc.cluster")
 
 SAFETY = 0.2  # of the lease: clock drift between nodes and the claim's own round trip
+EXPIRY_MARGIN_S = 0.05  # a standby claims this long after the leader's lease ran out
 
 
 class Leadership:
@@ -48,6 +49,7 @@ class Leadership:
         self._monotonic = monotonic
         self.term: int | None = None  # while leading
         self._deadline = 0.0
+        self._others_expires_at_ms: int | None = None  # another's lease, as last seen
 
     @property
     def leading(self) -> bool:
@@ -69,6 +71,7 @@ class Leadership:
             log.warning("cannot renew the leader's lease: %s", exc)
             self._stop_at_deadline()  # lead on until the deadline, not a moment longer
             return
+        self._others_expires_at_ms = lease.expires_at_ms if lease.holder != self.node else None
         if lease.holder != self.node:
             if self.term is not None:
                 self._lose(f"{lease.holder} holds the lease (term {lease.term})")
@@ -80,6 +83,16 @@ class Leadership:
             self.term = lease.term
             log.info("%s leads (term %d)", self.node, lease.term)
             self._on_lead(lease.term)
+
+    def next_step_s(self) -> float:
+        """When to step next: every third of a lease, or for a standby, just after the
+        leader's lease runs out if that comes sooner (a takeover then takes at most the lease
+        from the leader's last renewal, not a step more)."""
+        every = self.lease_ms / 3000
+        if self._others_expires_at_ms is None:
+            return every
+        until = (self._others_expires_at_ms - self._wall()) / 1000 + EXPIRY_MARGIN_S
+        return min(every, max(until, EXPIRY_MARGIN_S))
 
     def release(self) -> None:
         """A clean stop: stop acting, then give the lease up so another takes over at once."""

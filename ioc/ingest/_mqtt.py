@@ -254,7 +254,15 @@ class MqttConsumer:
     def _end(self, client: mqtt.Client) -> None:
         self.ended = True
         self._stopping = True
-        client.disconnect()  # from a callback: the network loop ends instead of reconnecting
+        client.disconnect()
+        # From the network thread itself: it ends after this callback instead of reconnecting
+        # (paho marks a lost connection for reconnection after `on_disconnect` returns).
+        client.loop_stop()
+
+    @property
+    def looping(self) -> bool:
+        """Whether its network thread runs (and so reconnects when the connection drops)."""
+        return self._client._thread is not None  # paho's own record of its loop thread
 
     def _on_publish_packet(self, topic: bytes, payload: bytes, retained: bool, mid: int) -> None:
         # Brokers refuse topics that are not UTF-8, but a bad one must not kill the loop.

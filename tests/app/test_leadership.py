@@ -104,3 +104,18 @@ def test_a_clean_stop_hands_over_at_once(engine: Engine) -> None:
     a.leadership.release()
     b.leadership.step()
     assert a.events == ["lead 1", "lose"] and b.events == ["lead 2"]
+
+
+def test_a_standby_claims_just_after_the_leaders_lease_runs_out(engine: Engine) -> None:
+    clocks = Clocks()
+    a, b = Node("a", LeaseStore(engine), clocks), Node("b", LeaseStore(engine), clocks)
+    a.leadership.step()
+    assert a.leadership.next_step_s() == LEASE_MS / 3000  # the leader renews every third
+    b.leadership.step()
+    assert b.leadership.next_step_s() == LEASE_MS / 3000  # the lease ends later than that
+    clocks.s += 11  # a died just after it claimed: its lease ends 4 s from now
+    b.leadership.step()
+    assert b.leadership.next_step_s() == pytest.approx(4.05)
+    clocks.s += b.leadership.next_step_s()
+    b.leadership.step()
+    assert b.events == ["lead 2"]  # the lease plus 50 ms after a's last renewal

@@ -129,6 +129,23 @@ def test_a_device_publishes_its_own_topics_only(locked: Locked) -> None:
     assert [topic for topic, _ in ingest.received] == ["ioc/bts/bts-1/telemetry"]
 
 
+def test_a_service_reads_through_a_shared_subscription(locked: Locked) -> None:
+    # A cluster's ingest nodes: members of one group, each message to one of them.
+    nodes = [locked.user("ioc"), locked.user("ioc-ingest")]
+    for node in nodes:
+        node.subscribe("$share/ioc-ingest/ioc/+/+/+")
+    device = locked.user("bts-1")
+    for _ in range(4):
+        assert accepted(device.publish("ioc/bts/bts-1/telemetry"))
+    wait_until(lambda: sum(len(n.received) for n in nodes) == 4, 5, "every reading, once")
+    assert all(n.received for n in nodes)  # shared between them
+    # A device cannot listen in by joining the group.
+    device.subscribe("$share/ioc-ingest/ioc/+/+/+")
+    assert accepted(locked.user("bts-2").publish("ioc/bts/bts-2/telemetry"))
+    wait_until(lambda: sum(len(n.received) for n in nodes) == 5, 5, "the next reading")
+    assert not device.received
+
+
 def test_a_gateway_speaks_for_the_devices_in_its_file(locked: Locked) -> None:
     gateway = locked.user("sgw-1")
     assert accepted(gateway.publish("ioc/bts/bts-behind/telemetry"))

@@ -73,11 +73,13 @@ def test_an_adopter_gives_way_when_the_owner_comes_back(mosquitto: MosquittoProc
     adopter = Member(mosquitto.port, "ioc-ingest-a", acknowledge=True, adopt=True)
     owner = Member(mosquitto.port, "ioc-ingest-a", acknowledge=True)  # node a restarted
     wait_until(lambda: adopter.consumer.ended, 10, "the adopter giving way")
+    wait_until(lambda: not adopter.consumer.looping, 10, "the adopter never to reconnect")
     assert owner.consumer.session_present  # the session the adopter had left for a
     # The adopter does not fight for it: the owner stays connected and back in the group.
     _send(mosquitto.port, range(40))
     wait_until(lambda: len(owner.got) + len(node_b.got) == 40, 10, "all 40 delivered")
     assert owner.consumer.connected and not adopter.consumer.connected
+    assert owner.consumer.connections == 1  # never pushed out again
     assert owner.got and node_b.got
     adopter.consumer.stop()
     owner.consumer.end_session()
