@@ -2,8 +2,9 @@
 
   nodes a and b -> one Mosquitto, one private PostgreSQL, one influxd
 
-Each round kills the node that leads and measures the seconds until the other serves itself as
-the leader (/api/v1/cluster), then starts the dead node again as a standby. Printed: each
+Each round kills the node that leads, at a random moment of its renewal cycle, and measures the
+seconds until the other serves itself as the leader (/api/v1/cluster), then starts the dead
+node again as a standby. Printed: each
 takeover, the median and the worst, as a share of the lease and against the bound the cluster
 promises (lease + 5 s).
 Usage: python bench/takeover.py [--kills 10] [--lease 15]
@@ -12,6 +13,7 @@ Usage: python bench/takeover.py [--kills 10] [--lease 15]
 from __future__ import annotations
 
 import argparse
+import random
 import shutil
 import statistics
 import sys
@@ -61,8 +63,9 @@ def main() -> None:
         wait_until(lambda: cluster.node("b", "b").get("alive") is True, 60, "b standing by")
         leader, standby = "a", "b"
         for kill in range(1, args.kills + 1):
-            # A standby that just started has renewed nothing yet: let it settle for a step.
-            time.sleep(args.lease / 3)
+            # A standby that just started has renewed nothing yet: let it settle for a step;
+            # then die at any moment of the leader's renewal cycle.
+            time.sleep(args.lease / 3 + random.uniform(0, args.lease / 3))
             took = kill_the_leader(cluster, leader, standby, 3 * bound)
             takeovers.append(took)
             print(f"  kill {kill:2}: {leader} -> {standby} in {took:5.1f} s", flush=True)

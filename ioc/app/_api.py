@@ -142,6 +142,10 @@ def stage_metrics(
             gauges |= {
                 "cluster_leading": (int(term is not None), "1 while this node leads"),
                 "cluster_term": (term or 0, "the lease's term while this node leads"),
+                "cluster_lease_age_seconds": (
+                    cluster.leadership.lease_age_s() or 0.0,
+                    "since this node last renewed the leader's lease (0 unless it leads)",
+                ),
             }
             counters["cluster_adopted_sessions"] = (
                 cluster.adopted,

@@ -1,13 +1,14 @@
 """Which node leads: the lease claimed and renewed in the state database, and acted on only
 inside this node's own deadline.
 
-`step()` runs every third of a lease. A claim that succeeds sets the deadline to the moment the
-claim began plus the lease less a safety margin, on this node's monotonic clock: the database
-records the lease as running from a later moment, so this node stops acting before any other
-node may take over, even if it cannot reach the database to hear about it. Losing the lease
-(another holds it, or the deadline passed without a renewal) calls `on_lose` before anything
-else; gaining it calls `on_lead` with the new term, which the leader's writes carry
-(`guard`).
+`step()` runs every third of a lease (and a standby's just after the leader's lease runs out).
+A claim that succeeds sets the deadline to the moment the claim began plus the lease less a
+safety margin, on this node's monotonic clock: the database records the lease as running from
+a later moment, so this node stops acting before any other node may take over, even if it
+cannot reach the database to hear about it. Losing the lease (another holds it, or the deadline
+passed without a renewal) stops everything acting at once and calls `on_lose`, whose services
+may still write under the old term while they stop; gaining it calls `on_lead` with the new
+term, which the leader's writes carry (`guard`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Leadership:
         self.term: int | None = None  # while leading
         self._deadline = 0.0
         self._others_expires_at_ms: int | None = None  # another's lease, as last seen
+        self._renewed_at = 0.0
 
     @property
     def leading(self) -> bool:
@@ -79,10 +81,16 @@ class Leadership:
         if self.term is not None and lease.term != self.term:
             self._lose(f"the lease changed hands meanwhile (term {lease.term})")
         self._deadline = began + self.lease_ms / 1000 * (1 - SAFETY)
+        self._renewed_at = began
         if self.term is None:
             self.term = lease.term
             log.info("%s leads (term %d)", self.node, lease.term)
             self._on_lead(lease.term)
+
+    def lease_age_s(self) -> float | None:
+        """Seconds since this node last renewed the lease, while it leads (it stops acting at
+        80 % of the lease)."""
+        return self._monotonic() - self._renewed_at if self.term is not None else None
 
     def next_step_s(self) -> float:
         """When to step next: every third of a lease, or for a standby, just after the

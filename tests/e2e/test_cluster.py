@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
+import urllib3
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ioc.broker import MosquittoProcess
@@ -257,6 +258,9 @@ def test_the_leader_killed_three_times_loses_nothing_and_repeats_nothing(
     lines = status.stdout.splitlines()
     assert lines[0].startswith("leader: a (term 1) since ")
     assert [line.split()[:2] for line in lines[2:]] == [["a", "leader"], ["b", "standby"]]
+    metrics = {n: urllib3.request("GET", f"{cluster.api(n)}/metrics").data.decode() for n in "ab"}
+    assert "ioc_cluster_leading 1.0" in metrics["a"] and "ioc_cluster_term 1.0" in metrics["a"]
+    assert "ioc_cluster_leading 0.0" in metrics["b"]
     devices = Devices(broker.port)
     faults = Faults(cluster, devices, receiver)
     try:
@@ -370,6 +374,14 @@ def test_the_state_database_restarted_under_load(
         faults.resolved("bts02")
         faults.resolved("bts03")
         faults.whole("bts04")
+        # A clean stop of the leader hands the lease and its share of ingest over at once.
+        leader = cluster.leader("a")
+        other = "b" if leader == "a" else "a"
+        assert cluster.nodes[str(leader)].stop() == 0
+        wait_until(lambda: cluster.leader(other) == other, LEASE_S, f"{other} leading at once")
+        gone = cluster.node(other, str(leader))
+        assert (gone["alive"], gone["session_open"]) == (False, False)
+        faults.whole("bts05")
     finally:
         acked = devices.stop()
     _nothing_lost_nothing_twice(cluster, faults, receiver, acked)
