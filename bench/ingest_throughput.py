@@ -27,8 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import paho.mqtt.client as mqtt  # noqa: E402
 import urllib3  # noqa: E402
 from loadgen import LoadGenerator, bts_messages  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
 from ioc.broker import MosquittoProcess  # noqa: E402
 from tests.support.influx import InfluxProcess  # noqa: E402
@@ -153,14 +155,14 @@ def measure_ingest(
         "IOC_LOG_LEVEL": "WARNING",
         **settings,
     }
+    client_ids = [f"bench-ingest-{n}" for n in range(ingestors)]
     if ingestors > 1:
         env["IOC_MQTT_SHARED_GROUP"] = "bench"
     ingests = [
         subprocess.Popen(
-            [sys.executable, "-m", "ioc", "ingest"],
-            env=env | ({"IOC_MQTT_CLIENT_ID": f"bench-ingest-{n}"} if ingestors > 1 else {}),
+            [sys.executable, "-m", "ioc", "ingest"], env=env | {"IOC_MQTT_CLIENT_ID": client_id}
         )
-        for n in range(ingestors)
+        for client_id in client_ids
     ]
     try:
         # Ready when it stores: $SYS counts subscriptions only every few seconds, so an earlier
@@ -200,6 +202,23 @@ def measure_ingest(
             ingest.terminate()
         for ingest in ingests:
             ingest.wait(timeout=30)
+        # ingest keeps its session when it stops: the next run must not share the broker
+        # with sessions that go on queueing every message.
+        forget_sessions(broker.port, client_ids, publisher)
+
+
+def forget_sessions(port: int, client_ids: list[str], login: tuple[str, str] | None) -> None:
+    """Make the broker drop these clients' sessions (connect with a clean session)."""
+    for client_id in client_ids:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
+                             protocol=mqtt.MQTTv311)  # fmt: skip
+        if login is not None:
+            client.username_pw_set(*login)
+        client.connect("127.0.0.1", port)
+        client.loop_start()
+        wait_until(client.is_connected, timeout_s=10, what=f"{client_id} forgotten")
+        client.disconnect()
+        client.loop_stop()
 
 
 def measure_simulator(broker: MosquittoProcess, devices: int, seconds: float) -> str:

@@ -14,6 +14,7 @@ term, which the leader's writes carry (`guard`).
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable
 
@@ -43,6 +44,10 @@ class Leadership:
     ) -> None:
         self._leases = leases
         self.node = node
+        # The lease names this process, not only its node: a node restarted after a crash
+        # waits for its old lease like anyone else (and its old term stays fenced), and two
+        # processes given the same node name by mistake never both lead.
+        self.holder = f"{node}:{secrets.token_hex(4)}"
         self.lease_ms = lease_ms
         self._on_lead = on_lead
         self._on_lose = on_lose
@@ -68,13 +73,14 @@ class Leadership:
         """Claim or renew the lease, and act on the answer."""
         began = self._monotonic()
         try:
-            lease = self._leases.claim(LEADER_LEASE, self.node, self._wall(), self.lease_ms)
+            lease = self._leases.claim(LEADER_LEASE, self.holder, self._wall(), self.lease_ms)
         except StateError as exc:
             log.warning("cannot renew the leader's lease: %s", exc)
             self._stop_at_deadline()  # lead on until the deadline, not a moment longer
             return
-        self._others_expires_at_ms = lease.expires_at_ms if lease.holder != self.node else None
-        if lease.holder != self.node:
+        mine = lease.holder == self.holder
+        self._others_expires_at_ms = None if mine else lease.expires_at_ms
+        if not mine:
             if self.term is not None:
                 self._lose(f"{lease.holder} holds the lease (term {lease.term})")
             return
@@ -109,13 +115,13 @@ class Leadership:
             return
         self._lose("it is stopping")
         try:
-            self._leases.release(LEADER_LEASE, self.node, term)
+            self._leases.release(LEADER_LEASE, self.holder, term)
         except StateError as exc:
             log.warning("cannot release the leader's lease (it will expire): %s", exc)
 
     def guard(self, connection: Connection) -> None:
         """For the leader's writes: refuse unless this node still leads with its term."""
-        fence(connection, LEADER_LEASE, self.node, self.term or 0, self._wall())
+        fence(connection, LEADER_LEASE, self.holder, self.term or 0, self._wall())
 
     def _stop_at_deadline(self) -> None:
         if self.term is not None and self._monotonic() >= self._deadline:

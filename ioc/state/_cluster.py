@@ -238,7 +238,8 @@ def cluster_status(engine: Engine, now_ms: int, lease_ms: int) -> ClusterStatus:
     """The cluster as the state database has it at `now_ms` (nodes renew within `lease_ms`)."""
     lease = LeaseStore(engine).read(LEADER_LEASE)
     leading = lease is not None and lease.expires_at_ms > now_ms
-    leader = lease.holder if lease is not None and leading else None
+    # A holder is `<node>:<process>` (one process of a node holds it, not the node's name).
+    leader = lease.holder.partition(":")[0] if lease is not None and leading else None
     nodes = NodeRegistry(engine).nodes()
     running = [n for n in nodes if n.alive(now_ms, lease_ms)]
     total = sum(n.stored for n in running)

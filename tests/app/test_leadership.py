@@ -119,3 +119,14 @@ def test_a_standby_claims_just_after_the_leaders_lease_runs_out(engine: Engine) 
     clocks.s += b.leadership.next_step_s()
     b.leadership.step()
     assert b.events == ["lead 2"]  # the lease plus 50 ms after a's last renewal
+
+
+def test_the_same_node_name_twice_never_leads_twice(engine: Engine) -> None:
+    clocks = Clocks()
+    first, again = Node("a", LeaseStore(engine), clocks), Node("a", LeaseStore(engine), clocks)
+    first.leadership.step()
+    again.leadership.step()  # a second process named `a`, or `a` restarted after a crash
+    assert (first.events, again.events) == (["lead 1"], [])
+    clocks.s += LEASE_MS / 1000  # the first one's lease runs out (it died)
+    again.leadership.step()
+    assert again.events == ["lead 2"]  # a new term: the old process's writes stay fenced
