@@ -747,6 +747,77 @@ def notifications(
         )
 
 
+@main.group()
+def report() -> None:
+    """Reports from what ioc recorded (docs/reports.md)."""
+
+
+@report.command("availability")
+@click.option("--from", "start", required=True, help="ISO 8601 time (a date is midnight UTC).")
+@click.option("--to", "end", default="now", show_default=True, help="ISO 8601 time, or now.")
+@click.option(
+    "--by",
+    default="area",
+    show_default=True,
+    help="device, area, class, tag, all, or an area kind (commune, district...).",
+)
+@click.option("--area", default=None, help="Only devices in this area's subtree.")
+@click.option("--class", "device_class", default=None, help="Only devices of this class.")
+@click.option("--tag", default=None, help="Only devices with this tag (a programme group).")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.pass_context
+def report_availability(
+    ctx: click.Context, start: str, end: str, by: str, area: str | None,
+    device_class: str | None, tag: str | None, output: str,
+) -> None:  # fmt: skip
+    """Availability, outages, maintenance, MTTA and MTTR per group over a period."""
+    from ioc.app import availability_report, load_catalog
+    from ioc.reports import Period, ReportError, Scope
+
+    settings = _settings(ctx)
+    try:
+        period = Period(_parse_time(start), _parse_time(end))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    try:
+        found = availability_report(
+            settings, load_catalog(settings), period, Scope(area, device_class, tag), by
+        )
+    except ReportError as exc:
+        click.echo(f"ioc: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    rows = [figures.row() for figures in found]
+    if output == "json":
+        import orjson
+
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+    elif output == "csv":
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["group"])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        click.echo(f"{'GROUP':20} {'DEVICES':>7} {'AVAIL %':>8} {'OUTAGES':>7} "
+                   f"{'OUT min':>9} {'MAINT min':>9} {'MTTA min':>8} {'MTTR min':>8}")  # fmt: skip
+        for row in rows:
+            click.echo(
+                f"{row['group']!s:20} {row['devices']:>7} {_or_dash(row['availability_pct']):>8} "
+                f"{row['outages']:>7} {row['outage_min']:>9} {row['maintenance_min']:>9} "
+                f"{_or_dash(row['mtta_min']):>8} {_or_dash(row['mttr_min']):>8}"
+            )
+
+
+def _or_dash(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
 @click.pass_context

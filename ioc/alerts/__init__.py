@@ -20,6 +20,7 @@ from ioc.alerts._book import (
     AlertStore,
     Publisher,
     check_window,
+    covering,
 )
 from ioc.alerts._json import alert_json, transition_json
 from ioc.alerts._operations import (
@@ -65,6 +66,7 @@ __all__ = [
     "alert_json",
     "alert_topic",
     "check_window",
+    "covering",
     "end_window",
     "find_alerts",
     "plan_window",

@@ -376,26 +376,33 @@ class AlertBook:
 
     def _silenced(self, device_id: str, rule_id: str, now: int) -> bool:
         active = [window for window in self._windows if window.active(now)]
-        if not active:
-            return False
-        device = self._inventory.devices.get(device_id)
-        areas = {area.id for area in self._inventory.area_path(device.area_id)} if device else set()
-        upstream: set[str] | None = None
-        for window in active:
-            if window.scope is WindowScope.RULE and window.target == rule_id:
-                return True
-            if window.scope is WindowScope.AREA and window.target in areas:
-                return True
-            if window.scope is WindowScope.DEVICE:
-                if window.target == device_id:
-                    return True
-                if upstream is None:
-                    upstream = set(
-                        _walk(device_id, lambda d: self._inventory.devices[d].depends_on)
-                    )
-                if window.target in upstream:
-                    return True
-        return False
+        return bool(active) and bool(covering(active, device_id, rule_id, self._inventory))
+
+
+def covering(
+    windows: Iterable[MaintenanceWindow], device_id: str, rule_id: str, inventory: Inventory
+) -> list[MaintenanceWindow]:
+    """The windows (whenever they are) that cover an alert of `rule_id` on `device_id`: one for
+    the rule, for an area the device is in, for the device, or for a device it depends on."""
+    device = inventory.devices.get(device_id)
+    areas = {area.id for area in inventory.area_path(device.area_id)} if device else set()
+    upstream: set[str] | None = None
+    found = []
+    for window in windows:
+        if window.scope is WindowScope.RULE:
+            hit = window.target == rule_id
+        elif window.scope is WindowScope.AREA:
+            hit = window.target in areas
+        elif window.target == device_id:
+            hit = True
+        else:
+            if upstream is None:
+                depends = (lambda d: inventory.devices[d].depends_on) if device else (lambda _: ())
+                upstream = set(_walk(device_id, depends))
+            hit = window.target in upstream
+        if hit:
+            found.append(window)
+    return found
 
 
 def check_window(window: MaintenanceWindow, inventory: Inventory) -> None:

@@ -22,6 +22,7 @@ from ioc.app._logging import configure_logging
 from ioc.app._notify import NotifyService, build_senders, load_notifications
 from ioc.app._operator import OperatorDesk, demo_state_url
 from ioc.app._probe import describe_probe, load_probe, probe_options, probe_process, probe_services
+from ioc.app._reports import availability_report
 from ioc.app._rules import RulesService
 from ioc.app._ruleset import (
     NoRulesProcess,
@@ -72,6 +73,7 @@ __all__ = [
     "add_rules",
     "api_context",
     "api_process",
+    "availability_report",
     "build_senders",
     "check_configuration",
     "configure_logging",

@@ -98,6 +98,18 @@ class Alert:
         return self.state is not AlertState.RESOLVED
 
 
+@dataclass(frozen=True, slots=True)
+class AlertSpan:
+    """An alert's life as reports read it: opened, first acknowledged, resolved."""
+
+    id: int
+    rule_id: str
+    device_id: str
+    opened_at_ms: int
+    resolved_at_ms: int | None
+    acknowledged_at_ms: int | None
+
+
 class TransitionKind(StrEnum):
     """An entry in an alert's audit history."""
 

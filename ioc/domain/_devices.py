@@ -43,6 +43,7 @@ class Device:
     lon: float
     depends_on: tuple[str, ...] = ()
     tags: frozenset[str] = frozenset()  # free labels rules can select on ("backbone", "hub")
+    since_ms: int | None = None  # when it entered the inventory (reports count it from then)
 
 
 @dataclass(slots=True)

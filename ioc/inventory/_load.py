@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from ioc.config.documents import read_model
 from ioc.domain import (
@@ -94,6 +95,18 @@ class _DeviceModel(_Strict):
     lon: float = Field(ge=-180, le=180)
     depends_on: list[str] = []
     tags: list[Annotated[str, Field(pattern=_TAG_PATTERN)]] = []
+    # When it entered the inventory (a date is midnight UTC); none: it was always there.
+    since: AwareDatetime | date | None = None
+
+    @property
+    def since_ms(self) -> int | None:
+        """`since` as epoch milliseconds."""
+        if self.since is None:
+            return None
+        moment = self.since
+        if not isinstance(moment, datetime):
+            moment = datetime.combine(moment, time(), tzinfo=UTC)
+        return int(moment.timestamp() * 1000)
 
 
 class _InventoryModel(_Strict):
@@ -156,7 +169,17 @@ def load_inventory(path: Path, profiles: dict[str, Profile]) -> Inventory:
             )
     areas = [Area(a.id, a.name, a.kind, a.parent) for a in model.areas]
     devices = [
-        Device(d.id, d.class_, d.area, d.name, d.lat, d.lon, tuple(d.depends_on), frozenset(d.tags))
+        Device(
+            d.id,
+            d.class_,
+            d.area,
+            d.name,
+            d.lat,
+            d.lon,
+            tuple(d.depends_on),
+            frozenset(d.tags),
+            d.since_ms,
+        )
         for d in model.devices
     ]
     try:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -36,6 +37,7 @@ from ioc.domain import (
     ActionOutcome,
     Alert,
     AlertAction,
+    AlertSpan,
     AlertState,
     AlertTransition,
     LoggedTransition,
@@ -226,6 +228,58 @@ class AlertRepository:
             lambda c: [_window(row) for row in c.execute(query)],
             write=False,
         )
+
+    def windows_between(self, start_ms: int, end_ms: int) -> list[MaintenanceWindow]:
+        """Windows that were in force at some moment of [start, end), ended early or not."""
+        table = maintenance_window_table
+        query = (
+            select(table)
+            .where(
+                table.c.starts_at_ms < end_ms,
+                table.c.ends_at_ms > start_ms,
+                or_(table.c.ended_at_ms.is_(None), table.c.ended_at_ms > start_ms),
+            )
+            .order_by(table.c.id)
+        )
+        return self._run(
+            "read maintenance windows",
+            lambda c: [_window(row) for row in c.execute(query)],
+            write=False,
+        )
+
+    def spans(self, rule_ids: Iterable[str], start_ms: int, end_ms: int) -> list[AlertSpan]:
+        """The alerts of these rules open at some moment of [start, end): when each opened,
+        was first acknowledged and resolved (reports)."""
+        alerts, events = alert_table, alert_event_table
+        acknowledged = (
+            select(events.c.alert_id, func.min(events.c.at_ms).label("at_ms"))
+            .where(events.c.kind == TransitionKind.ACKNOWLEDGED.value)
+            .group_by(events.c.alert_id)
+            .subquery()
+        )
+        query = (
+            select(
+                alerts.c.id, alerts.c.rule_id, alerts.c.device_id, alerts.c.opened_at_ms,
+                alerts.c.resolved_at_ms, acknowledged.c.at_ms,
+            )
+            .select_from(alerts.outerjoin(acknowledged, acknowledged.c.alert_id == alerts.c.id))
+            .where(
+                alerts.c.rule_id.in_(list(rule_ids)),
+                alerts.c.opened_at_ms < end_ms,
+                or_(alerts.c.resolved_at_ms.is_(None), alerts.c.resolved_at_ms > start_ms),
+            )
+            .order_by(alerts.c.id)
+        )  # fmt: skip
+
+        def work(connection: Connection) -> list[AlertSpan]:
+            return [
+                AlertSpan(int(r.id), str(r.rule_id), str(r.device_id), int(r.opened_at_ms),
+                          None if r.resolved_at_ms is None else int(r.resolved_at_ms),
+                          None if r.at_ms is None else int(r.at_ms))
+                for r in connection.execute(query)
+            ]  # fmt: skip
+
+        return self._run("read alert spans", work, write=False)
 
     def add_window(self, window: MaintenanceWindow) -> MaintenanceWindow:
         """Insert a window; return it with its id."""

@@ -173,3 +173,25 @@ def test_empty_profile_dir(tmp_path: Path) -> None:
 
 def test_bundled_paths_point_into_the_package() -> None:
     assert (bundled_profiles_dir() / "bts.yaml").is_file()
+
+
+def test_a_device_says_since_when_it_is_in_the_inventory(
+    tmp_path: Path, profiles: dict[str, Profile]
+) -> None:
+    path = tmp_path / "since.yaml"
+    path.write_text(
+        "version: 1\n"
+        "areas: [{id: P, name: P, kind: province}]\n"
+        "devices:\n"
+        "  - {id: a, class: bts, area: P, name: A, lat: 16, lon: 107, since: 2026-11-03}\n"
+        "  - {id: b, class: bts, area: P, name: B, lat: 16, lon: 107,\n"
+        "     since: '2026-11-03T08:00:00+07:00'}\n"
+        "  - {id: c, class: bts, area: P, name: C, lat: 16, lon: 107}\n"
+    )
+    devices = load_inventory(path, profiles).devices
+    assert devices["a"].since_ms == 1_793_664_000_000  # midnight UTC
+    assert devices["b"].since_ms == 1_793_664_000_000 + 3_600_000  # 01:00 UTC
+    assert devices["c"].since_ms is None
+    path.write_text(path.read_text().replace("+07:00", ""))  # a time must say its zone
+    with pytest.raises(CatalogError, match=r"devices\['b'\].since"):
+        load_inventory(path, profiles)

@@ -1,0 +1,29 @@
+"""Reports from what ioc records: availability of devices and groups over a period."""
+
+from ioc.reports._availability import (
+    Availability,
+    Period,
+    ReportError,
+    Scope,
+    availability,
+    by_area,
+    by_class,
+    by_device,
+    by_tag,
+    grouping,
+    overall,
+)
+
+__all__ = [
+    "Availability",
+    "Period",
+    "ReportError",
+    "Scope",
+    "availability",
+    "by_area",
+    "by_class",
+    "by_device",
+    "by_tag",
+    "grouping",
+    "overall",
+]

@@ -1,0 +1,271 @@
+"""Availability over a period, from what ioc records: outage alerts and maintenance windows.
+
+Definitions (docs/reports.md):
+
+- A device is *counted* from the period's start, or from when it entered the inventory if
+  later, to the period's end.
+- It is *out* while any of its outage alerts is open (the rules marked `outage`, and
+  `device.down`): from when the alert opened to when it was resolved, or to the period's end.
+  Overlapping alerts count once.
+- Outage time inside a maintenance window that covers the alert (its rule, an area the device
+  is in, the device or a device it depends on) is *maintenance*, shown apart; the rest is
+  *outage*.
+- Availability = 1 - outage / (counted - maintenance): planned work neither counts against a
+  device nor for it.
+- An *outage* (the count) is a stretch of time out, with some of it outside maintenance.
+- MTTA and MTTR: the mean time from opening to the first acknowledgement, and to resolution, of
+  the outage alerts opened in the period (those acknowledged, or resolved, by the period's
+  end).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import portion
+
+from ioc.alerts import covering
+from ioc.domain import AlertSpan, Device, Inventory, IocError, MaintenanceWindow
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """[start, end) in epoch ms."""
+
+    start_ms: int
+    end_ms: int
+
+    def __post_init__(self) -> None:
+        if self.end_ms <= self.start_ms:
+            raise ValueError("a period must end after it starts")
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """The figures of one device, or of a group of devices summed."""
+
+    key: str  # the device, area, class or tag the figures are for
+    devices: int
+    counted_ms: int
+    outage_ms: int  # out, outside maintenance
+    maintenance_ms: int  # out inside a maintenance window
+    outages: int
+    mtta_ms: float | None
+    mttr_ms: float | None
+
+    @property
+    def availability(self) -> float | None:
+        """The share of the counted time, maintenance set aside, that the devices were up
+        (None when nothing was counted)."""
+        basis = self.counted_ms - self.maintenance_ms
+        return None if basis <= 0 else 1 - self.outage_ms / basis
+
+    def row(self) -> dict[str, object]:
+        """As exported (JSON, CSV): times in minutes, availability in percent."""
+        share = self.availability
+        return {
+            "group": self.key,
+            "devices": self.devices,
+            "availability_pct": None if share is None else round(share * 100, 3),
+            "outages": self.outages,
+            "outage_min": _minutes(self.outage_ms),
+            "maintenance_min": _minutes(self.maintenance_ms),
+            "counted_min": _minutes(self.counted_ms),
+            "mtta_min": None if self.mtta_ms is None else _minutes(self.mtta_ms),
+            "mttr_min": None if self.mttr_ms is None else _minutes(self.mttr_ms),
+        }
+
+
+@dataclass(slots=True)
+class _Sums:
+    counted_ms: int = 0
+    outage_ms: int = 0
+    maintenance_ms: int = 0
+    outages: int = 0
+
+
+def availability(
+    devices: Iterable[Device],
+    period: Period,
+    alerts: Iterable[AlertSpan],
+    windows: Sequence[MaintenanceWindow],
+    inventory: Inventory,
+    group_of: Callable[[Device], Iterable[str]],
+) -> list[Availability]:
+    """Figures per group (`group_of` names each device's groups: `by_device`, `by_area`,
+    `by_class`, `by_tag`, `overall`), groups in name order; `alerts` are the outage alerts
+    that overlap the period."""
+    alerts_of: dict[str, list[AlertSpan]] = defaultdict(list)
+    for alert in alerts:
+        alerts_of[alert.device_id].append(alert)
+    sums: dict[str, _Sums] = defaultdict(_Sums)
+    counts: dict[str, int] = defaultdict(int)
+    acknowledged: dict[str, list[int]] = defaultdict(list)
+    resolved: dict[str, list[int]] = defaultdict(list)
+    for device in devices:
+        own = alerts_of.get(device.id, [])
+        figures = _figures(device, period, own, windows, inventory)
+        to_ack, to_resolve = _response_times(own, period)
+        for group in group_of(device):
+            total = sums[group]
+            total.counted_ms += figures.counted_ms
+            total.outage_ms += figures.outage_ms
+            total.maintenance_ms += figures.maintenance_ms
+            total.outages += figures.outages
+            counts[group] += 1 if figures.counted_ms else 0
+            acknowledged[group] += to_ack
+            resolved[group] += to_resolve
+    return [
+        Availability(
+            group,
+            counts[group],
+            total.counted_ms,
+            total.outage_ms,
+            total.maintenance_ms,
+            total.outages,
+            _mean(acknowledged[group]),
+            _mean(resolved[group]),
+        )
+        for group, total in sorted(sums.items())
+    ]
+
+
+def _figures(
+    device: Device,
+    period: Period,
+    alerts: Sequence[AlertSpan],
+    windows: Sequence[MaintenanceWindow],
+    inventory: Inventory,
+) -> _Sums:
+    start = max(period.start_ms, device.since_ms or period.start_ms)
+    if start >= period.end_ms:
+        return _Sums()
+    counted = portion.closedopen(start, period.end_ms)
+    out = portion.empty()
+    planned = portion.empty()
+    for alert in alerts:
+        spell = counted & portion.closedopen(
+            alert.opened_at_ms, alert.resolved_at_ms or period.end_ms
+        )
+        if spell.empty:
+            continue
+        out |= spell
+        for window in covering(windows, device.id, alert.rule_id, inventory):
+            planned |= spell & portion.closedopen(window.starts_at_ms, _window_end(window))
+    unplanned = out - planned
+    return _Sums(
+        counted_ms=period.end_ms - start,
+        outage_ms=_length(unplanned),
+        maintenance_ms=_length(planned),
+        outages=sum(1 for stretch in out if not (stretch & unplanned).empty),
+    )
+
+
+def _response_times(alerts: Sequence[AlertSpan], period: Period) -> tuple[list[int], list[int]]:
+    opened = [a for a in alerts if period.start_ms <= a.opened_at_ms < period.end_ms]
+    to_ack = [
+        a.acknowledged_at_ms - a.opened_at_ms
+        for a in opened
+        if a.acknowledged_at_ms is not None and a.acknowledged_at_ms < period.end_ms
+    ]
+    to_resolve = [
+        a.resolved_at_ms - a.opened_at_ms
+        for a in opened
+        if a.resolved_at_ms is not None and a.resolved_at_ms < period.end_ms
+    ]
+    return to_ack, to_resolve
+
+
+def _window_end(window: MaintenanceWindow) -> int:
+    """A window ended early by an operator ends then."""
+    if window.ended_at_ms is None:
+        return window.ends_at_ms
+    return min(window.ends_at_ms, window.ended_at_ms)
+
+
+def _length(intervals: portion.Interval) -> int:
+    return sum(int(i.upper - i.lower) for i in intervals if not i.empty)
+
+
+def _minutes(ms: float) -> float:
+    return round(ms / 60_000, 2)
+
+
+def _mean(values: list[int]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def by_device(device: Device) -> list[str]:
+    """Each device on its own."""
+    return [device.id]
+
+
+def by_class(device: Device) -> list[str]:
+    """Per device class."""
+    return [device.device_class]
+
+
+def by_tag(device: Device) -> list[str]:
+    """Per tag (a programme group); a device with several tags counts in each."""
+    return sorted(device.tags)
+
+
+def overall(_device: Device) -> list[str]:
+    """All devices together."""
+    return ["all"]
+
+
+def by_area(inventory: Inventory, kind: str | None = None) -> Callable[[Device], list[str]]:
+    """Per area: each device counts in its area and every area above it (of `kind` only,
+    when given: commune, district...)."""
+
+    def areas(device: Device) -> list[str]:
+        path = inventory.area_path(device.area_id)
+        return [area.id for area in path if kind is None or area.kind == kind]
+
+    return areas
+
+
+class ReportError(IocError):
+    """A report cannot be made as asked (the message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which devices a report covers: an area's subtree, a class, a tag (all that are set)."""
+
+    area: str | None = None
+    device_class: str | None = None
+    tag: str | None = None
+
+    def devices(self, inventory: Inventory) -> list[Device]:
+        """The inventory's devices in scope; ReportError for an area it does not have."""
+        areas = None
+        if self.area is not None:
+            if self.area not in inventory.areas:
+                raise ReportError(f"no area {self.area!r} in the inventory")
+            areas = inventory.subtree(self.area)
+        return [
+            d
+            for d in inventory.devices.values()
+            if (areas is None or d.area_id in areas)
+            and (self.device_class is None or d.device_class == self.device_class)
+            and (self.tag is None or self.tag in d.tags)
+        ]
+
+
+def grouping(name: str, inventory: Inventory) -> Callable[[Device], list[str]]:
+    """The grouping a report asks for by name: device, area, class, tag, all, or an area kind
+    of the inventory (commune, district...); ReportError for another."""
+    fixed: dict[str, Callable[[Device], list[str]]] = {
+        "device": by_device, "area": by_area(inventory), "class": by_class, "tag": by_tag,
+        "all": overall,
+    }  # fmt: skip
+    if name in fixed:
+        return fixed[name]
+    kinds = sorted({area.kind for area in inventory.areas.values()})
+    if name in kinds:
+        return by_area(inventory, kind=name)
+    raise ReportError(f"cannot group by {name!r}: choose {', '.join([*fixed, *kinds])}")
