@@ -798,11 +798,9 @@ def report_availability(
 
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
     elif output == "csv":
-        import csv
+        from ioc.reports import rows_csv
 
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["group"])
-        writer.writeheader()
-        writer.writerows(rows)
+        click.echo(rows_csv(rows), nl=False)
     else:
         click.echo(f"{'GROUP':20} {'DEVICES':>7} {'AVAIL %':>8} {'OUTAGES':>7} "
                    f"{'OUT min':>9} {'MAINT min':>9} {'MTTA min':>8} {'MTTR min':>8}")  # fmt: skip

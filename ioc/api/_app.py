@@ -30,6 +30,7 @@ from ioc.api.routes import (
     metrics,
     notifications,
     overview,
+    reports,
     rules,
     stream,
     tokens,
@@ -80,7 +81,7 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
     v1 = APIRouter(prefix="/api/v1", responses=problems(401, 403, 422, 429, 503))
     routers = (
         overview, areas, devices, alerts, maintenance, notifications, rules, tokens, stream,
-        cluster,
+        cluster, reports,
     )  # fmt: skip
     for resource in routers:
         v1.include_router(resource.router)

@@ -31,6 +31,7 @@ from ioc.domain import (
     Severity,
     StageBeat,
 )
+from ioc.reports import Availability, Period, Scope
 
 
 class TelemetryReader(Protocol):
@@ -182,6 +183,8 @@ class ApiContext:
     ack_links: AckReader | None = None  # when notifications carry acknowledgement links
     outbox: NotificationLog | None = None
     cluster: Callable[[], ClusterStatus] | None = None  # on a cluster (PostgreSQL state)
+    # Availability of a scope over a period, grouped (`ioc.app.availability_report`).
+    reports: Callable[[Period, Scope, str], list[Availability]] | None = None
     throttle: TokenThrottle = field(default_factory=TokenThrottle)  # failed token attempts
     poll_every_s: float = 0.25  # how often the live view reads the alert log
     beat_every_s: float = 5.0  # how often the stream says how fresh its data is

@@ -13,6 +13,7 @@ from ioc.reports._availability import (
     grouping,
     overall,
 )
+from ioc.reports._export import rows_csv
 
 __all__ = [
     "Availability",
@@ -26,4 +27,5 @@ __all__ = [
     "by_tag",
     "grouping",
     "overall",
+    "rows_csv",
 ]

@@ -1,5 +1,9 @@
 """Availability over a period, from what ioc records: outage alerts and maintenance windows.
 
+Time is handled as sorted [start, end) pairs in one sweep each: the `portion` library gave the
+same figures but took 15 s for a month of 100,000 devices and 200,000 outages, this 3.5 s
+(bench/reports.py).
+
 Definitions (docs/reports.md):
 
 - A device is *counted* from the period's start, or from when it entered the inventory if
@@ -21,10 +25,8 @@ Definitions (docs/reports.md):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-
-import portion
 
 from ioc.alerts import covering
 from ioc.domain import AlertSpan, Device, Inventory, IocError, MaintenanceWindow
@@ -142,24 +144,33 @@ def _figures(
     start = max(period.start_ms, device.since_ms or period.start_ms)
     if start >= period.end_ms:
         return _Sums()
-    counted = portion.closedopen(start, period.end_ms)
-    out = portion.empty()
-    planned = portion.empty()
+    spells: list[tuple[int, int]] = []
+    planned: list[tuple[int, int]] = []
+    covers: dict[str, list[MaintenanceWindow]] = {}
     for alert in alerts:
-        spell = counted & portion.closedopen(
-            alert.opened_at_ms, alert.resolved_at_ms or period.end_ms
+        spell = (
+            max(alert.opened_at_ms, start),
+            min(alert.resolved_at_ms or period.end_ms, period.end_ms),
         )
-        if spell.empty:
+        if spell[0] >= spell[1]:
             continue
-        out |= spell
-        for window in covering(windows, device.id, alert.rule_id, inventory):
-            planned |= spell & portion.closedopen(window.starts_at_ms, _window_end(window))
-    unplanned = out - planned
+        spells.append(spell)
+        if not windows:
+            continue
+        if alert.rule_id not in covers:
+            covers[alert.rule_id] = covering(windows, device.id, alert.rule_id, inventory)
+        for window in covers[alert.rule_id]:
+            planned.append((max(spell[0], window.starts_at_ms), min(spell[1], _window_end(window))))
+    out = _union(spells)
+    inside = _union(planned)  # within `out`: each piece is part of a spell
+    maintenance = _length(inside)
     return _Sums(
         counted_ms=period.end_ms - start,
-        outage_ms=_length(unplanned),
-        maintenance_ms=_length(planned),
-        outages=sum(1 for stretch in out if not (stretch & unplanned).empty),
+        outage_ms=_length(out) - maintenance,
+        maintenance_ms=maintenance,
+        outages=sum(
+            1 for stretch, covered in _covered(out, inside) if covered < stretch[1] - stretch[0]
+        ),
     )
 
 
@@ -185,8 +196,35 @@ def _window_end(window: MaintenanceWindow) -> int:
     return min(window.ends_at_ms, window.ended_at_ms)
 
 
-def _length(intervals: portion.Interval) -> int:
-    return sum(int(i.upper - i.lower) for i in intervals if not i.empty)
+def _union(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, disjoint [start, end) stretches covering the same time (touching ones joined)."""
+    merged: list[tuple[int, int]] = []
+    for begin, end in sorted(p for p in pairs if p[0] < p[1]):
+        if merged and begin <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((begin, end))
+    return merged
+
+
+def _covered(
+    stretches: list[tuple[int, int]], inside: list[tuple[int, int]]
+) -> Iterator[tuple[tuple[int, int], int]]:
+    """Each stretch with how much of it `inside` covers (both sorted and disjoint; every piece
+    of `inside` lies within one stretch)."""
+    pieces = iter(inside)
+    piece = next(pieces, None)
+    for stretch in stretches:
+        covered = 0
+        while piece is not None and piece[0] < stretch[1]:
+            covered += piece[1] - piece[0]
+            piece = next(pieces, None)
+        yield stretch, covered
+
+
+def _length(stretches: list[tuple[int, int]]) -> int:
+    return sum(end - begin for begin, end in stretches)
 
 
 def _minutes(ms: float) -> float:

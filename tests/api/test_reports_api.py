@@ -1,0 +1,72 @@
+"""/api/v1/reports/availability over a recorded history: JSON and CSV, read back by a CSV
+parser; a backwards period or an unknown area refused with 422; a viewer token needed."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from ioc.api import ApiContext, create_app
+from ioc.app import availability_report, load_catalog
+from ioc.config import load_settings
+from ioc.domain import Alert, AlertState, AlertTransition, Role, Severity, TransitionKind, now_ms
+from ioc.state import AlertRepository, TokenStore, connect_state
+
+SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
+MIN = 60_000
+T0 = 1_793_491_200_000  # 2026-11-01T00:00Z
+
+
+def test_availability_as_json_and_csv(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path, inventory=SMALL_INVENTORY)
+    catalog = load_catalog(settings)
+    engine = connect_state(settings.resolved_state_url)
+    repository = AlertRepository(engine)
+    opened = T0 + 24 * 60 * MIN  # 2 November, out for 2 hours
+    alert = repository.create(
+        Alert(0, "netgw.wan_down", "gw2", "netgw", "C2", Severity.CRITICAL, "lossOfSignal",
+              "communicationsAlarm", AlertState.FIRING, "", "", "", "", {}, opened, opened),
+        TransitionKind.FIRED, "rules", "",
+    )  # fmt: skip
+    resolved = dataclasses.replace(
+        alert, state=AlertState.RESOLVED, resolved_at_ms=opened + 120 * MIN
+    )
+    repository.record(
+        [AlertTransition(TransitionKind.RESOLVED, resolved, opened + 120 * MIN, "rules")]
+    )
+    _, viewer = TokenStore(engine).create(Role.VIEWER, "report reader", now_ms())
+    context = ApiContext(
+        catalog.inventory, catalog.profiles, repository, TokenStore(engine), now_ms,
+        reports=lambda period, scope, by: availability_report(settings, catalog, period, scope, by),
+    )  # fmt: skip
+    auth = {"Authorization": f"Bearer {viewer}"}
+    november = "from=2026-11-01&to=2026-12-01T00:00:00%2B00:00"
+    with TestClient(create_app(context)) as client:
+        assert client.get(f"/api/v1/reports/availability?{november}").status_code == 401
+        communes = client.get(
+            f"/api/v1/reports/availability?{november}&by=commune", headers=auth
+        ).json()
+        as_csv = client.get(
+            "/api/v1/reports/availability?from=2026-11-01&to=2026-12-01&by=device&class=netgw"
+            "&format=csv", headers=auth,
+        )  # fmt: skip
+        backwards = client.get(
+            "/api/v1/reports/availability?from=2026-12-01&to=2026-11-01", headers=auth
+        )
+        nowhere = client.get("/api/v1/reports/availability?from=2026-11-01&area=X", headers=auth)
+    repository.close()
+    by_commune = {row["group"]: row for row in communes}
+    assert set(by_commune) == {"C1", "C2"}
+    # C2 holds gw2, bts2 and vc2: 3 devices x 30 days, 120 minutes out.
+    assert (by_commune["C2"]["devices"], by_commune["C2"]["outage_min"]) == (3, 120.0)
+    assert by_commune["C2"]["availability_pct"] == round((1 - 120 / (3 * 43200)) * 100, 3)
+    assert (by_commune["C1"]["outages"], by_commune["C1"]["availability_pct"]) == (0, 100.0)
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [(r["group"], r["outage_min"]) for r in rows] == [("gw1", "0.0"), ("gw2", "120.0")]
+    assert backwards.status_code == 422 and "end after it starts" in backwards.text
+    assert nowhere.status_code == 422 and "no area 'X'" in nowhere.text
