@@ -767,16 +767,24 @@ def report() -> None:
 @click.option(
     "--format",
     "output",
-    type=click.Choice(["table", "json", "csv"]),
+    type=click.Choice(["table", "json", "csv", "xlsx"]),
     default="table",
     show_default=True,
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file (needed for xlsx).",
 )
 @click.pass_context
 def report_availability(
     ctx: click.Context, start: str, end: str, by: str, area: str | None,
-    device_class: str | None, tag: str | None, output: str,
+    device_class: str | None, tag: str | None, output: str, out: Path | None,
 ) -> None:  # fmt: skip
     """Availability, outages, maintenance, MTTA and MTTR per group over a period."""
+    if output == "xlsx" and out is None:
+        raise click.UsageError("--format xlsx writes a workbook: say where with --out FILE")
     from ioc.app import availability_report, load_catalog
     from ioc.reports import Period, ReportError, Scope
 
@@ -793,14 +801,22 @@ def report_availability(
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     rows = [figures.row() for figures in found]
-    if output == "json":
+    if output in ("json", "csv", "xlsx"):
         import orjson
 
-        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
-    elif output == "csv":
-        from ioc.reports import rows_csv
+        from ioc.reports import rows_csv, rows_xlsx
 
-        click.echo(rows_csv(rows), nl=False)
+        title = f"Availability by {by}, {period.describe()}"
+        data = {
+            "json": lambda: orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n",
+            "csv": lambda: rows_csv(rows).encode(),
+            "xlsx": lambda: rows_xlsx(rows, title, "availability"),
+        }[output]()
+        if out is None:
+            sys.stdout.buffer.write(data)
+        else:
+            out.write_bytes(data)
+            click.echo(f"{len(rows)} rows written to {out}", err=True)
     else:
         click.echo(f"{'GROUP':20} {'DEVICES':>7} {'AVAIL %':>8} {'OUTAGES':>7} "
                    f"{'OUT min':>9} {'MAINT min':>9} {'MTTA min':>8} {'MTTR min':>8}")  # fmt: skip

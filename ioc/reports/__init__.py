@@ -13,7 +13,7 @@ from ioc.reports._availability import (
     grouping,
     overall,
 )
-from ioc.reports._export import rows_csv
+from ioc.reports._export import rows_csv, rows_xlsx
 
 __all__ = [
     "Availability",
@@ -28,4 +28,5 @@ __all__ = [
     "grouping",
     "overall",
     "rows_csv",
+    "rows_xlsx",
 ]

@@ -24,6 +24,7 @@ Definitions (docs/reports.md):
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,14 @@ class Period:
     def __post_init__(self) -> None:
         if self.end_ms <= self.start_ms:
             raise ValueError("a period must end after it starts")
+
+    def describe(self) -> str:
+        """As a title says it: 2026-11-01 00:00Z to 2026-12-01 00:00Z."""
+
+        def minute(ms: int) -> str:
+            return time.strftime("%Y-%m-%d %H:%MZ", time.gmtime(ms / 1000))
+
+        return f"{minute(self.start_ms)} to {minute(self.end_ms)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Report rows as files: CSV (any spreadsheet, any parser)."""
+"""Report rows as files: CSV (any spreadsheet, any parser) and XLSX (a workbook with typed
+cells, a frozen header and a title row saying what the figures are)."""
 
 from __future__ import annotations
 
@@ -13,4 +14,27 @@ def rows_csv(rows: Sequence[dict[str, object]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["group"])
     writer.writeheader()
     writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def rows_xlsx(rows: Sequence[dict[str, object]], title: str, sheet: str = "report") -> bytes:
+    """Rows as an XLSX workbook: `title` on the first line, the header under it (frozen)."""
+    from openpyxl import Workbook  # only reports that ask for a workbook pay its import
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    page = book.active
+    assert page is not None  # a new workbook has its sheet
+    page.title = sheet[:31]  # Excel's limit
+    page.append([title])
+    page["A1"].font = Font(bold=True)
+    header = list(rows[0]) if rows else ["group"]
+    page.append(header)
+    for cell in page[2]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        page.append([row.get(column) for column in header])
+    page.freeze_panes = "A3"
+    buffer = io.BytesIO()
+    book.save(buffer)
     return buffer.getvalue()

@@ -9,6 +9,7 @@ import io
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 
 from ioc.api import ApiContext, create_app
 from ioc.app import availability_report, load_catalog
@@ -54,6 +55,9 @@ def test_availability_as_json_and_csv(tmp_path: Path) -> None:
             "/api/v1/reports/availability?from=2026-11-01&to=2026-12-01&by=device&class=netgw"
             "&format=csv", headers=auth,
         )  # fmt: skip
+        workbook = client.get(
+            f"/api/v1/reports/availability?{november}&by=class&format=xlsx", headers=auth
+        )
         backwards = client.get(
             "/api/v1/reports/availability?from=2026-12-01&to=2026-11-01", headers=auth
         )
@@ -68,5 +72,17 @@ def test_availability_as_json_and_csv(tmp_path: Path) -> None:
     assert as_csv.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(as_csv.text)))
     assert [(r["group"], r["outage_min"]) for r in rows] == [("gw1", "0.0"), ("gw2", "120.0")]
+    # The workbook as a spreadsheet reads it: a title, the header, a row per class.
+    assert (
+        workbook.headers["content-disposition"] == 'attachment; filename="availability-class.xlsx"'
+    )
+    sheet = load_workbook(io.BytesIO(workbook.content)).active
+    assert sheet is not None and sheet.title == "availability"
+    cells = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert cells[0][0] == "Availability by class, 2026-11-01 00:00Z to 2026-12-01 00:00Z"
+    assert cells[1][:4] == ["group", "devices", "availability_pct", "outages"]
+    by_class = {row[0]: dict(zip(cells[1], row, strict=True)) for row in cells[2:]}
+    assert set(by_class) == {"bts", "netgw", "vc"}
+    assert (by_class["netgw"]["outage_min"], by_class["netgw"]["mtta_min"]) == (120, None)
     assert backwards.status_code == 422 and "end after it starts" in backwards.text
     assert nowhere.status_code == 422 and "no area 'X'" in nowhere.text

@@ -8,6 +8,8 @@ import dataclasses
 import io
 from pathlib import Path
 
+from openpyxl import load_workbook
+
 from ioc.domain import (
     Alert,
     AlertState,
@@ -64,6 +66,20 @@ def test_availability_per_device_as_csv(tmp_path: Path) -> None:
     assert (gw1["mtta_min"], gw1["mttr_min"], gw1["counted_min"]) == ("10.0", "90.0", "43200.0")
     assert float(gw1["availability_pct"]) == round((1 - 60 / (43200 - 30)) * 100, 3)
     assert rows["gw2"]["availability_pct"] == "100.0" and rows["gw2"]["mtta_min"] == ""
+
+    workbook = tmp_path / "november.xlsx"
+    written = run_ioc(
+        "report", "availability", "--from", "2026-11-01", "--to", "2026-12-01", "--by", "all",
+        "--format", "xlsx", "--out", str(workbook), env=env,
+    )  # fmt: skip
+    assert written.returncode == 0 and "1 rows written" in written.stderr
+    sheet = load_workbook(workbook).active
+    assert sheet is not None
+    title_row, header, (group, devices, *_) = sheet.iter_rows(values_only=True)
+    title = title_row[0]
+    assert (title, group, devices) == ("Availability by all, 2026-11-01 00:00Z to "
+                                       "2026-12-01 00:00Z", "all", 6)  # fmt: skip
+    assert header[0] == "group"
 
     refused = run_ioc(
         "report", "availability", "--from", "2026-11-01", "--area", "nowhere", env=env

@@ -9,9 +9,11 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from ioc.api.deps import Context, Viewer, problems
-from ioc.reports import Period, ReportError, Scope, rows_csv
+from ioc.reports import Period, ReportError, Scope, rows_csv, rows_xlsx
 
 router = APIRouter(prefix="/reports", tags=["reports"])
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _ms(moment: datetime) -> int:
@@ -31,7 +33,7 @@ def availability(
     area: Annotated[str | None, Query(max_length=64)] = None,
     device_class: Annotated[str | None, Query(alias="class", max_length=64)] = None,
     tag: Annotated[str | None, Query(max_length=64)] = None,
-    output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+    output: Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")] = "json",
 ) -> Response:
     """Availability, outages, maintenance, MTTA and MTTR per group (`by`: device, area, class,
     tag, all, or an area kind) of the devices in scope (docs/reports.md): 422 for a backwards
@@ -44,9 +46,10 @@ def availability(
     except (ValueError, ReportError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     rows = [figures.row() for figures in found]
+    if output == "json":
+        return Response(orjson.dumps(rows), media_type="application/json")
+    disposition = {"Content-Disposition": f'attachment; filename="availability-{by}.{output}"'}
     if output == "csv":
-        disposition = f'attachment; filename="availability-{by}.csv"'
-        return Response(
-            rows_csv(rows), media_type="text/csv", headers={"Content-Disposition": disposition}
-        )
-    return Response(orjson.dumps(rows), media_type="application/json")
+        return Response(rows_csv(rows), media_type="text/csv", headers=disposition)
+    workbook = rows_xlsx(rows, f"Availability by {by}, {period.describe()}", "availability")
+    return Response(workbook, media_type=XLSX, headers=disposition)
