@@ -20,6 +20,7 @@ from ioc.inventory import FleetShape, generate_inventory, write_inventory
 
 if TYPE_CHECKING:
     from ioc.app import Catalog, Supervisor
+    from ioc.reports import Availability, Period
 
 # Exit codes: 0 done, 1 failed (a server away, a service stopped), 2 a mistake in the input
 # (a file, a setting, an argument); an action on an alert has its own, by outcome.
@@ -752,80 +753,109 @@ def report() -> None:
     """Reports from what ioc recorded (docs/reports.md)."""
 
 
+def _report_options(command: Callable[..., None]) -> Callable[..., None]:
+    """What every report takes: grouping, scope, format and where to write."""
+    options = [
+        click.option("--by", default="area", show_default=True,
+                     help="device, area, class, tag, all, or an area kind (commune, district...)."),
+        click.option("--area", default=None, help="Only devices in this area's subtree."),
+        click.option("--class", "device_class", default=None, help="Only devices of this class."),
+        click.option("--tag", default=None, help="Only devices with this tag (a programme group)."),
+        click.option("--format", "output", type=click.Choice(["table", "json", "csv", "xlsx"]),
+                     default="table", show_default=True),
+        click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Write to this file (needed for xlsx)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @report.command("availability")
 @click.option("--from", "start", required=True, help="ISO 8601 time (a date is midnight UTC).")
 @click.option("--to", "end", default="now", show_default=True, help="ISO 8601 time, or now.")
-@click.option(
-    "--by",
-    default="area",
-    show_default=True,
-    help="device, area, class, tag, all, or an area kind (commune, district...).",
-)
-@click.option("--area", default=None, help="Only devices in this area's subtree.")
-@click.option("--class", "device_class", default=None, help="Only devices of this class.")
-@click.option("--tag", default=None, help="Only devices with this tag (a programme group).")
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["table", "json", "csv", "xlsx"]),
-    default="table",
-    show_default=True,
-)
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write to this file (needed for xlsx).",
-)
+@_report_options
 @click.pass_context
 def report_availability(
     ctx: click.Context, start: str, end: str, by: str, area: str | None,
     device_class: str | None, tag: str | None, output: str, out: Path | None,
 ) -> None:  # fmt: skip
     """Availability, outages, maintenance, MTTA and MTTR per group over a period."""
-    if output == "xlsx" and out is None:
-        raise click.UsageError("--format xlsx writes a workbook: say where with --out FILE")
-    from ioc.app import availability_report, load_catalog
-    from ioc.reports import Period, ReportError, Scope
+    from ioc.reports import Period
 
-    settings = _settings(ctx)
     try:
         period = Period(_parse_time(start), _parse_time(end))
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
+    found = _report(ctx, period, by, area, device_class, tag, output, out)
+    title = f"Availability by {by}, {period.describe()}"
+    _emit([figures.row() for figures in found], title, "availability", output, out)
+
+
+@report.command("online")
+@click.option("--at", "moment", default="now", show_default=True, help="ISO 8601 time, or now.")
+@_report_options
+@click.pass_context
+def report_online(
+    ctx: click.Context, moment: str, by: str, area: str | None, device_class: str | None,
+    tag: str | None, output: str, out: Path | None,
+) -> None:  # fmt: skip
+    """How many points were online at a moment, per group ("235/241 at 08:00")."""
+    from ioc.reports import Period
+
+    at = _parse_time(moment)
+    found = _report(ctx, Period(at, at + 1), by, area, device_class, tag, output, out)
+    title = f"Online by {by} at {Period(at, at + 1).describe().split(' to ')[0]}"
+    _emit([figures.moment_row() for figures in found], title, "online", output, out)
+
+
+def _report(
+    ctx: click.Context, period: Period, by: str, area: str | None, device_class: str | None,
+    tag: str | None, output: str, out: Path | None,
+) -> list[Availability]:  # fmt: skip
+    """The figures a report command asks for; exit 2 for an unknown area or grouping."""
+    from ioc.app import availability_report, load_catalog
+    from ioc.reports import ReportError, Scope
+
+    if output == "xlsx" and out is None:
+        raise click.UsageError("--format xlsx writes a workbook: say where with --out FILE")
+    settings = _settings(ctx)
     try:
-        found = availability_report(
+        return availability_report(
             settings, load_catalog(settings), period, Scope(area, device_class, tag), by
         )
     except ReportError as exc:
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    rows = [figures.row() for figures in found]
-    if output in ("json", "csv", "xlsx"):
-        import orjson
 
-        from ioc.reports import rows_csv, rows_xlsx
 
-        title = f"Availability by {by}, {period.describe()}"
-        data = {
-            "json": lambda: orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n",
-            "csv": lambda: rows_csv(rows).encode(),
-            "xlsx": lambda: rows_xlsx(rows, title, "availability"),
-        }[output]()
-        if out is None:
-            sys.stdout.buffer.write(data)
-        else:
-            out.write_bytes(data)
-            click.echo(f"{len(rows)} rows written to {out}", err=True)
+def _emit(
+    rows: list[dict[str, object]], title: str, sheet: str, output: str, out: Path | None
+) -> None:
+    """Rows as a table on the terminal, or as JSON, CSV or XLSX to standard output or `out`."""
+    if output == "table":
+        click.echo(title)
+        header = list(rows[0]) if rows else ["group"]
+        cells = [[_or_dash(row[column]) for column in header] for row in rows]
+        widths = [max([len(h), *(len(line[i]) for line in cells)]) for i, h in enumerate(header)]
+        for line in [[h.upper() for h in header], *cells]:
+            first, *rest = zip(line, widths, strict=True)
+            click.echo("  ".join([first[0].ljust(first[1]), *(c.rjust(w) for c, w in rest)]))
+        return
+    import orjson
+
+    from ioc.reports import rows_csv, rows_xlsx
+
+    data = {
+        "json": lambda: orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n",
+        "csv": lambda: rows_csv(rows).encode(),
+        "xlsx": lambda: rows_xlsx(rows, title, sheet),
+    }[output]()
+    if out is None:
+        sys.stdout.buffer.write(data)
     else:
-        click.echo(f"{'GROUP':20} {'DEVICES':>7} {'AVAIL %':>8} {'OUTAGES':>7} "
-                   f"{'OUT min':>9} {'MAINT min':>9} {'MTTA min':>8} {'MTTR min':>8}")  # fmt: skip
-        for row in rows:
-            click.echo(
-                f"{row['group']!s:20} {row['devices']:>7} {_or_dash(row['availability_pct']):>8} "
-                f"{row['outages']:>7} {row['outage_min']:>9} {row['maintenance_min']:>9} "
-                f"{_or_dash(row['mtta_min']):>8} {_or_dash(row['mttr_min']):>8}"
-            )
+        out.write_bytes(data)
+        click.echo(f"{len(rows)} rows written to {out}", err=True)
 
 
 def _or_dash(value: object) -> str:

@@ -73,6 +73,17 @@ class Availability:
         basis = self.counted_ms - self.maintenance_ms
         return None if basis <= 0 else 1 - self.outage_ms / basis
 
+    def moment_row(self) -> dict[str, object]:
+        """As exported for a moment (figures over a 1 ms period: each time is a count of
+        devices): how many were counted, online, out, and out in maintenance."""
+        return {
+            "group": self.key,
+            "devices": self.devices,
+            "online": self.devices - self.outage_ms - self.maintenance_ms,
+            "out": self.outage_ms,
+            "in_maintenance": self.maintenance_ms,
+        }
+
     def row(self) -> dict[str, object]:
         """As exported (JSON, CSV): times in minutes, availability in percent."""
         share = self.availability

@@ -45,6 +45,7 @@ ROUTES: list[tuple[str, str, Role | None]] = [
     ("GET", "/api/v1/notifications", Role.VIEWER),
     ("GET", "/api/v1/cluster", Role.VIEWER),
     ("GET", "/api/v1/reports/availability", Role.VIEWER),
+    ("GET", "/api/v1/reports/online", Role.VIEWER),
     ("GET", "/api/v1/rules", Role.VIEWER),
     ("POST", "/api/v1/rules/reload", Role.ADMIN),
     ("GET", "/api/v1/alerts", Role.VIEWER),

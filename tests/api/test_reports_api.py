@@ -58,6 +58,9 @@ def test_availability_as_json_and_csv(tmp_path: Path) -> None:
         workbook = client.get(
             f"/api/v1/reports/availability?{november}&by=class&format=xlsx", headers=auth
         )
+        at_one = client.get(  # gw2 out since 00:00 on 2 November
+            "/api/v1/reports/online?at=2026-11-02T01:00:00&by=commune", headers=auth
+        ).json()
         backwards = client.get(
             "/api/v1/reports/availability?from=2026-12-01&to=2026-11-01", headers=auth
         )
@@ -84,5 +87,9 @@ def test_availability_as_json_and_csv(tmp_path: Path) -> None:
     by_class = {row[0]: dict(zip(cells[1], row, strict=True)) for row in cells[2:]}
     assert set(by_class) == {"bts", "netgw", "vc"}
     assert (by_class["netgw"]["outage_min"], by_class["netgw"]["mtta_min"]) == (120, None)
+    assert at_one == [
+        {"group": "C1", "devices": 3, "online": 3, "out": 0, "in_maintenance": 0},
+        {"group": "C2", "devices": 3, "online": 2, "out": 1, "in_maintenance": 0},
+    ]
     assert backwards.status_code == 422 and "end after it starts" in backwards.text
     assert nowhere.status_code == 422 and "no area 'X'" in nowhere.text

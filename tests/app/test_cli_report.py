@@ -81,6 +81,17 @@ def test_availability_per_device_as_csv(tmp_path: Path) -> None:
                                        "2026-12-01 00:00Z", "all", 6)  # fmt: skip
     assert header[0] == "group"
 
+    # At 10:30 on 3 November gw1 is out; nothing behind it had an alert of its own: online.
+    table = run_ioc("report", "online", "--at", "2026-11-03T10:30:00Z", "--by", "commune", env=env)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0] == "Online by commune at 2026-11-03 10:30Z"
+    assert lines[1].split() == ["GROUP", "DEVICES", "ONLINE", "OUT", "IN_MAINTENANCE"]
+    assert [line.split() for line in lines[2:]] == [
+        ["C1", "3", "2", "1", "0"],
+        ["C2", "3", "3", "0", "0"],
+    ]
+
     refused = run_ioc(
         "report", "availability", "--from", "2026-11-01", "--area", "nowhere", env=env
     )

@@ -169,3 +169,21 @@ def test_groups_sum_their_devices(small_inventory: Inventory) -> None:
 def test_a_period_must_end_after_it_starts() -> None:
     with pytest.raises(ValueError, match="end after it starts"):
         Period(T0, T0)
+
+
+def test_who_was_online_at_a_moment(small_inventory: Inventory) -> None:
+    alerts = [
+        span(1, "gw2", at(1, 8), at(1, 9)),
+        span(2, "vc2", at(1, 8.5), None),
+        span(3, "bts1", at(1, 7), at(1, 8.25)),  # over before the moment
+    ]
+    windows = [window(1, WindowScope.DEVICE, "vc2", at(1, 8), at(1, 10))]
+    moment = at(1, 8.5)
+    found = availability(
+        small_inventory.devices.values(), Period(moment, moment + 1), alerts, windows,
+        small_inventory, by_area(small_inventory, kind="commune"),
+    )  # fmt: skip
+    assert [f.moment_row() for f in found] == [
+        {"group": "C1", "devices": 3, "online": 3, "out": 0, "in_maintenance": 0},
+        {"group": "C2", "devices": 3, "online": 1, "out": 1, "in_maintenance": 1},
+    ]

@@ -1,7 +1,9 @@
-"""Reports: availability of devices and groups over a period, as JSON or CSV."""
+"""Reports: availability over a period and who was online at a moment, per group, as JSON, CSV
+or an XLSX workbook."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -9,11 +11,17 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from ioc.api.deps import Context, Viewer, problems
-from ioc.reports import Period, ReportError, Scope, rows_csv, rows_xlsx
+from ioc.reports import Availability, Period, ReportError, Scope, rows_csv, rows_xlsx
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+Output = Literal["json", "csv", "xlsx"]
+By = Annotated[str, Query(max_length=32, description="device, area, class, tag, all, an area kind")]
+AreaId = Annotated[str | None, Query(max_length=64)]
+DeviceClass = Annotated[str | None, Query(alias="class", max_length=64)]
+Tag = Annotated[str | None, Query(max_length=64)]
+Format = Annotated[Output, Query(alias="format")]
 
 
 def _ms(moment: datetime) -> int:
@@ -23,33 +31,73 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _answer(
+    context: Context,
+    period: Callable[[], Period],
+    scope: Scope,
+    by: str,
+    row: Callable[[Availability], dict[str, object]],
+    title: str,
+    output: Output,
+) -> Response:
+    if context.reports is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this API makes no reports")
+    try:
+        asked = period()
+        rows = [row(figures) for figures in context.reports(asked, scope, by)]
+    except (ValueError, ReportError) as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    if output == "json":
+        return Response(orjson.dumps(rows), media_type="application/json")
+    name = title.split(" ", 1)[0].lower()
+    disposition = {"Content-Disposition": f'attachment; filename="{name}-{by}.{output}"'}
+    if output == "csv":
+        return Response(rows_csv(rows), media_type="text/csv", headers=disposition)
+    described = f"{title} by {by}, {asked.describe()}"
+    return Response(rows_xlsx(rows, described, name), media_type=XLSX, headers=disposition)
+
+
 @router.get("/availability", response_class=Response, responses=problems(404))
 def availability(
     context: Context,
     _caller: Viewer,
     start: Annotated[datetime, Query(alias="from", description="ISO 8601; no zone: UTC")],
     end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
-    by: Annotated[str, Query(max_length=32)] = "area",
-    area: Annotated[str | None, Query(max_length=64)] = None,
-    device_class: Annotated[str | None, Query(alias="class", max_length=64)] = None,
-    tag: Annotated[str | None, Query(max_length=64)] = None,
-    output: Annotated[Literal["json", "csv", "xlsx"], Query(alias="format")] = "json",
+    by: By = "area",
+    area: AreaId = None,
+    device_class: DeviceClass = None,
+    tag: Tag = None,
+    output: Format = "json",
 ) -> Response:
-    """Availability, outages, maintenance, MTTA and MTTR per group (`by`: device, area, class,
-    tag, all, or an area kind) of the devices in scope (docs/reports.md): 422 for a backwards
-    period, an unknown area or grouping."""
-    if context.reports is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "this API makes no reports")
-    try:
-        period = Period(_ms(start), _ms(end) if end is not None else context.clock())
-        found = context.reports(period, Scope(area, device_class, tag), by)
-    except (ValueError, ReportError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    rows = [figures.row() for figures in found]
-    if output == "json":
-        return Response(orjson.dumps(rows), media_type="application/json")
-    disposition = {"Content-Disposition": f'attachment; filename="availability-{by}.{output}"'}
-    if output == "csv":
-        return Response(rows_csv(rows), media_type="text/csv", headers=disposition)
-    workbook = rows_xlsx(rows, f"Availability by {by}, {period.describe()}", "availability")
-    return Response(workbook, media_type=XLSX, headers=disposition)
+    """Availability, outages, maintenance, MTTA and MTTR per group of the devices in scope over
+    a period (docs/reports.md): 422 for a backwards period, an unknown area or grouping."""
+
+    def period() -> Period:
+        return Period(_ms(start), _ms(end) if end is not None else context.clock())
+
+    scope = Scope(area, device_class, tag)
+    return _answer(context, period, scope, by, Availability.row, "Availability", output)
+
+
+@router.get("/online", response_class=Response, responses=problems(404))
+def online(
+    context: Context,
+    _caller: Viewer,
+    at: Annotated[
+        datetime | None, Query(description="ISO 8601; no zone: UTC; default: now")
+    ] = None,
+    by: By = "area",
+    area: AreaId = None,
+    device_class: DeviceClass = None,
+    tag: Tag = None,
+    output: Format = "json",
+) -> Response:
+    """Per group, how many points were counted, online, out and out in maintenance at a
+    moment ("235/241 commune points online at 08:00")."""
+
+    def period() -> Period:
+        moment = _ms(at) if at is not None else context.clock()
+        return Period(moment, moment + 1)
+
+    scope = Scope(area, device_class, tag)
+    return _answer(context, period, scope, by, Availability.moment_row, "Online", output)
