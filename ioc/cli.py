@@ -20,7 +20,7 @@ from ioc.inventory import FleetShape, generate_inventory, write_inventory
 
 if TYPE_CHECKING:
     from ioc.app import Catalog, Supervisor
-    from ioc.reports import Availability, Period
+    from ioc.reports import Period, Scope
 
 # Exit codes: 0 done, 1 failed (a server away, a service stopped), 2 a mistake in the input
 # (a file, a setting, an argument); an action on an alert has its own, by outcome.
@@ -781,15 +781,15 @@ def report_availability(
     device_class: str | None, tag: str | None, output: str, out: Path | None,
 ) -> None:  # fmt: skip
     """Availability, outages, maintenance, MTTA and MTTR per group over a period."""
-    from ioc.reports import Period
+    from ioc.app import availability_report
 
-    try:
-        period = Period(_parse_time(start), _parse_time(end))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
-    found = _report(ctx, period, by, area, device_class, tag, output, out)
-    title = f"Availability by {by}, {period.describe()}"
-    _emit([figures.row() for figures in found], title, "availability", output, out)
+    period = _period(start, end)
+
+    def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
+        return [f.row() for f in availability_report(settings, catalog, period, scope, by)]
+
+    rows = _report(ctx, make, area, device_class, tag, output, out)
+    _emit(rows, f"Availability by {by}, {period.describe()}", "availability", output, out)
 
 
 @report.command("online")
@@ -801,29 +801,92 @@ def report_online(
     tag: str | None, output: str, out: Path | None,
 ) -> None:  # fmt: skip
     """How many points were online at a moment, per group ("235/241 at 08:00")."""
+    from ioc.app import availability_report
     from ioc.reports import Period
 
     at = _parse_time(moment)
-    found = _report(ctx, Period(at, at + 1), by, area, device_class, tag, output, out)
-    title = f"Online by {by} at {Period(at, at + 1).describe().split(' to ')[0]}"
-    _emit([figures.moment_row() for figures in found], title, "online", output, out)
+    instant = Period(at, at + 1)
+
+    def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
+        found = availability_report(settings, catalog, instant, scope, by)
+        return [figures.moment_row() for figures in found]
+
+    rows = _report(ctx, make, area, device_class, tag, output, out)
+    _emit(rows, f"Online by {by} at {instant.describe().split(' to ')[0]}", "online", output, out)
+
+
+@report.command("power")
+@click.option("--from", "start", required=True, help="ISO 8601 time (a date is midnight UTC).")
+@click.option("--to", "end", default="now", show_default=True, help="ISO 8601 time, or now.")
+@_report_options
+@click.pass_context
+def report_power(
+    ctx: click.Context, start: str, end: str, by: str, area: str | None,
+    device_class: str | None, tag: str | None, output: str, out: Path | None,
+) -> None:  # fmt: skip
+    """BTS power per group: mains failures, hours on battery, generator hours."""
+    from ioc.app import POWER_COLUMNS, incidents_report
+
+    period = _period(start, end)
+
+    def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
+        found = incidents_report(settings, catalog, period, scope, by, POWER_COLUMNS)
+        return [figures.row() for figures in found]
+
+    rows = _report(ctx, make, area, device_class or "bts", tag, output, out)
+    _emit(rows, f"BTS power by {by}, {period.describe()}", "power", output, out)
+
+
+@report.command("links")
+@click.option("--from", "start", required=True, help="ISO 8601 time (a date is midnight UTC).")
+@click.option("--to", "end", default="now", show_default=True, help="ISO 8601 time, or now.")
+@click.option("--top", type=click.IntRange(1), default=None, help="Only the N that drop most.")
+@_report_options
+@click.pass_context
+def report_links(
+    ctx: click.Context, start: str, end: str, top: int | None, by: str, area: str | None,
+    device_class: str | None, tag: str | None, output: str, out: Path | None,
+) -> None:  # fmt: skip
+    """Links per group, those that drop most often first: outages, flapping episodes,
+    availability."""
+    from ioc.app import links_report
+
+    period = _period(start, end)
+
+    def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
+        return links_report(settings, catalog, period, scope, by)[:top]
+
+    rows = _report(ctx, make, area, device_class or "netgw", tag, output, out)
+    _emit(rows, f"Links by {by}, {period.describe()}", "links", output, out)
+
+
+def _period(start: str, end: str) -> Period:
+    from ioc.reports import Period
+
+    try:
+        return Period(_parse_time(start), _parse_time(end))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 def _report(
-    ctx: click.Context, period: Period, by: str, area: str | None, device_class: str | None,
-    tag: str | None, output: str, out: Path | None,
-) -> list[Availability]:  # fmt: skip
-    """The figures a report command asks for; exit 2 for an unknown area or grouping."""
-    from ioc.app import availability_report, load_catalog
+    ctx: click.Context,
+    make: Callable[[Settings, Catalog, Scope], list[dict[str, object]]],
+    area: str | None,
+    device_class: str | None,
+    tag: str | None,
+    output: str,
+    out: Path | None,
+) -> list[dict[str, object]]:
+    """The rows a report command asks for; exit 2 for an unknown area or grouping."""
+    from ioc.app import load_catalog
     from ioc.reports import ReportError, Scope
 
     if output == "xlsx" and out is None:
         raise click.UsageError("--format xlsx writes a workbook: say where with --out FILE")
     settings = _settings(ctx)
     try:
-        return availability_report(
-            settings, load_catalog(settings), period, Scope(area, device_class, tag), by
-        )
+        return make(settings, load_catalog(settings), Scope(area, device_class, tag))
     except ReportError as exc:
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)

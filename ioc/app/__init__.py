@@ -22,7 +22,12 @@ from ioc.app._logging import configure_logging
 from ioc.app._notify import NotifyService, build_senders, load_notifications
 from ioc.app._operator import OperatorDesk, demo_state_url
 from ioc.app._probe import describe_probe, load_probe, probe_options, probe_process, probe_services
-from ioc.app._reports import availability_report
+from ioc.app._reports import (
+    POWER_COLUMNS,
+    availability_report,
+    incidents_report,
+    links_report,
+)
 from ioc.app._rules import RulesService
 from ioc.app._ruleset import (
     NoRulesProcess,
@@ -54,6 +59,7 @@ from ioc.app._supervisor import (
 )
 
 __all__ = [
+    "POWER_COLUMNS",
     "ApiServer",
     "Catalog",
     "IngestService",
@@ -84,8 +90,10 @@ __all__ = [
     "gateway_options",
     "gateway_process",
     "gateway_services",
+    "incidents_report",
     "ingest_hearing",
     "ingest_process",
+    "links_report",
     "load_catalog",
     "load_gateway",
     "load_notifications",

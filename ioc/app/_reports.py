@@ -1,13 +1,33 @@
-"""Reports from the settings: the outage rules of the rule set, the alert history and the
+"""Reports from the settings: the rule set (which rules are outages), the alert history and
 maintenance windows of the state database, the inventory."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 from ioc.app._catalog import Catalog
 from ioc.app._ruleset import load_rule_set
 from ioc.config import Settings
-from ioc.reports import Availability, Period, Scope, availability, grouping
+from ioc.domain import AlertSpan, MaintenanceWindow
+from ioc.reports import (
+    Availability,
+    Incidents,
+    Period,
+    Scope,
+    availability,
+    grouping,
+    incidents,
+)
 from ioc.state import AlertRepository, connect_state
+
+# The BTS power report: mains failures, time on battery, generator running.
+POWER_COLUMNS = {
+    "mains_failures": ("bts.mains_failure",),
+    "on_battery": ("bts.on_battery",),
+    "generator": ("bts.generator_running",),
+}
+# The links report: flapping episodes beside availability.
+LINK_COLUMNS = {"flapping": ("netgw.link_flapping",)}
 
 
 def availability_report(
@@ -18,10 +38,48 @@ def availability_report(
     group_of = grouping(by, catalog.inventory)
     devices = scope.devices(catalog.inventory)
     outage_rules = [rule.info.id for rule in load_rule_set(settings, catalog) if rule.info.outage]
+    spans, windows = _history(settings, outage_rules, period)
+    return availability(devices, period, spans, windows, catalog.inventory, group_of)
+
+
+def incidents_report(
+    settings: Settings,
+    catalog: Catalog,
+    period: Period,
+    scope: Scope,
+    by: str,
+    columns: Mapping[str, Collection[str]],
+) -> list[Incidents]:
+    """How often and how long the alerts of each column's rules held, per group."""
+    group_of = grouping(by, catalog.inventory)
+    devices = scope.devices(catalog.inventory)
+    rule_ids = sorted({rule for rules in columns.values() for rule in rules})
+    spans, _windows = _history(settings, rule_ids, period)
+    return incidents(devices, period, spans, group_of, columns)
+
+
+def links_report(
+    settings: Settings, catalog: Catalog, period: Period, scope: Scope, by: str
+) -> list[dict[str, object]]:
+    """Link availability with flapping episodes, the groups that drop most often first."""
+    found = availability_report(settings, catalog, period, scope, by)
+    flapping = {
+        i.key: i.opened["flapping"]
+        for i in incidents_report(settings, catalog, period, scope, by, LINK_COLUMNS)
+    }
+    rows = [
+        figures.row() | {"flapping_episodes": flapping.get(figures.key, 0)} for figures in found
+    ]
+    return sorted(rows, key=lambda row: (-int(str(row["outages"])), str(row["group"])))
+
+
+def _history(
+    settings: Settings, rule_ids: list[str], period: Period
+) -> tuple[list[AlertSpan], list[MaintenanceWindow]]:
     repository = AlertRepository(connect_state(settings.resolved_state_url))
     try:
-        spans = repository.spans(outage_rules, period.start_ms, period.end_ms)
+        spans = repository.spans(rule_ids, period.start_ms, period.end_ms)
         windows = repository.windows_between(period.start_ms, period.end_ms)
     finally:
         repository.close()
-    return availability(devices, period, spans, windows, catalog.inventory, group_of)
+    return spans, windows

@@ -14,9 +14,11 @@ from ioc.reports._availability import (
     overall,
 )
 from ioc.reports._export import rows_csv, rows_xlsx
+from ioc.reports._incidents import Incidents, incidents
 
 __all__ = [
     "Availability",
+    "Incidents",
     "Period",
     "ReportError",
     "Scope",
@@ -26,6 +28,7 @@ __all__ = [
     "by_device",
     "by_tag",
     "grouping",
+    "incidents",
     "overall",
     "rows_csv",
     "rows_xlsx",

@@ -168,10 +168,7 @@ def _figures(
     planned: list[tuple[int, int]] = []
     covers: dict[str, list[MaintenanceWindow]] = {}
     for alert in alerts:
-        spell = (
-            max(alert.opened_at_ms, start),
-            min(alert.resolved_at_ms or period.end_ms, period.end_ms),
-        )
+        spell = clipped(alert, start, period.end_ms)
         if spell[0] >= spell[1]:
             continue
         spells.append(spell)
@@ -241,6 +238,16 @@ def _covered(
             covered += piece[1] - piece[0]
             piece = next(pieces, None)
         yield stretch, covered
+
+
+def clipped(span: AlertSpan, start_ms: int, end_ms: int) -> tuple[int, int]:
+    """When the alert held, within [start, end) (empty when start >= end)."""
+    return max(span.opened_at_ms, start_ms), min(span.resolved_at_ms or end_ms, end_ms)
+
+
+def union_length(pairs: Iterable[tuple[int, int]]) -> int:
+    """How long the [start, end) pairs cover, overlaps once."""
+    return _length(_union(list(pairs)))
 
 
 def _length(stretches: list[tuple[int, int]]) -> int:

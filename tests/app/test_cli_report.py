@@ -8,6 +8,7 @@ import dataclasses
 import io
 from pathlib import Path
 
+import orjson
 from openpyxl import load_workbook
 
 from ioc.domain import (
@@ -97,3 +98,45 @@ def test_availability_per_device_as_csv(tmp_path: Path) -> None:
     )
     assert refused.returncode == 2
     assert "no area 'nowhere' in the inventory" in refused.stderr
+
+
+def test_power_and_links_reports(tmp_path: Path) -> None:
+    env = {"IOC_DATA_DIR": str(tmp_path), "IOC_INVENTORY": str(SMALL_INVENTORY)}
+    repository = AlertRepository(connect_state(f"sqlite:///{tmp_path / 'state.db'}"))
+
+    def held(rule: str, device: str, device_class: str, hours: tuple[float, float]) -> None:
+        opened, closed = (T0 + int(h * 60) * MIN for h in hours)
+        alert = repository.create(
+            Alert(0, rule, device, device_class, "C1", Severity.MAJOR, "x", "y",
+                  AlertState.FIRING, "", "", "", "", {}, opened, opened),
+            TransitionKind.FIRED, "rules", "",
+        )  # fmt: skip
+        done = dataclasses.replace(alert, state=AlertState.RESOLVED, resolved_at_ms=closed)
+        repository.record([AlertTransition(TransitionKind.RESOLVED, done, closed, "rules")])
+
+    held("bts.mains_failure", "bts2", "bts", (30, 36))
+    held("bts.on_battery", "bts2", "bts", (30, 33.5))
+    held("bts.generator_running", "bts2", "bts", (33.5, 36))
+    for start in (50, 60, 70):  # gw2 drops three times, and flaps once
+        held("netgw.wan_down", "gw2", "netgw", (start, start + 0.5))
+    held("netgw.wan_down", "gw1", "netgw", (80, 81))
+    held("netgw.link_flapping", "gw2", "netgw", (49, 72))
+    repository.close()
+    november = ("--from", "2026-11-01", "--to", "2026-12-01")
+
+    power = run_ioc("report", "power", *november, "--by", "commune", "--format", "json", env=env)
+    assert power.returncode == 0, power.stderr
+    assert orjson.loads(power.stdout) == [
+        {"group": "C1", "devices": 1, "mains_failures": 0, "mains_failures_h": 0.0,
+         "on_battery": 0, "on_battery_h": 0.0, "generator": 0, "generator_h": 0.0},
+        {"group": "C2", "devices": 1, "mains_failures": 1, "mains_failures_h": 6.0,
+         "on_battery": 1, "on_battery_h": 3.5, "generator": 1, "generator_h": 2.5},
+    ]  # fmt: skip
+
+    links = run_ioc("report", "links", *november, "--by", "device", "--top", "1",
+                    "--format", "csv", env=env)  # fmt: skip
+    assert links.returncode == 0, links.stderr
+    [worst] = csv.DictReader(io.StringIO(links.stdout))
+    assert (worst["group"], worst["outages"], worst["outage_min"], worst["flapping_episodes"]) == (
+        "gw2", "3", "90.0", "1",
+    )  # fmt: skip
