@@ -774,18 +774,37 @@ def _report_options(command: Callable[..., None]) -> Callable[..., None]:
 @report.command("availability")
 @click.option("--from", "start", required=True, help="ISO 8601 time (a date is midnight UTC).")
 @click.option("--to", "end", default="now", show_default=True, help="ISO 8601 time, or now.")
+@click.option(
+    "--html",
+    "page",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the printable report (HTML, charts included) to this file.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["vi", "en"]),
+    default="vi",
+    show_default=True,
+    help="The printable report's language.",
+)
 @_report_options
 @click.pass_context
 def report_availability(
-    ctx: click.Context, start: str, end: str, by: str, area: str | None,
-    device_class: str | None, tag: str | None, output: str, out: Path | None,
+    ctx: click.Context, start: str, end: str, page: Path | None, lang: str, by: str,
+    area: str | None, device_class: str | None, tag: str | None, output: str, out: Path | None,
 ) -> None:  # fmt: skip
     """Availability, outages, maintenance, MTTA and MTTR per group over a period."""
-    from ioc.app import availability_report
+    from ioc.app import availability_page, availability_report
 
     period = _period(start, end)
 
     def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
+        if page is not None:
+            page.write_text(
+                availability_page(settings, catalog, period, scope, by, lang), encoding="utf-8"
+            )
+            click.echo(f"printable report written to {page}", err=True)
         return [f.row() for f in availability_report(settings, catalog, period, scope, by)]
 
     rows = _report(ctx, make, area, device_class, tag, output, out)

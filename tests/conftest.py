@@ -1,14 +1,17 @@
-"""Real servers for the tests: private Mosquitto and influxd on free loopback ports, and the
-machine's PostgreSQL (a throwaway database per run). Nothing shared is ever stopped."""
+"""Real servers for the tests: private Mosquitto and influxd on free loopback ports, the
+machine's PostgreSQL (a throwaway database per run) and headless Chromium. Nothing shared is
+ever stopped."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import create_engine, text
 
 from ioc.broker import MosquittoProcess
@@ -111,6 +114,19 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
             connection.execute(table.delete())
     engine.dispose()
     return url
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium (Debian's package, driven by Playwright), one for the session."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise RuntimeError("chromium is not installed (Debian: apt-get install chromium)")
+    with sync_playwright() as playwright:
+        # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
+        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield launched
+        launched.close()
 
 
 @pytest.fixture

@@ -185,6 +185,8 @@ class ApiContext:
     cluster: Callable[[], ClusterStatus] | None = None  # on a cluster (PostgreSQL state)
     # Availability of a scope over a period, grouped (`ioc.app.availability_report`).
     reports: Callable[[Period, Scope, str], list[Availability]] | None = None
+    # The printable availability report of the same (the last argument: its language).
+    report_page: Callable[[Period, Scope, str, str], str] | None = None
     throttle: TokenThrottle = field(default_factory=TokenThrottle)  # failed token attempts
     poll_every_s: float = 0.25  # how often the live view reads the alert log
     beat_every_s: float = 5.0  # how often the stream says how fresh its data is

@@ -24,6 +24,7 @@ from ioc.app._operator import OperatorDesk, demo_state_url
 from ioc.app._probe import describe_probe, load_probe, probe_options, probe_process, probe_services
 from ioc.app._reports import (
     POWER_COLUMNS,
+    availability_page,
     availability_report,
     incidents_report,
     links_report,
@@ -79,6 +80,7 @@ __all__ = [
     "add_rules",
     "api_context",
     "api_process",
+    "availability_page",
     "availability_report",
     "build_senders",
     "check_configuration",

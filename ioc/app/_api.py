@@ -15,7 +15,7 @@ from ioc.app._catalog import Catalog
 from ioc.app._cluster import ClusterNode
 from ioc.app._ingest import IngestService
 from ioc.app._notify import ack_links, load_notifications
-from ioc.app._reports import availability_report
+from ioc.app._reports import availability_page, availability_report
 from ioc.app._rules import RulesService
 from ioc.app._ruleset import load_rule_set, request_reload
 from ioc.app._stores import open_telemetry_store
@@ -74,6 +74,9 @@ def api_context(
         ack_links=ack_links(settings, notifications) if notifications else None,
         outbox=Outbox(engine),
         reports=lambda period, scope, by: availability_report(settings, catalog, period, scope, by),
+        report_page=lambda period, scope, by, lang: availability_page(
+            settings, catalog, period, scope, by, lang
+        ),
         cluster=(
             (lambda: cluster_status(engine, now_ms(), int(settings.lease_s * 1000)))
             if settings.clustered

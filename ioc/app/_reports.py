@@ -13,8 +13,10 @@ from ioc.reports import (
     Availability,
     Incidents,
     Period,
+    ReportError,
     Scope,
     availability,
+    availability_html,
     grouping,
     incidents,
 )
@@ -35,11 +37,29 @@ def availability_report(
 ) -> list[Availability]:
     """Availability of the devices in scope over the period, grouped `by` (ReportError for an
     unknown area or grouping)."""
-    group_of = grouping(by, catalog.inventory)
-    devices = scope.devices(catalog.inventory)
+    return _availability(settings, catalog, period, scope, [by])[0]
+
+
+def availability_page(
+    settings: Settings, catalog: Catalog, period: Period, scope: Scope, by: str, lang: str
+) -> str:
+    """The printable HTML availability report (ReportError as above; ValueError for a
+    language it is not written in)."""
+    grouped, everything = _availability(settings, catalog, period, scope, [by, "all"])
+    if not everything:
+        raise ReportError("no device in scope: nothing to report")
+    return availability_html(grouped, everything[0], by, period, lang)
+
+
+def _availability(
+    settings: Settings, catalog: Catalog, period: Period, scope: Scope, groupings: list[str]
+) -> list[list[Availability]]:
+    inventory = catalog.inventory
+    group_ofs = [grouping(by, inventory) for by in groupings]
+    devices = scope.devices(inventory)
     outage_rules = [rule.info.id for rule in load_rule_set(settings, catalog) if rule.info.outage]
     spans, windows = _history(settings, outage_rules, period)
-    return availability(devices, period, spans, windows, catalog.inventory, group_of)
+    return [availability(devices, period, spans, windows, inventory, g) for g in group_ofs]
 
 
 def incidents_report(

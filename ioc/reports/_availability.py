@@ -44,13 +44,17 @@ class Period:
         if self.end_ms <= self.start_ms:
             raise ValueError("a period must end after it starts")
 
-    def describe(self) -> str:
-        """As a title says it: 2026-11-01 00:00Z to 2026-12-01 00:00Z."""
+    def bounds(self) -> tuple[str, str]:
+        """Its start and end to the minute: 2026-11-01 00:00Z, 2026-12-01 00:00Z."""
 
         def minute(ms: int) -> str:
             return time.strftime("%Y-%m-%d %H:%MZ", time.gmtime(ms / 1000))
 
-        return f"{minute(self.start_ms)} to {minute(self.end_ms)}"
+        return minute(self.start_ms), minute(self.end_ms)
+
+    def describe(self) -> str:
+        """As a title says it: 2026-11-01 00:00Z to 2026-12-01 00:00Z."""
+        return " to ".join(self.bounds())
 
 
 @dataclass(frozen=True, slots=True)

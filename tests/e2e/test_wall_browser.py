@@ -6,14 +6,12 @@ when `ioc run` goes away. A screenshot is kept in build/test-artifacts/."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import urllib3
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from ioc.broker import MosquittoProcess
 from ioc.inventory import bundled_profiles_dir
@@ -27,18 +25,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
 ARTIFACTS = Path(__file__).parents[2] / "build" / "test-artifacts"
 WITHIN_MS = 20_000  # "within seconds": a poll, a stream hop and a frame, with CI's noise
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        raise RuntimeError("chromium is not installed (Debian: apt-get install chromium)")
-    with sync_playwright() as playwright:
-        # --no-sandbox: CI runs as root, where Chromium's sandbox cannot start.
-        launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -67,16 +67,26 @@ def availability(
     area: AreaId = None,
     device_class: DeviceClass = None,
     tag: Tag = None,
-    output: Format = "json",
+    output: Annotated[Literal["json", "csv", "xlsx", "html"], Query(alias="format")] = "json",
+    lang: Annotated[Literal["vi", "en"], Query(description="the HTML report's")] = "vi",
 ) -> Response:
     """Availability, outages, maintenance, MTTA and MTTR per group of the devices in scope over
-    a period (docs/reports.md): 422 for a backwards period, an unknown area or grouping."""
+    a period (docs/reports.md), or `format=html`: the printable report with its chart; 422 for
+    a backwards period, an unknown area or grouping."""
 
     def period() -> Period:
         return Period(_ms(start), _ms(end) if end is not None else context.clock())
 
     scope = Scope(area, device_class, tag)
-    return _answer(context, period, scope, by, Availability.row, "Availability", output)
+    if output != "html":
+        return _answer(context, period, scope, by, Availability.row, "Availability", output)
+    if context.report_page is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this API makes no reports")
+    try:
+        page = context.report_page(period(), scope, by, lang)
+    except (ValueError, ReportError) as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    return Response(page, media_type="text/html; charset=utf-8")
 
 
 @router.get("/online", response_class=Response, responses=problems(404))
