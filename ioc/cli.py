@@ -844,15 +844,14 @@ def report_power(
     device_class: str | None, tag: str | None, output: str, out: Path | None,
 ) -> None:  # fmt: skip
     """BTS power per group: mains failures, hours on battery, generator hours."""
-    from ioc.app import POWER_COLUMNS, incidents_report
+    from ioc.app import report_rows
 
     period = _period(start, end)
 
     def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
-        found = incidents_report(settings, catalog, period, scope, by, POWER_COLUMNS)
-        return [figures.row() for figures in found]
+        return report_rows(settings, catalog, "power", period, scope, by)
 
-    rows = _report(ctx, make, area, device_class or "bts", tag, output, out)
+    rows = _report(ctx, make, area, device_class, tag, output, out)
     _emit(rows, f"BTS power by {by}, {period.describe()}", "power", output, out)
 
 
@@ -868,14 +867,14 @@ def report_links(
 ) -> None:  # fmt: skip
     """Links per group, those that drop most often first: outages, flapping episodes,
     availability."""
-    from ioc.app import links_report
+    from ioc.app import report_rows
 
     period = _period(start, end)
 
     def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
-        return links_report(settings, catalog, period, scope, by)[:top]
+        return report_rows(settings, catalog, "links", period, scope, by)[:top]
 
-    rows = _report(ctx, make, area, device_class or "netgw", tag, output, out)
+    rows = _report(ctx, make, area, device_class, tag, output, out)
     _emit(rows, f"Links by {by}, {period.describe()}", "links", output, out)
 
 
@@ -916,13 +915,9 @@ def _emit(
 ) -> None:
     """Rows as a table on the terminal, or as JSON, CSV or XLSX to standard output or `out`."""
     if output == "table":
-        click.echo(title)
-        header = list(rows[0]) if rows else ["group"]
-        cells = [[_or_dash(row[column]) for column in header] for row in rows]
-        widths = [max([len(h), *(len(line[i]) for line in cells)]) for i, h in enumerate(header)]
-        for line in [[h.upper() for h in header], *cells]:
-            first, *rest = zip(line, widths, strict=True)
-            click.echo("  ".join([first[0].ljust(first[1]), *(c.rjust(w) for c, w in rest)]))
+        from ioc.reports import rows_text
+
+        click.echo(f"{title}\n{rows_text(rows)}", nl=False)
         return
     import orjson
 
@@ -938,10 +933,6 @@ def _emit(
     else:
         out.write_bytes(data)
         click.echo(f"{len(rows)} rows written to {out}", err=True)
-
-
-def _or_dash(value: object) -> str:
-    return "-" if value is None else str(value)
 
 
 @main.command()

@@ -28,6 +28,7 @@ from ioc.app._reports import (
     availability_report,
     incidents_report,
     links_report,
+    report_rows,
 )
 from ioc.app._rules import RulesService
 from ioc.app._ruleset import (
@@ -109,6 +110,7 @@ __all__ = [
     "probe_options",
     "probe_process",
     "probe_services",
+    "report_rows",
     "request_reload",
     "rule_locations",
     "rules_process",

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from ioc.alerts import MqttAlertPublisher
 from ioc.app._catalog import Catalog
+from ioc.app._reports import report_writer
 from ioc.app._ruleset import load_rule_set
 from ioc.app._supervisor import ServiceError
 from ioc.config import Settings
@@ -125,8 +126,9 @@ class NotifyService:
         self._planner = Planner(config, Router(config, catalog.inventory))
         links = ack_links(settings, config, clock)
         self._deliverer = Deliverer(
-            config, self.outbox, self.alerts, senders, clock, links.url if links else None
-        )
+            config, self.outbox, self.alerts, senders, clock, links.url if links else None,
+            report_writer(settings, catalog, config.zone),
+        )  # fmt: skip
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="notify")
         self._failing = False
@@ -160,6 +162,7 @@ class NotifyService:
         now = self._clock()
         # An escalation stays due from its moment on: record it once, not again every second.
         due = self._planner.for_open(self.alerts.open_alerts(), now)
+        self.outbox.record(self._planner.for_reports(now), now)  # once per period, by key
         self.outbox.record([p for p in due if p.key not in self._recorded], now)
         self._recorded = {p.key for p in due}
         self._deliverer.run_once()

@@ -4,12 +4,15 @@ maintenance windows of the state database, the inventory."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from datetime import tzinfo
 
 from ioc.app._catalog import Catalog
 from ioc.app._ruleset import load_rule_set
 from ioc.config import Settings
 from ioc.domain import AlertSpan, MaintenanceWindow
+from ioc.notify import Attachment, Message, ReportWriter, ScheduledReport
 from ioc.reports import (
+    XLSX_TYPE,
     Availability,
     Incidents,
     Period,
@@ -19,6 +22,8 @@ from ioc.reports import (
     availability_html,
     grouping,
     incidents,
+    rows_text,
+    rows_xlsx,
 )
 from ioc.state import AlertRepository, connect_state
 
@@ -103,3 +108,56 @@ def _history(
     finally:
         repository.close()
     return spans, windows
+
+
+_TITLES = {
+    "vi": {"availability": "Báo cáo khả dụng", "power": "Báo cáo nguồn điện BTS",
+           "links": "Báo cáo đường truyền", "by": "theo", "to": "đến",
+           "attached": "Số liệu đầy đủ trong tệp đính kèm."},
+    "en": {"availability": "Availability report", "power": "BTS power report",
+           "links": "Links report", "by": "by", "to": "to",
+           "attached": "Every figure is in the attached workbook."},
+}  # fmt: skip
+_SHOWN = 15  # groups in the message's text; the workbook has them all
+
+
+def report_rows(
+    settings: Settings, catalog: Catalog, kind: str, period: Period, scope: Scope, by: str
+) -> list[dict[str, object]]:
+    """The rows of a report of `kind` (availability, power, links)."""
+    if kind == "power":
+        power = Scope(scope.area, scope.device_class or "bts", scope.tag)
+        return [
+            i.row() for i in incidents_report(settings, catalog, period, power, by, POWER_COLUMNS)
+        ]
+    if kind == "links":
+        links = Scope(scope.area, scope.device_class or "netgw", scope.tag)
+        return links_report(settings, catalog, period, links, by)
+    return [a.row() for a in availability_report(settings, catalog, period, scope, by)]
+
+
+def report_writer(settings: Settings, catalog: Catalog, zone: tzinfo) -> ReportWriter:
+    """Writes a scheduled report's message: the figures of the first groups in its text, the
+    whole table as an XLSX workbook attached; times in the notification file's zone."""
+
+    def write(report: ScheduledReport, period: Period, language: str) -> Message:
+        words = _TITLES[language]
+        scope = Scope(report.area, report.classes, report.tag)
+        rows = report_rows(settings, catalog, report.kind, period, scope, report.by)
+        start, end = period.bounds(zone)
+        title = f"{words[report.kind]} {words['by']} {report.by}, {start} {words['to']} {end}"
+        shown = rows_text(rows[:_SHOWN])
+        more = f"... (+{len(rows) - _SHOWN})\n" if len(rows) > _SHOWN else ""
+        workbook = Attachment(
+            f"{report.id}-{start[:10]}.xlsx", XLSX_TYPE, rows_xlsx(rows, title, report.kind)
+        )
+        return Message(
+            subject=title,
+            text=f"{title}\n\n{shown}{more}\n{words['attached']}\n",
+            short=title,
+            link=None,
+            data={"report": report.id, "start_ms": period.start_ms, "end_ms": period.end_ms},
+            attachments=(workbook,),
+        )
+
+    return write

@@ -14,6 +14,7 @@ class NotificationKind(StrEnum):
     REPEATED = "repeated"  # still open and unacknowledged after the repeat interval
     RESOLVED = "resolved"
     SUMMARY = "summary"  # what a person's rate limit held back in an hour
+    REPORT = "report"  # a scheduled report for a week or month just ended
 
 
 class NotificationStatus(StrEnum):

@@ -14,10 +14,11 @@ from ioc.notify._config import (
     NotifyFile,
     Person,
     Route,
+    ScheduledReport,
     load_notify_config,
 )
-from ioc.notify._deliver import Deliverer, Sender, backoff_s
-from ioc.notify._messages import Message, alert_message, fold
+from ioc.notify._deliver import Deliverer, ReportWriter, Sender, backoff_s
+from ioc.notify._messages import Attachment, Message, alert_message, fold
 from ioc.notify._planner import Planner
 from ioc.notify._routing import Recipient, Router
 from ioc.notify._webhook import SIGNATURE_HEADER, WebhookSender, signature
@@ -26,6 +27,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "AckLinkError",
     "AckLinks",
+    "Attachment",
     "Channel",
     "Deliverer",
     "Message",
@@ -35,8 +37,10 @@ __all__ = [
     "Person",
     "Planner",
     "Recipient",
+    "ReportWriter",
     "Route",
     "Router",
+    "ScheduledReport",
     "Sender",
     "WebhookSender",
     "alert_message",

@@ -59,6 +59,11 @@ class EmailSender:
         # The same key gives the same Message-ID: mail systems drop a resent duplicate.
         mail["Message-ID"] = make_msgid(idstring=key.replace(":", "."), domain="ioc")
         mail.set_content(message.text)
+        for attachment in message.attachments:
+            maintype, subtype = attachment.content_type.split("/", 1)
+            mail.add_attachment(
+                attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
+            )
         try:
             self._deliver(mail)
         except smtplib.SMTPResponseException as exc:

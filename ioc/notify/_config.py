@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ioc.config.documents import Duration, read_model
 from ioc.domain import BadFileError, Inventory, Severity
+from ioc.reports import ReportError, grouping
 
 _ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 Id = Annotated[str, Field(pattern=_ID)]
@@ -129,6 +130,22 @@ class Limits(_Strict):
     group_wait: Duration = Field(default=30.0, ge=0, le=3600)  # collect an outage's devices
 
 
+class ScheduledReport(_Strict):
+    """A report sent by e-mail (its figures in the text, the workbook attached) once a week or
+    month, for the period just ended, to teams and people."""
+
+    id: Id
+    kind: Literal["availability", "power", "links"] = "availability"
+    every: Literal["week", "month"] = "month"
+    at: str = Field(default="07:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")  # local time
+    by: str = Field(default="district", max_length=32)  # a grouping of `ioc report`
+    area: str | None = None
+    classes: str | None = Field(default=None, alias="class")
+    tag: str | None = None
+    to: list[Id] = Field(min_length=1)  # teams (every member) and people
+    language: Literal["vi", "en"] | None = None  # each person's (or the file's) when unset
+
+
 class NotifyFile(_Strict):
     """The whole file."""
 
@@ -141,6 +158,7 @@ class NotifyFile(_Strict):
     rotations: list[Rotation] = []
     routes: list[Route] = Field(min_length=1)
     limits: Limits = Limits()
+    reports: list[ScheduledReport] = []
 
     @field_validator("timezone")
     @classmethod
@@ -201,13 +219,38 @@ def _check(spec: NotifyFile, inventory: Inventory, rule_ids: set[str]) -> list[s
                 problems.append(f"{where}.order: not in team {team.id}: {strangers}")
     for route in spec.routes:
         problems += _check_route(route, set(teams) | rotations, inventory, rule_ids)
+    for report in spec.reports:
+        problems += _check_report(report, spec, inventory)
+    return problems
+
+
+def _check_report(report: ScheduledReport, spec: NotifyFile, inventory: Inventory) -> list[str]:
+    where = f"reports[{report.id!r}]"
+    people = {p.id: p for p in spec.people}
+    teams = {t.id: t for t in spec.teams}
+    problems = []
+    for target in report.to:
+        members = teams[target].members if target in teams else [target]
+        if target not in teams and target not in people:
+            problems.append(f"{where}.to: no team or person {target!r}")
+            continue
+        for member in members:
+            if member in people and people[member].contacts.email is None:
+                problems.append(f"{where}.to: {member} has no e-mail address for its report")
+    if report.area is not None and report.area not in inventory.areas:
+        problems.append(f"{where}.area: no area {report.area!r} in the inventory")
+    try:
+        grouping(report.by, inventory)
+    except ReportError as exc:
+        problems.append(f"{where}.by: {exc}")
     return problems
 
 
 def _check_unique(spec: NotifyFile) -> list[str]:
     problems = []
     for kind, items in (("people", spec.people), ("teams", spec.teams),
-                        ("rotations", spec.rotations), ("routes", spec.routes)):  # fmt: skip
+                        ("rotations", spec.rotations), ("routes", spec.routes),
+                        ("reports", spec.reports)):  # fmt: skip
         seen: set[str] = set()
         for item in items:
             if item.id in seen:

@@ -17,8 +17,10 @@ from ioc.domain import (
     Refused,
     RetryLater,
 )
-from ioc.notify._config import NotifyConfig, Person
+from ioc.notify._config import NotifyConfig, Person, ScheduledReport
 from ioc.notify._messages import Message, alert_message, summary_message
+from ioc.notify._planner import parse_report_key
+from ioc.reports import Period
 
 log = logging.getLogger("ioc.notify")
 
@@ -60,6 +62,9 @@ class AlertsPort(Protocol):
     def children(self, alert_id: int) -> list[Alert]: ...
 
 
+ReportWriter = Callable[[ScheduledReport, Period, str], Message]
+
+
 class Sender(Protocol):
     """A channel: send one message to one person; raise RetryLater or Refused."""
 
@@ -77,13 +82,16 @@ class Deliverer:
         senders: Mapping[str, Sender],
         clock: Callable[[], int],
         ack_link: Callable[[int, str], str | None] | None = None,
+        reports: ReportWriter | None = None,
     ) -> None:
+        """`reports` writes the message of a scheduled report (its figures and workbook)."""
         self._config = config
         self._outbox = outbox
         self._alerts = alerts
         self._senders = senders
         self._clock = clock
         self._ack_link = ack_link
+        self._reports = reports
 
     def run_once(self) -> int:
         """Attempt everything due now; how many were settled."""
@@ -104,7 +112,8 @@ class Deliverer:
         if message is None:  # no longer worth telling (resolved, acknowledged, nothing held)
             self._outbox.settle(notification.id, NotificationStatus.SKIPPED, now)
             return
-        if notification.kind is not NotificationKind.SUMMARY and self._over_limit(person, now):
+        exempt = (NotificationKind.SUMMARY, NotificationKind.REPORT)  # asked for, not alarms
+        if notification.kind not in exempt and self._over_limit(person, now):
             self._outbox.settle(notification.id, NotificationStatus.HELD, now)
             self._plan_summary(person, notification.channel, now)
             return
@@ -132,6 +141,8 @@ class Deliverer:
         language = person.language or self._config.spec.language
         if notification.kind is NotificationKind.SUMMARY:
             return self._summary(notification, language, now)
+        if notification.kind is NotificationKind.REPORT:
+            return self._report(notification, language)
         alert = self._alerts.get(notification.alert_id) if notification.alert_id else None
         if alert is None:
             return None
@@ -149,6 +160,13 @@ class Deliverer:
         return alert_message(
             kind, alert, children, language, self._config.zone, spec.link_base, ack
         )
+
+    def _report(self, notification: Notification, language: str) -> Message | None:
+        report_id, period = parse_report_key(notification.key)
+        report = next((r for r in self._config.spec.reports if r.id == report_id), None)
+        if report is None or self._reports is None:
+            return None  # taken out of the notification file since it was planned
+        return self._reports(report, period, report.language or language)
 
     def _over_limit(self, person: Person, now: int) -> bool:
         limit = self._config.spec.limits.per_hour

@@ -41,6 +41,15 @@ _WORDS = {
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message (e-mail only)."""
+
+    filename: str
+    content_type: str  # maintype/subtype
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """One message in the forms the channels need."""
 
@@ -49,6 +58,7 @@ class Message:
     short: str  # one SMS
     link: str | None
     data: dict[str, object] = field(default_factory=dict)  # for webhooks and the mobile app
+    attachments: tuple[Attachment, ...] = ()
 
     def payload(self, key: str, person_id: str) -> dict[str, object]:
         """The JSON form for machines (webhook bridges, the mobile app)."""

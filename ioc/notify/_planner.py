@@ -9,16 +9,29 @@ from datetime import UTC, datetime
 
 from ioc.domain import Alert, AlertState, AlertTransition, NotificationKind, PlannedNotification
 from ioc.domain import TransitionKind as Kind
-from ioc.notify._config import NotifyConfig, Route
+from ioc.notify._config import Channel, NotifyConfig, Route
 from ioc.notify._routing import Router
+from ioc.reports import Period, due_period
 
 # A root incident is announced when it opens, when it stands alone again (its own root
 # resolved), and when a maintenance window stops covering it: all under one key, so only once.
 _ANNOUNCE = {Kind.FIRED, Kind.PROMOTED, Kind.UNSILENCED}
 
 
+def report_key(report_id: str, period: Period, person_id: str) -> str:
+    """The key of one scheduled report for one period to one person (by e-mail)."""
+    return f"report:{report_id}:{period.start_ms}-{period.end_ms}:{person_id}:email"
+
+
+def parse_report_key(key: str) -> tuple[str, Period]:
+    """The report id and period a `report_key` names."""
+    _kind, report_id, span, _person, _channel = key.split(":")
+    start, end = span.split("-")
+    return report_id, Period(int(start), int(end))
+
+
 class Planner:
-    """Turns alerts into planned notifications."""
+    """Turns alerts, and the calendar, into planned notifications."""
 
     def __init__(self, config: NotifyConfig, router: Router) -> None:
         self._config = config
@@ -58,6 +71,28 @@ class Planner:
                         f"repeated{rounds}", now_ms,
                     )  # fmt: skip
         return planned
+
+    def for_reports(self, now_ms: int) -> list[PlannedNotification]:
+        """Each scheduled report due now, to each of its people: the same period plans the
+        same keys, so a report goes out once per period (and after a restart, not again)."""
+        planned = []
+        for report in self._config.spec.reports:
+            period = due_period(report.every, report.at, self._config.zone, now_ms)
+            for person_id in self._recipients(report.to):
+                planned.append(PlannedNotification(
+                    report_key(report.id, period, person_id), NotificationKind.REPORT, None,
+                    person_id, Channel.EMAIL, now_ms, report.id,
+                ))  # fmt: skip
+        return planned
+
+    def _recipients(self, targets: Iterable[str]) -> list[str]:
+        people: list[str] = []
+        for target in targets:
+            team = self._config.teams.get(target)
+            for person_id in team.members if team is not None else [target]:
+                if person_id not in people:
+                    people.append(person_id)
+        return people
 
     @property
     def _group_wait_ms(self) -> int:

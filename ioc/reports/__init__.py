@@ -13,12 +13,14 @@ from ioc.reports._availability import (
     grouping,
     overall,
 )
-from ioc.reports._export import rows_csv, rows_xlsx
+from ioc.reports._export import XLSX_TYPE, rows_csv, rows_text, rows_xlsx
 from ioc.reports._html import LANGUAGES, availability_html
 from ioc.reports._incidents import Incidents, incidents
+from ioc.reports._schedule import due_period
 
 __all__ = [
     "LANGUAGES",
+    "XLSX_TYPE",
     "Availability",
     "Incidents",
     "Period",
@@ -30,9 +32,11 @@ __all__ = [
     "by_class",
     "by_device",
     "by_tag",
+    "due_period",
     "grouping",
     "incidents",
     "overall",
     "rows_csv",
+    "rows_text",
     "rows_xlsx",
 ]

@@ -24,10 +24,10 @@ Definitions (docs/reports.md):
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 
 from ioc.alerts import covering
 from ioc.domain import AlertSpan, Device, Inventory, IocError, MaintenanceWindow
@@ -44,11 +44,15 @@ class Period:
         if self.end_ms <= self.start_ms:
             raise ValueError("a period must end after it starts")
 
-    def bounds(self) -> tuple[str, str]:
-        """Its start and end to the minute: 2026-11-01 00:00Z, 2026-12-01 00:00Z."""
+    def bounds(self, zone: tzinfo | None = None) -> tuple[str, str]:
+        """Its start and end to the minute: 2026-11-01 00:00Z, 2026-12-01 00:00Z in UTC, or
+        2026-11-01 00:00+0700 in a zone."""
 
         def minute(ms: int) -> str:
-            return time.strftime("%Y-%m-%d %H:%MZ", time.gmtime(ms / 1000))
+            moment = datetime.fromtimestamp(ms / 1000, zone or UTC)
+            return moment.strftime("%Y-%m-%d %H:%M") + (
+                "Z" if zone is None else moment.strftime("%z")
+            )
 
         return minute(self.start_ms), minute(self.end_ms)
 

@@ -1,11 +1,26 @@
-"""Report rows as files: CSV (any spreadsheet, any parser) and XLSX (a workbook with typed
-cells, a frozen header and a title row saying what the figures are)."""
+"""Report rows as text (aligned columns), CSV (any spreadsheet, any parser) and XLSX (a
+workbook with typed cells, a frozen header and a title row saying what the figures are)."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Sequence
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def rows_text(rows: Sequence[dict[str, object]]) -> str:
+    """Rows as a plain-text table: the header in capitals, the first column left-aligned, the
+    figures right-aligned, '-' for nothing."""
+    header = list(rows[0]) if rows else ["group"]
+    cells = [["-" if row[c] is None else str(row[c]) for c in header] for row in rows]
+    widths = [max([len(h), *(len(line[i]) for line in cells)]) for i, h in enumerate(header)]
+    lines = []
+    for line in [[h.upper() for h in header], *cells]:
+        first, *rest = zip(line, widths, strict=True)
+        lines.append("  ".join([first[0].ljust(first[1]), *(c.rjust(w) for c, w in rest)]))
+    return "\n".join(lines) + "\n"
 
 
 def rows_csv(rows: Sequence[dict[str, object]]) -> str:

@@ -3,8 +3,6 @@ through an HTTP gateway (GET and POST templates), and MQTT through Mosquitto."""
 
 from __future__ import annotations
 
-import ssl
-import subprocess
 from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
@@ -12,17 +10,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from ioc.alerts import MqttAlertPublisher
-from ioc.broker import MosquittoProcess, free_port
+from ioc.broker import MosquittoProcess
 from ioc.config import BrokerAddress
 from ioc.domain import Refused, RetryLater
 from ioc.notify import Message, Person
 from ioc.notify._channels import EmailSender, MqttSender, SmsSender
 from tests.support.http_receiver import HttpReceiver
 from tests.support.mqtt import TopicFeed, wait_until
+from tests.support.smtp import Mailbox, private_smtp_server
 
 PERSON = Person.model_validate(
     {"id": "an", "name": "Nguyễn Văn An",
@@ -37,43 +34,10 @@ MESSAGE = Message(
 )
 
 
-class Mailbox:
-    """aiosmtpd's handler: keeps what it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[Envelope] = []
-
-    async def handle_DATA(self, _server: object, _session: Session, envelope: Envelope) -> str:
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-def _authenticate(_server: object, _session: Session, _envelope: Envelope, mechanism: str,
-                  data: object) -> AuthResult:  # fmt: skip
-    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"ioc", b"mail-pass")
-    return AuthResult(success=ok, handled=False)
-
-
 @pytest.fixture
 def smtp_server(tmp_path: Path) -> Iterator[tuple[int, Mailbox, Path]]:
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(
-        mailbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
-        authenticator=_authenticate, auth_require_tls=True,
-    )  # fmt: skip
-    controller.start()
-    yield port, mailbox, cert
-    controller.stop()
+    with private_smtp_server(tmp_path) as server:
+        yield server
 
 
 def test_email_over_starttls_with_login(smtp_server: tuple[int, Mailbox, Path]) -> None:

@@ -29,6 +29,20 @@ BAD = {
         "routes['r1'].match.class: no device class 'toaster'",
         "routes['r1'].match.rules: no rule 'no.such.rule' in force",
     ],
+    "reports.yaml": [
+        "reports['monthly'].id: defined twice",
+        "reports['monthly'].to: binh has no e-mail address for its report",
+        "reports['monthly'].to: no team or person 'nobody'",
+        "reports['monthly'].area: no area 'D9' in the inventory",
+        "reports['monthly'].by: cannot group by 'hamlet': choose device, area, class, tag, all, "
+        "commune, district, province",
+    ],
+    "report_shapes.yaml": [
+        "reports['monthly'].kind: Input should be 'availability', 'power' or 'links'",
+        "reports['monthly'].every: Input should be 'week' or 'month'",
+        "reports['monthly'].at: String should match pattern '^([01][0-9]|2[0-3]):[0-5][0-9]$'",
+        "reports['monthly'].to: List should have at least 1 item after validation, not 0",
+    ],
     "shapes.yaml": [
         "timezone: 'Mars/Olympus' is not an IANA time zone",
         "people['An'].id: String should match pattern '^[a-z0-9][a-z0-9_.-]{0,63}$'",

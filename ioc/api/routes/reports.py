@@ -11,11 +11,18 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from ioc.api.deps import Context, Viewer, problems
-from ioc.reports import Availability, Period, ReportError, Scope, rows_csv, rows_xlsx
+from ioc.reports import (
+    XLSX_TYPE,
+    Availability,
+    Period,
+    ReportError,
+    Scope,
+    rows_csv,
+    rows_xlsx,
+)
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Output = Literal["json", "csv", "xlsx"]
 By = Annotated[str, Query(max_length=32, description="device, area, class, tag, all, an area kind")]
 AreaId = Annotated[str | None, Query(max_length=64)]
@@ -54,7 +61,7 @@ def _answer(
     if output == "csv":
         return Response(rows_csv(rows), media_type="text/csv", headers=disposition)
     described = f"{title} by {by}, {asked.describe()}"
-    return Response(rows_xlsx(rows, described, name), media_type=XLSX, headers=disposition)
+    return Response(rows_xlsx(rows, described, name), media_type=XLSX_TYPE, headers=disposition)
 
 
 @router.get("/availability", response_class=Response, responses=problems(404))
