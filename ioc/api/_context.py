@@ -23,6 +23,7 @@ from ioc.domain import (
     LatestValues,
     LoggedTransition,
     MaintenanceWindow,
+    Meeting,
     Notification,
     NotificationStatus,
     Profile,
@@ -31,7 +32,7 @@ from ioc.domain import (
     Severity,
     StageBeat,
 )
-from ioc.reports import Availability, Period, Scope
+from ioc.reports import Availability, Period, PointReadiness, Scope
 
 
 class TelemetryReader(Protocol):
@@ -160,6 +161,18 @@ class RulesControl:
     reload: Callable[[], str] | None = None
 
 
+class MeetingKeeper(Protocol):
+    """Meetings as the API plans and reads them (`ioc.app.MeetingDesk`)."""
+
+    def plan(
+        self, title: str, starts_at_ms: int, duration_ms: int, created_by: str,
+        area: str | None = None, device_class: str | None = None, points: Sequence[str] = (),
+    ) -> Meeting: ...  # fmt: skip
+    def between(self, start_ms: int, end_ms: int) -> list[Meeting]: ...
+    def readiness(self, meeting_id: int) -> tuple[Meeting, list[PointReadiness]]: ...
+    def report(self, meeting_id: int) -> tuple[Meeting, list[dict[str, object]]]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ApiContext:
     """The API's resources; built in `ioc/app`, kept in the app's lifespan state."""
@@ -187,6 +200,7 @@ class ApiContext:
     reports: Callable[[Period, Scope, str], list[Availability]] | None = None
     # The printable availability report of the same (the last argument: its language).
     report_page: Callable[[Period, Scope, str, str], str] | None = None
+    meetings: MeetingKeeper | None = None
     throttle: TokenThrottle = field(default_factory=TokenThrottle)  # failed token attempts
     poll_every_s: float = 0.25  # how often the live view reads the alert log
     beat_every_s: float = 5.0  # how often the stream says how fresh its data is

@@ -19,6 +19,7 @@ from ioc.app._gateway import (
 from ioc.app._identities import make_identities, planned_identities
 from ioc.app._ingest import IngestService
 from ioc.app._logging import configure_logging
+from ioc.app._meetings import MeetingDesk
 from ioc.app._notify import NotifyService, build_senders, load_notifications
 from ioc.app._operator import OperatorDesk, demo_state_url
 from ioc.app._probe import describe_probe, load_probe, probe_options, probe_process, probe_services
@@ -66,6 +67,7 @@ __all__ = [
     "Catalog",
     "IngestService",
     "Managed",
+    "MeetingDesk",
     "NoRulesProcess",
     "NotifyService",
     "OperatorDesk",

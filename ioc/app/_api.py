@@ -14,6 +14,7 @@ from ioc.api import ApiContext, ProcessMetrics, RuleRoles, RulesControl, create_
 from ioc.app._catalog import Catalog
 from ioc.app._cluster import ClusterNode
 from ioc.app._ingest import IngestService
+from ioc.app._meetings import MeetingDesk
 from ioc.app._notify import ack_links, load_notifications
 from ioc.app._reports import availability_page, availability_report
 from ioc.app._rules import RulesService
@@ -74,6 +75,7 @@ def api_context(
         ack_links=ack_links(settings, notifications) if notifications else None,
         outbox=Outbox(engine),
         reports=lambda period, scope, by: availability_report(settings, catalog, period, scope, by),
+        meetings=MeetingDesk(settings, catalog),
         report_page=lambda period, scope, by, lang: availability_page(
             settings, catalog, period, scope, by, lang
         ),

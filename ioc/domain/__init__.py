@@ -29,6 +29,7 @@ from ioc.domain._devices import (
     is_valid_device_id,
 )
 from ioc.domain._errors import BadFileError, EdgeError, IocError
+from ioc.domain._meetings import Meeting
 from ioc.domain._notifications import (
     AckClaim,
     Notification,
@@ -76,6 +77,7 @@ __all__ = [
     "LatestValues",
     "LoggedTransition",
     "MaintenanceWindow",
+    "Meeting",
     "MetricSpec",
     "MetricType",
     "MetricValue",

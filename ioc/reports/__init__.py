@@ -16,14 +16,25 @@ from ioc.reports._availability import (
 from ioc.reports._export import XLSX_TYPE, rows_csv, rows_text, rows_xlsx
 from ioc.reports._html import LANGUAGES, availability_html
 from ioc.reports._incidents import Incidents, incidents
+from ioc.reports._meetings import (
+    QUALITY_RULES,
+    READY_LEAD_MS,
+    PointReadiness,
+    choose_points,
+    meeting_rows,
+    readiness,
+)
 from ioc.reports._schedule import due_period
 
 __all__ = [
     "LANGUAGES",
+    "QUALITY_RULES",
+    "READY_LEAD_MS",
     "XLSX_TYPE",
     "Availability",
     "Incidents",
     "Period",
+    "PointReadiness",
     "ReportError",
     "Scope",
     "availability",
@@ -32,10 +43,13 @@ __all__ = [
     "by_class",
     "by_device",
     "by_tag",
+    "choose_points",
     "due_period",
     "grouping",
     "incidents",
+    "meeting_rows",
     "overall",
+    "readiness",
     "rows_csv",
     "rows_text",
     "rows_xlsx",

@@ -21,6 +21,7 @@ from ioc.state._cluster import (
 from ioc.state._db import Guard, StateError, StateRefused, StateUnavailable, connect_state, upgrade
 from ioc.state._deadletters import DeadLetter, DeadLetterLog
 from ioc.state._heartbeat import HeartbeatStore
+from ioc.state._meetings import MeetingStore
 from ioc.state._outbox import Outbox
 from ioc.state._tokens import TokenStore
 
@@ -35,6 +36,7 @@ __all__ = [
     "HeartbeatStore",
     "Lease",
     "LeaseStore",
+    "MeetingStore",
     "Node",
     "NodeRegistry",
     "Outbox",

@@ -4,13 +4,13 @@ or an XLSX workbook."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from ioc.api.deps import Context, Viewer, problems
+from ioc.api.deps import Context, Viewer, epoch_ms, problems
 from ioc.reports import (
     XLSX_TYPE,
     Availability,
@@ -29,13 +29,6 @@ AreaId = Annotated[str | None, Query(max_length=64)]
 DeviceClass = Annotated[str | None, Query(alias="class", max_length=64)]
 Tag = Annotated[str | None, Query(max_length=64)]
 Format = Annotated[Output, Query(alias="format")]
-
-
-def _ms(moment: datetime) -> int:
-    """Epoch ms; a time without a zone is UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 def _answer(
@@ -82,7 +75,7 @@ def availability(
     a backwards period, an unknown area or grouping."""
 
     def period() -> Period:
-        return Period(_ms(start), _ms(end) if end is not None else context.clock())
+        return Period(epoch_ms(start), epoch_ms(end) if end is not None else context.clock())
 
     scope = Scope(area, device_class, tag)
     if output != "html":
@@ -113,7 +106,7 @@ def online(
     moment ("235/241 commune points online at 08:00")."""
 
     def period() -> Period:
-        moment = _ms(at) if at is not None else context.clock()
+        moment = epoch_ms(at) if at is not None else context.clock()
         return Period(moment, moment + 1)
 
     scope = Scope(area, device_class, tag)

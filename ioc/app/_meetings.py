@@ -1,0 +1,89 @@
+"""Meetings from the settings: planned into the state database, their readiness from the open
+alerts, their report from the alert history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ioc.app._catalog import Catalog
+from ioc.app._ruleset import load_rule_set
+from ioc.config import Settings
+from ioc.domain import Meeting
+from ioc.reports import (
+    QUALITY_RULES,
+    PointReadiness,
+    ReportError,
+    choose_points,
+    meeting_rows,
+    readiness,
+)
+from ioc.state import AlertRepository, MeetingStore, connect_state
+
+MAX_DURATION_MS = 24 * 3_600_000
+
+
+class MeetingDesk:
+    """Plans, lists, cancels meetings; says which points are ready and how a meeting went."""
+
+    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self._engine = connect_state(settings.resolved_state_url)
+        self._store = MeetingStore(self._engine)
+        self._alerts = AlertRepository(self._engine)
+        rules = load_rule_set(settings, catalog)
+        self._outage_rules = frozenset(r.info.id for r in rules if r.info.outage)
+
+    def plan(
+        self,
+        title: str,
+        starts_at_ms: int,
+        duration_ms: int,
+        created_by: str,
+        area: str | None = None,
+        device_class: str | None = None,
+        points: Sequence[str] = (),
+    ) -> Meeting:
+        """Record a meeting with its points (ReportError: a bad scope, title or duration)."""
+        if not title.strip():
+            raise ReportError("a meeting needs a title")
+        if not 0 < duration_ms <= MAX_DURATION_MS:
+            raise ReportError("a meeting lasts more than nothing and at most 24 hours")
+        chosen, scope = choose_points(self._catalog.inventory, area, device_class, points)
+        meeting = Meeting(
+            0, title.strip(), starts_at_ms, starts_at_ms + duration_ms, chosen, scope, created_by
+        )
+        return self._store.add(meeting)
+
+    def between(self, start_ms: int, end_ms: int) -> list[Meeting]:
+        """Meetings not cancelled overlapping [start, end)."""
+        return self._store.between(start_ms, end_ms)
+
+    def get(self, meeting_id: int) -> Meeting:
+        """A meeting (ReportError if there is none)."""
+        meeting = self._store.get(meeting_id)
+        if meeting is None:
+            raise ReportError(f"no meeting {meeting_id}")
+        return meeting
+
+    def cancel(self, meeting_id: int, now_ms: int) -> bool:
+        """Cancel it; False if there is none or it was cancelled already."""
+        return self._store.cancel(meeting_id, now_ms)
+
+    def readiness(self, meeting_id: int) -> tuple[Meeting, list[PointReadiness]]:
+        """Each point: ready, or the open alerts that keep it from being."""
+        meeting = self.get(meeting_id)
+        return meeting, readiness(meeting, self._alerts.open_alerts(), self._outage_rules)
+
+    def report(self, meeting_id: int) -> tuple[Meeting, list[dict[str, object]]]:
+        """How each point did during the meeting."""
+        meeting = self.get(meeting_id)
+        rules = sorted(self._outage_rules | set(QUALITY_RULES))
+        spans = self._alerts.spans(rules, meeting.starts_at_ms, meeting.ends_at_ms)
+        windows = self._alerts.windows_between(meeting.starts_at_ms, meeting.ends_at_ms)
+        return meeting, meeting_rows(
+            meeting, spans, windows, self._catalog.inventory, self._outage_rules
+        )
+
+    def close(self) -> None:
+        """Let go of the database."""
+        self._engine.dispose()

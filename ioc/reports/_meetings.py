@@ -1,0 +1,104 @@
+"""Meetings: which points take part, whether each is ready, and afterwards who was connected
+for how long.
+
+A point is *ready* when none of its readiness alerts is open: an outage (it cannot be
+reached), `vc.not_registered`, `vc.sip_unreachable` (it cannot join) or `vc.path_degraded` (its
+link's quality). The meeting report is availability over the meeting's own period, point by
+point: connected minutes, drops (outages during the meeting), and the quality alerts it had.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+
+from ioc.domain import Alert, AlertSpan, Inventory, MaintenanceWindow, Meeting
+from ioc.reports._availability import Period, ReportError, Scope, availability, by_device
+from ioc.reports._incidents import incidents
+
+READINESS_RULES = frozenset({"vc.not_registered", "vc.sip_unreachable", "vc.path_degraded"})
+QUALITY_RULES = ("vc.poor_quality", "vc.call_loss", "vc.call_jitter", "vc.path_degraded")
+READY_LEAD_MS = 30 * 60_000  # the readiness board opens this long before the start
+
+
+def choose_points(
+    inventory: Inventory,
+    area: str | None = None,
+    device_class: str | None = None,
+    points: Sequence[str] = (),
+) -> tuple[tuple[str, ...], str]:
+    """The participating points and how they were chosen: a list, or the devices of a class
+    (video-conference endpoints, `vc`, by default) in an area's subtree."""
+    if points:
+        if area is not None or device_class is not None:
+            raise ReportError("give either a list of points, or an area and/or a class")
+        unknown = [p for p in points if p not in inventory.devices]
+        if unknown:
+            raise ReportError(f"not in the inventory: {', '.join(unknown)}")
+        return tuple(dict.fromkeys(points)), f"list of {len(set(points))}"
+    chosen = Scope(area, device_class or "vc").devices(inventory)
+    if not chosen:
+        raise ReportError("no point in that scope: nothing to meet with")
+    described = " ".join(
+        f"{kind} {value}" for kind, value in (("area", area), ("class", device_class or "vc"))
+        if value is not None
+    )  # fmt: skip
+    return tuple(sorted(d.id for d in chosen)), described
+
+
+@dataclass(frozen=True, slots=True)
+class PointReadiness:
+    """One point before a meeting: ready, or the alerts that keep it from being."""
+
+    device_id: str
+    ready: bool
+    reasons: tuple[str, ...]  # rule ids of its open readiness alerts
+
+
+def readiness(
+    meeting: Meeting, open_alerts: Iterable[Alert], outage_rules: Collection[str]
+) -> list[PointReadiness]:
+    """Each point of the meeting, by id."""
+    blocking = READINESS_RULES | set(outage_rules)
+    reasons: dict[str, set[str]] = {}
+    for alert in open_alerts:
+        if alert.rule_id in blocking:
+            reasons.setdefault(alert.device_id, set()).add(alert.rule_id)
+    return [
+        PointReadiness(p, p not in reasons, tuple(sorted(reasons.get(p, ()))))
+        for p in sorted(meeting.points)
+    ]
+
+
+def meeting_rows(
+    meeting: Meeting,
+    spans: Iterable[AlertSpan],
+    windows: Sequence[MaintenanceWindow],
+    inventory: Inventory,
+    outage_rules: Collection[str],
+) -> list[dict[str, object]]:
+    """Per point: connected minutes, drops, minutes out (planned or not), quality alerts
+    during the meeting; `spans` hold its outage and quality alerts."""
+    period = Period(meeting.starts_at_ms, meeting.ends_at_ms)
+    points = [inventory.devices[p] for p in meeting.points if p in inventory.devices]
+    spans = list(spans)
+    outages = [s for s in spans if s.rule_id in outage_rules]
+    outage = {
+        f.key: f for f in availability(points, period, outages, windows, inventory, by_device)
+    }
+    quality = {
+        i.key: i for i in incidents(points, period, spans, by_device, {"quality": QUALITY_RULES})
+    }
+    rows = []
+    for point in sorted(outage):
+        figures = outage[point]
+        out_ms = figures.outage_ms + figures.maintenance_ms
+        rows.append({
+            "point": point,
+            "connected_min": round((figures.counted_ms - out_ms) / 60_000, 2),
+            "meeting_min": round(figures.counted_ms / 60_000, 2),
+            "drops": figures.outages,
+            "out_min": round(out_ms / 60_000, 2),
+            "quality_alerts": quality[point].opened["quality"] if point in quality else 0,
+        })  # fmt: skip
+    return rows

@@ -1,0 +1,81 @@
+"""Meetings: the points chosen, whether each is ready, and how each did during the meeting."""
+
+from __future__ import annotations
+
+import pytest
+
+from ioc.domain import (
+    Alert,
+    AlertSpan,
+    AlertState,
+    Inventory,
+    MaintenanceWindow,
+    Meeting,
+    Severity,
+    WindowScope,
+)
+from ioc.reports import ReportError, choose_points, meeting_rows, readiness
+
+MIN = 60_000
+T0 = 1_796_004_000_000  # a morning meeting at 08:00 local
+
+
+def test_points_from_an_area_and_class_or_a_list(small_inventory: Inventory) -> None:
+    assert choose_points(small_inventory, area="C2") == (("vc2",), "area C2 class vc")
+    assert choose_points(small_inventory) == (("vc1", "vc2"), "class vc")
+    assert choose_points(small_inventory, area="D1", device_class="netgw") == (
+        ("gw1", "gw2"), "area D1 class netgw",
+    )  # fmt: skip
+    assert choose_points(small_inventory, points=["vc2", "vc1", "vc2"]) == (
+        ("vc2", "vc1"), "list of 2",
+    )  # fmt: skip
+    with pytest.raises(ReportError, match="not in the inventory: vc9"):
+        choose_points(small_inventory, points=["vc1", "vc9"])
+    with pytest.raises(ReportError, match="either a list of points, or an area"):
+        choose_points(small_inventory, area="C1", points=["vc1"])
+    with pytest.raises(ReportError, match="no point in that scope"):
+        choose_points(small_inventory, area="C1", device_class="serialgw")
+
+
+def _open(rule: str, device: str) -> Alert:
+    return Alert(
+        0, rule, device, "vc", "C1", Severity.MAJOR, "x", "y", AlertState.FIRING,
+        "", "", "", "", {}, T0, T0,
+    )  # fmt: skip
+
+
+def test_a_point_is_ready_unless_an_alert_keeps_it_from_being() -> None:
+    meeting = Meeting(1, "Giao ban", T0, T0 + 60 * MIN, ("vc1", "vc2", "vc3"), "list of 3", "an")
+    open_alerts = [
+        _open("vc.not_registered", "vc2"),
+        _open("device.down", "vc3"),
+        _open("vc.path_degraded", "vc3"),
+        _open("vc.poor_quality", "vc1"),  # quality during a call is no readiness matter
+        _open("device.down", "vc9"),  # not in this meeting
+    ]
+    found = readiness(meeting, open_alerts, outage_rules={"device.down"})
+    assert [(p.device_id, p.ready, p.reasons) for p in found] == [
+        ("vc1", True, ()),
+        ("vc2", False, ("vc.not_registered",)),
+        ("vc3", False, ("device.down", "vc.path_degraded")),
+    ]
+
+
+def test_who_was_connected_for_how_long(small_inventory: Inventory) -> None:
+    meeting = Meeting(1, "Giao ban", T0, T0 + 60 * MIN, ("vc1", "vc2"), "class vc", "an")
+    spans = [
+        AlertSpan(1, "device.down", "vc1", T0 + 10 * MIN, T0 + 15 * MIN, None),  # a drop
+        AlertSpan(2, "device.down", "vc1", T0 + 40 * MIN, T0 + 42 * MIN, None),  # another
+        AlertSpan(3, "vc.poor_quality", "vc1", T0 + 20 * MIN, T0 + 30 * MIN, None),
+        AlertSpan(4, "device.down", "vc2", T0 - 30 * MIN, T0 + 5 * MIN, None),  # joined late
+    ]
+    windows = [  # vc2's link works planned until 08:03
+        MaintenanceWindow(1, WindowScope.DEVICE, "vc2", T0 - 60 * MIN, T0 + 3 * MIN, "x", "y")
+    ]
+    rows = meeting_rows(meeting, spans, windows, small_inventory, {"device.down"})
+    assert rows == [
+        {"point": "vc1", "connected_min": 53.0, "meeting_min": 60.0, "drops": 2,
+         "out_min": 7.0, "quality_alerts": 1},
+        {"point": "vc2", "connected_min": 55.0, "meeting_min": 60.0, "drops": 1,
+         "out_min": 5.0, "quality_alerts": 0},
+    ]  # fmt: skip
