@@ -32,6 +32,7 @@ from ioc.notify import (
     load_notify_config,
 )
 from ioc.notify._channels import EmailSender, MqttSender, SmsSender
+from ioc.reports import MEETING_RULE
 from ioc.state import (
     AlertRepository,
     Fenced,
@@ -53,9 +54,8 @@ def load_notifications(settings: Settings, catalog: Catalog) -> NotifyConfig | N
     if settings.notify_config is None:
         return None
     rules = load_rule_set(settings, catalog)
-    return load_notify_config(
-        settings.notify_config, catalog.inventory, [rule.info.id for rule in rules]
-    )
+    rule_ids = [rule.info.id for rule in rules] + [MEETING_RULE.id]  # raised by the rules service
+    return load_notify_config(settings.notify_config, catalog.inventory, rule_ids)
 
 
 def build_senders(

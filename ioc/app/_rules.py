@@ -31,6 +31,7 @@ from ioc.domain import (
     TelemetryItem,
     now_ms,
 )
+from ioc.reports import ALERT_LEAD_MS, readiness_signals
 from ioc.rules import HeldState, OpenAlert, RuleEngine, RuleError
 from ioc.state import (
     AlertRepository,
@@ -38,6 +39,7 @@ from ioc.state import (
     Fenced,
     Guard,
     HeartbeatStore,
+    MeetingStore,
     StateError,
     StateRefused,
     StateUnavailable,
@@ -52,6 +54,7 @@ SAVE_EVERY_MS = 5_000
 SILENCES_EVERY_MS = 10_000
 BEAT_EVERY_MS = 5_000  # the wall calls data stale when the beat or the data behind it is old
 REQUESTS_EVERY_MS = 1_000  # acknowledge / resolve / note queued by `ioc alerts ack ...`
+MEETINGS_EVERY_MS = 10_000  # points not ready for a meeting about to start
 
 
 @dataclass(slots=True)
@@ -100,6 +103,7 @@ class RulesService:
         state = connect_state(settings.resolved_state_url)
         self.repository = AlertRepository(state, leader_guard)
         self._heartbeats = HeartbeatStore(state)
+        self._meetings = MeetingStore(state)
         self._last_item_ms: int | None = None
         self.engine = RuleEngine(rules, catalog.inventory, catalog.profiles, clock())
         self.book = AlertBook(self.repository, catalog.inventory, publisher, clock)
@@ -137,6 +141,7 @@ class RulesService:
             (self._save_dirty, SAVE_EVERY_MS),
             (self._refresh_silences, SILENCES_EVERY_MS),
             (self._serve_requests, REQUESTS_EVERY_MS),
+            (self._check_meetings, MEETINGS_EVERY_MS),
         ]
         if self.hearing is not None:
             jobs.append((self._check_hearing, TICK_MS))
@@ -319,6 +324,18 @@ class RulesService:
                 self.repository.finish_request(request.id, outcome, detail, self._clock())
             except StateRefused as exc:
                 self._refused(f"record the outcome of request #{request.id}", exc)
+
+    def _check_meetings(self) -> None:
+        now = self._clock()
+        try:
+            meetings = self._meetings.between(now, now + ALERT_LEAD_MS)
+        except StateError as exc:
+            log.warning("could not read the meetings: %s", exc)
+            return
+        outage_rules = {rule.id for rule in self.engine.rules if rule.outage}
+        signals = readiness_signals(meetings, self.book.open_alerts, outage_rules, now)
+        if signals or self._unsaved:
+            self._apply(signals)
 
     def _carry_out(self, request: AlertRequest) -> tuple[ActionOutcome, str]:
         """Do what an operator asked; what came of it, and why when it was not done."""

@@ -17,17 +17,22 @@ from ioc.reports._export import XLSX_TYPE, rows_csv, rows_text, rows_xlsx
 from ioc.reports._html import LANGUAGES, availability_html
 from ioc.reports._incidents import Incidents, incidents
 from ioc.reports._meetings import (
+    ALERT_LEAD_MS,
+    MEETING_RULE,
     QUALITY_RULES,
     READY_LEAD_MS,
     PointReadiness,
     choose_points,
     meeting_rows,
     readiness,
+    readiness_signals,
 )
 from ioc.reports._schedule import due_period
 
 __all__ = [
+    "ALERT_LEAD_MS",
     "LANGUAGES",
+    "MEETING_RULE",
     "QUALITY_RULES",
     "READY_LEAD_MS",
     "XLSX_TYPE",
@@ -50,6 +55,7 @@ __all__ = [
     "meeting_rows",
     "overall",
     "readiness",
+    "readiness_signals",
     "rows_csv",
     "rows_text",
     "rows_xlsx",

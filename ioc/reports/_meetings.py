@@ -12,7 +12,17 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
-from ioc.domain import Alert, AlertSpan, Inventory, MaintenanceWindow, Meeting
+from ioc.domain import (
+    Alert,
+    AlertSpan,
+    Inventory,
+    MaintenanceWindow,
+    Meeting,
+    RuleInfo,
+    RuleSignal,
+    Severity,
+    SignalKind,
+)
 from ioc.reports._availability import Period, ReportError, Scope, availability, by_device
 from ioc.reports._incidents import incidents
 
@@ -102,3 +112,49 @@ def meeting_rows(
             "quality_alerts": quality[point].opened["quality"] if point in quality else 0,
         })  # fmt: skip
     return rows
+
+
+ALERT_LEAD_MS = 15 * 60_000  # a point not ready this long before the start raises an alert
+MEETING_RULE = RuleInfo(
+    id="meeting.point_not_ready",
+    title_vi="Điểm cầu chưa sẵn sàng cho cuộc họp",
+    title_en="Point not ready for a meeting",
+    message_vi="{device_name}: chưa sẵn sàng cho cuộc họp «{meeting}» lúc {starts} ({reasons})",
+    message_en="{device_name}: not ready for the meeting «{meeting}» at {starts} ({reasons})",
+    severity=Severity.MAJOR,
+    probable_cause="callSetUpFailure",
+    event_type="communicationsAlarm",
+)
+
+
+def readiness_signals(
+    meetings: Iterable[Meeting],
+    open_alerts: Sequence[Alert],
+    outage_rules: Collection[str],
+    now_ms: int,
+) -> list[RuleSignal]:
+    """From 15 minutes before a meeting until its end, raise `meeting.point_not_ready` for each
+    of its points that is not ready, and clear it once the point is ready, the meeting is over
+    or cancelled (`meetings`: those not cancelled around now; `open_alerts`: all)."""
+    held = {a.device_id for a in open_alerts if a.rule_id == MEETING_RULE.id}
+    wanted: dict[str, dict[str, object]] = {}
+    for meeting in meetings:
+        if not meeting.starts_at_ms - ALERT_LEAD_MS <= now_ms < meeting.ends_at_ms:
+            continue
+        for point in readiness(meeting, open_alerts, outage_rules):
+            if not point.ready and point.device_id not in wanted:
+                wanted[point.device_id] = {
+                    "meeting_id": meeting.id, "meeting": meeting.title,
+                    "starts": Period(meeting.starts_at_ms, meeting.ends_at_ms).bounds()[0],
+                    "reasons": ", ".join(point.reasons),
+                }  # fmt: skip
+    raised = [
+        RuleSignal(SignalKind.RAISE, MEETING_RULE, device, now_ms, MEETING_RULE.severity, facts)
+        for device, facts in sorted(wanted.items())
+        if device not in held
+    ]
+    cleared = [
+        RuleSignal(SignalKind.CLEAR, MEETING_RULE, device, now_ms, MEETING_RULE.severity)
+        for device in sorted(held - set(wanted))
+    ]
+    return raised + cleared

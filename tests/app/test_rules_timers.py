@@ -22,6 +22,7 @@ from ioc.domain import (
     AlertState,
     Inventory,
     MaintenanceWindow,
+    Meeting,
     Profile,
     Reading,
     Severity,
@@ -30,6 +31,7 @@ from ioc.domain import (
 )
 from ioc.state import (
     AlertRepository,
+    MeetingStore,
     StateRefused,
     StateUnavailable,
     TokenStore,
@@ -260,3 +262,33 @@ def test_a_locked_sqlite_database_is_retried_not_refused(tmp_path: Path) -> None
         locking.exec_driver_sql("ROLLBACK")
     holder.dispose()
     impatient.dispose()
+
+
+def test_a_point_not_ready_fifteen_minutes_before_a_meeting_raises_an_alert(
+    world: World, state_url: str
+) -> None:
+    engine = connect_state(state_url)
+    starts = T0 + 15 * 60_000 + 5_000  # its readiness alerts may begin 5 s from now
+    meeting = MeetingStore(engine).add(
+        Meeting(0, "Giao ban", starts, starts + 60 * 60_000, ("vc1", "vc2"), "class vc", "lan")
+    )
+    engine.dispose()
+
+    def seconds(count: int, vc2_registered: bool) -> None:
+        for _ in range(count):  # every device reports each second: nobody is silent
+            world.report(*(d for d in CLASS_OF if d != "vc2"))
+            world.report("vc2", registered=vc2_registered)
+            world.after(1_000)
+
+    seconds(4, vc2_registered=False)
+    assert ("vc.not_registered", "vc2") in world.open_alerts()
+    assert ("meeting.point_not_ready", "vc2") not in world.open_alerts()  # not yet T-15
+    seconds(8, vc2_registered=False)  # the meetings timer runs (every 10 s)
+    assert ("meeting.point_not_ready", "vc2") in world.open_alerts()
+    assert ("meeting.point_not_ready", "vc1") not in world.open_alerts()  # vc1 is ready
+    [alert] = [a for a in world.repository.list_alerts() if a.rule_id == "meeting.point_not_ready"]
+    assert alert.facts["meeting_id"] == meeting.id
+    assert "Giao ban" in alert.message_vi and "vc.not_registered" in alert.message_en
+    seconds(12, vc2_registered=True)  # vc2 registers: ready, its meeting alert clears
+    assert ("vc.not_registered", "vc2") not in world.open_alerts()
+    assert ("meeting.point_not_ready", "vc2") not in world.open_alerts()

@@ -14,10 +14,17 @@ from ioc.domain import (
     Severity,
     WindowScope,
 )
-from ioc.reports import ReportError, choose_points, meeting_rows, readiness
+from ioc.reports import (
+    MEETING_RULE,
+    ReportError,
+    choose_points,
+    meeting_rows,
+    readiness,
+    readiness_signals,
+)
 
 MIN = 60_000
-T0 = 1_796_004_000_000  # a morning meeting at 08:00 local
+T0 = 1_796_004_000_000  # 2026-11-30T02:00Z: a morning meeting, 09:00 in Hanoi
 
 
 def test_points_from_an_area_and_class_or_a_list(small_inventory: Inventory) -> None:
@@ -79,3 +86,26 @@ def test_who_was_connected_for_how_long(small_inventory: Inventory) -> None:
         {"point": "vc2", "connected_min": 55.0, "meeting_min": 60.0, "drops": 1,
          "out_min": 5.0, "quality_alerts": 0},
     ]  # fmt: skip
+
+
+def test_readiness_alerts_from_fifteen_minutes_before_until_the_end() -> None:
+    meeting = Meeting(7, "Giao ban", T0, T0 + 60 * MIN, ("vc1", "vc2"), "class vc", "an")
+    not_registered = [_open("vc.not_registered", "vc2")]
+
+    def signals(
+        now: int, open_alerts: list[Alert], meetings: list[Meeting]
+    ) -> list[tuple[str, str]]:
+        found = readiness_signals(meetings, open_alerts, {"device.down"}, now)
+        return [(s.kind.value, s.device_id) for s in found]
+
+    assert signals(T0 - 16 * MIN, not_registered, [meeting]) == []
+    assert signals(T0 - 15 * MIN, not_registered, [meeting]) == [("raise", "vc2")]
+    held = [*not_registered, _open(MEETING_RULE.id, "vc2")]
+    assert signals(T0 + 10 * MIN, held, [meeting]) == []  # held, still not ready: nothing new
+    assert signals(T0 + 60 * MIN, held, [meeting]) == [("clear", "vc2")]  # the meeting is over
+    assert signals(T0, held, []) == [("clear", "vc2")]  # cancelled
+    [raised] = readiness_signals([meeting], not_registered, set(), T0)
+    assert raised.facts == {
+        "meeting_id": 7, "meeting": "Giao ban", "starts": "2026-11-30 02:00Z",
+        "reasons": "vc.not_registered",
+    }  # fmt: skip
