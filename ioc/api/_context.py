@@ -15,6 +15,7 @@ from ioc.domain import (
     Aggregate,
     Alert,
     AlertAction,
+    AlertSpan,
     AlertState,
     AlertTransition,
     ApiToken,
@@ -87,6 +88,9 @@ class AlertLog(Protocol):
 
     def events_after(self, event_id: int, limit: int) -> list[LoggedTransition]:
         """Transitions after an id, oldest first."""
+
+    def spans(self, rule_ids: Iterable[str], start_ms: int, end_ms: int) -> list[AlertSpan]:
+        """The alerts of these rules open at some moment of [start, end)."""
 
     def request(
         self, alert_id: int, action: AlertAction, actor: str, note: str, now_ms: int

@@ -4,10 +4,10 @@ them, derived from the inventory and the open alerts and kept current one device
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ioc.domain import Alert, Device, Inventory, Severity
+from ioc.domain import Alert, AlertSpan, Device, Inventory, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,3 +180,61 @@ def compute_overview(
         if device_id in inventory.devices:
             overview.set(device_id, status)
     return overview.as_json()
+
+
+def status_from_rules(rule_ids: Iterable[str], roles: RuleRoles) -> DeviceStatus:
+    """A device's standing from the rules of its open alerts (the trend's past moments, where
+    only which alerts were open is known)."""
+    ids = set(rule_ids)
+    down, power, link = bool(ids & roles.down), bool(ids & roles.power), bool(ids & roles.link)
+    return DeviceStatus(down, None, power, link) if down or power or link else UP
+
+
+def trend(
+    inventory: Inventory,
+    spans: Iterable[AlertSpan],
+    roles: RuleRoles,
+    times_ms: Sequence[int],
+) -> list[dict[str, object]]:
+    """The programme's figures at each of `times_ms` (ascending): the alert history replayed
+    through the same counting the wall's tiles use (links up, VC points online, BTS on
+    battery, of how many)."""
+    changes: list[tuple[int, int, str, str]] = []  # (at, +1 open / -1 closed, device, rule)
+    for span in spans:
+        gone = span.resolved_at_ms is not None and span.resolved_at_ms <= span.opened_at_ms
+        if span.device_id not in inventory.devices or gone:
+            continue
+        changes.append((span.opened_at_ms, 1, span.device_id, span.rule_id))
+        if span.resolved_at_ms is not None:
+            changes.append((span.resolved_at_ms, -1, span.device_id, span.rule_id))
+    changes.sort()
+    overview = Overview(inventory)
+    open_rules: dict[str, list[str]] = {}
+    points = []
+    step = 0
+    for at in times_ms:
+        touched = set()
+        while step < len(changes) and changes[step][0] <= at:
+            _at, sign, device, rule = changes[step]
+            rules = open_rules.setdefault(device, [])
+            if sign > 0:
+                rules.append(rule)
+            else:
+                rules.remove(rule)
+            touched.add(device)
+            step += 1
+        for device in touched:
+            overview.set(device, status_from_rules(open_rules[device], roles))
+        figures = overview.figures()
+        vc = figures["vc_online_by_area_kind"]
+        assert isinstance(vc, dict)
+        bts, links = figures["bts_power"], figures["commune_links"]
+        assert isinstance(bts, dict) and isinstance(links, dict)
+        points.append({
+            "at_ms": at,
+            "links_up": links["up"], "links": links["total"],
+            "vc_online": sum(v["online"] for v in vc.values()),
+            "vc": sum(v["total"] for v in vc.values()),
+            "bts_on_battery": bts["on_battery"], "bts": bts["total"],
+        })  # fmt: skip
+    return points

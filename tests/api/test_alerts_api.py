@@ -46,6 +46,7 @@ ROUTES: list[tuple[str, str, Role | None]] = [
     ("GET", "/api/v1/cluster", Role.VIEWER),
     ("GET", "/api/v1/reports/availability", Role.VIEWER),
     ("GET", "/api/v1/reports/online", Role.VIEWER),
+    ("GET", "/api/v1/overview/trend", Role.VIEWER),
     ("GET", "/api/v1/meetings", Role.VIEWER),
     ("POST", "/api/v1/meetings", Role.OPERATOR),
     ("GET", "/api/v1/meetings/1/readiness", Role.VIEWER),

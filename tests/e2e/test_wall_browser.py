@@ -68,6 +68,11 @@ def test_a_fault_reaches_the_wall_and_an_acknowledgement_follows(
         assert page.text_content("h1") == "Trung tâm điều hành"  # Vietnamese by default
         assert page.evaluate("window.iocWall.stateOf('bts2')") == "up"
         assert page.query_selector(_incident(page, "bts2")) is None
+        # The 24-hour trend strip: a sparkline for links, VC points and BTS on battery.
+        _wait_in_page(page, "document.querySelectorAll('#trend svg polyline').length === 3")
+        strip = page.locator("#trend .label").all_inner_texts()
+        assert strip == ["Đường truyền hoạt động, 24 giờ: 2/2", "Điểm cầu trực tuyến, 24 giờ: 2/2",
+                         "BTS chạy ắc quy, 24 giờ: 0/2"]  # fmt: skip
         # Nothing reports yet: the wall says so rather than show green as if all were well.
         _wait_in_page(
             page,

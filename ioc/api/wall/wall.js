@@ -26,6 +26,9 @@ const TEXT = {
     btsBattery: "BTS chạy ắc quy",
     btsDown: "BTS mất liên lạc",
     links: "Đường truyền xã hoạt động",
+    trendLinks: "Đường truyền hoạt động, 24 giờ",
+    trendVc: "Điểm cầu trực tuyến, 24 giờ",
+    trendBattery: "BTS chạy ắc quy, 24 giờ",
     openIncidents: "Sự cố đang mở",
     affected: "thiết bị bị ảnh hưởng",
     acked: "đã nhận",
@@ -58,6 +61,9 @@ const TEXT = {
     btsBattery: "BTS on battery",
     btsDown: "BTS down",
     links: "Commune links up",
+    trendLinks: "Links up, 24 hours",
+    trendVc: "VC points online, 24 hours",
+    trendBattery: "BTS on battery, 24 hours",
     openIncidents: "Open incidents",
     affected: "affected devices",
     acked: "acknowledged",
@@ -190,6 +196,7 @@ function setConnection(state) {
 async function start() {
   try {
     const fromId = await loadSnapshots();
+    loadTrend();
     connect(fromId);
   } catch (error) {
     if (error.message !== "unauthorized") {
@@ -226,6 +233,7 @@ function renderAll() {
   renderIncidents();
   renderTicker();
   renderStale();
+  renderTrend();
   map.dirty = true;
 }
 
@@ -472,6 +480,40 @@ setInterval(() => {
   renderStale();
 }, 1000);
 setInterval(renderIncidents, 30000); // ages move on
+
+// -- the 24-hour trend strip ----------------------------------------------------------------
+let trend = null;
+const TREND_EVERY_MS = 5 * 60 * 1000;
+
+async function loadTrend() {
+  try {
+    trend = await api("/api/v1/overview/trend?hours=24&step_min=10");
+    renderTrend();
+  } catch (error) {
+    // The strip waits for the next round; the live tiles do not depend on it.
+  }
+}
+
+function sparkline(label, values, total, warn) {
+  const top = Math.max(total, 1);
+  const step = values.length > 1 ? 100 / (values.length - 1) : 100;
+  const points = values.map((v, i) => `${(i * step).toFixed(2)},${(30 - (v / top) * 28).toFixed(2)}`);
+  const last = values.length ? values[values.length - 1] : 0;
+  return `<div class="spark ${warn ? "warn" : ""}"><div class="label">${escapeHtml(label)}: ` +
+    `${last.toLocaleString()}/${total.toLocaleString()}</div>` +
+    `<svg viewBox="0 0 100 32" preserveAspectRatio="none"><polyline points="${points.join(" ")}"></polyline></svg></div>`;
+}
+
+function renderTrend() {
+  if (!trend || !trend.length) return;
+  const last = trend[trend.length - 1];
+  document.getElementById("trend").innerHTML = [
+    sparkline(t("trendLinks"), trend.map((p) => p.links_up), last.links, last.links_up < last.links),
+    sparkline(t("trendVc"), trend.map((p) => p.vc_online), last.vc, last.vc_online < last.vc),
+    sparkline(t("trendBattery"), trend.map((p) => p.bts_on_battery), last.bts, last.bts_on_battery > 0),
+  ].join("");
+}
+setInterval(() => { if (token) loadTrend(); }, TREND_EVERY_MS);
 
 // For tests and for operators poking at the console.
 window.iocWall = {
