@@ -133,6 +133,7 @@ class NotifyService:
         self._thread = threading.Thread(target=self._run, name="notify")
         self._failing = False
         self._recorded: set[str] = set()  # escalation and repeat keys already in the outbox
+        self._reported: set[str] = set()  # scheduled report keys already in the outbox
         self.failure: BaseException | None = None
 
     def start(self) -> None:
@@ -162,7 +163,12 @@ class NotifyService:
         now = self._clock()
         # An escalation stays due from its moment on: record it once, not again every second.
         due = self._planner.for_open(self.alerts.open_alerts(), now)
-        self.outbox.record(self._planner.for_reports(now), now)  # once per period, by key
+        # A report's key is the same all period long: record it once per process (the outbox
+        # keeps it once across processes).
+        reports = [p for p in self._planner.for_reports(now) if p.key not in self._reported]
+        if reports:
+            self.outbox.record(reports, now)
+            self._reported |= {p.key for p in reports}
         self.outbox.record([p for p in due if p.key not in self._recorded], now)
         self._recorded = {p.key for p in due}
         self._deliverer.run_once()
