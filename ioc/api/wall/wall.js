@@ -27,6 +27,8 @@ const TEXT = {
     btsDown: "BTS mất liên lạc",
     links: "Đường truyền xã hoạt động",
     trendLinks: "Đường truyền hoạt động, 24 giờ",
+    pointsReady: "điểm cầu sẵn sàng",
+    meetingAt: "họp lúc",
     trendVc: "Điểm cầu trực tuyến, 24 giờ",
     trendBattery: "BTS chạy ắc quy, 24 giờ",
     openIncidents: "Sự cố đang mở",
@@ -62,6 +64,8 @@ const TEXT = {
     btsDown: "BTS down",
     links: "Commune links up",
     trendLinks: "Links up, 24 hours",
+    pointsReady: "points ready",
+    meetingAt: "meeting at",
     trendVc: "VC points online, 24 hours",
     trendBattery: "BTS on battery, 24 hours",
     openIncidents: "Open incidents",
@@ -197,6 +201,7 @@ async function start() {
   try {
     const fromId = await loadSnapshots();
     loadTrend();
+    loadBoard();
     connect(fromId);
   } catch (error) {
     if (error.message !== "unauthorized") {
@@ -234,6 +239,7 @@ function renderAll() {
   renderTicker();
   renderStale();
   renderTrend();
+  if (board) renderBoard();
   map.dirty = true;
 }
 
@@ -514,6 +520,44 @@ function renderTrend() {
   ].join("");
 }
 setInterval(() => { if (token) loadTrend(); }, TREND_EVERY_MS);
+
+// -- the readiness board of a meeting about to start -----------------------------------------
+let board = null;
+const BOARD_LEAD_MS = 30 * 60 * 1000;
+const BOARD_EVERY_MS = 60 * 1000;
+const BOARD_LISTED = 12;
+
+async function loadBoard() {
+  try {
+    const now = Date.now();
+    const meetings = await api("/api/v1/meetings?days=1");
+    const next = meetings.find((m) => m.starts_at_ms - BOARD_LEAD_MS <= now && now < m.ends_at_ms);
+    board = next ? await api(`/api/v1/meetings/${next.id}/readiness`) : null;
+  } catch (error) {
+    return; // the board waits for the next round
+  }
+  renderBoard();
+}
+
+function renderBoard() {
+  const element = document.getElementById("meeting");
+  if (!board) {
+    element.hidden = true;
+    return;
+  }
+  const at = new Date(board.meeting.starts_at_ms).toLocaleTimeString(lang === "vi" ? "vi-VN" : "en-GB",
+    { hour: "2-digit", minute: "2-digit" });
+  const missing = board.board.filter((p) => !p.ready);
+  const listed = missing.slice(0, BOARD_LISTED).map(
+    (p) => `<li>${escapeHtml(deviceName(p.point))}: ${escapeHtml(p.reasons.join(", "))}</li>`,
+  );
+  if (missing.length > BOARD_LISTED) listed.push(`<li>+${missing.length - BOARD_LISTED}</li>`);
+  element.innerHTML = `<h2>${escapeHtml(board.meeting.title)} · ${t("meetingAt")} ${at}</h2>` +
+    `<div class="ready ${missing.length ? "warn" : ""}">${board.ready}/${board.points} ` +
+    `<small>${t("pointsReady")}</small></div><ul>${listed.join("")}</ul>`;
+  element.hidden = false;
+}
+setInterval(() => { if (token) loadBoard(); }, BOARD_EVERY_MS);
 
 // For tests and for operators poking at the console.
 window.iocWall = {
