@@ -796,17 +796,19 @@ def report_availability(
     area: str | None, device_class: str | None, tag: str | None, output: str, out: Path | None,
 ) -> None:  # fmt: skip
     """Availability, outages, maintenance, MTTA and MTTR per group over a period."""
-    from ioc.app import availability_page, availability_report
+    from ioc.app import availability_and_overall, availability_report
+    from ioc.reports import availability_html
 
     period = _period(start, end)
 
     def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
-        if page is not None:
-            page.write_text(
-                availability_page(settings, catalog, period, scope, by, lang), encoding="utf-8"
-            )
+        if page is None:
+            grouped = availability_report(settings, catalog, period, scope, by)
+        else:  # the printable report from the same figures
+            grouped, overall = availability_and_overall(settings, catalog, period, scope, by)
+            page.write_text(availability_html(grouped, overall, by, period, lang), encoding="utf-8")
             click.echo(f"printable report written to {page}", err=True)
-        return [f.row() for f in availability_report(settings, catalog, period, scope, by)]
+        return [figures.row() for figures in grouped]
 
     rows = _report(ctx, make, area, device_class, tag, output, out)
     _emit(rows, f"Availability by {by}, {period.describe()}", "availability", output, out)

@@ -24,11 +24,9 @@ from ioc.app._notify import NotifyService, build_senders, load_notifications
 from ioc.app._operator import OperatorDesk, demo_state_url
 from ioc.app._probe import describe_probe, load_probe, probe_options, probe_process, probe_services
 from ioc.app._reports import (
-    POWER_COLUMNS,
+    availability_and_overall,
     availability_page,
     availability_report,
-    incidents_report,
-    links_report,
     report_rows,
 )
 from ioc.app._rules import RulesService
@@ -62,7 +60,6 @@ from ioc.app._supervisor import (
 )
 
 __all__ = [
-    "POWER_COLUMNS",
     "ApiServer",
     "Catalog",
     "IngestService",
@@ -83,6 +80,7 @@ __all__ = [
     "add_rules",
     "api_context",
     "api_process",
+    "availability_and_overall",
     "availability_page",
     "availability_report",
     "build_senders",

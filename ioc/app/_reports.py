@@ -50,10 +50,18 @@ def availability_page(
 ) -> str:
     """The printable HTML availability report (ReportError as above; ValueError for a
     language it is not written in)."""
+    grouped, overall = availability_and_overall(settings, catalog, period, scope, by)
+    return availability_html(grouped, overall, by, period, lang)
+
+
+def availability_and_overall(
+    settings: Settings, catalog: Catalog, period: Period, scope: Scope, by: str
+) -> tuple[list[Availability], Availability]:
+    """The groups' figures and all devices' together, from one reading of the history."""
     grouped, everything = _availability(settings, catalog, period, scope, [by, "all"])
     if not everything:
         raise ReportError("no device in scope: nothing to report")
-    return availability_html(grouped, everything[0], by, period, lang)
+    return grouped, everything[0]
 
 
 def _availability(
@@ -62,8 +70,7 @@ def _availability(
     inventory = catalog.inventory
     group_ofs = [grouping(by, inventory) for by in groupings]
     devices = scope.devices(inventory)
-    outage_rules = [rule.info.id for rule in load_rule_set(settings, catalog) if rule.info.outage]
-    spans, windows = _history(settings, outage_rules, period)
+    spans, windows = _history(settings, sorted(_outage_rules(settings, catalog)), period)
     return [availability(devices, period, spans, windows, inventory, g) for g in group_ofs]
 
 
@@ -86,16 +93,26 @@ def incidents_report(
 def links_report(
     settings: Settings, catalog: Catalog, period: Period, scope: Scope, by: str
 ) -> list[dict[str, object]]:
-    """Link availability with flapping episodes, the groups that drop most often first."""
-    found = availability_report(settings, catalog, period, scope, by)
+    """Link availability with flapping episodes, the groups that drop most often first (one
+    reading of the history for both)."""
+    inventory = catalog.inventory
+    group_of = grouping(by, inventory)
+    devices = scope.devices(inventory)
+    outage_rules = _outage_rules(settings, catalog)
+    flapping_rules = {rule for rules in LINK_COLUMNS.values() for rule in rules}
+    spans, windows = _history(settings, sorted(outage_rules | flapping_rules), period)
+    outages = [span for span in spans if span.rule_id in outage_rules]
+    found = availability(devices, period, outages, windows, inventory, group_of)
     flapping = {
         i.key: i.opened["flapping"]
-        for i in incidents_report(settings, catalog, period, scope, by, LINK_COLUMNS)
+        for i in incidents(devices, period, spans, group_of, LINK_COLUMNS)
     }
-    rows = [
-        figures.row() | {"flapping_episodes": flapping.get(figures.key, 0)} for figures in found
-    ]
-    return sorted(rows, key=lambda row: (-int(str(row["outages"])), str(row["group"])))
+    ranked = sorted(found, key=lambda figures: (-figures.outages, figures.key))
+    return [f.row() | {"flapping_episodes": flapping.get(f.key, 0)} for f in ranked]
+
+
+def _outage_rules(settings: Settings, catalog: Catalog) -> set[str]:
+    return {rule.info.id for rule in load_rule_set(settings, catalog) if rule.info.outage}
 
 
 def _history(
