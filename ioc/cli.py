@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -902,6 +902,7 @@ def _report(
     """The rows a report command asks for; exit 2 for an unknown area or grouping."""
     from ioc.app import load_catalog
     from ioc.reports import ReportError, Scope
+    from ioc.store import StoreError
 
     if output == "xlsx" and out is None:
         raise click.UsageError("--format xlsx writes a workbook: say where with --out FILE")
@@ -911,6 +912,8 @@ def _report(
     except ReportError as exc:
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    except StoreError as exc:
+        _store_failed(exc)
 
 
 def _emit(
@@ -948,6 +951,7 @@ def _meetings(ctx: click.Context) -> Iterator[MeetingDesk]:
     """The meeting desk; a refused request (ReportError) ends the command with exit 2."""
     from ioc.app import MeetingDesk, load_catalog
     from ioc.reports import ReportError
+    from ioc.store import StoreError
 
     settings = _settings(ctx)
     desk = MeetingDesk(settings, load_catalog(settings))
@@ -956,8 +960,16 @@ def _meetings(ctx: click.Context) -> Iterator[MeetingDesk]:
     except ReportError as exc:
         click.echo(f"ioc: {exc}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+    except StoreError as exc:
+        _store_failed(exc)
     finally:
         desk.close()
+
+
+def _store_failed(exc: Exception) -> NoReturn:
+    """A report with figures from telemetry, and the telemetry store did not answer."""
+    click.echo(f"ioc: the report reads telemetry, and the store did not answer: {exc}", err=True)
+    sys.exit(EXIT_FAILED)
 
 
 @meeting.command("plan")

@@ -7,10 +7,12 @@ from collections.abc import Sequence
 
 from ioc.app._catalog import Catalog
 from ioc.app._ruleset import load_rule_set
+from ioc.app._stores import open_telemetry_store
 from ioc.config import Settings
-from ioc.domain import Meeting
+from ioc.domain import Meeting, MetricSummary
 from ioc.reports import (
     QUALITY_RULES,
+    WORST_QUALITY,
     PointReadiness,
     ReportError,
     choose_points,
@@ -26,6 +28,7 @@ class MeetingDesk:
     """Plans, lists, cancels meetings; says which points are ready and how a meeting went."""
 
     def __init__(self, settings: Settings, catalog: Catalog) -> None:
+        self._settings = settings
         self._catalog = catalog
         self._engine = connect_state(settings.resolved_state_url)
         self._store = MeetingStore(self._engine)
@@ -80,9 +83,33 @@ class MeetingDesk:
         rules = sorted(self._outage_rules | set(QUALITY_RULES))
         spans = self._alerts.spans(rules, meeting.starts_at_ms, meeting.ends_at_ms)
         windows = self._alerts.windows_between(meeting.starts_at_ms, meeting.ends_at_ms)
+        quality = self._quality(meeting)
         return meeting, meeting_rows(
-            meeting, spans, windows, self._catalog.inventory, self._outage_rules
+            meeting, spans, windows, self._catalog.inventory, self._outage_rules, quality
         )
+
+    def _quality(self, meeting: Meeting) -> dict[str, dict[str, MetricSummary]]:
+        """Each WORST_QUALITY metric's readings during the meeting, by point (StoreError
+        when the telemetry store cannot answer)."""
+        inventory = self._catalog.inventory
+        classes = {
+            inventory.devices[p].device_class for p in meeting.points if p in inventory.devices
+        }
+        store = open_telemetry_store(self._settings, inventory, create_database=False)
+        found: dict[str, dict[str, MetricSummary]] = {}
+        try:
+            for metric, _end in WORST_QUALITY.values():
+                for device_class in sorted(classes):
+                    profile = self._catalog.profiles.get(device_class)
+                    if profile is not None and metric in profile.metrics:
+                        found.setdefault(metric, {}).update(
+                            store.summaries(
+                                device_class, metric, meeting.starts_at_ms, meeting.ends_at_ms
+                            )
+                        )
+        finally:
+            store.close()
+        return found
 
     def close(self) -> None:
         """Let go of the database."""

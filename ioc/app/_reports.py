@@ -3,18 +3,25 @@ maintenance windows of the state database, the inventory."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Sequence
 from datetime import tzinfo
 
 from ioc.app._catalog import Catalog
 from ioc.app._ruleset import load_rule_set
+from ioc.app._stores import open_telemetry_store
 from ioc.config import Settings
-from ioc.domain import AlertSpan, MaintenanceWindow
+from ioc.domain import (
+    AlertSpan,
+    Device,
+    MaintenanceWindow,
+    MetricSummary,
+    Profile,
+    RetryLater,
+)
 from ioc.notify import Attachment, Message, ReportWriter, ScheduledReport
 from ioc.reports import (
     XLSX_TYPE,
     Availability,
-    Incidents,
     Period,
     ReportError,
     Scope,
@@ -24,8 +31,10 @@ from ioc.reports import (
     incidents,
     rows_text,
     rows_xlsx,
+    summaries_by_group,
 )
 from ioc.state import AlertRepository, connect_state
+from ioc.store import StoreError
 
 # The BTS power report: mains failures, time on battery, generator running.
 POWER_COLUMNS = {
@@ -35,6 +44,8 @@ POWER_COLUMNS = {
 }
 # The links report: flapping episodes beside availability.
 LINK_COLUMNS = {"flapping": ("netgw.link_flapping",)}
+# A link's loss: the probe's ping across the path where a class has it, else its own figure.
+LOSS_METRICS = ("ping_loss_pct", "loss_pct")
 
 
 def availability_report(
@@ -74,27 +85,28 @@ def _availability(
     return [availability(devices, period, spans, windows, inventory, g) for g in group_ofs]
 
 
-def incidents_report(
-    settings: Settings,
-    catalog: Catalog,
-    period: Period,
-    scope: Scope,
-    by: str,
-    columns: Mapping[str, Collection[str]],
-) -> list[Incidents]:
-    """How often and how long the alerts of each column's rules held, per group."""
-    group_of = grouping(by, catalog.inventory)
-    devices = scope.devices(catalog.inventory)
-    rule_ids = sorted({rule for rules in columns.values() for rule in rules})
+def power_report(
+    settings: Settings, catalog: Catalog, period: Period, scope: Scope, by: str
+) -> list[dict[str, object]]:
+    """Mains failures, hours on battery and on generator, and the lowest battery voltage,
+    per group."""
+    inventory = catalog.inventory
+    group_of = grouping(by, inventory)
+    devices = scope.devices(inventory)
+    rule_ids = sorted({rule for rules in POWER_COLUMNS.values() for rule in rules})
     spans, _windows = _history(settings, rule_ids, period)
-    return incidents(devices, period, spans, group_of, columns)
+    lowest = _telemetry(settings, catalog, devices, period, group_of, _metric("battery_v"))
+    return [
+        figures.row() | {"lowest_battery_v": _figure(lowest.get(figures.key), "minimum")}
+        for figures in incidents(devices, period, spans, group_of, POWER_COLUMNS)
+    ]
 
 
 def links_report(
     settings: Settings, catalog: Catalog, period: Period, scope: Scope, by: str
 ) -> list[dict[str, object]]:
-    """Link availability with flapping episodes, the groups that drop most often first (one
-    reading of the history for both)."""
+    """Link availability with flapping episodes and mean loss, the groups that drop most
+    often first (one reading of the history for both)."""
     inventory = catalog.inventory
     group_of = grouping(by, inventory)
     devices = scope.devices(inventory)
@@ -107,8 +119,48 @@ def links_report(
         i.key: i.opened["flapping"]
         for i in incidents(devices, period, spans, group_of, LINK_COLUMNS)
     }
+    loss = _telemetry(settings, catalog, devices, period, group_of, _metric(*LOSS_METRICS))
     ranked = sorted(found, key=lambda figures: (-figures.outages, figures.key))
-    return [f.row() | {"flapping_episodes": flapping.get(f.key, 0)} for f in ranked]
+    return [
+        f.row()
+        | {
+            "flapping_episodes": flapping.get(f.key, 0),
+            "mean_loss_pct": _figure(loss.get(f.key), "mean"),
+        }
+        for f in ranked
+    ]
+
+
+def _metric(*names: str) -> Callable[[Profile], str | None]:
+    """The first of `names` a class reports, if any."""
+    return lambda profile: next((name for name in names if name in profile.metrics), None)
+
+
+def _telemetry(
+    settings: Settings,
+    catalog: Catalog,
+    devices: Sequence[Device],
+    period: Period,
+    group_of: Callable[[Device], list[str]],
+    metric_of: Callable[[Profile], str | None],
+) -> dict[str, MetricSummary]:
+    """A metric's readings over the period per group, one query per class (StoreError when
+    the telemetry store cannot answer)."""
+    store = open_telemetry_store(settings, catalog.inventory, create_database=False)
+    found: dict[str, MetricSummary] = {}
+    try:
+        for device_class in sorted({device.device_class for device in devices}):
+            profile = catalog.profiles.get(device_class)
+            metric = metric_of(profile) if profile is not None else None
+            if metric is not None:
+                found |= store.summaries(device_class, metric, period.start_ms, period.end_ms)
+    finally:
+        store.close()
+    return summaries_by_group(devices, found, group_of)
+
+
+def _figure(summary: MetricSummary | None, which: str) -> float | None:
+    return None if summary is None else round(getattr(summary, which), 2)
 
 
 def _outage_rules(settings: Settings, catalog: Catalog) -> set[str]:
@@ -144,9 +196,7 @@ def report_rows(
     """The rows of a report of `kind` (availability, power, links)."""
     if kind == "power":
         power = Scope(scope.area, scope.device_class or "bts", scope.tag)
-        return [
-            i.row() for i in incidents_report(settings, catalog, period, power, by, POWER_COLUMNS)
-        ]
+        return power_report(settings, catalog, period, power, by)
     if kind == "links":
         links = Scope(scope.area, scope.device_class or "netgw", scope.tag)
         return links_report(settings, catalog, period, links, by)
@@ -160,7 +210,10 @@ def report_writer(settings: Settings, catalog: Catalog, zone: tzinfo) -> ReportW
     def write(report: ScheduledReport, period: Period, language: str) -> Message:
         words = _TITLES[language]
         scope = Scope(report.area, report.classes, report.tag)
-        rows = report_rows(settings, catalog, report.kind, period, scope, report.by)
+        try:
+            rows = report_rows(settings, catalog, report.kind, period, scope, report.by)
+        except StoreError as exc:  # its telemetry figures: written when the store is back
+            raise RetryLater(f"the telemetry store cannot answer: {exc}") from exc
         start, end = period.bounds(zone)
         title = f"{words[report.kind]} {words['by']} {report.by}, {start} {words['to']} {end}"
         shown = rows_text(rows[:_SHOWN])

@@ -106,3 +106,22 @@ class SeriesPoint:
 
     ts_ms: int
     value: MetricValue
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSummary:
+    """A numeric metric of one device (or a group) over a period: how many readings there
+    were, their mean, the lowest and the highest."""
+
+    count: int
+    mean: float
+    minimum: float
+    maximum: float
+
+    def merge(self, other: MetricSummary) -> MetricSummary:
+        """Both together: the mean weighted by the readings behind each."""
+        count = self.count + other.count
+        mean = (self.mean * self.count + other.mean * other.count) / count if count else 0.0
+        return MetricSummary(
+            count, mean, min(self.minimum, other.minimum), max(self.maximum, other.maximum)
+        )

@@ -108,7 +108,12 @@ class Deliverer:
             why = "no such person" if person is None else f"no {notification.channel} channel"
             self._outbox.settle(notification.id, NotificationStatus.FAILED, now, why)
             return
-        message = self._compose(notification, person, now)
+        try:
+            message = self._compose(notification, person, now)
+        except RetryLater as exc:  # a report whose figures cannot be read now
+            if self._outbox.begin_attempt(notification.id):
+                self._retry(notification, now, exc)
+            return
         if message is None:  # no longer worth telling (resolved, acknowledged, nothing held)
             self._outbox.settle(notification.id, NotificationStatus.SKIPPED, now)
             return
@@ -119,23 +124,25 @@ class Deliverer:
             return
         if not self._outbox.begin_attempt(notification.id):
             return  # another sender took it: never two attempts at once
-        attempts = notification.attempts + 1
         try:
             sender.send(message, person, notification.key)
         except Refused as exc:
             self._outbox.settle(notification.id, NotificationStatus.FAILED, now, str(exc))
             log.warning("notification %s refused: %s", notification.key, exc)
         except RetryLater as exc:
-            if attempts >= MAX_ATTEMPTS:
-                self._outbox.settle(notification.id, NotificationStatus.FAILED, now, str(exc))
-                log.warning("notification %s failed %d times: %s", notification.key, attempts, exc)
-            else:
-                retry_at = now + round(backoff_s(attempts) * 1000)
-                self._outbox.settle(
-                    notification.id, NotificationStatus.QUEUED, now, str(exc), retry_at
-                )
+            self._retry(notification, now, exc)
         else:
             self._outbox.settle(notification.id, NotificationStatus.SENT, now, body=message.text)
+
+    def _retry(self, notification: Notification, now: int, exc: RetryLater) -> None:
+        """Queue it again after a backoff, or give up after MAX_ATTEMPTS."""
+        attempts = notification.attempts + 1
+        if attempts >= MAX_ATTEMPTS:
+            self._outbox.settle(notification.id, NotificationStatus.FAILED, now, str(exc))
+            log.warning("notification %s failed %d times: %s", notification.key, attempts, exc)
+        else:
+            retry_at = now + round(backoff_s(attempts) * 1000)
+            self._outbox.settle(notification.id, NotificationStatus.QUEUED, now, str(exc), retry_at)
 
     def _compose(self, notification: Notification, person: Person, now: int) -> Message | None:
         language = person.language or self._config.spec.language

@@ -21,6 +21,7 @@ from ioc.reports._meetings import (
     MEETING_RULE,
     QUALITY_RULES,
     READY_LEAD_MS,
+    WORST_QUALITY,
     PointReadiness,
     choose_points,
     meeting_rows,
@@ -28,6 +29,7 @@ from ioc.reports._meetings import (
     readiness_signals,
 )
 from ioc.reports._schedule import due_period
+from ioc.reports._telemetry import summaries_by_group
 
 __all__ = [
     "ALERT_LEAD_MS",
@@ -35,6 +37,7 @@ __all__ = [
     "MEETING_RULE",
     "QUALITY_RULES",
     "READY_LEAD_MS",
+    "WORST_QUALITY",
     "XLSX_TYPE",
     "Availability",
     "Incidents",
@@ -59,4 +62,5 @@ __all__ = [
     "rows_csv",
     "rows_text",
     "rows_xlsx",
+    "summaries_by_group",
 ]

@@ -9,7 +9,7 @@ point: connected minutes, drops (outages during the meeting), and the quality al
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ioc.domain import (
@@ -18,6 +18,7 @@ from ioc.domain import (
     Inventory,
     MaintenanceWindow,
     Meeting,
+    MetricSummary,
     RuleInfo,
     RuleSignal,
     Severity,
@@ -80,15 +81,25 @@ def readiness(
     ]
 
 
+# The worst quality a point had during a meeting: column -> (metric, which end of it).
+WORST_QUALITY = {
+    "worst_loss_pct": ("loss_pct", "maximum"),
+    "worst_jitter_ms": ("jitter_ms", "maximum"),
+    "lowest_mos": ("mos", "minimum"),
+}
+
+
 def meeting_rows(
     meeting: Meeting,
     spans: Iterable[AlertSpan],
     windows: Sequence[MaintenanceWindow],
     inventory: Inventory,
     outage_rules: Collection[str],
+    quality: Mapping[str, Mapping[str, MetricSummary]],
 ) -> list[dict[str, object]]:
     """Per point: connected minutes, drops, minutes out (planned or not), quality alerts
-    during the meeting; `spans` hold its outage and quality alerts."""
+    and the worst quality figures during the meeting; `spans` hold its outage and quality
+    alerts, `quality` each WORST_QUALITY metric's readings by point."""
     period = Period(meeting.starts_at_ms, meeting.ends_at_ms)
     points = [inventory.devices[p] for p in meeting.points if p in inventory.devices]
     spans = list(spans)
@@ -96,7 +107,7 @@ def meeting_rows(
     outage = {
         f.key: f for f in availability(points, period, outages, windows, inventory, by_device)
     }
-    quality = {
+    alerts = {
         i.key: i for i in incidents(points, period, spans, by_device, {"quality": QUALITY_RULES})
     }
     rows = []
@@ -109,8 +120,11 @@ def meeting_rows(
             "meeting_min": round(figures.counted_ms / 60_000, 2),
             "drops": figures.outages,
             "out_min": round(out_ms / 60_000, 2),
-            "quality_alerts": quality[point].opened["quality"] if point in quality else 0,
+            "quality_alerts": alerts[point].opened["quality"] if point in alerts else 0,
         })  # fmt: skip
+        for column, (metric, end) in WORST_QUALITY.items():
+            found = quality.get(metric, {}).get(point)
+            rows[-1][column] = None if found is None else round(getattr(found, end), 2)
     return rows
 
 

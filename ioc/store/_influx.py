@@ -14,7 +14,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
-from ioc.domain import Aggregate, LatestValues, SeriesPoint, TelemetryItem
+from ioc.domain import Aggregate, LatestValues, MetricSummary, SeriesPoint, TelemetryItem
 from ioc.store._errors import StoreError, StoreMisconfigured, StoreRejected, StoreUnavailable
 from ioc.store._lineprotocol import LineEncoder
 
@@ -215,6 +215,26 @@ class InfluxStore:
                 if value is not None:
                     points.append(SeriesPoint(int(ts), value))
         return points
+
+    def summaries(
+        self, device_class: str, metric: str, start_ms: int, end_ms: int
+    ) -> dict[str, MetricSummary]:
+        """One InfluxQL query, grouped by device: count, mean, min and max of the metric."""
+        field = _quote_identifier(metric)
+        query = (
+            f"SELECT count({field}), mean({field}), min({field}), max({field}) "
+            f"FROM {_quote_identifier(device_class)} WHERE time >= $start AND time < $end "
+            'GROUP BY "device_id"'
+        )
+        params = {"start": _rfc3339(start_ms), "end": _rfc3339(end_ms)}
+        found = {}
+        for series in self._query(query, params):
+            _ts, count, mean, minimum, maximum = series["values"][0]
+            if count:
+                found[series["tags"]["device_id"]] = MetricSummary(
+                    int(count), float(mean), float(minimum), float(maximum)
+                )
+        return found
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the server answers its /ping."""

@@ -8,6 +8,7 @@ from typing import Protocol
 from ioc.domain import (
     Aggregate,
     LatestValues,
+    MetricSummary,
     SeriesPoint,
     TelemetryItem,
 )
@@ -35,6 +36,12 @@ class TelemetryStore(Protocol):
         aggregate: Aggregate,
     ) -> list[SeriesPoint]:
         """One metric of one device over [start, end), one point per non-empty step."""
+
+    def summaries(
+        self, device_class: str, metric: str, start_ms: int, end_ms: int
+    ) -> dict[str, MetricSummary]:
+        """A numeric metric over [start, end): count, mean, lowest and highest, per device of
+        the class that reported it."""
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the store answers."""

@@ -11,6 +11,7 @@ from ioc.domain import (
     Aggregate,
     DeviceEvent,
     LatestValues,
+    MetricSummary,
     MetricValue,
     Reading,
     SeriesPoint,
@@ -185,6 +186,23 @@ class SqliteStore:
         with self._lock:
             rows = self._db.execute(query, args).fetchall()
         return [SeriesPoint(bucket, _value(num, flag, txt)) for bucket, num, flag, txt in rows]
+
+    def summaries(
+        self, device_class: str, metric: str, start_ms: int, end_ms: int
+    ) -> dict[str, MetricSummary]:
+        """Count, mean, min and max of the metric's numbers, per device."""
+        query = """
+            SELECT device_id, COUNT(num), AVG(num), MIN(num), MAX(num) FROM reading
+            WHERE device_class = ? AND metric = ? AND ts_ms >= ? AND ts_ms < ?
+                AND num IS NOT NULL
+            GROUP BY device_id
+        """
+        with self._lock:
+            rows = self._db.execute(query, (device_class, metric, start_ms, end_ms)).fetchall()
+        return {
+            device_id: MetricSummary(count, mean, minimum, maximum)
+            for device_id, count, mean, minimum, maximum in rows
+        }
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the file answers a query."""

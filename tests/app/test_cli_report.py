@@ -16,11 +16,13 @@ from ioc.domain import (
     AlertState,
     AlertTransition,
     MaintenanceWindow,
+    Reading,
     Severity,
     TransitionKind,
     WindowScope,
 )
 from ioc.state import AlertRepository, connect_state
+from ioc.store import SqliteStore
 from tests.support.processes import run_ioc
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
@@ -122,21 +124,42 @@ def test_power_and_links_reports(tmp_path: Path) -> None:
     held("netgw.wan_down", "gw1", "netgw", (80, 81))
     held("netgw.link_flapping", "gw2", "netgw", (49, 72))
     repository.close()
+    telemetry = SqliteStore(tmp_path / "telemetry.db")  # the embedded store's file
+    telemetry.write([
+        Reading("bts", "bts2", T0 + 31 * 60 * MIN, {"battery_v": 47.25}),  # lowest in November
+        Reading("bts", "bts2", T0 + 34 * 60 * MIN, {"battery_v": 49.0}),
+        Reading("bts", "bts2", T0 - MIN, {"battery_v": 40.0}),  # October
+        Reading("netgw", "gw2", T0 + 50 * 60 * MIN, {"loss_pct": 3.0}),
+        Reading("netgw", "gw2", T0 + 51 * 60 * MIN, {"loss_pct": 0.5}),
+        Reading("netgw", "gw2", T0 + 52 * 60 * MIN, {"loss_pct": 1.0}),
+    ])  # fmt: skip
+    telemetry.close()
     november = ("--from", "2026-11-01", "--to", "2026-12-01")
 
     power = run_ioc("report", "power", *november, "--by", "commune", "--format", "json", env=env)
     assert power.returncode == 0, power.stderr
     assert orjson.loads(power.stdout) == [
         {"group": "C1", "devices": 1, "mains_failures": 0, "mains_failures_h": 0.0,
-         "on_battery": 0, "on_battery_h": 0.0, "generator": 0, "generator_h": 0.0},
+         "on_battery": 0, "on_battery_h": 0.0, "generator": 0, "generator_h": 0.0,
+         "lowest_battery_v": None},
         {"group": "C2", "devices": 1, "mains_failures": 1, "mains_failures_h": 6.0,
-         "on_battery": 1, "on_battery_h": 3.5, "generator": 1, "generator_h": 2.5},
+         "on_battery": 1, "on_battery_h": 3.5, "generator": 1, "generator_h": 2.5,
+         "lowest_battery_v": 47.25},
     ]  # fmt: skip
 
     links = run_ioc("report", "links", *november, "--by", "device", "--top", "1",
                     "--format", "csv", env=env)  # fmt: skip
     assert links.returncode == 0, links.stderr
     [worst] = csv.DictReader(io.StringIO(links.stdout))
-    assert (worst["group"], worst["outages"], worst["outage_min"], worst["flapping_episodes"]) == (
-        "gw2", "3", "90.0", "1",
-    )  # fmt: skip
+    assert (worst["group"], worst["outages"], worst["outage_min"], worst["flapping_episodes"],
+            worst["mean_loss_pct"]) == ("gw2", "3", "90.0", "1", "1.5")  # fmt: skip
+
+    away = run_ioc(
+        "report",
+        "links",
+        *november,
+        env=env | {"IOC_INFLUX_URL": "http://127.0.0.1:9", "IOC_INFLUX_API": "v1"},
+    )
+    assert away.returncode == 1
+    assert "the report reads telemetry, and the store did not answer" in away.stderr
+    assert "Traceback" not in away.stderr

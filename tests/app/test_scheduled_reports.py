@@ -120,3 +120,48 @@ def test_a_monthly_report_goes_out_once_with_its_workbook(
     assert "2026-12-01 00:00+0700 đến 2027-01-01 00:00+0700" in str(december["Subject"])
     reports = [n for n in listed if n.kind is NotificationKind.REPORT]
     assert [(n.status, n.via) for n in reports] == [(NotificationStatus.SENT, "monthly")] * 2
+
+
+def test_a_report_whose_telemetry_cannot_be_read_is_retried_not_lost(
+    tmp_path: Path, small_inventory: Inventory, profiles: dict[str, Profile]
+) -> None:
+    notify_file = tmp_path / "notify.yaml"
+    notify_file.write_text(yaml.safe_dump({
+        "version": 1,
+        "people": [{"id": "chi", "name": "Chị Lan", "contacts": {"email": "lan@stttt.gov.vn"}}],
+        "teams": [{"id": "office", "members": ["chi"], "channels": ["email"]}],
+        "routes": [{"id": "all", "notify": "office"}],
+        "reports": [{"id": "links", "kind": "links", "every": "week", "to": ["office"]}],
+    }, allow_unicode=True), encoding="utf-8")  # fmt: skip
+    catalog = Catalog(profiles, small_inventory)
+    config = load_notify_config(notify_file, small_inventory, [])
+    clock = ManualClock(local_ms("2026-11-30T07:00"))  # a Monday: last week is due
+    with private_smtp_server(tmp_path) as (port, mailbox, cert):
+        mail = {
+            "smtp_url": f"smtp://ioc@127.0.0.1:{port}", "smtp_password": "mail-pass",
+            "smtp_ca_file": cert, "data_dir": tmp_path, "inventory": SMALL_INVENTORY,
+        }  # fmt: skip
+        # The links report's mean loss is read from an InfluxDB nobody answers at.
+        away = load_settings(**mail, influx_url="http://127.0.0.1:9", influx_api="v1")
+        first = NotifyService(away, catalog, config, build_senders(away, config, None), clock)
+        first.start()
+        first.run_pass()
+        first.stop()
+        [queued] = [n for n in first.outbox.listing() if n.kind is NotificationKind.REPORT]
+        assert queued.status is NotificationStatus.QUEUED
+        assert queued.last_error is not None
+        assert "the telemetry store cannot answer" in queued.last_error
+        assert first.failure is None and mailbox.messages == []
+        # Back on a store that answers (the embedded one), after the backoff: sent once.
+        answering = load_settings(**mail)
+        second = NotifyService(
+            answering, catalog, config, build_senders(answering, config, None), clock
+        )
+        second.start()
+        clock.now += 10 * MIN
+        second.run_pass()
+        second.run_pass()
+        second.stop()
+        assert len(mailbox.messages) == 1
+        [sent] = [n for n in second.outbox.listing() if n.kind is NotificationKind.REPORT]
+        assert (sent.status, sent.attempts) == (NotificationStatus.SENT, 2)

@@ -11,6 +11,7 @@ from ioc.domain import (
     Inventory,
     MaintenanceWindow,
     Meeting,
+    MetricSummary,
     Severity,
     WindowScope,
 )
@@ -79,12 +80,19 @@ def test_who_was_connected_for_how_long(small_inventory: Inventory) -> None:
     windows = [  # vc2's link works planned until 08:03
         MaintenanceWindow(1, WindowScope.DEVICE, "vc2", T0 - 60 * MIN, T0 + 3 * MIN, "x", "y")
     ]
-    rows = meeting_rows(meeting, spans, windows, small_inventory, {"device.down"})
+    quality = {  # vc2 sent no MOS during the meeting
+        "loss_pct": {"vc1": MetricSummary(6, 1.5, 0.0, 7.25), "vc2": MetricSummary(5, 0, 0, 0)},
+        "jitter_ms": {"vc1": MetricSummary(6, 12, 4, 31.333), "vc2": MetricSummary(5, 3, 2, 5)},
+        "mos": {"vc1": MetricSummary(6, 3.9, 2.8, 4.4)},
+    }
+    rows = meeting_rows(meeting, spans, windows, small_inventory, {"device.down"}, quality)
     assert rows == [
         {"point": "vc1", "connected_min": 53.0, "meeting_min": 60.0, "drops": 2,
-         "out_min": 7.0, "quality_alerts": 1},
+         "out_min": 7.0, "quality_alerts": 1,
+         "worst_loss_pct": 7.25, "worst_jitter_ms": 31.33, "lowest_mos": 2.8},
         {"point": "vc2", "connected_min": 55.0, "meeting_min": 60.0, "drops": 1,
-         "out_min": 5.0, "quality_alerts": 0},
+         "out_min": 5.0, "quality_alerts": 0,
+         "worst_loss_pct": 0, "worst_jitter_ms": 5, "lowest_mos": None},
     ]  # fmt: skip
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ioc.domain import DeviceEvent, Reading, StatusChange
+from ioc.domain import DeviceEvent, MetricSummary, Reading, StatusChange
 from ioc.store import (
     Aggregate,
     InfluxStore,
@@ -88,6 +88,29 @@ def test_series_and_count(store: InfluxStore) -> None:
     last = store.series("bts", "b", "battery_v", NOW_MS, NOW_MS + 120_000, 60, Aggregate.LAST)
     assert [p.value for p in last] == [52.0, 44.0]
     assert store.count("bts") == 4
+
+
+def test_summaries_per_device_over_a_period(store: InfluxStore) -> None:
+    store.write(
+        [
+            Reading("bts", device, NOW_MS + offset * 1000, {"battery_v": value, "mains_ok": True})
+            for device, offset, value in [
+                ("a", -1, 10.0),
+                ("a", 0, 50.0),
+                ("a", 30, 46.0),
+                ("a", 60, 48.0),
+                ("b", 10, 53.0),
+                ("b", 120, 1.0),
+            ]
+        ]
+    )
+    found = store.summaries("bts", "battery_v", NOW_MS, NOW_MS + 120_000)
+    assert found == {
+        "a": MetricSummary(3, 48.0, 46.0, 50.0),  # the end is exclusive, the start not
+        "b": MetricSummary(1, 53.0, 53.0, 53.0),
+    }
+    assert store.summaries("bts", "battery_v", NOW_MS - 60_000, NOW_MS - 30_000) == {}
+    assert store.summaries("bts", 'battery_v") FROM "bts" --', NOW_MS, NOW_MS + 1) == {}
 
 
 def test_query_parameters_are_not_injectable(store: InfluxStore) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ioc.domain import DeviceEvent, Reading, StatusChange
+from ioc.domain import DeviceEvent, MetricSummary, Reading, StatusChange
 from ioc.store import Aggregate, SqliteStore
 
 T0 = 1_700_000_000_000
@@ -63,6 +63,29 @@ def test_series_downsamples_into_epoch_aligned_steps(tmp_path: Path) -> None:
         store.series("bts", "a", "battery_v", base, base + 60_000, 60, Aggregate.MEAN)[-1].ts_ms
         == base
     )
+
+
+def test_summaries_per_device_over_a_period(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.write(
+        [
+            Reading("bts", device, T0 + offset * 1000, {"battery_v": value, "mains_ok": True})
+            for device, offset, value in [
+                ("a", -1, 10.0),
+                ("a", 0, 50.0),
+                ("a", 30, 46.0),
+                ("a", 60, 48.0),
+                ("b", 10, 53.0),
+                ("b", 120, 1.0),
+            ]
+        ]
+    )
+    assert store.summaries("bts", "battery_v", T0, T0 + 120_000) == {
+        "a": MetricSummary(3, 48.0, 46.0, 50.0),  # the end is exclusive, the start not
+        "b": MetricSummary(1, 53.0, 53.0, 53.0),
+    }
+    assert store.summaries("bts", "mains_ok", T0, T0 + 120_000) == {}  # not a number
+    assert store.summaries("netgw", "battery_v", T0, T0 + 120_000) == {}
 
 
 def test_events_and_status_are_stored(tmp_path: Path) -> None:
