@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from ioc.app._catalog import Catalog
 from ioc.config import Settings
+from ioc.domain import Clock, now_ms
 from ioc.ingest import (
     Decoder,
     IngestStats,
@@ -68,8 +69,10 @@ class IngestService:
         observers: Sequence[Observer] = (),
         ack_on_receipt: bool = False,
         options: MqttOptions | None = None,
+        clock: Clock = now_ms,
     ) -> None:
-        """`options` name the session (IOC_MQTT_CLIENT_ID's by default)."""
+        """`options` name the session (IOC_MQTT_CLIENT_ID's by default); `clock` is what a
+        device's time is checked against and what the observers' items arrive at."""
         self.stats = IngestStats()
         self.live = LiveState()
         decoder = build_decoder(settings, catalog)
@@ -84,6 +87,7 @@ class IngestService:
             batch_interval_s=settings.batch_interval_s,
             max_pending=settings.max_in_flight,
             writers=settings.store_writers,
+            now_ms=clock,
             observers=observers,
         )
         self.consumer = MqttConsumer(

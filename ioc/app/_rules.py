@@ -10,6 +10,7 @@ test moves time instead of waiting for it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -109,7 +110,8 @@ class RulesService:
         self.book = AlertBook(self.repository, catalog.inventory, publisher, clock)
         self.stats = RulesStats()
         self.failure: BaseException | None = None
-        self._queue: queue.Queue[tuple[TelemetryItem, int]] = queue.Queue(QUEUE_LIMIT)
+        # Items with the time they arrived; None only wakes the worker for a command.
+        self._queue: queue.Queue[tuple[TelemetryItem, int] | None] = queue.Queue(QUEUE_LIMIT)
         self._commands: deque[Callable[[], None]] = deque()
         self._unsaved: list[RuleSignal] = []
         self._stopping = threading.Event()
@@ -175,7 +177,7 @@ class RulesService:
             self._run_due_timers()
             done.set()
 
-        self._commands.append(mark)
+        self._command(mark)
         if not done.wait(timeout_s):
             raise TimeoutError(f"the rules worker did not answer within {timeout_s:g} s")
 
@@ -208,7 +210,13 @@ class RulesService:
 
     def reload(self) -> None:
         """Read the rule files again; a bad set is refused and the running rules stay."""
-        self._commands.append(self._reload)
+        self._command(self._reload)
+
+    def _command(self, command: Callable[[], None]) -> None:
+        """Run `command` on the worker as soon as it is between items."""
+        self._commands.append(command)
+        with contextlib.suppress(queue.Full):  # a full queue: the worker is busy, and looks
+            self._queue.put_nowait(None)  # at its commands every 1000 items anyway
 
     # -- the worker ------------------------------------------------------------------------
 
@@ -224,7 +232,8 @@ class RulesService:
                     entry = self._queue.get(timeout=0.05)
                 except queue.Empty:
                     continue
-                self._judge(*entry)
+                if entry is not None:
+                    self._judge(*entry)
                 self._drain(1000)  # a burst at once, but never starving the commands for long
         except BaseException as exc:  # supervised: recorded, logged once, and the service stops
             self.failure = exc
@@ -244,7 +253,8 @@ class RulesService:
                 entry = self._queue.get_nowait()
             except queue.Empty:
                 return
-            self._judge(*entry)
+            if entry is not None:
+                self._judge(*entry)
 
     def _judge(self, item: TelemetryItem, received_ms: int) -> None:
         self._last_item_ms = now_ms()  # the heartbeat is on the wall clock, always
@@ -328,7 +338,8 @@ class RulesService:
     def _check_meetings(self) -> None:
         now = self._clock()
         try:
-            meetings = self._meetings.between(now, now + ALERT_LEAD_MS)
+            # [start, end) overlaps: a meeting starting exactly ALERT_LEAD_MS from now counts.
+            meetings = self._meetings.between(now, now + ALERT_LEAD_MS + 1)
         except StateError as exc:
             log.warning("could not read the meetings: %s", exc)
             return

@@ -66,11 +66,18 @@ def add_ingest(
     catalog: Catalog,
     observers: list[Observer],
     ack_on_receipt: bool = False,
+    clock: Clock = now_ms,
 ) -> IngestService:
     """The telemetry store and the ingest service (the store closes after ingest stops)."""
     store = open_telemetry_store(settings, catalog.inventory)
     ingest = IngestService(
-        settings, catalog, store, open_dead_letters(settings), observers, ack_on_receipt
+        settings,
+        catalog,
+        store,
+        open_dead_letters(settings),
+        observers,
+        ack_on_receipt,
+        clock=clock,
     )
     stages.services += [Managed("telemetry store", None, store.close), ingest]
     stages.ingest = ingest
