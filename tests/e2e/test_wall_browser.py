@@ -18,7 +18,7 @@ from ioc.inventory import bundled_profiles_dir
 from tests.rules.harness import fast_rules
 from tests.support.influx import InfluxProcess
 from tests.support.mqtt import has_subscriber, wait_until
-from tests.support.processes import IocProcess, answers, create_token, ioc_env, run_ioc
+from tests.support.processes import IocProcess, answers, create_token, ioc_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -52,13 +52,6 @@ def test_a_fault_reaches_the_wall_and_an_acknowledgement_follows(
     try:
         wait_until(lambda: has_subscriber(mosquitto.port), 60, "ioc subscribed")
         viewer, operator = create_token(env, "viewer"), create_token(env, "operator")
-        # A meeting in 20 minutes: the wall shows its readiness board from 30 minutes before.
-        soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 20 * 60))
-        planned = run_ioc(
-            "meeting", "plan", "--title", "Giao ban tỉnh", "--start", soon, "--area", "P",
-            env=env,
-        )  # fmt: skip
-        assert planned.returncode == 0, planned.stderr
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
@@ -75,6 +68,24 @@ def test_a_fault_reaches_the_wall_and_an_acknowledgement_follows(
         assert page.text_content("h1") == "Trung tâm điều hành"  # Vietnamese by default
         assert page.evaluate("window.iocWall.stateOf('bts2')") == "up"
         assert page.query_selector(_incident(page, "bts2")) is None
+        # A meeting in 20 minutes planned from the wall, whose own token is a viewer's: refused
+        # until an operator's token is given. The readiness board shows from 30 minutes before.
+        page.click("#plan-open")
+        page.fill("#plan-title", "Giao ban tỉnh")
+        soon = page.evaluate(
+            "(() => { const d = new Date(Date.now() + 20 * 60000);"
+            " d.setMinutes(d.getMinutes() - d.getTimezoneOffset());"
+            " return d.toISOString().slice(0, 16); })()"
+        )
+        page.fill("#plan-start", soon)
+        page.select_option("#plan-area", "P")
+        page.click("#plan-form button[type=submit]")
+        page.wait_for_selector("#plan-error:not([hidden])")
+        assert "Cần mã operator" in page.inner_text("#plan-error")
+        assert page.query_selector("#meeting:not([hidden])") is None
+        page.fill("#plan-token", operator)
+        page.click("#plan-form button[type=submit]")
+        page.wait_for_selector("#plan", state="hidden")
         page.wait_for_selector("#meeting:not([hidden])")
         board = page.inner_text("#meeting")
         assert "Giao ban tỉnh · họp lúc" in board and "2/2 điểm cầu sẵn sàng" in board

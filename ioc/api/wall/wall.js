@@ -31,6 +31,13 @@ const TEXT = {
     meetingAt: "họp lúc",
     trendVc: "Điểm cầu trực tuyến, 24 giờ",
     trendBattery: "BTS chạy ắc quy, 24 giờ",
+    planOpen: "Lên lịch họp", planTitle: "Lên lịch cuộc họp", planName: "Tên cuộc họp",
+    planStart: "Bắt đầu", planDuration: "Thời lượng (phút)",
+    planArea: "Khu vực (điểm cầu trong khu vực)", planAll: "Toàn tỉnh",
+    planPoints: "Hoặc danh sách điểm cầu, cách nhau bởi dấu phẩy",
+    planToken: "Mã operator (nếu mã màn hình chỉ để xem)", planSubmit: "Lên lịch", planCancel: "Đóng",
+    planNeedsOperator: "Cần mã operator để lên lịch họp (ioc token create --role operator).",
+    planFailed: "Không lên lịch được",
     openIncidents: "Sự cố đang mở",
     affected: "thiết bị bị ảnh hưởng",
     acked: "đã nhận",
@@ -68,6 +75,13 @@ const TEXT = {
     meetingAt: "meeting at",
     trendVc: "VC points online, 24 hours",
     trendBattery: "BTS on battery, 24 hours",
+    planOpen: "Plan a meeting", planTitle: "Plan a meeting", planName: "Title",
+    planStart: "Starts", planDuration: "Duration (minutes)",
+    planArea: "Area (its video-conference points)", planAll: "Whole province",
+    planPoints: "Or a list of points, separated by commas",
+    planToken: "Operator token (if the wall's token is a viewer's)", planSubmit: "Plan", planCancel: "Close",
+    planNeedsOperator: "Planning a meeting needs an operator token (ioc token create --role operator).",
+    planFailed: "The meeting was not planned",
     openIncidents: "Open incidents",
     affected: "affected devices",
     acked: "acknowledged",
@@ -558,6 +572,58 @@ function renderBoard() {
   element.hidden = false;
 }
 setInterval(() => { if (token) loadBoard(); }, BOARD_EVERY_MS);
+
+// -- planning a meeting (an operator's token: the wall's own, or one typed in the form) ------
+const planDialog = document.getElementById("plan");
+
+document.getElementById("plan-open").addEventListener("click", () => {
+  const areas = [["", t("planAll")], ...[...areaNames].sort((a, b) => a[1].localeCompare(b[1]))];
+  document.getElementById("plan-area").innerHTML = areas.map(
+    ([id, name]) => `<option value="${escapeHtml(id)}">${escapeHtml(name)}</option>`,
+  ).join("");
+  document.getElementById("plan-error").hidden = true;
+  if (!planDialog.open) planDialog.showModal();
+});
+document.getElementById("plan-cancel").addEventListener("click", () => planDialog.close());
+
+document.getElementById("plan-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const value = (id) => document.getElementById(id).value.trim();
+  const points = value("plan-points").split(",").map((p) => p.trim()).filter(Boolean);
+  const plan = {
+    title: value("plan-title"),
+    starts_at: new Date(value("plan-start")).toISOString(), // the browser's local time
+    duration_min: Number(value("plan-duration")),
+  };
+  if (points.length) plan.points = points;
+  else if (value("plan-area")) plan.area = value("plan-area");
+  const error = document.getElementById("plan-error");
+  try {
+    const response = await fetch("/api/v1/meetings", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${value("plan-token") || token}`, "Content-Type": "application/json" },
+      body: JSON.stringify(plan),
+    });
+    if (response.ok) {
+      planDialog.close();
+      loadBoard();
+      return;
+    }
+    error.textContent = response.status === 403 || response.status === 401
+      ? t("planNeedsOperator")
+      : `${t("planFailed")}: ${problemText(await response.json())}`;
+  } catch (failure) {
+    error.textContent = `${t("planFailed")}: ${failure.message}`;
+  }
+  error.hidden = false;
+});
+
+function problemText(problem) {
+  const detail = problem.detail;
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) return detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
+  return JSON.stringify(problem);
+}
 
 // For tests and for operators poking at the console.
 window.iocWall = {
