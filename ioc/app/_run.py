@@ -31,7 +31,8 @@ from ioc.app._supervisor import Managed, Service, Supervisor, ticker
 from ioc.config import Settings
 from ioc.domain import Clock, now_ms
 from ioc.ingest import MqttConsumer, Observer
-from ioc.state import connect_state
+from ioc.state import DeadLetterLog, connect_state
+from ioc.store import TelemetryStore
 
 log = logging.getLogger("ioc.app")
 
@@ -68,20 +69,26 @@ def add_ingest(
     ack_on_receipt: bool = False,
     clock: Clock = now_ms,
 ) -> IngestService:
-    """The telemetry store and the ingest service (the store closes after ingest stops)."""
+    """The telemetry store, the dead letters and the ingest service (the stores close after
+    ingest stops)."""
     store = open_telemetry_store(settings, catalog.inventory)
+    dead_letters = open_dead_letters(settings)
     ingest = IngestService(
-        settings,
-        catalog,
-        store,
-        open_dead_letters(settings),
-        observers,
-        ack_on_receipt,
-        clock=clock,
+        settings, catalog, store, dead_letters, observers, ack_on_receipt, clock=clock
     )
-    stages.services += [Managed("telemetry store", None, store.close), ingest]
+    stages.services += [_stores_closing(store, dead_letters), ingest]
     stages.ingest = ingest
     return ingest
+
+
+def _stores_closing(store: TelemetryStore, dead_letters: DeadLetterLog) -> Managed:
+    """Closes ingest's stores when stopped (placed before ingest, it stops after it)."""
+
+    def close() -> None:
+        store.close()
+        dead_letters.close()
+
+    return Managed("stores", None, close)
 
 
 def add_rules(
@@ -183,7 +190,7 @@ def cluster_process(settings: Settings, catalog: Catalog, status_every_s: float)
         return IngestService(settings, catalog, store, dead_letters, options=options)
 
     ingest = ingest_of(node)
-    stages.services += [Managed("telemetry store", None, store.close), ingest]
+    stages.services += [_stores_closing(store, dead_letters), ingest]
     stages.ingest = ingest
     publisher = MqttAlertPublisher(
         settings.broker_address(f"{settings.mqtt_client_id}-alerts-{node}"),
