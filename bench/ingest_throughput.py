@@ -1,13 +1,16 @@
-"""End-to-end ingest throughput beside two same-run baselines.
+"""End-to-end ingest throughput beside same-run baselines, in rounds, and a backlog drain.
 
   load generator -> Mosquitto -> ioc ingest (its own process) -> influxd 1.6.7
 
-Baselines, measured in the same run on the same machine:
-  broker   mosquitto_sub consuming the same stream (the broker's delivery limit)
-  influx   the same points posted straight to influxd in 10,000-point batches
-And the simulator's capacity: devices one process keeps connected and reporting.
+Baselines, measured in the same round on the same machine:
+  broker    mosquitto_sub consuming the same stream (the broker's delivery limit)
+  influx    the same points posted straight to influxd in 10,000-point batches
+  Node-RED  the same stream through Node-RED's batched flow (bench/nodered.py)
+Then a backlog: messages queued in ingest's broker session while it is away, drained when it
+starts, against the same messages arriving live. And the simulator's capacity: devices one
+process keeps connected and reporting.
 
-Usage: python bench/ingest_throughput.py [--messages 300000] [--devices 10000]
+Usage: python bench/ingest_throughput.py [--messages 300000] [--runs 3] [--backlog 600000]
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -106,16 +110,20 @@ def count_points(influx: InfluxProcess, db: str) -> int:
     return int(series[0]["values"][0][1]) if series else 0  # type: ignore[index]
 
 
-def _stores_a_status(
-    broker: MosquittoProcess, influx: InfluxProcess, topic: str, login: tuple[str, str] | None
+def _stores_one(
+    broker: MosquittoProcess,
+    influx: InfluxProcess,
+    message: tuple[str, bytes],
+    login: tuple[str, str] | None = None,
 ) -> bool:
-    """Publish a status and say whether influxd took a point within a second."""
+    """Publish one message and say whether influxd took a point within a second."""
     before = points_written(influx)
     user = ["-u", login[0], "-P", login[1]] if login else []
     subprocess.run(
-        ["mosquitto_pub", "-p", str(broker.port), *user, "-q", "1", "-t", topic, "-m", "online"],
+        ["mosquitto_pub", "-p", str(broker.port), *user, "-q", "1", "-t", message[0],
+         "-m", message[1]],
         check=True,
-    )
+    )  # fmt: skip
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline:
         if points_written(influx) > before:
@@ -140,21 +148,13 @@ def measure_ingest(
     settings: dict[str, str],
     publisher: tuple[str, str] | None = None,
     ingestors: int = 1,
+    profile: Path | None = None,
 ) -> IngestRun:
     """Messages/s from first publish until every point is counted in InfluxDB, through
     `ingestors` `ioc ingest` processes (more than one: members of one shared subscription, as
     the nodes of a cluster are); on a locked broker the load generator (and the readiness
     check) log in as `publisher`."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
-        "IOC_MQTT_URL": broker.url,
-        "IOC_INFLUX_URL": influx.url,
-        "IOC_INFLUX_API": "v1",
-        "IOC_INFLUX_DB": "ingest",
-        "IOC_DATA_DIR": str(workdir / "ioc"),
-        "IOC_LOG_LEVEL": "WARNING",
-        **settings,
-    }
+    env = _ingest_env(broker, influx, workdir, settings)
     client_ids = [f"bench-ingest-{n}" for n in range(ingestors)]
     if ingestors > 1:
         env["IOC_MQTT_SHARED_GROUP"] = "bench"
@@ -164,6 +164,7 @@ def measure_ingest(
         )
         for client_id in client_ids
     ]
+    spy = None
     try:
         # Ready when it stores: $SYS counts subscriptions only every few seconds, so an earlier
         # subscriber (the broker baseline's) can still be counted while ingest is not there.
@@ -171,7 +172,7 @@ def measure_ingest(
         status_topic = messages[0][0].rsplit("/", 1)[0] + "/status"
         for _ in ingests:
             wait_until(
-                lambda: _stores_a_status(broker, influx, status_topic, publisher),
+                lambda: _stores_one(broker, influx, (status_topic, b"online"), publisher),
                 timeout_s=60,
                 what="ingest storing",
             )
@@ -181,6 +182,13 @@ def measure_ingest(
             "mosquitto": broker.process.pid,  # type: ignore[union-attr]
             "influxd": influx.process.pid,
         }  # type: ignore[union-attr]
+        if profile is not None:  # py-spy samples the (first) ingest without pausing it
+            spy = subprocess.Popen(
+                [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
+                 "record", "--pid", str(ingests[0].pid), "--nonblocking", "--format", "raw",
+                 "--rate", "200", "--output", str(profile)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
         cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
         written_before = points_written(influx)
         started = time.monotonic()
@@ -191,6 +199,9 @@ def measure_ingest(
             written = points_written(influx) - written_before
         elapsed = time.monotonic() - started
         used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # it writes the profile and ends
+            spy.wait(timeout=60)
         shares = ", ".join(f"{name} {seconds / elapsed:.0%}" for name, seconds in used.items())
         print(f"  CPU during the end-to-end run (share of one core): {shares}", flush=True)
         ingest_cpu = sum(seconds for name, seconds in used.items() if name.startswith("ingest"))
@@ -205,6 +216,100 @@ def measure_ingest(
         # ingest keeps its session when it stops: the next run must not share the broker
         # with sessions that go on queueing every message.
         forget_sessions(broker.port, client_ids, publisher)
+
+
+def measure_nodered(
+    broker: MosquittoProcess,
+    influx: InfluxProcess,
+    messages: list[tuple[str, bytes]],
+    workdir: Path,
+) -> IngestRun:
+    """The same stream through Node-RED's batched flow (bench/nodered.py) into influxd."""
+    from nodered import NodeRed
+
+    influx.query('DROP DATABASE "nodered"')
+    influx.query('CREATE DATABASE "nodered"')
+    red = NodeRed(workdir / "node-red", broker.port, influx.url, "nodered")
+    red.start()
+    try:
+        # Ready when a probe message reaches influxd (its point lies in 1970, not counted).
+        probe = (messages[0][0], b'{"ts": 1, "metrics": {"temp_c": 1.0}}')
+        wait_until(lambda: _stores_one(broker, influx, probe), 120, "Node-RED storing")
+        generator = LoadGenerator(broker.port, messages, "bench-nodered-load")
+        assert red.process is not None
+        cpu_before = cpu_seconds(red.process.pid)
+        written_before = points_written(influx)
+        started = time.monotonic()
+        threading.Thread(target=generator.run).start()
+        written = 0
+        while written < len(messages) and time.monotonic() - started < 600:
+            time.sleep(0.1)
+            written = points_written(influx) - written_before
+        elapsed = time.monotonic() - started
+        used = cpu_seconds(red.process.pid) - cpu_before
+        time.sleep(1)
+        series = influx.query(
+            'SELECT count("temp_c") FROM "bts" WHERE time > \'2000-01-01T00:00:00Z\'', "nodered"
+        )
+        stored = int(series[0]["values"][0][1]) if series else 0  # type: ignore[index]
+        return IngestRun(len(messages) / elapsed, stored, used)
+    except Exception:
+        print(red.log_tail(), file=sys.stderr)
+        raise
+    finally:
+        red.stop()
+
+
+def _ingest_env(
+    broker: MosquittoProcess, influx: InfluxProcess, workdir: Path, settings: dict[str, str]
+) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
+        "IOC_MQTT_URL": broker.url,
+        "IOC_INFLUX_URL": influx.url,
+        "IOC_INFLUX_API": "v1",
+        "IOC_INFLUX_DB": "ingest",
+        "IOC_DATA_DIR": str(workdir / "ioc"),
+        "IOC_LOG_LEVEL": "WARNING",
+        **settings,
+    }
+
+
+def measure_backlog(
+    broker: MosquittoProcess,
+    influx: InfluxProcess,
+    messages: list[tuple[str, bytes]],
+    workdir: Path,
+    settings: dict[str, str],
+) -> IngestRun:
+    """The messages queued in ingest's broker session while it is away, then `ioc ingest`
+    started: messages/s from its start (Python's start-up included) until the last is stored."""
+    env = _ingest_env(broker, influx, workdir, settings) | {"IOC_MQTT_CLIENT_ID": "bench-backlog"}
+    status = (messages[0][0].rsplit("/", 1)[0] + "/status", b"online")
+    command = [sys.executable, "-m", "ioc", "ingest"]
+    first = subprocess.Popen(command, env=env)  # its session and subscription stay on the broker
+    try:
+        wait_until(lambda: _stores_one(broker, influx, status), 60, "ingest storing")
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
+    LoadGenerator(broker.port, messages, "bench-backlog-load").run()  # all queued for ingest
+    written_before = points_written(influx)
+    started = time.monotonic()
+    ingest = subprocess.Popen(command, env=env)
+    try:
+        written = 0
+        while written < len(messages) and time.monotonic() - started < 900:
+            time.sleep(0.1)
+            written = points_written(influx) - written_before
+        elapsed = time.monotonic() - started
+        used = cpu_seconds(ingest.pid)
+        time.sleep(2)
+        return IngestRun(len(messages) / elapsed, count_points(influx, "ingest"), used)
+    finally:
+        ingest.terminate()
+        ingest.wait(timeout=30)
+        forget_sessions(broker.port, ["bench-backlog"], None)
 
 
 def forget_sessions(port: int, client_ids: list[str], login: tuple[str, str] | None) -> None:
@@ -250,6 +355,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=300_000)
     parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3, help="rounds of every measurement")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=600_000,
+        help="messages queued while ingest is away (0: skip the scenario)",
+    )
+    parser.add_argument("--skip-nodered", action="store_true")
     parser.add_argument("--sim-devices", type=int, default=10_000)
     parser.add_argument("--skip-sim", action="store_true")
     parser.add_argument(
@@ -257,7 +370,13 @@ def main() -> int:
     )
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--max-in-flight", type=int, default=40000)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="sample ioc ingest with py-spy into this file (collapsed stacks)",
+    )
+    args = parser.parse_args()  # fmt: skip
     if not shutil.which("mosquitto_sub"):
         print("bench: needs mosquitto_sub (apt-get install mosquitto-clients)", file=sys.stderr)
         return 2
@@ -269,45 +388,84 @@ def main() -> int:
         f"{os.cpu_count()} cores shared by every process",
         flush=True,
     )
+    settings = {
+        "IOC_MQTT_PROTOCOL": args.protocol,
+        "IOC_BATCH_SIZE": str(args.batch_size),
+        "IOC_MAX_IN_FLIGHT": str(args.max_in_flight),
+    }
     broker = MosquittoProcess(workdir / "mosquitto")
     influx = InfluxProcess(workdir / "influxd")
     broker.start()
     influx.start()
+    summary = []
     try:
-        broker_rate = measure_broker(broker, messages)
-        print(f"  broker delivery (mosquitto_sub, QoS 1): {broker_rate:10,.0f} msg/s", flush=True)
-        influx_rate = measure_influx(influx, messages)
-        print(
-            f"  influxd direct (10k-point batches):     {influx_rate:10,.0f} points/s", flush=True
-        )
-        ingest_rate, stored, _cpu = measure_ingest(
-            broker,
-            influx,
-            messages,
-            workdir,
-            {
-                "IOC_MQTT_PROTOCOL": args.protocol,
-                "IOC_BATCH_SIZE": str(args.batch_size),
-                "IOC_MAX_IN_FLIGHT": str(args.max_in_flight),
-            },
-        )
-        print(
-            f"  ioc end to end into InfluxDB:           {ingest_rate:10,.0f} msg/s "
-            f"({stored:,} of {len(messages):,} stored, "
-            f"{'zero loss' if stored == len(messages) else 'LOSS OR DUPLICATES'})"
-        )
-        print(
-            f"  ratio to broker delivery: {ingest_rate / broker_rate:.2f}; "
-            f"ratio to influxd direct: {ingest_rate / influx_rate:.2f}",
-            flush=True,
-        )
+        for run in range(1, args.runs + 1):
+            print(f"run {run} of {args.runs}", flush=True)
+            broker_rate = measure_broker(broker, messages)
+            print(
+                f"  broker delivery (mosquitto_sub, QoS 1): {broker_rate:10,.0f} msg/s", flush=True
+            )
+            influx.query('DROP DATABASE "direct"')
+            influx_rate = measure_influx(influx, messages)
+            print(
+                f"  influxd direct (10k-point batches):     {influx_rate:10,.0f} points/s",
+                flush=True,
+            )
+            red = None
+            if not args.skip_nodered:
+                red = measure_nodered(broker, influx, messages, workdir)
+                print(
+                    f"  Node-RED batched flow into InfluxDB:    {red.rate:10,.0f} msg/s "
+                    f"({_loss(red.stored, len(messages))}), "
+                    f"{red.ingest_cpu_s / len(messages) * 1e6:.1f} µs CPU/msg",
+                    flush=True,
+                )
+            influx.query('DROP DATABASE "ingest"')
+            ioc = measure_ingest(broker, influx, messages, workdir, settings, profile=args.profile)
+            print(
+                f"  ioc end to end into InfluxDB:           {ioc.rate:10,.0f} msg/s "
+                f"({_loss(ioc.stored, len(messages))}), "
+                f"{ioc.ingest_cpu_s / len(messages) * 1e6:.1f} µs ingest CPU/msg",
+                flush=True,
+            )
+            line = (
+                f"  run {run}: ioc/influxd direct {ioc.rate / influx_rate:.2f}x, "
+                f"ioc/broker {ioc.rate / broker_rate:.2f}x"
+            )
+            if red is not None:
+                line += (
+                    f", ioc/Node-RED {ioc.rate / red.rate:.2f}x, ioc CPU per message "
+                    f"{ioc.ingest_cpu_s / max(red.ingest_cpu_s, 1e-9):.2f}x Node-RED's"
+                )
+            print(line, flush=True)
+            summary.append(line)
+        if args.backlog:
+            backlog_messages = bts_messages(args.backlog, args.devices, start_ms)
+            influx.query('DROP DATABASE "ingest"')
+            live = measure_ingest(broker, influx, backlog_messages, workdir, settings)
+            influx.query('DROP DATABASE "ingest"')
+            drained = measure_backlog(broker, influx, backlog_messages, workdir, settings)
+            count = len(backlog_messages)
+            line = (
+                f"  backlog of {count:,}: drained at {drained.rate:,.0f} msg/s in "
+                f"{count / drained.rate:.1f} s ({_loss(drained.stored, count)}; "
+                f"{drained.ingest_cpu_s / count * 1e6:.1f} µs CPU/msg) against "
+                f"{live.rate:,.0f} msg/s live: {drained.rate / live.rate:.2f}x"
+            )
+            print(line, flush=True)
+            summary.append(line)
         if not args.skip_sim:
             print(f"  simulator: {measure_simulator(broker, args.sim_devices, 20.0)}")
+        print("summary:\n" + "\n".join(summary))
     finally:
         broker.stop()
         influx.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def _loss(stored: int, sent: int) -> str:
+    return "zero loss" if stored == sent else f"{stored:,} of {sent:,} stored: LOSS OR DUPLICATES"
 
 
 if __name__ == "__main__":

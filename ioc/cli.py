@@ -4,6 +4,7 @@ cases of `ioc.alerts`; it parses arguments, prints, and maps errors and outcomes
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -123,6 +124,9 @@ def _supervise(ctx: click.Context, build: Callable[[Settings, Catalog], Supervis
 
     settings = _settings(ctx)
     supervisor = build(settings, load_catalog(settings))
+    # What is loaded now (the inventory, profiles, rules: large in a national fleet) lives as
+    # long as the process: out of the collector's sight, full collections stop walking it.
+    gc.freeze()
     sys.exit(supervisor.run(_StopFlag()))
 
 

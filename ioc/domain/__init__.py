@@ -37,7 +37,13 @@ from ioc.domain._notifications import (
     NotificationStatus,
     PlannedNotification,
 )
-from ioc.domain._profiles import RESERVED_CLASS_NAMES, MetricSpec, MetricType, Profile
+from ioc.domain._profiles import (
+    MAX_STRING_METRIC_CHARS,
+    RESERVED_CLASS_NAMES,
+    MetricSpec,
+    MetricType,
+    Profile,
+)
 from ioc.domain._telemetry import (
     Aggregate,
     DeviceEvent,
@@ -54,6 +60,7 @@ from ioc.domain._telemetry import (
 
 __all__ = [
     "DEVICE_ID_PATTERN",
+    "MAX_STRING_METRIC_CHARS",
     "RESERVED_CLASS_NAMES",
     "AckClaim",
     "ActionOutcome",

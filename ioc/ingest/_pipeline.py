@@ -117,7 +117,10 @@ class Pipeline:
         self._recent = _RecentSequences()
         self._batch = _Batch()
         self._pending = 0
-        self._ready = threading.Condition()
+        # offer() takes the lock itself (a C call) rather than through the Condition's
+        # Python-level __enter__: once per message, it shows.
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
 
     @property
     def pending(self) -> int:
@@ -159,7 +162,7 @@ class Pipeline:
                 observer(item)
             # A retained status replayed at subscribe time is old news: state only, no point.
             store_it = not (type(item) is StatusChange and item.retained)
-        with self._ready:
+        with self._lock:
             if self._pending >= self._max_pending:
                 stats.backpressure_waits += 1
                 while self._pending >= self._max_pending:

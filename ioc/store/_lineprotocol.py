@@ -35,6 +35,14 @@ def _field_value(value: MetricValue) -> str:
     return '"' + str(value).translate(_STRING_FIELD_ESCAPES) + '"'
 
 
+class _FieldKeys(dict[str, str]):
+    """`name=` escaped, made on first use of a name."""
+
+    def __missing__(self, name: str) -> str:
+        key = self[name] = escape_tag(name) + "="
+        return key
+
+
 class LineEncoder:
     """Encodes readings, events and status changes; one cached series key per device."""
 
@@ -42,7 +50,7 @@ class LineEncoder:
         """area_tags(device_id) gives the area tags of a registered device, or None."""
         self._area_tags = area_tags
         self._series_keys: dict[tuple[str, str, bool], str] = {}
-        self._field_keys: dict[str, str] = {}
+        self._field_keys = _FieldKeys()
 
     def _series_key(self, measurement: str, device_id: str, registered: bool) -> str:
         key = (measurement, device_id, registered)
@@ -62,16 +70,12 @@ class LineEncoder:
     def reading(self, reading: Reading) -> str:
         """One line for a reading: measurement = the device class, fields = the metrics."""
         keys = self._field_keys
-        parts = []
-        for name, value in reading.metrics.items():
-            key = keys.get(name)
-            if key is None:
-                key = keys[name] = escape_tag(name) + "="
-            if type(value) is float:
-                parts.append(key + repr(value))
-            else:
-                parts.append(key + _field_value(value))
-        fields = ",".join(parts)
+        fields = ",".join(
+            [
+                keys[name] + (repr(value) if type(value) is float else _field_value(value))
+                for name, value in reading.metrics.items()
+            ]
+        )
         if reading.ts_adjusted:
             fields += ",ts_adjusted=true"
         key = self._series_key(reading.device_class, reading.device_id, reading.registered)

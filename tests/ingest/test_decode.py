@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import msgspec
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ioc.domain import DeviceEvent, Inventory, Profile, Reading, RejectReason, StatusChange
+from ioc.domain import (
+    DeviceEvent,
+    Inventory,
+    MetricSpec,
+    MetricType,
+    Profile,
+    Reading,
+    RejectReason,
+    StatusChange,
+)
 from ioc.ingest import Decoder, DecodeResult
 from tests.ingest.conftest import NOW_MS
 
@@ -240,3 +250,133 @@ def test_any_topic_and_payload_is_decoded_or_rejected_never_raises(
     assert result.item is not None or result.rejection is not None
     if result.rejection is not None:
         assert result.rejection.reason in RejectReason
+
+
+class _Refuses:
+    """Stands in for a class's typed decoder and takes nothing: every message goes through the
+    field-by-field checks, the reference the typed decoder must agree with."""
+
+    texts: frozenset[str] = frozenset()
+
+    class decoder:
+        @staticmethod
+        def decode(_payload: bytes) -> object:
+            raise msgspec.ValidationError("refused")
+
+
+# A class with every kind of metric: bounded and unbounded numbers, a flag, a text.
+KIT = Profile(
+    "kit", "Bộ thử", "Test kit", 30, 90,
+    {
+        "level": MetricSpec("level", MetricType.NUMBER, "%", 0, 10),
+        "free": MetricSpec("free", MetricType.NUMBER),
+        "ok": MetricSpec("ok", MetricType.BOOL),
+        "label": MetricSpec("label", MetricType.STRING),
+    },
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def both(profiles: dict[str, Profile], inventory: Inventory) -> tuple[Decoder, Decoder]:
+    """The decoder as ingest builds it, and one that only checks field by field."""
+    catalog = {**profiles, "kit": KIT}
+    typed = Decoder("ioc", catalog, inventory, True, 600_000, 65536)
+    reference = Decoder("ioc", catalog, inventory, True, 600_000, 65536)
+    reference._fast = dict.fromkeys(catalog, _Refuses())  # type: ignore[assignment]
+    return typed, reference
+
+
+_metric_values = st.one_of(
+    st.booleans(),
+    st.none(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.sampled_from([0, 0.0, -0.0, 60, 60.0, 60.000001, 300, 300.5, -1, 1e308]),
+    st.text(max_size=300),
+    st.sampled_from(["ok", "a\x00b", "x" * 256, "x" * 257]),
+    st.lists(st.integers(-9, 9), max_size=2),
+    st.dictionaries(st.text(max_size=3), st.integers(-9, 9), max_size=2),
+)
+_metric_names = st.sampled_from(
+    ["battery_v", "temp_c", "mains_ok", "door_open", "mos", "level", "free", "ok", "label", "zz"]
+)
+_members = st.one_of(
+    st.tuples(
+        st.just("ts"),
+        st.one_of(
+            st.just(NOW_MS), st.integers(-(2**64), 2**64), st.booleans(), st.none(),
+            st.sampled_from(["2026-11-30T08:00:00Z", "2026-11-30T08:00:00", "x"]),
+        ),
+    ),
+    st.tuples(st.just("seq"), st.one_of(st.integers(-5, 2**64), st.booleans(), st.none())),
+    st.tuples(
+        st.just("metrics"),
+        # A list of pairs is written as an object whose keys may repeat.
+        st.one_of(st.lists(st.tuples(_metric_names, _metric_values), max_size=6), _metric_values),
+    ),
+    st.tuples(st.sampled_from(["extra", "type"]), _metric_values),
+)  # fmt: skip
+
+
+# Messages that are nearly right, where the two paths are most likely to part.
+_nearly_right = st.lists(
+    st.tuples(
+        st.sampled_from(["level", "free", "ok", "label", "battery_v", "mains_ok", "zz"]),
+        st.one_of(
+            st.integers(-2, 12), st.floats(-1, 61), st.booleans(),
+            st.sampled_from(["ok", "a\x00b", "x" * 256, "x" * 257, "ạ"]),
+        ),
+    ),
+    min_size=1,
+    max_size=5,
+).map(lambda metrics: [("ts", NOW_MS), ("seq", 3), ("metrics", metrics)])  # fmt: skip
+
+
+def _json(value: object) -> str:
+    """JSON as a device might write it: integers of any size, keys repeated if listed so."""
+    if isinstance(value, list) and value and all(isinstance(m, tuple) for m in value):
+        return "{" + ",".join(f"{_json(k)}:{_json(v)}" for k, v in value) + "}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return orjson.dumps(value).decode()
+
+
+@settings(max_examples=400)
+@given(
+    device=st.sampled_from(
+        [("bts", "bts-QT-00001"), ("vc", "vc-QT-S01"), ("bts", "bts-new"), ("kit", "kit-1")]
+    ),
+    members=st.one_of(st.lists(_members, max_size=5), _nearly_right),
+)
+@example(  # a text the typed decoder takes but the checks do not (not printable)
+    device=("kit", "kit-1"),
+    members=[("ts", NOW_MS), ("metrics", [("label", "a\x00b"), ("ok", True)])],
+)
+@example(  # a repeated key: the last one counts, on both paths
+    device=("kit", "kit-1"), members=[("ts", NOW_MS), ("metrics", [("level", 99), ("level", 5)])]
+)
+def test_the_typed_decoder_agrees_with_the_checks_on_any_telemetry(
+    both: tuple[Decoder, Decoder], device: tuple[str, str], members: list[tuple[str, object]]
+) -> None:
+    """Same reading, same rejection, same detail, whichever path a message takes."""
+    typed, reference = both
+    payload = _json(members).encode() if members else b"{}"
+    topic = f"ioc/{device[0]}/{device[1]}/telemetry"
+    assert typed.decode(topic, payload, False, NOW_MS) == reference.decode(
+        topic, payload, False, NOW_MS
+    )
+
+
+def test_the_typed_decoder_takes_a_good_message_itself(both: tuple[Decoder, Decoder]) -> None:
+    typed, _reference = both
+    metrics = b'{"level": 10, "free": 1e300, "ok": true, "label": "A b"}'
+    payload = b'{"ts": %d, "seq": 1, "metrics": %s}' % (NOW_MS, metrics)
+    document = typed._fast["kit"].decoder.decode(payload)
+    assert msgspec.to_builtins(document.metrics) == {
+        "level": 10.0, "free": 1e300, "ok": True, "label": "A b"
+    }  # fmt: skip
+    result = typed.decode("ioc/kit/kit-1/telemetry", payload, False, NOW_MS)
+    assert result.item == Reading(
+        "kit", "kit-1", NOW_MS, {"level": 10.0, "free": 1e300, "ok": True, "label": "A b"}, 1,
+        registered=False,
+    )  # fmt: skip
