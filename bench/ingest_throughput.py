@@ -149,18 +149,23 @@ def measure_ingest(
     publisher: tuple[str, str] | None = None,
     ingestors: int = 1,
     profile: Path | None = None,
+    code: Path | None = None,
 ) -> IngestRun:
     """Messages/s from first publish until every point is counted in InfluxDB, through
     `ingestors` `ioc ingest` processes (more than one: members of one shared subscription, as
     the nodes of a cluster are); on a locked broker the load generator (and the readiness
     check) log in as `publisher`."""
     env = _ingest_env(broker, influx, workdir, settings)
+    if code is not None:  # another checkout's ioc, found before the installed one
+        env["PYTHONPATH"] = str(code)
     client_ids = [f"bench-ingest-{n}" for n in range(ingestors)]
     if ingestors > 1:
         env["IOC_MQTT_SHARED_GROUP"] = "bench"
     ingests = [
         subprocess.Popen(
-            [sys.executable, "-m", "ioc", "ingest"], env=env | {"IOC_MQTT_CLIENT_ID": client_id}
+            [sys.executable, "-m", "ioc", "ingest"],
+            env=env | {"IOC_MQTT_CLIENT_ID": client_id},
+            cwd=code,  # `python -m` looks in the working directory first
         )
         for client_id in client_ids
     ]
@@ -371,6 +376,13 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--max-in-flight", type=int, default=40000)
     parser.add_argument(
+        "--before",
+        type=Path,
+        default=None,
+        help="also measure the ioc of this checkout (a git worktree of an earlier commit) in "
+        "every round: before and after in one run",
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         default=None,
@@ -432,6 +444,19 @@ def main() -> int:
                 f"  run {run}: ioc/influxd direct {ioc.rate / influx_rate:.2f}x, "
                 f"ioc/broker {ioc.rate / broker_rate:.2f}x"
             )
+            if args.before is not None:
+                influx.query('DROP DATABASE "ingest"')
+                old = measure_ingest(broker, influx, messages, workdir, settings, code=args.before)
+                print(
+                    f"  ioc before ({args.before.name}):  {old.rate:16,.0f} msg/s "
+                    f"({_loss(old.stored, len(messages))}), "
+                    f"{old.ingest_cpu_s / len(messages) * 1e6:.1f} µs ingest CPU/msg",
+                    flush=True,
+                )
+                line += (
+                    f", ioc CPU per message {ioc.ingest_cpu_s / old.ingest_cpu_s:.2f}x before's"
+                    f", msg/s {ioc.rate / old.rate:.2f}x before's"
+                )
             if red is not None:
                 line += (
                     f", ioc/Node-RED {ioc.rate / red.rate:.2f}x, ioc CPU per message "
