@@ -137,11 +137,16 @@ def cluster(
     influxd.query(f'DROP DATABASE "{nodes.influx_db}"')
 
 
-def _start_both(cluster: Cluster) -> None:
+def _start_both(cluster: Cluster, broker: MosquittoProcess) -> Devices:
+    """Node a leading, the devices reporting, then node b standing by. The devices start as
+    soon as a leads: its rules call a device silent that has not reported within the absence
+    window, and on a loaded machine b's start-up alone can take that long."""
     cluster.start("a")
     wait_until(lambda: cluster.leader("a") == "a", 60, "a leading")
+    devices = Devices(broker.port)
     cluster.start("b")
     wait_until(lambda: cluster.node("b", "b").get("alive") is True, 60, "b standing by")
+    return devices
 
 
 class Faults:
@@ -252,7 +257,7 @@ def _kill_the_leader(
 def test_the_leader_killed_three_times_loses_nothing_and_repeats_nothing(
     cluster: Cluster, broker: MosquittoProcess, receiver: HttpReceiver
 ) -> None:
-    _start_both(cluster)
+    devices = _start_both(cluster, broker)
     status = run_ioc("status", env=cluster.env)
     assert status.returncode == 0, status.stderr
     lines = status.stdout.splitlines()
@@ -261,7 +266,6 @@ def test_the_leader_killed_three_times_loses_nothing_and_repeats_nothing(
     metrics = {n: urllib3.request("GET", f"{cluster.api(n)}/metrics").data.decode() for n in "ab"}
     assert "ioc_cluster_leading 1.0" in metrics["a"] and "ioc_cluster_term 1.0" in metrics["a"]
     assert "ioc_cluster_leading 0.0" in metrics["b"]
-    devices = Devices(broker.port)
     faults = Faults(cluster, devices, receiver)
     try:
         faults.whole("bts01")  # before any takeover
@@ -316,8 +320,7 @@ def _nothing_lost_nothing_twice(
 def test_a_frozen_leader_stops_acting_and_rejoins_as_standby(
     cluster: Cluster, broker: MosquittoProcess, receiver: HttpReceiver
 ) -> None:
-    _start_both(cluster)
-    devices = Devices(broker.port)
+    devices = _start_both(cluster, broker)
     faults = Faults(cluster, devices, receiver)
     frozen = cluster.nodes["a"]
     try:
@@ -352,8 +355,7 @@ def test_a_frozen_leader_stops_acting_and_rejoins_as_standby(
 def test_the_state_database_restarted_under_load(
     cluster: Cluster, broker: MosquittoProcess, receiver: HttpReceiver, postgres: PostgresProcess
 ) -> None:
-    _start_both(cluster)
-    devices = Devices(broker.port)
+    devices = _start_both(cluster, broker)
     faults = Faults(cluster, devices, receiver)
     try:
         faults.open("bts02")
