@@ -105,6 +105,15 @@ def points_written(influx: InfluxProcess) -> int:
     return 0
 
 
+def _until_written(
+    influx: InfluxProcess, count: int, before: int, started: float, limit_s: float
+) -> float:
+    """Seconds from `started` until influxd counted `count` points written after `before`."""
+    while points_written(influx) - before < count and time.monotonic() - started < limit_s:
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
 def count_points(influx: InfluxProcess, db: str) -> int:
     series = influx.query('SELECT count("temp_c") FROM "bts"', db)
     return int(series[0]["values"][0][1]) if series else 0  # type: ignore[index]
@@ -198,11 +207,7 @@ def measure_ingest(
         written_before = points_written(influx)
         started = time.monotonic()
         threading.Thread(target=generator.run).start()
-        written = 0
-        while written < len(messages) and time.monotonic() - started < 600:
-            time.sleep(0.1)
-            written = points_written(influx) - written_before
-        elapsed = time.monotonic() - started
+        elapsed = _until_written(influx, len(messages), written_before, started, 600)
         used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
         if spy is not None:
             spy.send_signal(signal.SIGINT)  # it writes the profile and ends
@@ -246,11 +251,7 @@ def measure_nodered(
         written_before = points_written(influx)
         started = time.monotonic()
         threading.Thread(target=generator.run).start()
-        written = 0
-        while written < len(messages) and time.monotonic() - started < 600:
-            time.sleep(0.1)
-            written = points_written(influx) - written_before
-        elapsed = time.monotonic() - started
+        elapsed = _until_written(influx, len(messages), written_before, started, 600)
         used = cpu_seconds(red.process.pid) - cpu_before
         time.sleep(1)
         series = influx.query(
@@ -303,11 +304,7 @@ def measure_backlog(
     started = time.monotonic()
     ingest = subprocess.Popen(command, env=env)
     try:
-        written = 0
-        while written < len(messages) and time.monotonic() - started < 900:
-            time.sleep(0.1)
-            written = points_written(influx) - written_before
-        elapsed = time.monotonic() - started
+        elapsed = _until_written(influx, len(messages), written_before, started, 900)
         used = cpu_seconds(ingest.pid)
         time.sleep(2)
         return IngestRun(len(messages) / elapsed, count_points(influx, "ingest"), used)

@@ -29,7 +29,7 @@ from ioc.domain import (
     Severity,
     TransitionKind,
 )
-from ioc.notify import load_notify_config
+from ioc.notify import NotifyConfig, load_notify_config
 from tests.support.clock import ManualClock
 from tests.support.smtp import private_smtp_server
 
@@ -42,20 +42,25 @@ def local_ms(text: str) -> int:
     return int(datetime.fromisoformat(text).replace(tzinfo=HANOI).timestamp() * 1000)
 
 
-def test_a_monthly_report_goes_out_once_with_its_workbook(
-    tmp_path: Path, small_inventory: Inventory, profiles: dict[str, Profile]
-) -> None:
+def _office_reports(tmp_path: Path, inventory: Inventory, report: dict[str, str]) -> NotifyConfig:
+    """A notification file with one person in an office team, sent `report` by e-mail."""
     notify_file = tmp_path / "notify.yaml"
     notify_file.write_text(yaml.safe_dump({
         "version": 1,
         "people": [{"id": "chi", "name": "Chị Lan", "contacts": {"email": "lan@stttt.gov.vn"}}],
         "teams": [{"id": "office", "members": ["chi"], "channels": ["email"]}],
         "routes": [{"id": "all", "notify": "office"}],
-        "reports": [{"id": "monthly", "every": "month", "at": "07:00", "by": "commune",
-                     "to": ["office"]}],
+        "reports": [{**report, "to": ["office"]}],
     }, allow_unicode=True), encoding="utf-8")  # fmt: skip
+    return load_notify_config(notify_file, inventory, [])
+
+
+def test_a_monthly_report_goes_out_once_with_its_workbook(
+    tmp_path: Path, small_inventory: Inventory, profiles: dict[str, Profile]
+) -> None:
+    report = {"id": "monthly", "every": "month", "at": "07:00", "by": "commune"}
+    config = _office_reports(tmp_path, small_inventory, report)
     catalog = Catalog(profiles, small_inventory)
-    config = load_notify_config(notify_file, small_inventory, [])
     clock = ManualClock(local_ms("2026-12-01T07:00"))
     with private_smtp_server(tmp_path) as (port, mailbox, cert):
         settings = load_settings(
@@ -125,16 +130,9 @@ def test_a_monthly_report_goes_out_once_with_its_workbook(
 def test_a_report_whose_telemetry_cannot_be_read_is_retried_not_lost(
     tmp_path: Path, small_inventory: Inventory, profiles: dict[str, Profile]
 ) -> None:
-    notify_file = tmp_path / "notify.yaml"
-    notify_file.write_text(yaml.safe_dump({
-        "version": 1,
-        "people": [{"id": "chi", "name": "Chị Lan", "contacts": {"email": "lan@stttt.gov.vn"}}],
-        "teams": [{"id": "office", "members": ["chi"], "channels": ["email"]}],
-        "routes": [{"id": "all", "notify": "office"}],
-        "reports": [{"id": "links", "kind": "links", "every": "week", "to": ["office"]}],
-    }, allow_unicode=True), encoding="utf-8")  # fmt: skip
+    report = {"id": "links", "kind": "links", "every": "week"}
+    config = _office_reports(tmp_path, small_inventory, report)
     catalog = Catalog(profiles, small_inventory)
-    config = load_notify_config(notify_file, small_inventory, [])
     clock = ManualClock(local_ms("2026-11-30T07:00"))  # a Monday: last week is due
     with private_smtp_server(tmp_path) as (port, mailbox, cert):
         mail = {
