@@ -421,6 +421,9 @@ def main() -> int:
                 flush=True,
             )
             red = None
+            if not args.skip_nodered and shutil.which("npm") is None:
+                print("  Node-RED baseline skipped: it needs Node.js and npm", flush=True)
+                args.skip_nodered = True
             if not args.skip_nodered:
                 red = measure_nodered(broker, influx, messages, workdir)
                 print(
