@@ -305,7 +305,8 @@ def _typed_decoder(profile: Profile) -> _TypedDecoder:
     """A msgspec decoder of a class's valid telemetry: known keys only, each metric of its
     type and range (a JSON integer becomes a float), strings no longer than allowed."""
     fields: list[tuple[str, Any, Any]] = []
-    for spec in profile.metrics.values():
+    names: dict[str, str] = {}  # attribute -> metric: any metric name, even one no identifier
+    for index, spec in enumerate(profile.metrics.values()):
         kind: Any
         if spec.type is MetricType.NUMBER:
             low = spec.minimum if math.isfinite(spec.minimum) else None
@@ -315,9 +316,10 @@ def _typed_decoder(profile: Profile) -> _TypedDecoder:
             kind = bool
         else:
             kind = Annotated[str, Meta(max_length=MAX_STRING_METRIC_CHARS)]
-        fields.append((spec.name, kind | UnsetType, UNSET))
+        names[f"m{index}"] = spec.name
+        fields.append((f"m{index}", kind | UnsetType, UNSET))
     metrics = msgspec.defstruct(
-        f"{profile.device_class}_metrics", fields, forbid_unknown_fields=True
+        f"{profile.device_class}_metrics", fields, forbid_unknown_fields=True, rename=names
     )
     telemetry = msgspec.defstruct(
         f"{profile.device_class}_telemetry",

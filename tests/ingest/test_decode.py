@@ -272,6 +272,7 @@ KIT = Profile(
         "free": MetricSpec("free", MetricType.NUMBER),
         "ok": MetricSpec("ok", MetricType.BOOL),
         "label": MetricSpec("label", MetricType.STRING),
+        "in-call": MetricSpec("in-call", MetricType.BOOL),  # no identifier: still decoded
     },
 )  # fmt: skip
 
@@ -298,7 +299,7 @@ _metric_values = st.one_of(
     st.dictionaries(st.text(max_size=3), st.integers(-9, 9), max_size=2),
 )
 _metric_names = st.sampled_from(
-    ["battery_v", "temp_c", "mains_ok", "door_open", "mos", "level", "free", "ok", "label", "zz"]
+    ["battery_v", "mains_ok", "door_open", "mos", "level", "free", "ok", "label", "in-call", "zz"]
 )
 _members = st.one_of(
     st.tuples(
@@ -321,7 +322,7 @@ _members = st.one_of(
 # Messages that are nearly right, where the two paths are most likely to part.
 _nearly_right = st.lists(
     st.tuples(
-        st.sampled_from(["level", "free", "ok", "label", "battery_v", "mains_ok", "zz"]),
+        st.sampled_from(["level", "free", "ok", "label", "in-call", "battery_v", "zz"]),
         st.one_of(
             st.integers(-2, 12), st.floats(-1, 61), st.booleans(),
             st.sampled_from(["ok", "a\x00b", "x" * 256, "x" * 257, "ạ"]),
@@ -369,14 +370,15 @@ def test_the_typed_decoder_agrees_with_the_checks_on_any_telemetry(
 
 def test_the_typed_decoder_takes_a_good_message_itself(both: tuple[Decoder, Decoder]) -> None:
     typed, _reference = both
-    metrics = b'{"level": 10, "free": 1e300, "ok": true, "label": "A b"}'
+    metrics = b'{"level": 10, "free": 1e300, "ok": true, "label": "A b", "in-call": false}'
     payload = b'{"ts": %d, "seq": 1, "metrics": %s}' % (NOW_MS, metrics)
     document = typed._fast["kit"].decoder.decode(payload)
     assert msgspec.to_builtins(document.metrics) == {
-        "level": 10.0, "free": 1e300, "ok": True, "label": "A b"
+        "level": 10.0, "free": 1e300, "ok": True, "label": "A b", "in-call": False
     }  # fmt: skip
     result = typed.decode("ioc/kit/kit-1/telemetry", payload, False, NOW_MS)
     assert result.item == Reading(
-        "kit", "kit-1", NOW_MS, {"level": 10.0, "free": 1e300, "ok": True, "label": "A b"}, 1,
+        "kit", "kit-1", NOW_MS,
+        {"level": 10.0, "free": 1e300, "ok": True, "label": "A b", "in-call": False}, 1,
         registered=False,
     )  # fmt: skip
