@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ioc.app._catalog import Catalog
+from ioc.app._reports import first_metric, metric_readings
 from ioc.app._ruleset import load_rule_set
-from ioc.app._stores import open_telemetry_store
 from ioc.config import Settings
 from ioc.domain import Meeting, MetricSummary
 from ioc.reports import (
     QUALITY_RULES,
     WORST_QUALITY,
+    Period,
     PointReadiness,
     ReportError,
     choose_points,
@@ -92,24 +93,14 @@ class MeetingDesk:
         """Each WORST_QUALITY metric's readings during the meeting, by point (StoreError
         when the telemetry store cannot answer)."""
         inventory = self._catalog.inventory
-        classes = {
-            inventory.devices[p].device_class for p in meeting.points if p in inventory.devices
+        points = [inventory.devices[p] for p in meeting.points if p in inventory.devices]
+        period = Period(meeting.starts_at_ms, meeting.ends_at_ms)
+        return {
+            metric: metric_readings(
+                self._settings, self._catalog, points, period, first_metric(metric)
+            )
+            for metric, _end in WORST_QUALITY.values()
         }
-        store = open_telemetry_store(self._settings, inventory, create_database=False)
-        found: dict[str, dict[str, MetricSummary]] = {}
-        try:
-            for metric, _end in WORST_QUALITY.values():
-                for device_class in sorted(classes):
-                    profile = self._catalog.profiles.get(device_class)
-                    if profile is not None and metric in profile.metrics:
-                        found.setdefault(metric, {}).update(
-                            store.summaries(
-                                device_class, metric, meeting.starts_at_ms, meeting.ends_at_ms
-                            )
-                        )
-        finally:
-            store.close()
-        return found
 
     def close(self) -> None:
         """Let go of the database."""

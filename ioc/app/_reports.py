@@ -95,7 +95,7 @@ def power_report(
     devices = scope.devices(inventory)
     rule_ids = sorted({rule for rules in POWER_COLUMNS.values() for rule in rules})
     spans, _windows = _history(settings, rule_ids, period)
-    lowest = _telemetry(settings, catalog, devices, period, group_of, _metric("battery_v"))
+    lowest = _telemetry(settings, catalog, devices, period, group_of, first_metric("battery_v"))
     return [
         figures.row() | {"lowest_battery_v": _figure(lowest.get(figures.key), "minimum")}
         for figures in incidents(devices, period, spans, group_of, POWER_COLUMNS)
@@ -119,7 +119,7 @@ def links_report(
         i.key: i.opened["flapping"]
         for i in incidents(devices, period, spans, group_of, LINK_COLUMNS)
     }
-    loss = _telemetry(settings, catalog, devices, period, group_of, _metric(*LOSS_METRICS))
+    loss = _telemetry(settings, catalog, devices, period, group_of, first_metric(*LOSS_METRICS))
     ranked = sorted(found, key=lambda figures: (-figures.outages, figures.key))
     return [
         f.row()
@@ -131,7 +131,7 @@ def links_report(
     ]
 
 
-def _metric(*names: str) -> Callable[[Profile], str | None]:
+def first_metric(*names: str) -> Callable[[Profile], str | None]:
     """The first of `names` a class reports, if any."""
     return lambda profile: next((name for name in names if name in profile.metrics), None)
 
@@ -144,7 +144,19 @@ def _telemetry(
     group_of: Callable[[Device], list[str]],
     metric_of: Callable[[Profile], str | None],
 ) -> dict[str, MetricSummary]:
-    """A metric's readings over the period per group, one query per class (StoreError when
+    """A metric's readings over the period per group (StoreError as `metric_readings`)."""
+    readings = metric_readings(settings, catalog, devices, period, metric_of)
+    return summaries_by_group(devices, readings, group_of)
+
+
+def metric_readings(
+    settings: Settings,
+    catalog: Catalog,
+    devices: Sequence[Device],
+    period: Period,
+    metric_of: Callable[[Profile], str | None],
+) -> dict[str, MetricSummary]:
+    """A metric's readings over the period per device, one query per class (StoreError when
     the telemetry store cannot answer)."""
     store = open_telemetry_store(settings, catalog.inventory, create_database=False)
     found: dict[str, MetricSummary] = {}
@@ -156,7 +168,7 @@ def _telemetry(
                 found |= store.summaries(device_class, metric, period.start_ms, period.end_ms)
     finally:
         store.close()
-    return summaries_by_group(devices, found, group_of)
+    return found
 
 
 def _figure(summary: MetricSummary | None, which: str) -> float | None:
