@@ -84,7 +84,7 @@ def main() -> int:
                 items = pipeline._take_batch().items  # what the writer takes
                 accepted += len(items)
                 if encode:
-                    "\n".join(encoder.encode(items)).encode()
+                    encoder.encode(items)
         return accepted
 
     accepted = offer(encode=False)

@@ -372,6 +372,7 @@ def main() -> int:
     )
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--max-in-flight", type=int, default=40000)
+    parser.add_argument("--writers", type=int, default=2, help="ingest's store writers")
     parser.add_argument(
         "--before",
         type=Path,
@@ -401,6 +402,7 @@ def main() -> int:
         "IOC_MQTT_PROTOCOL": args.protocol,
         "IOC_BATCH_SIZE": str(args.batch_size),
         "IOC_MAX_IN_FLIGHT": str(args.max_in_flight),
+        "IOC_STORE_WRITERS": str(args.writers),
     }
     broker = MosquittoProcess(workdir / "mosquitto")
     influx = InfluxProcess(workdir / "influxd")

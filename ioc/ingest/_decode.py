@@ -6,6 +6,7 @@ state between messages (duplicates are the pipeline's business).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -85,6 +86,9 @@ class Decoder:
             "event": self._event,
             "status": self._status,
         }
+        # A device's topics are routed once: the same few topics come again and again. Only
+        # good routes are kept (a refusal raises), and at most this many, least recent out.
+        self._routes = functools.lru_cache(maxsize=max(4 * len(self._devices), 65536))(self._route)
 
     def decode(self, topic: str, payload: bytes, retained: bool, now_ms: int) -> DecodeResult:
         """Decode one message received at now_ms (epoch ms)."""
@@ -96,7 +100,7 @@ class Decoder:
                     RejectReason.TOO_LARGE,
                     f"payload is {len(payload)} bytes; the limit is {self._max_payload}",
                 )
-            device_class, device_id, kind, registered = self._route(topic)
+            device_class, device_id, kind, registered = self._routes(topic)
             problems: list[tuple[RejectReason, str]] = []
             item = self._kinds[kind](
                 device_class, device_id, registered, payload, retained, now_ms, problems
@@ -154,19 +158,20 @@ class Decoder:
 
     def _timestamp(self, raw: object, now_ms: int) -> tuple[int, bool]:
         """The message time in epoch ms, and whether it was replaced by the receive time."""
-        if isinstance(raw, bool) or not isinstance(raw, int | str):
-            raise _Reject(
-                RejectReason.BAD_TIMESTAMP, "ts must be epoch milliseconds or an RFC 3339 string"
-            )
-        if isinstance(raw, str):
-            ts_ms = _parse_rfc3339(raw)
-        else:
+        # Exact types (JSON gives no subclasses): a bool is no int here.
+        if type(raw) is int:
             ts_ms = raw
             if not _MIN_TS_MS <= ts_ms <= _MAX_TS_MS:
                 raise _Reject(
                     RejectReason.BAD_TIMESTAMP,
                     f"ts {ts_ms} is not epoch milliseconds between 2000 and 2100",
                 )
+        elif type(raw) is str:
+            ts_ms = _parse_rfc3339(raw)
+        else:
+            raise _Reject(
+                RejectReason.BAD_TIMESTAMP, "ts must be epoch milliseconds or an RFC 3339 string"
+            )
         if abs(ts_ms - now_ms) > self._max_skew_ms:
             return now_ms, True
         return ts_ms, False

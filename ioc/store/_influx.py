@@ -90,13 +90,13 @@ class InfluxStore:
         """Write a batch as line protocol with millisecond timestamps."""
         if not items:
             return
-        body = "\n".join(self._encoder.encode(items))
+        body = self._encoder.encode(items)
         if self._client is not None:
             self._write_v2(body)
         else:
             self._write_v1(body)
 
-    def _write_v2(self, body: str) -> None:
+    def _write_v2(self, body: bytes) -> None:
         try:
             self._write_api.write(
                 bucket=self._db,
@@ -109,11 +109,11 @@ class InfluxStore:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise StoreUnavailable(f"InfluxDB at {self._url} is unreachable: {exc}") from exc
 
-    def _write_v1(self, body: str) -> None:
+    def _write_v1(self, body: bytes) -> None:
         if not self._database_ready:
             self.ensure_database()
         fields = {"db": self._db, "precision": "ms", **self._auth_params}
-        response = self._request("POST", "/write", fields, body.encode())
+        response = self._request("POST", "/write", fields, body)
         if response.status == 404 and "database not found" in response.data.decode(
             errors="replace"
         ):

@@ -110,12 +110,13 @@ def test_rfc3339_timestamps(decoder: Decoder) -> None:
 def test_rejections_say_why(
     decoder: Decoder, topic: str, payload: bytes, reason: RejectReason
 ) -> None:
-    result = decoder.decode(topic, payload, False, NOW_MS)
-    assert result.item is None
-    assert result.rejection is not None
-    assert result.rejection.reason is reason
-    assert result.rejection.payload == payload and result.rejection.topic == topic
-    assert result.rejection.detail
+    for _ in range(2):  # and again, once the decoder has seen the topic (routes are cached)
+        result = decoder.decode(topic, payload, False, NOW_MS)
+        assert result.item is None
+        assert result.rejection is not None
+        assert result.rejection.reason is reason
+        assert result.rejection.payload == payload and result.rejection.topic == topic
+        assert result.rejection.detail
 
 
 def test_out_of_range_detail_names_metric_range_and_unit(decoder: Decoder) -> None:
