@@ -124,7 +124,7 @@ def main() -> int:
     live = LiveState()
     base = tracemalloc.get_traced_memory()[0]
     for reading in readings:
-        live.apply(reading, reading.ts_ms)
+        live.apply(reading)
     live_bytes = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
 

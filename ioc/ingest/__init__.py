@@ -1,7 +1,7 @@
 """Ingest: MQTT messages in, validated and deduplicated telemetry out to the store."""
 
 from ioc.ingest._decode import Decoder, DecodeResult
-from ioc.ingest._live import DeviceState, LiveState
+from ioc.ingest._live import LiveState
 from ioc.ingest._mqtt import MqttConsumer, MqttOptions
 from ioc.ingest._pipeline import Observer, Pipeline, RejectionSink, TelemetrySink
 from ioc.ingest._stats import IngestStats
@@ -9,7 +9,6 @@ from ioc.ingest._stats import IngestStats
 __all__ = [
     "DecodeResult",
     "Decoder",
-    "DeviceState",
     "IngestStats",
     "LiveState",
     "MqttConsumer",

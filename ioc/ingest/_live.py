@@ -1,59 +1,32 @@
-"""Live per-device state: last seen, last values, online or offline."""
+"""Live per-device state: whether each device heard from is online."""
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass, field
-
-from ioc.domain import MetricValue, Reading, StatusChange, TelemetryItem
-
-
-@dataclass(slots=True)
-class DeviceState:
-    """What ingest last heard from one device."""
-
-    device_id: str
-    device_class: str
-    registered: bool
-    last_seen_ms: int = 0
-    last_ts_ms: int = 0
-    online: bool | None = None
-    values: dict[str, MetricValue] = field(default_factory=dict)
+from ioc.domain import StatusChange, TelemetryItem
 
 
 class LiveState:
-    """The latest state of every device heard from; updated by ingest, read by later stages."""
+    """Each device's last word, online or offline; updated by ingest, read by its status line.
+
+    The wall's figures come from the rules and the alerts; ingest keeps only what its own
+    status line shows, since this runs once per message."""
 
     def __init__(self) -> None:
-        self._devices: dict[str, DeviceState] = {}
-        self._lock = threading.Lock()
+        self._online: dict[str, bool] = {}
 
-    def apply(self, item: TelemetryItem, received_ms: int) -> None:
-        """Fold one accepted item into the device's state."""
-        state = self._devices.get(item.device_id)
-        if state is None:
-            state = DeviceState(item.device_id, item.device_class, item.registered)
-            with self._lock:
-                self._devices[item.device_id] = state
-        state.last_seen_ms = received_ms
-        if type(item) is StatusChange:
-            state.online = item.online
-            return
-        # Telemetry or an event proves the device is up, whatever its retained status said.
-        state.online = True
-        if type(item) is Reading and item.ts_ms >= state.last_ts_ms:
-            state.last_ts_ms = item.ts_ms
-            state.values.update(item.metrics)
+    def apply(self, item: TelemetryItem) -> None:
+        """Fold one accepted item into the device's state: telemetry or an event proves the
+        device is up, whatever its retained status said."""
+        self._online[item.device_id] = item.online if type(item) is StatusChange else True
 
-    def get(self, device_id: str) -> DeviceState | None:
-        """One device's state, if it has been heard from."""
-        return self._devices.get(device_id)
+    def online(self, device_id: str) -> bool | None:
+        """Whether the device is online; None if it has not been heard from."""
+        return self._online.get(device_id)
 
     def online_count(self) -> int:
         """Devices whose last word was telemetry, an event or `online`."""
-        with self._lock:
-            states = list(self._devices.values())
-        return sum(1 for state in states if state.online)
+        # list() copies in one C call, so ingest adding a device meanwhile cannot upset it.
+        return sum(list(self._online.values()))
 
     def __len__(self) -> int:
-        return len(self._devices)
+        return len(self._online)

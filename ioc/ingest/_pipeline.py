@@ -69,20 +69,19 @@ class _RecentSequences:
 
     def __init__(self, per_device: int = 32) -> None:
         self._per_device = per_device
-        self._seen: dict[str, tuple[set[tuple[int, int]], deque[tuple[int, int]]]] = {}
+        # Per device, a dict used as an ordered set: oldest first, one lookup per message.
+        self._seen: dict[str, dict[tuple[int, int], None]] = {}
 
     def is_duplicate(self, device_id: str, seq: int, ts_ms: int) -> bool:
-        entry = self._seen.get(device_id)
-        if entry is None:
-            entry = self._seen[device_id] = (set(), deque())
-        seen, order = entry
+        seen = self._seen.get(device_id)
+        if seen is None:
+            seen = self._seen[device_id] = {}
         key = (seq, ts_ms)
         if key in seen:
             return True
-        seen.add(key)
-        order.append(key)
-        if len(order) > self._per_device:
-            seen.discard(order.popleft())
+        seen[key] = None
+        if len(seen) > self._per_device:
+            del seen[next(iter(seen))]
         return False
 
 
@@ -157,7 +156,7 @@ class Pipeline:
                 stats.unregistered += 1
             if not isinstance(item, StatusChange) and item.ts_adjusted:
                 stats.ts_adjusted += 1
-            self.live.apply(item, now)
+            self.live.apply(item)
             for observer in self._observers:
                 observer(item)
             # A retained status replayed at subscribe time is old news: state only, no point.

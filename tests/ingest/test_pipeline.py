@@ -175,14 +175,16 @@ def test_backpressure_blocks_the_producer_at_the_bound(decoder: Decoder) -> None
     assert acked == [0, 1, 2, 3, 4, 5] and pipeline.stats.backpressure_waits == 1
 
 
-def test_live_state_tracks_last_values_and_status(decoder: Decoder) -> None:
+def test_live_state_follows_each_devices_last_word(decoder: Decoder) -> None:
     pipeline = _pipeline(decoder, MemorySink(), MemoryDeadLetters())
+    assert pipeline.live.online("bts-QT-00001") is None
     pipeline.offer(*_message("bts-QT-00001", 1, NOW_MS, 25.0), False, 1)
-    pipeline.offer(*_message("bts-QT-00001", 2, NOW_MS - 1000, 99.0), False, 2)  # older, late
-    state = pipeline.live.get("bts-QT-00001")
-    assert state is not None and state.values == {"temp_c": 25.0} and state.online
+    pipeline.offer(*_message("bts-QT-00002", 1, NOW_MS, 25.0), False, 2)
+    assert pipeline.live.online("bts-QT-00001") is True and pipeline.live.online_count() == 2
     pipeline.offer("ioc/bts/bts-QT-00001/status", b"offline", False, 3)
-    assert pipeline.live.get("bts-QT-00001").online is False  # type: ignore[union-attr]
+    assert pipeline.live.online("bts-QT-00001") is False and pipeline.live.online_count() == 1
+    pipeline.offer(*_message("bts-QT-00001", 2, NOW_MS, 25.0), False, 4)  # up again
+    assert pipeline.live.online("bts-QT-00001") is True and len(pipeline.live) == 2
 
 
 def test_retained_status_updates_state_but_is_not_stored(decoder: Decoder) -> None:
@@ -192,7 +194,7 @@ def test_retained_status_updates_state_but_is_not_stored(decoder: Decoder) -> No
     pipeline.offer("ioc/bts/bts-QT-00002/status", b"offline", False, 2)
     pipeline.flush(lambda _tokens: None)
     assert [i.device_id for i in sink.items] == ["bts-QT-00002"]
-    assert pipeline.live.get("bts-QT-00001").online is True  # type: ignore[union-attr]
+    assert pipeline.live.online("bts-QT-00001") is True
 
 
 def test_a_decoder_bug_becomes_a_rejection_not_a_poison_message() -> None:
