@@ -95,7 +95,7 @@ class IngestService:
             or mqtt_options(
                 settings, settings.mqtt_client_id, ack_on_receipt, settings.mqtt_shared_group
             ),
-            self.pipeline.offer,
+            self.pipeline.offer_many,
         )
         self._seen_received = 0
         self._settled_since = time.monotonic()

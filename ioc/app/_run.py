@@ -30,7 +30,7 @@ from ioc.app._stores import open_dead_letters, open_telemetry_store
 from ioc.app._supervisor import Managed, Service, Supervisor, ticker
 from ioc.config import Settings
 from ioc.domain import Clock, now_ms
-from ioc.ingest import MqttConsumer, Observer
+from ioc.ingest import Message, MqttConsumer, Observer
 from ioc.state import DeadLetterLog, connect_state
 from ioc.store import TelemetryStore
 
@@ -267,14 +267,16 @@ def _rules_consumer(settings: Settings, catalog: Catalog, rules: RulesService) -
     """`ioc rules` alone: its own subscription, decoded as ingest does, nothing stored."""
     decoder = build_decoder(settings, catalog)
 
-    def on_message(topic: str, payload: bytes, retained: bool, _token: object) -> None:
-        item = decoder.decode(topic, payload, retained, now_ms()).item
-        if item is not None:
-            rules.observe(item)
+    def on_messages(messages: list[Message]) -> None:
+        now = now_ms()
+        for topic, payload, retained, _token in messages:
+            item = decoder.decode(topic, payload, retained, now).item
+            if item is not None:
+                rules.observe(item)
 
     # Never in the ingest group: the rules follow all telemetry.
     options = mqtt_options(settings, f"{settings.mqtt_client_id}-rules", True, shared_group=None)
-    return MqttConsumer(options, on_message)
+    return MqttConsumer(options, on_messages)
 
 
 def _leader_consumer(
@@ -285,16 +287,18 @@ def _leader_consumer(
     session keeps it for the next leader); such a node does not connect again either."""
     decoder = build_decoder(settings, catalog)
 
-    def on_message(topic: str, payload: bytes, retained: bool, token: object) -> None:
+    def on_messages(messages: list[Message]) -> None:
         if not leadership.acting():
             return
-        item = decoder.decode(topic, payload, retained, now_ms()).item
-        if item is not None:
-            rules.observe(item)
-        consumer.acknowledge([token])
+        now = now_ms()
+        for topic, payload, retained, _token in messages:
+            item = decoder.decode(topic, payload, retained, now).item
+            if item is not None:
+                rules.observe(item)
+        consumer.acknowledge([token for _topic, _payload, _retained, token in messages])
 
     options = mqtt_options(settings, f"{settings.mqtt_client_id}-rules", False, shared_group=None)
-    consumer = MqttConsumer(options, on_message, admit=leadership.acting)
+    consumer = MqttConsumer(options, on_messages, admit=leadership.acting)
     return consumer
 
 

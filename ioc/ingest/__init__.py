@@ -3,7 +3,7 @@
 from ioc.ingest._decode import Decoder, DecodeResult
 from ioc.ingest._live import LiveState
 from ioc.ingest._mqtt import MqttConsumer, MqttOptions
-from ioc.ingest._pipeline import Observer, Pipeline, RejectionSink, TelemetrySink
+from ioc.ingest._pipeline import Message, Observer, Pipeline, RejectionSink, TelemetrySink
 from ioc.ingest._stats import IngestStats
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "Decoder",
     "IngestStats",
     "LiveState",
+    "Message",
     "MqttConsumer",
     "MqttOptions",
     "Observer",

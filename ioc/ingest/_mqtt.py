@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -17,7 +17,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from ioc.broker import log_in
 from ioc.config import BrokerAddress
-from ioc.ingest._paho import BufferedClient
+from ioc.ingest._paho import BufferedClient, Publish
+from ioc.ingest._pipeline import Message
 
 log = logging.getLogger("ioc.ingest.mqtt")
 
@@ -50,7 +51,8 @@ class MqttOptions:
         return f"$share/{self.shared_group}/{topic}" if self.shared_group else topic
 
 
-MessageHandler = Callable[[str, bytes, bool, object], None]
+# Called with the messages of one read from the socket, in the order they came.
+MessageHandler = Callable[[list[Message]], None]
 
 
 class MqttConsumer:
@@ -76,7 +78,7 @@ class MqttConsumer:
         self.ended = False  # no longer connecting: adopted and lost, or not admitted
         v5 = options.broker.protocol == "5"
         self._client = BufferedClient(
-            on_publish_packet=self._on_publish_packet,
+            on_publishes=self._on_publishes,
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=options.broker.client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
@@ -153,16 +155,14 @@ class MqttConsumer:
             time.sleep(0.01)
         self._client.loop_stop()
 
-    def acknowledge(self, tokens: list[object]) -> None:
+    def acknowledge(self, tokens: list[int]) -> None:
         """PUBACK the messages of a stored batch, if they came on the current connection."""
         if self._options.ack_on_receipt:
             return
-        generation = self._generation
         # A message from an earlier connection will be redelivered; its old id is void.
+        generation = self._generation << 16
         self._client.ack_many(
-            mid
-            for token_generation, mid in cast(list[tuple[int, int]], tokens)
-            if mid and token_generation == generation
+            token & 0xFFFF for token in tokens if token & 0xFFFF and token & ~0xFFFF == generation
         )
 
     def _on_connect(
@@ -264,8 +264,13 @@ class MqttConsumer:
         """Whether its network thread runs (and so reconnects when the connection drops)."""
         return self._client._thread is not None  # paho's own record of its loop thread
 
-    def _on_publish_packet(self, topic: bytes, payload: bytes, retained: bool, mid: int) -> None:
+    def _on_publishes(self, publishes: list[Publish]) -> None:
+        # A token is the connection's generation and the message id (0 for QoS 0) in one int.
+        generation = self._generation << 16
         # Brokers refuse topics that are not UTF-8, but a bad one must not kill the loop.
         self._handle(
-            topic.decode("utf-8", errors="replace"), payload, retained, (self._generation, mid)
+            [
+                (topic.decode("utf-8", "replace"), payload, retained, generation | mid)
+                for topic, payload, retained, mid in publishes
+            ]
         )

@@ -30,7 +30,9 @@ _READ_CHUNK = 65536
 _PUBACK_FORMAT = struct.Struct("!BBH")
 
 # topic, payload, retained, message id (0 for QoS 0)
-PublishHandler = Callable[[bytes, bytes, bool, int], None]
+Publish = tuple[bytes, bytes, bool, int]
+# Called with the PUBLISH packets of one read, in order.
+PublishHandler = Callable[[list[Publish]], None]
 
 
 def _in_packet(command: int = 0, length: int = 0, body: bytes | bytearray = b"") -> Any:
@@ -50,9 +52,9 @@ def _in_packet(command: int = 0, length: int = 0, body: bytes | bytearray = b"")
 class BufferedClient(mqtt.Client):
     """A paho Client that parses PUBLISH packets in bulk and acknowledges them in bulk."""
 
-    def __init__(self, *args: Any, on_publish_packet: PublishHandler, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, on_publishes: PublishHandler, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._on_publish_packet = on_publish_packet
+        self._on_publishes = on_publishes
         self._read_buffer = bytearray()
         self._read_buffer_socket: object = None
 
@@ -85,7 +87,7 @@ class BufferedClient(mqtt.Client):
         size = len(buffer)
         position = 0
         v5 = self._protocol == mqtt.MQTTv5
-        auto_ack = not self._manual_ack
+        publishes: list[Publish] = []
         try:
             while position + 2 <= size:
                 command = buffer[position]
@@ -107,25 +109,38 @@ class BufferedClient(mqtt.Client):
                         if cursor < 0:
                             raise MalformedPacket("PUBLISH properties run past the packet")
                         cursor += properties_length
-                    self._on_publish_packet(
-                        bytes(buffer[body + 2 : topic_end]),
-                        bytes(buffer[cursor:end]),
-                        bool(command & 0x01),
-                        mid,
+                    publishes.append(
+                        (
+                            bytes(buffer[body + 2 : topic_end]),
+                            bytes(buffer[cursor:end]),
+                            bool(command & 0x01),
+                            mid,
+                        )
                     )
-                    if mid and auto_ack:
-                        self.ack_many((mid,))
                 else:
+                    # What came before a control packet is handed over first: a DISCONNECT
+                    # or CONNACK starts another connection, where those message ids are void.
+                    self._hand_over(publishes)
                     result = self._paho_handle(command, length, buffer[body:end])
                     if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
                         position = end
                         return result
                 position = end
+            self._hand_over(publishes)
         except (MalformedPacket, IndexError):
+            self._hand_over(publishes)  # the good packets before the bad one
             return MQTTErrorCode.MQTT_ERR_PROTOCOL
         finally:
             del buffer[:position]
         return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _hand_over(self, publishes: list[Publish]) -> None:
+        if not publishes:
+            return
+        self._on_publishes(publishes[:])
+        if not self._manual_ack:
+            self.ack_many(mid for _topic, _payload, _retained, mid in publishes if mid)
+        publishes.clear()
 
     def _paho_handle(self, command: int, length: int, body: bytearray) -> MQTTErrorCode:
         """Let paho handle a control packet exactly as its own reader would have."""

@@ -36,7 +36,9 @@ from ioc.ingest._stats import IngestStats
 
 log = logging.getLogger("ioc.ingest")
 
-AckToken = object
+AckToken = int  # opaque here: the consumer's handle to acknowledge a message with
+# topic, payload, retained, token: one message as the consumer hands it over
+Message = tuple[str, bytes, bool, AckToken]
 _T = TypeVar("_T")
 Observer = Callable[[TelemetryItem], None]
 
@@ -58,7 +60,7 @@ class RejectionSink(Protocol):
 @dataclass(slots=True)
 class _Batch:
     items: list[TelemetryItem] = field(default_factory=list)
-    sources: list[tuple[str, bytes]] = field(default_factory=list)
+    sources: list[Message] = field(default_factory=list)  # each item's message
     rejections: list[Rejection] = field(default_factory=list)
     tokens: list[AckToken] = field(default_factory=list)
     opened_at: float = 0.0
@@ -130,52 +132,69 @@ class Pipeline:
 
     def offer(self, topic: str, payload: bytes, retained: bool, token: AckToken) -> None:
         """Take one message; blocks while too many messages wait for the store."""
+        self.offer_many([(topic, payload, retained, token)])
+
+    def offer_many(self, messages: list[Message]) -> None:
+        """Take messages in the order they came; blocks while taking them would leave more
+        than `max_pending` (or, if they are more, more than they) waiting for the store."""
         now = self._now_ms()
         stats = self.stats
-        stats.received += 1
-        try:
-            result = self._decoder.decode(topic, payload, retained, now)
-        except Exception as exc:  # a decoder bug must not make a poison message
-            log.exception("decoder failed on a message from %r", topic[:200])
-            result = DecodeResult(
-                None, Rejection(RejectReason.INTERNAL_ERROR, repr(exc)[:500], topic, payload, now)
-            )
-        item = result.item
-        if (
-            type(item) is Reading
-            and item.seq is not None
-            and self._recent.is_duplicate(item.device_id, item.seq, item.ts_ms)
-        ):
-            stats.duplicates += 1
-            # A redelivery: its rejections, if any, were recorded the first time.
-            item, result = None, DecodeResult(None, None)
-        store_it = False
-        if item is not None:
-            stats.accepted += 1
-            if not item.registered:
-                stats.unregistered += 1
-            if not isinstance(item, StatusChange) and item.ts_adjusted:
-                stats.ts_adjusted += 1
-            self.live.apply(item)
-            for observer in self._observers:
-                observer(item)
-            # A retained status replayed at subscribe time is old news: state only, no point.
-            store_it = not (type(item) is StatusChange and item.retained)
+        stats.received += len(messages)
+        decode = self._decoder.decode
+        items: list[TelemetryItem] = []
+        sources: list[Message] = []
+        rejections: list[Rejection] = []
+        for message in messages:
+            topic, payload, retained, _token = message
+            try:
+                result = decode(topic, payload, retained, now)
+            except Exception as exc:  # a decoder bug must not make a poison message
+                log.exception("decoder failed on a message from %r", topic[:200])
+                result = DecodeResult(
+                    None,
+                    Rejection(RejectReason.INTERNAL_ERROR, repr(exc)[:500], topic, payload, now),
+                )
+            item = result.item
+            if item is not None:
+                if (
+                    type(item) is Reading
+                    and item.seq is not None
+                    and self._recent.is_duplicate(item.device_id, item.seq, item.ts_ms)
+                ):
+                    # A redelivery: its rejections, if any, were recorded the first time.
+                    stats.duplicates += 1
+                    continue
+                stats.accepted += 1
+                if not item.registered:
+                    stats.unregistered += 1
+                if isinstance(item, StatusChange):
+                    # A retained status replayed at subscribe time is old news: state only.
+                    store_it = not item.retained
+                else:
+                    store_it = True
+                    if item.ts_adjusted:
+                        stats.ts_adjusted += 1
+                self.live.apply(item)
+                for observer in self._observers:
+                    observer(item)
+                if store_it:
+                    items.append(item)
+                    sources.append(message)
+            if result.rejection is not None:
+                rejections.append(result.rejection)
         with self._lock:
-            if self._pending >= self._max_pending:
+            if self._pending and self._pending + len(messages) > self._max_pending:
                 stats.backpressure_waits += 1
-                while self._pending >= self._max_pending:
+                while self._pending and self._pending + len(messages) > self._max_pending:
                     self._ready.wait()
             batch = self._batch
             if not batch.tokens:
                 batch.opened_at = time.monotonic()
-            batch.tokens.append(token)
-            self._pending += 1
-            if store_it and item is not None:
-                batch.items.append(item)
-                batch.sources.append((topic, payload))
-            if result.rejection is not None:
-                batch.rejections.append(result.rejection)
+            batch.tokens += [token for _topic, _payload, _retained, token in messages]
+            self._pending += len(messages)
+            batch.items += items
+            batch.sources += sources
+            batch.rejections += rejections
             if len(batch.tokens) >= self._batch_size:
                 self._ready.notify_all()
 
@@ -283,9 +302,7 @@ class Pipeline:
         self.stats.count_stored(len(batch.items) - len(refused), time.monotonic() - started)
         return True
 
-    def _write(
-        self, items: list[TelemetryItem], sources: list[tuple[str, bytes]]
-    ) -> list[Rejection]:
+    def _write(self, items: list[TelemetryItem], sources: list[Message]) -> list[Rejection]:
         """Write items; halve a refused batch until the refused items are isolated."""
         if not items:
             return []
@@ -294,7 +311,7 @@ class Pipeline:
             return []
         except Refused as exc:
             if len(items) == 1:
-                topic, payload = sources[0]
+                topic, payload, _retained, _token = sources[0]
                 return [
                     Rejection(RejectReason.STORE_REJECTED, str(exc), topic, payload, self._now_ms())
                 ]

@@ -38,9 +38,7 @@ def test_every_publish_is_delivered_once_in_order_however_the_stream_is_cut(
         client_id="t",
         protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
         manual_ack=True,
-        on_publish_packet=lambda topic, payload, retain, mid: received.append(
-            (topic, payload, retain, mid)
-        ),
+        on_publishes=received.extend,
     )
     stream = b"".join(
         publish_packet(topic, payload, qos, mid, retain, properties if v5 else None)

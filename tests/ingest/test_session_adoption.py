@@ -8,7 +8,7 @@ import socket
 
 from ioc.broker import MosquittoProcess
 from ioc.config import BrokerAddress
-from ioc.ingest import MqttConsumer, MqttOptions
+from ioc.ingest import Message, MqttConsumer, MqttOptions
 from tests.support.mqtt import publish_all, wait_until
 
 TOPIC = "ioc/bts/bts-QT-00001/telemetry"
@@ -23,10 +23,10 @@ class Member:
             BrokerAddress("127.0.0.1", port, client_id), "ioc", shared_group="ingest", adopt=adopt
         )
 
-        def keep(_topic: str, payload: bytes, _retained: bool, token: object) -> None:
-            self.got.append(int(payload))
+        def keep(messages: list[Message]) -> None:
+            self.got += [int(payload) for _topic, payload, _retained, _token in messages]
             if acknowledge:
-                self.consumer.acknowledge([token])
+                self.consumer.acknowledge([token for *_message, token in messages])
 
         self.consumer = MqttConsumer(options, keep)
         self.consumer.start()
