@@ -165,8 +165,10 @@ def measure_ingest(
     the nodes of a cluster are); on a locked broker the load generator (and the readiness
     check) log in as `publisher`."""
     env = _ingest_env(broker, influx, workdir, settings)
-    if code is not None:  # another checkout's ioc, found before the installed one
-        env["PYTHONPATH"] = str(code)
+    # This checkout's ioc (or another's), found before the installed one: a bench run from a
+    # snapshot of the tree measures that snapshot, whatever is edited meanwhile.
+    code = code or ROOT
+    env["PYTHONPATH"] = str(code)
     client_ids = [f"bench-ingest-{n}" for n in range(ingestors)]
     if ingestors > 1:
         env["IOC_MQTT_SHARED_GROUP"] = "bench"
@@ -290,10 +292,13 @@ def measure_backlog(
 ) -> IngestRun:
     """The messages queued in ingest's broker session while it is away, then `ioc ingest`
     started: messages/s from its start (Python's start-up included) until the last is stored."""
-    env = _ingest_env(broker, influx, workdir, settings) | {"IOC_MQTT_CLIENT_ID": "bench-backlog"}
+    env = _ingest_env(broker, influx, workdir, settings) | {
+        "IOC_MQTT_CLIENT_ID": "bench-backlog",
+        "PYTHONPATH": str(ROOT),
+    }
     status = (messages[0][0].rsplit("/", 1)[0] + "/status", b"online")
     command = [sys.executable, "-m", "ioc", "ingest"]
-    first = subprocess.Popen(command, env=env)  # its session and subscription stay on the broker
+    first = subprocess.Popen(command, env=env, cwd=ROOT)  # its session stays on the broker
     try:
         wait_until(lambda: _stores_one(broker, influx, status), 60, "ingest storing")
     finally:
@@ -302,7 +307,7 @@ def measure_backlog(
     LoadGenerator(broker.port, messages, "bench-backlog-load").run()  # all queued for ingest
     written_before = points_written(influx)
     started = time.monotonic()
-    ingest = subprocess.Popen(command, env=env)
+    ingest = subprocess.Popen(command, env=env, cwd=ROOT)
     try:
         elapsed = _until_written(influx, len(messages), written_before, started, 900)
         used = cpu_seconds(ingest.pid)

@@ -30,6 +30,7 @@ def open_telemetry_store(
         org=settings.influx_org,
         username=settings.influx_username,
         password=settings.influx_password.get_secret_value() if settings.influx_password else None,
+        compress=settings.influx_gzip,
     )
     if create_database and settings.influx_api.value == "v1":
         store.ensure_database()

@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     influx_org: str | None = None
     influx_username: str | None = None
     influx_password: SecretStr | None = None
+    # gzip each write: worth its CPU only where the link to InfluxDB is slow (docs/operations.md)
+    influx_gzip: bool = False
 
     state_url: str | None = None
     # A cluster (PostgreSQL state only): each `ioc run` names itself; the leader holds a lease

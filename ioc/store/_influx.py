@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -63,8 +64,11 @@ class InfluxStore:
         org: str | None = None,
         username: str | None = None,
         password: str | None = None,
+        compress: bool = False,
     ) -> None:
+        """`compress`: gzip each write (level 1: most of the saving for little CPU)."""
         self._url = url.rstrip("/")
+        self._compress = compress
         self._db = database
         self._api = api
         self._encoder = LineEncoder(area_tags)
@@ -80,7 +84,12 @@ class InfluxStore:
         self._database_ready = False
         if api == "v2":
             self._client = InfluxDBClient(
-                url=self._url, token=token or "", org=self._org, timeout=30_000, retries=False
+                url=self._url,
+                token=token or "",
+                org=self._org,
+                timeout=30_000,
+                retries=False,
+                enable_gzip=compress,
             )
             self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
 
@@ -113,7 +122,11 @@ class InfluxStore:
         if not self._database_ready:
             self.ensure_database()
         fields = {"db": self._db, "precision": "ms", **self._auth_params}
-        response = self._request("POST", "/write", fields, body)
+        headers = None
+        if self._compress:
+            body = gzip.compress(body, compresslevel=1)
+            headers = {"Content-Encoding": "gzip"}
+        response = self._request("POST", "/write", fields, body, headers)
         if response.status == 404 and "database not found" in response.data.decode(
             errors="replace"
         ):
@@ -129,11 +142,18 @@ class InfluxStore:
         self._database_ready = True
 
     def _request(
-        self, method: str, path: str, fields: dict[str, str], body: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        fields: dict[str, str],
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> urllib3.BaseHTTPResponse:
         url = self._url + path + "?" + urlencode(fields)
         try:
-            return self._http.request(method, url, body=body, headers=self._headers)
+            return self._http.request(
+                method, url, body=body, headers=self._headers | (headers or {})
+            )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise StoreUnavailable(f"InfluxDB at {self._url} is unreachable: {exc}") from exc
 

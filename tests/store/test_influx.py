@@ -32,21 +32,28 @@ def _tags(device_id: str) -> dict[str, str] | None:
     return HOSTILE_TAGS if device_id != "ghost" else None
 
 
-@pytest.fixture(params=["v1", "v2"])
+@pytest.fixture(params=["v1", "v2", "v1 gzip", "v2 gzip"])
 def store(
     request: pytest.FixtureRequest,
     influxd: InfluxProcess,
     v2_forwarder: V2Forwarder,
     influx_db: str,
 ) -> Iterator[InfluxStore]:
-    """A store in each write mode on a fresh database."""
-    if request.param == "v1":
+    """A store in each write mode on a fresh database; gzip ones write through the forwarder,
+    which notes each write's encoding."""
+    api, _, compress = request.param.partition(" ")
+    influxd.query(f'CREATE DATABASE "{influx_db}"')
+    if api == "v1" and not compress:
         store = InfluxStore(influxd.url, influx_db, "v1", _tags)
-        store.ensure_database()
     else:
-        influxd.query(f'CREATE DATABASE "{influx_db}"')
-        store = InfluxStore(v2_forwarder.url, influx_db, "v2", _tags, token=V2_TOKEN, org="ioc")
+        store = InfluxStore(
+            v2_forwarder.url, influx_db, api, _tags, token=V2_TOKEN, org="ioc",
+            compress=bool(compress),
+        )  # fmt: skip
+    v2_forwarder.encodings.clear()
     yield store
+    if compress:
+        assert v2_forwarder.encodings and set(v2_forwarder.encodings) == {"gzip"}
     store.close()
 
 

@@ -102,6 +102,8 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 class V2Forwarder:
     """Speaks enough of InfluxDB 2.x for influxdb-client: /api/v2/write -> 1.x /write.
 
+    It also passes 1.x writes on, so a test can see what either write path sent.
+
     It checks the token like 2.x does (401) and answers 404 for a bucket that does not exist
     as a 1.x database, so the store's error handling meets realistic answers.
     """
@@ -111,6 +113,7 @@ class V2Forwarder:
         self.token = token
         self.port = free_port()
         self.writes = 0
+        self.encodings: list[str] = []  # each write's Content-Encoding
         forwarder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -152,6 +155,11 @@ class V2Forwarder:
                     precision = query.get("precision", "ns")
                     target = f"/write?{urlencode({'db': bucket, 'precision': precision})}"
                     forwarder.writes += 1
+                    forwarder.encodings.append(self.headers.get("Content-Encoding", "identity"))
+                elif parts.path == "/write":  # 1.x, passed on as it is (behind the token check)
+                    target = "/write?" + parts.query
+                    forwarder.writes += 1
+                    forwarder.encodings.append(self.headers.get("Content-Encoding", "identity"))
                 elif parts.path == "/query":
                     target = "/query?" + parts.query
                 else:
