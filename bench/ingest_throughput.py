@@ -381,6 +381,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--max-in-flight", type=int, default=40000)
     parser.add_argument("--writers", type=int, default=2, help="ingest's store writers")
+    parser.add_argument("--gzip", action="store_true", help="ingest compresses its writes")
     parser.add_argument(
         "--before",
         type=Path,
@@ -411,6 +412,7 @@ def main() -> int:
         "IOC_BATCH_SIZE": str(args.batch_size),
         "IOC_MAX_IN_FLIGHT": str(args.max_in_flight),
         "IOC_STORE_WRITERS": str(args.writers),
+        "IOC_INFLUX_GZIP": "true" if args.gzip else "false",
     }
     broker = MosquittoProcess(workdir / "mosquitto")
     influx = InfluxProcess(workdir / "influxd")
