@@ -175,6 +175,29 @@ def test_backpressure_blocks_the_producer_at_the_bound(decoder: Decoder) -> None
     assert acked == [0, 1, 2, 3, 4, 5] and pipeline.stats.backpressure_waits == 1
 
 
+def test_a_read_is_taken_whole_once_it_fits_under_the_bound(decoder: Decoder) -> None:
+    """The consumer hands over a socket read at once: it waits until all of it fits, and one
+    larger than the bound itself is taken once nothing else waits (never a deadlock)."""
+    pipeline = _pipeline(decoder, MemorySink(), MemoryDeadLetters(), batch_size=1000, max_pending=5)
+
+    def read(seqs: range) -> list[tuple[str, bytes, bool, int]]:
+        return [(*_message("bts-QT-00001", seq, NOW_MS + seq), False, seq) for seq in seqs]
+
+    acked: list[object] = []
+    pipeline.offer_many(read(range(3)))
+    for waiting in (read(range(3, 6)), read(range(6, 14))):  # 3 + 3 > 5; then 8 > 5 alone
+        blocked = threading.Thread(target=pipeline.offer_many, args=(waiting,))
+        blocked.start()
+        blocked.join(0.3)
+        assert blocked.is_alive(), "the read should wait for the store"
+        pipeline.flush(acked.extend)
+        blocked.join(5)
+        assert not blocked.is_alive()
+    pipeline.flush(acked.extend)
+    assert acked == list(range(14)) and pipeline.pending == 0
+    assert pipeline.stats.backpressure_waits == 2
+
+
 def test_live_state_follows_each_devices_last_word(decoder: Decoder) -> None:
     pipeline = _pipeline(decoder, MemorySink(), MemoryDeadLetters())
     assert pipeline.live.online("bts-QT-00001") is None
