@@ -412,8 +412,9 @@ def main() -> int:
         "IOC_BATCH_SIZE": str(args.batch_size),
         "IOC_MAX_IN_FLIGHT": str(args.max_in_flight),
         "IOC_STORE_WRITERS": str(args.writers),
-        "IOC_INFLUX_GZIP": "true" if args.gzip else "false",
     }
+    if args.gzip:  # only when asked: a --before checkout may not know the setting
+        settings["IOC_INFLUX_GZIP"] = "true"
     broker = MosquittoProcess(workdir / "mosquitto")
     influx = InfluxProcess(workdir / "influxd")
     broker.start()
