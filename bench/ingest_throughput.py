@@ -439,20 +439,10 @@ def main() -> int:
                 args.skip_nodered = True
             if not args.skip_nodered:
                 red = measure_nodered(broker, influx, messages, workdir)
-                print(
-                    f"  Node-RED batched flow into InfluxDB:    {red.rate:10,.0f} msg/s "
-                    f"({_loss(red.stored, len(messages))}), "
-                    f"{red.ingest_cpu_s / len(messages) * 1e6:.1f} µs CPU/msg",
-                    flush=True,
-                )
+                _print_run("Node-RED batched flow into InfluxDB:   ", red, len(messages), "")
             influx.query('DROP DATABASE "ingest"')
             ioc = measure_ingest(broker, influx, messages, workdir, settings, profile=args.profile)
-            print(
-                f"  ioc end to end into InfluxDB:           {ioc.rate:10,.0f} msg/s "
-                f"({_loss(ioc.stored, len(messages))}), "
-                f"{ioc.ingest_cpu_s / len(messages) * 1e6:.1f} µs ingest CPU/msg",
-                flush=True,
-            )
+            _print_run("ioc end to end into InfluxDB:          ", ioc, len(messages))
             line = (
                 f"  run {run}: ioc/influxd direct {ioc.rate / influx_rate:.2f}x, "
                 f"ioc/broker {ioc.rate / broker_rate:.2f}x"
@@ -460,12 +450,7 @@ def main() -> int:
             if args.before is not None:
                 influx.query('DROP DATABASE "ingest"')
                 old = measure_ingest(broker, influx, messages, workdir, settings, code=args.before)
-                print(
-                    f"  ioc before ({args.before.name}):  {old.rate:16,.0f} msg/s "
-                    f"({_loss(old.stored, len(messages))}), "
-                    f"{old.ingest_cpu_s / len(messages) * 1e6:.1f} µs ingest CPU/msg",
-                    flush=True,
-                )
+                _print_run(f"ioc before ({args.before.name}):".ljust(39), old, len(messages))
                 line += (
                     f", ioc CPU per message {ioc.ingest_cpu_s / old.ingest_cpu_s:.2f}x before's"
                     f", msg/s {ioc.rate / old.rate:.2f}x before's"
@@ -500,6 +485,14 @@ def main() -> int:
         influx.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def _print_run(label: str, run: IngestRun, sent: int, whose: str = "ingest ") -> None:
+    print(
+        f"  {label} {run.rate:10,.0f} msg/s ({_loss(run.stored, sent)}), "
+        f"{run.ingest_cpu_s / sent * 1e6:.1f} µs {whose}CPU/msg",
+        flush=True,
+    )
 
 
 def _loss(stored: int, sent: int) -> str:
