@@ -14,17 +14,11 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ioc.alerts import MqttAlertPublisher
-from ioc.app._api import ApiServer, api_context, stage_metrics
 from ioc.app._catalog import Catalog
 from ioc.app._cluster import ClusterNode, EmbeddedStateLock, ingest_client_id
 from ioc.app._ingest import IngestService, build_decoder, mqtt_options
-from ioc.app._leadership import Leadership
-from ioc.app._notify import NotifyService, build_senders, load_notifications
-from ioc.app._rules import RulesService
-from ioc.app._ruleset import load_rule_set, pid_file
 from ioc.app._status import StatusLine
 from ioc.app._stores import open_dead_letters, open_telemetry_store
 from ioc.app._supervisor import Managed, Service, Supervisor, ticker
@@ -33,6 +27,14 @@ from ioc.domain import Clock, now_ms
 from ioc.ingest import Message, MqttConsumer, Observer
 from ioc.state import DeadLetterLog, connect_state
 from ioc.store import TelemetryStore
+
+# The rules, the notifier and the API are imported where a process adds them: `ioc ingest`
+# starts without them (over a second of start-up, which a restart after an outage would add
+# to the time the wall waits for the backlog).
+if TYPE_CHECKING:
+    from ioc.app._api import ApiServer
+    from ioc.app._leadership import Leadership
+    from ioc.app._rules import RulesService
 
 log = logging.getLogger("ioc.app")
 
@@ -57,6 +59,8 @@ class Stages:
         """The rules running in this process now (on a cluster, only while it leads)."""
         if self.cluster is None:
             return self.rules
+        from ioc.app._rules import RulesService
+
         running = (s for s in self.cluster.leader_services if isinstance(s, RulesService))
         return next(running, None)
 
@@ -95,6 +99,10 @@ def add_rules(
     stages: Stages, settings: Settings, catalog: Catalog, clock: Clock = now_ms
 ) -> RulesService:
     """The alert publisher, the rules, and the notifier when a notification file is set."""
+    from ioc.alerts import MqttAlertPublisher
+    from ioc.app._notify import NotifyService, build_senders, load_notifications
+    from ioc.app._rules import RulesService
+
     publisher = MqttAlertPublisher(
         settings.broker_address(f"{settings.mqtt_client_id}-alerts"), settings.topic_prefix
     )
@@ -110,6 +118,7 @@ def add_rules(
 
 def add_api(stages: Stages, settings: Settings, catalog: Catalog) -> ApiServer:
     """The API and the wall, with /metrics of the stages in this process."""
+    from ioc.app._api import ApiServer, api_context, stage_metrics
 
     def refusal() -> str | None:
         rules = stages.current_rules()
@@ -176,6 +185,11 @@ def cluster_process(settings: Settings, catalog: Catalog, status_every_s: float)
     """`ioc run` as a node of a cluster: ingest in the shared group and the API on every
     node; the rules (following all telemetry on their own session) and the notifier on the
     leader only (`ClusterNode`)."""
+    from ioc.alerts import MqttAlertPublisher
+    from ioc.app._notify import NotifyService, build_senders, load_notifications
+    from ioc.app._rules import RulesService
+    from ioc.app._ruleset import load_rule_set
+
     load_rule_set(settings, catalog)  # a bad rule file stops the start, not a later takeover
     notifications = load_notifications(settings, catalog)
     node = settings.node_name
@@ -329,6 +343,8 @@ class ReloadOnHangup:
     failure: BaseException | None = None
 
     def __init__(self, settings: Settings, reload: Callable[[], None]) -> None:
+        from ioc.app._ruleset import pid_file
+
         self._path = pid_file(settings)
         self._reload = reload
         self._previous: Any = None

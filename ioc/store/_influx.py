@@ -6,18 +6,17 @@ import gzip
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import urllib3
-from influxdb_client.client.influxdb_client import InfluxDBClient
-from influxdb_client.client.write_api import SYNCHRONOUS
-from influxdb_client.domain.write_precision import WritePrecision
-from influxdb_client.rest import ApiException
 
 from ioc.domain import Aggregate, LatestValues, MetricSummary, SeriesPoint, TelemetryItem
-from ioc.store._errors import StoreError, StoreMisconfigured, StoreRejected, StoreUnavailable
+from ioc.store._errors import StoreRejected, StoreUnavailable, classify_http
 from ioc.store._lineprotocol import LineEncoder
+
+if TYPE_CHECKING:
+    from ioc.store._v2 import V2Writer
 
 _TIMEOUT = urllib3.Timeout(connect=5.0, read=30.0)
 _AGGREGATES = {
@@ -31,24 +30,6 @@ _AGGREGATES = {
 def _quote_identifier(name: str) -> str:
     """Quote an InfluxQL identifier; identifiers cannot be bound parameters."""
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _classify(status: int, body: str, what: str) -> StoreError:
-    """Map an HTTP failure to retry (5xx, 429), give up on the data (400) or stop (401/403/404)."""
-    body = body.strip()[:300]
-    if status in (401, 403):
-        return StoreMisconfigured(
-            f"InfluxDB refused the credentials ({status}) on {what}: check IOC_INFLUX_TOKEN "
-            f"(v2) or IOC_INFLUX_USERNAME/IOC_INFLUX_PASSWORD (v1). Server said: {body}"
-        )
-    if status == 404:
-        return StoreMisconfigured(
-            f"InfluxDB has no such bucket or database on {what} (404): create it or fix "
-            f"IOC_INFLUX_DB / IOC_INFLUX_ORG. Server said: {body}"
-        )
-    if status == 429 or status >= 500:
-        return StoreUnavailable(f"InfluxDB is busy or failing ({status}) on {what}: {body}")
-    return StoreRejected(f"InfluxDB rejected {what} ({status}): {body}")
 
 
 class InfluxStore:
@@ -79,19 +60,13 @@ class InfluxStore:
             self._headers["Authorization"] = f"Token {token}"
         if username:
             self._auth_params = {"u": username, "p": password or ""}
-        self._client: InfluxDBClient | None = None
-        self._org = org or "-"
+        self._v2: V2Writer | None = None
         self._database_ready = False
         if api == "v2":
-            self._client = InfluxDBClient(
-                url=self._url,
-                token=token or "",
-                org=self._org,
-                timeout=30_000,
-                retries=False,
-                enable_gzip=compress,
-            )
-            self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
+            # influxdb-client is loaded only for the v2 API (a third of ingest's start-up).
+            from ioc.store._v2 import V2Writer
+
+            self._v2 = V2Writer(self._url, token or "", org or "-", database, compress)
 
     # -- writes --------------------------------------------------------------------------
 
@@ -100,23 +75,10 @@ class InfluxStore:
         if not items:
             return
         body = self._encoder.encode(items)
-        if self._client is not None:
-            self._write_v2(body)
+        if self._v2 is not None:
+            self._v2.write(body)
         else:
             self._write_v1(body)
-
-    def _write_v2(self, body: bytes) -> None:
-        try:
-            self._write_api.write(
-                bucket=self._db,
-                org=self._org,
-                record=body,
-                write_precision=WritePrecision.MS,  # type: ignore[arg-type]
-            )
-        except ApiException as exc:
-            raise _classify(exc.status or 0, str(exc.body or exc.reason), "write") from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise StoreUnavailable(f"InfluxDB at {self._url} is unreachable: {exc}") from exc
 
     def _write_v1(self, body: bytes) -> None:
         if not self._database_ready:
@@ -133,7 +95,7 @@ class InfluxStore:
             self._database_ready = False
             raise StoreUnavailable(f"database {self._db!r} disappeared; it will be created again")
         if response.status >= 300:
-            raise _classify(response.status, response.data.decode(errors="replace"), "write")
+            raise classify_http(response.status, response.data.decode(errors="replace"), "write")
 
     def ensure_database(self) -> None:
         """Create the database if missing (1.x only; a 2.x bucket must be made by its owner)."""
@@ -168,7 +130,7 @@ class InfluxStore:
         response = self._request(method, "/query", fields)
         text = response.data.decode(errors="replace")
         if response.status >= 300:
-            raise _classify(response.status, text, "query")
+            raise classify_http(response.status, text, "query")
         results = json.loads(text).get("results", [])
         series: list[dict[str, Any]] = []
         for result in results:
@@ -260,7 +222,7 @@ class InfluxStore:
         """Raise StoreUnavailable unless the server answers its /ping."""
         response = self._request("GET", "/ping", {})
         if response.status >= 300:
-            raise _classify(response.status, response.data.decode(errors="replace"), "ping")
+            raise classify_http(response.status, response.data.decode(errors="replace"), "ping")
 
     def count(self, device_class: str) -> int:
         """Readings of a class, as the largest count of any one of its fields."""
@@ -273,8 +235,8 @@ class InfluxStore:
 
     def close(self) -> None:
         """Close the HTTP pools."""
-        if self._client is not None:
-            self._client.close()  # type: ignore[no-untyped-call]
+        if self._v2 is not None:
+            self._v2.close()
         self._http.clear()
 
 

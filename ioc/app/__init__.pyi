@@ -1,0 +1,114 @@
+# What ioc.app exports, for type checkers and for lazy_loader (see __init__.py).
+
+from ._api import ApiServer, api_context, stage_metrics
+from ._catalog import Catalog, load_catalog
+from ._checks import check_configuration
+from ._demo import demo_faults, run_demo
+from ._gateway import (
+    describe,
+    gateway_options,
+    gateway_process,
+    gateway_services,
+    load_gateway,
+)
+from ._identities import make_identities, planned_identities
+from ._ingest import IngestService
+from ._logging import configure_logging
+from ._meetings import MeetingDesk
+from ._notify import NotifyService, build_senders, load_notifications
+from ._operator import OperatorDesk, demo_state_url
+from ._probe import describe_probe, load_probe, probe_options, probe_process, probe_services
+from ._reports import (
+    availability_and_overall,
+    availability_page,
+    availability_report,
+    report_rows,
+)
+from ._rules import RulesService
+from ._ruleset import (
+    NoRulesProcess,
+    load_rule_set,
+    pid_file,
+    request_reload,
+    rule_locations,
+)
+from ._run import (
+    Stages,
+    add_api,
+    add_ingest,
+    add_rules,
+    api_process,
+    ingest_hearing,
+    ingest_process,
+    rules_process,
+    run_process,
+)
+from ._status import StatusLine
+from ._stores import open_dead_letters, open_telemetry_store
+from ._supervisor import (
+    Managed,
+    Service,
+    ServiceError,
+    Supervisor,
+    Worker,
+    ticker,
+)
+
+__all__ = [
+    "ApiServer",
+    "Catalog",
+    "IngestService",
+    "Managed",
+    "MeetingDesk",
+    "NoRulesProcess",
+    "NotifyService",
+    "OperatorDesk",
+    "RulesService",
+    "Service",
+    "ServiceError",
+    "Stages",
+    "StatusLine",
+    "Supervisor",
+    "Worker",
+    "add_api",
+    "add_ingest",
+    "add_rules",
+    "api_context",
+    "api_process",
+    "availability_and_overall",
+    "availability_page",
+    "availability_report",
+    "build_senders",
+    "check_configuration",
+    "configure_logging",
+    "demo_faults",
+    "demo_state_url",
+    "describe",
+    "describe_probe",
+    "gateway_options",
+    "gateway_process",
+    "gateway_services",
+    "ingest_hearing",
+    "ingest_process",
+    "load_catalog",
+    "load_gateway",
+    "load_notifications",
+    "load_probe",
+    "load_rule_set",
+    "make_identities",
+    "open_dead_letters",
+    "open_telemetry_store",
+    "pid_file",
+    "planned_identities",
+    "probe_options",
+    "probe_process",
+    "probe_services",
+    "report_rows",
+    "request_reload",
+    "rule_locations",
+    "rules_process",
+    "run_demo",
+    "run_process",
+    "stage_metrics",
+    "ticker",
+]
