@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+import msgspec
+
 MetricValue = float | bool | str
 
 
@@ -28,10 +30,11 @@ class RejectReason(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
-# Not frozen: one is made per message, and a frozen dataclass's __init__ costs twice as much.
-@dataclass(slots=True)
-class Reading:
-    """Validated telemetry of one device at one instant (treat as immutable)."""
+# A msgspec Struct rather than a dataclass: one is made per message, and its __init__ is C
+# (a quarter of a slotted dataclass's). gc=False: it holds text, numbers and a dict of them,
+# so it is never in a reference cycle; the collector need not count or visit it.
+class Reading(msgspec.Struct, frozen=True, gc=False):
+    """Validated telemetry of one device at one instant."""
 
     device_class: str
     device_id: str

@@ -49,8 +49,7 @@ class _Reject(Exception):
         self.detail = detail
 
 
-@dataclass(slots=True)  # not frozen: built for every message, and frozen init costs twice as much
-class DecodeResult:
+class DecodeResult(msgspec.Struct, gc=False):  # one per message: a C __init__, not tracked
     """What became of one message: an item to store, a rejection, or both (partial metrics)."""
 
     item: TelemetryItem | None
@@ -323,13 +322,20 @@ def _typed_decoder(profile: Profile) -> _TypedDecoder:
             kind = Annotated[str, Meta(max_length=MAX_STRING_METRIC_CHARS)]
         names[f"m{index}"] = spec.name
         fields.append((f"m{index}", kind | UnsetType, UNSET))
+    # gc=False: numbers and text only, never in a reference cycle; the collector need not
+    # count or visit them (two per message).
     metrics = msgspec.defstruct(
-        f"{profile.device_class}_metrics", fields, forbid_unknown_fields=True, rename=names
+        f"{profile.device_class}_metrics",
+        fields,
+        forbid_unknown_fields=True,
+        rename=names,
+        gc=False,
     )
     telemetry = msgspec.defstruct(
         f"{profile.device_class}_telemetry",
         [("ts", int | str), ("metrics", metrics), ("seq", Annotated[int, Meta(ge=0)] | None, None)],
         forbid_unknown_fields=True,
+        gc=False,
     )
     texts = frozenset(s.name for s in profile.metrics.values() if s.type is MetricType.STRING)
     return _TypedDecoder(msgspec.json.Decoder(telemetry), texts)
