@@ -47,6 +47,8 @@ def _field_value(value: MetricValue) -> str:
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _json = msgspec.json.Encoder().encode
+# With the quotes and braces deleted, `"name":value` is `name=value`.
+_JSON_TO_FIELDS = bytes.maketrans(b":", b"=")
 
 
 class _FieldKeys(dict[str, str]):
@@ -70,21 +72,19 @@ class _PlainNames(set[str]):
         return False
 
 
-class LineEncoder:
-    """Encodes readings, events and status changes; one cached series key per device."""
+# (measurement, device id, registered): a reading's measurement is its device class.
+_SeriesId = tuple[str, str, bool]
+
+
+class _SeriesKeys(dict[_SeriesId, bytes]):
+    """Measurement and tag set of a series, escaped, made on first use."""
 
     def __init__(self, area_tags: Callable[[str], dict[str, str] | None]) -> None:
-        """area_tags(device_id) gives the area tags of a registered device, or None."""
+        super().__init__()
         self._area_tags = area_tags
-        self._series_keys: dict[tuple[str, str, bool], bytes] = {}
-        self._field_keys = _FieldKeys()
-        self._plain_names = _PlainNames()
 
-    def _series_key(self, measurement: str, device_id: str, registered: bool) -> bytes:
-        key = (measurement, device_id, registered)
-        cached = self._series_keys.get(key)
-        if cached is not None:
-            return cached
+    def __missing__(self, series: _SeriesId) -> bytes:
+        measurement, device_id, registered = series
         tags = dict(self._area_tags(device_id) or {}) if registered else {}
         tags["device_id"] = device_id
         if not registered:
@@ -92,15 +92,25 @@ class LineEncoder:
         encoded = escape_measurement(measurement) + "".join(
             f",{escape_tag(name)}={escape_tag(value)}" for name, value in sorted(tags.items())
         )
-        self._series_keys[key] = cached = encoded.encode()
-        return cached
+        key = self[series] = encoded.encode()
+        return key
+
+
+class LineEncoder:
+    """Encodes readings, events and status changes; one cached series key per device."""
+
+    def __init__(self, area_tags: Callable[[str], dict[str, str] | None]) -> None:
+        """area_tags(device_id) gives the area tags of a registered device, or None."""
+        self._series_keys = _SeriesKeys(area_tags)
+        self._field_keys = _FieldKeys()
+        self._plain_names = _PlainNames()
 
     def _fields(self, metrics: dict[str, MetricValue]) -> bytes:
         if self._plain_names.cover(metrics):
             encoded = _json(metrics)
             # Only the names are quoted when no value is text.
             if encoded.count(b'"') == 2 * len(metrics):
-                return encoded[1:-1].replace(b'"', b"").replace(b":", b"=")
+                return encoded.translate(_JSON_TO_FIELDS, b'"{}')
         keys = self._field_keys
         return ",".join(
             [keys[name] + _field_value(value) for name, value in metrics.items()]
@@ -111,12 +121,12 @@ class LineEncoder:
         fields = self._fields(reading.metrics)
         if reading.ts_adjusted:
             fields += b",ts_adjusted=true"
-        key = self._series_key(reading.device_class, reading.device_id, reading.registered)
+        key = self._series_keys[reading.device_class, reading.device_id, reading.registered]
         return b"%s %s %d" % (key, fields, reading.ts_ms)
 
     def event(self, event: DeviceEvent) -> bytes:
         """One line in measurement `event`, tagged with the device's class and the event type."""
-        key = self._series_key("event", event.device_id, event.registered)
+        key = self._series_keys["event", event.device_id, event.registered]
         rest = (
             f",class={escape_tag(event.device_class)},type={escape_tag(event.type)} "
             f"data={_field_value(event.data_json)} {event.ts_ms}"
@@ -125,7 +135,7 @@ class LineEncoder:
 
     def status(self, change: StatusChange) -> bytes:
         """One line in measurement `status` with the boolean field `online`."""
-        key = self._series_key("status", change.device_id, change.registered)
+        key = self._series_keys["status", change.device_id, change.registered]
         rest = (
             f",class={escape_tag(change.device_class)} "
             f"online={_field_value(change.online)} {change.ts_ms}"

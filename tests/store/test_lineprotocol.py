@@ -112,3 +112,24 @@ def test_a_text_or_an_unusual_name_takes_the_escaping_path() -> None:
     assert encoder.reading(text) == b'vc,device_id=v sip_state="in \\"call\\"",mos=4.0 1'
     odd = Reading("vc", "v", 1, {"in call": True, "mos": 4.0})
     assert encoder.reading(odd) == b"vc,device_id=v in\\ call=true,mos=4.0 1"
+
+
+def test_a_batch_is_its_lines_in_order() -> None:
+    encoder = _encoder(None)
+    plain = Reading("bts", "b", 1, {"temp_c": 20.0})
+    items = [
+        plain,
+        Reading("vc", "v", 2, {"sip_state": "idle"}),  # a text value
+        Reading("bts", "b", 3, {"temp_c": 21.0}, ts_adjusted=True),
+        StatusChange("vc", "v", 4, online=True, retained=False),
+        plain,
+    ]
+    assert encoder.encode(items) == b"\n".join(
+        [
+            b"bts,device_id=b temp_c=20.0 1",
+            b'vc,device_id=v sip_state="idle" 2',
+            b"bts,device_id=b temp_c=21.0,ts_adjusted=true 3",
+            b"status,device_id=v,class=vc online=true 4",
+            b"bts,device_id=b temp_c=20.0 1",
+        ]
+    )
