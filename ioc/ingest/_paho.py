@@ -91,9 +91,13 @@ class BufferedClient(mqtt.Client):
         try:
             while position + 2 <= size:
                 command = buffer[position]
-                length, body = _varint(buffer, position + 1, size)
-                if body < 0:
-                    break
+                length = buffer[position + 1]
+                if length < 0x80:  # a short packet: no call for its one-byte length
+                    body = position + 2
+                else:
+                    length, body = _varint(buffer, position + 1, size)
+                    if body < 0:
+                        break
                 end = body + length
                 if end > size:
                     break
@@ -105,10 +109,15 @@ class BufferedClient(mqtt.Client):
                         mid = (buffer[cursor] << 8) | buffer[cursor + 1]
                         cursor += 2
                     if v5:
-                        properties_length, cursor = _varint(buffer, cursor, end)
-                        if cursor < 0:
-                            raise MalformedPacket("PUBLISH properties run past the packet")
-                        cursor += properties_length
+                        if cursor < end and buffer[cursor] < 0x80:  # no properties, or a few
+                            cursor += 1 + buffer[cursor]
+                        else:
+                            properties_length, cursor = _varint(buffer, cursor, end)
+                            if cursor < 0:
+                                raise MalformedPacket("PUBLISH properties run past the packet")
+                            cursor += properties_length
+                    if cursor > end:
+                        raise MalformedPacket("PUBLISH header runs past the packet")
                     publishes.append(
                         (
                             bytes(buffer[body + 2 : topic_end]),
