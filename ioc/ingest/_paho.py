@@ -35,7 +35,7 @@ Publish = tuple[bytes, bytes, bool, int]
 PublishHandler = Callable[[list[Publish]], None]
 
 
-def _in_packet(command: int = 0, length: int = 0, body: bytes | bytearray = b"") -> Any:
+def _in_packet(command: int = 0, length: int = 0, body: bytes = b"") -> Any:
     """paho's reader state for one packet (its private `_InPacket` layout)."""
     return {
         "command": command,
@@ -55,7 +55,8 @@ class BufferedClient(mqtt.Client):
     def __init__(self, *args: Any, on_publishes: PublishHandler, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._on_publishes = on_publishes
-        self._read_buffer = bytearray()
+        # bytes, not a bytearray: a slice of it is the payload itself, one copy and no more.
+        self._read_buffer = b""
         self._read_buffer_socket: object = None
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
@@ -64,7 +65,7 @@ class BufferedClient(mqtt.Client):
             return MQTTErrorCode.MQTT_ERR_NO_CONN
         if self._sock is not self._read_buffer_socket:
             # A new connection: bytes left from the old one belong to nobody.
-            self._read_buffer = bytearray()
+            self._read_buffer = b""
             self._read_buffer_socket = self._sock
         try:
             data = self._sock_recv(_READ_CHUNK)
@@ -74,7 +75,7 @@ class BufferedClient(mqtt.Client):
             return self._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)
         if not data:
             return self._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)
-        self._read_buffer += data
+        self._read_buffer = self._read_buffer + data if self._read_buffer else data
         with self._msgtime_mutex:
             self._last_bytes_received = mqtt.time_func()
         result = self._handle_buffered_packets()
@@ -120,8 +121,8 @@ class BufferedClient(mqtt.Client):
                         raise MalformedPacket("PUBLISH header runs past the packet")
                     publishes.append(
                         (
-                            bytes(buffer[body + 2 : topic_end]),
-                            bytes(buffer[cursor:end]),
+                            buffer[body + 2 : topic_end],
+                            buffer[cursor:end],
                             bool(command & 0x01),
                             mid,
                         )
@@ -140,7 +141,8 @@ class BufferedClient(mqtt.Client):
             self._hand_over(publishes)  # the good packets before the bad one
             return MQTTErrorCode.MQTT_ERR_PROTOCOL
         finally:
-            del buffer[:position]
+            if position:
+                self._read_buffer = buffer[position:]
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _hand_over(self, publishes: list[Publish]) -> None:
@@ -151,7 +153,7 @@ class BufferedClient(mqtt.Client):
             self.ack_many(mid for _topic, _payload, _retained, mid in publishes if mid)
         publishes.clear()
 
-    def _paho_handle(self, command: int, length: int, body: bytearray) -> MQTTErrorCode:
+    def _paho_handle(self, command: int, length: int, body: bytes) -> MQTTErrorCode:
         """Let paho handle a control packet exactly as its own reader would have."""
         self._in_packet = _in_packet(command, length, body)
         try:
@@ -166,7 +168,7 @@ class BufferedClient(mqtt.Client):
             self._packet_queue(_PUBACK, packet, 0, 0)
 
 
-def _varint(buffer: bytearray, start: int, limit: int) -> tuple[int, int]:
+def _varint(buffer: bytes, start: int, limit: int) -> tuple[int, int]:
     """An MQTT variable byte integer at start: (value, index after it); index -1 if incomplete."""
     value, multiplier, index = 0, 1, start
     while True:
