@@ -35,6 +35,7 @@ test: system-deps install-dev lint
 bench: system-deps install-dev
 	$(BIN)/python bench/ingest_throughput.py $(ARGS)
 	$(BIN)/python bench/ingest_cpu.py
+	$(BIN)/python bench/ingest_instructions.py  # needs valgrind
 	$(BIN)/python bench/rules_eval.py
 	$(BIN)/python bench/alert_latency.py
 	$(BIN)/python bench/api_latency.py
