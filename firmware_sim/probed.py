@@ -41,6 +41,8 @@ _IF_X_TABLE = "1.3.6.1.2.1.31.1.1.1"
 COLD_START, LINK_DOWN, LINK_UP = "1.3.6.1.6.3.1.1.5.1", "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.6.3.1.1.5.4"
 _SNMP_TRAP_OID = "1.3.6.1.6.3.1.1.4.1.0"
 _WAN = 1  # ifIndex of wan0
+_MEAN_PACKET_BYTES = 600
+_ERRORS_PER_DISCARD = 0.05  # most lost packets are dropped in queues, a few arrive corrupt
 
 
 def _oid(text: str) -> tuple[int, ...]:
@@ -68,6 +70,7 @@ class RouterAgent(asyncio.DatagramProtocol):
         self.model = CommuneGateway(random.Random(spec.seed))
         self.wan_up = True
         self.in_octets = self.out_octets = 0.0
+        self.in_discards = self.out_discards = self.in_errors = self.out_errors = 0.0
         self.requests = 0
         self.traps_sent = 0
         self._transport: asyncio.DatagramTransport | None = None
@@ -88,10 +91,19 @@ class RouterAgent(asyncio.DatagramProtocol):
             faults.discard(FaultKind.REBOOT)  # a reboot happens once, at the fault's start
         outputs = self.model.step(elapsed_s, dt_s, faults)
         if rebooting:
-            self.in_octets = self.out_octets = 0.0  # counters start again with the agent
+            # Counters start again with the agent.
+            self.in_octets = self.out_octets = 0.0
+            self.in_discards = self.out_discards = self.in_errors = self.out_errors = 0.0
             self._trap(COLD_START)
-        self.in_octets += float(outputs.metrics["rx_bps"]) * dt_s / 8
-        self.out_octets += float(outputs.metrics["tx_bps"]) * dt_s / 8
+        received = float(outputs.metrics["rx_bps"]) * dt_s / 8
+        sent = float(outputs.metrics["tx_bps"]) * dt_s / 8
+        self.in_octets += received
+        self.out_octets += sent
+        lost = float(outputs.metrics["loss_pct"]) / 100 / _MEAN_PACKET_BYTES
+        self.in_discards += received * lost
+        self.out_discards += sent * lost
+        self.in_errors += received * lost * _ERRORS_PER_DISCARD
+        self.out_errors += sent * lost * _ERRORS_PER_DISCARD
         if outputs.link_ok != self.wan_up:
             self.wan_up = outputs.link_ok
             self._trap(LINK_UP if self.wan_up else LINK_DOWN, link_state=True)
@@ -139,6 +151,10 @@ class RouterAgent(asyncio.DatagramProtocol):
             f"{_IF_TABLE}.2.{_WAN}": _V2C.OctetString("wan0"),
             f"{_IF_TABLE}.7.{_WAN}": _V2C.Integer(1),  # ifAdminStatus up
             f"{_IF_TABLE}.8.{_WAN}": _V2C.Integer(oper),
+            f"{_IF_TABLE}.13.{_WAN}": _V2C.Counter32(int(self.in_discards) % 2**32),
+            f"{_IF_TABLE}.14.{_WAN}": _V2C.Counter32(int(self.in_errors) % 2**32),
+            f"{_IF_TABLE}.19.{_WAN}": _V2C.Counter32(int(self.out_discards) % 2**32),
+            f"{_IF_TABLE}.20.{_WAN}": _V2C.Counter32(int(self.out_errors) % 2**32),
             f"{_IF_X_TABLE}.1.{_WAN}": _V2C.OctetString("wan0"),
             f"{_IF_X_TABLE}.6.{_WAN}": _V2C.Counter64(int(self.in_octets) % 2**64),
             f"{_IF_X_TABLE}.10.{_WAN}": _V2C.Counter64(int(self.out_octets) % 2**64),

@@ -109,6 +109,11 @@ def test_the_router_answers_if_mib_and_traps_its_link_faults(sink: TrapSink) -> 
         wait_until(
             lambda: int(_snmpget(port, "1.3.6.1.2.1.31.1.1.1.6.1")[0]) > int(first), 5, "more in"
         )
+        # Discards and errors in and out, as the probe's if-mib-router set asks for them.
+        counters = _snmpget(port, *(f"1.3.6.1.2.1.2.2.1.{column}.1" for column in (13, 14, 19, 20)))
+        assert all(value.isdigit() for value in counters), counters
+        in_discards = "1.3.6.1.2.1.2.2.1.13.1"  # a link losing ~0.1 % drops some on the way in
+        wait_until(lambda: int(_snmpget(port, in_discards)[0]) > 0, 5, "discards counted")
     finally:
         gear.stop()
 
