@@ -29,11 +29,11 @@ from ioc.app import load_catalog  # noqa: E402
 from ioc.app._ingest import build_decoder  # noqa: E402
 from ioc.config import load_settings  # noqa: E402
 from ioc.domain import Rejection  # noqa: E402
-from ioc.ingest import IngestStats, LiveState, Pipeline  # noqa: E402
+from ioc.ingest import Decoder, IngestStats, LiveState, Pipeline  # noqa: E402
 from ioc.store import LineEncoder  # noqa: E402
 
 
-class _Nothing:
+class Nothing:
     """A sink and a dead-letter log that keep nothing."""
 
     def write(self, items: object) -> None:
@@ -41,6 +41,18 @@ class _Nothing:
 
     def record(self, rejections: list[Rejection]) -> None:
         pass
+
+
+def bench_pipeline(decoder: Decoder, messages: int, now_ms: int) -> Pipeline:
+    """Ingest's pipeline with its default batch size, storing nothing, never full, on a clock
+    that stands still (the benches' messages stay inside the allowed skew)."""
+    return Pipeline(
+        decoder, Nothing(), Nothing(), IngestStats(), LiveState(), batch_size=BATCH_SIZE,
+        batch_interval_s=3600, max_pending=messages + 1, now_ms=lambda: now_ms,
+    )  # fmt: skip
+
+
+BATCH_SIZE = 5000  # ingest's default: the batches live as long as they do in ingest
 
 
 def _cpu(work: Callable[[], object], rounds: int) -> float:
@@ -74,17 +86,13 @@ def main() -> int:
     handed = [(topic, payload, False, index) for index, (topic, payload) in enumerate(messages)]
     reads = [handed[start : start + per_read] for start in range(0, count, per_read)]
     encoder = LineEncoder(lambda device_id: catalog.inventory.device_area_tags(device_id))
-    batch_size = 5000  # ingest's default: the batches live as long as they do in ingest
 
     def offer(encode: bool) -> int:
-        pipeline = Pipeline(
-            decoder, _Nothing(), _Nothing(), IngestStats(), LiveState(), batch_size=batch_size,
-            batch_interval_s=3600, max_pending=count + 1, now_ms=lambda: now_ms,
-        )  # fmt: skip
+        pipeline = bench_pipeline(decoder, count, now_ms)
         accepted = 0
         for start in range(0, count, per_read):
             pipeline.offer_many(reads[start // per_read])
-            if len(pipeline._batch.tokens) >= batch_size:
+            if len(pipeline._batch.tokens) >= BATCH_SIZE:
                 items = pipeline._take_batch().items  # what the writer takes
                 accepted += len(items)
                 if encode:
@@ -92,7 +100,7 @@ def main() -> int:
         return accepted
 
     accepted = offer(encode=False)
-    assert accepted >= count - batch_size - per_read, f"only {accepted} messages were accepted"
+    assert accepted >= count - BATCH_SIZE - per_read, f"only {accepted} messages were accepted"
 
     print(f"bench: {count:,} 8-metric BTS messages, CPU per message (best of {args.rounds})")
     timings = {

@@ -2,8 +2,9 @@
 busy the machine is, so a change of a few percent shows.
 
 The path is the MQTT thread's and the writer's: the bulk PUBLISH reader (ioc/ingest/_paho.py)
-takes the packets of --messages 8-metric BTS messages in 64 KiB reads and hands each read over
-as the consumer does; the pipeline decodes, drops duplicates and batches; the line protocol of
+takes the packets of --messages 8-metric BTS messages in 64 KiB reads, and ingest's own
+MqttConsumer (never connected) hands each read over; the pipeline decodes, drops duplicates
+and batches; the line protocol of
 every batch of 5,000 is encoded. No broker, no store, no HTTP.
 
 callgrind runs this script twice: once doing all of that, once only building the packets (same
@@ -35,26 +36,17 @@ _STAGES = ("reader", "decode", "pipeline", "all")
 def run_path(messages: int, devices: int, stage: str | None) -> None:
     """Build the packets, then (unless stage is None) take them through the path."""
     import paho.mqtt.client as mqtt
+    from ingest_cpu import BATCH_SIZE, bench_pipeline
     from loadgen import bts_messages
-    from paho.mqtt.enums import CallbackAPIVersion
 
     from ioc.app import load_catalog
-    from ioc.app._ingest import build_decoder
+    from ioc.app._ingest import build_decoder, mqtt_options
     from ioc.config import load_settings
-    from ioc.domain import Rejection, TelemetryItem
-    from ioc.ingest import IngestStats, LiveState, Message, Pipeline
-    from ioc.ingest._paho import BufferedClient, Publish
+    from ioc.ingest import Message, MqttConsumer
     from ioc.store import LineEncoder
     from tests.support.packets import publish_packet
 
-    class Nothing:
-        def write(self, items: list[TelemetryItem]) -> None:
-            pass
-
-        def record(self, rejections: list[Rejection]) -> None:
-            pass
-
-    settings = load_settings()
+    settings = load_settings().model_copy(update={"mqtt_protocol": "5"})
     catalog = load_catalog(settings)
     now_ms = time.time_ns() // 1_000_000
     stream = b"".join(
@@ -64,33 +56,25 @@ def run_path(messages: int, devices: int, stage: str | None) -> None:
     reads = [stream[start : start + 65536] for start in range(0, len(stream), 65536)]
     decoder = build_decoder(settings, catalog)
     encoder = LineEncoder(catalog.inventory.device_area_tags)
-    pipeline = Pipeline(
-        decoder, Nothing(), Nothing(), IngestStats(), LiveState(), batch_size=5000,
-        batch_interval_s=3600, max_pending=messages + 1, now_ms=lambda: now_ms,
-    )  # fmt: skip
+    pipeline = bench_pipeline(decoder, messages, now_ms)
     in_flight: collections.deque[object] = collections.deque(maxlen=8)  # batches awaiting acks
 
-    def hand_over(publishes: list[Publish]) -> None:
-        handed: list[Message] = [
-            (topic.decode("utf-8", "replace"), payload, retained, 1 << 16 | mid)
-            for topic, payload, retained, mid in publishes
-        ]
-        if stage == "decode":
-            for topic, payload, retained, _token in handed:
-                decoder.decode(topic, payload, retained, now_ms)
-        elif stage in ("pipeline", "all"):
-            pipeline.offer_many(handed)
+    def decode_only(handed: list[Message]) -> None:
+        for topic, payload, retained, _token in handed:
+            decoder.decode(topic, payload, retained, now_ms)
 
-    client = BufferedClient(
-        CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, manual_ack=True,
-        on_publishes=hand_over,
-    )  # fmt: skip
+    handlers = {"reader": lambda _handed: None, "decode": decode_only}
+    # ingest's own consumer, never connected: its client is fed the reads by hand.
+    options = mqtt_options(settings, "bench", ack_on_receipt=False, shared_group=None)
+    consumer = MqttConsumer(options, handlers.get(stage or "", pipeline.offer_many))
+    client = consumer._client
+    assert client._protocol == mqtt.MQTTv5  # the packets carry MQTT 5 properties
     if stage is None:
         return
     for read in reads:
         client._read_buffer += read
         client._handle_buffered_packets()
-        if len(pipeline._batch.tokens) >= 5000:
+        if len(pipeline._batch.tokens) >= BATCH_SIZE:
             batch = pipeline._take_batch()
             if stage == "all":
                 encoder.encode(batch.items)
