@@ -4,8 +4,8 @@ busy the machine is, so a change of a few percent shows.
 The path is the MQTT thread's and the writer's: the bulk PUBLISH reader (ioc/ingest/_paho.py)
 takes the packets of --messages 8-metric BTS messages in 64 KiB reads, and ingest's own
 MqttConsumer (never connected) hands each read over; the pipeline decodes, drops duplicates
-and batches; the line protocol of
-every batch of 5,000 is encoded. No broker, no store, no HTTP.
+and batches; the line protocol of every batch of 5,000 is encoded. No broker, no store, no
+HTTP.
 
 callgrind runs this script twice: once doing all of that, once only building the packets (same
 start-up, same setup); the difference over the number of messages is the cost of one message.
