@@ -9,8 +9,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-install: $(BIN)/python
+# `make demo` installs ioc again only when something it is built from changed (a stamp file).
+SOURCES := pyproject.toml $(shell find ioc devices rules firmware_sim -type f ! -name '*.pyc' 2>/dev/null)
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: $(BIN)/python $(SOURCES)
 	$(BIN)/pip install --quiet .
+	touch $@
 
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'

@@ -121,3 +121,30 @@ def test_the_wheel_carries_profiles_inventory_and_broker_config(tmp_path: Path) 
     ):
         assert expected in names, expected
     assert not any(name.startswith(("tests/", "bench/")) for name in names)
+    # The licence as an SPDX expression: the table form is deprecated and warns at every build.
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    text = zipfile.ZipFile(wheel).read(metadata).decode()
+    assert "License-Expression: Apache-2.0" in text.splitlines()
+
+
+def test_make_demo_installs_again_only_when_a_source_changed(tmp_path: Path) -> None:
+    """`make demo` reinstalls ioc only when a file it is built from is newer than the last
+    install (`make -q` asks make whether the target is up to date, running nothing)."""
+    import os
+    import subprocess
+
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").touch()
+    stamp = venv / ".installed"
+    stamp.touch()
+
+    def up_to_date() -> bool:
+        asked = subprocess.run(
+            ["make", "-q", "-C", str(ROOT), "install", f"VENV={venv}"], capture_output=True
+        )
+        return asked.returncode == 0
+
+    assert up_to_date()
+    os.utime(stamp, (0, 0))  # installed before every source was written
+    assert not up_to_date()
