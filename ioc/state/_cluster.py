@@ -62,6 +62,7 @@ lease_table = Table(
     Column("term", BigInteger, nullable=False),
     Column("acquired_at_ms", BigInteger, nullable=False),
     Column("expires_at_ms", BigInteger, nullable=False),
+    Column("lease_ms", BigInteger, nullable=True),  # its length as the holder runs it
 )
 
 
@@ -74,6 +75,7 @@ class Lease:
     term: int
     acquired_at_ms: int
     expires_at_ms: int
+    lease_ms: int | None = None  # None: written before the length was recorded
 
     def held_by(self, node: str, now_ms: int) -> bool:
         """Whether `node` holds it at `now_ms`."""
@@ -214,11 +216,12 @@ def _claim(connection: Connection, name: str, node: str, now_ms: int, lease_ms: 
             term=table.c.term + case((mine, 0), else_=1),  # a new holder, a new term
             acquired_at_ms=case((mine, table.c.acquired_at_ms), else_=now_ms),
             expires_at_ms=now_ms + lease_ms,
+            lease_ms=lease_ms,
         )
     )
     if connection.execute(statement).rowcount == 0:
         first = {"name": name, "holder": node, "term": 1, "acquired_at_ms": now_ms,
-                 "expires_at_ms": now_ms + lease_ms}  # fmt: skip
+                 "expires_at_ms": now_ms + lease_ms, "lease_ms": lease_ms}  # fmt: skip
         try:
             with connection.begin_nested():
                 connection.execute(insert(table).values(first))
@@ -230,13 +233,16 @@ def _claim(connection: Connection, name: str, node: str, now_ms: int, lease_ms: 
 def _lease(row: Row[Any]) -> Lease:
     return Lease(
         str(row.name), str(row.holder), int(row.term), int(row.acquired_at_ms),
-        int(row.expires_at_ms),
+        int(row.expires_at_ms), None if row.lease_ms is None else int(row.lease_ms),
     )  # fmt: skip
 
 
 def cluster_status(engine: Engine, now_ms: int, lease_ms: int) -> ClusterStatus:
-    """The cluster as the state database has it at `now_ms` (nodes renew within `lease_ms`)."""
+    """The cluster as the state database has it at `now_ms`: judged by the lease length its
+    leader runs (`lease_ms`, the reader's own setting, only where no leader ever recorded it)."""
     lease = LeaseStore(engine).read(LEADER_LEASE)
+    if lease is not None and lease.lease_ms is not None:
+        lease_ms = lease.lease_ms
     leading = lease is not None and lease.expires_at_ms > now_ms
     # A holder is `<node>:<process>` (one process of a node holds it, not the node's name).
     leader = lease.holder.partition(":")[0] if lease is not None and leading else None

@@ -183,3 +183,16 @@ def test_the_rule_engines_writes_carry_the_leaders_term(engine: Engine) -> None:
     assert reader.rule_states() == []
     request = as_a.request(saved.id, AlertAction.ACKNOWLEDGE, "an (token #1)", "", clock[0])
     assert [r.id for r in reader.pending_requests()] == [request]
+
+
+def test_the_status_judges_by_the_lease_the_leader_runs(engine: Engine) -> None:
+    """`ioc status` run without the nodes' IOC_LEASE_S (the reader's default is 15 s): the
+    leader's own 5 s lease decides what is renewed how long ago and which node is alive."""
+    registry, leases = NodeRegistry(engine), LeaseStore(engine)
+    registry.report("node-a", 0, 10_000, 10)
+    registry.report("node-b", 0, 2_000, 10)  # killed 8 s ago
+    leases.claim(LEADER_LEASE, "node-a", 10_000, 5_000)
+    status = cluster_status(engine, 10_018, lease_ms=15_000)
+    assert (status.lease_ms, status.renewed_ms_ago) == (5_000, 18)
+    a, b = status.nodes
+    assert (a.alive, b.alive) == (True, False)
