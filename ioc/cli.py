@@ -37,11 +37,16 @@ ACTION_EXIT = {
 }
 
 
+class BadArgument(IocError):
+    """An argument the command cannot take (the message says which and why)."""
+
+
 def exit_code(error: IocError) -> int:
     """The exit code of a command that ended with `error`."""
     from ioc.alerts import UnknownArea, WindowRefused
+    from ioc.reports import ReportError
 
-    bad_input = (BadFileError, UnknownArea, WindowRefused)
+    bad_input = (BadFileError, UnknownArea, WindowRefused, ReportError, BadArgument)
     return EXIT_BAD_INPUT if isinstance(error, bad_input) else EXIT_FAILED
 
 
@@ -57,17 +62,52 @@ class _IocGroup(click.Group):
         except IocError as exc:
             click.echo(f"ioc: {exc}", err=True)
             sys.exit(exit_code(exc))
+        except BrokenPipeError:
+            _reader_gone()
         except OSError as exc:  # the machine said no: a folder not writable, a disk full
             click.echo(f"ioc: {exc}", err=True)
             sys.exit(EXIT_FAILED)
 
 
+# The shell's status of a command killed by SIGPIPE (128 + 13): what `set -o pipefail` sees of
+# any Unix tool whose reader went away.
+EXIT_READER_GONE = 141
+
+
+def _reader_gone() -> NoReturn:
+    """Standard output's reader went away (`ioc alerts | head -2`): stop quietly, as a Unix
+    tool does. Output still buffered goes nowhere, so the interpreter's last flush cannot fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_READER_GONE)
+
+
 def _settings(ctx: click.Context) -> Settings:
-    from ioc.app import configure_logging
+    from ioc.app import configure_logging, demo_records
 
     settings = load_settings(ctx.find_root().obj["config"])
+    if ctx.find_root().obj.get("demo"):
+        settings = demo_records(settings)
     configure_logging(settings.log_level)
     return settings
+
+
+def _demo_option(command: Callable[..., None]) -> Callable[..., None]:
+    """`--demo` on a reading command: what the last `ioc demo` run recorded, instead of the
+    configured state database and telemetry. Given anywhere on the command line of a reading
+    command (`ioc alerts --demo show 5` and `ioc alerts show 5 --demo` alike)."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.find_root().obj["demo"] = True
+
+    return click.option(
+        "--demo",
+        is_flag=True,
+        expose_value=False,
+        callback=remember,
+        help="Read what the last `ioc demo` run recorded.",
+    )(command)
 
 
 class _StopFlag:
@@ -367,7 +407,7 @@ def identities_revoke(
 @click.option("--area", default=None, help="Only devices in this area's subtree.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.option("--demo", is_flag=True, help="The alerts of the last `ioc demo` run.")
+@_demo_option
 @click.pass_context
 def alerts(
     ctx: click.Context,
@@ -376,24 +416,20 @@ def alerts(
     area: str | None,
     limit: int,
     as_json: bool,
-    demo: bool,
 ) -> None:
     """List alerts, newest first; `ack`, `resolve`, `note` and `show` act on one."""
     if ctx.invoked_subcommand is not None:
         return
     import orjson
 
-    from ioc.alerts import OPEN_STATES, AlertFilter, alert_json, find_alerts
-    from ioc.app import OperatorDesk, demo_state_url, load_catalog
-    from ioc.domain import AlertState, Severity
+    from ioc.alerts import AlertFilter, alert_json, find_alerts, states_named
+    from ioc.app import OperatorDesk, load_catalog
+    from ioc.domain import Severity
 
     settings = _settings(ctx)
-    wanted = {AlertState(s) for s in states if s != "open"} | (
-        OPEN_STATES if "open" in states else set()
-    )
-    query = AlertFilter(frozenset(wanted), frozenset(map(Severity, severities)), area, limit)
+    query = AlertFilter(states_named(states), frozenset(map(Severity, severities)), area, limit)
     inventory = load_catalog(settings).inventory if area is not None else None
-    with OperatorDesk(settings, demo_state_url(settings) if demo else None) as desk:
+    with OperatorDesk(settings) as desk:
         found = find_alerts(desk.alerts, inventory, query)
     if as_json:
         click.echo(
@@ -483,10 +519,14 @@ def alerts_note(ctx: click.Context, alert_id: int, text: str, actor: str, wait: 
 
 @alerts.command("show")
 @click.argument("alert_id", type=int)
+@click.option(
+    "--json", "as_json", is_flag=True, help="As JSON, with every time to the millisecond."
+)
+@_demo_option
 @click.pass_context
-def alerts_show(ctx: click.Context, alert_id: int) -> None:
+def alerts_show(ctx: click.Context, alert_id: int, as_json: bool) -> None:
     """One alert with its history and the alerts grouped under it."""
-    from ioc.alerts import alert_detail
+    from ioc.alerts import alert_detail, detail_json
     from ioc.app import OperatorDesk
 
     with OperatorDesk(_settings(ctx)) as desk:
@@ -494,6 +534,11 @@ def alerts_show(ctx: click.Context, alert_id: int) -> None:
     if detail is None:
         click.echo(f"ioc: no alert {alert_id}", err=True)
         sys.exit(ACTION_EXIT[ActionOutcome.UNKNOWN_ALERT])
+    if as_json:
+        import orjson
+
+        click.echo(orjson.dumps(detail_json(detail), option=orjson.OPT_INDENT_2).decode())
+        return
     alert = detail.alert
     click.echo(
         f"#{alert.id} {alert.state.value} {alert.severity.value} {alert.rule_id} on "
@@ -622,9 +667,7 @@ def _parse_time(text: str) -> int:
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError as exc:
-        raise click.BadParameter(
-            f"{text!r} is not an ISO 8601 time (2026-11-22T08:00+07:00)"
-        ) from exc
+        raise BadArgument(f"{text!r} is not an ISO 8601 time (2026-11-22T08:00+07:00)") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return int(moment.timestamp() * 1000)
@@ -724,21 +767,19 @@ def maintenance_end(ctx: click.Context, window_id: int) -> None:
 )
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@click.option("--demo", is_flag=True, help="The notifications of the last `ioc demo` run.")
+@_demo_option
 @click.pass_context
-def notifications(
-    ctx: click.Context, statuses: tuple[str, ...], limit: int, as_json: bool, demo: bool
-) -> None:
+def notifications(ctx: click.Context, statuses: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Notifications newest first: to whom, how, why, and how delivery went."""
     import dataclasses
 
     import orjson
 
-    from ioc.app import OperatorDesk, demo_state_url
+    from ioc.app import OperatorDesk
     from ioc.domain import NotificationStatus
 
     settings = _settings(ctx)
-    with OperatorDesk(settings, demo_state_url(settings) if demo else None) as desk:
+    with OperatorDesk(settings) as desk:
         listed = desk.outbox.listing([NotificationStatus(s) for s in statuses], limit)
     if as_json:
         rows = [dataclasses.asdict(n) for n in listed]
@@ -773,7 +814,7 @@ def _report_options(command: Callable[..., None]) -> Callable[..., None]:
     ]  # fmt: skip
     for option in reversed(options):
         command = option(command)
-    return command
+    return _demo_option(command)
 
 
 @report.command("availability")
@@ -886,12 +927,12 @@ def report_links(
 
 
 def _period(start: str, end: str) -> Period:
-    from ioc.reports import Period
+    from ioc.reports import Period, ReportError
 
-    try:
-        return Period(_parse_time(start), _parse_time(end))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
+    begin, finish = _parse_time(start), _parse_time(end)
+    if finish <= begin:
+        raise ReportError(f"--to {end} is not after --from {start}: a period ends after it starts")
+    return Period(begin, finish)
 
 
 def _report(
@@ -1009,6 +1050,7 @@ def meeting_plan(
 @meeting.command("list")
 @click.option("--from", "start", default="now", show_default=True, help="ISO 8601 time, or now.")
 @click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True)
+@_demo_option
 @click.pass_context
 def meeting_list(ctx: click.Context, start: str, days: int) -> None:
     """Meetings from a moment on (those under way included)."""
@@ -1022,6 +1064,7 @@ def meeting_list(ctx: click.Context, start: str, days: int) -> None:
 
 @meeting.command("ready")
 @click.argument("meeting_id", type=int)
+@_demo_option
 @click.pass_context
 def meeting_ready(ctx: click.Context, meeting_id: int) -> None:
     """Which points are ready now, and what keeps the others from being (exit 1 if any is not)."""
@@ -1041,6 +1084,7 @@ def meeting_ready(ctx: click.Context, meeting_id: int) -> None:
 @click.option("--format", "output", type=click.Choice(["table", "json", "csv", "xlsx"]),
               default="table", show_default=True)  # fmt: skip
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@_demo_option
 @click.pass_context
 def meeting_report(ctx: click.Context, meeting_id: int, output: str, out: Path | None) -> None:
     """Who was connected for how long, with drops and quality alerts."""
@@ -1184,6 +1228,7 @@ def sim(ctx: click.Context, sim_args: tuple[str, ...]) -> None:
 @main.command("dead-letters")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @click.option("--reason", default=None, help="Only this reject reason.")
+@_demo_option
 @click.pass_context
 def dead_letters(ctx: click.Context, limit: int, reason: str | None) -> None:
     """Show the newest rejected messages with their reason and payload."""

@@ -22,7 +22,7 @@ from ioc.alerts._book import (
     check_window,
     covering,
 )
-from ioc.alerts._json import alert_json, transition_json
+from ioc.alerts._json import alert_json, detail_json, transition_json
 from ioc.alerts._operations import (
     OPEN_STATES,
     ActionQueue,
@@ -39,6 +39,7 @@ from ioc.alerts._operations import (
     end_window,
     find_alerts,
     plan_window,
+    states_named,
 )
 from ioc.alerts._publish import MqttAlertPublisher, alert_topic
 
@@ -67,8 +68,10 @@ __all__ = [
     "alert_topic",
     "check_window",
     "covering",
+    "detail_json",
     "end_window",
     "find_alerts",
     "plan_window",
+    "states_named",
     "transition_json",
 ]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from ioc.domain import Alert, AlertTransition, iso_utc
+from typing import TYPE_CHECKING
+
+from ioc.domain import Alert, AlertTransition, TransitionKind, iso_utc
+
+if TYPE_CHECKING:
+    from ioc.alerts._operations import AlertDetail
 
 
 def alert_json(alert: Alert) -> dict[str, object]:
@@ -40,4 +45,20 @@ def transition_json(transition: AlertTransition) -> dict[str, object]:
         # Whether a person should hear of it: a root, not silenced, still open or just resolved.
         "notify": alert.root_id is None and not alert.silenced,
         "alert": alert_json(alert),
+    }
+
+
+def detail_json(detail: AlertDetail) -> dict[str, object]:
+    """One alert as `ioc alerts show --json` prints it: the alert with every time of its life
+    (raised, first acknowledged, resolved), its history and the open alerts grouped under it."""
+    acknowledged = next(
+        (t.at_ms for t in detail.history if t.kind is TransitionKind.ACKNOWLEDGED), None
+    )
+    return alert_json(detail.alert) | {
+        "acknowledged_at": None if acknowledged is None else iso_utc(acknowledged),
+        "history": [
+            {"event": t.kind.value, "at": iso_utc(t.at_ms), "actor": t.actor, "note": t.note}
+            for t in detail.history
+        ],
+        "children": [alert_json(child) for child in detail.children],
     }

@@ -128,6 +128,15 @@ class UnknownArea(AlertError):
 OPEN_STATES = frozenset({AlertState.FIRING, AlertState.ACKNOWLEDGED})
 
 
+def states_named(names: Iterable[str]) -> frozenset[AlertState]:
+    """The states a filter names: each by its value, and `open` for firing or acknowledged
+    (ValueError for another name)."""
+    wanted: set[AlertState] = set()
+    for name in names:
+        wanted |= OPEN_STATES if name == "open" else {AlertState(name)}
+    return frozenset(wanted)
+
+
 @dataclass(frozen=True, slots=True)
 class AlertFilter:
     """Which alerts to list: by state, severity and area subtree; newest first, a page."""

@@ -16,7 +16,7 @@ from ._ingest import IngestService
 from ._logging import configure_logging
 from ._meetings import MeetingDesk
 from ._notify import NotifyService, build_senders, load_notifications
-from ._operator import OperatorDesk, demo_state_url
+from ._operator import OperatorDesk, demo_records
 from ._probe import describe_probe, load_probe, probe_options, probe_process, probe_services
 from ._reports import (
     availability_and_overall,
@@ -82,7 +82,7 @@ __all__ = [
     "check_configuration",
     "configure_logging",
     "demo_faults",
-    "demo_state_url",
+    "demo_records",
     "describe",
     "describe_probe",
     "gateway_options",

@@ -16,16 +16,17 @@ from ioc.state import (
 )
 
 
-def demo_state_url(settings: Settings) -> str:
-    """The state database of the last `ioc demo` run."""
-    return f"sqlite:///{settings.data_dir / 'demo' / 'state.db'}"
+def demo_records(settings: Settings) -> Settings:
+    """Settings that read what the last `ioc demo` run recorded: its state database and its
+    embedded telemetry, in the demo's folder of the data dir."""
+    return settings.model_copy(update={"data_dir": settings.data_dir / "demo", "state_url": None})
 
 
 class OperatorDesk:
     """The stores an operator command reads and writes, open until the `with` block ends."""
 
-    def __init__(self, settings: Settings, state_url: str | None = None) -> None:
-        self._engine = connect_state(state_url or settings.resolved_state_url)
+    def __init__(self, settings: Settings) -> None:
+        self._engine = connect_state(settings.resolved_state_url)
         self.alerts = AlertRepository(self._engine)
         self.tokens = TokenStore(self._engine)
         self.outbox = Outbox(self._engine)

@@ -191,10 +191,12 @@ def test_alerts_listed_detailed_and_acted_on(
     assert client.get("/api/v1/alerts?area=C2", headers=viewer).json()["items"] == []
     assert client.get("/api/v1/alerts?area=nowhere", headers=viewer).status_code == 404
     assert client.get("/api/v1/alerts?limit=0", headers=viewer).status_code == 422
+    # `open` as the CLI's --state open: firing or acknowledged.
+    [listed] = client.get("/api/v1/alerts?state=open", headers=viewer).json()["items"]
+    assert listed["id"] == alert_id
+    assert client.get("/api/v1/alerts?state=opened", headers=viewer).status_code == 422
 
-    acked = client.post(
-        f"/api/v1/alerts/{alert_id}/ack", json={"note": "on my way"}, headers=operator
-    )
+    acked = client.post(f"/api/v1/alerts/{alert_id}/ack", headers=operator)  # no body: no note
     assert acked.status_code == 200, acked.text
     again = client.post(f"/api/v1/alerts/{alert_id}/ack", json={}, headers=operator)
     assert again.status_code == 409 and "already acknowledged by operator-1 (token #" in again.text
@@ -202,6 +204,7 @@ def test_alerts_listed_detailed_and_acted_on(
         f"/api/v1/alerts/{alert_id}/resolve", json={"note": "fixed"}, headers=operator
     )
     assert resolved.status_code == 200, resolved.text
+    assert client.get("/api/v1/alerts?state=open", headers=viewer).json()["items"] == []
     # Each outcome has its status: refused 409 (above), not open 409, unknown 404.
     closed = client.post(f"/api/v1/alerts/{alert_id}/note", json={"note": "x"}, headers=operator)
     assert closed.status_code == 409 and f"no open alert {alert_id}" in closed.text
@@ -216,7 +219,7 @@ def test_alerts_listed_detailed_and_acted_on(
     assert detail["alert"]["state"] == "resolved"
     assert [(h["event"], h["actor"], h["note"]) for h in detail["history"]] == [
         ("fired", "rules", ""),
-        ("acknowledged", acted_as, "on my way"),
+        ("acknowledged", acted_as, ""),
         ("resolved", acted_as, "fixed"),
     ]
     assert client.get("/api/v1/alerts/999999", headers=viewer).status_code == 404

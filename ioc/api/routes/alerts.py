@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Query, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ioc.alerts import AlertFilter, UnknownArea, act_on_alert, alert_detail, find_alerts
+from ioc.alerts import (
+    AlertFilter,
+    UnknownArea,
+    act_on_alert,
+    alert_detail,
+    find_alerts,
+    states_named,
+)
 from ioc.api._context import ApiContext
 from ioc.api._models import AlertPublic
 from ioc.api.deps import Context, Operator, RowId, Viewer, problems
-from ioc.domain import ActionOutcome, AlertAction, AlertState, Severity
+from ioc.domain import ActionOutcome, AlertAction, Severity
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -50,6 +57,12 @@ class ActionBody(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
+# An acknowledgement or a resolution may come without a body: the note is optional.
+OptionalBody = Annotated[ActionBody | None, Body()]
+# The states a list may ask for, as the CLI's --state: `open` is firing or acknowledged.
+StateName = Literal["firing", "acknowledged", "resolved", "open"]
+
+
 ACTION_STATUS = {
     ActionOutcome.DONE: status.HTTP_200_OK,
     ActionOutcome.QUEUED: status.HTTP_202_ACCEPTED,
@@ -63,14 +76,15 @@ ACTION_STATUS = {
 def list_alerts(
     context: Context,
     _caller: Viewer,
-    state: Annotated[list[AlertState] | None, Query()] = None,
+    state: Annotated[list[StateName] | None, Query()] = None,
     severity: Annotated[list[Severity] | None, Query()] = None,
     area: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AlertPage:
-    """Alerts newest first, by state, severity and area subtree."""
-    query = AlertFilter(frozenset(state or ()), frozenset(severity or ()), area, limit, offset)
+    """Alerts newest first, by state (`open`: firing or acknowledged), severity and area
+    subtree."""
+    query = AlertFilter(states_named(state or ()), frozenset(severity or ()), area, limit, offset)
     try:
         found = find_alerts(context.alerts, context.inventory, query)
     except UnknownArea as exc:
@@ -109,10 +123,12 @@ def _respond(
 
 @router.post("/{alert_id}/ack", responses={202: {}, **problems(404, 409)})
 def acknowledge(
-    alert_id: RowId, body: ActionBody, context: Context, caller: Operator
+    alert_id: RowId, context: Context, caller: Operator, body: OptionalBody = None
 ) -> JSONResponse:
-    """Acknowledge: someone has taken it on (the token's name is recorded)."""
-    return _respond(context, alert_id, AlertAction.ACKNOWLEDGE, caller.actor, body.note)
+    """Acknowledge: someone has taken it on (the token's name is recorded); the note is
+    optional, and so is the body."""
+    note = body.note if body is not None else ""
+    return _respond(context, alert_id, AlertAction.ACKNOWLEDGE, caller.actor, note)
 
 
 @router.post("/{alert_id}/note", responses={202: {}, **problems(404, 409)})
@@ -122,6 +138,9 @@ def note(alert_id: RowId, body: ActionBody, context: Context, caller: Operator) 
 
 
 @router.post("/{alert_id}/resolve", responses={202: {}, **problems(404, 409)})
-def resolve(alert_id: RowId, body: ActionBody, context: Context, caller: Operator) -> JSONResponse:
-    """Resolve by hand (raised anew if its condition still holds)."""
-    return _respond(context, alert_id, AlertAction.RESOLVE, caller.actor, body.note)
+def resolve(
+    alert_id: RowId, context: Context, caller: Operator, body: OptionalBody = None
+) -> JSONResponse:
+    """Resolve by hand (raised anew if its condition still holds); the body is optional."""
+    note = body.note if body is not None else ""
+    return _respond(context, alert_id, AlertAction.RESOLVE, caller.actor, note)
