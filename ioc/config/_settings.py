@@ -199,7 +199,7 @@ class Settings(BaseSettings):
     def _check_state_url(cls, value: str | None) -> str | None:
         if value in (None, ""):
             return None
-        _database_url(value)
+        _check_driver(_database_url(value))
         return value
 
     @field_validator("smtp_url")
@@ -312,6 +312,28 @@ def _database_url(value: str) -> URL:
         return make_url(value)
     except ArgumentError as exc:
         raise ValueError(f"not a SQLAlchemy URL: {exc}") from exc
+
+
+# The extra of ioc that installs each server database's driver.
+_DRIVER_EXTRAS = {"postgresql": "ioc[postgres]"}
+
+
+def _check_driver(url: URL) -> None:
+    """The database's driver must be installed: found now, not by a traceback at `ioc run`."""
+    from sqlalchemy.exc import NoSuchModuleError
+
+    try:
+        dialect = url.get_dialect()
+    except NoSuchModuleError as exc:
+        raise ValueError(f"SQLAlchemy knows no database {url.drivername!r}") from exc
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        extra = _DRIVER_EXTRAS.get(url.get_backend_name())
+        install = f"pip install '{extra}'" if extra else f"install the {dialect.driver} module"
+        raise ValueError(
+            f"{url.drivername} needs the {dialect.driver} driver, which is not installed: {install}"
+        ) from exc
 
 
 def _parse_mqtt_url(value: str) -> MqttEndpoint:

@@ -226,3 +226,26 @@ def test_secret_files_that_are_wrong_are_named(
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert str(caught.value) == message.format(**paths)
+
+
+def test_a_server_database_without_its_driver_is_a_setting_mistake(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`pip install ioc` without the postgres extra: `ioc check-config` (and so every command)
+    stops with exit 2 and the extra to install, instead of `ioc run` dying in a traceback."""
+    import sys
+
+    from tests.support.cli import invoke_ioc
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed
+    checked = invoke_ioc(
+        "check-config",
+        env={"IOC_DATA_DIR": str(tmp_path), "IOC_STATE_URL": "postgresql+psycopg://ioc@db/ioc"},
+    )
+    assert checked.returncode == 2
+    assert (
+        "IOC_STATE_URL: postgresql+psycopg needs the psycopg driver, which is not installed: "
+        "pip install 'ioc[postgres]'"
+    ) in checked.stderr, checked.stderr
+    with pytest.raises(ConfigError, match="SQLAlchemy knows no database 'nosuchdb'"):
+        load_settings(state_url="nosuchdb://x/y")
