@@ -1037,9 +1037,14 @@ def meeting_plan(
         length_ms = round(parse_duration(duration) * 1000)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--duration") from exc
-    chosen = [p.strip() for p in points.split(",") if p.strip()] if points else []
+    from ioc.domain import now_ms
+
+    chosen = None if points is None else [p.strip() for p in points.split(",") if p.strip()]
+    starts = _parse_time(start)
     with _meetings(ctx) as desk:
-        planned = desk.plan(title, _parse_time(start), length_ms, actor, area, device_class, chosen)
+        planned = desk.plan(
+            title, starts, length_ms, actor, area, device_class, chosen, now_ms=now_ms()
+        )
     when = f"{_when(planned.starts_at_ms)} to {_when(planned.ends_at_ms)}"
     click.echo(
         f"meeting #{planned.id} planned: {planned.title}, {len(planned.points)} points "
@@ -1090,8 +1095,10 @@ def meeting_report(ctx: click.Context, meeting_id: int, output: str, out: Path |
     """Who was connected for how long, with drops and quality alerts."""
     if output == "xlsx" and out is None:
         raise click.UsageError("--format xlsx writes a workbook: say where with --out FILE")
+    from ioc.domain import now_ms
+
     with _meetings(ctx) as desk:
-        planned, rows = desk.report(meeting_id)
+        planned, rows = desk.report(meeting_id, now_ms())
     title = f"Meeting #{planned.id} {planned.title}, {_when(planned.starts_at_ms)}"
     _emit(rows, title, "meeting", output, out)
 

@@ -170,11 +170,12 @@ class MeetingKeeper(Protocol):
 
     def plan(
         self, title: str, starts_at_ms: int, duration_ms: int, created_by: str,
-        area: str | None = None, device_class: str | None = None, points: Sequence[str] = (),
+        area: str | None = None, device_class: str | None = None,
+        points: Sequence[str] | None = None, *, now_ms: int,
     ) -> Meeting: ...  # fmt: skip
     def between(self, start_ms: int, end_ms: int) -> list[Meeting]: ...
     def readiness(self, meeting_id: int) -> tuple[Meeting, list[PointReadiness]]: ...
-    def report(self, meeting_id: int) -> tuple[Meeting, list[dict[str, object]]]: ...
+    def report(self, meeting_id: int, now_ms: int) -> tuple[Meeting, list[dict[str, object]]]: ...
 
 
 @dataclass(frozen=True, slots=True)

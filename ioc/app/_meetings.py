@@ -4,6 +4,7 @@ alerts, their report from the alert history."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ioc.app._catalog import Catalog
 from ioc.app._reports import first_metric, metric_readings
@@ -45,13 +46,19 @@ class MeetingDesk:
         created_by: str,
         area: str | None = None,
         device_class: str | None = None,
-        points: Sequence[str] = (),
+        points: Sequence[str] | None = None,
+        *,
+        now_ms: int,
     ) -> Meeting:
-        """Record a meeting with its points (ReportError: a bad scope, title or duration)."""
+        """Record a meeting with its points (ReportError: a bad scope, title or duration, or a
+        meeting over before it is planned: its alerts and board would never be seen)."""
         if not title.strip():
             raise ReportError("a meeting needs a title")
         if not 0 < duration_ms <= MAX_DURATION_MS:
             raise ReportError("a meeting lasts more than nothing and at most 24 hours")
+        if starts_at_ms + duration_ms <= now_ms:
+            ended = Period(starts_at_ms, starts_at_ms + duration_ms).bounds()[1]
+            raise ReportError(f"that meeting is over already (it ended {ended}): nothing to plan")
         chosen, scope = choose_points(self._catalog.inventory, area, device_class, points)
         meeting = Meeting(
             0, title.strip(), starts_at_ms, starts_at_ms + duration_ms, chosen, scope, created_by
@@ -78,9 +85,16 @@ class MeetingDesk:
         meeting = self.get(meeting_id)
         return meeting, readiness(meeting, self._alerts.open_alerts(), self._outage_rules)
 
-    def report(self, meeting_id: int) -> tuple[Meeting, list[dict[str, object]]]:
-        """How each point did during the meeting."""
+    def report(self, meeting_id: int, now_ms: int) -> tuple[Meeting, list[dict[str, object]]]:
+        """How each point did during the meeting, up to now while it is under way (ReportError
+        for a meeting cancelled or not begun: there is nothing to report)."""
         meeting = self.get(meeting_id)
+        if meeting.cancelled_at_ms is not None:
+            raise ReportError(f"meeting #{meeting_id} was cancelled: it has no report")
+        if meeting.starts_at_ms >= now_ms:
+            starts = Period(meeting.starts_at_ms, meeting.ends_at_ms).bounds()[0]
+            raise ReportError(f"meeting #{meeting_id} has not begun (it starts {starts})")
+        meeting = replace(meeting, ends_at_ms=min(meeting.ends_at_ms, now_ms))
         rules = sorted(self._outage_rules | set(QUALITY_RULES))
         spans = self._alerts.spans(rules, meeting.starts_at_ms, meeting.ends_at_ms)
         windows = self._alerts.windows_between(meeting.starts_at_ms, meeting.ends_at_ms)

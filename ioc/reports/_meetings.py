@@ -36,11 +36,14 @@ def choose_points(
     inventory: Inventory,
     area: str | None = None,
     device_class: str | None = None,
-    points: Sequence[str] = (),
+    points: Sequence[str] | None = None,
 ) -> tuple[tuple[str, ...], str]:
-    """The participating points and how they were chosen: a list, or the devices of a class
-    (video-conference endpoints, `vc`, by default) in an area's subtree."""
-    if points:
+    """The participating points and how they were chosen: a list, or (no list given) the
+    devices of a class (video-conference endpoints, `vc`, by default) in an area's subtree. An
+    empty list is refused: it must not silently mean every point of the province."""
+    if points is not None:
+        if not points:
+            raise ReportError("the list of points is empty: name them, or give an area")
         if area is not None or device_class is not None:
             raise ReportError("give either a list of points, or an area and/or a class")
         unknown = [p for p in points if p not in inventory.devices]

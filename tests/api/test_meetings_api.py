@@ -14,6 +14,8 @@ from ioc.domain import Alert, AlertState, Role, Severity, TransitionKind, now_ms
 from ioc.state import AlertRepository, TokenStore, connect_state
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
+PLANNED_AT = 1_796_000_400_000  # 2026-11-30T08:00+07:00, the day before the meeting
+AFTER_IT = 1_796_093_400_000  # 2026-12-01T09:50+07:00, 20 minutes after it ended
 
 
 def test_plan_a_meeting_and_read_its_board(tmp_path: Path) -> None:
@@ -31,8 +33,9 @@ def test_plan_a_meeting_and_read_its_board(tmp_path: Path) -> None:
         TransitionKind.FIRED, "rules", "",
     )  # fmt: skip
     desk = MeetingDesk(settings, catalog)
+    clock = [PLANNED_AT]
     context = ApiContext(
-        catalog.inventory, catalog.profiles, repository, tokens, now_ms, meetings=desk
+        catalog.inventory, catalog.profiles, repository, tokens, lambda: clock[0], meetings=desk
     )
     as_viewer = {"Authorization": f"Bearer {viewer}"}
     as_operator = {"Authorization": f"Bearer {operator}"}
@@ -43,14 +46,21 @@ def test_plan_a_meeting_and_read_its_board(tmp_path: Path) -> None:
         bad = client.post(
             "/api/v1/meetings", json=plan | {"points": ["vc1", "vc9"]}, headers=as_operator
         )
+        empty = client.post("/api/v1/meetings", json=plan | {"points": []}, headers=as_operator)
         board = client.get(f"/api/v1/meetings/{made.json()['id']}/readiness", headers=as_viewer)
+        early = client.get(f"/api/v1/meetings/{made.json()['id']}/report", headers=as_viewer)
+        clock[0] = AFTER_IT
         report = client.get(f"/api/v1/meetings/{made.json()['id']}/report", headers=as_viewer)
         missing = client.get("/api/v1/meetings/99/readiness", headers=as_viewer)
+        past = client.post("/api/v1/meetings", json=plan | {"area": "D1"}, headers=as_operator)
     desk.close()
     repository.close()
     assert made.status_code == 201
     assert (made.json()["points"], made.json()["created_by"]) == (["vc1", "vc2"], "lan (api)")
     assert bad.status_code == 422 and "vc9" in bad.text
+    assert empty.status_code == 422 and "the list of points is empty" in empty.text
+    assert early.status_code == 404 and "meeting #1 has not begun" in early.text
+    assert past.status_code == 422 and "that meeting is over already" in past.text
     assert board.json()["ready"] == 1 and board.json()["points"] == 2
     assert board.json()["board"] == [
         {"point": "vc1", "ready": False, "reasons": ["device.down"]},

@@ -283,7 +283,12 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
     repository = AlertRepository(connect_state(settings.resolved_state_url))
     desk = MeetingDesk(settings, month.catalog)
     meeting = desk.plan(
-        "Giao ban tỉnh", MEETING[0], MEETING[1] - MEETING[0], "op", points=["vc1", "vc2"]
+        "Giao ban tỉnh",
+        MEETING[0],
+        MEETING[1] - MEETING[0],
+        "op",
+        points=["vc1", "vc2"],
+        now_ms=month.clock.now,
     )
     repository.add_window(
         MaintenanceWindow(0, WindowScope.DEVICE, "gw2", *WINDOW, "cáp quang", "op")
@@ -376,7 +381,7 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
         ("meeting.point_not_ready", "vc2", MEETING[0] - 15 * MIN, MEETING[0] + AFTER_REPORTS),
         ("meeting.point_not_ready", "vc2", MEETING[0] + ABSENCE, MEETING[1]),
     ]
-    _meeting, report = desk.report(meeting.id)
+    _meeting, report = desk.report(meeting.id, month.clock.now)
     assert report == [
         {"point": "vc1", "connected_min": 90.0, "meeting_min": 90.0, "drops": 0,
          "out_min": 0.0, "quality_alerts": 1,  # vc.call_loss: 2 % at 08:30

@@ -27,7 +27,7 @@ class MeetingPlan(BaseModel):
     duration_min: int = Field(gt=0, le=24 * 60)
     area: str | None = Field(default=None, max_length=64)
     device_class: str | None = Field(default=None, alias="class", max_length=64)
-    points: list[str] = Field(default=[], max_length=10_000)
+    points: list[str] | None = Field(default=None, max_length=10_000)
 
 
 class MeetingPublic(BaseModel):
@@ -91,6 +91,7 @@ def plan_meeting(context: Context, caller: Operator, plan: MeetingPlan) -> Meeti
         planned = _desk(context).plan(
             plan.title, epoch_ms(plan.starts_at), plan.duration_min * 60_000,
             f"{caller.name} (api)", plan.area, plan.device_class, plan.points,
+            now_ms=context.clock(),
         )  # fmt: skip
     except ReportError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
@@ -115,7 +116,7 @@ def meeting_readiness(context: Context, _caller: Viewer, meeting_id: RowId) -> R
 def meeting_report(context: Context, _caller: Viewer, meeting_id: RowId) -> list[dict[str, object]]:
     """Per point: connected minutes, drops, minutes out, quality alerts during the meeting."""
     try:
-        _meeting, rows = _desk(context).report(meeting_id)
+        _meeting, rows = _desk(context).report(meeting_id, context.clock())
     except ReportError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     return rows
