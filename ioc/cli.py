@@ -869,9 +869,12 @@ def report_online(
 ) -> None:  # fmt: skip
     """How many points were online at a moment, per group ("235/241 at 08:00")."""
     from ioc.app import availability_report
-    from ioc.reports import Period
+    from ioc.domain import now_ms
+    from ioc.reports import Period, ReportError
 
     at = _parse_time(moment)
+    if at > now_ms():
+        raise ReportError(f"--at {moment} is in the future: nobody knows yet who will be online")
     instant = Period(at, at + 1)
 
     def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
@@ -927,12 +930,17 @@ def report_links(
 
 
 def _period(start: str, end: str) -> Period:
+    """The period asked for, as it can be counted now (cut at now, and said so on stderr)."""
+    from ioc.domain import now_ms
     from ioc.reports import Period, ReportError
 
     begin, finish = _parse_time(start), _parse_time(end)
     if finish <= begin:
         raise ReportError(f"--to {end} is not after --from {start}: a period ends after it starts")
-    return Period(begin, finish)
+    counted = Period(begin, finish).up_to(now_ms())
+    if counted.asked_end_ms is not None:
+        click.echo(f"ioc: counted up to now: {counted.describe()}", err=True)
+    return counted
 
 
 def _report(

@@ -16,49 +16,70 @@ Definitions (docs/reports.md):
   *outage*.
 - Availability = 1 - outage / (counted - maintenance): planned work neither counts against a
   device nor for it.
-- An *outage* (the count) is a stretch of time out, with some of it outside maintenance.
-- MTTA and MTTR: the mean time from opening to the first acknowledgement, and to resolution, of
-  the outage alerts opened in the period (those acknowledged, or resolved, by the period's
-  end).
+- An *outage* (the count) is a stretch of time out (overlapping or touching alerts joined),
+  with some of it outside maintenance.
+- MTTA and MTTR: per outage, not per alert: the mean time from an outage's start to the first
+  acknowledgement of any of its alerts, and to its end, over the outages that began in the
+  period (those acknowledged, or over, by the period's end); each with how many outages it
+  rests on.
+- A period is counted up to the moment it is counted at (`Period.up_to`): the future is
+  neither up nor down.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
 from ioc.alerts import covering
 from ioc.domain import AlertSpan, Device, Inventory, IocError, MaintenanceWindow
 
 
+def _minute(ms: int, zone: tzinfo | None = None) -> str:
+    """A time to the minute: 2026-11-01 00:00Z in UTC, or 2026-11-01 00:00+0700 in a zone."""
+    moment = datetime.fromtimestamp(ms / 1000, zone or UTC)
+    return moment.strftime("%Y-%m-%d %H:%M") + ("Z" if zone is None else moment.strftime("%z"))
+
+
 @dataclass(frozen=True, slots=True)
 class Period:
-    """[start, end) in epoch ms."""
+    """[start, end) in epoch ms; `asked_end_ms` is the end asked for when the period was cut
+    at the moment it was counted (`up_to`)."""
 
     start_ms: int
     end_ms: int
+    asked_end_ms: int | None = None
 
     def __post_init__(self) -> None:
         if self.end_ms <= self.start_ms:
             raise ValueError("a period must end after it starts")
 
+    def up_to(self, now_ms: int) -> Period:
+        """The period as it can be counted at `now_ms`: cut there if it reaches past it (what
+        has not happened is neither up nor down); ReportError if it has not begun."""
+        if self.start_ms >= now_ms:
+            raise ReportError(
+                f"the period begins {_minute(self.start_ms)}, after now ({_minute(now_ms)}): "
+                "nothing has happened in it yet"
+            )
+        if self.end_ms <= now_ms:
+            return self
+        return Period(self.start_ms, now_ms, asked_end_ms=self.end_ms)
+
     def bounds(self, zone: tzinfo | None = None) -> tuple[str, str]:
         """Its start and end to the minute: 2026-11-01 00:00Z, 2026-12-01 00:00Z in UTC, or
         2026-11-01 00:00+0700 in a zone."""
-
-        def minute(ms: int) -> str:
-            moment = datetime.fromtimestamp(ms / 1000, zone or UTC)
-            return moment.strftime("%Y-%m-%d %H:%M") + (
-                "Z" if zone is None else moment.strftime("%z")
-            )
-
-        return minute(self.start_ms), minute(self.end_ms)
+        return _minute(self.start_ms, zone), _minute(self.end_ms, zone)
 
     def describe(self) -> str:
-        """As a title says it: 2026-11-01 00:00Z to 2026-12-01 00:00Z."""
-        return " to ".join(self.bounds())
+        """As a title says it: 2026-11-01 00:00Z to 2026-12-01 00:00Z, and for a period cut
+        at now, 2026-12-01 00:00Z to 2026-12-06 10:42Z (now; asked to 2027-01-01 00:00Z)."""
+        counted = " to ".join(self.bounds())
+        if self.asked_end_ms is None:
+            return counted
+        return f"{counted} (now; asked to {_minute(self.asked_end_ms)})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +94,8 @@ class Availability:
     outages: int
     mtta_ms: float | None
     mttr_ms: float | None
+    acknowledged_outages: int = 0  # the outages MTTA is the mean of
+    ended_outages: int = 0  # the outages MTTR is the mean of
 
     @property
     def availability(self) -> float | None:
@@ -104,7 +127,9 @@ class Availability:
             "maintenance_min": _minutes(self.maintenance_ms),
             "counted_min": _minutes(self.counted_ms),
             "mtta_min": None if self.mtta_ms is None else _minutes(self.mtta_ms),
+            "mtta_outages": self.acknowledged_outages,
             "mttr_min": None if self.mttr_ms is None else _minutes(self.mttr_ms),
+            "mttr_outages": self.ended_outages,
         }
 
 
@@ -114,6 +139,47 @@ class _Sums:
     outage_ms: int = 0
     maintenance_ms: int = 0
     outages: int = 0
+    to_acknowledge: list[int] = field(default_factory=list)  # per outage begun in the period
+    to_end: list[int] = field(default_factory=list)
+
+    def add(self, other: _Sums) -> None:
+        """Sum a device's figures into a group's."""
+        self.counted_ms += other.counted_ms
+        self.outage_ms += other.outage_ms
+        self.maintenance_ms += other.maintenance_ms
+        self.outages += other.outages
+        self.to_acknowledge += other.to_acknowledge
+        self.to_end += other.to_end
+
+
+@dataclass(slots=True)
+class _Stretch:
+    """Time out: overlapping or touching outage alerts joined; `end_ms` None while open."""
+
+    start_ms: int
+    end_ms: int | None
+    acknowledged_ms: int | None
+
+    def joins(self, span: AlertSpan) -> bool:
+        return self.end_ms is None or span.opened_at_ms <= self.end_ms
+
+    def take(self, span: AlertSpan) -> None:
+        ends = (self.end_ms, span.resolved_at_ms)
+        self.end_ms = None if None in ends else max(self.end_ms or 0, span.resolved_at_ms or 0)
+        acks = [t for t in (self.acknowledged_ms, span.acknowledged_at_ms) if t is not None]
+        self.acknowledged_ms = min(acks) if acks else None
+
+
+def _stretches(alerts: Iterable[AlertSpan]) -> list[_Stretch]:
+    """The device's outages as whole stretches of time, by start (not cut to any period)."""
+    stretches: list[_Stretch] = []
+    for span in sorted(alerts, key=lambda a: a.opened_at_ms):
+        if stretches and stretches[-1].joins(span):
+            stretches[-1].take(span)
+        else:
+            stretches.append(_Stretch(span.opened_at_ms, span.resolved_at_ms,
+                                      span.acknowledged_at_ms))  # fmt: skip
+    return stretches
 
 
 def availability(
@@ -132,21 +198,11 @@ def availability(
         alerts_of[alert.device_id].append(alert)
     sums: dict[str, _Sums] = defaultdict(_Sums)
     counts: dict[str, int] = defaultdict(int)
-    acknowledged: dict[str, list[int]] = defaultdict(list)
-    resolved: dict[str, list[int]] = defaultdict(list)
     for device in devices:
-        own = alerts_of.get(device.id, [])
-        figures = _figures(device, period, own, windows, inventory)
-        to_ack, to_resolve = _response_times(own, period)
+        figures = _figures(device, period, alerts_of.get(device.id, []), windows, inventory)
         for group in group_of(device):
-            total = sums[group]
-            total.counted_ms += figures.counted_ms
-            total.outage_ms += figures.outage_ms
-            total.maintenance_ms += figures.maintenance_ms
-            total.outages += figures.outages
+            sums[group].add(figures)
             counts[group] += 1 if figures.counted_ms else 0
-            acknowledged[group] += to_ack
-            resolved[group] += to_resolve
     return [
         Availability(
             group,
@@ -155,8 +211,10 @@ def availability(
             total.outage_ms,
             total.maintenance_ms,
             total.outages,
-            _mean(acknowledged[group]),
-            _mean(resolved[group]),
+            _mean(total.to_acknowledge),
+            _mean(total.to_end),
+            len(total.to_acknowledge),
+            len(total.to_end),
         )
         for group, total in sorted(sums.items())
     ]
@@ -170,48 +228,35 @@ def _figures(
     inventory: Inventory,
 ) -> _Sums:
     start = max(period.start_ms, device.since_ms or period.start_ms)
-    if start >= period.end_ms:
+    end = period.end_ms
+    if start >= end:
         return _Sums()
-    spells: list[tuple[int, int]] = []
     planned: list[tuple[int, int]] = []
     covers: dict[str, list[MaintenanceWindow]] = {}
     for alert in alerts:
-        spell = clipped(alert, start, period.end_ms)
-        if spell[0] >= spell[1]:
-            continue
-        spells.append(spell)
-        if not windows:
+        spell = clipped(alert, start, end)
+        if spell[0] >= spell[1] or not windows:
             continue
         if alert.rule_id not in covers:
             covers[alert.rule_id] = covering(windows, device.id, alert.rule_id, inventory)
         for window in covers[alert.rule_id]:
             planned.append((max(spell[0], window.starts_at_ms), min(spell[1], _window_end(window))))
-    out = _union(spells)
-    inside = _union(planned)  # within `out`: each piece is part of a spell
-    maintenance = _length(inside)
-    return _Sums(
-        counted_ms=period.end_ms - start,
-        outage_ms=_length(out) - maintenance,
-        maintenance_ms=maintenance,
-        outages=sum(
-            1 for stretch, covered in _covered(out, inside) if covered < stretch[1] - stretch[0]
-        ),
-    )
-
-
-def _response_times(alerts: Sequence[AlertSpan], period: Period) -> tuple[list[int], list[int]]:
-    opened = [a for a in alerts if period.start_ms <= a.opened_at_ms < period.end_ms]
-    to_ack = [
-        a.acknowledged_at_ms - a.opened_at_ms
-        for a in opened
-        if a.acknowledged_at_ms is not None and a.acknowledged_at_ms < period.end_ms
-    ]
-    to_resolve = [
-        a.resolved_at_ms - a.opened_at_ms
-        for a in opened
-        if a.resolved_at_ms is not None and a.resolved_at_ms < period.end_ms
-    ]
-    return to_ack, to_resolve
+    inside = _union(planned)  # each piece lies within one stretch
+    seen = [s for s in _stretches(alerts) if s.start_ms < end and (s.end_ms or end) > start]
+    out = [(max(s.start_ms, start), min(s.end_ms or end, end)) for s in seen]
+    sums = _Sums(counted_ms=end - start, maintenance_ms=_length(inside))
+    sums.outage_ms = _length(out) - sums.maintenance_ms
+    for stretch, (piece, covered) in zip(seen, _covered(out, inside), strict=True):
+        if covered >= piece[1] - piece[0]:
+            continue  # wholly planned: no outage
+        sums.outages += 1
+        if stretch.start_ms < start:
+            continue  # begun before the period: its response times belong to another
+        if stretch.acknowledged_ms is not None and stretch.acknowledged_ms < end:
+            sums.to_acknowledge.append(stretch.acknowledged_ms - stretch.start_ms)
+        if stretch.end_ms is not None and stretch.end_ms < end:
+            sums.to_end.append(stretch.end_ms - stretch.start_ms)
+    return sums
 
 
 def _window_end(window: MaintenanceWindow) -> int:

@@ -22,6 +22,7 @@ _COLUMNS = (
 _LABELS = {
     "vi": {
         "title": "Báo cáo khả dụng", "by": "theo", "period": "Kỳ báo cáo", "to": "đến",
+        "cut": "tính đến lúc lập; kỳ yêu cầu đến",
         "generated": "Lập lúc", "chart": "Khả dụng theo nhóm (thấp nhất trước)",
         "group": "Nhóm", "devices": "Thiết bị", "availability_pct": "Khả dụng %",
         "availability": "Khả dụng toàn bộ", "outages": "Số lần gián đoạn",
@@ -32,6 +33,7 @@ _LABELS = {
     },
     "en": {
         "title": "Availability report", "by": "by", "period": "Period", "to": "to",
+        "cut": "counted up to now; asked to",
         "generated": "Generated", "chart": "Availability per group (lowest first)",
         "group": "Group", "devices": "Devices", "availability_pct": "Availability %",
         "availability": "Overall availability", "outages": "Outages",
@@ -78,8 +80,13 @@ def availability_html(
         for i, r in enumerate(measured)
     ]  # fmt: skip
     moment = time.time() * 1000 if generated_at_ms is None else generated_at_ms
+    words = _LABELS[lang]
+    counted = f" {words['to']} ".join(period.bounds())
+    if period.asked_end_ms is not None:  # cut at the moment it was made: say so
+        asked = Period(period.start_ms, period.asked_end_ms).bounds()[1]
+        counted += f" ({words['cut']} {asked})"
     return _ENVIRONMENT.get_template("availability.html.j2").render(
-        lang=lang, t=_LABELS[lang], by=by, period=f" {_LABELS[lang]['to']} ".join(period.bounds()),
+        lang=lang, t=words, by=by, period=counted,
         generated=time.strftime("%Y-%m-%d %H:%MZ", time.gmtime(moment / 1000)),
         overall=overall.row(), rows=rows, columns=_COLUMNS, bars=bars,
         chart={"left": left, "span": span, "width": left + span + 60,

@@ -65,7 +65,22 @@ def test_availability_as_json_and_csv(tmp_path: Path) -> None:
             "/api/v1/reports/availability?from=2026-12-01&to=2026-11-01", headers=auth
         )
         nowhere = client.get("/api/v1/reports/availability?from=2026-11-01&area=X", headers=auth)
+        # Reaching into the future: counted up to now, and the interval counted says so.
+        asked_at = now_ms()
+        ahead = client.get(
+            "/api/v1/reports/availability?from=2026-11-01&to=2099-01-01&by=all", headers=auth
+        )
+        answered_at = now_ms()
+        not_yet = client.get("/api/v1/reports/availability?from=2099-01-01", headers=auth)
+        future = client.get("/api/v1/reports/online?at=2099-01-01T08:00:00", headers=auth)
     repository.close()
+    counted_from, _counted_to = ahead.headers["x-report-period"].split("/")
+    assert counted_from == "2026-11-01T00:00:00.000Z"
+    [everything] = ahead.json()
+    counted_ms = everything["counted_min"] * MIN / everything["devices"]
+    assert asked_at - 1_000 <= T0 + counted_ms <= answered_at + 1_000  # not 2099
+    assert not_yet.status_code == 422 and "nothing has happened in it yet" in not_yet.text
+    assert future.status_code == 422 and "that moment is in the future" in future.text
     by_commune = {row["group"]: row for row in communes}
     assert set(by_commune) == {"C1", "C2"}
     # C2 holds gw2, bts2 and vc2: 3 devices x 30 days, 120 minutes out.

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import os
 import subprocess
@@ -118,3 +119,34 @@ def test_a_reader_that_goes_away_ends_the_listing_quietly(tmp_path: Path) -> Non
     )
     os.close(write_end)
     assert (listing.returncode, listing.stderr) == (141, "")
+
+
+def test_a_period_reaching_past_now_is_counted_up_to_now(tmp_path: Path) -> None:
+    """`ioc report power` for today, asked at some hour of it: an open mains failure counts
+    its hours up to now, not to midnight, and the command says where it counted to."""
+    from ioc.domain import now_ms
+
+    env = {"IOC_DATA_DIR": str(tmp_path), "IOC_INVENTORY": str(SMALL_INVENTORY)}
+    now = now_ms()
+    today = now - now % 86_400_000
+    opened = max(today, now - 2 * 3_600_000)
+    repository = AlertRepository(connect_state(f"sqlite:///{tmp_path / 'state.db'}"))
+    repository.create(
+        Alert(0, "bts.mains_failure", "bts1", "bts", "C1", Severity.MAJOR, "x", "y",
+              AlertState.FIRING, "", "", "", "", {}, opened, opened),
+        TransitionKind.FIRED, "rules", "",
+    )  # fmt: skip
+    repository.close()
+    tomorrow = dt.datetime.fromtimestamp((today + 86_400_000) / 1000, dt.UTC).isoformat()
+    start = dt.datetime.fromtimestamp(today / 1000, dt.UTC).isoformat()
+    power = invoke_ioc(
+        "report", "power", "--from", start, "--to", tomorrow, "--by", "device", "--format",
+        "json", env=env,
+    )  # fmt: skip
+    assert power.returncode == 0, power.stderr
+    assert power.stderr.startswith("ioc: counted up to now: ") and "(now; asked to" in power.stderr
+    rows = {row["group"]: row for row in json.loads(power.stdout)}
+    held_h = rows["bts1"]["mains_failures_h"]
+    assert (now - opened) / 3_600_000 - 0.02 <= held_h <= (now_ms() - opened) / 3_600_000 + 0.01
+    table = invoke_ioc("report", "availability", "--from", start, "--to", tomorrow, env=env)
+    assert "(now; asked to " in table.stdout.splitlines()[0]

@@ -315,7 +315,8 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
         "group": "gw2", "devices": 1,
         "availability_pct": round((1 - gw2_out / (month_min - gw2_maintenance)) * 100, 3),
         "outages": 3, "outage_min": gw2_out, "maintenance_min": gw2_maintenance,
-        "counted_min": month_min, "mtta_min": 20.0, "mttr_min": round((90 + 2 + 2) / 3, 2),
+        "counted_min": month_min, "mtta_min": 20.0, "mtta_outages": 1,
+        "mttr_min": round((90 + 2 + 2) / 3, 2), "mttr_outages": 3,
     }  # fmt: skip
     # vc2: down from 75 minutes after its last report until it reported again: 15 Nov
     # 07:15-09:00, 25 Nov 09:15-10:00 (never acknowledged).
@@ -324,7 +325,8 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
         "group": "vc2", "devices": 1,
         "availability_pct": round((1 - vc2_out / month_min) * 100, 3),
         "outages": 2, "outage_min": vc2_out, "maintenance_min": 0, "counted_min": month_min,
-        "mtta_min": None, "mttr_min": round((105 + 45) / 2, 2),
+        "mtta_min": None, "mtta_outages": 0, "mttr_min": round((105 + 45) / 2, 2),
+        "mttr_outages": 2,
     }  # fmt: skip
     # bts2 counts from 16 November: its silence before (device.down) is not held against it.
     assert rows["bts2"]["counted_min"] == 15 * 24 * 60

@@ -16,6 +16,7 @@ from ioc.domain import (
 from ioc.reports import (
     Availability,
     Period,
+    ReportError,
     availability,
     by_area,
     by_class,
@@ -187,3 +188,46 @@ def test_who_was_online_at_a_moment(small_inventory: Inventory) -> None:
         {"group": "C1", "devices": 3, "online": 3, "out": 0, "in_maintenance": 0},
         {"group": "C2", "devices": 3, "online": 1, "out": 1, "in_maintenance": 1},
     ]
+
+
+def test_mtta_and_mttr_are_per_outage_not_per_alert(small_inventory: Inventory) -> None:
+    """One 44 s outage with an overlapping 15 s alert is one outage of 44 s (per alert it was
+    a mean of 29.5 s); acknowledging either of its alerts acknowledges the outage."""
+    second = 1000
+    start = at(2, 10)
+    alerts = [
+        span(1, "gw1", start, start + 44 * second, rule="netgw.wan_down"),
+        span(2, "gw1", start + 20 * second, start + 35 * second, acked=start + 30 * second),
+        # Wholly inside planned work: no outage, so not in the means either.
+        span(3, "gw1", at(5, 0), at(5, 4), acked=at(5, 1)),
+        # Begun before the month: an outage of the month, its response times of another.
+        span(4, "gw1", T0 - HOUR, T0 + HOUR, acked=T0 - 30 * MIN),
+    ]
+    planned = [window(1, WindowScope.DEVICE, "gw1", at(5, 0), at(5, 4))]
+    gw1 = figures(small_inventory, alerts, planned)["gw1"]
+    assert (gw1.outages, gw1.mttr_ms, gw1.ended_outages) == (2, 44 * second, 1)
+    assert (gw1.mtta_ms, gw1.acknowledged_outages) == (30 * second, 1)
+    row = gw1.row()
+    assert (row["mttr_min"], row["mttr_outages"], row["mtta_outages"]) == (0.73, 1, 1)
+
+
+def test_a_period_is_counted_up_to_now() -> None:
+    """A month asked for on its 6th day is counted to that moment, and says so."""
+    now = at(5, 10.5)
+    counted = NOVEMBER.up_to(now)
+    assert (counted.start_ms, counted.end_ms, counted.asked_end_ms) == (T0, now, T0 + 30 * DAY)
+    assert counted.describe() == (
+        "2026-11-01 00:00Z to 2026-11-06 10:30Z (now; asked to 2026-12-01 00:00Z)"
+    )
+    assert NOVEMBER.up_to(T0 + 40 * DAY) == NOVEMBER  # over: as asked
+    with pytest.raises(ReportError, match="the period begins 2026-11-01 00:00Z, after now"):
+        NOVEMBER.up_to(T0 - 1)
+
+
+def test_an_open_outage_counts_up_to_now_not_to_the_end_of_the_period(
+    small_inventory: Inventory,
+) -> None:
+    now = at(5, 12)
+    alerts = [span(1, "gw1", at(5, 10), None)]
+    gw1 = figures(small_inventory, alerts, period=NOVEMBER.up_to(now))["gw1"]
+    assert (gw1.counted_ms, gw1.outage_ms) == (5 * DAY + 12 * HOUR, 2 * HOUR)

@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from ioc.api.deps import Context, Viewer, epoch_ms, problems
+from ioc.domain import iso_utc
 from ioc.reports import (
     XLSX_TYPE,
     Availability,
@@ -47,14 +48,20 @@ def _answer(
         rows = [row(figures) for figures in context.reports(asked, scope, by)]
     except (ValueError, ReportError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    counted = {"X-Report-Period": _interval(asked)}
     if output == "json":
-        return Response(orjson.dumps(rows), media_type="application/json")
+        return Response(orjson.dumps(rows), media_type="application/json", headers=counted)
     name = title.split(" ", 1)[0].lower()
-    disposition = {"Content-Disposition": f'attachment; filename="{name}-{by}.{output}"'}
+    headers = counted | {"Content-Disposition": f'attachment; filename="{name}-{by}.{output}"'}
     if output == "csv":
-        return Response(rows_csv(rows), media_type="text/csv", headers=disposition)
+        return Response(rows_csv(rows), media_type="text/csv", headers=headers)
     described = f"{title} by {by}, {asked.describe()}"
-    return Response(rows_xlsx(rows, described, name), media_type=XLSX_TYPE, headers=disposition)
+    return Response(rows_xlsx(rows, described, name), media_type=XLSX_TYPE, headers=headers)
+
+
+def _interval(period: Period) -> str:
+    """The period as counted, an ISO 8601 interval (cut at now when it reached past it)."""
+    return f"{iso_utc(period.start_ms)}/{iso_utc(period.end_ms)}"
 
 
 @router.get("/availability", response_class=Response, responses=problems(404))
@@ -75,7 +82,10 @@ def availability(
     a backwards period, an unknown area or grouping."""
 
     def period() -> Period:
-        return Period(epoch_ms(start), epoch_ms(end) if end is not None else context.clock())
+        now, begin = context.clock(), epoch_ms(start)
+        # No end: up to now; a start after now is then refused by `up_to` for what it is.
+        finish = epoch_ms(end) if end is not None else max(now, begin + 1)
+        return Period(begin, finish).up_to(now)
 
     scope = Scope(area, device_class, tag)
     if output != "html":
@@ -106,7 +116,10 @@ def online(
     moment ("235/241 commune points online at 08:00")."""
 
     def period() -> Period:
-        moment = epoch_ms(at) if at is not None else context.clock()
+        now = context.clock()
+        moment = epoch_ms(at) if at is not None else now
+        if moment > now:
+            raise ReportError("that moment is in the future: nobody knows yet who will be online")
         return Period(moment, moment + 1)
 
     scope = Scope(area, device_class, tag)
