@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ioc.app._catalog import Catalog
-from ioc.app._reports import first_metric, metric_readings
+from ioc.app._reports import first_metric, metric_readings, watched_during
 from ioc.app._ruleset import load_rule_set
 from ioc.config import Settings
 from ioc.domain import Meeting, MetricSummary
@@ -99,9 +99,11 @@ class MeetingDesk:
         spans = self._alerts.spans(rules, meeting.starts_at_ms, meeting.ends_at_ms)
         windows = self._alerts.windows_between(meeting.starts_at_ms, meeting.ends_at_ms)
         quality = self._quality(meeting)
+        period = Period(meeting.starts_at_ms, meeting.ends_at_ms)
         return meeting, meeting_rows(
-            meeting, spans, windows, self._catalog.inventory, self._outage_rules, quality
-        )
+            meeting, spans, windows, self._catalog.inventory, self._outage_rules, quality,
+            watched_during(self._engine, period),
+        )  # fmt: skip
 
     def _quality(self, meeting: Meeting) -> dict[str, dict[str, MetricSummary]]:
         """Each WORST_QUALITY metric's readings during the meeting, by point (StoreError

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
 
+from sqlalchemy import Engine
+
 from ioc.app._catalog import Catalog
 from ioc.app._ruleset import load_rule_set
 from ioc.app._stores import open_telemetry_store
@@ -25,6 +27,7 @@ from ioc.reports import (
     Period,
     ReportError,
     Scope,
+    Watched,
     availability,
     availability_html,
     grouping,
@@ -33,7 +36,7 @@ from ioc.reports import (
     rows_xlsx,
     summaries_by_group,
 )
-from ioc.state import AlertRepository, connect_state
+from ioc.state import AlertRepository, WatchLog, connect_state
 from ioc.store import StoreError
 
 # The BTS power report: mains failures, time on battery, generator running.
@@ -81,8 +84,8 @@ def _availability(
     inventory = catalog.inventory
     group_ofs = [grouping(by, inventory) for by in groupings]
     devices = scope.devices(inventory)
-    spans, windows = _history(settings, sorted(_outage_rules(settings, catalog)), period)
-    return [availability(devices, period, spans, windows, inventory, g) for g in group_ofs]
+    spans, windows, watched = _history(settings, sorted(_outage_rules(settings, catalog)), period)
+    return [availability(devices, period, spans, windows, inventory, g, watched) for g in group_ofs]
 
 
 def power_report(
@@ -94,7 +97,7 @@ def power_report(
     group_of = grouping(by, inventory)
     devices = scope.devices(inventory)
     rule_ids = sorted({rule for rules in POWER_COLUMNS.values() for rule in rules})
-    spans, _windows = _history(settings, rule_ids, period)
+    spans, _windows, _watched = _history(settings, rule_ids, period)
     lowest = _telemetry(settings, catalog, devices, period, group_of, first_metric("battery_v"))
     return [
         figures.row() | {"lowest_battery_v": _figure(lowest.get(figures.key), "minimum")}
@@ -112,9 +115,9 @@ def links_report(
     devices = scope.devices(inventory)
     outage_rules = _outage_rules(settings, catalog)
     flapping_rules = {rule for rules in LINK_COLUMNS.values() for rule in rules}
-    spans, windows = _history(settings, sorted(outage_rules | flapping_rules), period)
+    spans, windows, watched = _history(settings, sorted(outage_rules | flapping_rules), period)
     outages = [span for span in spans if span.rule_id in outage_rules]
-    found = availability(devices, period, outages, windows, inventory, group_of)
+    found = availability(devices, period, outages, windows, inventory, group_of, watched)
     flapping = {
         i.key: i.opened["flapping"]
         for i in incidents(devices, period, spans, group_of, LINK_COLUMNS)
@@ -181,14 +184,23 @@ def _outage_rules(settings: Settings, catalog: Catalog) -> set[str]:
 
 def _history(
     settings: Settings, rule_ids: list[str], period: Period
-) -> tuple[list[AlertSpan], list[MaintenanceWindow]]:
-    repository = AlertRepository(connect_state(settings.resolved_state_url))
+) -> tuple[list[AlertSpan], list[MaintenanceWindow], Watched]:
+    """The rules' alerts over the period, the maintenance windows, and what ioc watched."""
+    engine = connect_state(settings.resolved_state_url)
+    repository = AlertRepository(engine)
     try:
         spans = repository.spans(rule_ids, period.start_ms, period.end_ms)
         windows = repository.windows_between(period.start_ms, period.end_ms)
+        watched = watched_during(engine, period)
     finally:
         repository.close()
-    return spans, windows
+    return spans, windows, watched
+
+
+def watched_during(engine: Engine, period: Period) -> Watched:
+    """What ioc watched in the period, as the rules recorded it."""
+    log = WatchLog(engine)
+    return Watched(log.spells(period.start_ms, period.end_ms), log.first_heard())
 
 
 _TITLES = {

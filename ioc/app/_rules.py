@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from ioc.alerts import AlertBook, AlertError, AlertNotOpen, Publisher
 from ioc.app._catalog import Catalog
 from ioc.app._ruleset import load_rule_set
+from ioc.app._watching import Watching
 from ioc.config import Settings
 from ioc.domain import (
     ActionOutcome,
@@ -29,6 +30,7 @@ from ioc.domain import (
     Clock,
     RuleSignal,
     StageBeat,
+    StatusChange,
     TelemetryItem,
     now_ms,
 )
@@ -44,6 +46,7 @@ from ioc.state import (
     StateError,
     StateRefused,
     StateUnavailable,
+    WatchLog,
     connect_state,
 )
 
@@ -104,6 +107,7 @@ class RulesService:
         state = connect_state(settings.resolved_state_url)
         self.repository = AlertRepository(state, leader_guard)
         self._heartbeats = HeartbeatStore(state)
+        self._watching = Watching(WatchLog(state))
         self._meetings = MeetingStore(state)
         self._last_item_ms: int | None = None
         self.engine = RuleEngine(rules, catalog.inventory, catalog.profiles, clock())
@@ -126,6 +130,7 @@ class RulesService:
         """Read back open alerts and saved state, then start the worker and the schedule."""
         now = self._clock()
         open_alerts = self.book.load(now)
+        self._watching.start()
         self.book.declare_outage_rules(rule.id for rule in self.engine.rules if rule.outage)
         self.engine.restore(
             [HeldState(*saved) for saved in self.repository.rule_states()],
@@ -158,6 +163,7 @@ class RulesService:
             return
         self._stopping.set()
         self._worker.join()
+        self._watching.end(self._clock())
         try:
             saved = self.engine.take_all()
             self.repository.save_rule_states((h.rule_id, h.device_id, h.data) for h in saved)
@@ -258,6 +264,9 @@ class RulesService:
 
     def _judge(self, item: TelemetryItem, received_ms: int) -> None:
         self._last_item_ms = now_ms()  # the heartbeat is on the wall clock, always
+        # A device is heard by what it says; an offline status may be the broker's last will.
+        if item.registered and not (type(item) is StatusChange and not item.online):
+            self._watching.heard(item.device_id, received_ms)
         try:
             signals = self.engine.apply(item, received_ms)
         except Exception:  # one bad rule or item must not stop alerting for everyone
@@ -316,6 +325,7 @@ class RulesService:
             log.warning("could not update silences: %s", exc)
 
     def _beat(self) -> None:
+        self._watching.beat(self._clock(), hearing=not self._blind)
         beat = StageBeat("rules", now_ms(), self._last_item_ms, not self._blind)
         try:
             self._heartbeats.beat(beat)
@@ -380,11 +390,13 @@ class RulesService:
         if hearing and self._blind:
             self._blind = False
             self.engine.resume_absence(self._clock())
+            self._watching.beat(self._clock(), hearing=True)
             log.warning("hearing devices again: silence is judged afresh from now")
         elif not hearing and not self._blind:
             self._blind = True
             self.stats.blind_spells += 1
             self.engine.pause_absence()
+            self._watching.end(self._clock())
             log.warning(
                 "blind (broker lost, or ingest or rules falling behind): no device is judged silent"
             )

@@ -24,12 +24,15 @@ Definitions (docs/reports.md):
   rests on.
 - A period is counted up to the moment it is counted at (`Period.up_to`): the future is
   neither up nor down.
+- Only *watched* time is counted (`Watched`): while the rules judged devices and heard the
+  broker, and after the device was first heard. The rest is *unmonitored*: no data, neither up
+  nor down, shown apart.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
@@ -83,6 +86,16 @@ class Period:
 
 
 @dataclass(frozen=True, slots=True)
+class Watched:
+    """What ioc watched: the spells in which the rules judged devices while hearing the broker
+    ([start, end) pairs), and when each device was first heard (a device never heard is not in
+    it)."""
+
+    spells: Sequence[tuple[int, int]]
+    first_heard: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class Availability:
     """The figures of one device, or of a group of devices summed."""
 
@@ -96,23 +109,25 @@ class Availability:
     mttr_ms: float | None
     acknowledged_outages: int = 0  # the outages MTTA is the mean of
     ended_outages: int = 0  # the outages MTTR is the mean of
+    unmonitored_ms: int = 0  # in the period, not watched: no data (not in counted_ms)
 
     @property
     def availability(self) -> float | None:
-        """The share of the counted time, maintenance set aside, that the devices were up
-        (None when nothing was counted)."""
+        """The share of the counted (watched) time, maintenance set aside, that the devices
+        were up (None when nothing was counted: no data)."""
         basis = self.counted_ms - self.maintenance_ms
         return None if basis <= 0 else 1 - self.outage_ms / basis
 
     def moment_row(self) -> dict[str, object]:
         """As exported for a moment (figures over a 1 ms period: each time is a count of
-        devices): how many were counted, online, out, and out in maintenance."""
+        devices): how many were counted, online, out, out in maintenance, and unwatched."""
         return {
             "group": self.key,
             "devices": self.devices,
-            "online": self.devices - self.outage_ms - self.maintenance_ms,
+            "online": self.counted_ms - self.outage_ms - self.maintenance_ms,
             "out": self.outage_ms,
             "in_maintenance": self.maintenance_ms,
+            "no_data": self.unmonitored_ms,
         }
 
     def row(self) -> dict[str, object]:
@@ -126,6 +141,7 @@ class Availability:
             "outage_min": _minutes(self.outage_ms),
             "maintenance_min": _minutes(self.maintenance_ms),
             "counted_min": _minutes(self.counted_ms),
+            "unmonitored_min": _minutes(self.unmonitored_ms),
             "mtta_min": None if self.mtta_ms is None else _minutes(self.mtta_ms),
             "mtta_outages": self.acknowledged_outages,
             "mttr_min": None if self.mttr_ms is None else _minutes(self.mttr_ms),
@@ -136,6 +152,7 @@ class Availability:
 @dataclass(slots=True)
 class _Sums:
     counted_ms: int = 0
+    unmonitored_ms: int = 0
     outage_ms: int = 0
     maintenance_ms: int = 0
     outages: int = 0
@@ -145,6 +162,7 @@ class _Sums:
     def add(self, other: _Sums) -> None:
         """Sum a device's figures into a group's."""
         self.counted_ms += other.counted_ms
+        self.unmonitored_ms += other.unmonitored_ms
         self.outage_ms += other.outage_ms
         self.maintenance_ms += other.maintenance_ms
         self.outages += other.outages
@@ -189,20 +207,24 @@ def availability(
     windows: Sequence[MaintenanceWindow],
     inventory: Inventory,
     group_of: Callable[[Device], Iterable[str]],
+    watched: Watched,
 ) -> list[Availability]:
     """Figures per group (`group_of` names each device's groups: `by_device`, `by_area`,
     `by_class`, `by_tag`, `overall`), groups in name order; `alerts` are the outage alerts
-    that overlap the period."""
+    that overlap the period; only what was `watched` is counted."""
     alerts_of: dict[str, list[AlertSpan]] = defaultdict(list)
     for alert in alerts:
         alerts_of[alert.device_id].append(alert)
     sums: dict[str, _Sums] = defaultdict(_Sums)
     counts: dict[str, int] = defaultdict(int)
+    spells = _union(list(watched.spells))
     for device in devices:
-        figures = _figures(device, period, alerts_of.get(device.id, []), windows, inventory)
+        own = alerts_of.get(device.id, [])
+        monitored = _monitored(device, period, spells, watched.first_heard)
+        figures = _figures(device, period, own, windows, inventory, monitored)
         for group in group_of(device):
             sums[group].add(figures)
-            counts[group] += 1 if figures.counted_ms else 0
+            counts[group] += 1 if figures.counted_ms or figures.unmonitored_ms else 0
     return [
         Availability(
             group,
@@ -215,9 +237,25 @@ def availability(
             _mean(total.to_end),
             len(total.to_acknowledge),
             len(total.to_end),
+            total.unmonitored_ms,
         )
         for group, total in sorted(sums.items())
     ]
+
+
+def _monitored(
+    device: Device,
+    period: Period,
+    spells: list[tuple[int, int]],
+    first_heard: Mapping[str, int],
+) -> tuple[int, int, list[tuple[int, int]]]:
+    """Where the device counts ([start, end): in the period and the inventory) and the part of
+    it watched: inside a spell, once the device had been heard."""
+    start = max(period.start_ms, device.since_ms or period.start_ms)
+    heard = first_heard.get(device.id)
+    if start >= period.end_ms or heard is None:
+        return start, period.end_ms, []
+    return start, period.end_ms, _intersect(spells, [(max(start, heard), period.end_ms)])
 
 
 def _figures(
@@ -226,11 +264,15 @@ def _figures(
     alerts: Sequence[AlertSpan],
     windows: Sequence[MaintenanceWindow],
     inventory: Inventory,
+    monitored: tuple[int, int, list[tuple[int, int]]],
 ) -> _Sums:
-    start = max(period.start_ms, device.since_ms or period.start_ms)
-    end = period.end_ms
+    start, end, watched = monitored
     if start >= end:
         return _Sums()
+    sums = _Sums(counted_ms=_length(watched))
+    sums.unmonitored_ms = end - start - sums.counted_ms
+    if not watched:
+        return sums
     planned: list[tuple[int, int]] = []
     covers: dict[str, list[MaintenanceWindow]] = {}
     for alert in alerts:
@@ -241,14 +283,21 @@ def _figures(
             covers[alert.rule_id] = covering(windows, device.id, alert.rule_id, inventory)
         for window in covers[alert.rule_id]:
             planned.append((max(spell[0], window.starts_at_ms), min(spell[1], _window_end(window))))
-    inside = _union(planned)  # each piece lies within one stretch
+    inside = _intersect(_union(planned), watched)  # each piece lies within one piece of `out`
     seen = [s for s in _stretches(alerts) if s.start_ms < end and (s.end_ms or end) > start]
-    out = [(max(s.start_ms, start), min(s.end_ms or end, end)) for s in seen]
-    sums = _Sums(counted_ms=end - start, maintenance_ms=_length(inside))
+    pieces = [_intersect(watched, [(max(s.start_ms, start), min(s.end_ms or end, end))])
+              for s in seen]  # fmt: skip
+    out = [piece for watched_part in pieces for piece in watched_part]
+    sums.maintenance_ms = _length(inside)
     sums.outage_ms = _length(out) - sums.maintenance_ms
-    for stretch, (piece, covered) in zip(seen, _covered(out, inside), strict=True):
-        if covered >= piece[1] - piece[0]:
-            continue  # wholly planned: no outage
+    covered = iter(_covered(out, inside))
+    for stretch, watched_part in zip(seen, pieces, strict=True):
+        unplanned = False
+        for _ in watched_part:
+            (begin, finish), planned_ms = next(covered)
+            unplanned |= planned_ms < finish - begin
+        if not unplanned:
+            continue  # wholly planned, or wholly unwatched: no outage seen
         sums.outages += 1
         if stretch.start_ms < start:
             continue  # begun before the period: its response times belong to another
@@ -276,6 +325,23 @@ def _union(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((begin, end))
     return merged
+
+
+def _intersect(
+    first: list[tuple[int, int]], second: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The time both cover (each sorted and disjoint)."""
+    both: list[tuple[int, int]] = []
+    i = j = 0
+    while i < len(first) and j < len(second):
+        begin, end = max(first[i][0], second[j][0]), min(first[i][1], second[j][1])
+        if begin < end:
+            both.append((begin, end))
+        if first[i][1] < second[j][1]:
+            i += 1
+        else:
+            j += 1
+    return both
 
 
 def _covered(

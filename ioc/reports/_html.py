@@ -17,7 +17,7 @@ LANGUAGES = ("vi", "en")
 CHART_BARS = 40  # the worst groups; the table lists them all
 _COLUMNS = (
     "group", "devices", "availability_pct", "outages", "outage_min", "maintenance_min",
-    "mtta_min", "mttr_min",
+    "unmonitored_min", "mtta_min", "mttr_min",
 )  # fmt: skip
 _LABELS = {
     "vi": {
@@ -27,9 +27,11 @@ _LABELS = {
         "group": "Nhóm", "devices": "Thiết bị", "availability_pct": "Khả dụng %",
         "availability": "Khả dụng toàn bộ", "outages": "Số lần gián đoạn",
         "outage_min": "Gián đoạn (phút)", "maintenance_min": "Bảo trì (phút)",
+        "unmonitored_min": "Không có dữ liệu (phút)",
         "mtta_min": "MTTA (phút)", "mttr_min": "MTTR (phút)",
         "definitions": "Gián đoạn: thời gian có cảnh báo mất kết nối, ngoài cửa sổ bảo trì. "
-        "Khả dụng = 1 − gián đoạn / (thời gian tính − bảo trì).",
+        "Khả dụng = 1 − gián đoạn / (thời gian tính − bảo trì). Thời gian IOC không giám sát "
+        "(chưa nghe thấy thiết bị, IOC dừng hoặc mất kết nối) là không có dữ liệu: không tính.",
     },
     "en": {
         "title": "Availability report", "by": "by", "period": "Period", "to": "to",
@@ -38,9 +40,11 @@ _LABELS = {
         "group": "Group", "devices": "Devices", "availability_pct": "Availability %",
         "availability": "Overall availability", "outages": "Outages",
         "outage_min": "Outage (min)", "maintenance_min": "Maintenance (min)",
+        "unmonitored_min": "No data (min)",
         "mtta_min": "MTTA (min)", "mttr_min": "MTTR (min)",
         "definitions": "Outage: time with an outage alert open, outside maintenance windows. "
-        "Availability = 1 - outage / (counted time - maintenance).",
+        "Availability = 1 - outage / (counted time - maintenance). Time ioc did not watch "
+        "(a device never heard, ioc stopped or blind) is no data: not counted.",
     },
 }  # fmt: skip
 _ENVIRONMENT = Environment(

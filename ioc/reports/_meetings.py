@@ -24,7 +24,14 @@ from ioc.domain import (
     Severity,
     SignalKind,
 )
-from ioc.reports._availability import Period, ReportError, Scope, availability, by_device
+from ioc.reports._availability import (
+    Period,
+    ReportError,
+    Scope,
+    Watched,
+    availability,
+    by_device,
+)
 from ioc.reports._incidents import incidents
 
 READINESS_RULES = frozenset({"vc.not_registered", "vc.sip_unreachable", "vc.path_degraded"})
@@ -99,16 +106,19 @@ def meeting_rows(
     inventory: Inventory,
     outage_rules: Collection[str],
     quality: Mapping[str, Mapping[str, MetricSummary]],
+    watched: Watched,
 ) -> list[dict[str, object]]:
-    """Per point: connected minutes, drops, minutes out (planned or not), quality alerts
-    and the worst quality figures during the meeting; `spans` hold its outage and quality
-    alerts, `quality` each WORST_QUALITY metric's readings by point."""
+    """Per point: connected minutes, drops, minutes out (planned or not), minutes nobody
+    watched (no data: neither connected nor out), quality alerts and the worst quality figures
+    during the meeting; `spans` hold its outage and quality alerts, `quality` each
+    WORST_QUALITY metric's readings by point."""
     period = Period(meeting.starts_at_ms, meeting.ends_at_ms)
     points = [inventory.devices[p] for p in meeting.points if p in inventory.devices]
     spans = list(spans)
     outages = [s for s in spans if s.rule_id in outage_rules]
     outage = {
-        f.key: f for f in availability(points, period, outages, windows, inventory, by_device)
+        f.key: f
+        for f in availability(points, period, outages, windows, inventory, by_device, watched)
     }
     alerts = {
         i.key: i for i in incidents(points, period, spans, by_device, {"quality": QUALITY_RULES})
@@ -120,9 +130,10 @@ def meeting_rows(
         rows.append({
             "point": point,
             "connected_min": round((figures.counted_ms - out_ms) / 60_000, 2),
-            "meeting_min": round(figures.counted_ms / 60_000, 2),
+            "meeting_min": round((figures.counted_ms + figures.unmonitored_ms) / 60_000, 2),
             "drops": figures.outages,
             "out_min": round(out_ms / 60_000, 2),
+            "no_data_min": round(figures.unmonitored_ms / 60_000, 2),
             "quality_alerts": alerts[point].opened["quality"] if point in alerts else 0,
         })  # fmt: skip
         for column, (metric, end) in WORST_QUALITY.items():

@@ -24,6 +24,7 @@ from ioc.state._heartbeat import HeartbeatStore
 from ioc.state._meetings import MeetingStore
 from ioc.state._outbox import Outbox
 from ioc.state._tokens import TokenStore
+from ioc.state._watch import WatchLog
 
 __all__ = [
     "LEADER_LEASE",
@@ -44,6 +45,7 @@ __all__ = [
     "StateRefused",
     "StateUnavailable",
     "TokenStore",
+    "WatchLog",
     "cluster_status",
     "connect_state",
     "fence",

@@ -16,6 +16,7 @@ from ioc.app import availability_report, load_catalog
 from ioc.config import load_settings
 from ioc.domain import Alert, AlertState, AlertTransition, Role, Severity, TransitionKind, now_ms
 from ioc.state import AlertRepository, TokenStore, connect_state
+from tests.support.history import SMALL_DEVICES, record_watching
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
 MIN = 60_000
@@ -39,6 +40,7 @@ def test_availability_as_json_and_csv(tmp_path: Path) -> None:
     repository.record(
         [AlertTransition(TransitionKind.RESOLVED, resolved, opened + 120 * MIN, "rules")]
     )
+    record_watching(engine, T0 - MIN, now_ms() + 24 * 60 * MIN, SMALL_DEVICES)
     _, viewer = TokenStore(engine).create(Role.VIEWER, "report reader", now_ms())
     context = ApiContext(
         catalog.inventory, catalog.profiles, repository, TokenStore(engine), now_ms,
@@ -103,8 +105,8 @@ def test_availability_as_json_and_csv(tmp_path: Path) -> None:
     assert set(by_class) == {"bts", "netgw", "vc"}
     assert (by_class["netgw"]["outage_min"], by_class["netgw"]["mtta_min"]) == (120, None)
     assert at_one == [
-        {"group": "C1", "devices": 3, "online": 3, "out": 0, "in_maintenance": 0},
-        {"group": "C2", "devices": 3, "online": 2, "out": 1, "in_maintenance": 0},
+        {"group": "C1", "devices": 3, "online": 3, "out": 0, "in_maintenance": 0, "no_data": 0},
+        {"group": "C2", "devices": 3, "online": 2, "out": 1, "in_maintenance": 0, "no_data": 0},
     ]
     assert backwards.status_code == 422 and "end after it starts" in backwards.text
     assert nowhere.status_code == 422 and "no area 'X'" in nowhere.text

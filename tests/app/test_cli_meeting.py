@@ -13,6 +13,7 @@ from pathlib import Path
 from ioc.domain import Alert, AlertState, Meeting, Severity, TransitionKind, now_ms
 from ioc.state import AlertRepository, MeetingStore, connect_state
 from tests.support.cli import invoke_ioc
+from tests.support.history import SMALL_DEVICES, record_watching
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
 HOUR = 3_600_000
@@ -55,6 +56,7 @@ def test_plan_ready_report_and_cancel(tmp_path: Path) -> None:
     held = MeetingStore(engine).add(
         Meeting(0, "Giao ban", 1_796_086_800_000, 1_796_092_200_000, ("vc1", "vc2"), "D1", "lan")
     )
+    record_watching(engine, held.starts_at_ms - HOUR, held.ends_at_ms + HOUR, SMALL_DEVICES)
     repository.close()
     report = invoke_ioc("meeting", "report", str(held.id), "--format", "csv", env=env)
     assert report.returncode == 0, report.stderr

@@ -16,6 +16,7 @@ import pytest
 from ioc.domain import Alert, AlertState, AlertTransition, Severity, TransitionKind
 from ioc.state import AlertRepository, connect_state
 from tests.support.cli import invoke_ioc
+from tests.support.history import SMALL_DEVICES, record_watching
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
 MIN = 60_000
@@ -45,6 +46,8 @@ def _record_outage(state_db: Path, alerts: int = 1) -> None:
             [AlertTransition(TransitionKind.RESOLVED, resolved, opened + 90 * MIN, "rules", "")]
         )
     repository.close()
+    day = 24 * 60 * MIN
+    record_watching(f"sqlite:///{state_db}", OPENED - 3 * day, OPENED + 28 * day, SMALL_DEVICES)
 
 
 @pytest.fixture
@@ -137,6 +140,7 @@ def test_a_period_reaching_past_now_is_counted_up_to_now(tmp_path: Path) -> None
         TransitionKind.FIRED, "rules", "",
     )  # fmt: skip
     repository.close()
+    record_watching(f"sqlite:///{tmp_path / 'state.db'}", today, now + 60_000, SMALL_DEVICES)
     tomorrow = dt.datetime.fromtimestamp((today + 86_400_000) / 1000, dt.UTC).isoformat()
     start = dt.datetime.fromtimestamp(today / 1000, dt.UTC).isoformat()
     power = invoke_ioc(

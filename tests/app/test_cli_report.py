@@ -23,11 +23,13 @@ from ioc.domain import (
 )
 from ioc.state import AlertRepository, connect_state
 from ioc.store import SqliteStore
+from tests.support.history import SMALL_DEVICES, record_watching
 from tests.support.processes import run_ioc
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
 MIN = 60_000
 T0 = 1_793_491_200_000  # 2026-11-01T00:00Z
+DAY = 24 * 60 * MIN
 
 
 def test_availability_per_device_as_csv(tmp_path: Path) -> None:
@@ -56,6 +58,7 @@ def test_availability_per_device_as_csv(tmp_path: Path) -> None:
                           "fibre splice", "an")
     )  # fmt: skip
     repository.close()
+    record_watching(f"sqlite:///{tmp_path / 'state.db'}", T0 - MIN, T0 + 31 * DAY, SMALL_DEVICES)
 
     listed = run_ioc(
         "report", "availability", "--from", "2026-11-01", "--to", "2026-12-01",
@@ -89,10 +92,10 @@ def test_availability_per_device_as_csv(tmp_path: Path) -> None:
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert lines[0] == "Online by commune at 2026-11-03 10:30Z"
-    assert lines[1].split() == ["GROUP", "DEVICES", "ONLINE", "OUT", "IN_MAINTENANCE"]
+    assert lines[1].split() == ["GROUP", "DEVICES", "ONLINE", "OUT", "IN_MAINTENANCE", "NO_DATA"]
     assert [line.split() for line in lines[2:]] == [
-        ["C1", "3", "2", "1", "0"],
-        ["C2", "3", "3", "0", "0"],
+        ["C1", "3", "2", "1", "0", "0"],
+        ["C2", "3", "3", "0", "0", "0"],
     ]
 
     refused = run_ioc(
@@ -124,6 +127,7 @@ def test_power_and_links_reports(tmp_path: Path) -> None:
     held("netgw.wan_down", "gw1", "netgw", (80, 81))
     held("netgw.link_flapping", "gw2", "netgw", (49, 72))
     repository.close()
+    record_watching(f"sqlite:///{tmp_path / 'state.db'}", T0 - MIN, T0 + 31 * DAY, SMALL_DEVICES)
     telemetry = SqliteStore(tmp_path / "telemetry.db")  # the embedded store's file
     telemetry.write([
         Reading("bts", "bts2", T0 + 31 * 60 * MIN, {"battery_v": 47.25}),  # lowest in November

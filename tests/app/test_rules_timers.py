@@ -26,6 +26,7 @@ from ioc.domain import (
     Profile,
     Reading,
     Severity,
+    StatusChange,
     TransitionKind,
     WindowScope,
 )
@@ -35,6 +36,7 @@ from ioc.state import (
     StateRefused,
     StateUnavailable,
     TokenStore,
+    WatchLog,
     connect_state,
 )
 from ioc.state._db import run_in
@@ -66,6 +68,7 @@ class World:
         self.rules.hearing = lambda: self.hears
         engine = connect_state(state_url)
         self.repository, self.tokens = AlertRepository(engine), TokenStore(engine)
+        self.watched = WatchLog(engine)
         self.inventory = inventory
         self.rules.start()
 
@@ -113,6 +116,25 @@ def test_blind_while_it_cannot_hear_then_silence_judged_afresh(world: World) -> 
     assert world.open_alerts() == set()
     world.after(1_000)  # R + 3.5 s: vc2 has been silent a whole window since R
     assert world.open_alerts() == {("device.down", "vc2")}
+
+
+def test_what_it_watched_is_recorded_for_reports(world: World) -> None:
+    """A spell while it hears, extended by each beat, ended when it goes blind and when it
+    stops; each device recorded at its first report (a last will is not the device speaking)."""
+    world.report("gw1", "bts1")
+    world.after(6_000)  # a beat: the spell begun at the start reaches T0 + 6 s
+    world.rules.observe(StatusChange("vc", "vc1", world.clock.now, online=False, retained=True))
+    world.hears = False
+    world.after(2_000)  # blind at T0 + 8 s
+    world.after(10_000)
+    world.hears = True
+    world.after(1_000)  # hearing again at T0 + 19 s: a new spell at once
+    world.report("gw2")
+    world.after(5_000)  # a beat at T0 + 24 s
+    world.after(2_000)
+    world.rules.stop()  # at T0 + 26 s
+    assert world.watched.spells(T0, T0 + 60_000) == [(T0, T0 + 8_000), (T0 + 19_000, T0 + 26_000)]
+    assert world.watched.first_heard() == {"gw1": T0, "bts1": T0, "gw2": T0 + 19_000}
 
 
 def test_rule_state_is_saved_on_the_service_clock(world: World) -> None:

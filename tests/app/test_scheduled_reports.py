@@ -31,6 +31,7 @@ from ioc.domain import (
 )
 from ioc.notify import NotifyConfig, load_notify_config
 from tests.support.clock import ManualClock
+from tests.support.history import SMALL_DEVICES, record_watching
 from tests.support.smtp import private_smtp_server
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
@@ -87,6 +88,9 @@ def test_a_monthly_report_goes_out_once_with_its_workbook(
         first.alerts.record(
             [AlertTransition(TransitionKind.RESOLVED, over, opened + 120 * MIN, "rules")]
         )
+        watched_until = local_ms("2027-01-02T00:00")
+        record_watching(settings.resolved_state_url, opened - 30 * 24 * 60 * MIN, watched_until,
+                        SMALL_DEVICES)  # fmt: skip
         first.start()
         first.run_pass()
         first.run_pass()

@@ -315,7 +315,7 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
         "group": "gw2", "devices": 1,
         "availability_pct": round((1 - gw2_out / (month_min - gw2_maintenance)) * 100, 3),
         "outages": 3, "outage_min": gw2_out, "maintenance_min": gw2_maintenance,
-        "counted_min": month_min, "mtta_min": 20.0, "mtta_outages": 1,
+        "counted_min": month_min, "unmonitored_min": 0.0, "mtta_min": 20.0, "mtta_outages": 1,
         "mttr_min": round((90 + 2 + 2) / 3, 2), "mttr_outages": 3,
     }  # fmt: skip
     # vc2: down from 75 minutes after its last report until it reported again: 15 Nov
@@ -325,8 +325,8 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
         "group": "vc2", "devices": 1,
         "availability_pct": round((1 - vc2_out / month_min) * 100, 3),
         "outages": 2, "outage_min": vc2_out, "maintenance_min": 0, "counted_min": month_min,
-        "mtta_min": None, "mtta_outages": 0, "mttr_min": round((105 + 45) / 2, 2),
-        "mttr_outages": 2,
+        "unmonitored_min": 0.0, "mtta_min": None, "mtta_outages": 0,
+        "mttr_min": round((105 + 45) / 2, 2), "mttr_outages": 2,
     }  # fmt: skip
     # bts2 counts from 16 November: its silence before (device.down) is not held against it.
     assert rows["bts2"]["counted_min"] == 15 * 24 * 60
@@ -343,7 +343,7 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
     moment = Period(at(15, 8), at(15, 8) + 1)
     [vc] = availability_report(settings, month.catalog, moment, Scope(device_class="vc"), "all")
     assert vc.moment_row() == {"group": "all", "devices": 2, "online": 1, "out": 1,
-                               "in_maintenance": 0}  # fmt: skip
+                               "in_maintenance": 0, "no_data": 0}  # fmt: skip
 
     # -- links: most drops first, flapping episodes, mean loss from telemetry ---------------
     links = report_rows(settings, month.catalog, "links", NOVEMBER, Scope(), "device")
@@ -386,10 +386,10 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
     _meeting, report = desk.report(meeting.id, month.clock.now)
     assert report == [
         {"point": "vc1", "connected_min": 90.0, "meeting_min": 90.0, "drops": 0,
-         "out_min": 0.0, "quality_alerts": 1,  # vc.call_loss: 2 % at 08:30
+         "out_min": 0.0, "no_data_min": 0.0, "quality_alerts": 1,  # vc.call_loss: 2 % at 08:30
          "worst_loss_pct": 2.0, "worst_jitter_ms": 25.0, "lowest_mos": 3.9},
         {"point": "vc2", "connected_min": 75.0, "meeting_min": 90.0, "drops": 1,
-         "out_min": 15.0, "quality_alerts": 0,
+         "out_min": 15.0, "no_data_min": 0.0, "quality_alerts": 0,
          "worst_loss_pct": 0.2, "worst_jitter_ms": 8.0, "lowest_mos": 4.0},
     ]  # fmt: skip
     desk.close()

@@ -16,6 +16,7 @@ from ioc.app import availability_page, availability_report, load_catalog
 from ioc.config import load_settings
 from ioc.domain import Alert, AlertState, AlertTransition, Role, Severity, TransitionKind, now_ms
 from ioc.state import AlertRepository, TokenStore, connect_state
+from tests.support.history import SMALL_DEVICES, record_watching
 
 pytestmark = [pytest.mark.e2e]
 
@@ -40,6 +41,7 @@ def test_the_printable_report_in_a_browser(tmp_path: Path, browser: Browser) -> 
     over = opened + 720 * MIN
     resolved = dataclasses.replace(alert, state=AlertState.RESOLVED, resolved_at_ms=over)
     repository.record([AlertTransition(TransitionKind.RESOLVED, resolved, over, "rules")])
+    record_watching(engine, T0 - MIN, now_ms() + 24 * 60 * MIN, SMALL_DEVICES)
     _, viewer = TokenStore(engine).create(Role.VIEWER, "printer", now_ms())
     context = ApiContext(
         catalog.inventory, catalog.profiles, repository, TokenStore(engine), now_ms,
@@ -52,7 +54,12 @@ def test_the_printable_report_in_a_browser(tmp_path: Path, browser: Browser) -> 
     with TestClient(create_app(context)) as client:
         vietnamese = client.get(november, headers={"Authorization": f"Bearer {viewer}"})
         english = client.get(f"{november}&lang=en", headers={"Authorization": f"Bearer {viewer}"})
+        ahead = client.get(
+            "/api/v1/reports/availability?from=2026-11-01&to=2099-01-01&format=html&lang=en",
+            headers={"Authorization": f"Bearer {viewer}"},
+        )
     repository.close()
+    assert "(counted up to now; asked to 2099-01-01 00:00Z)" in ahead.text
     assert vietnamese.headers["content-type"] == "text/html; charset=utf-8"
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

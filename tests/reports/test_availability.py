@@ -17,6 +17,7 @@ from ioc.reports import (
     Availability,
     Period,
     ReportError,
+    Watched,
     availability,
     by_area,
     by_class,
@@ -30,6 +31,11 @@ HOUR = 60 * MIN
 DAY = 24 * HOUR
 T0 = 1_793_491_200_000  # 2026-11-01T00:00Z
 NOVEMBER = Period(T0, T0 + 30 * DAY)
+
+
+def watched_throughout(inventory: Inventory) -> Watched:
+    """ioc watched from well before the month to well after it, every device heard early."""
+    return Watched([(T0 - 40 * DAY, T0 + 80 * DAY)], dict.fromkeys(inventory.devices, T0 - DAY))
 
 
 def at(day: int, hour: float) -> int:
@@ -52,8 +58,9 @@ def figures(
     period: Period = NOVEMBER,
 ) -> dict[str, Availability]:
     found = availability(
-        inventory.devices.values(), period, alerts, windows or [], inventory, by_device
-    )
+        inventory.devices.values(), period, alerts, windows or [], inventory, by_device,
+        watched_throughout(inventory),
+    )  # fmt: skip
     return {f.key: f for f in found}
 
 
@@ -126,7 +133,9 @@ def test_a_device_counts_from_when_it_entered_the_inventory(small_inventory: Inv
     late = dataclasses.replace(small_inventory.devices["vc2"], since_ms=at(15, 12))
     future = dataclasses.replace(small_inventory.devices["bts2"], since_ms=at(40, 0))
     devices = [late, future]
-    found = availability(devices, NOVEMBER, [], [], small_inventory, by_device)
+    found = availability(
+        devices, NOVEMBER, [], [], small_inventory, by_device, watched_throughout(small_inventory)
+    )
     assert [(f.key, f.devices, f.counted_ms) for f in found] == [
         ("bts2", 0, 0), ("vc2", 1, 14 * DAY + 12 * HOUR),
     ]  # fmt: skip
@@ -146,7 +155,10 @@ def test_groups_sum_their_devices(small_inventory: Inventory) -> None:
     }
 
     def group(group_of: object) -> dict[str, Availability]:
-        found = availability(tagged.values(), NOVEMBER, alerts, [], small_inventory, group_of)  # type: ignore[arg-type]
+        found = availability(
+            tagged.values(), NOVEMBER, alerts, [], small_inventory, group_of,  # type: ignore[arg-type]
+            watched_throughout(small_inventory),
+        )  # fmt: skip
         return {f.key: f for f in found}
 
     areas = group(by_area(small_inventory))
@@ -183,10 +195,11 @@ def test_who_was_online_at_a_moment(small_inventory: Inventory) -> None:
     found = availability(
         small_inventory.devices.values(), Period(moment, moment + 1), alerts, windows,
         small_inventory, by_area(small_inventory, kind="commune"),
+        watched_throughout(small_inventory),
     )  # fmt: skip
     assert [f.moment_row() for f in found] == [
-        {"group": "C1", "devices": 3, "online": 3, "out": 0, "in_maintenance": 0},
-        {"group": "C2", "devices": 3, "online": 1, "out": 1, "in_maintenance": 1},
+        {"group": "C1", "devices": 3, "online": 3, "out": 0, "in_maintenance": 0, "no_data": 0},
+        {"group": "C2", "devices": 3, "online": 1, "out": 1, "in_maintenance": 1, "no_data": 0},
     ]
 
 
@@ -231,3 +244,39 @@ def test_an_open_outage_counts_up_to_now_not_to_the_end_of_the_period(
     alerts = [span(1, "gw1", at(5, 10), None)]
     gw1 = figures(small_inventory, alerts, period=NOVEMBER.up_to(now))["gw1"]
     assert (gw1.counted_ms, gw1.outage_ms) == (5 * DAY + 12 * HOUR, 2 * HOUR)
+
+
+def test_what_ioc_did_not_watch_is_no_data_never_up(small_inventory: Inventory) -> None:
+    """ioc watched 1-10 November and 20-30 November (down or blind between); vc2 was never
+    heard; bts2 first spoke on the 25th. Unwatched time is neither up nor down."""
+    watched = Watched(
+        [(T0, at(10, 0)), (at(20, 0), T0 + 30 * DAY)],
+        {d: T0 for d in small_inventory.devices if d not in ("vc2", "bts2")} | {"bts2": at(25, 0)},
+    )
+    alerts = [
+        span(1, "gw1", at(9, 0), at(21, 0)),  # open across the gap: 1 day + 1 day seen out
+        span(2, "gw2", at(12, 0), at(13, 0)),  # wholly in the gap: nothing seen
+    ]
+    found = {
+        f.key: f
+        for f in availability(small_inventory.devices.values(), NOVEMBER, alerts, [],
+                              small_inventory, by_device, watched)
+    }  # fmt: skip
+    gw1, gw2, vc2, bts2 = found["gw1"], found["gw2"], found["vc2"], found["bts2"]
+    assert (gw1.counted_ms, gw1.unmonitored_ms) == (20 * DAY, 10 * DAY)
+    assert (gw1.outage_ms, gw1.outages) == (2 * DAY, 1)
+    assert gw1.availability == pytest.approx(1 - 2 / 20)
+    assert (gw2.outage_ms, gw2.outages, gw2.availability) == (0, 0, 1.0)
+    assert (vc2.devices, vc2.counted_ms, vc2.unmonitored_ms) == (1, 0, 30 * DAY)
+    assert vc2.availability is None and vc2.row()["availability_pct"] is None  # no data
+    assert (bts2.counted_ms, bts2.unmonitored_ms) == (5 * DAY, 25 * DAY)
+    assert gw1.row()["unmonitored_min"] == 10 * 24 * 60
+    # A moment nobody watched: its devices are no data, not online.
+    moment = at(15, 0)
+    [everything] = availability(
+        small_inventory.devices.values(), Period(moment, moment + 1), alerts, [],
+        small_inventory, overall, watched,
+    )  # fmt: skip
+    assert everything.moment_row() == {
+        "group": "all", "devices": 6, "online": 0, "out": 0, "in_maintenance": 0, "no_data": 6,
+    }  # fmt: skip

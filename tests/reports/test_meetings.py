@@ -18,6 +18,7 @@ from ioc.domain import (
 from ioc.reports import (
     MEETING_RULE,
     ReportError,
+    Watched,
     choose_points,
     meeting_rows,
     readiness,
@@ -25,6 +26,7 @@ from ioc.reports import (
 )
 
 MIN = 60_000
+DAY = 24 * 60 * MIN
 T0 = 1_796_004_000_000  # 2026-11-30T02:00Z: a morning meeting, 09:00 in Hanoi
 
 
@@ -85,13 +87,15 @@ def test_who_was_connected_for_how_long(small_inventory: Inventory) -> None:
         "jitter_ms": {"vc1": MetricSummary(6, 12, 4, 31.333), "vc2": MetricSummary(5, 3, 2, 5)},
         "mos": {"vc1": MetricSummary(6, 3.9, 2.8, 4.4)},
     }
-    rows = meeting_rows(meeting, spans, windows, small_inventory, {"device.down"}, quality)
+    # ioc went blind for the last 10 minutes: nobody knows who was connected then.
+    watched = Watched([(T0 - 60 * MIN, T0 + 50 * MIN)], dict.fromkeys(("vc1", "vc2"), T0 - DAY))
+    rows = meeting_rows(meeting, spans, windows, small_inventory, {"device.down"}, quality, watched)
     assert rows == [
-        {"point": "vc1", "connected_min": 53.0, "meeting_min": 60.0, "drops": 2,
-         "out_min": 7.0, "quality_alerts": 1,
+        {"point": "vc1", "connected_min": 43.0, "meeting_min": 60.0, "drops": 2,
+         "out_min": 7.0, "no_data_min": 10.0, "quality_alerts": 1,
          "worst_loss_pct": 7.25, "worst_jitter_ms": 31.33, "lowest_mos": 2.8},
-        {"point": "vc2", "connected_min": 55.0, "meeting_min": 60.0, "drops": 1,
-         "out_min": 5.0, "quality_alerts": 0,
+        {"point": "vc2", "connected_min": 45.0, "meeting_min": 60.0, "drops": 1,
+         "out_min": 5.0, "no_data_min": 10.0, "quality_alerts": 0,
          "worst_loss_pct": 0, "worst_jitter_ms": 5, "lowest_mos": None},
     ]  # fmt: skip
 
