@@ -326,7 +326,10 @@ def _feature_head(device: Device) -> bytes:
         {
             "type": "Feature",
             "id": device.id,
-            "geometry": {"type": "Point", "coordinates": [device.lon, device.lat]},
+            # A device with no known position is listed without a place (GeoJSON's null).
+            "geometry": None
+            if device.lat is None or device.lon is None
+            else {"type": "Point", "coordinates": [device.lon, device.lat]},
             "properties": {
                 "name": device.name,
                 "class": device.device_class,

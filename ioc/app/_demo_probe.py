@@ -54,7 +54,8 @@ def icmp_problem() -> str | None:
 
 def with_probe_device(inventory: Inventory, area_id: str) -> Inventory:
     """The inventory with the demo's probe as a device of its own."""
-    probe = Device(DEMO_PROBE_ID, PROBE_CLASS, area_id, "Bộ thăm dò mạng (demo)", 0.0, 0.0)
+    # A box in the operations centre's rack: no position of its own on the province's map.
+    probe = Device(DEMO_PROBE_ID, PROBE_CLASS, area_id, "Bộ thăm dò mạng (demo)", None, None)
     return Inventory.build(inventory.areas.values(), [*inventory.devices.values(), probe])
 
 

@@ -39,8 +39,8 @@ class Device:
     device_class: str
     area_id: str
     name: str
-    lat: float
-    lon: float
+    lat: float | None  # None, both: no known position (kept off the map)
+    lon: float | None
     depends_on: tuple[str, ...] = ()
     tags: frozenset[str] = frozenset()  # free labels rules can select on ("backbone", "hub")
     since_ms: int | None = None  # when it entered the inventory (reports count it from then)

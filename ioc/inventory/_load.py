@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ioc.config.documents import read_model
 from ioc.domain import (
@@ -91,12 +91,27 @@ class _DeviceModel(_Strict):
     class_: str = Field(alias="class")
     area: str
     name: str = Field(min_length=1, max_length=200)
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    # Both, or neither for a device whose position is not known (it stays off the map).
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    # 0, 0 is where a sheet's empty cells land, so it is refused unless said to be meant.
+    position_at_zero: bool = False
     depends_on: list[str] = []
     tags: list[Annotated[str, Field(pattern=_TAG_PATTERN)]] = []
     # When it entered the inventory (a date is midnight UTC); none: it was always there.
     since: AwareDatetime | date | None = None
+
+    @model_validator(mode="after")
+    def _real_position(self) -> _DeviceModel:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("give both lat and lon, or neither (no known position)")
+        if self.lat == 0 and self.lon == 0 and not self.position_at_zero:
+            raise ValueError(
+                "lat 0, lon 0 is in the Gulf of Guinea, where empty cells of a sheet land: "
+                "leave lat and lon out if the position is not known, or set "
+                "position_at_zero: true if the device really is there"
+            )
+        return self
 
     @property
     def since_ms(self) -> int | None:

@@ -185,3 +185,17 @@ def test_losing_a_batch_s_device_events_means_a_reset_from_before_it(
     live.poll()
     assert [e.event_id for e in live.since(first) or []] == [None, None, live.last_event_id]
     assert live.since(start) is None  # its device event is gone: reload, don't skip it
+
+
+def test_a_device_without_a_known_position_is_on_the_map_list_but_nowhere(
+    log: AlertRepository, small_inventory: Inventory
+) -> None:
+    """The demo's probe sits in the operations centre's rack: GeoJSON's null geometry, which
+    the wall lists and counts but never draws (it used to sit at 0, 0 and squash the map)."""
+    from ioc.app._demo_probe import DEMO_PROBE_ID, with_probe_device
+
+    inventory = with_probe_device(small_inventory, "D1")
+    live = LiveView(inventory, ROLES, log, lambda: NOW)
+    features = {f["id"]: f for f in orjson.loads(live.geojson().body)["features"]}
+    assert features[DEMO_PROBE_ID]["geometry"] is None
+    assert features["bts1"]["geometry"] == {"type": "Point", "coordinates": [107.1, 16.8]}

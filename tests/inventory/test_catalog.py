@@ -138,6 +138,13 @@ def test_two_level_and_large_inventories_load(tmp_path: Path, profiles: dict[str
         ),
         ("dependency_cycle", "{file}: dependency cycle through device 'a'"),
         ("reserved_kind", "{file}: areas['P'].kind: area kind 'device_id' is reserved"),
+        (
+            "position_at_zero",
+            "{file}: devices['gw-1']: lat 0, lon 0 is in the Gulf of Guinea, where empty cells "
+            "of a sheet land: leave lat and lon out if the position is not known, or set "
+            "position_at_zero: true if the device really is there\n"
+            "{file}: devices['gw-2']: give both lat and lon, or neither (no known position)",
+        ),
     ],
 )
 def test_bad_inventories_name_file_item_and_field(
@@ -195,3 +202,18 @@ def test_a_device_says_since_when_it_is_in_the_inventory(
     path.write_text(path.read_text().replace("+07:00", ""))  # a time must say its zone
     with pytest.raises(CatalogError, match=r"devices\['b'\].since"):
         load_inventory(path, profiles)
+
+
+def test_a_device_without_a_known_position_is_kept_off_the_map(
+    tmp_path: Path, profiles: dict[str, Profile]
+) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(
+        "version: 1\nareas: [{id: P, name: Province, kind: province}]\ndevices:\n"
+        "  - {id: gw-3, class: netgw, area: P, name: GW 3}\n"
+        "  - {id: buoy-1, class: netgw, area: P, name: B, lat: 0, lon: 0, position_at_zero: true}\n",
+        encoding="utf-8",
+    )
+    devices = load_inventory(path, profiles).devices
+    assert (devices["gw-3"].lat, devices["gw-3"].lon) == (None, None)
+    assert (devices["buoy-1"].lat, devices["buoy-1"].lon) == (0.0, 0.0)

@@ -31,8 +31,8 @@ class DevicePublic(BaseModel):
     device_class: str
     name: str
     area_id: str
-    lat: float
-    lon: float
+    lat: float | None  # null: no known position
+    lon: float | None
     depends_on: list[str]
     tags: list[str]
     state: Literal["up", "down"]

@@ -148,7 +148,8 @@ async function loadSnapshots() {
     devices.ids[i] = f.id;
     devices.names[i] = f.properties.name;
     devices.index.set(f.id, i);
-    [devices.lon[i], devices.lat[i]] = f.geometry.coordinates;
+    // A device with no known position has no geometry: listed, counted, never drawn.
+    [devices.lon[i], devices.lat[i]] = f.geometry ? f.geometry.coordinates : [NaN, NaN];
     devices.state[i] = stateCode(f.properties.state, f.properties.worst_severity);
   });
   alerts.clear();
@@ -375,9 +376,11 @@ const map = {
     if (!n) return;
     let minLon = Infinity, maxLon = -Infinity, minLat = Infinity, maxLat = -Infinity;
     for (let i = 0; i < n; i++) {
+      if (Number.isNaN(devices.lon[i])) continue;
       minLon = Math.min(minLon, devices.lon[i]); maxLon = Math.max(maxLon, devices.lon[i]);
       minLat = Math.min(minLat, devices.lat[i]); maxLat = Math.max(maxLat, devices.lat[i]);
     }
+    if (minLon === Infinity) return; // nothing placed yet
     this.lat0 = (minLat + maxLat) / 2;
     this.lon0 = (minLon + maxLon) / 2;
     this.cosLat = Math.cos((this.lat0 * Math.PI) / 180);
@@ -416,7 +419,7 @@ const map = {
       if (s > 0) alerting++;
       const x = (devices.lon[i] - this.lon0) * this.cosLat * this.scale + this.tx;
       const y = (this.lat0 - devices.lat[i]) * this.scale + this.ty;
-      if (x < 0 || y < 0 || x >= w || y >= h) continue;
+      if (!(x >= 0 && y >= 0 && x < w && y < h)) continue; // off screen, or no position (NaN)
       const k = Math.floor(y / cell) * cols + Math.floor(x / cell);
       counts[k]++;
       if (s > worst[k]) worst[k] = s;
