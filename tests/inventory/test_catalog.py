@@ -211,7 +211,8 @@ def test_a_device_without_a_known_position_is_kept_off_the_map(
     path.write_text(
         "version: 1\nareas: [{id: P, name: Province, kind: province}]\ndevices:\n"
         "  - {id: gw-3, class: netgw, area: P, name: GW 3}\n"
-        "  - {id: buoy-1, class: netgw, area: P, name: B, lat: 0, lon: 0, position_at_zero: true}\n",
+        "  - {id: buoy-1, class: netgw, area: P, name: B, lat: 0, lon: 0,\n"
+        "     position_at_zero: true}\n",
         encoding="utf-8",
     )
     devices = load_inventory(path, profiles).devices
