@@ -247,10 +247,19 @@ class _TargetModel(_Strict):
     @model_validator(mode="after")
     def _an_address(self) -> _TargetModel:
         try:
-            ipaddress.ip_address(self.address)
+            address = ipaddress.ip_address(self.address)
         except ValueError:
             raise ValueError(f"{self.address!r} is not an IPv4 or IPv6 address") from None
-        return self
+        # Pinged or polled, these answer for no one device (or for this host): a blank cell.
+        if address.is_unspecified:
+            why = "it means any address, or this host"
+        elif address == ipaddress.IPv4Address("255.255.255.255"):
+            why = "it is the broadcast address"
+        elif address.is_multicast:
+            why = "it is a multicast group"
+        else:
+            return self
+        raise ValueError(f"{address} is no device's address ({why})")
 
 
 class _ProbeModel(_Strict):

@@ -51,16 +51,32 @@ IF_ADMIN_STATUS = "1.3.6.1.2.1.2.2.1.7"
 IF_OPER_STATUS = "1.3.6.1.2.1.2.2.1.8"
 IF_HC_IN_OCTETS = "1.3.6.1.2.1.31.1.1.1.6"
 IF_HC_OUT_OCTETS = "1.3.6.1.2.1.31.1.1.1.10"
+IF_IN_OCTETS, IF_OUT_OCTETS = "1.3.6.1.2.1.2.2.1.10", "1.3.6.1.2.1.2.2.1.16"
 IF_IN_DISCARDS, IF_IN_ERRORS = "1.3.6.1.2.1.2.2.1.13", "1.3.6.1.2.1.2.2.1.14"
 IF_OUT_DISCARDS, IF_OUT_ERRORS = "1.3.6.1.2.1.2.2.1.19", "1.3.6.1.2.1.2.2.1.20"
-# The IF-MIB column each counted statistic reads, its width, and its factor (octets to bits).
+
+
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    """Where a counted statistic is read: IF-MIB columns with their widths, the first one the
+    agent has wins (the 64-bit octet counters, else the 32-bit ones of an agent without the
+    ifXTable, such as a DrayTek Vigor2920), and the factor to its unit (octets to bits)."""
+
+    columns: tuple[tuple[str, int], ...]
+    factor: int = 1
+
+
 _COUNTED = {
-    InterfaceStatistic.IN_BPS: (IF_HC_IN_OCTETS, COUNTER64, 8),
-    InterfaceStatistic.OUT_BPS: (IF_HC_OUT_OCTETS, COUNTER64, 8),
-    InterfaceStatistic.IN_ERRORS: (IF_IN_ERRORS, COUNTER32, 1),
-    InterfaceStatistic.OUT_ERRORS: (IF_OUT_ERRORS, COUNTER32, 1),
-    InterfaceStatistic.IN_DISCARDS: (IF_IN_DISCARDS, COUNTER32, 1),
-    InterfaceStatistic.OUT_DISCARDS: (IF_OUT_DISCARDS, COUNTER32, 1),
+    InterfaceStatistic.IN_BPS: _Counted(
+        ((IF_HC_IN_OCTETS, COUNTER64), (IF_IN_OCTETS, COUNTER32)), 8
+    ),
+    InterfaceStatistic.OUT_BPS: _Counted(
+        ((IF_HC_OUT_OCTETS, COUNTER64), (IF_OUT_OCTETS, COUNTER32)), 8
+    ),
+    InterfaceStatistic.IN_ERRORS: _Counted(((IF_IN_ERRORS, COUNTER32),)),
+    InterfaceStatistic.OUT_ERRORS: _Counted(((IF_OUT_ERRORS, COUNTER32),)),
+    InterfaceStatistic.IN_DISCARDS: _Counted(((IF_IN_DISCARDS, COUNTER32),)),
+    InterfaceStatistic.OUT_DISCARDS: _Counted(((IF_OUT_DISCARDS, COUNTER32),)),
 }
 _AUTH = {
     "md5": usmHMACMD5AuthProtocol,
@@ -261,18 +277,21 @@ class SnmpPoller:
                 ):
                     outcome.metrics[metric] = int(oper) == 1 and int(admin) == 1  # type: ignore[call-overload]
                 continue
-            column, width, factor = _COUNTED[statistic]
+            counted = _COUNTED[statistic]
+            column, width = next(
+                ((c, w) for c, w in counted.columns if not _absent(row[c])), counted.columns[0]
+            )
             oid = f"{column}.{index}"
             count = self._value(row[column], SnmpType.NUMBER, oid, outcome)
             if count is None:
                 continue
             backwards = self.rates.backwards
-            key = (target.device_id, column)
+            key = (target.device_id, column)  # a counter of each width has its own history
             rate = self.rates.rate(key, int(count), at_s, restarted, width)
             if self.rates.backwards > backwards:
                 outcome.problems.append(f"{oid}: went back without an agent restart: no rate")
             elif rate is not None:
-                outcome.metrics[metric] = round(rate * factor, 3)
+                outcome.metrics[metric] = round(rate * counted.factor, 3)
 
     def _value(
         self,
@@ -314,12 +333,16 @@ def _columns(target: Target) -> list[str]:
         if statistic is InterfaceStatistic.OPER_UP:
             columns += [IF_OPER_STATUS, IF_ADMIN_STATUS]
         else:
-            columns.append(_COUNTED[statistic][0])
+            columns += [column for column, _width in _COUNTED[statistic].columns]
     return list(dict.fromkeys(columns))
 
 
+def _absent(value: object) -> bool:
+    return value is None or isinstance(value, NoSuchObject | NoSuchInstance | EndOfMibView)
+
+
 def _present(value: object, oid: str, outcome: SnmpOutcome) -> bool:
-    if value is None or isinstance(value, NoSuchObject | NoSuchInstance | EndOfMibView):
+    if _absent(value):
         outcome.problems.append(f"{oid}: the agent has no such object")
         return False
     return True

@@ -1,8 +1,9 @@
 """The shipped vendor profiles against snmpsim serving walks of that gear in network namespaces:
-a Delta ORION DC power system (bus voltage, currents, mains failure, a failed rectifier) and a
+a Delta ORION DC power system (bus voltage, currents, mains failure, a failed rectifier), a
 Poly video endpoint (call loss and jitter as text; its call and registration traps give the
-events and the in_call / registered states). A value of the wrong type is named and counted,
-and the rest of the reading is kept."""
+events and the in_call / registered states), and a DrayTek Vigor2920 commune router without
+64-bit interface counters (its throughput from the 32-bit ones). A value of the wrong type is
+named and counted, and the rest of the reading is kept."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from tests.support.snmpsim import Snmpsim
 
 pytestmark = NEEDS_ROOT
 WALKS = Path(__file__).parent / "testdata" / "walks"
-SITE, ENDPOINT = "bts-QT-00001", "vc-QT-D01-C0001"
+SITE, ENDPOINT, ROUTER = "bts-QT-00001", "vc-QT-D01-C0001", "gw-QT-D01-C0001"
 POLY = "1.3.6.1.4.1.2684.1.1.0"  # POLYCOM-VIDEO-MIB notifications
 
 
@@ -34,21 +35,23 @@ POLY = "1.3.6.1.4.1.2684.1.1.0"  # POLYCOM-VIDEO-MIB notifications
 class Gear:
     power: NetHost
     endpoint: NetHost
+    router: NetHost
     directory: Path
 
 
 @pytest.fixture(scope="module")
 def gear(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gear]:
-    """snmpsim as the DC power controller on one host and as the endpoint on another."""
-    with net_hosts(2, first_index=36) as (power, endpoint):
+    """snmpsim as the DC power controller, the endpoint and the router, a host each."""
+    with net_hosts(3, first_index=36) as (power, endpoint, router):
         agents = [
             Snmpsim(power, [WALKS / "delta-orion.snmprec"]),
             Snmpsim(endpoint, [WALKS / "poly-video.snmprec"]),
+            Snmpsim(router, [WALKS / "draytek-vigor2920.snmprec"]),
         ]
         try:
             for agent in agents:
                 agent.start()
-            yield Gear(power, endpoint, tmp_path_factory.mktemp("vendor"))
+            yield Gear(power, endpoint, router, tmp_path_factory.mktemp("vendor"))
         finally:
             for agent in agents:
                 agent.stop()
@@ -98,6 +101,39 @@ def test_the_dc_power_system_and_the_endpoint_as_their_profiles_read_them(
     endpoint = outcomes[ENDPOINT]
     assert endpoint.failure is None and endpoint.problems == []
     assert endpoint.metrics == {"loss_pct": 2.5, "jitter_ms": 34.0}
+
+
+def test_a_router_without_64_bit_counters_has_its_throughput_from_the_32_bit_ones(
+    gear: Gear, profiles: dict[str, Profile], inventory: Inventory
+) -> None:
+    """The Vigor2920 has no ifXTable: rx/tx from ifInOctets/ifOutOctets (wraps handled as
+    32-bit), and nothing counted missing round after round."""
+    path = gear.directory / "router.yaml"
+    path.write_text(
+        "probe_id: probe-vendor-2\n"
+        "targets:\n"
+        f"  - {{device: {ROUTER}, address: {gear.router.address}, profile: if-mib-router,\n"
+        "     interface: {descr: WAN1},\n"
+        "     snmp: {version: '2c', community: draytek-vigor2920, timeout: 1s, retries: 1}}\n",
+        encoding="utf-8",
+    )
+    config = load_probe_config(path, profiles, inventory, bundled_probe_profiles_dir())
+    poller = SnmpPoller()
+    poller.start()
+    try:
+        # The first poll also walks ifDescr for WAN1: its GET comes later than its time, so
+        # the rate is taken between the next two (the counters move with snmpsim's clock).
+        first = poller.poll(config.targets, time.time()).result(timeout=30)[ROUTER]
+        poller.poll(config.targets, time.time()).result(timeout=30)
+        time.sleep(1.0)
+        second = poller.poll(config.targets, time.time()).result(timeout=30)[ROUTER]
+    finally:
+        poller.close()
+    assert first.problems == second.problems == [] and poller.counters["missing"] == 0
+    assert first.metrics["wan_up"] is True and "rx_bps" not in first.metrics  # no rate yet
+    assert second.metrics["rx_bps"] == pytest.approx(2_000_000, rel=0.1)  # 250,000 octets/s
+    assert second.metrics["tx_bps"] == pytest.approx(400_000, rel=0.1)
+    assert second.metrics["in_errors_ps"] == 0
 
 
 def test_a_value_of_the_wrong_type_is_named_and_the_rest_kept(
