@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from ioc.api._context import ApiContext
 from ioc.api._follow import Changes, follow
@@ -38,6 +39,7 @@ from ioc.api.routes import (
 )
 
 WALL_DIR = Path(__file__).parent / "wall"
+DOCS_ASSETS = "/docs-assets"  # Swagger UI's and ReDoc's scripts and styles, from the package
 
 
 def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI:
@@ -60,11 +62,14 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
             with suppress(asyncio.CancelledError):
                 await follower
 
-    app = FastAPI(
+    # /docs and /redoc serve their viewers from the package, not from a CDN: an operations
+    # centre's network is often cut off from the internet.
+    app = FastAPIOffline(
         title="ioc",
         summary="Municipal IoT operations centre: devices, alerts, the wall",
         version="1",
         lifespan=lifespan,
+        static_url=DOCS_ASSETS,
     )
     if cors_origins:
         app.add_middleware(

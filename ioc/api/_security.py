@@ -22,11 +22,11 @@ _CSP = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; "
     "object-src 'none'"
 )
-# FastAPI's /docs and /redoc load their viewers from jsDelivr and start them inline.
+# /docs and /redoc load their viewers from this origin (fastapi-offline's copies) and start
+# them with an inline script.
 _DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "img-src 'self' data: https://fastapi.tiangolo.com; worker-src 'self' blob:; "
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; "
     "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 _HEADERS = [

@@ -142,6 +142,24 @@ def test_a_fault_reaches_the_wall_and_an_acknowledgement_follows(
         # Fresh once the rules have judged telemetry and said so in a heartbeat (every 5 s).
         _wait_in_page(page, "document.body.dataset.stale === 'false'", 30_000)
 
+        # The API's docs render on an isolated network: nothing is fetched from elsewhere.
+        docs = browser.new_page()
+        remote: list[str] = []
+        docs.route(
+            "**/*",
+            lambda route: (
+                route.continue_()
+                if route.request.url.startswith(api)
+                else (remote.append(route.request.url), route.abort())
+            ),
+        )
+        docs.goto(f"{api}/docs")
+        docs.wait_for_selector(".swagger-ui .info .title", timeout=WITHIN_MS)
+        assert (docs.text_content(".swagger-ui .info .title") or "").startswith("ioc")
+        docs.wait_for_selector(".opblock-tag", timeout=WITHIN_MS)  # the operations, listed
+        docs.close()
+        assert remote == []
+
         # The wall must never pass old data off as live.
         assert ioc.stop() == 0
         stopped = True
