@@ -12,17 +12,18 @@ import logging
 import threading
 from collections.abc import Callable
 
-from ioc.alerts import MqttAlertPublisher
+from ioc.alerts import OPEN_STATES, MqttAlertPublisher
 from ioc.app._catalog import Catalog
 from ioc.app._reports import report_writer
 from ioc.app._ruleset import load_rule_set
 from ioc.app._supervisor import ServiceError
 from ioc.config import Settings
-from ioc.domain import now_ms
+from ioc.domain import AlertTransition, PlannedNotification, now_ms
 from ioc.notify import (
     AckLinks,
     Channel,
     Deliverer,
+    FlapHold,
     NotifyConfig,
     NotifyConfigError,
     Planner,
@@ -56,6 +57,15 @@ def load_notifications(settings: Settings, catalog: Catalog) -> NotifyConfig | N
     rules = load_rule_set(settings, catalog)
     rule_ids = [rule.info.id for rule in rules] + [MEETING_RULE.id]  # raised by the rules service
     return load_notify_config(settings.notify_config, catalog.inventory, rule_ids)
+
+
+def flap_hold(settings: Settings, catalog: Catalog) -> FlapHold:
+    """The rule set's flapping rules, holding back its outage rules' notifications."""
+    rules = load_rule_set(settings, catalog)
+    return FlapHold(
+        frozenset(r.info.id for r in rules if r.flapping),
+        frozenset(r.info.id for r in rules if r.info.outage),
+    )
 
 
 def build_senders(
@@ -123,11 +133,12 @@ class NotifyService:
         self.alerts = AlertRepository(engine)
         self.outbox = Outbox(engine, leader_guard)
         self._clock = clock
-        self._planner = Planner(config, Router(config, catalog.inventory))
+        hold = flap_hold(settings, catalog)
+        self._planner = Planner(config, Router(config, catalog.inventory), hold)
         links = ack_links(settings, config, clock)
         self._deliverer = Deliverer(
             config, self.outbox, self.alerts, senders, clock, links.url if links else None,
-            report_writer(settings, catalog, config.zone),
+            report_writer(settings, catalog, config.zone), hold,
         )  # fmt: skip
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="notify")
@@ -158,6 +169,7 @@ class NotifyService:
         cursor = self.outbox.cursor() or 0
         while batch := self.alerts.events_after(cursor, LOG_BATCH):
             planned = [p for e in batch for p in self._planner.for_transition(e.transition)]
+            planned += self._after_flapping([e.transition for e in batch])
             cursor = batch[-1].event_id
             self.outbox.record(planned, self._clock(), cursor=cursor)
         now = self._clock()
@@ -172,6 +184,16 @@ class NotifyService:
         self.outbox.record([p for p in due if p.key not in self._recorded], now)
         self._recorded = {p.key for p in due}
         self._deliverer.run_once()
+
+    def _after_flapping(self, transitions: list[AlertTransition]) -> list[PlannedNotification]:
+        """Announce again what a device that stopped flapping still has open."""
+        planned = []
+        for transition in transitions:
+            device = self._planner.flapping_over(transition)
+            if device is not None:
+                still_open = self.alerts.list_alerts(OPEN_STATES, device_ids=[device])
+                planned += self._planner.for_stable(transition.alert, still_open, transition.at_ms)
+        return planned
 
     def _run(self) -> None:
         try:

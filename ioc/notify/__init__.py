@@ -18,18 +18,21 @@ from ioc.notify._config import (
     load_notify_config,
 )
 from ioc.notify._deliver import Deliverer, ReportWriter, Sender, backoff_s
+from ioc.notify._hold import NO_HOLD, FlapHold
 from ioc.notify._messages import Attachment, Message, alert_message, fold
 from ioc.notify._planner import Planner
 from ioc.notify._routing import Recipient, Router
 from ioc.notify._webhook import SIGNATURE_HEADER, WebhookSender, signature
 
 __all__ = [
+    "NO_HOLD",
     "SIGNATURE_HEADER",
     "AckLinkError",
     "AckLinks",
     "Attachment",
     "Channel",
     "Deliverer",
+    "FlapHold",
     "Message",
     "NotifyConfig",
     "NotifyConfigError",

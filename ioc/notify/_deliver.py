@@ -4,7 +4,7 @@ only when the failure is worth retrying, held back beyond a person's hourly limi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from ioc.domain import (
@@ -16,8 +16,10 @@ from ioc.domain import (
     PlannedNotification,
     Refused,
     RetryLater,
+    Severity,
 )
 from ioc.notify._config import NotifyConfig, Person, ScheduledReport
+from ioc.notify._hold import NO_HOLD, FlapHold
 from ioc.notify._messages import Message, alert_message, summary_message
 from ioc.notify._planner import parse_report_key
 from ioc.reports import Period
@@ -60,6 +62,17 @@ class AlertsPort(Protocol):
 
     def get(self, alert_id: int) -> Alert | None: ...
     def children(self, alert_id: int) -> list[Alert]: ...
+    def list_alerts(
+        self,
+        states: Iterable[AlertState] = (),
+        severities: Iterable[Severity] = (),
+        area_ids: Iterable[str] | None = None,
+        limit: int = 500,
+        device_ids: Iterable[str] | None = None,
+    ) -> list[Alert]: ...
+
+
+OPEN = (AlertState.FIRING, AlertState.ACKNOWLEDGED)
 
 
 ReportWriter = Callable[[ScheduledReport, Period, str], Message]
@@ -83,8 +96,10 @@ class Deliverer:
         clock: Callable[[], int],
         ack_link: Callable[[int, str], str | None] | None = None,
         reports: ReportWriter | None = None,
+        hold: FlapHold = NO_HOLD,
     ) -> None:
-        """`reports` writes the message of a scheduled report (its figures and workbook)."""
+        """`reports` writes the message of a scheduled report (its figures and workbook);
+        `hold` says whose notifications a flapping device holds back."""
         self._config = config
         self._outbox = outbox
         self._alerts = alerts
@@ -92,6 +107,7 @@ class Deliverer:
         self._clock = clock
         self._ack_link = ack_link
         self._reports = reports
+        self._hold = hold
 
     def run_once(self) -> int:
         """Attempt everything due now; how many were settled."""
@@ -114,8 +130,8 @@ class Deliverer:
             if self._outbox.begin_attempt(notification.id):
                 self._retry(notification, now, exc)
             return
-        if message is None:  # no longer worth telling (resolved, acknowledged, nothing held)
-            self._outbox.settle(notification.id, NotificationStatus.SKIPPED, now)
+        if isinstance(message, str):  # no longer worth telling, and why
+            self._outbox.settle(notification.id, NotificationStatus.SKIPPED, now, message)
             return
         exempt = (NotificationKind.SUMMARY, NotificationKind.REPORT)  # asked for, not alarms
         if notification.kind not in exempt and self._over_limit(person, now):
@@ -144,7 +160,8 @@ class Deliverer:
             retry_at = now + round(backoff_s(attempts) * 1000)
             self._outbox.settle(notification.id, NotificationStatus.QUEUED, now, str(exc), retry_at)
 
-    def _compose(self, notification: Notification, person: Person, now: int) -> Message | None:
+    def _compose(self, notification: Notification, person: Person, now: int) -> Message | str:
+        """The message to send, or why none is (the notification is then skipped)."""
         language = person.language or self._config.spec.language
         if notification.kind is NotificationKind.SUMMARY:
             return self._summary(notification, language, now)
@@ -152,15 +169,22 @@ class Deliverer:
             return self._report(notification, language)
         alert = self._alerts.get(notification.alert_id) if notification.alert_id else None
         if alert is None:
-            return None
+            return f"alert #{notification.alert_id} is no longer in the state database"
         kind = notification.kind
+        flapping = self._flapping(alert)
+        if flapping is not None:
+            return (
+                f"held while {alert.device_id} is flapping (alert #{flapping.id}): its "
+                "flapping notice stands for its downs and ups until it is stable"
+            )
         still_pressing = alert.state is AlertState.FIRING and not alert.silenced
         if kind in (NotificationKind.ESCALATED, NotificationKind.REPEATED) and not still_pressing:
-            return None
+            return f"alert #{alert.id} is {_standing(alert)}: no need to escalate or repeat"
         if kind is NotificationKind.FIRED and alert.state is AlertState.RESOLVED:
-            return None  # over before the grouping wait ended: nobody needs to act
+            return f"alert #{alert.id} was over before the grouping wait ended"
         if kind is NotificationKind.RESOLVED and not self._outbox.was_told(alert.id, person.id):
-            return None  # an end is news only to whoever heard of the start
+            # An end is news only to whoever heard of the start.
+            return f"{person.id} was not told alert #{alert.id} began"
         children = self._alerts.children(alert.id)
         spec = self._config.spec
         ack = self._ack_link(alert.id, person.id) if self._ack_link else None
@@ -168,11 +192,20 @@ class Deliverer:
             kind, alert, children, language, self._config.zone, spec.link_base, ack
         )
 
-    def _report(self, notification: Notification, language: str) -> Message | None:
+    def _flapping(self, alert: Alert) -> Alert | None:
+        """The open flapping alert of the alert's device that holds its notifications."""
+        if not self._hold.holds(alert.rule_id):
+            return None
+        on_device = self._alerts.list_alerts(OPEN, device_ids=[alert.device_id], limit=100)
+        return next((a for a in on_device if a.rule_id in self._hold.flapping_rules), None)
+
+    def _report(self, notification: Notification, language: str) -> Message | str:
         report_id, period = parse_report_key(notification.key)
         report = next((r for r in self._config.spec.reports if r.id == report_id), None)
-        if report is None or self._reports is None:
-            return None  # taken out of the notification file since it was planned
+        if report is None:
+            return f"report {report_id!r} was taken out of the notification file"
+        if self._reports is None:
+            return "this notifier writes no reports"
         return self._reports(report, period, report.language or language)
 
     def _over_limit(self, person: Person, now: int) -> bool:
@@ -192,7 +225,7 @@ class Deliverer:
         )
         self._outbox.record([summary], now)
 
-    def _summary(self, notification: Notification, language: str, now: int) -> Message | None:
+    def _summary(self, notification: Notification, language: str, now: int) -> Message | str:
         end = notification.due_ms
         held = [
             n
@@ -200,6 +233,12 @@ class Deliverer:
             if n.channel == notification.channel
         ]
         if not held:
-            return None
+            return "nothing was held back by the hourly limit"
         alert_ids = sorted({n.alert_id for n in held if n.alert_id is not None})
         return summary_message(len(held), alert_ids, language)
+
+
+def _standing(alert: Alert) -> str:
+    if alert.silenced:
+        return "under maintenance"
+    return alert.state.value

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from ioc.domain import Alert, AlertState, AlertTransition, NotificationKind, PlannedNotification
 from ioc.domain import TransitionKind as Kind
 from ioc.notify._config import Channel, NotifyConfig, Route
+from ioc.notify._hold import NO_HOLD, FlapHold
 from ioc.notify._routing import Router
 from ioc.reports import Period, due_period
 
@@ -33,9 +34,29 @@ def parse_report_key(key: str) -> tuple[str, Period]:
 class Planner:
     """Turns alerts, and the calendar, into planned notifications."""
 
-    def __init__(self, config: NotifyConfig, router: Router) -> None:
+    def __init__(self, config: NotifyConfig, router: Router, hold: FlapHold = NO_HOLD) -> None:
         self._config = config
         self._router = router
+        self._hold = hold
+
+    def flapping_over(self, transition: AlertTransition) -> str | None:
+        """The device a transition says is stable again (its flapping alert resolved)."""
+        alert = transition.alert
+        stable = transition.kind is Kind.RESOLVED and alert.rule_id in self._hold.flapping_rules
+        return alert.device_id if stable else None
+
+    def for_stable(
+        self, flapping: Alert, open_on_device: Iterable[Alert], now_ms: int
+    ) -> list[PlannedNotification]:
+        """A device stable again after flapping: each outage alert of it still open, whose
+        notifications were held while it flapped, is announced afresh (once per episode)."""
+        planned = []
+        for alert in open_on_device:
+            if alert.root_id is None and not alert.silenced and self._hold.holds(alert.rule_id):
+                planned += self._plan(
+                    alert, NotificationKind.FIRED, now_ms, reason=f"stable{flapping.id}"
+                )
+        return planned
 
     def for_transition(self, transition: AlertTransition) -> list[PlannedNotification]:
         """The messages a transition calls for (its alert as the transition left it)."""
@@ -98,7 +119,10 @@ class Planner:
     def _group_wait_ms(self) -> int:
         return round(self._config.spec.limits.group_wait * 1000)
 
-    def _plan(self, alert: Alert, kind: NotificationKind, due_ms: int) -> list[PlannedNotification]:
+    def _plan(
+        self, alert: Alert, kind: NotificationKind, due_ms: int, reason: str | None = None
+    ) -> list[PlannedNotification]:
+        reason = reason or kind.value
         resolved = kind is NotificationKind.RESOLVED
         planned = []
         for route in self._router.routes_for(alert):
@@ -106,11 +130,11 @@ class Planner:
                 continue
             # Whoever was on duty when it opened: the shift then, not the shift now.
             planned += self._to(
-                alert, route, route.notify, kind, kind.value, due_ms, alert.opened_at_ms
+                alert, route, route.notify, kind, reason, due_ms, alert.opened_at_ms
             )
             if resolved:  # everyone an escalation may have reached hears it is over
                 for step in route.escalate:
-                    planned += self._to(alert, route, step.notify, kind, kind.value, due_ms)
+                    planned += self._to(alert, route, step.notify, kind, reason, due_ms)
         return planned
 
     def _to(

@@ -24,6 +24,7 @@ from ioc.rules._spec import (
     RuleSpec,
     ThresholdSpec,
     TrendSpec,
+    condition_kinds,
 )
 from ioc.rules._x733 import EVENT_TYPES, PROBABLE_CAUSES
 
@@ -57,6 +58,11 @@ class LoadedRule:
     info: RuleInfo
     path: Path
     devices: tuple[str, ...]
+
+    @property
+    def flapping(self) -> bool:
+        """Whether it judges flapping (a `flapping` condition in it, nested or not)."""
+        return "flapping" in condition_kinds(self.spec.condition)
 
 
 def bundled_rules_dir() -> Path:

@@ -224,6 +224,13 @@ ConditionSpec = Annotated[
 CompositeSpec.model_rebuild()
 
 
+def condition_kinds(condition: ConditionSpec) -> frozenset[str]:
+    """Every kind of condition in a condition, those inside `all` and `any` included."""
+    if isinstance(condition, CompositeSpec):
+        return frozenset({condition.kind}).union(*(condition_kinds(c) for c in condition.of))
+    return frozenset({condition.kind})
+
+
 class RuleSpec(_Strict):
     """One rule as written in a file."""
 
