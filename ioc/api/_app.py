@@ -37,6 +37,7 @@ from ioc.api.routes import (
     stream,
     tokens,
 )
+from ioc.domain import now_ms
 
 WALL_DIR = Path(__file__).parent / "wall"
 DOCS_ASSETS = "/docs-assets"  # Swagger UI's and ReDoc's scripts and styles, from the package
@@ -47,9 +48,10 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, object]]:
+        # Heartbeats are judged on the wall clock; alerts keep the context's (a demo's).
         live = LiveView(
-            context.inventory, context.rule_roles, context.alerts, context.clock,
-            context.heartbeats,
+            context.inventory, context.rule_roles, context.alerts, now_ms, context.heartbeats,
+            alerts_clock=context.clock,
         )  # fmt: skip
         changes = Changes()
         # Read the open alerts before serving: a wall must not start on an all-green lie.

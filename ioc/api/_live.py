@@ -89,12 +89,17 @@ class LiveView:
         clock: Callable[[], int],
         beats: Callable[[], dict[str, StageBeat]] | None = None,
         backlog: int = BACKLOG,
+        alerts_clock: Callable[[], int] | None = None,
     ) -> None:
+        """`clock` is the wall clock the heartbeats are judged on; `alerts_clock` the one alerts
+        are stamped with (a demo's simulated clock; the same by default), told in heartbeats so
+        the wall can say how old an incident is."""
         self._inventory = inventory
         self._roles = roles
         self._feed = feed
         self._beats = beats
         self._clock = clock
+        self._alerts_clock = alerts_clock or clock
         self._backlog = backlog
         self._lock = threading.Lock()
         self._open: dict[str, dict[int, Alert]] = {}
@@ -312,6 +317,7 @@ class LiveView:
             reasons.append("no_data")
         return {
             "now_ms": now,
+            "alerts_now_ms": self._alerts_clock(),
             "event_id": self._last_id,
             "rules_beat_ms": beat.at_ms if beat else None,
             "last_data_ms": beat.last_item_ms if beat else None,

@@ -43,8 +43,10 @@ def api_context(
     catalog: Catalog,
     process_metrics: Callable[[], ProcessMetrics] | None = None,
     attention: Mapping[str, Callable[[], str | None]] | None = None,
+    clock: Callable[[], int] = now_ms,
 ) -> ApiContext:
-    """The stores the API reads and writes, from the settings."""
+    """The stores the API reads and writes, from the settings; `clock` is the one the rules
+    stamp alerts with (a demo's simulated clock)."""
     engine = connect_state(settings.resolved_state_url)
     rules = load_rule_set(settings, catalog)
     absence = {r.info.id for r in rules if r.spec.condition.kind == "absence"}
@@ -63,7 +65,7 @@ def api_context(
         profiles=catalog.profiles,
         alerts=alerts,
         tokens=TokenStore(engine),
-        clock=now_ms,
+        clock=clock,
         rule_roles=roles,
         rules=RulesControl(
             ids=frozenset(r.info.id for r in rules),

@@ -182,7 +182,7 @@ class Demo:
         simulation = Worker("simulator", lambda stop: self.simulator.run(should_stop=stop.is_set))
         stages.services += [simulation, *rule_stages.services]
         stages.rules = self.rules
-        server = add_api(stages, settings, catalog)
+        server = add_api(stages, settings, catalog, demo_clock)
         _, token = server.context.tokens.create(Role.VIEWER, "wall (demo)", now_ms())
         status = StatusLine(self.ingest.stats, self.ingest.live, len(catalog.inventory.devices))
         stages.services += [

@@ -116,8 +116,11 @@ def add_rules(
     return rules
 
 
-def add_api(stages: Stages, settings: Settings, catalog: Catalog) -> ApiServer:
-    """The API and the wall, with /metrics of the stages in this process."""
+def add_api(
+    stages: Stages, settings: Settings, catalog: Catalog, clock: Clock = now_ms
+) -> ApiServer:
+    """The API and the wall, with /metrics of the stages in this process; `clock` as the
+    rules' (a demo runs both on its simulated clock)."""
     from ioc.app._api import ApiServer, api_context, stage_metrics
 
     def refusal() -> str | None:
@@ -127,7 +130,7 @@ def add_api(stages: Stages, settings: Settings, catalog: Catalog) -> ApiServer:
     has_rules = stages.rules is not None or stages.cluster is not None
     attention = {"rules": refusal} if has_rules else {}
     metrics = stage_metrics(stages.ingest, stages.current_rules, stages.cluster)
-    context = api_context(settings, catalog, metrics, attention)
+    context = api_context(settings, catalog, metrics, attention, clock)
     server = ApiServer(settings, context)
     stages.services.append(server)
     return server

@@ -6,7 +6,6 @@ when `ioc run` goes away. A screenshot is kept in build/test-artifacts/."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from playwright.sync_api import Browser, Page
 from ioc.broker import MosquittoProcess
 from ioc.inventory import bundled_profiles_dir
 from tests.rules.harness import fast_rules
+from tests.support.browser import wait_in_page
 from tests.support.influx import InfluxProcess
 from tests.support.mqtt import has_subscriber, wait_until
 from tests.support.processes import IocProcess, answers, create_token, ioc_env
@@ -63,7 +63,7 @@ def test_a_fault_reaches_the_wall_and_an_acknowledgement_follows(
             ),
         )
         page.goto(f"{api}/wall/?token={viewer}")
-        _wait_in_page(page, "document.querySelector('#map').dataset.devices === '6'")
+        wait_in_page(page, "document.querySelector('#map').dataset.devices === '6'")
         page.wait_for_selector('#connection[data-state="live"]')
         assert page.text_content("h1") == "Trung tâm điều hành"  # Vietnamese by default
         assert page.evaluate("window.iocWall.stateOf('bts2')") == "up"
@@ -90,12 +90,12 @@ def test_a_fault_reaches_the_wall_and_an_acknowledgement_follows(
         board = page.inner_text("#meeting")
         assert "Giao ban tỉnh · họp lúc" in board and "2/2 điểm cầu sẵn sàng" in board
         # The 24-hour trend strip: a sparkline for links, VC points and BTS on battery.
-        _wait_in_page(page, "document.querySelectorAll('#trend svg polyline').length === 3")
+        wait_in_page(page, "document.querySelectorAll('#trend svg polyline').length === 3")
         strip = page.locator("#trend .label").all_inner_texts()
         assert strip == ["Đường truyền hoạt động, 24 giờ: 2/2", "Điểm cầu trực tuyến, 24 giờ: 2/2",
                          "BTS chạy ắc quy, 24 giờ: 0/2"]  # fmt: skip
         # Nothing reports yet: the wall says so rather than show green as if all were well.
-        _wait_in_page(
+        wait_in_page(
             page,
             "document.querySelector('#stale').textContent.includes('không có dữ liệu mới')",
             30_000,
@@ -116,7 +116,7 @@ def test_a_fault_reaches_the_wall_and_an_acknowledgement_follows(
         assert incident is not None
         assert "Cửa phòng máy mở" in (incident.text_content() or "")
         assert incident.get_attribute("data-state") == "firing"
-        _wait_in_page(page, "window.iocWall.stateOf('bts2') !== 'up'", WITHIN_MS)
+        wait_in_page(page, "window.iocWall.stateOf('bts2') !== 'up'", WITHIN_MS)
         assert int(page.get_attribute("#map", "data-alerting") or 0) >= 1
         assert page.text_content("#ticker") and "BTS Hai" in (page.text_content("#ticker") or "")
 
@@ -140,7 +140,7 @@ def test_a_fault_reaches_the_wall_and_an_acknowledgement_follows(
         page.screenshot(path=str(shot))
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         # Fresh once the rules have judged telemetry and said so in a heartbeat (every 5 s).
-        _wait_in_page(page, "document.body.dataset.stale === 'false'", 30_000)
+        wait_in_page(page, "document.body.dataset.stale === 'false'", 30_000)
 
         # The API's docs render on an isolated network: nothing is fetched from elsewhere.
         docs = browser.new_page()
@@ -163,7 +163,7 @@ def test_a_fault_reaches_the_wall_and_an_acknowledgement_follows(
         # The wall must never pass old data off as live.
         assert ioc.stop() == 0
         stopped = True
-        _wait_in_page(page, "document.body.dataset.stale === 'true'", 30_000)
+        wait_in_page(page, "document.body.dataset.stale === 'true'", 30_000)
         assert "STALE DATA" in (page.text_content("#stale") or "")
         assert errors == []
     finally:
@@ -189,21 +189,10 @@ def test_the_wall_asks_for_a_token_and_refuses_a_bad_one(
         page.wait_for_selector("#login-error:not([hidden])")
         page.fill("#login-token", viewer)
         page.click("#login button")
-        _wait_in_page(page, "document.querySelector('#map').dataset.devices === '6'")
+        wait_in_page(page, "document.querySelector('#map').dataset.devices === '6'")
         # Remembered: a reload (a screen power cycle) needs no one at the keyboard.
         page.reload()
-        _wait_in_page(page, "document.querySelector('#map').dataset.devices === '6'")
+        wait_in_page(page, "document.querySelector('#map').dataset.devices === '6'")
         assert page.query_selector("#login[open]") is None
     finally:
         ioc.stop()
-
-
-def _wait_in_page(page: Page, expression: str, timeout_ms: float = 30_000) -> None:
-    """Until the expression holds in the page. Playwright's wait_for_function evaluates a
-    string with eval, which the wall's Content-Security-Policy forbids (as it should);
-    page.evaluate goes through the DevTools protocol, which the policy does not cover."""
-    deadline = time.monotonic() + timeout_ms / 1000
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_ms} ms waiting for {expression}")
-        time.sleep(0.05)

@@ -110,6 +110,9 @@ const devices = { ids: [], index: new Map(), names: [], lon: null, lat: null, st
 const alerts = new Map(); // open alerts by id
 const areaNames = new Map();
 let figures = null;
+// The alerts' clock minus this browser's: ages are told on the clock alerts are stamped with
+// (a demo's simulated clock, or a server whose clock differs from the screen's).
+let clockOffsetMs = 0;
 let lastBeat = { at: 0, data: null };
 let streamLostAt = null;
 let source = null;
@@ -179,6 +182,11 @@ function connect(fromId) {
   });
   source.addEventListener("heartbeat", (e) => {
     lastBeat = { at: Date.now(), data: JSON.parse(e.data) };
+    if (typeof lastBeat.data.alerts_now_ms === "number") {
+      const before = clockOffsetMs;
+      clockOffsetMs = lastBeat.data.alerts_now_ms - lastBeat.at;
+      if (Math.abs(clockOffsetMs - before) > 30000) renderIncidents(); // ages on that clock
+    }
     setConnection("live");
     renderStale();
   });
@@ -191,6 +199,7 @@ function connect(fromId) {
   source.addEventListener("figures", (e) => {
     figures = JSON.parse(e.data);
     renderTiles();
+    renderTrend(); // the strip's last point is these same figures
   });
   source.addEventListener("transition", (e) => {
     const transition = JSON.parse(e.data);
@@ -292,7 +301,7 @@ function deviceName(id) {
 }
 
 function age(iso) {
-  const minutes = Math.max(0, Math.floor((Date.now() - Date.parse(iso)) / 60000));
+  const minutes = Math.max(0, Math.floor((Date.now() + clockOffsetMs - Date.parse(iso)) / 60000));
   if (minutes < 60) return `${minutes} ${t("minutes")}`;
   if (minutes < 1440) return `${Math.floor(minutes / 60)} ${t("hours")} ${minutes % 60} ${t("minutes")}`;
   return `${Math.floor(minutes / 1440)} ${t("days")}`;
@@ -527,13 +536,28 @@ function sparkline(label, values, total, warn) {
     `<svg viewBox="0 0 100 32" preserveAspectRatio="none"><polyline points="${points.join(" ")}"></polyline></svg></div>`;
 }
 
+// The figures of now as the strip counts them: from the tiles' own figures, so the two never
+// disagree (the history is fetched every few minutes; now moves with every event).
+function livePoint() {
+  if (!figures) return null;
+  const f = figures.figures;
+  const vc = Object.values(f.vc_online_by_area_kind);
+  return {
+    links_up: f.commune_links.up, links: f.commune_links.total,
+    vc_online: vc.reduce((n, v) => n + v.online, 0), vc: vc.reduce((n, v) => n + v.total, 0),
+    bts_on_battery: f.bts_power.on_battery, bts: f.bts_power.total,
+  };
+}
+
 function renderTrend() {
   if (!trend || !trend.length) return;
-  const last = trend[trend.length - 1];
+  const now = livePoint();
+  const points = now ? [...trend.slice(0, -1), now] : trend;
+  const last = points[points.length - 1];
   document.getElementById("trend").innerHTML = [
-    sparkline(t("trendLinks"), trend.map((p) => p.links_up), last.links, last.links_up < last.links),
-    sparkline(t("trendVc"), trend.map((p) => p.vc_online), last.vc, last.vc_online < last.vc),
-    sparkline(t("trendBattery"), trend.map((p) => p.bts_on_battery), last.bts, last.bts_on_battery > 0),
+    sparkline(t("trendLinks"), points.map((p) => p.links_up), last.links, last.links_up < last.links),
+    sparkline(t("trendVc"), points.map((p) => p.vc_online), last.vc, last.vc_online < last.vc),
+    sparkline(t("trendBattery"), points.map((p) => p.bts_on_battery), last.bts, last.bts_on_battery > 0),
   ].join("");
 }
 setInterval(() => { if (token) loadTrend(); }, TREND_EVERY_MS);
@@ -546,7 +570,7 @@ const BOARD_LISTED = 12;
 
 async function loadBoard() {
   try {
-    const now = Date.now();
+    const now = Date.now() + clockOffsetMs; // meetings are on the alerts' clock
     const meetings = await api("/api/v1/meetings?days=1");
     const next = meetings.find((m) => m.starts_at_ms - BOARD_LEAD_MS <= now && now < m.ends_at_ms);
     board = next ? await api(`/api/v1/meetings/${next.id}/readiness`) : null;
