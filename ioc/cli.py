@@ -319,6 +319,20 @@ def _identity_files(command: Callable[..., None]) -> Callable[..., None]:
               help="Give the broker's files to the user Mosquitto runs as (it reads them "
                    "after dropping root): 'mosquitto' on Debian, 1883:1883 in its "
                    "container.")  # fmt: skip
+@click.option(
+    "--ioc-listener",
+    default="127.0.0.1:1883",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Where ioc's own processes connect (mosquitto/ioc.conf).",
+)
+@click.option(
+    "--device-listener",
+    default=None,
+    metavar="HOST:PORT",
+    help="Where devices, collectors and phones connect; their client id is their "
+    "identity [default: 0.0.0.0:8883 with TLS, 0.0.0.0:1884 without].",
+)
 @click.pass_context
 def identities_make(
     ctx: click.Context,
@@ -328,17 +342,23 @@ def identities_make(
     pid_file: Path | None,
     tls_hosts: tuple[str, ...],
     broker_owner: str | None,
+    ioc_listener: str,
+    device_listener: str | None,
 ) -> None:
     """Write every identity of the inventory, the collectors' files and the notification file:
     secrets (existing ones kept), Mosquitto's password file and ACL, TLS certificates; see
     docs/security.md."""
     from ioc.app import load_catalog, make_identities
-    from ioc.broker import reload_broker
+    from ioc.broker import Listeners, reload_broker
 
     settings = _settings(ctx)
+    listeners = Listeners(
+        _host_port(ioc_listener, "--ioc-listener"),
+        None if device_listener is None else _host_port(device_listener, "--device-listener"),
+    )
     made = make_identities(
         settings, load_catalog(settings), directory, gateway_files, probe_files, tls_hosts,
-        broker_owner,
+        broker_owner, listeners,
     )  # fmt: skip
     unplanned = (
         f"; {len(made.unplanned)} not in this plan and left out of the broker's files "
@@ -350,19 +370,28 @@ def identities_make(
         f"identities: {len(made.added)} added, {made.kept} kept, {len(made.revoked)} revoked "
         f"({directory / 'identities.csv'}){unplanned}"
     )
+    for warning in made.warnings:
+        click.echo(f"ioc: warning: {warning}", err=True)
     if made.tls is not None:
         click.echo(
             f"tls: {made.tls.issued} client certificates issued ({made.tls.clients}); "
             f"clients trust {made.tls.ca_cert}; the broker's certificate names "
             f"{', '.join(made.tls.hosts)}"
         )
-    listener = made.mosquitto_config(8883 if made.tls else None, "0.0.0.0")
     click.echo(
-        "broker: in mosquitto.conf (docs/security.md)\n  "
-        + "\n  ".join(listener.split("\n")).rstrip()
+        f"broker: {made.broker_conf} holds ioc's limits, these files and the listeners; "
+        f"Debian: ln -sf {made.broker_conf} /etc/mosquitto/conf.d/ioc.conf, then restart "
+        "mosquitto (docs/security.md)"
     )
     if pid_file is not None:
         click.echo(f"broker: told to reload (pid {reload_broker(pid_file)})")
+
+
+def _host_port(text: str, option: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise BadArgument(f"{option} {text!r} is not HOST:PORT (127.0.0.1:1883)")
+    return host.strip("[]"), int(port)
 
 
 @identities.command("revoke")

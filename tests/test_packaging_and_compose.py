@@ -55,18 +55,29 @@ def test_compose_file_parses_and_agrees_with_the_settings() -> None:
         assert granted <= set(secret_files), f"{name}: {granted - set(secret_files)} undeclared"
         for variable, value in service.get("environment", {}).items():
             if re.search(r"TOKEN|PASSWORD|SECRET", variable):
-                # Docker's convention: the variable names a file under /run/secrets.
                 assert variable.endswith("_FILE"), f"{name}: {variable} holds a secret itself"
+                if variable == "IOC_INFLUX_TOKEN_FILE":  # made by influxdb: its bucket only
+                    assert value == "/run/ioc-influx/token", value
+                    continue
+                # Docker's convention: the variable names a file under /run/secrets.
                 assert value.removeprefix("/run/secrets/") in granted, f"{name}: {variable}"
     ioc = services["ioc"]["environment"]
     assert (ioc["IOC_MQTT_USERNAME"], secret_files["mqtt_ioc"]["file"]) == (
         "ioc", "./identities/secrets/ioc",
     )  # fmt: skip
     assert "--credentials" in services["simulator"]["command"]
-    # The broker: only TLS published; no anonymous access anywhere.
+    # The broker: only TLS published; no anonymous access anywhere. InfluxDB: nothing published,
+    # and ioc never holds the all-access admin token, only a token for its bucket.
     assert services["mosquitto"]["ports"] == ["8883:8883"]
+    assert "ports" not in services["influxdb"]
+    assert "influx_token" not in services["ioc"]["secrets"]
+    assert "influx-ioc-token:/run/ioc-influx:ro" in services["ioc"]["volumes"]
+    script = (ROOT / "deploy" / "influxdb-ioc-token.sh").read_text()
+    assert '--read-bucket "$bucket_id" --write-bucket "$bucket_id"' in script
+    assert "--all-access" not in script and "--operator" not in script
     deploy = (ROOT / "deploy" / "mosquitto.conf").read_text()
-    for line in ("allow_anonymous false", "listener 8883 0.0.0.0", "require_certificate true"):
+    for line in ("allow_anonymous false", "listener 8883 0.0.0.0", "require_certificate true",
+                 "use_username_as_clientid true"):  # fmt: skip
         assert line in deploy.splitlines(), line
     shipped = (ROOT / "ioc" / "broker" / "mosquitto.conf").read_text()
     assert "max_queued_messages 2000000" in shipped

@@ -10,7 +10,14 @@ from ioc.app._catalog import Catalog
 from ioc.app._gateway import load_gateway
 from ioc.app._notify import load_notifications
 from ioc.app._probe import load_probe
-from ioc.broker import Identity, IdentityFiles, plan_identities, write_identities
+from ioc.broker import (
+    Identity,
+    IdentityFiles,
+    Listeners,
+    plan_identities,
+    shipped_config,
+    write_identities,
+)
 from ioc.config import Settings
 from ioc.gateway import GATEWAY_CLASS
 from ioc.probe import PROBE_CLASS
@@ -50,11 +57,15 @@ def make_identities(
     probe_files: Sequence[Path] = (),
     tls_hosts: Sequence[str] = (),
     broker_owner: str | None = None,
+    listeners: Listeners | None = None,
 ) -> IdentityFiles:
-    """Plan and write them (existing secrets kept, revoked ones left out)."""
+    """Plan and write them (existing secrets kept, revoked ones left out), and given
+    `listeners`, the broker's drop-in file with ioc's limits and those listeners."""
     return write_identities(
         directory,
         planned_identities(settings, catalog, gateway_files, probe_files),
         tls_hosts,
         broker_owner,
+        listeners,
+        shipped_config(),
     )

@@ -45,5 +45,21 @@ def hand_over(folder: Path, owner: str | None) -> None:
             os.chown(path, status.st_uid, status.st_gid)
 
 
+def reachable(path: Path, uid: int, gid: int) -> Path | None:
+    """The first folder above `path` that user `uid` (group `gid`) may not search, if any:
+    Mosquitto drops root before it opens its files, and then needs every folder on the way."""
+    for folder in reversed(path.parents):
+        status = folder.stat()
+        if status.st_uid == uid:
+            allowed = status.st_mode & 0o100
+        elif status.st_gid == gid:
+            allowed = status.st_mode & 0o010
+        else:
+            allowed = status.st_mode & 0o001
+        if not allowed:
+            return folder
+    return None
+
+
 def _id(name: str) -> str | int:
     return int(name) if name.isdigit() else name

@@ -25,8 +25,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from ioc.broker._files import hand_over, write_atomic
-from ioc.broker._tls import TlsFiles, mosquitto_tls_listener, tls_enabled, write_tls
+from ioc.broker._files import hand_over, reachable, write_atomic
+from ioc.broker._tls import (
+    DEVICE_LISTENER_LINES,
+    TlsFiles,
+    mosquitto_tls_listener,
+    tls_enabled,
+    write_tls,
+)
 from ioc.domain import IocError
 
 SERVICE_IDENTITIES = ("ioc", "ioc-ingest", "ioc-rules", "ioc-api", "ioc-notify")
@@ -102,6 +108,16 @@ def plan_identities(
 
 
 @dataclass(frozen=True, slots=True)
+class Listeners:
+    """Where the broker listens: ioc's own processes (on its host or a private network, client
+    ids as they give them: one identity runs several clients), and devices, collectors and
+    phones (TLS when the folder has it; each client's id forced to its identity)."""
+
+    ioc: tuple[str, int] = ("127.0.0.1", 1883)
+    devices: tuple[str, int] | None = None  # None: 0.0.0.0:8883 with TLS, 0.0.0.0:1884 plain
+
+
+@dataclass(frozen=True, slots=True)
 class IdentityFiles:
     """What `write_identities` made, and what changed."""
 
@@ -113,10 +129,16 @@ class IdentityFiles:
     revoked: tuple[str, ...]
     unplanned: tuple[str, ...] = ()  # known, but not in this run's plan: out of the broker
     tls: TlsFiles | None = None  # the CA's certificates, when the folder has TLS
+    warnings: tuple[str, ...] = ()  # what may keep a broker on this host from its files
 
     def mosquitto_config(self, tls_port: int | None = None, bind: str = "127.0.0.1") -> str:
         """The lines a mosquitto.conf needs to use these files (see `mosquitto_config`)."""
         return mosquitto_config(self.directory, tls_port, bind)
+
+    @property
+    def broker_conf(self) -> Path:
+        """The drop-in file for Mosquitto (Debian: link it into /etc/mosquitto/conf.d/)."""
+        return self.directory / "mosquitto" / "ioc.conf"
 
 
 def mosquitto_config(directory: Path, tls_port: int | None = None, bind: str = "127.0.0.1") -> str:
@@ -135,16 +157,44 @@ def mosquitto_config(directory: Path, tls_port: int | None = None, bind: str = "
     return lines
 
 
+def broker_conf(directory: Path, listeners: Listeners, limits: str) -> str:
+    """A whole drop-in file for Mosquitto: ioc's limits, no anonymous access, the password
+    file and ACL, ioc's listener and the devices' (TLS when the folder has it)."""
+    broker_dir = directory / "mosquitto"
+    host, port = listeners.ioc
+    tls = (broker_dir / "server.crt").is_file()
+    device_host, device_port = listeners.devices or ("0.0.0.0", 8883 if tls else 1884)
+    devices = (
+        mosquitto_tls_listener(device_port, device_host, broker_dir)
+        if tls
+        else f"listener {device_port} {device_host}\n{DEVICE_LISTENER_LINES}"
+    )
+    return (
+        "# Made by `ioc identities make` (docs/security.md): ioc's limits, its identities, and\n"
+        "# two listeners. Debian: ln -s this file /etc/mosquitto/conf.d/ioc.conf\n\n"
+        f"{limits}\n"
+        f"{mosquitto_config(directory)}\n"
+        "# ioc's own processes: on this host (or a private network), never the devices'.\n"
+        f"listener {port} {host}\n\n"
+        "# Devices, gateways, probes and phones.\n"
+        f"{devices}"
+    )
+
+
 def write_identities(
     directory: Path,
     identities: Sequence[Identity],
     tls_hosts: Sequence[str] = (),
     broker_owner: str | None = None,
+    listeners: Listeners | None = None,
+    limits: str = "",
 ) -> IdentityFiles:
     """Write the secrets, the password file and the ACL; existing secrets are kept, revoked
     names stay out. Given the broker's host names (or once the folder has them), also the
-    TLS certificates: the broker's and one per identity. The broker's files belong to
-    `broker_owner` (or to whoever their folder belongs to)."""
+    TLS certificates: the broker's and one per identity. Given `listeners`, the broker's
+    drop-in file too (with `limits`, ioc's Mosquitto settings). The broker's files belong to
+    `broker_owner` (or to whoever their folder belongs to), and the folder lets it through to
+    them (search only: it lists nothing, and every secret stays mode 600)."""
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     rows = _read_rows(directory)
@@ -185,13 +235,35 @@ def write_identities(
             if tls_hosts or tls_enabled(directory)
             else None
         )
+        if listeners is not None:
+            conf = broker_conf(directory, listeners, limits)
+            write_atomic(broker_dir / "ioc.conf", conf.encode(), mode=0o644)
         hand_over(broker_dir, broker_owner)
+        warnings = _let_the_broker_through(directory, broker_dir)
     except (OSError, ValueError) as exc:
         raise IdentityError(f"{directory}: {exc}") from exc
     return IdentityFiles(
         directory, password_file, acl_file, added, len(wanted) - len(added),
-        tuple(sorted(revoked)), tuple(row[0] for row in unplanned), tls,
+        tuple(sorted(revoked)), tuple(row[0] for row in unplanned), tls, warnings,
     )  # fmt: skip
+
+
+def _let_the_broker_through(directory: Path, broker_dir: Path) -> tuple[str, ...]:
+    """A broker folder given to another user: the identities folder lets it pass (search
+    only: nothing listed, every secret mode 600). A folder above that it could not pass is
+    said (a broker in a container mounts the folder, and never sees those)."""
+    owner = broker_dir.stat()
+    if (owner.st_uid, owner.st_gid) == (os.getuid(), os.getgid()):
+        return ()
+    directory.chmod(0o711)
+    blocked = reachable(broker_dir, owner.st_uid, owner.st_gid)
+    if blocked is None:
+        return ()
+    return (
+        f"a broker on this host running as uid {owner.st_uid} cannot reach {broker_dir}: "
+        f"{blocked} lets only its owner in (mode {blocked.stat().st_mode & 0o777:o}); let it "
+        "search that folder (chmod o+x) or choose one it can reach (/etc/ioc)",
+    )
 
 
 def revoke(directory: Path, name: str) -> None:

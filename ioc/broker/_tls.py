@@ -103,12 +103,19 @@ def write_tls(
     )
 
 
+# On the listener devices, collectors and phones use, the broker replaces the client id a client
+# gives with its user name: an identity cannot take over another's session (connecting as
+# `ioc-ingest` would close ioc's connection and end its persistent session).
+DEVICE_LISTENER_LINES = "use_username_as_clientid true\n"
+
+
 def mosquitto_tls_listener(port: int, bind: str, broker_dir: Path) -> str:
     """A Mosquitto listener for mqtts:// (TLS 1.2 or 1.3, Mosquitto's default) that requires a
     client certificate from the CA (the password file and ACL still decide who it is and what
-    it may do)."""
+    it may do); a device's client id is its identity (see `DEVICE_LISTENER_LINES`)."""
     return (
         f"listener {port} {bind}\n"
+        f"{DEVICE_LISTENER_LINES}"
         f"cafile {broker_dir / 'ca.crt'}\n"
         f"certfile {broker_dir / 'server.crt'}\n"
         f"keyfile {broker_dir / 'server.key'}\n"
