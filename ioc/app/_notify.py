@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from ioc.alerts import OPEN_STATES, MqttAlertPublisher
+from ioc.alerts import MqttAlertPublisher
 from ioc.app._catalog import Catalog
 from ioc.app._reports import report_writer
 from ioc.app._ruleset import load_rule_set
@@ -191,7 +191,7 @@ class NotifyService:
         for transition in transitions:
             device = self._planner.flapping_over(transition)
             if device is not None:
-                still_open = self.alerts.list_alerts(OPEN_STATES, device_ids=[device])
+                still_open = self.alerts.open_on_device(device)
                 planned += self._planner.for_stable(transition.alert, still_open, transition.at_ms)
         return planned
 

@@ -4,7 +4,7 @@ only when the failure is worth retrying, held back beyond a person's hourly limi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from ioc.domain import (
@@ -16,7 +16,6 @@ from ioc.domain import (
     PlannedNotification,
     Refused,
     RetryLater,
-    Severity,
 )
 from ioc.notify._config import NotifyConfig, Person, ScheduledReport
 from ioc.notify._hold import NO_HOLD, FlapHold
@@ -62,17 +61,7 @@ class AlertsPort(Protocol):
 
     def get(self, alert_id: int) -> Alert | None: ...
     def children(self, alert_id: int) -> list[Alert]: ...
-    def list_alerts(
-        self,
-        states: Iterable[AlertState] = (),
-        severities: Iterable[Severity] = (),
-        area_ids: Iterable[str] | None = None,
-        limit: int = 500,
-        device_ids: Iterable[str] | None = None,
-    ) -> list[Alert]: ...
-
-
-OPEN = (AlertState.FIRING, AlertState.ACKNOWLEDGED)
+    def open_on_device(self, device_id: str) -> list[Alert]: ...
 
 
 ReportWriter = Callable[[ScheduledReport, Period, str], Message]
@@ -196,7 +185,7 @@ class Deliverer:
         """The open flapping alert of the alert's device that holds its notifications."""
         if not self._hold.holds(alert.rule_id):
             return None
-        on_device = self._alerts.list_alerts(OPEN, device_ids=[alert.device_id], limit=100)
+        on_device = self._alerts.open_on_device(alert.device_id)
         return next((a for a in on_device if a.rule_id in self._hold.flapping_rules), None)
 
     def _report(self, notification: Notification, language: str) -> Message | str:

@@ -352,6 +352,22 @@ class AlertRepository:
             "list alerts", lambda c: [_alert(row) for row in c.execute(query)], write=False
         )
 
+    def open_on_device(self, device_id: str) -> list[Alert]:
+        """The device's alerts not yet resolved, newest first."""
+        query = (
+            select(alert_table)
+            .where(
+                alert_table.c.device_id == device_id,
+                alert_table.c.state != AlertState.RESOLVED.value,
+            )
+            .order_by(alert_table.c.id.desc())
+        )
+        return self._run(
+            "list a device's open alerts",
+            lambda c: [_alert(row) for row in c.execute(query)],
+            write=False,
+        )
+
     def get(self, alert_id: int) -> Alert | None:
         """One alert as it is now."""
         query = select(alert_table).where(alert_table.c.id == alert_id)
