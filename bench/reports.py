@@ -1,9 +1,11 @@
 """A month's availability for a province-sized fleet, beside a plain SQL aggregate in the same run.
 
-  state database (PostgreSQL, a throwaway database) <- N outage alerts over 30 days
+  state database (PostgreSQL, a throwaway database) <- N outage alerts over 30 days, and what
+  ioc watched (a spell a day, a minute lost at each restart; every device heard)
 
-Measured: `availability_report` (reading the outage alerts with their first acknowledgement and
-the windows, then merging overlaps and setting maintenance apart per device, grouped by area)
+Measured: `availability_report` (reading the outage alerts with their first acknowledgement,
+the windows and the watch spells, then merging overlaps, cutting to watched time and setting
+maintenance apart per device, grouped by area)
 against one SQL statement summing each device's raw alert durations over the same rows (no
 overlaps merged, no maintenance, no areas): the floor of what reading the rows costs.
 Usage: python bench/reports.py [--devices 100000] [--outages 200000]
@@ -28,7 +30,7 @@ from ioc.app import availability_report, load_catalog  # noqa: E402
 from ioc.config import load_settings  # noqa: E402
 from ioc.inventory import FleetShape, generate_inventory, write_inventory  # noqa: E402
 from ioc.reports import Period, Scope  # noqa: E402
-from ioc.state import connect_state  # noqa: E402
+from ioc.state import WatchLog, connect_state  # noqa: E402
 from ioc.state._alerts import alert_table, maintenance_window_table  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -77,6 +79,12 @@ def main() -> None:
         with engine.begin() as connection:
             connection.execute(insert(alert_table), rows)
             connection.execute(insert(maintenance_window_table), windows)
+        # ioc watched the whole month, with a restart a day (30 spells), every device heard.
+        watch = WatchLog(engine)
+        for day in range(30):
+            watch.extend(watch.begin(T0 + day * DAY), T0 + (day + 1) * DAY - 60_000)
+        watch.heard({device.id: T0 - DAY for device in devices})
+        with engine.begin() as connection:
             connection.execute(text("ANALYZE"))
         print(
             f"{len(devices):,} devices, {len(rows):,} outages, 30 windows over 30 days", flush=True

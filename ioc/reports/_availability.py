@@ -221,7 +221,7 @@ def availability(
     for device in devices:
         own = alerts_of.get(device.id, [])
         monitored = _monitored(device, period, spells, watched.first_heard)
-        figures = _figures(device, period, own, windows, inventory, monitored)
+        figures = _figures(device, own, windows, inventory, monitored)
         for group in group_of(device):
             sums[group].add(figures)
             counts[group] += 1 if figures.counted_ms or figures.unmonitored_ms else 0
@@ -260,7 +260,6 @@ def _monitored(
 
 def _figures(
     device: Device,
-    period: Period,
     alerts: Sequence[AlertSpan],
     windows: Sequence[MaintenanceWindow],
     inventory: Inventory,
