@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import random
 import shutil
 import signal
 import socket
@@ -19,9 +20,31 @@ class BrokerError(IocError):
     """The broker could not be started."""
 
 
+# Below the kernel's ephemeral range: a port handed out here is never also handed to a socket
+# bound to port 0 or to an outgoing connection between this call and its server's bind (a
+# demo's services start together, and several took one port on a busy machine).
+_PORT_RANGE = (10_000, 32_768)
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return _PORT_RANGE[1]
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port on 127.0.0.1 that is free right now, outside the ephemeral range."""
+    top = min(_PORT_RANGE[1], _ephemeral_start())
+    for _ in range(200):
+        port = random.randrange(_PORT_RANGE[0], top)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # the kernel's choice
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
