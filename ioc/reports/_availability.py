@@ -31,6 +31,8 @@ Definitions (docs/reports.md):
 
 from __future__ import annotations
 
+import bisect
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -218,9 +220,11 @@ def availability(
     sums: dict[str, _Sums] = defaultdict(_Sums)
     counts: dict[str, int] = defaultdict(int)
     spells = _union(list(watched.spells))
+    # Most devices were heard before the period and count from its start: one cut serves all.
+    cut = functools.lru_cache(maxsize=4096)(lambda begin: _within(spells, begin, period.end_ms))
     for device in devices:
         own = alerts_of.get(device.id, [])
-        monitored = _monitored(device, period, spells, watched.first_heard)
+        monitored = _monitored(device, period, cut, watched.first_heard)
         figures = _figures(device, own, windows, inventory, monitored)
         for group in group_of(device):
             sums[group].add(figures)
@@ -246,16 +250,16 @@ def availability(
 def _monitored(
     device: Device,
     period: Period,
-    spells: list[tuple[int, int]],
+    watched_from: Callable[[int], list[tuple[int, int]]],
     first_heard: Mapping[str, int],
 ) -> tuple[int, int, list[tuple[int, int]]]:
     """Where the device counts ([start, end): in the period and the inventory) and the part of
-    it watched: inside a spell, once the device had been heard."""
+    it watched (`watched_from(t)`: the spells from t to the period's end), once it was heard."""
     start = max(period.start_ms, device.since_ms or period.start_ms)
     heard = first_heard.get(device.id)
     if start >= period.end_ms or heard is None:
         return start, period.end_ms, []
-    return start, period.end_ms, _intersect(spells, [(max(start, heard), period.end_ms)])
+    return start, period.end_ms, watched_from(max(start, heard))
 
 
 def _figures(
@@ -284,8 +288,7 @@ def _figures(
             planned.append((max(spell[0], window.starts_at_ms), min(spell[1], _window_end(window))))
     inside = _intersect(_union(planned), watched)  # each piece lies within one piece of `out`
     seen = [s for s in _stretches(alerts) if s.start_ms < end and (s.end_ms or end) > start]
-    pieces = [_intersect(watched, [(max(s.start_ms, start), min(s.end_ms or end, end))])
-              for s in seen]  # fmt: skip
+    pieces = [_within(watched, max(s.start_ms, start), min(s.end_ms or end, end)) for s in seen]
     out = [piece for watched_part in pieces for piece in watched_part]
     sums.maintenance_ms = _length(inside)
     sums.outage_ms = _length(out) - sums.maintenance_ms
@@ -324,6 +327,17 @@ def _union(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((begin, end))
     return merged
+
+
+def _within(stretches: list[tuple[int, int]], begin: int, end: int) -> list[tuple[int, int]]:
+    """The parts of sorted, disjoint `stretches` inside [begin, end)."""
+    inside = []
+    for index in range(bisect.bisect_right(stretches, begin, key=lambda s: s[1]), len(stretches)):
+        first, last = stretches[index]
+        if first >= end:
+            break
+        inside.append((max(first, begin), min(last, end)))
+    return [piece for piece in inside if piece[0] < piece[1]]
 
 
 def _intersect(
