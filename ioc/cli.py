@@ -17,7 +17,17 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from ioc.config import ConfigError, Settings, load_settings
-from ioc.domain import ActionOutcome, AlertAction, BadFileError, ClusterStatus, IocError
+from ioc.domain import (
+    ActionOutcome,
+    AlertAction,
+    BadInput,
+    ClusterStatus,
+    Conflict,
+    IocError,
+    NeedsOperator,
+    NotFound,
+    RetryLater,
+)
 from ioc.inventory import FleetShape, generate_inventory, write_inventory
 
 if TYPE_CHECKING:
@@ -37,17 +47,24 @@ ACTION_EXIT = {
 }
 
 
-class BadArgument(IocError):
+class BadArgument(BadInput):
     """An argument the command cannot take (the message says which and why)."""
+
+
+# Every error by its kind, the first that fits: what was asked is wrong (2), or it could not be
+# done as things stand, nothing by that id, a server away (1). One table for every command.
+EXIT_BY_KIND: tuple[tuple[type[IocError], int], ...] = (
+    (BadInput, EXIT_BAD_INPUT),
+    (NotFound, EXIT_FAILED),
+    (Conflict, EXIT_FAILED),
+    (RetryLater, EXIT_FAILED),
+    (NeedsOperator, EXIT_FAILED),
+)
 
 
 def exit_code(error: IocError) -> int:
     """The exit code of a command that ended with `error`."""
-    from ioc.alerts import UnknownArea, WindowRefused
-    from ioc.reports import ReportError
-
-    bad_input = (BadFileError, UnknownArea, WindowRefused, ReportError, BadArgument)
-    return EXIT_BAD_INPUT if isinstance(error, bad_input) else EXIT_FAILED
+    return next((code for kind, code in EXIT_BY_KIND if isinstance(error, kind)), EXIT_FAILED)
 
 
 class _IocGroup(click.Group):
@@ -981,9 +998,9 @@ def _report(
     output: str,
     out: Path | None,
 ) -> list[dict[str, object]]:
-    """The rows a report command asks for; exit 2 for an unknown area or grouping."""
+    """The rows a report command asks for."""
     from ioc.app import load_catalog
-    from ioc.reports import ReportError, Scope
+    from ioc.reports import Scope
     from ioc.store import StoreError
 
     if output == "xlsx" and out is None:
@@ -991,9 +1008,6 @@ def _report(
     settings = _settings(ctx)
     try:
         return make(settings, load_catalog(settings), Scope(area, device_class, tag))
-    except ReportError as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
     except StoreError as exc:
         _store_failed(exc)
 
@@ -1030,18 +1044,14 @@ def meeting() -> None:
 
 @contextlib.contextmanager
 def _meetings(ctx: click.Context) -> Iterator[MeetingDesk]:
-    """The meeting desk; a refused request (ReportError) ends the command with exit 2."""
+    """The meeting desk, closed when the command ends."""
     from ioc.app import MeetingDesk, load_catalog
-    from ioc.reports import ReportError
     from ioc.store import StoreError
 
     settings = _settings(ctx)
     desk = MeetingDesk(settings, load_catalog(settings))
     try:
         yield desk
-    except ReportError as exc:
-        click.echo(f"ioc: {exc}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
     except StoreError as exc:
         _store_failed(exc)
     finally:

@@ -19,6 +19,7 @@ from ioc.domain import (
     Alert,
     AlertState,
     AlertTransition,
+    Conflict,
     Inventory,
     IocError,
     MaintenanceWindow,
@@ -35,11 +36,11 @@ class AlertError(IocError):
     """An operator's request cannot be done (no such alert, already resolved...)."""
 
 
-class AlertNotOpen(AlertError):
+class AlertNotOpen(AlertError, Conflict):
     """No open alert with that id (resolved, or never raised)."""
 
 
-class ActionRefused(AlertError):
+class ActionRefused(AlertError, Conflict):
     """Not possible as the alert stands (already acknowledged, a note with no text)."""
 
 

@@ -18,8 +18,10 @@ from ioc.domain import (
     AlertAction,
     AlertState,
     AlertTransition,
+    BadInput,
     Inventory,
     MaintenanceWindow,
+    NotFound,
     Severity,
     WindowScope,
     iso_utc,
@@ -71,11 +73,11 @@ def act_on_alert(
 # -- maintenance windows -------------------------------------------------------------------
 
 
-class UnknownWindow(AlertError):
+class UnknownWindow(AlertError, NotFound):
     """No open maintenance window with that id."""
 
 
-class WindowRefused(AlertError):
+class WindowRefused(AlertError, BadInput):
     """A window that cannot be planned: backwards, over already, or naming nothing known."""
 
 
@@ -121,7 +123,7 @@ def end_window(store: WindowStore, window_id: int, now_ms: int) -> MaintenanceWi
 # -- finding alerts --------------------------------------------------------------------------
 
 
-class UnknownArea(AlertError):
+class UnknownArea(AlertError, BadInput, NotFound):
     """The filter names an area the inventory does not have."""
 
 

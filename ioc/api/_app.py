@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 import anyio.to_thread
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
@@ -37,9 +37,18 @@ from ioc.api.routes import (
     stream,
     tokens,
 )
-from ioc.domain import now_ms
+from ioc.domain import BadInput, Conflict, DeliveryError, IocError, NotFound, now_ms
 
 WALL_DIR = Path(__file__).parent / "wall"
+# Every error a route lets through, by its kind (the first that fits): the one place where an
+# error becomes a status. A route documents the statuses it may give (`problems`), the v1
+# router 422 and 503 for all; tests/api/test_error_kinds.py holds the two together.
+STATUS_BY_KIND: tuple[tuple[type[IocError], int], ...] = (
+    (NotFound, 404),
+    (Conflict, 409),
+    (BadInput, 422),
+    (DeliveryError, 503),  # a store or the state database away, or in need of an operator
+)
 DOCS_ASSETS = "/docs-assets"  # Swagger UI's and ReDoc's scripts and styles, from the package
 
 
@@ -83,6 +92,7 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
     # The map's GeoJSON of 100,000 devices is ~20 MB plain, ~1 MB compressed.
     app.add_middleware(GZipMiddleware, minimum_size=4096)
     app.add_middleware(SecurityHeaders)
+    app.add_exception_handler(IocError, _problem)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(ack.router)
@@ -101,3 +111,13 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
         return RedirectResponse("/wall/")
 
     return app
+
+
+def status_of(error: IocError) -> int:
+    """The HTTP status of an error that reached the edge (500: one no kind explains)."""
+    return next((code for kind, code in STATUS_BY_KIND if isinstance(error, kind)), 500)
+
+
+async def _problem(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, IocError)
+    return JSONResponse({"detail": str(error)}, status_code=status_of(error))

@@ -14,9 +14,11 @@ from ioc.domain import Meeting, MetricSummary
 from ioc.reports import (
     QUALITY_RULES,
     WORST_QUALITY,
+    MeetingClosed,
     Period,
     PointReadiness,
     ReportError,
+    UnknownMeeting,
     choose_points,
     meeting_rows,
     readiness,
@@ -73,7 +75,7 @@ class MeetingDesk:
         """A meeting (ReportError if there is none)."""
         meeting = self._store.get(meeting_id)
         if meeting is None:
-            raise ReportError(f"no meeting {meeting_id}")
+            raise UnknownMeeting(f"no meeting {meeting_id}")
         return meeting
 
     def cancel(self, meeting_id: int, now_ms: int) -> bool:
@@ -90,10 +92,10 @@ class MeetingDesk:
         for a meeting cancelled or not begun: there is nothing to report)."""
         meeting = self.get(meeting_id)
         if meeting.cancelled_at_ms is not None:
-            raise ReportError(f"meeting #{meeting_id} was cancelled: it has no report")
+            raise MeetingClosed(f"meeting #{meeting_id} was cancelled: it has no report")
         if meeting.starts_at_ms >= now_ms:
             starts = Period(meeting.starts_at_ms, meeting.ends_at_ms).bounds()[0]
-            raise ReportError(f"meeting #{meeting_id} has not begun (it starts {starts})")
+            raise MeetingClosed(f"meeting #{meeting_id} has not begun (it starts {starts})")
         meeting = replace(meeting, ends_at_ms=min(meeting.ends_at_ms, now_ms))
         rules = sorted(self._outage_rules | set(QUALITY_RULES))
         spans = self._alerts.spans(rules, meeting.starts_at_ms, meeting.ends_at_ms)

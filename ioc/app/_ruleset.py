@@ -9,10 +9,11 @@ from pathlib import Path
 from ioc.app._catalog import Catalog
 from ioc.app._supervisor import ServiceError
 from ioc.config import Settings
+from ioc.domain import Conflict
 from ioc.rules import LoadedRule, bundled_rules_dir, load_rules
 
 
-class NoRulesProcess(ServiceError):
+class NoRulesProcess(ServiceError, Conflict):
     """Nothing to ask: no rules process runs here."""
 
 

@@ -28,7 +28,7 @@ from ioc.domain._devices import (
     InventoryError,
     is_valid_device_id,
 )
-from ioc.domain._errors import BadFileError, EdgeError, IocError
+from ioc.domain._errors import BadFileError, BadInput, Conflict, EdgeError, IocError, NotFound
 from ioc.domain._meetings import Meeting
 from ioc.domain._notifications import (
     AckClaim,
@@ -73,8 +73,10 @@ __all__ = [
     "ApiToken",
     "Area",
     "BadFileError",
+    "BadInput",
     "Clock",
     "ClusterStatus",
+    "Conflict",
     "DeliveryError",
     "Device",
     "DeviceEvent",
@@ -92,6 +94,7 @@ __all__ = [
     "MetricValue",
     "NeedsOperator",
     "NodeStatus",
+    "NotFound",
     "Notification",
     "NotificationKind",
     "NotificationStatus",

@@ -1,40 +1,68 @@
-"""ioc's one exception family: every error ioc raises on purpose is an `IocError`.
+"""ioc's one exception family: every error ioc raises on purpose is an `IocError`, and most say
+their *kind*, which decides what happens at the edges: the CLI's exit code (`ioc.cli`,
+`EXIT_BY_KIND`) and the API's status (`ioc.api._app`, `STATUS_BY_KIND`), each in one table.
 
-The tree (each leaf lives in the package that raises it)::
+The tree by kind (each leaf lives in the package that raises it; a class under two kinds is
+listed under one of them, the table's first decides; `tests/domain/test_errors.py` checks
+this tree against the code)::
 
     IocError
-    ├── BadFileError              a file or setting ioc reads is wrong: fix it, then start again
-    │   ├── ConfigError             settings (IOC_* variables, the TOML file)      ioc.config
-    │   ├── CatalogError            device profiles, the inventory                 ioc.inventory
-    │   ├── InventoryError          an inventory that contradicts itself           ioc.domain
-    │   ├── RuleError               rule files                                     ioc.rules
-    │   ├── NotifyConfigError       the notification file, a channel not set up    ioc.notify
-    │   ├── GatewayConfigError      the gateway file                               ioc.gateway
-    │   └── RegisterMapError        a Modbus register map                          ioc.gateway
-    ├── DeliveryError             a sink could not take data; the subclass says what to do
-    │   ├── RetryLater              away or busy: the same data may succeed later
+    ├── BadInput                  what was asked or given is wrong      CLI 2, API 422
+    │   ├── BadArgument             a command's argument                           ioc.cli
+    │   ├── BadFileError            a file or setting ioc reads: fix it, then start again
+    │   │   ├── ConfigError           settings (IOC_* variables, the TOML file)      ioc.config
+    │   │   ├── CatalogError          device profiles, the inventory                 ioc.inventory
+    │   │   ├── InventoryError        an inventory that contradicts itself           ioc.domain
+    │   │   ├── RuleError             rule files                                     ioc.rules
+    │   │   ├── NotifyConfigError     the notification file, a channel not set up    ioc.notify
+    │   │   ├── GatewayConfigError    the gateway file                               ioc.gateway
+    │   │   ├── RegisterMapError      a Modbus register map                          ioc.gateway
+    │   │   └── ProbeConfigError      the probe file, a probe profile                ioc.probe
+    │   ├── ReportError             a report asked in a way it cannot be made      ioc.reports
+    │   │   └── BadPeriod             a period that ends before it starts
+    │   └── WindowRefused           a maintenance window that cannot be planned    ioc.alerts
+    ├── NotFound                  what was asked about does not exist   CLI 1, API 404
+    │   ├── UnknownArea             an area the inventory lacks (BadInput: CLI 2)  ioc.alerts
+    │   ├── UnknownWindow           no open window with that id                    ioc.alerts
+    │   └── UnknownMeeting          no meeting (a ReportError too: CLI 2)          ioc.reports
+    ├── Conflict                  not possible as things stand          CLI 1, API 409
+    │   ├── AlertNotOpen            the alert is resolved                          ioc.alerts
+    │   ├── ActionRefused           not possible as the alert stands               ioc.alerts
+    │   ├── MeetingClosed           a meeting cancelled or not begun has no report ioc.reports
+    │   └── NoRulesProcess          no rules process runs to ask                   ioc.app
+    ├── DeliveryError             a sink could not take or give data    CLI 1, API 503
+    │   ├── RetryLater              away or busy: the same work may succeed later
     │   │   ├── StoreUnavailable      the telemetry store                           ioc.store
     │   │   └── StateUnavailable      the state database (a dropped connection)     ioc.state
+    │   │       └── Fenced              a write of a node that no longer leads
     │   ├── Refused                 this data is refused: retrying it will not help
     │   │   └── StoreRejected         bad points, a type conflict                   ioc.store
-    │   └── NeedsOperator           nothing will succeed until someone fixes it
-    │       ├── StoreMisconfigured    credentials, bucket, URL                      ioc.store
-    │       └── StateRefused          an integrity or programming error             ioc.state
-    ├── AlertError                an operator's request cannot be done           ioc.alerts
-    │   ├── UnknownAlert            no such alert
-    │   ├── AlertNotOpen            the alert is resolved
-    │   ├── ActionRefused           not possible as the alert stands (already acknowledged...)
-    │   └── WindowRefused           a maintenance window that cannot be planned or ended
+    │   ├── NeedsOperator           nothing will succeed until someone fixes it
+    │   │   ├── StoreMisconfigured    credentials, bucket, URL                      ioc.store
+    │   │   └── StateRefused          an integrity or programming error             ioc.state
+    │   ├── StoreError              the telemetry store's three kinds, grouped     ioc.store
+    │   └── StateError              the state database's, grouped                  ioc.state
+    ├── AlertError                an operator's request about an alert (the kinds above)
     ├── AckLinkError              a forged, expired or stale acknowledgement link ioc.notify
     ├── ServiceError              a service failed to start, or stopped by itself ioc.app
     ├── BrokerError               the private broker cannot start                ioc.broker
+    ├── IdentityError             the broker identities cannot be made           ioc.broker
     └── EdgeError                 collectors at the edge                         ioc.gateway
-        ├── LineError               a serial line fault (time-out, CRC, garbage...)
-        └── RejectedValue           a value outside its profile's range
+        ├── IcmpUnavailable         this process may not ping                      ioc.probe
+        ├── LineError               a serial line fault
+        │   ├── PortError             the port cannot be opened
+        │   ├── NoAnswer              a time-out
+        │   ├── CrcError              a reply that failed its CRC
+        │   ├── BadFrame              garbage instead of a reply
+        │   ├── WrongUnit             a reply from another unit
+        │   └── ExceptionReply        a Modbus exception
+        └── RejectedValue           a value outside its profile's range            ioc.gateway
+            └── NoReading             a register that holds no reading
 
-`StoreError` and `StateError` group each store's three kinds. Foreign exceptions (paho,
-urllib3, SQLAlchemy, pyserial, OSError) are translated where they are caught, `from exc`, so a
-caller needs to know only this tree.
+An error of no kind (the last six families) is 1 in the CLI and 500 in the API, where a route
+catches it first if it means something else there. Foreign exceptions (paho, urllib3,
+SQLAlchemy, pyserial, OSError) are translated where they are caught, `from exc`, so a caller
+needs to know only this tree.
 """
 
 
@@ -42,7 +70,20 @@ class IocError(Exception):
     """Something ioc knows how to explain; the message is meant for a person."""
 
 
-class BadFileError(IocError):
+class BadInput(IocError):
+    """What was asked or given is wrong (an argument, a file, a setting): fix it, ask again."""
+
+
+class NotFound(IocError):
+    """What was asked about does not exist (an alert, an area, a meeting, a window)."""
+
+
+class Conflict(IocError):
+    """Not possible as things stand (an alert already resolved, a meeting cancelled, no
+    process to ask): nothing wrong with the request itself."""
+
+
+class BadFileError(BadInput):
     """A file or setting is wrong; the message names the file and the field."""
 
 

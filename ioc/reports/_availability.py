@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
 from ioc.alerts import covering
-from ioc.domain import AlertSpan, Device, Inventory, IocError, MaintenanceWindow
+from ioc.domain import AlertSpan, BadInput, Conflict, Device, Inventory, MaintenanceWindow, NotFound
 
 
 def _minute(ms: int, zone: tzinfo | None = None) -> str:
@@ -59,7 +59,7 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.end_ms <= self.start_ms:
-            raise ValueError("a period must end after it starts")
+            raise BadPeriod("a period must end after it starts")
 
     def up_to(self, now_ms: int) -> Period:
         """The period as it can be counted at `now_ms`: cut there if it reaches past it (what
@@ -425,8 +425,20 @@ def by_area(inventory: Inventory, kind: str | None = None) -> Callable[[Device],
     return areas
 
 
-class ReportError(IocError):
+class ReportError(BadInput):
     """A report cannot be made as asked (the message says why)."""
+
+
+class BadPeriod(ReportError, ValueError):
+    """A period that ends before it starts (a ValueError too: a value that cannot be)."""
+
+
+class UnknownMeeting(ReportError, NotFound):
+    """No meeting with that id (a mistake in what was asked, and nothing to find)."""
+
+
+class MeetingClosed(Conflict):
+    """The meeting has no report as it stands: cancelled, or not begun."""
 
 
 @dataclass(frozen=True, slots=True)

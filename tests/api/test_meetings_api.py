@@ -59,7 +59,7 @@ def test_plan_a_meeting_and_read_its_board(tmp_path: Path) -> None:
     assert (made.json()["points"], made.json()["created_by"]) == (["vc1", "vc2"], "lan (api)")
     assert bad.status_code == 422 and "vc9" in bad.text
     assert empty.status_code == 422 and "the list of points is empty" in empty.text
-    assert early.status_code == 404 and "meeting #1 has not begun" in early.text
+    assert early.status_code == 409 and "meeting #1 has not begun" in early.text
     assert past.status_code == 422 and "that meeting is over already" in past.text
     assert board.json()["ready"] == 1 and board.json()["points"] == 2
     assert board.json()["board"] == [

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ioc.alerts import (
     AlertFilter,
-    UnknownArea,
     act_on_alert,
     alert_detail,
     find_alerts,
@@ -85,10 +84,7 @@ def list_alerts(
     """Alerts newest first, by state (`open`: firing or acknowledged), severity and area
     subtree."""
     query = AlertFilter(states_named(state or ()), frozenset(severity or ()), area, limit, offset)
-    try:
-        found = find_alerts(context.alerts, context.inventory, query)
-    except UnknownArea as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    found = find_alerts(context.alerts, context.inventory, query)
     return AlertPage(items=[AlertPublic.of(a) for a in found], limit=limit, offset=offset)
 
 

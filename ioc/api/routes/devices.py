@@ -203,12 +203,9 @@ def get_series(
         )
     if context.telemetry is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no telemetry store configured")
-    try:
-        points = context.telemetry.series(
-            device.device_class, device_id, metric, start_ms, end_ms, step, chosen
-        )
-    except DeliveryError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+    points = context.telemetry.series(
+        device.device_class, device_id, metric, start_ms, end_ms, step, chosen
+    )
     return SeriesPublic(
         device_id=device_id,
         metric=metric,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from ioc.alerts import UnknownWindow, WindowRefused, plan_window
 from ioc.alerts import end_window as end_window_now
+from ioc.alerts import plan_window
 from ioc.api.deps import Context, Operator, RowId, Viewer, problems
 from ioc.domain import MaintenanceWindow, WindowScope
 
@@ -67,17 +67,11 @@ def create_window(body: WindowCreate, context: Context, caller: Operator) -> Win
         0, body.scope, body.target, body.starts_at_ms, body.ends_at_ms, body.reason, caller.actor
     )
     rule_ids = context.rules.ids if context.rules else None
-    try:
-        planned = plan_window(context.alerts, context.inventory, rule_ids, window, context.clock())
-    except WindowRefused as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    planned = plan_window(context.alerts, context.inventory, rule_ids, window, context.clock())
     return _public(planned)
 
 
 @router.post("/{window_id}/end", responses=problems(404))
 def end_window(window_id: RowId, context: Context, _caller: Operator) -> WindowPublic:
     """End a window now."""
-    try:
-        return _public(end_window_now(context.alerts, window_id, context.clock()))
-    except UnknownWindow as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return _public(end_window_now(context.alerts, window_id, context.clock()))

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from ioc.api._context import MeetingKeeper
 from ioc.api.deps import Context, Operator, RowId, Viewer, epoch_ms, problems
 from ioc.domain import Meeting
-from ioc.reports import ReportError
 
 router = APIRouter(prefix="/meetings", tags=["meetings"])
 
@@ -87,24 +86,18 @@ def list_meetings(
 @router.post("", status_code=status.HTTP_201_CREATED, responses=problems(404))
 def plan_meeting(context: Context, caller: Operator, plan: MeetingPlan) -> MeetingPublic:
     """Plan a meeting; 422 for points the inventory does not have or an empty scope."""
-    try:
-        planned = _desk(context).plan(
-            plan.title, epoch_ms(plan.starts_at), plan.duration_min * 60_000,
-            f"{caller.name} (api)", plan.area, plan.device_class, plan.points,
-            now_ms=context.clock(),
-        )  # fmt: skip
-    except ReportError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    planned = _desk(context).plan(
+        plan.title, epoch_ms(plan.starts_at), plan.duration_min * 60_000,
+        f"{caller.name} (api)", plan.area, plan.device_class, plan.points,
+        now_ms=context.clock(),
+    )  # fmt: skip
     return _public(planned)
 
 
 @router.get("/{meeting_id}/readiness", responses=problems(404))
 def meeting_readiness(context: Context, _caller: Viewer, meeting_id: RowId) -> Readiness:
     """N/M points ready now, and the open alerts that keep the others from being."""
-    try:
-        meeting, points = _desk(context).readiness(meeting_id)
-    except ReportError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    meeting, points = _desk(context).readiness(meeting_id)
     board = [PointReady(point=p.device_id, ready=p.ready, reasons=list(p.reasons)) for p in points]
     return Readiness(
         meeting=_public(meeting), ready=sum(p.ready for p in points), points=len(points),
@@ -112,11 +105,9 @@ def meeting_readiness(context: Context, _caller: Viewer, meeting_id: RowId) -> R
     )  # fmt: skip
 
 
-@router.get("/{meeting_id}/report", responses=problems(404))
+@router.get("/{meeting_id}/report", responses=problems(404, 409))
 def meeting_report(context: Context, _caller: Viewer, meeting_id: RowId) -> list[dict[str, object]]:
-    """Per point: connected minutes, drops, minutes out, quality alerts during the meeting."""
-    try:
-        _meeting, rows = _desk(context).report(meeting_id, context.clock())
-    except ReportError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    """Per point: connected minutes, drops, minutes out, quality alerts during the meeting;
+    409 for a meeting cancelled or not begun."""
+    _meeting, rows = _desk(context).report(meeting_id, context.clock())
     return rows

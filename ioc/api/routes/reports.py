@@ -43,11 +43,8 @@ def _answer(
 ) -> Response:
     if context.reports is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this API makes no reports")
-    try:
-        asked = period()
-        rows = [row(figures) for figures in context.reports(asked, scope, by)]
-    except (ValueError, ReportError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    asked = period()
+    rows = [row(figures) for figures in context.reports(asked, scope, by)]
     counted = {"X-Report-Period": _interval(asked)}
     if output == "json":
         return Response(orjson.dumps(rows), media_type="application/json", headers=counted)
@@ -92,10 +89,7 @@ def availability(
         return _answer(context, period, scope, by, Availability.row, "Availability", output)
     if context.report_page is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this API makes no reports")
-    try:
-        page = context.report_page(period(), scope, by, lang)
-    except (ValueError, ReportError) as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    page = context.report_page(period(), scope, by, lang)
     return Response(page, media_type="text/html; charset=utf-8")
 
 

@@ -6,7 +6,6 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
 from ioc.api.deps import Admin, Context, Viewer, problems
-from ioc.domain import BadFileError, IocError
 
 router = APIRouter(prefix="/rules", tags=["rules"])
 
@@ -35,9 +34,4 @@ def reload_rules(context: Context, _caller: Admin) -> ReloadResult:
     422 with every mistake when the files are bad, 409 when no rules process runs."""
     if context.rules is None or context.rules.reload is None:
         raise HTTPException(status.HTTP_409_CONFLICT, "this API cannot reload rules")
-    try:
-        return ReloadResult(detail=context.rules.reload())
-    except BadFileError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    except IocError as exc:  # no rules process runs
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return ReloadResult(detail=context.rules.reload())

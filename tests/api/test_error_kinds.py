@@ -1,0 +1,75 @@
+"""Errors become statuses in one place, by kind, and every route keeps the statuses its OpenAPI
+entry promises: the state database cut away under the API (PostgreSQL behind a relay) is 503
+on every route that reads it, as documented, not a 500; an unknown area 404, a cancelled
+meeting's report 409, a backwards period 422, each from the one handler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+
+from ioc.api import ApiContext, create_app
+from ioc.domain import Inventory, Profile, Role, now_ms
+from ioc.state import AlertRepository, TokenStore, connect_state
+from tests.support.relay import TcpRelay
+
+# Routes that read the state database, and their OpenAPI paths.
+READING_ROUTES = {
+    "/api/v1/alerts": "/api/v1/alerts",
+    "/api/v1/alerts/1": "/api/v1/alerts/{alert_id}",
+    "/api/v1/maintenance": "/api/v1/maintenance",
+}
+
+
+@pytest.mark.parametrize("state_url", ["postgresql"], indirect=True)
+def test_the_state_database_away_is_503_where_the_openapi_says_so(
+    state_url: str, small_inventory: Inventory, profiles: dict[str, Profile]
+) -> None:
+    target = make_url(state_url)
+    relay = TcpRelay(target.host or "127.0.0.1", target.port or 5432)
+    relayed = target.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    tokens = TokenStore(connect_state(state_url))  # tokens still answer: the caller is known
+    _, viewer = tokens.create(Role.VIEWER, "wall", now_ms())
+    alerts = AlertRepository(connect_state(relayed))
+    context = ApiContext(small_inventory, profiles, alerts, tokens, now_ms)
+    auth = {"Authorization": f"Bearer {viewer}"}
+    try:
+        with TestClient(create_app(context)) as client:
+            documented = client.get("/openapi.json").json()["paths"]
+            assert client.get("/api/v1/alerts", headers=auth).status_code == 200
+            relay.cut()
+            for route, template in READING_ROUTES.items():
+                answer = client.get(route, headers=auth)
+                assert answer.status_code == 503, (route, answer.text)
+                assert answer.json()["detail"].startswith("cannot "), answer.text
+                assert "503" in documented[template]["get"]["responses"], route
+            relay.restore()
+            assert client.get("/api/v1/alerts", headers=auth).status_code == 200
+            nowhere = client.get("/api/v1/alerts?area=nowhere", headers=auth)
+            assert (nowhere.status_code, nowhere.json()) == (
+                404, {"detail": "no area 'nowhere' in the inventory"},
+            )  # fmt: skip
+    finally:
+        alerts.close()
+        relay.close()
+
+
+def test_every_v1_operation_promises_the_statuses_of_the_kinds_any_route_may_give(
+    small_inventory: Inventory, profiles: dict[str, Profile], tmp_path: Path
+) -> None:
+    engine = connect_state(f"sqlite:///{tmp_path / 'state.db'}")
+    context = ApiContext(
+        small_inventory, profiles, AlertRepository(engine), TokenStore(engine), now_ms
+    )
+    with TestClient(create_app(context)) as client:
+        paths = client.get("/openapi.json").json()["paths"]
+    for path, operations in paths.items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for method, operation in operations.items():
+            # BadInput (422) and the state database or a store away (503) can meet any route.
+            assert {"422", "503"} <= set(operation["responses"]), (method, path)
+    engine.dispose()
