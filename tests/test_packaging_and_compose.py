@@ -128,7 +128,8 @@ def test_the_wheel_carries_profiles_inventory_and_broker_config(tmp_path: Path) 
         "ioc/bundled/rules/netgw.yaml",
         "ioc/bundled/rules/vc.yaml",
         "firmware_sim/runner.py",
-        "ioc/cli.py",
+        "ioc/cli/__init__.py",
+        "ioc/cli/alerts.py",
     ):
         assert expected in names, expected
     assert not any(name.startswith(("tests/", "bench/")) for name in names)

@@ -1,0 +1,184 @@
+"""`ioc alerts`: list, show, and act on an alert (through the running rules process)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from ioc.domain import (
+    ActionOutcome,
+    AlertAction,
+)
+
+if TYPE_CHECKING:
+    pass
+
+
+from ioc.cli._base import (
+    ACTION_EXIT,
+    BY_OPTION,
+    WAIT_OPTION,
+    demo_option,
+    main,
+    settings_of,
+    time_text,
+)
+
+
+@main.group(invoke_without_command=True)
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(["firing", "acknowledged", "resolved", "open"]),
+    help="Only these states (repeatable); 'open' is firing or acknowledged.",
+)
+@click.option(
+    "--severity",
+    "severities",
+    multiple=True,
+    type=click.Choice(["critical", "major", "minor", "warning"]),
+    help="Only these severities (repeatable).",
+)
+@click.option("--area", default=None, help="Only devices in this area's subtree.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@demo_option
+@click.pass_context
+def alerts(
+    ctx: click.Context,
+    states: tuple[str, ...],
+    severities: tuple[str, ...],
+    area: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List alerts, newest first; `ack`, `resolve`, `note` and `show` act on one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import orjson
+
+    from ioc.alerts import AlertFilter, alert_json, find_alerts, states_named
+    from ioc.app import OperatorDesk, load_catalog
+    from ioc.domain import Severity
+
+    settings = settings_of(ctx)
+    query = AlertFilter(states_named(states), frozenset(map(Severity, severities)), area, limit)
+    inventory = load_catalog(settings).inventory if area is not None else None
+    with OperatorDesk(settings) as desk:
+        found = find_alerts(desk.alerts, inventory, query)
+    if as_json:
+        click.echo(
+            orjson.dumps([alert_json(a) for a in found], option=orjson.OPT_INDENT_2).decode()
+        )
+        return
+    for alert in found:
+        opened = time_text(alert.opened_at_ms, seconds=True)
+        root = f" (caused by #{alert.root_id})" if alert.root_id else ""
+        silenced = " [silenced]" if alert.silenced else ""
+        click.echo(
+            f"#{alert.id:<6} {opened} {alert.state.value:12} {alert.severity.value:8} "
+            f"{alert.rule_id:22} {alert.device_id:14} {alert.message_en}{root}{silenced}"
+        )
+    if not found:
+        click.echo("no alerts match")
+
+
+def _act(
+    ctx: click.Context,
+    alert_id: int,
+    action: AlertAction,
+    actor: str,
+    note: str,
+    wait: float,
+) -> None:
+    """Have the running rules process do it; the exit code says what came of it."""
+    from ioc.alerts import act_on_alert
+    from ioc.app import OperatorDesk
+    from ioc.domain import now_ms
+
+    with OperatorDesk(settings_of(ctx)) as desk:
+        result = act_on_alert(desk.alerts, action, alert_id, actor, note, now_ms(), wait)
+    if result.outcome is ActionOutcome.DONE:
+        click.echo(f"alert #{alert_id}: {action.value} done by {actor}")
+    elif result.outcome is ActionOutcome.QUEUED:
+        click.echo(
+            f"ioc: request #{result.request_id} is queued, but no running `ioc run` / "
+            f"`ioc rules` took it within {wait:g} s; it will be applied when one runs",
+            err=True,
+        )
+    else:
+        click.echo(f"ioc: {result.detail}", err=True)
+    sys.exit(ACTION_EXIT[result.outcome])
+
+
+@alerts.command("ack")
+@click.argument("alert_id", type=int)
+@click.option("--note", default="", help="What you are doing about it.")
+@BY_OPTION
+@WAIT_OPTION
+@click.pass_context
+def alerts_ack(ctx: click.Context, alert_id: int, note: str, actor: str, wait: float) -> None:
+    """Acknowledge an alert (you have taken it on)."""
+    _act(ctx, alert_id, AlertAction.ACKNOWLEDGE, actor, note, wait)
+
+
+@alerts.command("resolve")
+@click.argument("alert_id", type=int)
+@click.option("--note", default="", help="What fixed it.")
+@BY_OPTION
+@WAIT_OPTION
+@click.pass_context
+def alerts_resolve(ctx: click.Context, alert_id: int, note: str, actor: str, wait: float) -> None:
+    """Resolve an alert by hand (raised anew if its condition still holds)."""
+    _act(ctx, alert_id, AlertAction.RESOLVE, actor, note, wait)
+
+
+@alerts.command("note")
+@click.argument("alert_id", type=int)
+@click.argument("text")
+@BY_OPTION
+@WAIT_OPTION
+@click.pass_context
+def alerts_note(ctx: click.Context, alert_id: int, text: str, actor: str, wait: float) -> None:
+    """Add a note to an alert's history."""
+    _act(ctx, alert_id, AlertAction.NOTE, actor, text, wait)
+
+
+@alerts.command("show")
+@click.argument("alert_id", type=int)
+@click.option(
+    "--json", "as_json", is_flag=True, help="As JSON, with every time to the millisecond."
+)
+@demo_option
+@click.pass_context
+def alerts_show(ctx: click.Context, alert_id: int, as_json: bool) -> None:
+    """One alert with its history and the alerts grouped under it."""
+    from ioc.alerts import alert_detail, detail_json
+    from ioc.app import OperatorDesk
+
+    with OperatorDesk(settings_of(ctx)) as desk:
+        detail = alert_detail(desk.alerts, alert_id)
+    if detail is None:
+        click.echo(f"ioc: no alert {alert_id}", err=True)
+        sys.exit(ACTION_EXIT[ActionOutcome.UNKNOWN_ALERT])
+    if as_json:
+        import orjson
+
+        click.echo(orjson.dumps(detail_json(detail), option=orjson.OPT_INDENT_2).decode())
+        return
+    alert = detail.alert
+    click.echo(
+        f"#{alert.id} {alert.state.value} {alert.severity.value} {alert.rule_id} on "
+        f"{alert.device_id}: {alert.message_en}"
+        + (f" (caused by #{alert.root_id})" if alert.root_id else "")
+    )
+    for transition in detail.history:
+        note = f" - {transition.note}" if transition.note else ""
+        click.echo(
+            f"  {time_text(transition.at_ms)} {transition.kind.value:12} {transition.actor}{note}"
+        )
+    for child in detail.children:
+        click.echo(f"  affected: #{child.id} {child.state.value} {child.rule_id} {child.device_id}")

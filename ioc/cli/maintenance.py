@@ -1,0 +1,108 @@
+"""`ioc maintenance`: maintenance windows."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    pass
+
+
+from ioc.cli._base import (
+    main,
+    parse_time,
+    settings_of,
+    time_text,
+)
+
+
+@main.group()
+def maintenance() -> None:
+    """Maintenance windows: alerts inside are recorded, marked silenced, not notified."""
+
+
+@maintenance.command("add")
+@click.option("--device", default=None, help="A device (and everything that depends on it).")
+@click.option("--area", default=None, help="Every device in an area's subtree.")
+@click.option("--rule", default=None, help="Every alert of one rule.")
+@click.option("--start", default="now", show_default=True, help="ISO 8601 time, or now.")
+@click.option("--end", default=None, help="ISO 8601 time.")
+@click.option("--duration", default=None, help="Instead of --end: 90m, 4h, 1d...")
+@click.option("--reason", required=True, help="Why (shown with every silenced alert).")
+@click.option("--by", "created_by", default=lambda: os.environ.get("USER", "operator"))
+@click.pass_context
+def maintenance_add(
+    ctx: click.Context,
+    device: str | None,
+    area: str | None,
+    rule: str | None,
+    start: str,
+    end: str | None,
+    duration: str | None,
+    reason: str,
+    created_by: str,
+) -> None:
+    """Plan a maintenance window (the running ioc applies it within 10 s)."""
+    from ioc.alerts import plan_window
+    from ioc.app import OperatorDesk, load_catalog, load_rule_set
+    from ioc.domain import MaintenanceWindow, WindowScope, now_ms
+    from ioc.rules import parse_duration
+
+    scopes = [(WindowScope.DEVICE, device), (WindowScope.AREA, area), (WindowScope.RULE, rule)]
+    given = [(scope, target) for scope, target in scopes if target is not None]
+    if len(given) != 1:
+        raise click.UsageError("give exactly one of --device, --area or --rule")
+    if (end is None) == (duration is None):
+        raise click.UsageError("give exactly one of --end or --duration")
+    starts = parse_time(start)
+    if end is not None:
+        ends = parse_time(end)
+    else:
+        try:
+            ends = starts + round(parse_duration(duration) * 1000)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--duration") from exc
+    scope, target = given[0]
+    settings = settings_of(ctx)
+    catalog = load_catalog(settings)
+    rule_ids = frozenset(r.info.id for r in load_rule_set(settings, catalog))
+    window = MaintenanceWindow(0, scope, target, starts, ends, reason, created_by)
+    with OperatorDesk(settings) as desk:
+        saved = plan_window(desk.alerts, catalog.inventory, rule_ids, window, now_ms())
+    click.echo(f"window #{saved.id}: {scope.value} {target} until {time_text(ends)}")
+
+
+@maintenance.command("list")
+@click.pass_context
+def maintenance_list(ctx: click.Context) -> None:
+    """Windows in force or planned."""
+    from ioc.app import OperatorDesk
+    from ioc.domain import now_ms
+
+    with OperatorDesk(settings_of(ctx)) as desk:
+        windows = desk.alerts.current_windows(now_ms())
+    for window in windows:
+        click.echo(
+            f"#{window.id:<5} {window.scope.value:6} {window.target:24} "
+            f"{time_text(window.starts_at_ms)} -> {time_text(window.ends_at_ms)}  "
+            f"{window.reason} ({window.created_by})"
+        )
+    if not windows:
+        click.echo("no maintenance windows")
+
+
+@maintenance.command("end")
+@click.argument("window_id", type=int)
+@click.pass_context
+def maintenance_end(ctx: click.Context, window_id: int) -> None:
+    """End a window now."""
+    from ioc.alerts import end_window
+    from ioc.app import OperatorDesk
+    from ioc.domain import now_ms
+
+    with OperatorDesk(settings_of(ctx)) as desk:
+        end_window(desk.alerts, window_id, now_ms())
+    click.echo(f"window #{window_id} ended")

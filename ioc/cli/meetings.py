@@ -1,0 +1,148 @@
+"""`ioc meeting`: meetings of the video-conference network."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from ioc.app import MeetingDesk
+
+
+from ioc.cli._base import (
+    BY_OPTION,
+    EXIT_FAILED,
+    demo_option,
+    emit,
+    main,
+    parse_time,
+    settings_of,
+    store_failed,
+    time_text,
+)
+
+
+@main.group()
+def meeting() -> None:
+    """Meetings of the video-conference network: plan, readiness, report (docs/reports.md)."""
+
+
+@contextlib.contextmanager
+def _meetings(ctx: click.Context) -> Iterator[MeetingDesk]:
+    """The meeting desk, closed when the command ends."""
+    from ioc.app import MeetingDesk, load_catalog
+    from ioc.store import StoreError
+
+    settings = settings_of(ctx)
+    desk = MeetingDesk(settings, load_catalog(settings))
+    try:
+        yield desk
+    except StoreError as exc:
+        store_failed(exc)
+    finally:
+        desk.close()
+
+
+@meeting.command("plan")
+@click.option("--title", required=True)
+@click.option("--start", required=True, help="ISO 8601 time (with its zone: +07:00).")
+@click.option("--duration", default="2h", show_default=True, help="90m, 2h...")
+@click.option("--area", default=None, help="The points of this area's subtree.")
+@click.option("--class", "device_class", default=None, help="Of this class (default: vc).")
+@click.option("--points", default=None, help="Or a list: vc-1,vc-2,...")
+@BY_OPTION
+@click.pass_context
+def meeting_plan(
+    ctx: click.Context, title: str, start: str, duration: str, area: str | None,
+    device_class: str | None, points: str | None, actor: str,
+) -> None:  # fmt: skip
+    """Plan a meeting: its readiness board opens 30 minutes before it starts."""
+    from ioc.rules import parse_duration
+
+    try:
+        length_ms = round(parse_duration(duration) * 1000)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--duration") from exc
+    from ioc.domain import now_ms
+
+    chosen = None if points is None else [p.strip() for p in points.split(",") if p.strip()]
+    starts = parse_time(start)
+    with _meetings(ctx) as desk:
+        planned = desk.plan(
+            title, starts, length_ms, actor, area, device_class, chosen, now_ms=now_ms()
+        )
+    when = f"{time_text(planned.starts_at_ms)} to {time_text(planned.ends_at_ms)}"
+    click.echo(
+        f"meeting #{planned.id} planned: {planned.title}, {len(planned.points)} points "
+        f"({planned.scope}), {when}"
+    )
+
+
+@meeting.command("list")
+@click.option("--from", "start", default="now", show_default=True, help="ISO 8601 time, or now.")
+@click.option("--days", type=click.IntRange(1, 366), default=7, show_default=True)
+@demo_option
+@click.pass_context
+def meeting_list(ctx: click.Context, start: str, days: int) -> None:
+    """Meetings from a moment on (those under way included)."""
+    since = parse_time(start)
+    with _meetings(ctx) as desk:
+        found = desk.between(since, since + days * 86_400_000)
+    for item in found:
+        click.echo(f"#{item.id:<4} {time_text(item.starts_at_ms)} to {time_text(item.ends_at_ms)}  "
+                   f"{len(item.points):>4} points  {item.title}")  # fmt: skip
+
+
+@meeting.command("ready")
+@click.argument("meeting_id", type=int)
+@demo_option
+@click.pass_context
+def meeting_ready(ctx: click.Context, meeting_id: int) -> None:
+    """Which points are ready now, and what keeps the others from being (exit 1 if any is not)."""
+    with _meetings(ctx) as desk:
+        planned, points = desk.readiness(meeting_id)
+    ready = sum(p.ready for p in points)
+    click.echo(f"meeting #{planned.id} {planned.title}: {ready}/{len(points)} points ready")
+    for point in points:
+        if not point.ready:
+            click.echo(f"  {point.device_id:24} not ready: {', '.join(point.reasons)}")
+    if ready < len(points):
+        sys.exit(EXIT_FAILED)
+
+
+@meeting.command("report")
+@click.argument("meeting_id", type=int)
+@click.option("--format", "output", type=click.Choice(["table", "json", "csv", "xlsx"]),
+              default="table", show_default=True)  # fmt: skip
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@demo_option
+@click.pass_context
+def meeting_report(ctx: click.Context, meeting_id: int, output: str, out: Path | None) -> None:
+    """Who was connected for how long, with drops and quality alerts."""
+    if output == "xlsx" and out is None:
+        raise click.UsageError("--format xlsx writes a workbook: say where with --out FILE")
+    from ioc.domain import now_ms
+
+    with _meetings(ctx) as desk:
+        planned, rows = desk.report(meeting_id, now_ms())
+    title = f"Meeting #{planned.id} {planned.title}, {time_text(planned.starts_at_ms)}"
+    emit(rows, title, "meeting", output, out)
+
+
+@meeting.command("cancel")
+@click.argument("meeting_id", type=int)
+@click.pass_context
+def meeting_cancel(ctx: click.Context, meeting_id: int) -> None:
+    """Cancel a meeting."""
+    from ioc.domain import now_ms
+
+    with _meetings(ctx) as desk:
+        if not desk.cancel(meeting_id, now_ms()):
+            click.echo(f"ioc: no meeting #{meeting_id} to cancel", err=True)
+            sys.exit(EXIT_FAILED)
+    click.echo(f"meeting #{meeting_id} cancelled")

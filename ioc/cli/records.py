@@ -1,0 +1,75 @@
+"""`ioc notifications` and `ioc dead-letters`: what ioc sent, and what it refused."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    pass
+
+
+from ioc.cli._base import (
+    demo_option,
+    main,
+    settings_of,
+    time_text,
+)
+
+
+@main.command()
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(["queued", "sending", "sent", "failed", "held", "skipped"]),
+    help="Only these (repeatable).",
+)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@demo_option
+@click.pass_context
+def notifications(ctx: click.Context, statuses: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """Notifications newest first: to whom, how, why, and how delivery went."""
+    import dataclasses
+
+    import orjson
+
+    from ioc.app import OperatorDesk
+    from ioc.domain import NotificationStatus
+
+    settings = settings_of(ctx)
+    with OperatorDesk(settings) as desk:
+        listed = desk.outbox.listing([NotificationStatus(s) for s in statuses], limit)
+    if as_json:
+        rows = [dataclasses.asdict(n) for n in listed]
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    for n in listed:
+        alert = f"#{n.alert_id}" if n.alert_id is not None else "-"
+        error = f"  ({n.last_error})" if n.last_error else ""
+        created = time_text(n.created_at_ms)
+        click.echo(
+            f"{n.id:>6} {created} {n.status.value:8} {n.kind.value:9} {alert:>7} "
+            f"{n.person_id:16} {n.channel:8} tries {n.attempts}{error}"
+        )
+
+
+@main.command("dead-letters")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--reason", default=None, help="Only this reject reason.")
+@demo_option
+@click.pass_context
+def dead_letters(ctx: click.Context, limit: int, reason: str | None) -> None:
+    """Show the newest rejected messages with their reason and payload."""
+    from ioc.app import OperatorDesk
+
+    with OperatorDesk(settings_of(ctx)) as desk:
+        letters = desk.dead_letters.recent(limit, reason)
+    for letter in letters:
+        when = time_text(letter.received_ms, seconds=True)
+        payload = letter.payload[:200].decode("utf-8", errors="replace")
+        click.echo(
+            f"{when} {letter.reason:16} {letter.topic}\n    {letter.detail}\n    {payload!r}"
+        )

@@ -1,0 +1,197 @@
+"""`ioc report`: availability, online at a moment, BTS power, links."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from ioc.config import Settings
+
+if TYPE_CHECKING:
+    from ioc.app import Catalog
+    from ioc.reports import Period, Scope
+
+
+from ioc.cli._base import (
+    demo_option,
+    emit,
+    main,
+    parse_time,
+    settings_of,
+    store_failed,
+)
+
+
+@main.group()
+def report() -> None:
+    """Reports from what ioc recorded (docs/reports.md)."""
+
+
+def _report_options(command: Callable[..., None]) -> Callable[..., None]:
+    """What every report takes: grouping, scope, format and where to write."""
+    options = [
+        click.option("--by", default="area", show_default=True,
+                     help="device, area, class, tag, all, or an area kind (commune, district...)."),
+        click.option("--area", default=None, help="Only devices in this area's subtree."),
+        click.option("--class", "device_class", default=None, help="Only devices of this class."),
+        click.option("--tag", default=None, help="Only devices with this tag (a programme group)."),
+        click.option("--format", "output", type=click.Choice(["table", "json", "csv", "xlsx"]),
+                     default="table", show_default=True),
+        click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Write to this file (needed for xlsx)."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return demo_option(command)
+
+
+@report.command("availability")
+@click.option("--from", "start", required=True, help="ISO 8601 time (a date is midnight UTC).")
+@click.option("--to", "end", default="now", show_default=True, help="ISO 8601 time, or now.")
+@click.option(
+    "--html",
+    "page",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the printable report (HTML, charts included) to this file.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["vi", "en"]),
+    default="vi",
+    show_default=True,
+    help="The printable report's language.",
+)
+@_report_options
+@click.pass_context
+def report_availability(
+    ctx: click.Context, start: str, end: str, page: Path | None, lang: str, by: str,
+    area: str | None, device_class: str | None, tag: str | None, output: str, out: Path | None,
+) -> None:  # fmt: skip
+    """Availability, outages, maintenance, MTTA and MTTR per group over a period."""
+    from ioc.app import availability_and_overall, availability_report
+    from ioc.reports import availability_html
+
+    period = _period(start, end)
+
+    def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
+        if page is None:
+            grouped = availability_report(settings, catalog, period, scope, by)
+        else:  # the printable report from the same figures
+            grouped, overall = availability_and_overall(settings, catalog, period, scope, by)
+            page.write_text(availability_html(grouped, overall, by, period, lang), encoding="utf-8")
+            click.echo(f"printable report written to {page}", err=True)
+        return [figures.row() for figures in grouped]
+
+    rows = _report(ctx, make, area, device_class, tag, output, out)
+    emit(rows, f"Availability by {by}, {period.describe()}", "availability", output, out)
+
+
+@report.command("online")
+@click.option("--at", "moment", default="now", show_default=True, help="ISO 8601 time, or now.")
+@_report_options
+@click.pass_context
+def report_online(
+    ctx: click.Context, moment: str, by: str, area: str | None, device_class: str | None,
+    tag: str | None, output: str, out: Path | None,
+) -> None:  # fmt: skip
+    """How many points were online at a moment, per group ("235/241 at 08:00")."""
+    from ioc.app import availability_report
+    from ioc.domain import now_ms
+    from ioc.reports import Period, ReportError
+
+    at = parse_time(moment)
+    if at > now_ms():
+        raise ReportError(f"--at {moment} is in the future: nobody knows yet who will be online")
+    instant = Period(at, at + 1)
+
+    def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
+        found = availability_report(settings, catalog, instant, scope, by)
+        return [figures.moment_row() for figures in found]
+
+    rows = _report(ctx, make, area, device_class, tag, output, out)
+    emit(rows, f"Online by {by} at {instant.describe().split(' to ')[0]}", "online", output, out)
+
+
+@report.command("power")
+@click.option("--from", "start", required=True, help="ISO 8601 time (a date is midnight UTC).")
+@click.option("--to", "end", default="now", show_default=True, help="ISO 8601 time, or now.")
+@_report_options
+@click.pass_context
+def report_power(
+    ctx: click.Context, start: str, end: str, by: str, area: str | None,
+    device_class: str | None, tag: str | None, output: str, out: Path | None,
+) -> None:  # fmt: skip
+    """BTS power per group: mains failures, hours on battery, generator hours."""
+    from ioc.app import report_rows
+
+    period = _period(start, end)
+
+    def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
+        return report_rows(settings, catalog, "power", period, scope, by)
+
+    rows = _report(ctx, make, area, device_class, tag, output, out)
+    emit(rows, f"BTS power by {by}, {period.describe()}", "power", output, out)
+
+
+@report.command("links")
+@click.option("--from", "start", required=True, help="ISO 8601 time (a date is midnight UTC).")
+@click.option("--to", "end", default="now", show_default=True, help="ISO 8601 time, or now.")
+@click.option("--top", type=click.IntRange(1), default=None, help="Only the N that drop most.")
+@_report_options
+@click.pass_context
+def report_links(
+    ctx: click.Context, start: str, end: str, top: int | None, by: str, area: str | None,
+    device_class: str | None, tag: str | None, output: str, out: Path | None,
+) -> None:  # fmt: skip
+    """Links per group, those that drop most often first: outages, flapping episodes,
+    availability."""
+    from ioc.app import report_rows
+
+    period = _period(start, end)
+
+    def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
+        return report_rows(settings, catalog, "links", period, scope, by)[:top]
+
+    rows = _report(ctx, make, area, device_class, tag, output, out)
+    emit(rows, f"Links by {by}, {period.describe()}", "links", output, out)
+
+
+def _period(start: str, end: str) -> Period:
+    """The period asked for, as it can be counted now (cut at now, and said so on stderr)."""
+    from ioc.domain import now_ms
+    from ioc.reports import Period, ReportError
+
+    begin, finish = parse_time(start), parse_time(end)
+    if finish <= begin:
+        raise ReportError(f"--to {end} is not after --from {start}: a period ends after it starts")
+    counted = Period(begin, finish).up_to(now_ms())
+    if counted.asked_end_ms is not None:
+        click.echo(f"ioc: counted up to now: {counted.describe()}", err=True)
+    return counted
+
+
+def _report(
+    ctx: click.Context,
+    make: Callable[[Settings, Catalog, Scope], list[dict[str, object]]],
+    area: str | None,
+    device_class: str | None,
+    tag: str | None,
+    output: str,
+    out: Path | None,
+) -> list[dict[str, object]]:
+    """The rows a report command asks for."""
+    from ioc.app import load_catalog
+    from ioc.reports import Scope
+    from ioc.store import StoreError
+
+    if output == "xlsx" and out is None:
+        raise click.UsageError("--format xlsx writes a workbook: say where with --out FILE")
+    settings = settings_of(ctx)
+    try:
+        return make(settings, load_catalog(settings), Scope(area, device_class, tag))
+    except StoreError as exc:
+        store_failed(exc)

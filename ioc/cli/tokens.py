@@ -1,0 +1,104 @@
+"""`ioc token`: API tokens."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    pass
+
+
+from ioc.cli._base import (
+    BY_OPTION,
+    EXIT_FAILED,
+    main,
+    settings_of,
+    time_text,
+)
+
+
+@main.group()
+def token() -> None:
+    """API tokens (stored hashed; the secret is shown once)."""
+
+
+@token.command("create")
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "operator", "admin"]),
+    required=True,
+    help="viewer: read-only (the wall); operator: act on alerts; admin: everything.",
+)
+@click.option("--name", default=None, help="Who or what holds it (recorded as the actor).")
+@click.option(
+    "--expires", default=None, help="Valid for this long (90m, 12h, 30d); default: until revoked."
+)
+@BY_OPTION
+@click.pass_context
+def token_create(
+    ctx: click.Context, role: str, name: str | None, expires: str | None, actor: str
+) -> None:
+    """Create a token; the secret is printed alone on the last line."""
+    from ioc.app import OperatorDesk
+    from ioc.config.documents import parse_duration
+    from ioc.domain import Role, now_ms
+
+    lifetime_ms = None
+    if expires is not None:
+        try:
+            lifetime_ms = round(parse_duration(expires) * 1000)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--expires") from None
+        if lifetime_ms < 60_000:
+            raise click.BadParameter("at least 1m", param_hint="--expires")
+    now = now_ms()
+    with OperatorDesk(settings_of(ctx)) as desk:
+        record, secret = desk.tokens.create(
+            Role(role), name or f"{role}-token", now, now + lifetime_ms if lifetime_ms else None,
+            f"{actor} (cli)",
+        )  # fmt: skip
+    until = f", until {time_text(record.expires_at_ms)}" if record.expires_at_ms else ""
+    click.echo(f"token #{record.id} ({record.role.value}, {record.name}{until}); keep it secret:")
+    click.echo(secret)
+
+
+@token.command("list")
+@click.pass_context
+def token_list(ctx: click.Context) -> None:
+    """Tokens (never their secrets)."""
+    from ioc.app import OperatorDesk
+
+    with OperatorDesk(settings_of(ctx)) as desk:
+        records = desk.tokens.list()
+    for record in records:
+        revoked = (
+            f" revoked {time_text(record.revoked_at_ms)} by {record.revoked_by or '?'}"
+            if record.revoked_at_ms
+            else ""
+        )
+        expires = f" expires {time_text(record.expires_at_ms)}" if record.expires_at_ms else ""
+        click.echo(
+            f"#{record.id:<4} {record.role.value:8} {record.name:24} "
+            f"created {time_text(record.created_at_ms)} by {record.created_by or '?'}"
+            f"{expires}{revoked}"
+        )
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@BY_OPTION
+@click.pass_context
+def token_revoke(ctx: click.Context, token_id: int, actor: str) -> None:
+    """Revoke a token at once."""
+    from ioc.app import OperatorDesk
+    from ioc.domain import now_ms
+
+    with OperatorDesk(settings_of(ctx)) as desk:
+        revoked = desk.tokens.revoke(token_id, now_ms(), f"{actor} (cli)")
+    if not revoked:
+        click.echo(f"ioc: no live token #{token_id}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"token #{token_id} revoked")
