@@ -44,22 +44,20 @@ def token_create(
     """Create a token; the secret is printed alone on the last line."""
     from ioc.app import OperatorDesk
     from ioc.config.documents import parse_duration
-    from ioc.domain import Role, now_ms
+    from ioc.domain import Role, now_ms, token_expiry
 
-    lifetime_ms = None
+    lifetime_s = None
     if expires is not None:
         try:
-            lifetime_ms = round(parse_duration(expires) * 1000)
+            lifetime_s = parse_duration(expires)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--expires") from None
-        if lifetime_ms < 60_000:
-            raise click.BadParameter("at least 1m", param_hint="--expires")
     now = now_ms()
+    expires_at = token_expiry(now, lifetime_s)  # the same bounds as the API's
     with OperatorDesk(settings_of(ctx)) as desk:
         record, secret = desk.tokens.create(
-            Role(role), name or f"{role}-token", now, now + lifetime_ms if lifetime_ms else None,
-            f"{actor} (cli)",
-        )  # fmt: skip
+            Role(role), name or f"{role}-token", now, expires_at, f"{actor} (cli)"
+        )
     until = f", until {time_text(record.expires_at_ms)}" if record.expires_at_ms else ""
     click.echo(f"token #{record.id} ({record.role.value}, {record.name}{until}); keep it secret:")
     click.echo(secret)

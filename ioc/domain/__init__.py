@@ -1,6 +1,6 @@
 """Pure domain types shared by every stage; this package imports nothing else from ioc."""
 
-from ioc.domain._access import ApiToken, Role, StageBeat
+from ioc.domain._access import TOKEN_LIFETIME_S, ApiToken, Role, StageBeat, token_expiry
 from ioc.domain._alerts import (
     ActionOutcome,
     Alert,
@@ -62,6 +62,7 @@ __all__ = [
     "DEVICE_ID_PATTERN",
     "MAX_STRING_METRIC_CHARS",
     "RESERVED_CLASS_NAMES",
+    "TOKEN_LIFETIME_S",
     "AckClaim",
     "ActionOutcome",
     "Aggregate",
@@ -119,4 +120,5 @@ __all__ = [
     "is_valid_device_id",
     "iso_utc",
     "now_ms",
+    "token_expiry",
 ]

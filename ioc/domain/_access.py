@@ -5,6 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ioc.domain._errors import BadInput
+
+# How long a token may be made to live, whoever makes it (the CLI, the API): at least a
+# minute, at most ten years; none: until revoked.
+TOKEN_LIFETIME_S = (60, 10 * 365 * 86_400)
+
+
+def token_expiry(now_ms: int, lifetime_s: float | None) -> int | None:
+    """When a token made now for `lifetime_s` expires (None: never); BadInput outside the
+    bounds every maker keeps."""
+    if lifetime_s is None:
+        return None
+    shortest, longest = TOKEN_LIFETIME_S
+    if not shortest <= lifetime_s <= longest:
+        raise BadInput(f"a token lives from 1 minute to 10 years, not {lifetime_s:g} s")
+    return now_ms + round(lifetime_s * 1000)
+
 
 class Role(StrEnum):
     """An API token's role; each includes the ones below it."""

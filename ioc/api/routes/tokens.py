@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from ioc.api.deps import Admin, Context, RowId, problems
-from ioc.domain import ApiToken, Role
+from ioc.domain import TOKEN_LIFETIME_S, ApiToken, Role, token_expiry
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
@@ -18,7 +18,8 @@ class TokenCreate(BaseModel):
 
     role: Role
     name: str = Field(min_length=1, max_length=128)
-    expires_in_s: int | None = Field(default=None, ge=60, le=10 * 365 * 86400)  # none: never
+    # None: never; the bounds every token maker keeps (ioc.domain.token_expiry)
+    expires_in_s: int | None = Field(default=None, ge=TOKEN_LIFETIME_S[0], le=TOKEN_LIFETIME_S[1])
 
 
 class TokenPublic(BaseModel):
@@ -63,7 +64,7 @@ def list_tokens(context: Context, _caller: Admin) -> list[TokenPublic]:
 def create_token(body: TokenCreate, context: Context, caller: Admin) -> TokenCreated:
     """A new token; keep the secret, it is not shown again."""
     now = context.clock()
-    expires = now + body.expires_in_s * 1000 if body.expires_in_s is not None else None
+    expires = token_expiry(now, body.expires_in_s)
     token, secret = context.tokens.create(body.role, body.name, now, expires, caller.actor)
     return TokenCreated(**_public(token).model_dump(), secret=secret)
 
