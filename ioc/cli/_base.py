@@ -95,6 +95,7 @@ def _reader_gone() -> NoReturn:
 
 
 def settings_of(ctx: click.Context) -> Settings:
+    """The settings, checked once, with `--demo` applied; logging set up from them."""
     from ioc.app import configure_logging, demo_records
 
     settings = load_settings(ctx.find_root().obj["config"])
