@@ -28,9 +28,11 @@ def maintenance() -> None:
 @click.option("--device", default=None, help="A device (and everything that depends on it).")
 @click.option("--area", default=None, help="Every device in an area's subtree.")
 @click.option("--rule", default=None, help="Every alert of one rule.")
-@click.option("--start", default="now", show_default=True, help="ISO 8601 time, or now.")
-@click.option("--end", default=None, help="ISO 8601 time.")
-@click.option("--duration", default=None, help="Instead of --end: 90m, 4h, 1d...")
+# --from/--to as every period the CLI asks for; --start/--end as they were first named.
+@click.option("--from", "--start", "start", default="now", show_default=True,
+              help="ISO 8601 time, or now.")  # fmt: skip
+@click.option("--to", "--end", "end", default=None, help="ISO 8601 time.")
+@click.option("--duration", default=None, help="Instead of --to: 90m, 4h, 1d...")
 @click.option("--reason", required=True, help="Why (shown with every silenced alert).")
 @click.option("--by", "created_by", default=lambda: os.environ.get("USER", "operator"))
 @click.pass_context
@@ -56,7 +58,7 @@ def maintenance_add(
     if len(given) != 1:
         raise click.UsageError("give exactly one of --device, --area or --rule")
     if (end is None) == (duration is None):
-        raise click.UsageError("give exactly one of --end or --duration")
+        raise click.UsageError("give exactly one of --to (--end) or --duration")
     starts = parse_time(start)
     if end is not None:
         ends = parse_time(end)

@@ -1,5 +1,6 @@
-"""A token's lifetime is one rule for every maker: the CLI keeps the API's bounds (a minute to
-ten years), refusing the rest in one line, exit 2."""
+"""One rule for every face: a token's lifetime as the API keeps it (a minute to ten years,
+the rest refused in one line, exit 2), and a window's period named `--from/--to` as every
+period the CLI asks for (the first names `--start/--end` still work)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,15 @@ def test_the_cli_keeps_the_api_s_bounds(tmp_path: Path) -> None:
         assert refused.returncode == 2 and refused.stderr.startswith(
             "ioc: a token lives from 1 minute to 10 years"
         ), refused.stderr
+
+
+def test_a_window_takes_from_and_to_as_every_period_does(tmp_path: Path) -> None:
+    inventory = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
+    env = {"IOC_DATA_DIR": str(tmp_path), "IOC_INVENTORY": str(inventory)}
+    for start, end in (("--from", "--to"), ("--start", "--end")):
+        made = invoke_ioc(
+            "maintenance", "add", "--device", "gw1", start, "2099-01-01T08:00+07:00", end,
+            "2099-01-01T10:00+07:00", "--reason", "fibre work", env=env,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        assert made.stdout.endswith("until 2099-01-01 03:00Z\n"), made.stdout
