@@ -31,7 +31,7 @@ from ioc.config import load_settings  # noqa: E402
 from ioc.inventory import FleetShape, generate_inventory, write_inventory  # noqa: E402
 from ioc.reports import Period, Scope  # noqa: E402
 from ioc.state import WatchLog, connect_state  # noqa: E402
-from ioc.state._alerts import alert_table, maintenance_window_table  # noqa: E402
+from ioc.state._alert_tables import alert_table, maintenance_window_table  # noqa: E402
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DAY = 86_400_000
