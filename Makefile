@@ -35,8 +35,12 @@ lint: install-dev
 	$(BIN)/mypy
 
 ## test: install what is missing, lint, and run every test against real servers
+# The suite on PYTEST_WORKERS processes (pytest-xdist): most tests wait on servers, so more
+# workers than cores pay; tests that share fixed addresses run in one group (tests/conftest.py).
+PYTEST_WORKERS ?= 4
+
 test: system-deps install-dev lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: system-deps install-dev
 	$(BIN)/python bench/ingest_throughput.py $(ARGS)

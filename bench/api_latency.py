@@ -24,7 +24,7 @@ import urllib3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ioc.api import ApiContext, RuleRoles
+from ioc.api import ApiContext, RuleRoles, RulesControl
 from ioc.app import ApiServer
 from ioc.broker import free_port
 from ioc.config import load_settings
@@ -185,7 +185,8 @@ def main() -> int:
     tokens = TokenStore(engine)
     _, token = tokens.create(Role.VIEWER, "bench", now)
     context = ApiContext(
-        inventory, profiles, repository, tokens, now_ms, rule_roles=ROLES,
+        inventory, profiles, repository, tokens, now_ms,
+        rules=lambda: RulesControl(ROLES.down | ROLES.power | ROLES.link, ROLES),
         heartbeats=HeartbeatStore(engine).beats,
     )  # fmt: skip
     settings = load_settings(data_dir=workdir, state_url=state_url, api_port=free_port())

@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ioc.broker import free_port
 from ioc.probe import ProbeProfile, Target
-from ioc.probe._config import InterfaceChoice, InterfaceStatistic, SnmpAccess, SnmpGet, SnmpType
+from ioc.probe._config import InterfaceChoice, SnmpAccess, SnmpGet
+from ioc.probe._schema import InterfaceStatistic, SnmpType
 from ioc.probe._snmp import SnmpPoller
 
 COMMUNITY = "bench-ro"

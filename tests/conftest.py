@@ -14,7 +14,10 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import create_engine, text
 
+from ioc.app import Catalog, Runtime
 from ioc.broker import MosquittoProcess
+from ioc.broker import _mosquitto as mosquitto_module
+from ioc.config import Settings
 from ioc.domain import Inventory, Profile
 from ioc.inventory import (
     bundled_inventory_path,
@@ -26,6 +29,63 @@ from ioc.state import connect_state
 from ioc.state._db import metadata
 from tests.support.http_receiver import HttpReceiver
 from tests.support.influx import InfluxProcess, V2Forwarder
+from tests.support.services import MakeRuntime
+
+# A test that uses one of these fixtures (directly or through another) talks to a real server.
+SERVER_FIXTURES = frozenset({
+    "mosquitto", "influxd", "influx_db", "v2_forwarder", "postgres_url", "state_url", "browser",
+    "receiver", "postgres", "broker", "tls_broker", "smtp_server",
+})  # fmt: skip
+# A test module that uses one of these helpers starts servers or processes of its own.
+SERVER_HELPERS = frozenset({
+    "tests.support.processes", "tests.support.netns", "tests.support.snmpd",
+    "tests.support.snmpsim", "tests.support.sipp", "tests.support.smtp", "tests.support.postgres",
+    "tests.support.influx", "tests.support.cluster", "tests.support.cli",
+})  # fmt: skip
+# Tests that cannot run beside each other on two workers, by the group xdist keeps on one:
+# hosts in network namespaces take fixed TEST-NET-2 addresses.
+NETNS_HELPER = "tests.support.netns"
+
+
+def _helpers_of(module: object) -> set[str]:
+    return {getattr(value, "__module__", "") for value in vars(module).values()}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by kind from what it uses: `e2e` (under tests/e2e), `integration` (a
+    real server or process), else `unit`; and put the tests that share fixed addresses in one
+    xdist group."""
+    helpers: dict[object, set[str]] = {}
+    for item in items:
+        module = getattr(item, "module", None)
+        if module not in helpers:
+            helpers[module] = _helpers_of(module) if module is not None else set()
+        uses = helpers[module]
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.e2e)
+        if "e2e" in item.path.parts or fixtures & SERVER_FIXTURES or uses & SERVER_HELPERS:
+            item.add_marker(pytest.mark.integration)
+        else:
+            item.add_marker(pytest.mark.unit)
+        if NETNS_HELPER in uses:
+            item.add_marker(pytest.mark.xdist_group("netns"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ports_of_this_worker() -> None:
+    """Each xdist worker takes its test ports from a slice of its own: two workers never
+    hand out the same free port at once."""
+    worker_id = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker_id is None:
+        return
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(worker_id.removeprefix("gw"))
+    low, high = mosquitto_module._PORT_RANGE
+    width = (high - low) // max(count, 1)
+    mosquitto_module._PORT_RANGE = (low + index * width, low + (index + 1) * width)
+
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -127,6 +187,20 @@ def browser() -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def runtimes() -> Iterator[MakeRuntime]:
+    """Makes runtimes as a process does, closed when the test ends."""
+    made: list[Runtime] = []
+
+    def make(settings: Settings, catalog: Catalog | None = None) -> Runtime:
+        made.append(Runtime(settings, catalog))
+        return made[-1]
+
+    yield make
+    for runtime in made:
+        runtime.close()
 
 
 @pytest.fixture

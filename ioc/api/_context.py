@@ -7,22 +7,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ioc.alerts import ActionQueue, AlertReader, WindowStore
+from ioc.api._live import AlertFeed
 from ioc.api._overview import RuleRoles
 from ioc.api._security import TokenThrottle
 from ioc.domain import (
     AckClaim,
-    ActionOutcome,
     Aggregate,
     Alert,
-    AlertAction,
     AlertSpan,
     AlertState,
-    AlertTransition,
     ApiToken,
     ClusterStatus,
     Inventory,
     LatestValues,
-    LoggedTransition,
     MaintenanceWindow,
     Meeting,
     Notification,
@@ -57,9 +55,10 @@ class TelemetryReader(Protocol):
         """One metric of one device, downsampled."""
 
 
-class AlertLog(Protocol):
-    """The alerts as the API reads and asks for them (the state database's AlertRepository):
-    queries, operator requests for the rules process, maintenance windows, the event log."""
+class AlertLog(AlertReader, ActionQueue, WindowStore, AlertFeed, Protocol):
+    """The alerts as the API uses them (the state database's AlertRepository): what its use
+    cases (`ioc.alerts`: queries, operator requests, windows) and its live view declare, and
+    the few reads only routes make."""
 
     def list_alerts(
         self,
@@ -69,47 +68,16 @@ class AlertLog(Protocol):
         limit: int = 500,
         device_ids: Iterable[str] | None = None,
     ) -> list[Alert]:
-        """Alerts newest first, filtered."""
+        """Alerts newest first, filtered (by device too: a device's page)."""
 
     def get(self, alert_id: int) -> Alert | None:
         """One alert as it is now."""
 
-    def history(self, alert_id: int) -> list[AlertTransition]:
-        """An alert's audit trail, oldest first."""
-
-    def children(self, alert_id: int) -> list[Alert]:
-        """Open alerts grouped under a root."""
-
-    def open_alerts(self) -> list[Alert]:
-        """Every alert not yet resolved."""
-
-    def last_event_id(self) -> int:
-        """The newest transition's id."""
-
-    def events_after(self, event_id: int, limit: int) -> list[LoggedTransition]:
-        """Transitions after an id, oldest first."""
-
     def spans(self, rule_ids: Iterable[str], start_ms: int, end_ms: int) -> list[AlertSpan]:
-        """The alerts of these rules open at some moment of [start, end)."""
-
-    def request(
-        self, alert_id: int, action: AlertAction, actor: str, note: str, now_ms: int
-    ) -> int:
-        """Queue an action for the rules process; its request id."""
-
-    def wait_for_result(
-        self, request_id: int, timeout_s: float
-    ) -> tuple[ActionOutcome, str] | None:
-        """A request's outcome once carried out; None if not within `timeout_s`."""
+        """The alerts of these rules open at some moment of [start, end) (the trend strip)."""
 
     def current_windows(self, now_ms: int) -> list[MaintenanceWindow]:
         """Windows not ended and not yet over."""
-
-    def add_window(self, window: MaintenanceWindow) -> MaintenanceWindow:
-        """Insert a window; return it with its id."""
-
-    def end_window(self, window_id: int, now_ms: int) -> MaintenanceWindow | None:
-        """End a window now; None if there is no such open window."""
 
 
 class TokenKeeper(Protocol):
@@ -157,12 +125,14 @@ Probe = Callable[[], str | None]
 
 @dataclass(frozen=True, slots=True)
 class RulesControl:
-    """The rule set as the API sees it: what is in force, and how to reload it."""
+    """The rule set as the API sees it: what is in force, the roles its rules play on the
+    wall, and how to reload it."""
 
     ids: frozenset[str]
-    # Checks the files and asks the running rules to reload; returns what happened, raises
-    # BadFileError (bad files) or another IocError (no rules process runs).
-    reload: Callable[[], str] | None = None
+    roles: RuleRoles = field(default_factory=RuleRoles)
+    # Checks the files and asks every process to reload (the argument: who asks); returns what
+    # happened, raises BadFileError (bad files) or another IocError (no rules process runs).
+    reload: Callable[[str], str] | None = None
 
 
 class MeetingKeeper(Protocol):
@@ -187,8 +157,8 @@ class ApiContext:
     alerts: AlertLog
     tokens: TokenKeeper
     clock: Callable[[], int]
-    rule_roles: RuleRoles = field(default_factory=RuleRoles)
-    rules: RulesControl | None = None  # the rules in force, when known
+    # The rules in force, when known: read at each use, so that a reload shows at once.
+    rules: Callable[[], RulesControl] | None = None
     # How long an acknowledge / resolve waits for the rules process to carry it out.
     request_wait_s: float = 10.0
     # When ingest and rules run in this process: their figures for /metrics.
@@ -211,6 +181,10 @@ class ApiContext:
     beat_every_s: float = 5.0  # how often the stream says how fresh its data is
     # Set when the server stops: live streams end instead of holding the shutdown up.
     stopping: threading.Event = field(default_factory=threading.Event)
+
+    def rule_roles(self) -> RuleRoles:
+        """The roles of the rules in force (none when the rules are not known)."""
+        return self.rules().roles if self.rules is not None else RuleRoles()
 
 
 @dataclass(frozen=True, slots=True)

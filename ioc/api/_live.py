@@ -84,7 +84,7 @@ class LiveView:
     def __init__(
         self,
         inventory: Inventory,
-        roles: RuleRoles,
+        roles: Callable[[], RuleRoles],
         feed: AlertFeed,
         clock: Callable[[], int],
         beats: Callable[[], dict[str, StageBeat]] | None = None,
@@ -197,7 +197,7 @@ class LiveView:
             self._open.pop(device_id, None)
         if device_id not in self._inventory.devices:
             return False  # an alert of a device since removed from the inventory
-        return self._overview.set(device_id, status_of(held.values(), self._roles))
+        return self._overview.set(device_id, status_of(held.values(), self._roles()))
 
     def _append(self, cursor: float, event: StreamEvent) -> None:
         self._cursors.append(cursor)

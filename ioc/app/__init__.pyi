@@ -18,6 +18,7 @@ from ._meetings import MeetingDesk
 from ._notify import NotifyService, build_senders, load_notifications
 from ._operator import OperatorDesk, demo_records
 from ._probe import describe_probe, load_probe, probe_options, probe_process, probe_services
+from ._reloading import NoRulesProcess, ReloadFollower, pid_path, request_reload
 from ._reports import (
     availability_and_overall,
     availability_page,
@@ -25,17 +26,12 @@ from ._reports import (
     report_rows,
 )
 from ._rules import RulesService
-from ._ruleset import (
-    NoRulesProcess,
-    load_rule_set,
-    pid_file,
-    request_reload,
-    rule_locations,
-)
+from ._ruleset import load_rule_set, rule_locations
 from ._run import (
     Stages,
     add_api,
     add_ingest,
+    add_reload_follower,
     add_rules,
     api_process,
     ingest_hearing,
@@ -43,8 +39,8 @@ from ._run import (
     rules_process,
     run_process,
 )
+from ._runtime import Current, Runtime
 from ._status import StatusLine
-from ._stores import open_dead_letters, open_telemetry_store
 from ._supervisor import (
     Managed,
     Service,
@@ -57,13 +53,16 @@ from ._supervisor import (
 __all__ = [
     "ApiServer",
     "Catalog",
+    "Current",
     "IngestService",
     "Managed",
     "MeetingDesk",
     "NoRulesProcess",
     "NotifyService",
     "OperatorDesk",
+    "ReloadFollower",
     "RulesService",
+    "Runtime",
     "Service",
     "ServiceError",
     "Stages",
@@ -72,6 +71,7 @@ __all__ = [
     "Worker",
     "add_api",
     "add_ingest",
+    "add_reload_follower",
     "add_rules",
     "api_context",
     "api_process",
@@ -96,9 +96,7 @@ __all__ = [
     "load_probe",
     "load_rule_set",
     "make_identities",
-    "open_dead_letters",
-    "open_telemetry_store",
-    "pid_file",
+    "pid_path",
     "planned_identities",
     "probe_options",
     "probe_process",

@@ -1,4 +1,4 @@
-"""The API's resources from the settings, and a server that runs beside the other stages."""
+"""The API's ports from the runtime, and a server that runs beside the other stages."""
 
 from __future__ import annotations
 
@@ -6,31 +6,25 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import uvicorn
 
 from ioc.api import ApiContext, ProcessMetrics, RuleRoles, RulesControl, create_app
-from ioc.app._catalog import Catalog
 from ioc.app._cluster import ClusterNode
 from ioc.app._ingest import IngestService
 from ioc.app._meetings import MeetingDesk
-from ioc.app._notify import ack_links, load_notifications
+from ioc.app._notify import ack_links
+from ioc.app._operator import OperatorDesk
+from ioc.app._reloading import request_reload
 from ioc.app._reports import availability_page, availability_report
 from ioc.app._rules import RulesService
-from ioc.app._ruleset import load_rule_set, request_reload
-from ioc.app._stores import open_telemetry_store
+from ioc.app._runtime import Current, Runtime
 from ioc.app._supervisor import ServiceError
 from ioc.config import Settings
-from ioc.domain import now_ms
-from ioc.state import (
-    AlertRepository,
-    HeartbeatStore,
-    Outbox,
-    TokenStore,
-    cluster_status,
-    connect_state,
-)
+from ioc.domain import AckClaim, BadInput, now_ms
+from ioc.notify import AckLinks
+from ioc.rules import LoadedRule
 from ioc.store import StoreError
 
 log = logging.getLogger("ioc.api")
@@ -39,16 +33,62 @@ GRACE_S = 3  # how long requests in flight may finish when the API stops
 
 
 def api_context(
-    settings: Settings,
-    catalog: Catalog,
+    runtime: Runtime,
     process_metrics: Callable[[], ProcessMetrics] | None = None,
     attention: Mapping[str, Callable[[], str | None]] | None = None,
     clock: Callable[[], int] = now_ms,
 ) -> ApiContext:
-    """The stores the API reads and writes, from the settings; `clock` is the one the rules
-    stamp alerts with (a demo's simulated clock)."""
-    engine = connect_state(settings.resolved_state_url)
-    rules = load_rule_set(settings, catalog)
+    """The API's ports over the runtime; `clock` is the one the rules stamp alerts with (a
+    demo's simulated clock)."""
+    settings, catalog = runtime.settings, runtime.catalog
+    desk = OperatorDesk(runtime)  # the stores and use cases the CLI's commands use too
+    telemetry = runtime.telemetry
+    links = runtime.notifications.derive(lambda n: ack_links(settings, n) if n else None)
+    control = runtime.rules.derive(
+        lambda rules: rules_control(rules, lambda by: request_reload(runtime, by))
+    )
+    return ApiContext(
+        inventory=catalog.inventory,
+        profiles=catalog.profiles,
+        alerts=desk.alerts,
+        tokens=desk.tokens,
+        clock=clock,
+        rules=control.get,
+        process_metrics=process_metrics,
+        telemetry=telemetry,
+        heartbeats=runtime.heartbeats().beats,
+        ack_links=_LinksInForce(links) if links.get() is not None else None,
+        outbox=desk.outbox,
+        reports=lambda period, scope, by: availability_report(runtime, period, scope, by),
+        meetings=MeetingDesk(runtime),
+        report_page=lambda period, scope, by, lang: availability_page(
+            runtime, period, scope, by, lang
+        ),
+        cluster=((lambda: desk.cluster(now_ms())) if settings.clustered else None),
+        attention=attention or {},
+        probes={
+            "broker": lambda: _failure(lambda: _reach(settings.mqtt.host, settings.mqtt.port)),
+            "telemetry_store": lambda: _failure(telemetry.ping),
+        },
+    )
+
+
+class _LinksInForce:
+    """Acknowledgement links read with the notification file in force."""
+
+    def __init__(self, links: Current[AckLinks | None]) -> None:
+        self._links = links
+
+    def read(self, token: str) -> AckClaim:
+        """What the link grants (IocError for a bad one)."""
+        links = self._links.get()
+        if links is None:
+            raise BadInput("acknowledgement links are not in use")
+        return links.read(token)
+
+
+def rules_control(rules: Sequence[LoadedRule], reload: Callable[[str], str]) -> RulesControl:
+    """What the API knows of a rule set: its ids, and the roles its rules play on the wall."""
     absence = {r.info.id for r in rules if r.spec.condition.kind == "absence"}
     roles = RuleRoles(
         down=frozenset(absence),
@@ -57,41 +97,7 @@ def api_context(
         ),
         link=frozenset(r.info.id for r in rules if r.info.outage and r.info.id not in absence),
     )
-    alerts = AlertRepository(engine)
-    telemetry = open_telemetry_store(settings, catalog.inventory, create_database=False)
-    notifications = load_notifications(settings, catalog)
-    return ApiContext(
-        inventory=catalog.inventory,
-        profiles=catalog.profiles,
-        alerts=alerts,
-        tokens=TokenStore(engine),
-        clock=clock,
-        rule_roles=roles,
-        rules=RulesControl(
-            ids=frozenset(r.info.id for r in rules),
-            reload=lambda: request_reload(settings, catalog),
-        ),
-        process_metrics=process_metrics,
-        telemetry=telemetry,
-        heartbeats=HeartbeatStore(engine).beats,
-        ack_links=ack_links(settings, notifications) if notifications else None,
-        outbox=Outbox(engine),
-        reports=lambda period, scope, by: availability_report(settings, catalog, period, scope, by),
-        meetings=MeetingDesk(settings, catalog),
-        report_page=lambda period, scope, by, lang: availability_page(
-            settings, catalog, period, scope, by, lang
-        ),
-        cluster=(
-            (lambda: cluster_status(engine, now_ms(), int(settings.lease_s * 1000)))
-            if settings.clustered
-            else None
-        ),
-        attention=attention or {},
-        probes={
-            "broker": lambda: _failure(lambda: _reach(settings.mqtt.host, settings.mqtt.port)),
-            "telemetry_store": lambda: _failure(telemetry.ping),
-        },
-    )
+    return RulesControl(frozenset(r.info.id for r in rules), roles, reload)
 
 
 def _reach(host: str, port: int) -> None:
@@ -141,6 +147,7 @@ def stage_metrics(
                 "rules_signals": (engine.signals, "raise / update / clear signals"),
                 "rules_stale": (engine.stale, "readings older than the last judged"),
             }
+            counters["rules_reloads"] = (rules.stats.reloads, "rule sets put in force by a reload")
             counters["rules_refused_by_state"] = (
                 rules.stats.refused_by_state,
                 "alert work the state database refused (integrity): dropped, needs an operator",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ioc.app._catalog import load_catalog
-from ioc.app._notify import build_senders, load_notifications
-from ioc.app._ruleset import load_rule_set, rule_locations
+from ioc.app._ruleset import rule_locations
+from ioc.app._runtime import Runtime
 from ioc.config import Settings
 
 
@@ -14,10 +14,7 @@ def check_configuration(settings: Settings) -> str:
     Raises the first BadFileError (each lists every mistake of its file).
     """
     catalog = load_catalog(settings)
-    loaded = load_rule_set(settings, catalog)
-    notifications = load_notifications(settings, catalog)
-    if notifications is not None:
-        build_senders(settings, notifications, None)
+    loaded, notifications = Runtime(settings, catalog).read_files()
     notify = (
         f"{len(notifications.people)} people, {len(notifications.spec.routes)} routes "
         f"from {notifications.path}"

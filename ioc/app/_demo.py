@@ -27,6 +27,7 @@ from ioc.app._demo_probe import (
     with_probe_device,
 )
 from ioc.app._run import Stages, add_api, add_ingest, add_rules, ingest_hearing
+from ioc.app._runtime import Runtime
 from ioc.app._status import StatusLine
 from ioc.app._supervisor import Managed, Service, Supervisor, Worker, ticker
 from ioc.broker import EmbeddedBroker, MosquittoProcess, mosquitto_available
@@ -162,16 +163,17 @@ class Demo:
 
     def _services(self, ack_on_receipt: bool) -> list[Service]:
         settings, catalog = self.settings, self.catalog
-        stages = Stages(services=[Managed("broker", self.broker.start, self.broker.stop)])
+        runtime = Runtime(settings, catalog)
+        stages = Stages.over(runtime, Managed("broker", self.broker.start, self.broker.stop))
         started_ms = now_ms()
 
         def demo_clock() -> int:
             # The rules run on the simulation's clock: a 60 s rule fires after 60 simulated s.
             return started_ms + round((now_ms() - started_ms) * self.speed)
 
-        rule_stages = Stages()
-        self.rules = add_rules(rule_stages, settings, catalog, demo_clock)
-        self.ingest = add_ingest(stages, settings, catalog, [self.rules.observe], ack_on_receipt)
+        rule_stages = Stages(runtime)
+        self.rules = add_rules(rule_stages, demo_clock)
+        self.ingest = add_ingest(stages, [self.rules.observe], ack_on_receipt)
         self.rules.hearing = ingest_hearing(self.ingest)
         stages.services.append(NotificationPrinter(settings, self.out))
         if self.modbus is not None:
@@ -182,7 +184,7 @@ class Demo:
         simulation = Worker("simulator", lambda stop: self.simulator.run(should_stop=stop.is_set))
         stages.services += [simulation, *rule_stages.services]
         stages.rules = self.rules
-        server = add_api(stages, settings, catalog, demo_clock)
+        server = add_api(stages, demo_clock)
         _, token = server.context.tokens.create(Role.VIEWER, "wall (demo)", now_ms())
         status = StatusLine(self.ingest.stats, self.ingest.live, len(catalog.inventory.devices))
         stages.services += [
@@ -261,7 +263,6 @@ class Demo:
             file=self.out,
         )
         _print_alerts(self.rules.repository.list_alerts(limit=500), self.out)
-        self.rules.repository.close()
 
 
 def _demo_settings(

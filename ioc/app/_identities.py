@@ -8,8 +8,8 @@ from pathlib import Path
 
 from ioc.app._catalog import Catalog
 from ioc.app._gateway import load_gateway
-from ioc.app._notify import load_notifications
 from ioc.app._probe import load_probe
+from ioc.app._runtime import Runtime
 from ioc.broker import (
     Identity,
     IdentityFiles,
@@ -39,7 +39,7 @@ def planned_identities(
         probe = load_probe(catalog, path)
         behind = [(t.device_class, t.device_id) for t in probe.targets]
         collectors.append((PROBE_CLASS, probe.probe_id, behind))
-    notifications = load_notifications(settings, catalog)
+    notifications = Runtime(settings, catalog).notifications.get()
     people = (
         [p.id for p in notifications.people.values() if p.contacts.mqtt]
         if notifications is not None

@@ -1,4 +1,4 @@
-"""Meetings from the settings: planned into the state database, their readiness from the open
+"""Meetings from the runtime: planned into the state database, their readiness from the open
 alerts, their report from the alert history."""
 
 from __future__ import annotations
@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ioc.app._catalog import Catalog
 from ioc.app._reports import first_metric, metric_readings, watched_during
-from ioc.app._ruleset import load_rule_set
-from ioc.config import Settings
+from ioc.app._runtime import Runtime
 from ioc.domain import Meeting, MetricSummary
 from ioc.reports import (
     QUALITY_RULES,
@@ -23,7 +21,6 @@ from ioc.reports import (
     meeting_rows,
     readiness,
 )
-from ioc.state import AlertRepository, MeetingStore, connect_state
 
 MAX_DURATION_MS = 24 * 3_600_000
 
@@ -31,14 +28,15 @@ MAX_DURATION_MS = 24 * 3_600_000
 class MeetingDesk:
     """Plans, lists, cancels meetings; says which points are ready and how a meeting went."""
 
-    def __init__(self, settings: Settings, catalog: Catalog) -> None:
-        self._settings = settings
-        self._catalog = catalog
-        self._engine = connect_state(settings.resolved_state_url)
-        self._store = MeetingStore(self._engine)
-        self._alerts = AlertRepository(self._engine)
-        rules = load_rule_set(settings, catalog)
-        self._outage_rules = frozenset(r.info.id for r in rules if r.info.outage)
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._catalog = runtime.catalog
+        self._store = runtime.meetings()
+        self._alerts = runtime.alerts()
+        # The outage rules in force: a reload changes what keeps a point from being ready.
+        self._outage = runtime.rules.derive(
+            lambda rules: frozenset(r.info.id for r in rules if r.info.outage)
+        )
 
     def plan(
         self,
@@ -85,7 +83,7 @@ class MeetingDesk:
     def readiness(self, meeting_id: int) -> tuple[Meeting, list[PointReadiness]]:
         """Each point: ready, or the open alerts that keep it from being."""
         meeting = self.get(meeting_id)
-        return meeting, readiness(meeting, self._alerts.open_alerts(), self._outage_rules)
+        return meeting, readiness(meeting, self._alerts.open_alerts(), self._outage.get())
 
     def report(self, meeting_id: int, now_ms: int) -> tuple[Meeting, list[dict[str, object]]]:
         """How each point did during the meeting, up to now while it is under way (ReportError
@@ -97,14 +95,14 @@ class MeetingDesk:
             starts = Period(meeting.starts_at_ms, meeting.ends_at_ms).bounds()[0]
             raise MeetingClosed(f"meeting #{meeting_id} has not begun (it starts {starts})")
         meeting = replace(meeting, ends_at_ms=min(meeting.ends_at_ms, now_ms))
-        rules = sorted(self._outage_rules | set(QUALITY_RULES))
+        rules = sorted(self._outage.get() | set(QUALITY_RULES))
         spans = self._alerts.spans(rules, meeting.starts_at_ms, meeting.ends_at_ms)
         windows = self._alerts.windows_between(meeting.starts_at_ms, meeting.ends_at_ms)
         quality = self._quality(meeting)
         period = Period(meeting.starts_at_ms, meeting.ends_at_ms)
         return meeting, meeting_rows(
-            meeting, spans, windows, self._catalog.inventory, self._outage_rules, quality,
-            watched_during(self._engine, period),
+            meeting, spans, windows, self._catalog.inventory, self._outage.get(), quality,
+            watched_during(self._runtime, period),
         )  # fmt: skip
 
     def _quality(self, meeting: Meeting) -> dict[str, dict[str, MetricSummary]]:
@@ -114,12 +112,6 @@ class MeetingDesk:
         points = [inventory.devices[p] for p in meeting.points if p in inventory.devices]
         period = Period(meeting.starts_at_ms, meeting.ends_at_ms)
         return {
-            metric: metric_readings(
-                self._settings, self._catalog, points, period, first_metric(metric)
-            )
+            metric: metric_readings(self._runtime, points, period, first_metric(metric))
             for metric, _end in WORST_QUALITY.values()
         }
-
-    def close(self) -> None:
-        """Let go of the database."""
-        self._engine.dispose()

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ioc.alerts import MqttAlertPublisher
 from ioc.app._catalog import Catalog
 from ioc.app._reports import report_writer
-from ioc.app._ruleset import load_rule_set
 from ioc.app._supervisor import ServiceError
 from ioc.config import Settings
 from ioc.domain import AlertTransition, PlannedNotification, now_ms
@@ -34,15 +34,16 @@ from ioc.notify import (
 )
 from ioc.notify._channels import EmailSender, MqttSender, SmsSender
 from ioc.reports import MEETING_RULE
+from ioc.rules import LoadedRule
 from ioc.state import (
-    AlertRepository,
     Fenced,
     Guard,
-    Outbox,
     StateRefused,
     StateUnavailable,
-    connect_state,
 )
+
+if TYPE_CHECKING:
+    from ioc.app._runtime import Runtime
 
 log = logging.getLogger("ioc.notify")
 
@@ -50,18 +51,19 @@ PASS_EVERY_S = 1.0
 LOG_BATCH = 1000
 
 
-def load_notifications(settings: Settings, catalog: Catalog) -> NotifyConfig | None:
-    """The notification file the settings name, checked (None when there is none)."""
+def load_notifications(
+    settings: Settings, catalog: Catalog, rules: Sequence[LoadedRule]
+) -> NotifyConfig | None:
+    """The notification file the settings name, checked against the catalog and `rules`
+    (None when there is none)."""
     if settings.notify_config is None:
         return None
-    rules = load_rule_set(settings, catalog)
     rule_ids = [rule.info.id for rule in rules] + [MEETING_RULE.id]  # raised by the rules service
     return load_notify_config(settings.notify_config, catalog.inventory, rule_ids)
 
 
-def flap_hold(settings: Settings, catalog: Catalog) -> FlapHold:
+def flap_hold(rules: Sequence[LoadedRule]) -> FlapHold:
     """The rule set's flapping rules, holding back its outage rules' notifications."""
-    rules = load_rule_set(settings, catalog)
     return FlapHold(
         frozenset(r.info.id for r in rules if r.flapping),
         frozenset(r.info.id for r in rules if r.info.outage),
@@ -114,38 +116,58 @@ def ack_links(
     return AckLinks(secret, config, settings.notify_link_ttl_s, clock)
 
 
+# A sender for each channel a notification file's teams use (NotifyConfigError for one that
+# is not configured): called again when a reload brings a new file.
+SendersFor = Callable[[NotifyConfig], Mapping[str, Sender]]
+
+
 class NotifyService:
-    """The notifier as one supervised thread; `failure` is set if it had to stop."""
+    """The notifier as one supervised thread; `failure` is set if it had to stop.
+
+    It follows the runtime's notification file: a reload takes effect at the next pass.
+    """
 
     name = "notify"
 
     def __init__(
         self,
-        settings: Settings,
-        catalog: Catalog,
-        config: NotifyConfig,
-        senders: dict[str, Sender],
+        runtime: Runtime,
+        senders_for: SendersFor,
         clock: Callable[[], int] = now_ms,
         leader_guard: Guard | None = None,
     ) -> None:
         """`leader_guard` fences planning and sending on a cluster (`ioc.state.fence`)."""
-        engine = connect_state(settings.resolved_state_url)
-        self.alerts = AlertRepository(engine)
-        self.outbox = Outbox(engine, leader_guard)
+        self.alerts = runtime.alerts()
+        self.outbox = runtime.outbox(leader_guard)
+        self._runtime = runtime
+        self._senders_for = senders_for
         self._clock = clock
-        hold = flap_hold(settings, catalog)
-        self._planner = Planner(config, Router(config, catalog.inventory), hold)
-        links = ack_links(settings, config, clock)
-        self._deliverer = Deliverer(
-            config, self.outbox, self.alerts, senders, clock, links.url if links else None,
-            report_writer(settings, catalog, config.zone), hold,
-        )  # fmt: skip
+        config = runtime.notifications.get()
+        if config is None:
+            raise ServiceError("the notifier needs a notification file (IOC_NOTIFY_CONFIG)")
+        self._planner, self._deliverer = self._plan_and_deliver(config)
+        self._reloaded = False  # set by a reload, taken up by the thread at its next pass
+        self._cancels: list[Callable[[], None]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="notify")
         self._failing = False
         self._recorded: set[str] = set()  # escalation and repeat keys already in the outbox
         self._reported: set[str] = set()  # scheduled report keys already in the outbox
         self.failure: BaseException | None = None
+
+    def _plan_and_deliver(self, config: NotifyConfig) -> tuple[Planner, Deliverer]:
+        runtime = self._runtime
+        hold = flap_hold(runtime.rules.get())
+        planner = Planner(config, Router(config, runtime.catalog.inventory), hold)
+        links = ack_links(runtime.settings, config, self._clock)
+        deliverer = Deliverer(
+            config, self.outbox, self.alerts, self._senders_for(config), self._clock,
+            links.url if links else None, report_writer(runtime, config.zone), hold,
+        )  # fmt: skip
+        return planner, deliverer
+
+    def _on_reload(self, _new: object) -> None:
+        self._reloaded = True
 
     def start(self) -> None:
         """Resume what a crash interrupted, find the place in the log, and start."""
@@ -155,17 +177,24 @@ class NotifyService:
         if self.outbox.cursor() is None:
             # First run: what happened before notifications were set up is not news.
             self.outbox.record([], self._clock(), cursor=self.alerts.last_event_id())
+        # The file says whom to tell; the rules which rules hold back a flapping device's.
+        self._cancels = [
+            self._runtime.notifications.subscribe(self._on_reload),
+            self._runtime.rules.subscribe(self._on_reload),
+        ]
         self._thread.start()
 
     def stop(self) -> None:
         """Finish the pass in progress and stop."""
+        for cancel in self._cancels:
+            cancel()
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=60)
-        self.alerts.close()
 
     def run_pass(self) -> None:
         """Plan from new transitions and from what is still open, then deliver what is due."""
+        self._follow_reload()
         cursor = self.outbox.cursor() or 0
         while batch := self.alerts.events_after(cursor, LOG_BATCH):
             planned = [p for e in batch for p in self._planner.for_transition(e.transition)]
@@ -184,6 +213,20 @@ class NotifyService:
         self.outbox.record([p for p in due if p.key not in self._recorded], now)
         self._recorded = {p.key for p in due}
         self._deliverer.run_once()
+
+    def _follow_reload(self) -> None:
+        if not self._reloaded:
+            return
+        self._reloaded = False
+        config = self._runtime.notifications.get()
+        if config is None:
+            return
+        try:
+            self._planner, self._deliverer = self._plan_and_deliver(config)
+        except NotifyConfigError as exc:
+            log.error("the new notification file is not used: %s", exc)
+            return
+        log.info("notifications follow %s as reloaded", config.path)
 
     def _after_flapping(self, transitions: list[AlertTransition]) -> list[PlannedNotification]:
         """Announce again what a device that stopped flapping still has open."""

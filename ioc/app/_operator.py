@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
+from ioc.app._runtime import Runtime
 from ioc.config import Settings
-from ioc.domain import ClusterStatus
-from ioc.state import (
-    AlertRepository,
-    DeadLetterLog,
-    Outbox,
-    TokenStore,
-    cluster_status,
-    connect_state,
-)
+from ioc.domain import ClusterStatus, MaintenanceWindow
+from ioc.state import cluster_status
 
 
 def demo_records(settings: Settings) -> Settings:
@@ -23,27 +15,25 @@ def demo_records(settings: Settings) -> Settings:
 
 
 class OperatorDesk:
-    """The stores an operator command reads and writes, open until the `with` block ends."""
+    """The stores an operator command reads and writes, over the command's runtime."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._engine = connect_state(settings.resolved_state_url)
-        self.alerts = AlertRepository(self._engine)
-        self.tokens = TokenStore(self._engine)
-        self.outbox = Outbox(self._engine)
-        self.dead_letters = DeadLetterLog(self._engine, settings.dead_letter_limit)
-        self._lease_ms = int(settings.lease_s * 1000)
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self.alerts = runtime.alerts()
+        self.tokens = runtime.tokens()
+        self.outbox = runtime.outbox()
+        self.dead_letters = runtime.dead_letters()
+
+    def plan_window(self, window: MaintenanceWindow, now_ms: int) -> MaintenanceWindow:
+        """Check a window against the catalog and the rules in force, and record it
+        (BadInput for a target that does not exist or a period that is wrong)."""
+        from ioc.alerts import plan_window
+
+        runtime = self._runtime
+        rule_ids = frozenset(rule.info.id for rule in runtime.rules.get())
+        return plan_window(self.alerts, runtime.catalog.inventory, rule_ids, window, now_ms)
 
     def cluster(self, now_ms: int) -> ClusterStatus:
         """The cluster as the state database has it now."""
-        return cluster_status(self._engine, now_ms, self._lease_ms)
-
-    def __enter__(self) -> OperatorDesk:
-        return self
-
-    def __exit__(
-        self,
-        _type: type[BaseException] | None,
-        _value: BaseException | None,
-        _traceback: TracebackType | None,
-    ) -> None:
-        self._engine.dispose()
+        lease_ms = int(self._runtime.settings.lease_s * 1000)
+        return cluster_status(self._runtime.state, now_ms, lease_ms)

@@ -1,4 +1,4 @@
-"""Reports from the settings: the rule set (which rules are outages), the alert history and
+"""Reports from the runtime: the rule set (which rules are outages), the alert history and
 maintenance windows of the state database, the inventory."""
 
 from __future__ import annotations
@@ -6,12 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
 
-from sqlalchemy import Engine
-
-from ioc.app._catalog import Catalog
-from ioc.app._ruleset import load_rule_set
-from ioc.app._stores import open_telemetry_store
-from ioc.config import Settings
+from ioc.app._runtime import Runtime
 from ioc.domain import (
     AlertSpan,
     Device,
@@ -36,7 +31,6 @@ from ioc.reports import (
     rows_xlsx,
     summaries_by_group,
 )
-from ioc.state import AlertRepository, WatchLog, connect_state
 from ioc.store import StoreError
 
 # The BTS power report: mains failures, time on battery, generator running.
@@ -52,53 +46,51 @@ LOSS_METRICS = ("ping_loss_pct", "loss_pct")
 
 
 def availability_report(
-    settings: Settings, catalog: Catalog, period: Period, scope: Scope, by: str
+    runtime: Runtime, period: Period, scope: Scope, by: str
 ) -> list[Availability]:
     """Availability of the devices in scope over the period, grouped `by` (ReportError for an
     unknown area or grouping)."""
-    return _availability(settings, catalog, period, scope, [by])[0]
+    return _availability(runtime, period, scope, [by])[0]
 
 
-def availability_page(
-    settings: Settings, catalog: Catalog, period: Period, scope: Scope, by: str, lang: str
-) -> str:
+def availability_page(runtime: Runtime, period: Period, scope: Scope, by: str, lang: str) -> str:
     """The printable HTML availability report (ReportError as above; ValueError for a
     language it is not written in)."""
-    grouped, overall = availability_and_overall(settings, catalog, period, scope, by)
+    grouped, overall = availability_and_overall(runtime, period, scope, by)
     return availability_html(grouped, overall, by, period, lang)
 
 
 def availability_and_overall(
-    settings: Settings, catalog: Catalog, period: Period, scope: Scope, by: str
+    runtime: Runtime, period: Period, scope: Scope, by: str
 ) -> tuple[list[Availability], Availability]:
     """The groups' figures and all devices' together, from one reading of the history."""
-    grouped, everything = _availability(settings, catalog, period, scope, [by, "all"])
+    grouped, everything = _availability(runtime, period, scope, [by, "all"])
     if not everything:
         raise ReportError("no device in scope: nothing to report")
     return grouped, everything[0]
 
 
 def _availability(
-    settings: Settings, catalog: Catalog, period: Period, scope: Scope, groupings: list[str]
+    runtime: Runtime, period: Period, scope: Scope, groupings: list[str]
 ) -> list[list[Availability]]:
-    inventory = catalog.inventory
+    inventory = runtime.catalog.inventory
     group_ofs = [grouping(by, inventory) for by in groupings]
     devices = scope.devices(inventory)
-    spans, windows, watched = _history(settings, sorted(_outage_rules(settings, catalog)), period)
+    spans, windows, watched = _history(runtime, sorted(_outage_rules(runtime)), period)
     return [availability(devices, period, spans, windows, inventory, g, watched) for g in group_ofs]
 
 
 def power_report(
-    settings: Settings, catalog: Catalog, period: Period, scope: Scope, by: str
+    runtime: Runtime, period: Period, scope: Scope, by: str
 ) -> list[dict[str, object]]:
     """Mains failures, hours on battery and on generator, and the lowest battery voltage,
     per group."""
-    inventory = catalog.inventory
+    inventory = runtime.catalog.inventory
     group_of = grouping(by, inventory)
     devices = scope.devices(inventory)
     rule_ids = sorted({rule for rules in POWER_COLUMNS.values() for rule in rules})
-    spans, _windows, _watched = _history(settings, rule_ids, period)
-    lowest = _telemetry(settings, catalog, devices, period, group_of, first_metric("battery_v"))
+    spans, _windows, _watched = _history(runtime, rule_ids, period)
+    lowest = _telemetry(runtime, devices, period, group_of, first_metric("battery_v"))
     return [
         figures.row() | {"lowest_battery_v": _figure(lowest.get(figures.key), "minimum")}
         for figures in incidents(devices, period, spans, group_of, POWER_COLUMNS)
@@ -106,23 +98,23 @@ def power_report(
 
 
 def links_report(
-    settings: Settings, catalog: Catalog, period: Period, scope: Scope, by: str
+    runtime: Runtime, period: Period, scope: Scope, by: str
 ) -> list[dict[str, object]]:
     """Link availability with flapping episodes and mean loss, the groups that drop most
     often first (one reading of the history for both)."""
-    inventory = catalog.inventory
+    inventory = runtime.catalog.inventory
     group_of = grouping(by, inventory)
     devices = scope.devices(inventory)
-    outage_rules = _outage_rules(settings, catalog)
+    outage_rules = _outage_rules(runtime)
     flapping_rules = {rule for rules in LINK_COLUMNS.values() for rule in rules}
-    spans, windows, watched = _history(settings, sorted(outage_rules | flapping_rules), period)
+    spans, windows, watched = _history(runtime, sorted(outage_rules | flapping_rules), period)
     outages = [span for span in spans if span.rule_id in outage_rules]
     found = availability(devices, period, outages, windows, inventory, group_of, watched)
     flapping = {
         i.key: i.opened["flapping"]
         for i in incidents(devices, period, spans, group_of, LINK_COLUMNS)
     }
-    loss = _telemetry(settings, catalog, devices, period, group_of, first_metric(*LOSS_METRICS))
+    loss = _telemetry(runtime, devices, period, group_of, first_metric(*LOSS_METRICS))
     ranked = sorted(found, key=lambda figures: (-figures.outages, figures.key))
     return [
         f.row()
@@ -140,37 +132,32 @@ def first_metric(*names: str) -> Callable[[Profile], str | None]:
 
 
 def _telemetry(
-    settings: Settings,
-    catalog: Catalog,
+    runtime: Runtime,
     devices: Sequence[Device],
     period: Period,
     group_of: Callable[[Device], list[str]],
     metric_of: Callable[[Profile], str | None],
 ) -> dict[str, MetricSummary]:
     """A metric's readings over the period per group (StoreError as `metric_readings`)."""
-    readings = metric_readings(settings, catalog, devices, period, metric_of)
+    readings = metric_readings(runtime, devices, period, metric_of)
     return summaries_by_group(devices, readings, group_of)
 
 
 def metric_readings(
-    settings: Settings,
-    catalog: Catalog,
+    runtime: Runtime,
     devices: Sequence[Device],
     period: Period,
     metric_of: Callable[[Profile], str | None],
 ) -> dict[str, MetricSummary]:
     """A metric's readings over the period per device, one query per class (StoreError when
     the telemetry store cannot answer)."""
-    store = open_telemetry_store(settings, catalog.inventory, create_database=False)
+    store = runtime.telemetry
     found: dict[str, MetricSummary] = {}
-    try:
-        for device_class in sorted({device.device_class for device in devices}):
-            profile = catalog.profiles.get(device_class)
-            metric = metric_of(profile) if profile is not None else None
-            if metric is not None:
-                found |= store.summaries(device_class, metric, period.start_ms, period.end_ms)
-    finally:
-        store.close()
+    for device_class in sorted({device.device_class for device in devices}):
+        profile = runtime.catalog.profiles.get(device_class)
+        metric = metric_of(profile) if profile is not None else None
+        if metric is not None:
+            found |= store.summaries(device_class, metric, period.start_ms, period.end_ms)
     return found
 
 
@@ -178,28 +165,23 @@ def _figure(summary: MetricSummary | None, which: str) -> float | None:
     return None if summary is None else round(getattr(summary, which), 2)
 
 
-def _outage_rules(settings: Settings, catalog: Catalog) -> set[str]:
-    return {rule.info.id for rule in load_rule_set(settings, catalog) if rule.info.outage}
+def _outage_rules(runtime: Runtime) -> set[str]:
+    return {rule.info.id for rule in runtime.rules.get() if rule.info.outage}
 
 
 def _history(
-    settings: Settings, rule_ids: list[str], period: Period
+    runtime: Runtime, rule_ids: list[str], period: Period
 ) -> tuple[list[AlertSpan], list[MaintenanceWindow], Watched]:
     """The rules' alerts over the period, the maintenance windows, and what ioc watched."""
-    engine = connect_state(settings.resolved_state_url)
-    repository = AlertRepository(engine)
-    try:
-        spans = repository.spans(rule_ids, period.start_ms, period.end_ms)
-        windows = repository.windows_between(period.start_ms, period.end_ms)
-        watched = watched_during(engine, period)
-    finally:
-        repository.close()
-    return spans, windows, watched
+    repository = runtime.alerts()
+    spans = repository.spans(rule_ids, period.start_ms, period.end_ms)
+    windows = repository.windows_between(period.start_ms, period.end_ms)
+    return spans, windows, watched_during(runtime, period)
 
 
-def watched_during(engine: Engine, period: Period) -> Watched:
+def watched_during(runtime: Runtime, period: Period) -> Watched:
     """What ioc watched in the period, as the rules recorded it."""
-    log = WatchLog(engine)
+    log = runtime.watch_log()
     return Watched(log.spells(period.start_ms, period.end_ms), log.first_heard())
 
 
@@ -215,19 +197,19 @@ _SHOWN = 15  # groups in the message's text; the workbook has them all
 
 
 def report_rows(
-    settings: Settings, catalog: Catalog, kind: str, period: Period, scope: Scope, by: str
+    runtime: Runtime, kind: str, period: Period, scope: Scope, by: str
 ) -> list[dict[str, object]]:
     """The rows of a report of `kind` (availability, power, links)."""
     if kind == "power":
         power = Scope(scope.area, scope.device_class or "bts", scope.tag)
-        return power_report(settings, catalog, period, power, by)
+        return power_report(runtime, period, power, by)
     if kind == "links":
         links = Scope(scope.area, scope.device_class or "netgw", scope.tag)
-        return links_report(settings, catalog, period, links, by)
-    return [a.row() for a in availability_report(settings, catalog, period, scope, by)]
+        return links_report(runtime, period, links, by)
+    return [a.row() for a in availability_report(runtime, period, scope, by)]
 
 
-def report_writer(settings: Settings, catalog: Catalog, zone: tzinfo) -> ReportWriter:
+def report_writer(runtime: Runtime, zone: tzinfo) -> ReportWriter:
     """Writes a scheduled report's message: the figures of the first groups in its text, the
     whole table as an XLSX workbook attached; times in the notification file's zone."""
 
@@ -235,7 +217,7 @@ def report_writer(settings: Settings, catalog: Catalog, zone: tzinfo) -> ReportW
         words = _TITLES[language]
         scope = Scope(report.area, report.classes, report.tag)
         try:
-            rows = report_rows(settings, catalog, report.kind, period, scope, report.by)
+            rows = report_rows(runtime, report.kind, period, scope, report.by)
         except StoreError as exc:  # its telemetry figures: written when the store is back
             raise RetryLater(f"the telemetry store cannot answer: {exc}") from exc
         start, end = period.bounds(zone)

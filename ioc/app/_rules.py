@@ -17,12 +17,10 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ioc.alerts import AlertBook, AlertError, AlertNotOpen, Publisher
-from ioc.app._catalog import Catalog
-from ioc.app._ruleset import load_rule_set
 from ioc.app._watching import Watching
-from ioc.config import Settings
 from ioc.domain import (
     ActionOutcome,
     AlertAction,
@@ -35,20 +33,18 @@ from ioc.domain import (
     now_ms,
 )
 from ioc.reports import ALERT_LEAD_MS, readiness_signals
-from ioc.rules import HeldState, OpenAlert, RuleEngine, RuleError
+from ioc.rules import HeldState, LoadedRule, OpenAlert, RuleEngine
 from ioc.state import (
-    AlertRepository,
     AlertRequest,
     Fenced,
     Guard,
-    HeartbeatStore,
-    MeetingStore,
     StateError,
     StateRefused,
     StateUnavailable,
-    WatchLog,
-    connect_state,
 )
+
+if TYPE_CHECKING:
+    from ioc.app._runtime import Runtime
 
 log = logging.getLogger("ioc.rules")
 
@@ -90,26 +86,26 @@ class RulesService:
 
     def __init__(
         self,
-        settings: Settings,
-        catalog: Catalog,
+        runtime: Runtime,
         publisher: Publisher | None = None,
         clock: Clock = now_ms,
         leader_guard: Guard | None = None,
     ) -> None:
-        """`leader_guard` fences the engine's writes on a cluster (`ioc.state.fence`)."""
-        self._settings = settings
-        self._catalog = catalog
+        """`leader_guard` fences the engine's writes on a cluster (`ioc.state.fence`); the
+        rules follow the runtime's rule set from start to stop."""
+        self._rule_set = runtime.rules
+        self._cancel: Callable[[], None] | None = None
         self._clock = clock
         # Whether devices can reach ioc now (set by whoever wires the broker side); while it
         # says no, nobody is judged silent.
         self.hearing: Callable[[], bool] | None = None
-        rules = load_rule_set(settings, catalog)
-        state = connect_state(settings.resolved_state_url)
-        self.repository = AlertRepository(state, leader_guard)
-        self._heartbeats = HeartbeatStore(state)
-        self._watching = Watching(WatchLog(state))
-        self._meetings = MeetingStore(state)
+        catalog = runtime.catalog
+        self.repository = runtime.alerts(leader_guard)
+        self._heartbeats = runtime.heartbeats()
+        self._watching = Watching(runtime.watch_log())
+        self._meetings = runtime.meetings()
         self._last_item_ms: int | None = None
+        rules = self._rule_set.get()
         self.engine = RuleEngine(rules, catalog.inventory, catalog.profiles, clock())
         self.book = AlertBook(self.repository, catalog.inventory, publisher, clock)
         self.stats = RulesStats()
@@ -155,12 +151,15 @@ class RulesService:
         # The heartbeat at once (the wall waits for it); the rest after their first interval.
         self._timers = [_Timer(every, job, now + every) for job, every in jobs]
         self._timers[0].due_ms = now
+        self._cancel = self._rule_set.subscribe(self._on_reload)
         self._worker.start()
 
     def stop(self) -> None:
         """Judge what is queued, save every state, and stop (once; later calls do nothing)."""
         if self._stopping.is_set():
             return
+        if self._cancel is not None:
+            self._cancel()
         self._stopping.set()
         self._worker.join()
         self._watching.end(self._clock())
@@ -171,7 +170,6 @@ class RulesService:
             log.warning("rule state not saved at stop: %s", exc)
         except StateError as exc:
             log.error("could not save the rule state at stop: %s", exc)
-        self.repository.close()
 
     def sync(self, timeout_s: float = 10.0) -> None:
         """Wait until the worker has judged what is queued and run the timers due by the clock
@@ -214,9 +212,9 @@ class RulesService:
         self.engine.forget(resolved.rule_id, resolved.device_id)
         return transitions
 
-    def reload(self) -> None:
-        """Read the rule files again; a bad set is refused and the running rules stay."""
-        self._command(self._reload)
+    def _on_reload(self, rules: list[LoadedRule]) -> None:
+        """A new rule set is in force: the worker takes it between items."""
+        self._command(lambda: self._replace_rules(rules))
 
     def _command(self, command: Callable[[], None]) -> None:
         """Run `command` on the worker as soon as it is between items."""
@@ -401,12 +399,7 @@ class RulesService:
                 "blind (broker lost, or ingest or rules falling behind): no device is judged silent"
             )
 
-    def _reload(self) -> None:
-        try:
-            rules = load_rule_set(self._settings, self._catalog)
-        except RuleError as exc:
-            log.error("rule reload refused, the running rules stay:\n%s", exc)
-            return
+    def _replace_rules(self, rules: list[LoadedRule]) -> None:
         signals = self.engine.replace_rules(rules, self._clock())
         self.book.declare_outage_rules(rule.id for rule in self.engine.rules if rule.outage)
         self._apply(signals)

@@ -9,32 +9,30 @@ reverse, so ingest stops (flushing what it holds to the rules) before the rules 
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ioc.app._catalog import Catalog
 from ioc.app._cluster import ClusterNode, EmbeddedStateLock, ingest_client_id
 from ioc.app._ingest import IngestService, build_decoder, mqtt_options
+from ioc.app._runtime import Runtime
 from ioc.app._status import StatusLine
-from ioc.app._stores import open_dead_letters, open_telemetry_store
 from ioc.app._supervisor import Managed, Service, Supervisor, ticker
 from ioc.config import Settings
 from ioc.domain import Clock, now_ms
-from ioc.ingest import Message, MqttConsumer, Observer
-from ioc.state import DeadLetterLog, connect_state
-from ioc.store import TelemetryStore
+from ioc.ingest import Message, MqttConsumer, MqttOptions, Observer
+from ioc.state import Guard
 
 # The rules, the notifier and the API are imported where a process adds them: `ioc ingest`
 # starts without them (over a second of start-up, which a restart after an outage would add
 # to the time the wall waits for the backlog).
 if TYPE_CHECKING:
+    from ioc.alerts import MqttAlertPublisher
     from ioc.app._api import ApiServer
     from ioc.app._leadership import Leadership
     from ioc.app._rules import RulesService
+    from ioc.notify import NotifyConfig, Sender
 
 log = logging.getLogger("ioc.app")
 
@@ -43,13 +41,21 @@ DEFAULT_GROUP = "ioc-ingest"  # the shared subscription of a cluster's ingest
 
 @dataclass
 class Stages:
-    """The services of one process in start order, and the stages others read figures from."""
+    """The services of one process in start order over its runtime, and the stages others
+    read figures from."""
 
+    runtime: Runtime
     services: list[Service] = field(default_factory=list)
     ingest: IngestService | None = None
     rules: RulesService | None = None
     consumer: MqttConsumer | None = None  # `ioc rules` alone: its own subscription
     cluster: ClusterNode | None = None  # `ioc run` on PostgreSQL: the rules only while leading
+
+    @classmethod
+    def over(cls, runtime: Runtime, *first: Service) -> Stages:
+        """Stages over `runtime`, closed once every service has stopped (it is first in the
+        list); `first` start before what is added."""
+        return cls(runtime, [Managed("runtime", None, runtime.close), *first])
 
     def supervisor(self) -> Supervisor:
         """A supervisor for these services."""
@@ -67,58 +73,71 @@ class Stages:
 
 def add_ingest(
     stages: Stages,
-    settings: Settings,
-    catalog: Catalog,
     observers: list[Observer],
     ack_on_receipt: bool = False,
     clock: Clock = now_ms,
 ) -> IngestService:
-    """The telemetry store, the dead letters and the ingest service (the stores close after
-    ingest stops)."""
-    store = open_telemetry_store(settings, catalog.inventory)
-    dead_letters = open_dead_letters(settings)
-    ingest = IngestService(
-        settings, catalog, store, dead_letters, observers, ack_on_receipt, clock=clock
-    )
-    stages.services += [_stores_closing(store, dead_letters), ingest]
+    """The ingest service on IOC_MQTT_CLIENT_ID's session, storing into the runtime's
+    telemetry store (its 1.x database created now when missing)."""
+    ingest = _ingest_service(stages.runtime, observers, ack_on_receipt, clock)
+    stages.services.append(ingest)
     stages.ingest = ingest
     return ingest
 
 
-def _stores_closing(store: TelemetryStore, dead_letters: DeadLetterLog) -> Managed:
-    """Closes ingest's stores when stopped (placed before ingest, it stops after it)."""
+def _ingest_service(
+    runtime: Runtime,
+    observers: list[Observer],
+    ack_on_receipt: bool = False,
+    clock: Clock = now_ms,
+    options: MqttOptions | None = None,
+) -> IngestService:
+    return IngestService(
+        runtime.settings, runtime.catalog, runtime.writable_telemetry(), runtime.dead_letters(),
+        observers,
+        ack_on_receipt, options, clock,
+    )  # fmt: skip
 
-    def close() -> None:
-        store.close()
-        dead_letters.close()
 
-    return Managed("stores", None, close)
-
-
-def add_rules(
-    stages: Stages, settings: Settings, catalog: Catalog, clock: Clock = now_ms
-) -> RulesService:
+def add_rules(stages: Stages, clock: Clock = now_ms) -> RulesService:
     """The alert publisher, the rules, and the notifier when a notification file is set."""
-    from ioc.alerts import MqttAlertPublisher
-    from ioc.app._notify import NotifyService, build_senders, load_notifications
-    from ioc.app._rules import RulesService
-
-    publisher = MqttAlertPublisher(
-        settings.broker_address(f"{settings.mqtt_client_id}-alerts"), settings.topic_prefix
-    )
-    rules = RulesService(settings, catalog, publisher, clock)
-    stages.services += [Managed("alert publisher", publisher.start, publisher.stop), rules]
-    notifications = load_notifications(settings, catalog)
-    if notifications is not None:
-        senders = build_senders(settings, notifications, publisher)
-        stages.services.append(NotifyService(settings, catalog, notifications, senders, clock))
+    runtime = stages.runtime
+    publisher = _alert_publisher(runtime.settings, "alerts")
+    rules, services = _rules_and_notifier(runtime, publisher, clock)
+    stages.services += [Managed("alert publisher", publisher.start, publisher.stop), *services]
     stages.rules = rules
     return rules
 
 
-def add_api(
-    stages: Stages, settings: Settings, catalog: Catalog, clock: Clock = now_ms
-) -> ApiServer:
+def _alert_publisher(settings: Settings, name: str) -> MqttAlertPublisher:
+    from ioc.alerts import MqttAlertPublisher
+
+    client_id = f"{settings.mqtt_client_id}-{name}"
+    return MqttAlertPublisher(settings.broker_address(client_id), settings.topic_prefix)
+
+
+def _rules_and_notifier(
+    runtime: Runtime,
+    publisher: MqttAlertPublisher,
+    clock: Clock = now_ms,
+    leader_guard: Guard | None = None,
+) -> tuple[RulesService, list[Service]]:
+    """The rules, and the notifier after them when a notification file is set."""
+    from ioc.app._notify import NotifyService, build_senders
+    from ioc.app._rules import RulesService
+
+    rules = RulesService(runtime, publisher, clock, leader_guard)
+    services: list[Service] = [rules]
+    if runtime.notifications.get() is not None:
+
+        def senders_for(config: NotifyConfig) -> dict[str, Sender]:
+            return build_senders(runtime.settings, config, publisher)
+
+        services.append(NotifyService(runtime, senders_for, clock, leader_guard))
+    return rules, services
+
+
+def add_api(stages: Stages, clock: Clock = now_ms) -> ApiServer:
     """The API and the wall, with /metrics of the stages in this process; `clock` as the
     rules' (a demo runs both on its simulated clock)."""
     from ioc.app._api import ApiServer, api_context, stage_metrics
@@ -130,16 +149,26 @@ def add_api(
     has_rules = stages.rules is not None or stages.cluster is not None
     attention = {"rules": refusal} if has_rules else {}
     metrics = stage_metrics(stages.ingest, stages.current_rules, stages.cluster)
-    context = api_context(settings, catalog, metrics, attention, clock)
-    server = ApiServer(settings, context)
+    context = api_context(stages.runtime, metrics, attention, clock)
+    server = ApiServer(stages.runtime.settings, context)
     stages.services.append(server)
     return server
 
 
-def add_status(stages: Stages, every_s: float, inventory_size: int) -> None:
+def add_reload_follower(stages: Stages, pid_file: bool = True) -> None:
+    """Reload requests followed, SIGHUP taken (and the pid file written, for the process
+    `ioc rules reload` signals)."""
+    from ioc.app._reloading import ReloadFollower
+
+    stages.services.append(ReloadFollower(stages.runtime, pid_file=pid_file))
+
+
+def add_status(stages: Stages, every_s: float) -> None:
     """A status line in the log every `every_s` seconds."""
     status = (
-        StatusLine(stages.ingest.stats, stages.ingest.live, inventory_size)
+        StatusLine(
+            stages.ingest.stats, stages.ingest.live, len(stages.runtime.catalog.inventory.devices)
+        )
         if stages.ingest is not None
         else None
     )
@@ -150,22 +179,23 @@ def add_status(stages: Stages, every_s: float, inventory_size: int) -> None:
 
 def ingest_process(settings: Settings, catalog: Catalog, status_every_s: float) -> Supervisor:
     """`ioc ingest`: store telemetry."""
-    stages = Stages()
-    add_ingest(stages, settings, catalog, observers=[])
-    add_status(stages, status_every_s, len(catalog.inventory.devices))
+    stages = Stages.over(Runtime(settings, catalog))
+    add_ingest(stages, observers=[])
+    add_status(stages, status_every_s)
     return stages.supervisor()
 
 
 def rules_process(settings: Settings, catalog: Catalog, status_every_s: float) -> Supervisor:
     """`ioc rules`: the rules (and notifier) on a subscription of their own, nothing stored."""
-    stages = Stages()
-    rules = add_rules(stages, settings, catalog)
-    stages.services.append(ReloadOnHangup(settings, rules.reload))
-    consumer = _rules_consumer(settings, catalog, rules)
+    stages = Stages.over(Runtime(settings, catalog))
+    rules = add_rules(stages)
+    add_reload_follower(stages)
+    # Never in the ingest group: the rules follow all telemetry.
+    consumer = _judging_consumer(stages.runtime, rules, ack_on_receipt=True)
     rules.hearing = lambda: consumer.connected
     stages.consumer = consumer
     stages.services.append(Managed("subscription", consumer.start, consumer.stop))
-    add_status(stages, status_every_s, len(catalog.inventory.devices))
+    add_status(stages, status_every_s)
     return stages.supervisor()
 
 
@@ -174,13 +204,13 @@ def run_process(settings: Settings, catalog: Catalog, status_every_s: float) -> 
     PostgreSQL state, one node of a cluster (`cluster_process`)."""
     if settings.clustered:
         return cluster_process(settings, catalog, status_every_s)
-    stages = Stages()
+    stages = Stages.over(Runtime(settings, catalog))
     stages.services.append(EmbeddedStateLock(settings.resolved_state_url))
-    rules = add_rules(stages, settings, catalog)
-    stages.services.append(ReloadOnHangup(settings, rules.reload))
-    ingest = add_ingest(stages, settings, catalog, observers=[rules.observe])
+    rules = add_rules(stages)
+    add_reload_follower(stages)
+    ingest = add_ingest(stages, observers=[rules.observe])
     rules.hearing = ingest_hearing(ingest)
-    _add_api_and_status(stages, settings, catalog, status_every_s)
+    _add_api_and_status(stages, status_every_s)
     return stages.supervisor()
 
 
@@ -188,84 +218,57 @@ def cluster_process(settings: Settings, catalog: Catalog, status_every_s: float)
     """`ioc run` as a node of a cluster: ingest in the shared group and the API on every
     node; the rules (following all telemetry on their own session) and the notifier on the
     leader only (`ClusterNode`)."""
-    from ioc.alerts import MqttAlertPublisher
-    from ioc.app._notify import NotifyService, build_senders, load_notifications
-    from ioc.app._rules import RulesService
-    from ioc.app._ruleset import load_rule_set
-
-    load_rule_set(settings, catalog)  # a bad rule file stops the start, not a later takeover
-    notifications = load_notifications(settings, catalog)
+    runtime = Runtime(settings, catalog)
+    runtime.notifications.get()  # bad rule or notification files stop the start, not a takeover
     node = settings.node_name
     group = settings.mqtt_shared_group or DEFAULT_GROUP
-    stages = Stages()
-    store = open_telemetry_store(settings, catalog.inventory)
-    dead_letters = open_dead_letters(settings)
+    stages = Stages.over(runtime)
 
     def ingest_of(name: str, adopt: bool = False) -> IngestService:
         client_id = ingest_client_id(settings.mqtt_client_id, name)
         options = mqtt_options(settings, client_id, False, group, adopt)
-        return IngestService(settings, catalog, store, dead_letters, options=options)
+        return _ingest_service(runtime, [], options=options)
 
     ingest = ingest_of(node)
-    stages.services += [_stores_closing(store, dead_letters), ingest]
+    stages.services.append(ingest)
     stages.ingest = ingest
-    publisher = MqttAlertPublisher(
-        settings.broker_address(f"{settings.mqtt_client_id}-alerts-{node}"),
-        settings.topic_prefix,
-    )
+    publisher = _alert_publisher(settings, f"alerts-{node}")
     stages.services.append(Managed("alert publisher", publisher.start, publisher.stop))
-    senders = build_senders(settings, notifications, publisher) if notifications else {}
 
     def leader_services(leadership: Leadership) -> list[Service]:
-        rules = RulesService(settings, catalog, publisher, leader_guard=leadership.guard)
-        consumer = _leader_consumer(settings, catalog, rules, leadership)
+        rules, services = _rules_and_notifier(runtime, publisher, leader_guard=leadership.guard)
+        consumer = _judging_consumer(runtime, rules, ack_on_receipt=False, leadership=leadership)
         rules.hearing = lambda: consumer.connected
-        services: list[Service] = [
-            rules,
-            Managed("rules subscription", consumer.start, consumer.stop),
-        ]
-        if notifications is not None:
-            services.append(
-                NotifyService(
-                    settings, catalog, notifications, senders, leader_guard=leadership.guard
-                )
-            )
-        return services
+        subscription = Managed("rules subscription", consumer.start, consumer.stop)
+        return [rules, subscription, *services[1:]]
 
-    engine = connect_state(settings.resolved_state_url)
     cluster = ClusterNode(
-        engine, node, int(settings.lease_s * 1000), ingest, leader_services,
+        runtime.state, node, int(settings.lease_s * 1000), ingest, leader_services,
         lambda name: ingest_of(name, adopt=True),
     )  # fmt: skip
     stages.services.append(cluster)
     stages.cluster = cluster
-
-    def reload() -> None:
-        rules = stages.current_rules()
-        if rules is not None:  # a standby reads the files afresh when it comes to lead
-            rules.reload()
-
-    stages.services.append(ReloadOnHangup(settings, reload))
-    _add_api_and_status(stages, settings, catalog, status_every_s)
+    add_reload_follower(stages)
+    _add_api_and_status(stages, status_every_s)
     return stages.supervisor()
 
 
-def _add_api_and_status(
-    stages: Stages, settings: Settings, catalog: Catalog, status_every_s: float
-) -> None:
-    server = add_api(stages, settings, catalog)
+def _add_api_and_status(stages: Stages, status_every_s: float) -> None:
+    server = add_api(stages)
     stages.services.append(
         Managed("api banner", lambda: log.info("API at %s/docs", server.url), None)
     )
-    add_status(stages, status_every_s, len(catalog.inventory.devices))
+    add_status(stages, status_every_s)
 
 
 def api_process(
     settings: Settings, catalog: Catalog, announce: Callable[[str], None]
 ) -> Supervisor:
-    """`ioc api`: the API and the wall alone; `announce` gets the URL once it listens."""
-    stages = Stages()
-    server = add_api(stages, settings, catalog)
+    """`ioc api`: the API and the wall alone (following reloads, but not the one `ioc rules
+    reload` signals); `announce` gets the URL once it listens."""
+    stages = Stages.over(Runtime(settings, catalog))
+    add_reload_follower(stages, pid_file=False)
+    server = add_api(stages)
     stages.services.append(Managed("api banner", lambda: announce(server.url), None))
     return stages.supervisor()
 
@@ -280,42 +283,36 @@ def ingest_hearing(ingest: IngestService) -> Callable[[], bool]:
     return hearing
 
 
-def _rules_consumer(settings: Settings, catalog: Catalog, rules: RulesService) -> MqttConsumer:
-    """`ioc rules` alone: its own subscription, decoded as ingest does, nothing stored."""
-    decoder = build_decoder(settings, catalog)
-
-    def on_messages(messages: list[Message]) -> None:
-        now = now_ms()
-        for topic, payload, retained, _token in messages:
-            item = decoder.decode(topic, payload, retained, now).item
-            if item is not None:
-                rules.observe(item)
-
-    # Never in the ingest group: the rules follow all telemetry.
-    options = mqtt_options(settings, f"{settings.mqtt_client_id}-rules", True, shared_group=None)
-    return MqttConsumer(options, on_messages)
-
-
-def _leader_consumer(
-    settings: Settings, catalog: Catalog, rules: RulesService, leadership: Leadership
+def _judging_consumer(
+    runtime: Runtime,
+    rules: RulesService,
+    ack_on_receipt: bool,
+    leadership: Leadership | None = None,
 ) -> MqttConsumer:
-    """The leader's rules on the one session every leader uses in turn: a message is
-    acknowledged once the rules have it, and never by a node that no longer leads (the
-    session keeps it for the next leader); such a node does not connect again either."""
-    decoder = build_decoder(settings, catalog)
+    """The rules' own subscription, decoded as ingest does, nothing stored.
+
+    `ioc rules` alone acknowledges on receipt. A cluster's leader takes the one session every
+    leader uses in turn: a message is acknowledged once the rules have it, and never by a
+    node that no longer leads (the session keeps it for the next leader); such a node does
+    not connect again either.
+    """
+    decoder = build_decoder(runtime.settings, runtime.catalog)
 
     def on_messages(messages: list[Message]) -> None:
-        if not leadership.acting():
+        if leadership is not None and not leadership.acting():
             return
         now = now_ms()
         for topic, payload, retained, _token in messages:
             item = decoder.decode(topic, payload, retained, now).item
             if item is not None:
                 rules.observe(item)
-        consumer.acknowledge([token for _topic, _payload, _retained, token in messages])
+        if not ack_on_receipt:
+            consumer.acknowledge([token for _topic, _payload, _retained, token in messages])
 
-    options = mqtt_options(settings, f"{settings.mqtt_client_id}-rules", False, shared_group=None)
-    consumer = MqttConsumer(options, on_messages, admit=leadership.acting)
+    client_id = f"{runtime.settings.mqtt_client_id}-rules"
+    options = mqtt_options(runtime.settings, client_id, ack_on_receipt, shared_group=None)
+    admit = leadership.acting if leadership is not None else None
+    consumer = MqttConsumer(options, on_messages, admit=admit)
     return consumer
 
 
@@ -337,36 +334,3 @@ def _status(stages: Stages, status: StatusLine | None) -> str:
             f"alerts, backlog {rules.backlog:,}"
         )
     return " | ".join(parts)
-
-
-class ReloadOnHangup:
-    """SIGHUP reloads the rules; the pid file lets `ioc rules reload` find this process."""
-
-    name = "reload on SIGHUP"
-    failure: BaseException | None = None
-
-    def __init__(self, settings: Settings, reload: Callable[[], None]) -> None:
-        from ioc.app._ruleset import pid_file
-
-        self._path = pid_file(settings)
-        self._reload = reload
-        self._previous: Any = None
-
-    def start(self) -> None:
-        """Write the pid file and take SIGHUP."""
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._path.write_text(f"{os.getpid()}\n", encoding="ascii")
-        # Signals reach the main thread only; embedded in another thread, reload by call.
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGHUP, self._on_hangup)
-
-    def stop(self) -> None:
-        """Give SIGHUP back and remove the pid file."""
-        if self._previous is not None:
-            signal.signal(signal.SIGHUP, self._previous)
-            self._previous = None
-        self._path.unlink(missing_ok=True)
-
-    def _on_hangup(self, _signum: int, _frame: Any) -> None:
-        log.info("SIGHUP: reloading the rules")
-        self._reload()

@@ -1,20 +1,14 @@
-"""Opening the telemetry store and the state database the settings point at."""
+"""Opening the telemetry store the settings point at."""
 
 from __future__ import annotations
 
 from ioc.config import Settings
 from ioc.domain import Inventory
-from ioc.state import DeadLetterLog, connect_state
 from ioc.store import InfluxStore, SqliteStore, TelemetryStore
 
 
-def open_telemetry_store(
-    settings: Settings, inventory: Inventory, create_database: bool = True
-) -> TelemetryStore:
-    """InfluxDB when IOC_INFLUX_URL is set, else the embedded SQLite file in the data dir.
-
-    With `create_database`, a missing 1.x database is created now (and its errors raised now).
-    """
+def open_telemetry_store(settings: Settings, inventory: Inventory) -> TelemetryStore:
+    """InfluxDB when IOC_INFLUX_URL is set, else the embedded SQLite file in the data dir."""
     if settings.influx_url is None:
         return SqliteStore(settings.data_dir / "telemetry.db")
 
@@ -32,11 +26,11 @@ def open_telemetry_store(
         password=settings.influx_password.get_secret_value() if settings.influx_password else None,
         compress=settings.influx_gzip,
     )
-    if create_database and settings.influx_api.value == "v1":
-        store.ensure_database()
     return store
 
 
-def open_dead_letters(settings: Settings) -> DeadLetterLog:
-    """The dead-letter log in the state database."""
-    return DeadLetterLog(connect_state(settings.resolved_state_url), settings.dead_letter_limit)
+def prepare_for_writing(store: TelemetryStore, settings: Settings) -> None:
+    """Create a missing InfluxDB 1.x database now (and raise its errors now), before ingest
+    writes to it; the API and reports only read, and start while the store is away."""
+    if isinstance(store, InfluxStore) and settings.influx_api.value == "v1":
+        store.ensure_database()

@@ -33,16 +33,25 @@ def _ephemeral_start() -> int:
         return _PORT_RANGE[1]
 
 
+_handed_out: set[int] = set()  # by this process: free again until a server binds it
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now, outside the ephemeral range."""
-    top = min(_PORT_RANGE[1], _ephemeral_start())
+    """A TCP port on 127.0.0.1 that is free right now, outside the ephemeral range, and not
+    handed out before by this process (a port handed out stays free until its server
+    starts; it must not go to a second one meanwhile)."""
+    low, high = _PORT_RANGE
+    top = min(high, _ephemeral_start())
     for _ in range(200):
-        port = random.randrange(_PORT_RANGE[0], top)
+        port = random.randrange(low, top)
+        if port in _handed_out:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _handed_out.add(port)
             return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # the kernel's choice
         sock.bind(("127.0.0.1", 0))

@@ -26,7 +26,7 @@ from ioc.domain import (
 )
 
 if TYPE_CHECKING:
-    from ioc.app import Catalog, Supervisor
+    from ioc.app import Catalog, Runtime, Supervisor
 
 
 # Exit codes: 0 done, 1 failed (a server away, a service stopped), 2 a mistake in the input
@@ -103,6 +103,16 @@ def settings_of(ctx: click.Context) -> Settings:
         settings = demo_records(settings)
     configure_logging(settings.log_level)
     return settings
+
+
+def runtime_of(ctx: click.Context, settings: Settings | None = None) -> Runtime:
+    """The command's runtime over `settings` (by default `settings_of`), closed when the
+    command ends."""
+    from ioc.app import Runtime
+
+    runtime = Runtime(settings if settings is not None else settings_of(ctx))
+    ctx.call_on_close(runtime.close)
+    return runtime
 
 
 def demo_option(command: Callable[..., None]) -> Callable[..., None]:

@@ -22,7 +22,7 @@ from ioc.cli._base import (
     WAIT_OPTION,
     demo_option,
     main,
-    settings_of,
+    runtime_of,
     time_text,
 )
 
@@ -61,14 +61,13 @@ def alerts(
     import orjson
 
     from ioc.alerts import AlertFilter, alert_json, find_alerts, states_named
-    from ioc.app import OperatorDesk, load_catalog
+    from ioc.app import OperatorDesk
     from ioc.domain import Severity
 
-    settings = settings_of(ctx)
     query = AlertFilter(states_named(states), frozenset(map(Severity, severities)), area, limit)
-    inventory = load_catalog(settings).inventory if area is not None else None
-    with OperatorDesk(settings) as desk:
-        found = find_alerts(desk.alerts, inventory, query)
+    runtime = runtime_of(ctx)
+    inventory = runtime.catalog.inventory if area is not None else None
+    found = find_alerts(OperatorDesk(runtime).alerts, inventory, query)
     if as_json:
         click.echo(
             orjson.dumps([alert_json(a) for a in found], option=orjson.OPT_INDENT_2).decode()
@@ -99,8 +98,8 @@ def _act(
     from ioc.app import OperatorDesk
     from ioc.domain import now_ms
 
-    with OperatorDesk(settings_of(ctx)) as desk:
-        result = act_on_alert(desk.alerts, action, alert_id, actor, note, now_ms(), wait)
+    desk = OperatorDesk(runtime_of(ctx))
+    result = act_on_alert(desk.alerts, action, alert_id, actor, note, now_ms(), wait)
     if result.outcome is ActionOutcome.DONE:
         click.echo(f"alert #{alert_id}: {action.value} done by {actor}")
     elif result.outcome is ActionOutcome.QUEUED:
@@ -159,8 +158,8 @@ def alerts_show(ctx: click.Context, alert_id: int, as_json: bool) -> None:
     from ioc.alerts import alert_detail, detail_json
     from ioc.app import OperatorDesk
 
-    with OperatorDesk(settings_of(ctx)) as desk:
-        detail = alert_detail(desk.alerts, alert_id)
+    desk = OperatorDesk(runtime_of(ctx))
+    detail = alert_detail(desk.alerts, alert_id)
     if detail is None:
         click.echo(f"ioc: no alert {alert_id}", err=True)
         sys.exit(ACTION_EXIT[ActionOutcome.UNKNOWN_ALERT])

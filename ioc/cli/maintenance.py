@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 from ioc.cli._base import (
     main,
     parse_time,
-    settings_of,
+    runtime_of,
     time_text,
 )
 
@@ -48,8 +48,7 @@ def maintenance_add(
     created_by: str,
 ) -> None:
     """Plan a maintenance window (the running ioc applies it within 10 s)."""
-    from ioc.alerts import plan_window
-    from ioc.app import OperatorDesk, load_catalog, load_rule_set
+    from ioc.app import OperatorDesk
     from ioc.domain import MaintenanceWindow, WindowScope, now_ms
     from ioc.rules import parse_duration
 
@@ -68,12 +67,8 @@ def maintenance_add(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--duration") from exc
     scope, target = given[0]
-    settings = settings_of(ctx)
-    catalog = load_catalog(settings)
-    rule_ids = frozenset(r.info.id for r in load_rule_set(settings, catalog))
     window = MaintenanceWindow(0, scope, target, starts, ends, reason, created_by)
-    with OperatorDesk(settings) as desk:
-        saved = plan_window(desk.alerts, catalog.inventory, rule_ids, window, now_ms())
+    saved = OperatorDesk(runtime_of(ctx)).plan_window(window, now_ms())
     click.echo(f"window #{saved.id}: {scope.value} {target} until {time_text(ends)}")
 
 
@@ -84,8 +79,8 @@ def maintenance_list(ctx: click.Context) -> None:
     from ioc.app import OperatorDesk
     from ioc.domain import now_ms
 
-    with OperatorDesk(settings_of(ctx)) as desk:
-        windows = desk.alerts.current_windows(now_ms())
+    desk = OperatorDesk(runtime_of(ctx))
+    windows = desk.alerts.current_windows(now_ms())
     for window in windows:
         click.echo(
             f"#{window.id:<5} {window.scope.value:6} {window.target:24} "
@@ -105,6 +100,6 @@ def maintenance_end(ctx: click.Context, window_id: int) -> None:
     from ioc.app import OperatorDesk
     from ioc.domain import now_ms
 
-    with OperatorDesk(settings_of(ctx)) as desk:
-        end_window(desk.alerts, window_id, now_ms())
+    desk = OperatorDesk(runtime_of(ctx))
+    end_window(desk.alerts, window_id, now_ms())
     click.echo(f"window #{window_id} ended")

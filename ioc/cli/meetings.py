@@ -21,7 +21,7 @@ from ioc.cli._base import (
     emit,
     main,
     parse_time,
-    settings_of,
+    runtime_of,
     store_failed,
     time_text,
 )
@@ -35,17 +35,13 @@ def meeting() -> None:
 @contextlib.contextmanager
 def _meetings(ctx: click.Context) -> Iterator[MeetingDesk]:
     """The meeting desk, closed when the command ends."""
-    from ioc.app import MeetingDesk, load_catalog
+    from ioc.app import MeetingDesk
     from ioc.store import StoreError
 
-    settings = settings_of(ctx)
-    desk = MeetingDesk(settings, load_catalog(settings))
     try:
-        yield desk
+        yield MeetingDesk(runtime_of(ctx))
     except StoreError as exc:
         store_failed(exc)
-    finally:
-        desk.close()
 
 
 @meeting.command("plan")

@@ -23,6 +23,7 @@ from ioc.cli._base import (
     STATUS_EVERY,
     StopFlag,
     main,
+    runtime_of,
     settings_of,
     supervise,
     time_text,
@@ -90,10 +91,9 @@ def rules_list(ctx: click.Context) -> None:
 @click.pass_context
 def rules_reload(ctx: click.Context) -> None:
     """Check the rule files, then tell the running `ioc rules` / `ioc run` to reload them."""
-    from ioc.app import load_catalog, request_reload
+    from ioc.app import request_reload
 
-    settings = settings_of(ctx)
-    click.echo(request_reload(settings, load_catalog(settings)))
+    click.echo(request_reload(runtime_of(ctx), "ioc rules reload"))
 
 
 @main.group()
@@ -180,8 +180,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
     if not settings.clustered:
         click.echo("one node: the embedded state database (SQLite) serves a single `ioc run`")
         return
-    with OperatorDesk(settings) as desk:
-        report = desk.cluster(now_ms())
+    desk = OperatorDesk(runtime_of(ctx, settings))
+    report = desk.cluster(now_ms())
     if as_json:
         import dataclasses
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 from ioc.cli._base import (
     demo_option,
     main,
+    runtime_of,
     settings_of,
     time_text,
 )
@@ -40,8 +41,8 @@ def notifications(ctx: click.Context, statuses: tuple[str, ...], limit: int, as_
     from ioc.domain import NotificationStatus
 
     settings = settings_of(ctx)
-    with OperatorDesk(settings) as desk:
-        listed = desk.outbox.listing([NotificationStatus(s) for s in statuses], limit)
+    desk = OperatorDesk(runtime_of(ctx, settings))
+    listed = desk.outbox.listing([NotificationStatus(s) for s in statuses], limit)
     if as_json:
         rows = [dataclasses.asdict(n) for n in listed]
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
@@ -65,8 +66,8 @@ def dead_letters(ctx: click.Context, limit: int, reason: str | None) -> None:
     """Show the newest rejected messages with their reason and payload."""
     from ioc.app import OperatorDesk
 
-    with OperatorDesk(settings_of(ctx)) as desk:
-        letters = desk.dead_letters.recent(limit, reason)
+    desk = OperatorDesk(runtime_of(ctx))
+    letters = desk.dead_letters.recent(limit, reason)
     for letter in letters:
         when = time_text(letter.received_ms, seconds=True)
         payload = letter.payload[:200].decode("utf-8", errors="replace")

@@ -8,19 +8,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ioc.config import Settings
-
 if TYPE_CHECKING:
-    from ioc.app import Catalog
+    from ioc.app import Runtime
     from ioc.reports import Period, Scope
-
 
 from ioc.cli._base import (
     demo_option,
     emit,
     main,
     parse_time,
-    settings_of,
+    runtime_of,
     store_failed,
 )
 
@@ -77,11 +74,11 @@ def report_availability(
 
     period = _period(start, end)
 
-    def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
+    def make(runtime: Runtime, scope: Scope) -> list[dict[str, object]]:
         if page is None:
-            grouped = availability_report(settings, catalog, period, scope, by)
+            grouped = availability_report(runtime, period, scope, by)
         else:  # the printable report from the same figures
-            grouped, overall = availability_and_overall(settings, catalog, period, scope, by)
+            grouped, overall = availability_and_overall(runtime, period, scope, by)
             page.write_text(availability_html(grouped, overall, by, period, lang), encoding="utf-8")
             click.echo(f"printable report written to {page}", err=True)
         return [figures.row() for figures in grouped]
@@ -108,8 +105,8 @@ def report_online(
         raise ReportError(f"--at {moment} is in the future: nobody knows yet who will be online")
     instant = Period(at, at + 1)
 
-    def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
-        found = availability_report(settings, catalog, instant, scope, by)
+    def make(runtime: Runtime, scope: Scope) -> list[dict[str, object]]:
+        found = availability_report(runtime, instant, scope, by)
         return [figures.moment_row() for figures in found]
 
     rows = _report(ctx, make, area, device_class, tag, output, out)
@@ -130,8 +127,8 @@ def report_power(
 
     period = _period(start, end)
 
-    def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
-        return report_rows(settings, catalog, "power", period, scope, by)
+    def make(runtime: Runtime, scope: Scope) -> list[dict[str, object]]:
+        return report_rows(runtime, "power", period, scope, by)
 
     rows = _report(ctx, make, area, device_class, tag, output, out)
     emit(rows, f"BTS power by {by}, {period.describe()}", "power", output, out)
@@ -153,8 +150,8 @@ def report_links(
 
     period = _period(start, end)
 
-    def make(settings: Settings, catalog: Catalog, scope: Scope) -> list[dict[str, object]]:
-        return report_rows(settings, catalog, "links", period, scope, by)[:top]
+    def make(runtime: Runtime, scope: Scope) -> list[dict[str, object]]:
+        return report_rows(runtime, "links", period, scope, by)[:top]
 
     rows = _report(ctx, make, area, device_class, tag, output, out)
     emit(rows, f"Links by {by}, {period.describe()}", "links", output, out)
@@ -176,7 +173,7 @@ def _period(start: str, end: str) -> Period:
 
 def _report(
     ctx: click.Context,
-    make: Callable[[Settings, Catalog, Scope], list[dict[str, object]]],
+    make: Callable[[Runtime, Scope], list[dict[str, object]]],
     area: str | None,
     device_class: str | None,
     tag: str | None,
@@ -184,14 +181,12 @@ def _report(
     out: Path | None,
 ) -> list[dict[str, object]]:
     """The rows a report command asks for."""
-    from ioc.app import load_catalog
     from ioc.reports import Scope
     from ioc.store import StoreError
 
     if output == "xlsx" and out is None:
         raise click.UsageError("--format xlsx writes a workbook: say where with --out FILE")
-    settings = settings_of(ctx)
     try:
-        return make(settings, load_catalog(settings), Scope(area, device_class, tag))
+        return make(runtime_of(ctx), Scope(area, device_class, tag))
     except StoreError as exc:
         store_failed(exc)

@@ -15,7 +15,7 @@ from ioc.cli._base import (
     BY_OPTION,
     EXIT_FAILED,
     main,
-    settings_of,
+    runtime_of,
     time_text,
 )
 
@@ -54,10 +54,10 @@ def token_create(
             raise click.BadParameter(str(exc), param_hint="--expires") from None
     now = now_ms()
     expires_at = token_expiry(now, lifetime_s)  # the same bounds as the API's
-    with OperatorDesk(settings_of(ctx)) as desk:
-        record, secret = desk.tokens.create(
-            Role(role), name or f"{role}-token", now, expires_at, f"{actor} (cli)"
-        )
+    desk = OperatorDesk(runtime_of(ctx))
+    record, secret = desk.tokens.create(
+        Role(role), name or f"{role}-token", now, expires_at, f"{actor} (cli)"
+    )
     until = f", until {time_text(record.expires_at_ms)}" if record.expires_at_ms else ""
     click.echo(f"token #{record.id} ({record.role.value}, {record.name}{until}); keep it secret:")
     click.echo(secret)
@@ -69,8 +69,8 @@ def token_list(ctx: click.Context) -> None:
     """Tokens (never their secrets)."""
     from ioc.app import OperatorDesk
 
-    with OperatorDesk(settings_of(ctx)) as desk:
-        records = desk.tokens.list()
+    desk = OperatorDesk(runtime_of(ctx))
+    records = desk.tokens.list()
     for record in records:
         revoked = (
             f" revoked {time_text(record.revoked_at_ms)} by {record.revoked_by or '?'}"
@@ -94,8 +94,8 @@ def token_revoke(ctx: click.Context, token_id: int, actor: str) -> None:
     from ioc.app import OperatorDesk
     from ioc.domain import now_ms
 
-    with OperatorDesk(settings_of(ctx)) as desk:
-        revoked = desk.tokens.revoke(token_id, now_ms(), f"{actor} (cli)")
+    desk = OperatorDesk(runtime_of(ctx))
+    revoked = desk.tokens.revoke(token_id, now_ms(), f"{actor} (cli)")
     if not revoked:
         click.echo(f"ioc: no live token #{token_id}", err=True)
         sys.exit(EXIT_FAILED)

@@ -15,7 +15,6 @@ from pathlib import Path
 from ioc.probe._config import (
     PROBE_CLASS,
     IcmpSettings,
-    IcmpStatistic,
     ProbeConfig,
     ProbeConfigError,
     ProbeProfile,
@@ -25,6 +24,7 @@ from ioc.probe._config import (
     load_probe_profile,
 )
 from ioc.probe._icmp import EchoResult, IcmpCounters, IcmpUnavailable, Pinger
+from ioc.probe._schema import IcmpStatistic
 from ioc.probe._service import Probe
 from ioc.probe._traps import RejectedDatagram, Rejection, Trap, TrapListener
 

@@ -7,283 +7,34 @@ defaults.
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-from ioc.config.documents import Duration, read_model
-from ioc.domain import DEVICE_ID_PATTERN, BadFileError, Inventory, MetricType, Profile
-from ioc.edge import BufferSection
+from ioc.config.documents import read_model
+from ioc.domain import BadFileError, Inventory, MetricType, Profile
+from ioc.probe._schema import (
+    ICMP_UNIT,
+    SIP_METRIC,
+    IcmpStatistic,
+    InterfaceStatistic,
+    ProbeModel,
+    ProfileModel,
+    SipAccessModel,
+    SipStatistic,
+    SnmpAccessModel,
+    SnmpProfileModel,
+    SnmpType,
+    TrapsModel,
+)
 
 PROBE_CLASS = "probe"
 
 
 class ProbeConfigError(BadFileError):
     """The probe file or a profile it names is wrong; each line names the file and the entry."""
-
-
-class IcmpStatistic(StrEnum):
-    """What a round of echo requests to one target yields."""
-
-    AVG = "avg"  # mean round-trip time of the answered requests, ms
-    MIN = "min"
-    MAX = "max"
-    JITTER = "jitter"  # mean difference between consecutive round-trip times, ms
-    LOSS = "loss"  # requests not answered in time, %
-
-
-_UNIT = {statistic: "ms" for statistic in IcmpStatistic} | {IcmpStatistic.LOSS: "%"}
-
-
-class SnmpType(StrEnum):
-    """How a polled value becomes a metric."""
-
-    NUMBER = "number"  # INTEGER, Gauge32, Unsigned32 (then scale and offset)
-    NUMBER_TEXT = "number_text"  # a number written as a string ("1.5"), as some MIBs do
-    TIMETICKS = "timeticks"  # hundredths of a second, published in seconds
-    STRING = "string"
-    FLAG = "flag"  # an enumeration or count, true when it is one of `true_values`
-
-
-class InterfaceStatistic(StrEnum):
-    """What the probe reads of the target's WAN interface row (IF-MIB)."""
-
-    OPER_UP = "oper_up"  # ifOperStatus up(1) while ifAdminStatus is up(1)
-    IN_BPS = "in_bps"  # ifHCInOctets as a rate, bit/s
-    OUT_BPS = "out_bps"  # ifHCOutOctets as a rate, bit/s
-    IN_ERRORS = "in_errors"  # ifInErrors as a rate, per second
-    OUT_ERRORS = "out_errors"  # ifOutErrors
-    IN_DISCARDS = "in_discards"  # ifInDiscards
-    OUT_DISCARDS = "out_discards"  # ifOutDiscards
-
-
-class SipStatistic(StrEnum):
-    """What an OPTIONS request to a target yields."""
-
-    REACHABLE = "reachable"  # a final response came (any code): the SIP stack is up
-    RESPONSE_MS = "response_ms"  # time to the final response, ms
-    STATUS = "status"  # the final response's code (200, 403, 404...)
-
-
-_SIP_METRIC = {
-    SipStatistic.REACHABLE: (MetricType.BOOL, ""),
-    SipStatistic.RESPONSE_MS: (MetricType.NUMBER, "ms"),
-    SipStatistic.STATUS: (MetricType.NUMBER, ""),
-}
-
-_OID = r"^1(\.\d+)+$"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _SnmpGetModel(_Strict):
-    oid: str = Field(pattern=_OID)
-    type: SnmpType = SnmpType.NUMBER
-    scale: float = 1.0
-    offset: float = 0.0
-    true_values: list[int] = []  # flag: the values that mean true
-
-    @model_validator(mode="after")
-    def _flag(self) -> _SnmpGetModel:
-        if (self.type is SnmpType.FLAG) != bool(self.true_values):
-            raise ValueError("true_values go with type flag, and a flag needs them")
-        return self
-
-
-class _TrapStateModel(_Strict):
-    set: str = Field(pattern=_OID)  # the notification that makes the metric true
-    clear: str = Field(pattern=_OID)  # ...and the one that makes it false
-
-
-class _SnmpProfileModel(_Strict):
-    get: dict[str, _SnmpGetModel] = {}
-    interface: dict[str, InterfaceStatistic] = {}
-
-
-class _ProfileModel(_Strict):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
-    class_: str = Field(alias="class", min_length=1)
-    description: str = ""
-    icmp: dict[str, IcmpStatistic] = {}  # (always pinged: an answer is the device heard)
-    snmp: _SnmpProfileModel | None = None
-    traps: dict[str, str] = {}  # notification OID (snmpTrapOID) -> event of the class
-    sip: dict[str, SipStatistic] = {}  # metric -> what the OPTIONS request gave
-    trap_states: dict[str, _TrapStateModel] = {}  # bool metric -> the traps that set/clear it
-
-    @field_validator("traps")
-    @classmethod
-    def _trap_oids(cls, traps: dict[str, str]) -> dict[str, str]:
-        bad = [oid for oid in traps if not re.fullmatch(_OID, oid)]
-        if bad:
-            raise ValueError(f"not an OID (give it numeric): {', '.join(bad)}")
-        return traps
-
-
-class _IcmpModel(_Strict):
-    packets: int = Field(default=5, ge=1, le=100)
-    round: Duration = 10.0
-    timeout: Duration = 2.0
-    concurrency: int = Field(default=2000, ge=1, le=100_000)
-    privileged: bool | None = None  # None: unprivileged sockets where allowed, else raw
-
-    @model_validator(mode="after")
-    def _fits(self) -> _IcmpModel:
-        if not 1 <= self.round <= 3600:
-            raise ValueError("round must be between 1s and 1h")
-        if not 0.05 <= self.timeout <= 30:
-            raise ValueError("timeout must be between 50ms and 30s")
-        if self.timeout > self.round:
-            raise ValueError("timeout must not be longer than the round")
-        return self
-
-
-class _UsmModel(_Strict):
-    user: str = Field(min_length=1, max_length=32)
-    auth_protocol: Literal["md5", "sha", "sha256", "sha512"] = "sha"
-    auth_key: str = Field(min_length=8)
-    priv_protocol: Literal["des", "aes", "aes256"] = "aes"
-    priv_key: str = Field(min_length=8)
-
-
-class _SnmpAccessModel(_Strict):
-    version: Literal["2c", "3"] = "2c"
-    community: str | None = Field(default=None, min_length=1)
-    usm: _UsmModel | None = None  # SNMPv3 authPriv
-    port: int = Field(default=161, ge=1, le=65535)
-    timeout: Duration = 1.0
-    retries: int = Field(default=1, ge=0, le=5)
-
-    @model_validator(mode="after")
-    def _credentials(self) -> _SnmpAccessModel:
-        if self.version == "2c" and (self.community is None or self.usm is not None):
-            raise ValueError("SNMP v2c takes a community (and no usm)")
-        if self.version == "3" and (self.usm is None or self.community is not None):
-            raise ValueError("SNMP v3 takes usm: user, auth and priv keys (and no community)")
-        if not 0.05 <= self.timeout <= 30:
-            raise ValueError("timeout must be between 50ms and 30s")
-        return self
-
-
-class _TrapUserModel(_UsmModel):
-    engine_id: str  # the sending agent's snmpEngineID, hex
-
-    @field_validator("engine_id", mode="before")
-    @classmethod
-    def _quoted(cls, engine_id: object) -> object:
-        if isinstance(engine_id, int):
-            raise ValueError("quote it ('0x8000...'): unquoted, YAML reads it as a number")
-        return engine_id
-
-    @field_validator("engine_id")
-    @classmethod
-    def _hex(cls, engine_id: str) -> str:
-        if not re.fullmatch(r"(0x)?([0-9a-fA-F]{2}){5,32}", engine_id):
-            raise ValueError(
-                f"{engine_id!r} is not an engine id: 5 to 32 octets in hex, e.g. 0x8000000001020304"
-            )
-        return engine_id.removeprefix("0x")
-
-
-class _TrapsModel(_Strict):
-    listen: str = "0.0.0.0"
-    port: int = Field(default=162, ge=0, le=65535)  # 0: any free port (tests)
-    communities: list[str] = []  # SNMPv1 and v2c
-    usm: list[_TrapUserModel] = []  # SNMPv3 authPriv, one per sending engine
-    max_bytes: int = Field(default=8192, ge=484, le=65507)
-
-    @model_validator(mode="after")
-    def _someone(self) -> _TrapsModel:
-        try:
-            ipaddress.ip_address(self.listen)
-        except ValueError:
-            raise ValueError(f"listen: {self.listen!r} is not an IPv4 or IPv6 address") from None
-        if not self.communities and not self.usm:
-            raise ValueError("accept traps from someone: give communities or usm users")
-        if any(not c for c in self.communities):
-            raise ValueError("communities: an empty community")
-        return self
-
-
-class _SipAccessModel(_Strict):
-    transport: Literal["udp", "tcp"] = "udp"
-    port: int = Field(default=5060, ge=1, le=65535)
-    timeout: Duration = 2.0
-
-    @model_validator(mode="after")
-    def _fits(self) -> _SipAccessModel:
-        if not 0.1 <= self.timeout <= 30:
-            raise ValueError("timeout must be between 100ms and 30s")
-        return self
-
-
-class _InterfaceChoiceModel(_Strict):
-    name: str | None = None  # ifName
-    descr: str | None = None  # ifDescr
-    index: int | None = Field(default=None, ge=1)  # ifIndex
-
-    @model_validator(mode="after")
-    def _one(self) -> _InterfaceChoiceModel:
-        if sum(v is not None for v in (self.name, self.descr, self.index)) != 1:
-            raise ValueError("choose the interface by exactly one of name, descr or index")
-        return self
-
-
-class _TargetModel(_Strict):
-    device: str = Field(pattern=f"^{DEVICE_ID_PATTERN}$")
-    address: str
-    profile: str | None = None
-    snmp: _SnmpAccessModel | None = None  # overrides the file's snmp defaults
-    interface: _InterfaceChoiceModel | None = None
-    sip: _SipAccessModel | None = None  # overrides the file's sip defaults
-
-    @model_validator(mode="after")
-    def _an_address(self) -> _TargetModel:
-        try:
-            address = ipaddress.ip_address(self.address)
-        except ValueError:
-            raise ValueError(f"{self.address!r} is not an IPv4 or IPv6 address") from None
-        # Pinged or polled, these answer for no one device (or for this host): a blank cell.
-        if address.is_unspecified:
-            why = "it means any address, or this host"
-        elif address == ipaddress.IPv4Address("255.255.255.255"):
-            why = "it is the broadcast address"
-        elif address.is_multicast:
-            why = "it is a multicast group"
-        else:
-            return self
-        raise ValueError(f"{address} is no device's address ({why})")
-
-
-class _ProbeModel(_Strict):
-    probe_id: str = Field(pattern=f"^{DEVICE_ID_PATTERN}$")
-    report_interval: Duration = 60.0
-    profiles_dir: Path | None = None
-    buffer: BufferSection = BufferSection()
-    icmp: _IcmpModel = _IcmpModel()
-    snmp: _SnmpAccessModel | None = None  # for every target whose profile polls SNMP
-    traps: _TrapsModel | None = None  # no listener without it
-    sip: _SipAccessModel = _SipAccessModel()  # for every target whose profile asks SIP
-    defaults: dict[str, str] = {}  # device class -> profile name
-    targets: list[_TargetModel] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _unique(self) -> _ProbeModel:
-        for what, values in (
-            ("device", [t.device for t in self.targets] + [self.probe_id]),
-            ("address", [str(ipaddress.ip_address(t.address)) for t in self.targets]),
-        ):
-            repeated = sorted({v for v in values if values.count(v) > 1})
-            if repeated:
-                raise ValueError(f"each {what} may be listed once: {', '.join(repeated)}")
-        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,7 +167,7 @@ class ProbeConfig:
 
 def load_probe_profile(path: Path, profiles: dict[str, Profile]) -> ProbeProfile:
     """Read one probe profile, checked against the device profiles; raise ProbeConfigError."""
-    model = read_model(path, _ProfileModel, ProbeConfigError)
+    model = read_model(path, ProfileModel, ProbeConfigError)
     if model.name != path.stem:
         raise ProbeConfigError(f"{path}: name {model.name!r} differs from the file name")
     device_profile = profiles.get(model.class_)
@@ -427,14 +178,14 @@ def load_probe_profile(path: Path, profiles: dict[str, Profile]) -> ProbeProfile
         metric = device_profile.metrics.get(metric_name)
         if metric is None:
             mistakes.append(f"{path}: icmp.{metric_name}: not a metric of {model.class_}")
-        elif metric.type is not MetricType.NUMBER or metric.unit != _UNIT[statistic]:
+        elif metric.type is not MetricType.NUMBER or metric.unit != ICMP_UNIT[statistic]:
             mistakes.append(
-                f"{path}: icmp.{metric_name}: {statistic} is a number in {_UNIT[statistic]}; "
+                f"{path}: icmp.{metric_name}: {statistic} is a number in {ICMP_UNIT[statistic]}; "
                 f"the metric is {metric.type} in {metric.unit or 'no unit'}"
             )
     if model.snmp is not None:
         mistakes += _check_snmp(path, model.snmp, device_profile)
-    mistakes += _check_kinds(path, "sip", model.sip, _SIP_METRIC, device_profile)
+    mistakes += _check_kinds(path, "sip", model.sip, SIP_METRIC, device_profile)
     for metric_name in model.trap_states:
         state_metric = device_profile.metrics.get(metric_name)
         if state_metric is None or state_metric.type is not MetricType.BOOL:
@@ -450,7 +201,7 @@ def load_probe_profile(path: Path, profiles: dict[str, Profile]) -> ProbeProfile
     ]
     if mistakes:
         raise ProbeConfigError("\n".join(mistakes))
-    snmp = model.snmp or _SnmpProfileModel()
+    snmp = model.snmp or SnmpProfileModel()
     gets = tuple(
         SnmpGet(m, g.oid, g.type, g.scale, g.offset, frozenset(g.true_values))
         for m, g in snmp.get.items()
@@ -485,7 +236,7 @@ _GET_METRIC = {
 }
 
 
-def _check_snmp(path: Path, snmp: _SnmpProfileModel, profile: Profile) -> list[str]:
+def _check_snmp(path: Path, snmp: SnmpProfileModel, profile: Profile) -> list[str]:
     mistakes, of_class = [], f"not a metric of {profile.device_class}"
     for name, get in snmp.get.items():
         metric = profile.metrics.get(name)
@@ -527,7 +278,7 @@ def load_probe_config(
     path: Path, profiles: dict[str, Profile], inventory: Inventory, default_profiles_dir: Path
 ) -> ProbeConfig:
     """Read the probe file and its profiles; every target must be an inventory device."""
-    model = read_model(path, _ProbeModel, ProbeConfigError)
+    model = read_model(path, ProbeModel, ProbeConfigError)
     if PROBE_CLASS not in profiles:
         raise ProbeConfigError(f"the profiles define no class {PROBE_CLASS!r} for the probe")
     profiles_dir = _relative(path, model.profiles_dir) or default_profiles_dir
@@ -583,7 +334,7 @@ def load_probe_config(
     )
 
 
-def _traps(model: _TrapsModel) -> TrapSettings:
+def _traps(model: TrapsModel) -> TrapSettings:
     users = tuple(
         TrapUser(
             Usm(u.user, u.auth_protocol, u.auth_key, u.priv_protocol, u.priv_key),
@@ -594,11 +345,11 @@ def _traps(model: _TrapsModel) -> TrapSettings:
     return TrapSettings(model.listen, model.port, tuple(model.communities), users, model.max_bytes)
 
 
-def _sip(model: _SipAccessModel) -> SipAccess:
+def _sip(model: SipAccessModel) -> SipAccess:
     return SipAccess(model.transport, model.port, model.timeout)
 
 
-def _access(model: _SnmpAccessModel) -> SnmpAccess:
+def _access(model: SnmpAccessModel) -> SnmpAccess:
     usm = Usm(**model.usm.model_dump()) if model.usm else None
     return SnmpAccess(model.version, model.community, usm, model.port, model.timeout, model.retries)
 

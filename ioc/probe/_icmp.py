@@ -22,7 +22,7 @@ from icmplib import ICMPv4Socket, ICMPv6Socket
 from icmplib.exceptions import ICMPLibError, SocketPermissionError, TimeoutExceeded
 
 from ioc.domain import EdgeError
-from ioc.probe._config import IcmpStatistic
+from ioc.probe._schema import IcmpStatistic
 
 log = logging.getLogger("ioc.probe.icmp")
 

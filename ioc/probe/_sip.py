@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from aiosipua import Address, CSeq, SipMessage, SipRequest, SipResponse, SipUri, Via
 
-from ioc.probe._config import SipAccess, SipStatistic, Target
+from ioc.probe._config import SipAccess, Target
 from ioc.probe._loop import LoopThread
+from ioc.probe._schema import SipStatistic
 
 _T1_S = 0.5  # RFC 3261's round-trip estimate: UDP retransmits at T1, 2*T1, 4*T1...
 _MAX_MESSAGE_BYTES = 65_535

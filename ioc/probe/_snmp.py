@@ -38,9 +38,10 @@ from pysnmp.hlapi.v3arch.asyncio import (
 from pysnmp.proto.rfc1902 import Integer, OctetString, TimeTicks
 from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 
-from ioc.probe._config import InterfaceStatistic, SnmpAccess, SnmpType, Target, Usm
+from ioc.probe._config import SnmpAccess, Target, Usm
 from ioc.probe._loop import LoopThread
 from ioc.probe._rates import COUNTER32, COUNTER64, CounterRates
+from ioc.probe._schema import InterfaceStatistic, SnmpType
 
 log = logging.getLogger("ioc.probe.snmp")
 

@@ -23,6 +23,7 @@ from ioc.state._deadletters import DeadLetter, DeadLetterLog
 from ioc.state._heartbeat import HeartbeatStore
 from ioc.state._meetings import MeetingStore
 from ioc.state._outbox import Outbox
+from ioc.state._reloads import ReloadRequests
 from ioc.state._tokens import TokenStore
 from ioc.state._watch import WatchLog
 
@@ -41,6 +42,7 @@ __all__ = [
     "Node",
     "NodeRegistry",
     "Outbox",
+    "ReloadRequests",
     "StateError",
     "StateRefused",
     "StateUnavailable",

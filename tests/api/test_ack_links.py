@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ioc.api import ApiContext, create_app
-from ioc.app import Catalog, RulesService
+from ioc.app import Catalog, RulesService, Runtime
 from ioc.config import load_settings
 from ioc.domain import AlertState, Inventory, Profile, Reading, now_ms
 from ioc.notify import AckLinks, load_notify_config
@@ -37,7 +37,8 @@ def served(
 ) -> Iterator[tuple[TestClient, RulesService, AckLinks, Clock]]:
     state_url = f"sqlite:///{tmp_path / 'state.db'}"
     settings = load_settings(data_dir=tmp_path, state_url=state_url, inventory=SMALL_INVENTORY)
-    rules = RulesService(settings, Catalog(profiles, small_inventory))
+    runtime = Runtime(settings, Catalog(profiles, small_inventory))
+    rules = RulesService(runtime)
     rules.start()
     engine = connect_state(state_url)
     clock = Clock()
@@ -50,6 +51,7 @@ def served(
     with TestClient(create_app(context)) as client:
         yield client, rules, links, clock
     rules.stop()
+    runtime.close()
     engine.dispose()
 
 

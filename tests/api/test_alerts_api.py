@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from ioc.api import ApiContext, create_app
-from ioc.app import Catalog, RulesService, stage_metrics
+from ioc.app import Catalog, RulesService, Runtime, stage_metrics
 from ioc.config import load_settings
 from ioc.domain import (
     Inventory,
@@ -78,7 +78,8 @@ def world(
     profiles: dict[str, Profile],
 ) -> Iterator[World]:
     settings = load_settings(data_dir=tmp_path, state_url=state_url, inventory=SMALL_INVENTORY)
-    rules = RulesService(settings, Catalog(profiles, small_inventory))
+    runtime = Runtime(settings, Catalog(profiles, small_inventory))
+    rules = RulesService(runtime)
     rules.start()
     engine = connect_state(state_url)
     tokens = TokenStore(engine)
@@ -98,6 +99,7 @@ def world(
     with TestClient(create_app(context)) as client:
         yield client, rules, secrets, tokens, telemetry
     rules.stop()
+    runtime.close()
     telemetry.close()
     engine.dispose()
 

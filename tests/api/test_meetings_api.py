@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from ioc.api import ApiContext, create_app
-from ioc.app import MeetingDesk, load_catalog
+from ioc.app import MeetingDesk, Runtime, load_catalog
 from ioc.config import load_settings
 from ioc.domain import Alert, AlertState, Role, Severity, TransitionKind, now_ms
 from ioc.state import AlertRepository, TokenStore, connect_state
@@ -32,7 +32,8 @@ def test_plan_a_meeting_and_read_its_board(tmp_path: Path) -> None:
               AlertState.FIRING, "", "", "", "", {}, at, at),
         TransitionKind.FIRED, "rules", "",
     )  # fmt: skip
-    desk = MeetingDesk(settings, catalog)
+    runtime = Runtime(settings, catalog)
+    desk = MeetingDesk(runtime)
     clock = [PLANNED_AT]
     context = ApiContext(
         catalog.inventory, catalog.profiles, repository, tokens, lambda: clock[0], meetings=desk
@@ -53,7 +54,7 @@ def test_plan_a_meeting_and_read_its_board(tmp_path: Path) -> None:
         report = client.get(f"/api/v1/meetings/{made.json()['id']}/report", headers=as_viewer)
         missing = client.get("/api/v1/meetings/99/readiness", headers=as_viewer)
         past = client.post("/api/v1/meetings", json=plan | {"area": "D1"}, headers=as_operator)
-    desk.close()
+    runtime.close()
     repository.close()
     assert made.status_code == 201
     assert (made.json()["points"], made.json()["created_by"]) == (["vc1", "vc2"], "lan (api)")

@@ -36,7 +36,7 @@ def served(
     telemetry = SqliteStore(folder / "telemetry.db")
     context = ApiContext(
         small_inventory, profiles, AlertRepository(engine), tokens, now_ms,
-        rules=RulesControl(ids=frozenset({"bts.battery_low"})), telemetry=telemetry,
+        rules=lambda: RulesControl(ids=frozenset({"bts.battery_low"})), telemetry=telemetry,
         request_wait_s=0.2, outbox=Outbox(engine),
     )  # fmt: skip
     settings_ = load_settings(data_dir=folder, state_url=state_url, api_port=free_port())

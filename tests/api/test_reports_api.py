@@ -17,13 +17,14 @@ from ioc.config import load_settings
 from ioc.domain import Alert, AlertState, AlertTransition, Role, Severity, TransitionKind, now_ms
 from ioc.state import AlertRepository, TokenStore, connect_state
 from tests.support.history import SMALL_DEVICES, record_watching
+from tests.support.services import MakeRuntime
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
 MIN = 60_000
 T0 = 1_793_491_200_000  # 2026-11-01T00:00Z
 
 
-def test_availability_as_json_and_csv(tmp_path: Path) -> None:
+def test_availability_as_json_and_csv(tmp_path: Path, runtimes: MakeRuntime) -> None:
     settings = load_settings(data_dir=tmp_path, inventory=SMALL_INVENTORY)
     catalog = load_catalog(settings)
     engine = connect_state(settings.resolved_state_url)
@@ -42,9 +43,10 @@ def test_availability_as_json_and_csv(tmp_path: Path) -> None:
     )
     record_watching(engine, T0 - MIN, now_ms() + 24 * 60 * MIN, SMALL_DEVICES)
     _, viewer = TokenStore(engine).create(Role.VIEWER, "report reader", now_ms())
+    runtime = runtimes(settings, catalog)
     context = ApiContext(
         catalog.inventory, catalog.profiles, repository, TokenStore(engine), now_ms,
-        reports=lambda period, scope, by: availability_report(settings, catalog, period, scope, by),
+        reports=lambda period, scope, by: availability_report(runtime, period, scope, by),
     )  # fmt: skip
     auth = {"Authorization": f"Bearer {viewer}"}
     november = "from=2026-11-01&to=2026-12-01T00:00:00%2B00:00"

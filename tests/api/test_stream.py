@@ -10,7 +10,7 @@ import pytest
 import urllib3
 
 from ioc.api import ApiContext
-from ioc.app import ApiServer, Catalog, RulesService
+from ioc.app import ApiServer, Catalog, RulesService, Runtime
 from ioc.broker import free_port
 from ioc.config import load_settings
 from ioc.domain import Inventory, Profile, Reading, Role, now_ms
@@ -29,7 +29,8 @@ def served(
     settings = load_settings(
         data_dir=tmp_path, state_url=state_url, inventory=SMALL_INVENTORY, api_port=free_port()
     )
-    rules = RulesService(settings, Catalog(profiles, small_inventory))
+    runtime = Runtime(settings, Catalog(profiles, small_inventory))
+    rules = RulesService(runtime)
     rules.start()
     engine = connect_state(state_url)
     tokens = TokenStore(engine)
@@ -43,6 +44,7 @@ def served(
     yield f"{server.url}/api/v1/stream", viewer, rules
     server.stop()
     rules.stop()
+    runtime.close()
     engine.dispose()
 
 

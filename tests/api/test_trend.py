@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from ioc.api import ApiContext, RuleRoles, create_app
+from ioc.api import ApiContext, RuleRoles, RulesControl, create_app
 from ioc.api._overview import trend
 from ioc.app import load_catalog
 from ioc.config import load_settings
@@ -65,7 +65,12 @@ def test_the_route(tmp_path: Path) -> None:
     tokens = TokenStore(engine)
     _, viewer = tokens.create(Role.VIEWER, "wall", now)
     context = ApiContext(
-        catalog.inventory, catalog.profiles, repository, tokens, lambda: now, rule_roles=ROLES
+        catalog.inventory,
+        catalog.profiles,
+        repository,
+        tokens,
+        lambda: now,
+        rules=lambda: RulesControl(ROLES.down | ROLES.power | ROLES.link, ROLES),
     )
     with TestClient(create_app(context)) as client:
         answer = client.get(

@@ -23,8 +23,8 @@ from ioc.domain import (
 )
 from ioc.state import AlertRepository, connect_state
 from ioc.store import SqliteStore
+from tests.support.cli import invoke_ioc
 from tests.support.history import SMALL_DEVICES, record_watching
-from tests.support.processes import run_ioc
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
 MIN = 60_000
@@ -60,7 +60,7 @@ def test_availability_per_device_as_csv(tmp_path: Path) -> None:
     repository.close()
     record_watching(f"sqlite:///{tmp_path / 'state.db'}", T0 - MIN, T0 + 31 * DAY, SMALL_DEVICES)
 
-    listed = run_ioc(
+    listed = invoke_ioc(
         "report", "availability", "--from", "2026-11-01", "--to", "2026-12-01",
         "--by", "device", "--format", "csv", env=env,
     )  # fmt: skip
@@ -74,7 +74,7 @@ def test_availability_per_device_as_csv(tmp_path: Path) -> None:
     assert rows["gw2"]["availability_pct"] == "100.0" and rows["gw2"]["mtta_min"] == ""
 
     workbook = tmp_path / "november.xlsx"
-    written = run_ioc(
+    written = invoke_ioc(
         "report", "availability", "--from", "2026-11-01", "--to", "2026-12-01", "--by", "all",
         "--format", "xlsx", "--out", str(workbook), env=env,
     )  # fmt: skip
@@ -88,7 +88,9 @@ def test_availability_per_device_as_csv(tmp_path: Path) -> None:
     assert header[0] == "group"
 
     # At 10:30 on 3 November gw1 is out; nothing behind it had an alert of its own: online.
-    table = run_ioc("report", "online", "--at", "2026-11-03T10:30:00Z", "--by", "commune", env=env)
+    table = invoke_ioc(
+        "report", "online", "--at", "2026-11-03T10:30:00Z", "--by", "commune", env=env
+    )
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert lines[0] == "Online by commune at 2026-11-03 10:30Z"
@@ -98,7 +100,7 @@ def test_availability_per_device_as_csv(tmp_path: Path) -> None:
         ["C2", "3", "3", "0", "0", "0"],
     ]
 
-    refused = run_ioc(
+    refused = invoke_ioc(
         "report", "availability", "--from", "2026-11-01", "--area", "nowhere", env=env
     )
     assert refused.returncode == 2
@@ -140,7 +142,7 @@ def test_power_and_links_reports(tmp_path: Path) -> None:
     telemetry.close()
     november = ("--from", "2026-11-01", "--to", "2026-12-01")
 
-    power = run_ioc("report", "power", *november, "--by", "commune", "--format", "json", env=env)
+    power = invoke_ioc("report", "power", *november, "--by", "commune", "--format", "json", env=env)
     assert power.returncode == 0, power.stderr
     assert orjson.loads(power.stdout) == [
         {"group": "C1", "devices": 1, "mains_failures": 0, "mains_failures_h": 0.0,
@@ -151,14 +153,14 @@ def test_power_and_links_reports(tmp_path: Path) -> None:
          "lowest_battery_v": 47.25},
     ]  # fmt: skip
 
-    links = run_ioc("report", "links", *november, "--by", "device", "--top", "1",
+    links = invoke_ioc("report", "links", *november, "--by", "device", "--top", "1",
                     "--format", "csv", env=env)  # fmt: skip
     assert links.returncode == 0, links.stderr
     [worst] = csv.DictReader(io.StringIO(links.stdout))
     assert (worst["group"], worst["outages"], worst["outage_min"], worst["flapping_episodes"],
             worst["mean_loss_pct"]) == ("gw2", "3", "90.0", "1", "1.5")  # fmt: skip
 
-    away = run_ioc(
+    away = invoke_ioc(
         "report",
         "links",
         *november,

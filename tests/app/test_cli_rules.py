@@ -16,19 +16,19 @@ import pytest
 import urllib3
 
 from ioc.broker import MosquittoProcess, free_port
-from tests.app.test_cli import run_ioc
 from tests.rules.harness import RULES_DIR
+from tests.support.cli import invoke_ioc
 from tests.support.mqtt import publish_all, wait_until
-from tests.support.processes import answers
+from tests.support.processes import answers, run_ioc
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
 
 
 def test_check_config_and_rules_list_name_the_rules(tmp_path: Path) -> None:
-    checked = run_ioc("check-config", env={"IOC_DATA_DIR": str(tmp_path)})
+    checked = invoke_ioc("check-config", env={"IOC_DATA_DIR": str(tmp_path)})
     assert checked.returncode == 0, checked.stderr
     assert "rules: 24 from " in checked.stdout
-    listed = run_ioc("rules", "list", env={"IOC_DATA_DIR": str(tmp_path)})
+    listed = invoke_ioc("rules", "list", env={"IOC_DATA_DIR": str(tmp_path)})
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert len(lines) == 24
@@ -44,7 +44,7 @@ def test_a_bad_rules_dir_is_refused_with_the_mistake(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     for args in (["check-config"], ["rules", "list"], ["rules", "reload"], ["rules"]):
-        result = run_ioc(*args, env={"IOC_RULES_DIR": str(tmp_path / "rules")})
+        result = invoke_ioc(*args, env={"IOC_RULES_DIR": str(tmp_path / "rules")})
         assert result.returncode == 2, args
         assert "rules['vc.poor_quality'].condition.metric: class 'vc' has no metric 'moss'" in (
             result.stderr
@@ -52,7 +52,7 @@ def test_a_bad_rules_dir_is_refused_with_the_mistake(tmp_path: Path) -> None:
 
 
 def test_reload_without_a_running_process_says_so(tmp_path: Path) -> None:
-    result = run_ioc("rules", "reload", env={"IOC_DATA_DIR": str(tmp_path)})
+    result = invoke_ioc("rules", "reload", env={"IOC_DATA_DIR": str(tmp_path)})
     assert result.returncode == 1
     assert "no running rules process to reload" in result.stderr
     assert "the files are valid" in result.stderr
@@ -95,12 +95,12 @@ def test_rules_alone_reloads_on_request_and_alerts_lists_what_it_raised(
         (rules_dir / "bts.yaml").write_text(
             bts.replace("above: 40\n      for: 5m", "above: 40\n      for: 1s"), encoding="utf-8"
         )
-        reloaded = run_ioc("rules", "reload", env=env)
+        reloaded = invoke_ioc("rules", "reload", env=env)
         assert reloaded.returncode == 0, reloaded.stderr
         assert f"asked process {process.pid} to reload 24 rules" in reloaded.stdout
 
         def listed() -> list[dict[str, object]]:
-            result = run_ioc("alerts", "--json", "--state", "open", env=env)
+            result = invoke_ioc("alerts", "--json", "--state", "open", env=env)
             assert result.returncode == 0, result.stderr
             return list(json.loads(result.stdout))
 
@@ -122,24 +122,26 @@ def test_rules_alone_reloads_on_request_and_alerts_lists_what_it_raised(
             "updated_at",
         }
         assert alert["probable_cause"] == "highTemperature" and alert["device_id"] == "bts1"
-        by_area = run_ioc("alerts", "--area", "C2", env=env)
+        by_area = invoke_ioc("alerts", "--area", "C2", env=env)
         assert "bts.high_temperature" not in by_area.stdout  # bts1 is in C1
-        by_area = run_ioc("alerts", "--area", "D1", "--severity", "major", env=env)
+        by_area = invoke_ioc("alerts", "--area", "D1", "--severity", "major", env=env)
         assert "bts.high_temperature" in by_area.stdout
-        assert run_ioc("alerts", "--area", "nowhere", env=env).returncode == 2
+        assert invoke_ioc("alerts", "--area", "nowhere", env=env).returncode == 2
 
         # An operator takes it on, notes, and resolves it, through the running process.
         number = str(alert["id"])
-        acked = run_ioc("alerts", "ack", number, "--by", "lan", "--note", "on my way", env=env)
+        acked = invoke_ioc("alerts", "ack", number, "--by", "lan", "--note", "on my way", env=env)
         assert acked.returncode == 0, acked.stderr
         assert acked.stdout.strip() == f"alert #{number}: ack done by lan"
-        again = run_ioc("alerts", "ack", number, "--by", "minh", env=env)
+        again = invoke_ioc("alerts", "ack", number, "--by", "minh", env=env)
         assert again.returncode == 5 and "already acknowledged by lan" in again.stderr
-        noted = run_ioc("alerts", "note", number, "aircon tech called", "--by", "lan", env=env)
+        noted = invoke_ioc("alerts", "note", number, "aircon tech called", "--by", "lan", env=env)
         assert noted.returncode == 0, noted.stderr
-        resolved = run_ioc("alerts", "resolve", number, "--by", "lan", "--note", "fixed", env=env)
+        resolved = invoke_ioc(
+            "alerts", "resolve", number, "--by", "lan", "--note", "fixed", env=env
+        )
         assert resolved.returncode == 0, resolved.stderr
-        shown = run_ioc("alerts", "show", number, env=env)
+        shown = invoke_ioc("alerts", "show", number, env=env)
         assert shown.returncode == 0, shown.stderr
         history = [line.split()[2:4] for line in shown.stdout.splitlines()[1:]]
         assert history == [
@@ -150,11 +152,11 @@ def test_rules_alone_reloads_on_request_and_alerts_lists_what_it_raised(
         ], shown.stdout
         assert "on my way" in shown.stdout and "- fixed" in shown.stdout
         # Every outcome has its exit code: refused 5 (above), not open 5, unknown 4.
-        closed = run_ioc("alerts", "note", number, "too late", env=env)
+        closed = invoke_ioc("alerts", "note", number, "too late", env=env)
         assert closed.returncode == 5 and f"no open alert {number}" in closed.stderr
-        missing = run_ioc("alerts", "resolve", "999999", env=env)
+        missing = invoke_ioc("alerts", "resolve", "999999", env=env)
         assert missing.returncode == 4 and "no alert 999999" in missing.stderr
-        unknown = run_ioc("alerts", "show", "999999", env=env)
+        unknown = invoke_ioc("alerts", "show", "999999", env=env)
         assert unknown.returncode == 4 and "no alert 999999" in unknown.stderr
     finally:
         process.send_signal(signal.SIGTERM)
@@ -166,7 +168,7 @@ def test_rules_alone_reloads_on_request_and_alerts_lists_what_it_raised(
 
 def test_maintenance_windows_from_the_command_line(tmp_path: Path) -> None:
     env = {"IOC_DATA_DIR": str(tmp_path)}
-    added = run_ioc(
+    added = invoke_ioc(
         "maintenance",
         "add",
         "--device",
@@ -181,11 +183,11 @@ def test_maintenance_windows_from_the_command_line(tmp_path: Path) -> None:
     )
     assert added.returncode == 0, added.stderr
     assert added.stdout.startswith("window #1: device gw-QT-D01-C0001 until ")
-    listed = run_ioc("maintenance", "list", env=env)
+    listed = invoke_ioc("maintenance", "list", env=env)
     assert "gw-QT-D01-C0001" in listed.stdout and "fibre splice (lan)" in listed.stdout
-    assert run_ioc("maintenance", "end", "1", env=env).returncode == 0
-    assert run_ioc("maintenance", "list", env=env).stdout.strip() == "no maintenance windows"
-    ended_twice = run_ioc("maintenance", "end", "1", env=env)
+    assert invoke_ioc("maintenance", "end", "1", env=env).returncode == 0
+    assert invoke_ioc("maintenance", "list", env=env).stdout.strip() == "no maintenance windows"
+    ended_twice = invoke_ioc("maintenance", "end", "1", env=env)
     assert ended_twice.returncode == 1 and "no open maintenance window 1" in ended_twice.stderr
     for args, message in [
         (["--device", "nope", "--duration", "1h"], "no device 'nope' in the inventory"),
@@ -194,32 +196,32 @@ def test_maintenance_windows_from_the_command_line(tmp_path: Path) -> None:
         (["--area", "QT", "--end", "2020-01-01T00:00"], "that window ended already"),
         (["--area", "QT", "--rule", "device.down", "--duration", "1h"], "exactly one of"),
     ]:
-        result = run_ioc("maintenance", "add", *args, "--reason", "x", env=env)
+        result = invoke_ioc("maintenance", "add", *args, "--reason", "x", env=env)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr, (args, result.stderr)
 
 
 def test_a_request_with_no_running_rules_process_is_queued_and_says_so(tmp_path: Path) -> None:
-    result = run_ioc("alerts", "ack", "1", "--wait", "0.3", env={"IOC_DATA_DIR": str(tmp_path)})
+    result = invoke_ioc("alerts", "ack", "1", "--wait", "0.3", env={"IOC_DATA_DIR": str(tmp_path)})
     assert result.returncode == 3
     assert "request #1 is queued, but no running `ioc run` / `ioc rules` took it" in result.stderr
 
 
 def test_tokens_from_the_command_line(tmp_path: Path) -> None:
     env = {"IOC_DATA_DIR": str(tmp_path)}
-    created = run_ioc("token", "create", "--role", "viewer", "--name", "wall-1", env=env)
+    created = invoke_ioc("token", "create", "--role", "viewer", "--name", "wall-1", env=env)
     assert created.returncode == 0, created.stderr
     lines = created.stdout.strip().splitlines()
     assert lines[0].startswith("token #1 (viewer, wall-1)")
     assert lines[-1].startswith("ioc_") and len(lines[-1]) > 40 and " " not in lines[-1]
-    listed = run_ioc("token", "list", env=env)
+    listed = invoke_ioc("token", "list", env=env)
     assert "viewer" in listed.stdout and "wall-1" in listed.stdout
     assert lines[-1] not in listed.stdout  # the secret is never shown again
-    assert run_ioc("token", "revoke", "1", "--by", "minh", env=env).returncode == 0
-    listed = run_ioc("token", "list", env=env).stdout
+    assert invoke_ioc("token", "revoke", "1", "--by", "minh", env=env).returncode == 0
+    listed = invoke_ioc("token", "list", env=env).stdout
     assert re.search(r"by \S+ \(cli\) revoked .* by minh \(cli\)", listed), listed
-    assert run_ioc("token", "revoke", "1", env=env).returncode == 1
-    bad = run_ioc("token", "create", "--role", "root", env=env)
+    assert invoke_ioc("token", "revoke", "1", env=env).returncode == 1
+    bad = invoke_ioc("token", "create", "--role", "root", env=env)
     assert bad.returncode == 2 and "'root' is not one of" in bad.stderr
 
 

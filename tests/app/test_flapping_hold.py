@@ -12,12 +12,12 @@ from pathlib import Path
 
 import yaml
 
-from ioc.app import Catalog, NotifyService, RulesService, build_senders
+from ioc.app import Catalog, RulesService
 from ioc.config import load_settings
 from ioc.domain import Inventory, NotificationStatus, Profile, Reading
-from ioc.notify import load_notify_config
 from tests.rules.harness import NORMAL
 from tests.support.clock import ManualClock
+from tests.support.services import MakeRuntime, notifier
 from tests.support.smtp import private_smtp_server
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
@@ -27,7 +27,10 @@ MIN = 60_000
 
 
 def test_a_flapping_link_is_told_once_until_it_is_stable(
-    tmp_path: Path, profiles: dict[str, Profile], small_inventory: Inventory
+    tmp_path: Path,
+    profiles: dict[str, Profile],
+    small_inventory: Inventory,
+    runtimes: MakeRuntime,
 ) -> None:
     notify_file = tmp_path / "notify.yaml"
     notify_file.write_text(yaml.safe_dump({
@@ -45,12 +48,10 @@ def test_a_flapping_link_is_told_once_until_it_is_stable(
             smtp_url=f"smtp://ioc@127.0.0.1:{port}", smtp_password="mail-pass",
             smtp_ca_file=cert,
         )  # fmt: skip
-        config = load_notify_config(notify_file, small_inventory, [])
-        rules = RulesService(settings, catalog, None, clock)
-        notifier = NotifyService(
-            settings, catalog, config, build_senders(settings, config, None), clock
-        )
-        notifier.outbox.record([], clock.now, cursor=0)
+        runtime = runtimes(settings, catalog)  # one process: the rules and the notifier
+        rules = RulesService(runtime, None, clock)
+        office = notifier(runtime, clock)
+        office.outbox.record([], clock.now, cursor=0)
         rules.start()
 
         def minute(wan_up: bool) -> None:
@@ -61,7 +62,7 @@ def test_a_flapping_link_is_told_once_until_it_is_stable(
                     metrics["wan_up"] = wan_up
                 rules.observe(Reading(device_class, device, clock.now, metrics))
             rules.sync()
-            notifier.run_pass()
+            office.run_pass()
             clock.now += MIN
 
         try:
@@ -71,10 +72,10 @@ def test_a_flapping_link_is_told_once_until_it_is_stable(
             for _ in range(16):
                 minute(False)  # down for good: stable after 15 quiet minutes
             sent = [_subject(m.content) for m in mailbox.messages]
-            listed = notifier.outbox.listing(limit=100)
+            listed = office.outbox.listing(limit=100)
         finally:
             rules.stop()
-            notifier.stop()
+            office.stop()
     assert sent == [
         "[IOC] SỰ CỐ nghiêm trọng: Mất đường truyền WAN (gw1)",
         "[IOC] ĐÃ HẾT nghiêm trọng: Mất đường truyền WAN (gw1)",

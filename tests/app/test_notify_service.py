@@ -16,6 +16,7 @@ from ioc.domain import TransitionKind as Kind
 from ioc.notify import NotifyConfig, NotifyConfigError, load_notify_config
 from tests.support.clock import ManualClock
 from tests.support.http_receiver import HttpReceiver
+from tests.support.services import MakeRuntime, notifier
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
 T0 = 1_793_520_000_000
@@ -49,18 +50,18 @@ def test_a_restart_mid_delivery_neither_loses_nor_repeats(
     receiver: HttpReceiver,
     small_inventory: Inventory,
     profiles: dict[str, Profile],
+    runtimes: MakeRuntime,
 ) -> None:
+    _config(tmp_path / "notify.yaml", receiver, small_inventory)
     settings = load_settings(
-        data_dir=tmp_path, inventory=SMALL_INVENTORY, notify_webhook_secret="s3cret"
-    )
-    config = _config(tmp_path / "notify.yaml", receiver, small_inventory)
+        data_dir=tmp_path, inventory=SMALL_INVENTORY, notify_webhook_secret="s3cret",
+        notify_config=tmp_path / "notify.yaml",
+    )  # fmt: skip
     catalog = Catalog(profiles, small_inventory)
     clock = ManualClock(T0)
 
     def service() -> NotifyService:
-        return NotifyService(
-            settings, catalog, config, build_senders(settings, config, None), clock
-        )
+        return notifier(runtimes(settings, catalog), clock)
 
     first = service()
     before = _fire(first, small_inventory, "bts1", clock.now)
@@ -104,14 +105,14 @@ def test_an_escalation_is_sent_once_however_many_passes_see_it_due(
     receiver: HttpReceiver,
     small_inventory: Inventory,
     profiles: dict[str, Profile],
+    runtimes: MakeRuntime,
 ) -> None:
-    settings = load_settings(data_dir=tmp_path, notify_webhook_secret="s3cret")
-    config = _config(tmp_path / "notify.yaml", receiver, small_inventory)
+    _config(tmp_path / "notify.yaml", receiver, small_inventory)
+    settings = load_settings(
+        data_dir=tmp_path, notify_webhook_secret="s3cret", notify_config=tmp_path / "notify.yaml"
+    )
     clock = ManualClock(T0)
-    service = NotifyService(
-        settings, Catalog(profiles, small_inventory), config,
-        build_senders(settings, config, None), clock,
-    )  # fmt: skip
+    service = notifier(runtimes(settings, Catalog(profiles, small_inventory)), clock)
     service.outbox.record([], clock.now, cursor=0)
     _fire(service, small_inventory, "bts1", clock.now)
     service.run_pass()

@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ioc.app import Stages, add_ingest, add_rules, ingest_hearing, load_catalog
+from ioc.app import Runtime, Stages, add_ingest, add_rules, ingest_hearing, load_catalog
 from ioc.broker import MosquittoProcess
 from ioc.config import Settings, load_settings
 from ioc.domain import AlertState, Clock, now_ms
@@ -84,9 +84,9 @@ class Running:
         self._stop = threading.Event()
         self.code: int | None = None
         catalog = load_catalog(settings)
-        stages = Stages()
-        self.rules = add_rules(stages, settings, catalog, clock)
-        self.ingest = add_ingest(stages, settings, catalog, [self.rules.observe])
+        stages = Stages.over(Runtime(settings, catalog))
+        self.rules = add_rules(stages, clock)
+        self.ingest = add_ingest(stages, [self.rules.observe])
         self.rules.hearing = ingest_hearing(self.ingest)
         supervisor = stages.supervisor()
 

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from ioc.api import ApiContext, create_app
-from ioc.app import Catalog, RulesService, stage_metrics
+from ioc.app import Catalog, RulesService, Runtime, stage_metrics
 from ioc.config import load_settings
 from ioc.domain import (
     ActionOutcome,
@@ -64,7 +64,8 @@ class World:
         )
         self.clock = ManualClock(T0)
         self.hears = True
-        self.rules = RulesService(settings, Catalog(profiles, inventory), None, self.clock)
+        self.runtime = Runtime(settings, Catalog(profiles, inventory))
+        self.rules = RulesService(self.runtime, None, self.clock)
         self.rules.hearing = lambda: self.hears
         engine = connect_state(state_url)
         self.repository, self.tokens = AlertRepository(engine), TokenStore(engine)
@@ -89,6 +90,7 @@ class World:
     def close(self) -> None:
         self.rules.stop()
         self.repository.close()
+        self.runtime.close()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from openpyxl import load_workbook
 
-from ioc.app import Catalog, NotifyService, build_senders
+from ioc.app import Catalog, NotifyService
 from ioc.config import load_settings
 from ioc.domain import (
     Alert,
@@ -32,6 +32,7 @@ from ioc.domain import (
 from ioc.notify import NotifyConfig, load_notify_config
 from tests.support.clock import ManualClock
 from tests.support.history import SMALL_DEVICES, record_watching
+from tests.support.services import MakeRuntime, notifier
 from tests.support.smtp import private_smtp_server
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
@@ -57,7 +58,10 @@ def _office_reports(tmp_path: Path, inventory: Inventory, report: dict[str, str]
 
 
 def test_a_monthly_report_goes_out_once_with_its_workbook(
-    tmp_path: Path, small_inventory: Inventory, profiles: dict[str, Profile]
+    tmp_path: Path,
+    small_inventory: Inventory,
+    profiles: dict[str, Profile],
+    runtimes: MakeRuntime,
 ) -> None:
     report = {"id": "monthly", "every": "month", "at": "07:00", "by": "commune"}
     config = _office_reports(tmp_path, small_inventory, report)
@@ -66,15 +70,13 @@ def test_a_monthly_report_goes_out_once_with_its_workbook(
     with private_smtp_server(tmp_path) as (port, mailbox, cert):
         settings = load_settings(
             data_dir=tmp_path, inventory=SMALL_INVENTORY, smtp_url=f"smtp://ioc@127.0.0.1:{port}",
-            smtp_password="mail-pass", smtp_ca_file=cert,
+            smtp_password="mail-pass", smtp_ca_file=cert, notify_config=config.path,
         )  # fmt: skip
 
-        def notifier() -> NotifyService:
-            return NotifyService(
-                settings, catalog, config, build_senders(settings, config, None), clock
-            )
+        def office() -> NotifyService:
+            return notifier(runtimes(settings, catalog), clock)
 
-        first = notifier()
+        first = office()
         # gw2 out for two hours in November (local time).
         opened = local_ms("2026-11-10T09:00")
         alert = first.alerts.create(
@@ -96,7 +98,7 @@ def test_a_monthly_report_goes_out_once_with_its_workbook(
         first.run_pass()
         first.stop()
         assert len(mailbox.messages) == 1
-        second = notifier()  # a restart later that day: nothing new
+        second = office()  # a restart later that day: nothing new
         second.start()
         clock.now += 6 * 3600_000
         second.run_pass()
@@ -132,7 +134,10 @@ def test_a_monthly_report_goes_out_once_with_its_workbook(
 
 
 def test_a_report_whose_telemetry_cannot_be_read_is_retried_not_lost(
-    tmp_path: Path, small_inventory: Inventory, profiles: dict[str, Profile]
+    tmp_path: Path,
+    small_inventory: Inventory,
+    profiles: dict[str, Profile],
+    runtimes: MakeRuntime,
 ) -> None:
     report = {"id": "links", "kind": "links", "every": "week"}
     config = _office_reports(tmp_path, small_inventory, report)
@@ -142,10 +147,11 @@ def test_a_report_whose_telemetry_cannot_be_read_is_retried_not_lost(
         mail = {
             "smtp_url": f"smtp://ioc@127.0.0.1:{port}", "smtp_password": "mail-pass",
             "smtp_ca_file": cert, "data_dir": tmp_path, "inventory": SMALL_INVENTORY,
+            "notify_config": config.path,
         }  # fmt: skip
         # The links report's mean loss is read from an InfluxDB nobody answers at.
         away = load_settings(**mail, influx_url="http://127.0.0.1:9", influx_api="v1")
-        first = NotifyService(away, catalog, config, build_senders(away, config, None), clock)
+        first = notifier(runtimes(away, catalog), clock)
         first.start()
         first.run_pass()
         first.stop()
@@ -156,9 +162,7 @@ def test_a_report_whose_telemetry_cannot_be_read_is_retried_not_lost(
         assert first.failure is None and mailbox.messages == []
         # Back on a store that answers (the embedded one), after the backoff: sent once.
         answering = load_settings(**mail)
-        second = NotifyService(
-            answering, catalog, config, build_senders(answering, config, None), clock
-        )
+        second = notifier(runtimes(answering, catalog), clock)
         second.start()
         clock.now += 10 * MIN
         second.run_pass()

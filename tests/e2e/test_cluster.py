@@ -9,6 +9,7 @@ node's stream delivers every transition in order across the takeover.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import threading
@@ -387,3 +388,58 @@ def test_the_state_database_restarted_under_load(
     finally:
         acked = devices.stop()
     _nothing_lost_nothing_twice(cluster, faults, receiver, acked)
+
+
+RELOADED_RULE = """rules:
+  - id: bts.reload_probe
+    title: {vi: "Cửa đóng", en: "Door shut"}
+    select: {class: bts, devices: [bts09]}
+    condition: {kind: threshold, metric: door_open, equals: false}
+    severity: warning
+    probable_cause: enclosureDoorOpen
+    event_type: physicalViolation
+    message: {vi: "{device_name}: cửa đóng", en: "{device_name}: door shut"}
+"""
+
+
+def test_a_reload_asked_of_one_node_reaches_every_node(
+    cluster: Cluster, broker: MosquittoProcess, receiver: HttpReceiver
+) -> None:
+    devices = _start_both(cluster, broker)
+    try:
+
+        def rule_ids(node: str) -> list[str]:
+            url = f"{cluster.api(node)}/api/v1/rules?token={cluster.token}"
+            return orjson.loads(urllib3.request("GET", url, timeout=2).data)["ids"]
+
+        assert "bts.reload_probe" not in rule_ids("a") + rule_ids("b")
+        # A new rule, and the notification file routing it: asked of the standby only.
+        rules_dir = Path(cluster.env["IOC_RULES_DIR"])
+        (rules_dir / "reload.yaml").write_text(RELOADED_RULE, encoding="utf-8")
+        notify = Path(cluster.env["IOC_NOTIFY_CONFIG"])
+        routed = "- bts.door_open\n    - bts.reload_probe"
+        notify.write_text(notify.read_text().replace("- bts.door_open", routed), encoding="utf-8")
+        env_b = cluster.env | {"IOC_DATA_DIR": str(cluster.tmp_path / "data-b")}
+        asked = run_ioc("rules", "reload", env=env_b)
+        assert asked.returncode == 0, asked.stderr
+        assert "to reload 25 rules" in asked.stdout, asked.stdout
+        # Both APIs list it; the leader's rules raise it and its notifier tells of it.
+        for node in "ab":
+            listing = functools.partial(lambda n: "bts.reload_probe" in rule_ids(n), node)
+            wait_until(listing, 10, f"{node} listing it")
+
+        def probe_alerts() -> list[int]:
+            alerts = cluster.alerts.list_alerts(device_ids=["bts09"], limit=10)
+            return [a.id for a in alerts if a.rule_id == "bts.reload_probe"]
+
+        wait_until(lambda: len(probe_alerts()) == 1, 15, "the leader raising the new rule")
+
+        def told() -> bool:
+            sent = [orjson.loads(r.body) for r in receiver.received]
+            return any(m["alert_id"] == probe_alerts()[0] and m["kind"] == "fired" for m in sent)
+
+        wait_until(told, 15, "the leader's notifier telling of it under the new file")
+        logs = {node: cluster.nodes[node].log.read_text() for node in "ab"}
+        assert all("25 rules and notify.yaml in force" in log for log in logs.values()), logs
+    finally:
+        devices.stop()

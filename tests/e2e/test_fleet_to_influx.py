@@ -11,7 +11,7 @@ import pytest
 
 from firmware_sim import Fault, FaultKind, Simulator, SimulatorOptions, load_fleet
 from firmware_sim.runner import GARBAGE_KINDS
-from ioc.app import IngestService, load_catalog, open_dead_letters, open_telemetry_store
+from ioc.app import IngestService, Runtime, load_catalog
 from ioc.broker import MosquittoProcess
 from ioc.config import load_settings
 from ioc.inventory import bundled_inventory_path, bundled_profiles_dir
@@ -55,8 +55,9 @@ def test_every_message_is_stored_once_or_rejected_with_its_reason(
     simulator = Simulator(
         fleet, SimulatorOptions(port=mosquitto.port, speed=30, record_sent=True), faults
     )
-    store = open_telemetry_store(settings, catalog.inventory)
-    dead_letters = open_dead_letters(settings)
+    runtime = Runtime(settings, catalog)
+    store = runtime.writable_telemetry()
+    dead_letters = runtime.dead_letters()
 
     first = IngestService(settings, catalog, store, dead_letters)
     second = IngestService(settings, catalog, store, dead_letters)
@@ -128,7 +129,7 @@ def test_every_message_is_stored_once_or_rejected_with_its_reason(
     assert all(rejected[reason] >= count for reason, count in wanted.items())
     assert sum(rejected.values()) == len(letters)
     assert first.stats.duplicates + second.stats.duplicates == 0
-    store.close()
+    runtime.close()
 
 
 def influx_rows(influxd: InfluxProcess, db: str, measurement: str) -> list[list[tuple[int, str]]]:

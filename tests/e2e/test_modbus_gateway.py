@@ -17,13 +17,12 @@ from prometheus_client import generate_latest
 from firmware_sim.modbus import PtyLine, RtuSlave
 from ioc.app import (
     IngestService,
+    Runtime,
     Supervisor,
     gateway_options,
     gateway_services,
     load_catalog,
     load_gateway,
-    open_dead_letters,
-    open_telemetry_store,
 )
 from ioc.broker import MosquittoProcess
 from ioc.config import load_settings
@@ -74,8 +73,9 @@ def test_readings_reach_influxdb_once_each_across_a_broker_outage(
     )
     catalog = load_catalog(settings)
     config, _ = load_gateway(catalog, gateway_file(tmp_path, line, site_a, site_b, "sgw-e2e-1"))
-    store = open_telemetry_store(settings, catalog.inventory)
-    dead_letters = open_dead_letters(settings)
+    runtime = Runtime(settings, catalog)
+    store = runtime.writable_telemetry()
+    dead_letters = runtime.dead_letters()
     ingest = IngestService(settings, catalog, store, dead_letters)
     ingesting = Supervisor([ingest])
     ingesting.start()
@@ -137,7 +137,7 @@ def test_readings_reach_influxdb_once_each_across_a_broker_outage(
     health = points(influxd, influx_db, "serialgw", "sgw-e2e-1")
     assert max(float(str(r["controllers_online"])) for r in health) == 2
     assert rows_a[0]["province"] is not None  # inventory devices carry their area tags
-    store.close()
+    runtime.close()
 
 
 def test_the_command_speaks_for_its_controllers_and_its_last_will_for_itself(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ioc.app import Stages, add_ingest, add_rules, ingest_hearing, load_catalog
+from ioc.app import Runtime, Stages, add_ingest, add_rules, ingest_hearing, load_catalog
 from ioc.broker import MosquittoProcess
 from ioc.config import Settings, load_settings
 from ioc.domain import Aggregate, AlertState, now_ms
@@ -90,9 +90,9 @@ def settings(mosquitto: MosquittoProcess, tmp_path: Path, inventory_text: str) -
 def running(settings: Settings) -> Iterator[None]:
     """Ingest and the rules, as `ioc run` has them (without its API)."""
     catalog = load_catalog(settings)
-    stages = Stages()
-    rules = add_rules(stages, settings, catalog)
-    rules.hearing = ingest_hearing(add_ingest(stages, settings, catalog, [rules.observe]))
+    stages = Stages.over(Runtime(settings, catalog))
+    rules = add_rules(stages)
+    rules.hearing = ingest_hearing(add_ingest(stages, [rules.observe]))
     supervisor = stages.supervisor()
     stop = threading.Event()
     codes: list[int] = []

@@ -27,6 +27,7 @@ from ioc.app import (
     Catalog,
     MeetingDesk,
     RulesService,
+    Runtime,
     Stages,
     add_ingest,
     add_rules,
@@ -185,9 +186,10 @@ class Month:
         self.settings = settings
         self.catalog: Catalog = load_catalog(settings)
         self.clock = ManualClock(T0 - 3 * EVERY)
-        stages = Stages()
-        self.rules: RulesService = add_rules(stages, settings, self.catalog, self.clock)
-        ingest = add_ingest(stages, settings, self.catalog, [self.rules.observe], clock=self.clock)
+        self.runtime = Runtime(settings, self.catalog)
+        stages = Stages.over(self.runtime)
+        self.rules: RulesService = add_rules(stages, self.clock)
+        ingest = add_ingest(stages, [self.rules.observe], clock=self.clock)
         self.rules.hearing = ingest_hearing(ingest)
         self.ingest = ingest
         self._supervisor = stages.supervisor()
@@ -274,6 +276,7 @@ def month(settings: Settings, mosquitto: MosquittoProcess) -> Iterator[Month]:
     world = Month(settings, mosquitto.port)
     yield world
     world.stop()
+    world.runtime.close()  # the reports read after the stop opened it again
 
 
 def test_a_month_through_the_pipeline_gives_the_scripts_figures(
@@ -281,7 +284,7 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
 ) -> None:
     script = november_script()
     repository = AlertRepository(connect_state(settings.resolved_state_url))
-    desk = MeetingDesk(settings, month.catalog)
+    desk = MeetingDesk(month.runtime)
     meeting = desk.plan(
         "Giao ban tỉnh",
         MEETING[0],
@@ -304,10 +307,7 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
     assert month.ingest.stats.stored == month.published  # every report stored
 
     # -- availability (device.down and netgw.wan_down are the outage rules) ----------------
-    rows = {
-        a.key: a.row()
-        for a in availability_report(settings, month.catalog, NOVEMBER, Scope(), "device")
-    }
+    rows = {a.key: a.row() for a in availability_report(month.runtime, NOVEMBER, Scope(), "device")}
     month_min = 30 * 24 * 60
     # gw2: 90 minutes down, 30 of them in the window; two flaps of 2 minutes.
     gw2_out, gw2_maintenance = (90 - 30) + 2 + 2, 30
@@ -333,7 +333,7 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
     assert (rows["bts2"]["outages"], rows["bts2"]["availability_pct"]) == (0, 100.0)
     for device in ("gw1", "bts1", "vc1"):
         assert (rows[device]["outages"], rows[device]["availability_pct"]) == (0, 100.0)
-    [everything] = availability_report(settings, month.catalog, NOVEMBER, Scope(), "all")
+    [everything] = availability_report(month.runtime, NOVEMBER, Scope(), "all")
     counted = 5 * month_min + 15 * 24 * 60
     assert everything.row()["availability_pct"] == round(
         (1 - (gw2_out + vc2_out) / (counted - gw2_maintenance)) * 100, 3
@@ -341,12 +341,12 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
 
     # -- online at a moment ----------------------------------------------------------------
     moment = Period(at(15, 8), at(15, 8) + 1)
-    [vc] = availability_report(settings, month.catalog, moment, Scope(device_class="vc"), "all")
+    [vc] = availability_report(month.runtime, moment, Scope(device_class="vc"), "all")
     assert vc.moment_row() == {"group": "all", "devices": 2, "online": 1, "out": 1,
                                "in_maintenance": 0, "no_data": 0}  # fmt: skip
 
     # -- links: most drops first, flapping episodes, mean loss from telemetry ---------------
-    links = report_rows(settings, month.catalog, "links", NOVEMBER, Scope(), "device")
+    links = report_rows(month.runtime, "links", NOVEMBER, Scope(), "device")
     assert [row["group"] for row in links] == ["gw2", "gw1"]
     assert (links[0]["outages"], links[0]["flapping_episodes"]) == (3, 1)
     for row in links:
@@ -356,7 +356,7 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
     # -- BTS power: the `for:` timers of the rules (60 s mains, 30 s on battery) ------------
     power = {
         row["group"]: row
-        for row in report_rows(settings, month.catalog, "power", NOVEMBER, Scope(), "device")
+        for row in report_rows(month.runtime, "power", NOVEMBER, Scope(), "device")
     }
     mains_h = (MAINS_LOST[1] - (MAINS_LOST[0] + MIN)) / HOUR
     battery_h = (GENERATOR_FROM - (MAINS_LOST[0] + 30_000)) / HOUR
@@ -392,5 +392,4 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
          "out_min": 15.0, "no_data_min": 0.0, "quality_alerts": 0,
          "worst_loss_pct": 0.2, "worst_jitter_ms": 8.0, "lowest_mos": 4.0},
     ]  # fmt: skip
-    desk.close()
     repository.close()

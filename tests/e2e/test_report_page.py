@@ -17,6 +17,7 @@ from ioc.config import load_settings
 from ioc.domain import Alert, AlertState, AlertTransition, Role, Severity, TransitionKind, now_ms
 from ioc.state import AlertRepository, TokenStore, connect_state
 from tests.support.history import SMALL_DEVICES, record_watching
+from tests.support.services import MakeRuntime
 
 pytestmark = [pytest.mark.e2e]
 
@@ -26,7 +27,9 @@ MIN = 60_000
 T0 = 1_793_491_200_000  # 2026-11-01T00:00Z
 
 
-def test_the_printable_report_in_a_browser(tmp_path: Path, browser: Browser) -> None:
+def test_the_printable_report_in_a_browser(
+    tmp_path: Path, browser: Browser, runtimes: MakeRuntime
+) -> None:
     settings = load_settings(data_dir=tmp_path, inventory=SMALL_INVENTORY)
     catalog = load_catalog(settings)
     engine = connect_state(settings.resolved_state_url)
@@ -43,11 +46,12 @@ def test_the_printable_report_in_a_browser(tmp_path: Path, browser: Browser) -> 
     repository.record([AlertTransition(TransitionKind.RESOLVED, resolved, over, "rules")])
     record_watching(engine, T0 - MIN, now_ms() + 24 * 60 * MIN, SMALL_DEVICES)
     _, viewer = TokenStore(engine).create(Role.VIEWER, "printer", now_ms())
+    runtime = runtimes(settings, catalog)
     context = ApiContext(
         catalog.inventory, catalog.profiles, repository, TokenStore(engine), now_ms,
-        reports=lambda period, scope, by: availability_report(settings, catalog, period, scope, by),
+        reports=lambda period, scope, by: availability_report(runtime, period, scope, by),
         report_page=lambda period, scope, by, lang: availability_page(
-            settings, catalog, period, scope, by, lang
+            runtime, period, scope, by, lang
         ),
     )  # fmt: skip
     november = "/api/v1/reports/availability?from=2026-11-01&to=2026-12-01&by=commune&format=html"

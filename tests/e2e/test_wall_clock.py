@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from ioc.api import ApiContext, RuleRoles
+from ioc.api import ApiContext, RuleRoles, RulesControl
 from ioc.app import ApiServer
 from ioc.broker import free_port
 from ioc.config import load_settings
@@ -53,7 +53,8 @@ def served(
     alerts = AlertRepository(engine)
     context = ApiContext(
         small_inventory, profiles, alerts, tokens, lambda: now_ms() + AHEAD_MS,
-        rule_roles=ROLES, poll_every_s=0.05, beat_every_s=0.5,
+        rules=lambda: RulesControl(ROLES.down | ROLES.power | ROLES.link, ROLES),
+        poll_every_s=0.05, beat_every_s=0.5,
     )  # fmt: skip
     server = ApiServer(settings, context)
     server.start()

@@ -23,7 +23,8 @@ from firmware_sim.probed import (
     RouterSpec,
     SipSpec,
 )
-from ioc.probe._config import ProbeProfile, SipAccess, SipStatistic, Target
+from ioc.probe._config import ProbeProfile, SipAccess, Target
+from ioc.probe._schema import SipStatistic
 from ioc.probe._sip import SipPinger
 from tests.support.mqtt import wait_until
 

@@ -66,7 +66,7 @@ def create_window(body: WindowCreate, context: Context, caller: Operator) -> Win
     window = MaintenanceWindow(
         0, body.scope, body.target, body.starts_at_ms, body.ends_at_ms, body.reason, caller.actor
     )
-    rule_ids = context.rules.ids if context.rules else None
+    rule_ids = context.rules().ids if context.rules else None
     planned = plan_window(context.alerts, context.inventory, rule_ids, window, context.clock())
     return _public(planned)
 

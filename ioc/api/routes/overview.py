@@ -39,7 +39,7 @@ def overview_trend(
     step = step_min * 60_000
     start = now - hours * 3_600_000
     times = list(range(now - (now - start) // step * step, now + 1, step))
-    roles = context.rule_roles
+    roles = context.rule_roles()
     rule_ids = roles.down | roles.power | roles.link
     spans = context.alerts.spans(rule_ids, start, now + 1)
     return trend(context.inventory, spans, roles, times)

@@ -24,14 +24,16 @@ class ReloadResult(BaseModel):
 
 @router.get("")
 def list_rules(context: Context, _caller: Viewer) -> RuleIds:
-    """The rules in force when this API started."""
-    return RuleIds(ids=sorted(context.rules.ids) if context.rules else [])
+    """The rules in force (a reload shows here within a second)."""
+    return RuleIds(ids=sorted(context.rules().ids) if context.rules else [])
 
 
 @router.post("/reload", status_code=status.HTTP_202_ACCEPTED, responses=problems(409))
-def reload_rules(context: Context, _caller: Admin) -> ReloadResult:
-    """Check the rule files and ask the running rules process to reload them: 202 when asked,
-    422 with every mistake when the files are bad, 409 when no rules process runs."""
-    if context.rules is None or context.rules.reload is None:
+def reload_rules(context: Context, caller: Admin) -> ReloadResult:
+    """Check the rule files and the notification file and ask every process to reload them:
+    202 when asked, 422 with every mistake when the files are bad, 409 when no rules process
+    runs."""
+    control = context.rules() if context.rules is not None else None
+    if control is None or control.reload is None:
         raise HTTPException(status.HTTP_409_CONFLICT, "this API cannot reload rules")
-    return ReloadResult(detail=context.rules.reload())
+    return ReloadResult(detail=control.reload(f"{caller.actor} through the API"))
