@@ -25,7 +25,7 @@ import urllib3
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ioc.api import ApiContext, RuleRoles, RulesControl
-from ioc.app import ApiServer
+from ioc.app import ApiOptions, ApiServer
 from ioc.broker import free_port
 from ioc.config import load_settings
 from ioc.domain import Alert, AlertState, AlertTransition, Inventory, Role, Severity, now_ms
@@ -190,7 +190,7 @@ def main() -> int:
         heartbeats=HeartbeatStore(engine).beats,
     )  # fmt: skip
     settings = load_settings(data_dir=workdir, state_url=state_url, api_port=free_port())
-    server = ApiServer(settings, context)
+    server = ApiServer(context, ApiOptions.of(settings))
     started = time.perf_counter()
     server.start()
     base = server.url

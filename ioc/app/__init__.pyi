@@ -1,6 +1,6 @@
 # What ioc.app exports, for type checkers and for lazy_loader (see __init__.py).
 
-from ._api import ApiServer, api_context, stage_metrics
+from ._api import ApiOptions, ApiServer, api_context, stage_metrics
 from ._catalog import Catalog, load_catalog
 from ._checks import check_configuration
 from ._demo import demo_faults, run_demo
@@ -12,7 +12,7 @@ from ._gateway import (
     load_gateway,
 )
 from ._identities import make_identities, planned_identities
-from ._ingest import IngestService
+from ._ingest import IngestOptions, IngestService, build_decoder, ingest_options
 from ._logging import configure_logging
 from ._meetings import MeetingDesk
 from ._notify import NotifyService, build_senders, load_notifications
@@ -51,9 +51,11 @@ from ._supervisor import (
 )
 
 __all__ = [
+    "ApiOptions",
     "ApiServer",
     "Catalog",
     "Current",
+    "IngestOptions",
     "IngestService",
     "Managed",
     "MeetingDesk",
@@ -78,6 +80,7 @@ __all__ = [
     "availability_and_overall",
     "availability_page",
     "availability_report",
+    "build_decoder",
     "build_senders",
     "check_configuration",
     "configure_logging",
@@ -89,6 +92,7 @@ __all__ = [
     "gateway_process",
     "gateway_services",
     "ingest_hearing",
+    "ingest_options",
     "ingest_process",
     "load_catalog",
     "load_gateway",

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import uvicorn
 
@@ -172,16 +173,30 @@ def stage_metrics(
     return collect
 
 
+@dataclass(frozen=True, slots=True)
+class ApiOptions:
+    """Where the API listens, and the origins a browser may call it from."""
+
+    host: str
+    port: int
+    cors_origins: Sequence[str] = ()
+
+    @classmethod
+    def of(cls, settings: Settings) -> ApiOptions:
+        """IOC_API_HOST, IOC_API_PORT, IOC_API_CORS_ORIGINS."""
+        return cls(settings.api_host, settings.api_port, tuple(settings.api_cors_origins))
+
+
 class ApiServer:
     """uvicorn in a thread, stopped like Ctrl-C stops it."""
 
     name = "api"
 
-    def __init__(self, settings: Settings, context: ApiContext) -> None:
+    def __init__(self, context: ApiContext, options: ApiOptions) -> None:
         config = uvicorn.Config(
-            create_app(context, settings.api_cors_origins),
-            host=settings.api_host,
-            port=settings.api_port,
+            create_app(context, options.cors_origins),
+            host=options.host,
+            port=options.port,
             log_level="warning",
             access_log=False,
             # Live streams never end by themselves: they are cut once this grace is over.
@@ -191,7 +206,7 @@ class ApiServer:
         self.context = context
         self._stopping = context.stopping
         self._thread = threading.Thread(target=self._server.run, name="api")
-        self.url = f"http://{settings.api_host}:{settings.api_port}"
+        self.url = f"http://{options.host}:{options.port}"
 
     def start(self, timeout_s: float = 15.0) -> None:
         """Serve in the background; raise OSError if it cannot listen."""

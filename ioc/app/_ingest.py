@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ioc.app._catalog import Catalog
 from ioc.config import Settings
@@ -55,6 +56,29 @@ def mqtt_options(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    """How ingest takes messages and batches them for the store."""
+
+    mqtt: MqttOptions  # the session, and how many messages may be unacknowledged at once
+    batch_size: int
+    batch_interval_s: float
+    writers: int  # batches written to the store at once
+
+
+def ingest_options(
+    settings: Settings, mqtt: MqttOptions | None = None, ack_on_receipt: bool = False
+) -> IngestOptions:
+    """Ingest's options from the settings; `mqtt` names another session than
+    IOC_MQTT_CLIENT_ID's (a cluster node's, an adopted one)."""
+    session = mqtt or mqtt_options(
+        settings, settings.mqtt_client_id, ack_on_receipt, settings.mqtt_shared_group
+    )
+    return IngestOptions(
+        session, settings.batch_size, settings.batch_interval_s, settings.store_writers
+    )
+
+
 class IngestService:
     """Everything ingest needs, wired; `failure` is set if it had to stop on its own."""
 
@@ -62,41 +86,32 @@ class IngestService:
 
     def __init__(
         self,
-        settings: Settings,
-        catalog: Catalog,
+        decoder: Decoder,
         store: TelemetrySink,
         dead_letters: RejectionSink,
+        options: IngestOptions,
         observers: Sequence[Observer] = (),
-        ack_on_receipt: bool = False,
-        options: MqttOptions | None = None,
         clock: Clock = now_ms,
     ) -> None:
-        """`options` name the session (IOC_MQTT_CLIENT_ID's by default); `clock` is what a
-        device's time is checked against and what the observers' items arrive at."""
+        """`clock` is what a device's time is checked against and what the observers' items
+        arrive at."""
         self.stats = IngestStats()
         self.live = LiveState()
-        decoder = build_decoder(settings, catalog)
-        self.max_in_flight = settings.max_in_flight
+        self.max_in_flight = options.mqtt.max_in_flight
         self.pipeline = Pipeline(
             decoder,
             store,
             dead_letters,
             self.stats,
             self.live,
-            batch_size=settings.batch_size,
-            batch_interval_s=settings.batch_interval_s,
-            max_pending=settings.max_in_flight,
-            writers=settings.store_writers,
+            batch_size=options.batch_size,
+            batch_interval_s=options.batch_interval_s,
+            max_pending=options.mqtt.max_in_flight,
+            writers=options.writers,
             now_ms=clock,
             observers=observers,
         )
-        self.consumer = MqttConsumer(
-            options
-            or mqtt_options(
-                settings, settings.mqtt_client_id, ack_on_receipt, settings.mqtt_shared_group
-            ),
-            self.pipeline.offer_many,
-        )
+        self.consumer = MqttConsumer(options.mqtt, self.pipeline.offer_many)
         self._seen_received = 0
         self._settled_since = time.monotonic()
         self.failure: BaseException | None = None

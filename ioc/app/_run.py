@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ioc.app._catalog import Catalog
 from ioc.app._cluster import ClusterNode, EmbeddedStateLock, ingest_client_id
-from ioc.app._ingest import IngestService, build_decoder, mqtt_options
+from ioc.app._ingest import IngestService, build_decoder, ingest_options, mqtt_options
 from ioc.app._runtime import Runtime
 from ioc.app._status import StatusLine
 from ioc.app._supervisor import Managed, Service, Supervisor, ticker
@@ -92,10 +92,11 @@ def _ingest_service(
     clock: Clock = now_ms,
     options: MqttOptions | None = None,
 ) -> IngestService:
+    settings = runtime.settings
     return IngestService(
-        runtime.settings, runtime.catalog, runtime.writable_telemetry(), runtime.dead_letters(),
-        observers,
-        ack_on_receipt, options, clock,
+        build_decoder(settings, runtime.catalog), runtime.writable_telemetry(),
+        runtime.dead_letters(), ingest_options(settings, options, ack_on_receipt), observers,
+        clock,
     )  # fmt: skip
 
 
@@ -140,7 +141,7 @@ def _rules_and_notifier(
 def add_api(stages: Stages, clock: Clock = now_ms) -> ApiServer:
     """The API and the wall, with /metrics of the stages in this process; `clock` as the
     rules' (a demo runs both on its simulated clock)."""
-    from ioc.app._api import ApiServer, api_context, stage_metrics
+    from ioc.app._api import ApiOptions, ApiServer, api_context, stage_metrics
 
     def refusal() -> str | None:
         rules = stages.current_rules()
@@ -150,7 +151,7 @@ def add_api(stages: Stages, clock: Clock = now_ms) -> ApiServer:
     attention = {"rules": refusal} if has_rules else {}
     metrics = stage_metrics(stages.ingest, stages.current_rules, stages.cluster)
     context = api_context(stages.runtime, metrics, attention, clock)
-    server = ApiServer(stages.runtime.settings, context)
+    server = ApiServer(context, ApiOptions.of(stages.runtime.settings))
     stages.services.append(server)
     return server
 

@@ -12,7 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from ioc.api import ApiContext, RulesControl
-from ioc.app import ApiServer
+from ioc.app import ApiOptions, ApiServer
 from ioc.broker import free_port
 from ioc.config import load_settings
 from ioc.domain import Inventory, Profile, Role, now_ms
@@ -40,7 +40,7 @@ def served(
         request_wait_s=0.2, outbox=Outbox(engine),
     )  # fmt: skip
     settings_ = load_settings(data_dir=folder, state_url=state_url, api_port=free_port())
-    server = ApiServer(settings_, context)
+    server = ApiServer(context, ApiOptions.of(settings_))
     server.start()
     yield server.url, admin
     server.stop()

@@ -10,7 +10,7 @@ import pytest
 import urllib3
 
 from ioc.api import ApiContext
-from ioc.app import ApiServer, Catalog, RulesService, Runtime
+from ioc.app import ApiOptions, ApiServer, Catalog, RulesService, Runtime
 from ioc.broker import free_port
 from ioc.config import load_settings
 from ioc.domain import Inventory, Profile, Reading, Role, now_ms
@@ -39,7 +39,7 @@ def served(
         small_inventory, profiles, AlertRepository(engine), tokens, now_ms,
         heartbeats=HeartbeatStore(engine).beats, poll_every_s=0.05, beat_every_s=0.5,
     )  # fmt: skip
-    server = ApiServer(settings, context)
+    server = ApiServer(context, ApiOptions.of(settings))
     server.start()
     yield f"{server.url}/api/v1/stream", viewer, rules
     server.stop()

@@ -11,7 +11,7 @@ import pytest
 
 from firmware_sim import Fault, FaultKind, Simulator, SimulatorOptions, load_fleet
 from firmware_sim.runner import GARBAGE_KINDS
-from ioc.app import IngestService, Runtime, load_catalog
+from ioc.app import IngestService, Runtime, build_decoder, ingest_options, load_catalog
 from ioc.broker import MosquittoProcess
 from ioc.config import load_settings
 from ioc.inventory import bundled_inventory_path, bundled_profiles_dir
@@ -59,8 +59,9 @@ def test_every_message_is_stored_once_or_rejected_with_its_reason(
     store = runtime.writable_telemetry()
     dead_letters = runtime.dead_letters()
 
-    first = IngestService(settings, catalog, store, dead_letters)
-    second = IngestService(settings, catalog, store, dead_letters)
+    decoder, options = build_decoder(settings, catalog), ingest_options(settings)
+    first = IngestService(decoder, store, dead_letters, options)
+    second = IngestService(decoder, store, dead_letters, options)
     stop_sim = threading.Event()
     try:
         first.start()

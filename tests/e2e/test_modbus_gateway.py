@@ -19,8 +19,10 @@ from ioc.app import (
     IngestService,
     Runtime,
     Supervisor,
+    build_decoder,
     gateway_options,
     gateway_services,
+    ingest_options,
     load_catalog,
     load_gateway,
 )
@@ -76,7 +78,9 @@ def test_readings_reach_influxdb_once_each_across_a_broker_outage(
     runtime = Runtime(settings, catalog)
     store = runtime.writable_telemetry()
     dead_letters = runtime.dead_letters()
-    ingest = IngestService(settings, catalog, store, dead_letters)
+    ingest = IngestService(
+        build_decoder(settings, catalog), store, dead_letters, ingest_options(settings)
+    )
     ingesting = Supervisor([ingest])
     ingesting.start()
     request.addfinalizer(ingesting.stop)  # also when the test fails: no thread left behind

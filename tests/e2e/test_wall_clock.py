@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from ioc.api import ApiContext, RuleRoles, RulesControl
-from ioc.app import ApiServer
+from ioc.app import ApiOptions, ApiServer
 from ioc.broker import free_port
 from ioc.config import load_settings
 from ioc.domain import (
@@ -56,7 +56,7 @@ def served(
         rules=lambda: RulesControl(ROLES.down | ROLES.power | ROLES.link, ROLES),
         poll_every_s=0.05, beat_every_s=0.5,
     )  # fmt: skip
-    server = ApiServer(settings, context)
+    server = ApiServer(context, ApiOptions.of(settings))
     server.start()
     yield server.url, viewer, alerts
     server.stop()

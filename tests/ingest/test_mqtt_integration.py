@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ioc.app import Catalog, IngestService
+from ioc.app import Catalog, IngestService, build_decoder, ingest_options
 from ioc.broker import MosquittoProcess, free_port, wait_for_port
 from ioc.config import Settings, load_settings
 from ioc.domain import Inventory, Profile, RetryLater
@@ -42,7 +42,9 @@ class _Services:
 
     def start(self, settings: Settings, catalog: Catalog, store: Any) -> IngestService:
         dead = DeadLetterLog(connect_state(settings.resolved_state_url), 1000)
-        service = IngestService(settings, catalog, store, dead)
+        service = IngestService(
+            build_decoder(settings, catalog), store, dead, ingest_options(settings)
+        )
         service.start()
         assert service.consumer.wait_connected(10)
         self.running.append(service)
@@ -225,7 +227,10 @@ def test_mqtts_refuses_an_unknown_certificate(
     _broker, tls_port, _ca_file = tls_broker
     settings = load_settings(mqtt_url=f"mqtts://127.0.0.1:{tls_port}", data_dir=tmp_path / "data")
     dead = DeadLetterLog(connect_state(settings.resolved_state_url), 10)
-    service = IngestService(settings, catalog, SqliteStore(tmp_path / "t.db"), dead)
+    service = IngestService(
+        build_decoder(settings, catalog), SqliteStore(tmp_path / "t.db"), dead,
+        ingest_options(settings),
+    )  # fmt: skip
     service.start()
     try:
         with caplog.at_level(logging.WARNING, logger="ioc.ingest.mqtt"):
