@@ -162,10 +162,20 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite state database migrated once, copied for each test that wants one."""
+    path = tmp_path_factory.mktemp("template") / "state.db"
+    connect_state(f"sqlite:///{path}").dispose()  # the last connection folds the WAL back in
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A migrated, empty state database: SQLite in a temp dir, then PostgreSQL."""
+def state_url(request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Path) -> str:
+    """A migrated, empty state database: SQLite in a temp dir (a copy of the one migrated for
+    the session), then PostgreSQL (the session's database, emptied)."""
     if request.param == "sqlite":
+        shutil.copyfile(migrated_sqlite, tmp_path / "state.db")
         return f"sqlite:///{tmp_path / 'state.db'}"
     url = str(request.getfixturevalue("postgres_url"))
     engine = connect_state(url)

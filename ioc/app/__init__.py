@@ -1,8 +1,11 @@
-"""The composition root: builds settings, stores and stages, and runs them as supervised services.
+"""The composition root: builds each process's runtime and stages, and runs them as supervised
+services.
 
-Each command's process is a list of services (`_run.py`, `_demo.py`, `_gateway.py`) handed to
-one `Supervisor` (`_supervisor.py`); operator commands use the same use cases as the API
-(`ioc.alerts`) over the stores of an `OperatorDesk`.
+A process's shared resources are its `Runtime` (`_runtime.py`: the state database migrated once,
+the stores, the telemetry store, the rule set and notification file a reload swaps); each
+command's process is a list of services over it (`_run.py`, `_demo.py`, `_gateway.py`) handed to
+one `Supervisor` (`_supervisor.py`); a reload reaches every process (`_reloading.py`); operator
+commands and the API use the same use cases (`ioc.alerts`) over the stores of an `OperatorDesk`.
 """
 
 import lazy_loader

@@ -75,11 +75,7 @@ def rules(ctx: click.Context, status_every: float) -> None:
 @click.pass_context
 def rules_list(ctx: click.Context) -> None:
     """Check the rule files and list the rules with how many devices each watches."""
-    from ioc.app import load_catalog, load_rule_set
-
-    settings = settings_of(ctx)
-    loaded = load_rule_set(settings, load_catalog(settings))
-    for rule in loaded:
+    for rule in runtime_of(ctx).rules.get():
         spec = rule.spec
         click.echo(
             f"{spec.id:24} {spec.severity.value:8} {spec.condition.kind:9} "

@@ -15,6 +15,7 @@ import urllib3
 
 from ioc.broker import MosquittoProcess, free_port
 from tests.conftest import V2_TOKEN
+from tests.support.cli import invoke_ioc
 from tests.support.influx import V2Forwarder
 from tests.support.mqtt import has_subscriber, publish_all, telemetry, wait_until
 from tests.support.processes import IocProcess, run_ioc
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_check_config_ok(tmp_path: Path) -> None:
-    result = run_ioc("check-config", env={"IOC_DATA_DIR": str(tmp_path)})
+    result = invoke_ioc("check-config", env={"IOC_DATA_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     assert "ok: 5 device classes (bts, netgw, probe, serialgw, vc), 2,620 devices in 280 areas" in (
         result.stdout
@@ -32,7 +33,7 @@ def test_check_config_ok(tmp_path: Path) -> None:
 
 
 def test_check_config_reports_every_mistake_and_fails() -> None:
-    result = run_ioc("check-config", env={"IOC_MQTT_URL": "http://x", "IOC_BATCH_SIZE": "0"})
+    result = invoke_ioc("check-config", env={"IOC_MQTT_URL": "http://x", "IOC_BATCH_SIZE": "0"})
     assert result.returncode == 2
     assert "IOC_MQTT_URL: must start with mqtt:// or mqtts://" in result.stderr
     assert "IOC_BATCH_SIZE: Input should be greater than or equal to 1" in result.stderr
@@ -40,26 +41,26 @@ def test_check_config_reports_every_mistake_and_fails() -> None:
 
 def test_check_config_rejects_a_bad_inventory(tmp_path: Path) -> None:
     bad = ROOT / "tests" / "inventory" / "testdata" / "dangling_dependency.yaml"
-    result = run_ioc("check-config", env={"IOC_INVENTORY": str(bad)})
+    result = invoke_ioc("check-config", env={"IOC_INVENTORY": str(bad)})
     assert result.returncode == 2
     assert "depends on 'gw-missing', which does not exist" in result.stderr
 
 
 def test_inventory_generate_writes_a_loadable_file(tmp_path: Path) -> None:
     out = tmp_path / "big.json"
-    result = run_ioc(
+    result = invoke_ioc(
         "inventory", "generate", "--devices", "20000", "--two-level", "--out", str(out)
     )
     assert result.returncode == 0, result.stderr
     document = json.loads(out.read_text())
     assert 19_000 < len(document["devices"]) < 21_000
     assert not any(area["kind"] == "district" for area in document["areas"])
-    check = run_ioc("check-config", env={"IOC_INVENTORY": str(out)})
+    check = invoke_ioc("check-config", env={"IOC_INVENTORY": str(out)})
     assert check.returncode == 0, check.stderr
 
 
 def test_sim_help_lists_fault_kinds() -> None:
-    result = run_ioc("sim", "--help")
+    result = invoke_ioc("sim", "--help")
     assert result.returncode == 0
     assert "mains_failure" in result.stdout and "--speed" in result.stdout
 
@@ -166,16 +167,16 @@ def test_check_config_checks_the_notification_file_and_its_channels(tmp_path: Pa
         "IOC_INVENTORY": str(ROOT / "tests" / "rules" / "testdata" / "inventory.yaml"),
         "IOC_NOTIFY_CONFIG": str(testdata / "bad" / "references.yaml"),
     }
-    bad = run_ioc("check-config", env=env)
+    bad = invoke_ioc("check-config", env=env)
     assert bad.returncode == 2
     assert "routes['r1'].notify: no team or rotation 'nowhere'" in bad.stderr
-    unconfigured = run_ioc(
+    unconfigured = invoke_ioc(
         "check-config", env={**env, "IOC_NOTIFY_CONFIG": str(testdata / "notify.yaml")}
     )
     assert unconfigured.returncode == 2
     assert "teams use email needs IOC_SMTP_URL" in unconfigured.stderr
     assert "teams use sms needs IOC_SMS_URL" in unconfigured.stderr
-    ready = run_ioc(
+    ready = invoke_ioc(
         "check-config",
         env={
             **env,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -89,8 +90,15 @@ class TopicFeed:
             {"topic": message.topic, **orjson.loads(message.payload)}
         )
         self._client.on_connect = lambda client, *_: client.subscribe(topic_filter, qos=1)
+        subscribed = threading.Event()
+        self._client.on_subscribe = lambda *_: subscribed.set()
         self._client.connect("127.0.0.1", port)
         self._client.loop_start()
+        # Not retained: what is published before the broker confirms the subscription is
+        # never seen, and a loaded machine can take seconds to get there.
+        if not subscribed.wait(30):
+            self.stop()
+            raise TimeoutError(f"no subscription to {topic_filter} within 30 s")
 
     def stop(self) -> None:
         """Disconnect."""
