@@ -48,7 +48,7 @@ def port_config(
     interval_s: float = 0.2,
     offline_after: int = 2,
     baudrate: int = BAUD,
-    timeout_s: float = 0.1,
+    timeout_s: float = 0.3,  # a simulated controller is a thread: give a loaded machine time
     max_backoff_s: float = 1.6,
 ) -> PortConfig:
     """A port polling the given unit -> device id pairs with the site map."""

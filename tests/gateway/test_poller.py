@@ -71,7 +71,11 @@ def test_a_silent_controller_goes_offline_once_is_backed_off_and_comes_back(
     caplog.set_level(logging.INFO, logger="ioc.gateway")
     sink = RecordingSink()
     poller = run_poller(
-        PortPoller(port_config(line.gateway_path, site_map, {1: "bts-a", 2: "bts-b"}), sink)
+        # 0.1 s to answer: the backoff below is counted in polls of a silent unit.
+        PortPoller(
+            port_config(line.gateway_path, site_map, {1: "bts-a", 2: "bts-b"}, timeout_s=0.1),
+            sink,
+        )
     )
     try:
         wait_until(lambda: sink.count("bts-a") >= 2, 10)
@@ -94,7 +98,7 @@ def test_a_silent_controller_goes_offline_once_is_backed_off_and_comes_back(
     back_lines = [r for r in caplog.records if "answers again" in r.getMessage()]
     assert len(offline_lines) == 1 and len(back_lines) == 1
     # The line names the unit and its last failure: no answer, or, on a loaded machine, the
-    # other unit's reply arriving after its 0.1 s timeout (garbage for unit 1's request).
+    # other unit's reply arriving after the 0.1 s timeout (garbage for unit 1's request).
     said = offline_lines[0].getMessage()
     assert "(unit 1 on " in said and "offline after 2 failed polls" in said, said
     assert re.search(r"no answer from unit 1|bytes of garbage instead of a reply from unit 1", said)
