@@ -155,6 +155,9 @@ class MqttUser:
             )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        # A refused user stays refused: no reconnection behind the test's back (paho leaves
+        # the socket of a failed TLS reconnection unclosed, a warning at the next test).
+        self.client.reconnect_delay_set(min_delay=60, max_delay=60)
         self.client.on_publish = self._on_publish
         self.subscribed: set[int] = set()
         self.client.on_subscribe = lambda _c, _u, mid, _r, _p: self.subscribed.add(mid)
