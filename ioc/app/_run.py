@@ -219,8 +219,14 @@ def cluster_process(settings: Settings, catalog: Catalog, status_every_s: float)
     """`ioc run` as a node of a cluster: ingest in the shared group and the API on every
     node; the rules (following all telemetry on their own session) and the notifier on the
     leader only (`ClusterNode`)."""
+    from ioc.app._notify import build_senders
+
     runtime = Runtime(settings, catalog)
-    runtime.notifications.get()  # bad rule or notification files stop the start, not a takeover
+    # Bad rule or notification files, or a channel not configured, stop the start, not a
+    # later takeover.
+    config = runtime.notifications.get()
+    if config is not None:
+        build_senders(settings, config, None)
     node = settings.node_name
     group = settings.mqtt_shared_group or DEFAULT_GROUP
     stages = Stages.over(runtime)
