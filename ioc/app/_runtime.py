@@ -210,12 +210,6 @@ class Runtime:
         file = "" if notifications is None else f" and {notifications.path.name}"
         return f"{len(rules)} rules{file}"
 
-    def __enter__(self) -> Runtime:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
     def close(self) -> None:
         """Close the telemetry store and the state database's connections (a later use opens
         them again: a report read after the services stopped)."""
