@@ -81,38 +81,41 @@ def bench(
     directory = tmp_path_factory.mktemp("traps")
     broker = MosquittoProcess(directory / "mosquitto")
     broker.start()
-    with net_hosts(2, first_index=28) as (target_host, stranger):
-        path = directory / "probe.yaml"
-        path.write_text(
-            f"probe_id: {PROBE_ID}\n"
-            "traps:\n"
-            "  port: 0\n"
-            f"  communities: [{COMMUNITY}]\n"
-            f"  usm: [{{user: {USER}, auth_key: {AUTH}, priv_key: {PRIV},\n"
-            f"         engine_id: '0x{ENGINE_ID}'}}]\n"
-            "  max_bytes: 2000\n"
-            "targets:\n"
-            f"  - {{device: {GATEWAY}, address: {target_host.address}, profile: generic-router}}\n",
-            encoding="utf-8",
-        )
-        config = load_probe_config(path, profiles, inventory, bundled_probe_profiles_dir())
-        assert config.traps is not None
-        options = EdgeOptions(
-            BrokerAddress("127.0.0.1", broker.port, PROBE_ID), "ioc", directory / "buffer.db"
-        )
-        probe = Probe(config, options)
-        listener = probe.trap_listener
-        assert listener is not None
-        feed = TopicFeed(broker.port, "ioc/+/+/event", "trap-feed")
-        probe.outbox.start()
-        listener.start()
-        try:
-            yield Bench(probe, listener, target_host, stranger, feed)
-        finally:
-            listener.stop()
-            probe.outbox.stop([])
-            feed.stop()
-            broker.stop()
+    try:  # the broker stops even when a host cannot be made
+        with net_hosts(2, first_index=28) as (target_host, stranger):
+            path = directory / "probe.yaml"
+            path.write_text(
+                f"probe_id: {PROBE_ID}\n"
+                "traps:\n"
+                "  port: 0\n"
+                f"  communities: [{COMMUNITY}]\n"
+                f"  usm: [{{user: {USER}, auth_key: {AUTH}, priv_key: {PRIV},\n"
+                f"         engine_id: '0x{ENGINE_ID}'}}]\n"
+                "  max_bytes: 2000\n"
+                "targets:\n"
+                f"  - {{device: {GATEWAY}, address: {target_host.address},\n"
+                "      profile: generic-router}\n",
+                encoding="utf-8",
+            )
+            config = load_probe_config(path, profiles, inventory, bundled_probe_profiles_dir())
+            assert config.traps is not None
+            options = EdgeOptions(
+                BrokerAddress("127.0.0.1", broker.port, PROBE_ID), "ioc", directory / "buffer.db"
+            )
+            probe = Probe(config, options)
+            listener = probe.trap_listener
+            assert listener is not None
+            feed = TopicFeed(broker.port, "ioc/+/+/event", "trap-feed")
+            probe.outbox.start()
+            listener.start()
+            try:
+                yield Bench(probe, listener, target_host, stranger, feed)
+            finally:
+                listener.stop()
+                probe.outbox.stop([])
+                feed.stop()
+    finally:
+        broker.stop()
 
 
 def test_a_v2c_link_down_is_an_event_of_the_device_within_a_second(bench: Bench) -> None:
