@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from ioc.cli._base import main
 from ioc.inventory import FleetShape, generate_inventory, write_inventory
-
-if TYPE_CHECKING:
-    pass
-
-
-from ioc.cli._base import (
-    main,
-)
 
 
 @main.group()
@@ -54,3 +46,24 @@ def inventory_generate(devices: int | None, two_level: bool, seed: int, out: Pat
     click.echo(
         f"wrote {len(document['devices']):,} devices in {len(document['areas']):,} areas to {out}"
     )
+
+
+@inventory.command("schema")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write it to this file instead of printing it.",
+)
+def inventory_schema_command(out: Path | None) -> None:
+    """The inventory file's JSON Schema (docs/inventory.md), for editors and other tools."""
+    import orjson
+
+    from ioc.inventory import inventory_schema
+
+    text = orjson.dumps(inventory_schema(), option=orjson.OPT_INDENT_2).decode() + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    click.echo(f"wrote the inventory schema to {out}", err=True)

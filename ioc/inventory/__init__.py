@@ -4,13 +4,17 @@ from ioc.inventory._bundled import bundled_inventory_path, bundled_profiles_dir
 from ioc.inventory._errors import CatalogError
 from ioc.inventory._generate import FleetShape, generate_inventory, write_inventory
 from ioc.inventory._load import load_inventory, load_profiles
+from ioc.inventory._schema import InventoryDocument, inventory_of, inventory_schema
 
 __all__ = [
     "CatalogError",
     "FleetShape",
+    "InventoryDocument",
     "bundled_inventory_path",
     "bundled_profiles_dir",
     "generate_inventory",
+    "inventory_of",
+    "inventory_schema",
     "load_inventory",
     "load_profiles",
     "write_inventory",
