@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ioc.cli._base import main
+from ioc.cli._base import main, settings_of
 from ioc.inventory import FleetShape, generate_inventory, write_inventory
 
 
@@ -67,3 +67,61 @@ def inventory_schema_command(out: Path | None) -> None:
         return
     out.write_text(text, encoding="utf-8")
     click.echo(f"wrote the inventory schema to {out}", err=True)
+
+
+@inventory.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--map",
+    "map_file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Which column is which field (docs/inventory.md).",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option("--retire", is_flag=True, help="Remove devices of the class the sheets lack.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where to write the inventory (default: IOC_INVENTORY, rewritten).",
+)
+@click.pass_context
+def inventory_import(
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    map_file: Path,
+    dry_run: bool,
+    retire: bool,
+    out: Path | None,
+) -> None:
+    """Devices from the province's sheets (XLSX, CSV): the diff against the inventory, applied
+    unless --dry-run; nothing written when any row is wrong."""
+    from ioc.app import load_catalog
+    from ioc.inventory import CatalogError, apply, diff, load_import_map, read_devices
+
+    settings = settings_of(ctx)
+    catalog = load_catalog(settings)
+    import_map = load_import_map(map_file)
+    if import_map.class_ not in catalog.profiles:
+        known = ", ".join(sorted(catalog.profiles))
+        raise CatalogError(f"{map_file}: class: unknown class {import_map.class_!r} ({known})")
+    imported = read_devices(files, import_map, catalog.inventory)
+    changes = diff(imported, catalog.inventory)
+    click.echo(f"{len(imported.entries):,} {import_map.class_} devices: {changes.summary()}")
+    for line in changes.lines():
+        click.echo(line)
+    if changes.retired and not retire:
+        click.echo("retired devices stay in the inventory: --retire removes them")
+    if dry_run:
+        click.echo("dry run: nothing written")
+        return
+    if changes.empty and not (retire and changes.retired):
+        click.echo("nothing to change")
+        return
+    target = out or settings.inventory
+    if target is None:
+        raise click.UsageError("say where to write the inventory: --out FILE (or IOC_INVENTORY)")
+    document = apply(changes, catalog.inventory, catalog.profiles, retire, str(target))
+    write_inventory(document, target)
+    click.echo(f"wrote {len(document['devices']):,} devices to {target}")

@@ -3,19 +3,37 @@
 from ioc.inventory._bundled import bundled_inventory_path, bundled_profiles_dir
 from ioc.inventory._errors import CatalogError
 from ioc.inventory._generate import FleetShape, generate_inventory, write_inventory
+from ioc.inventory._import import (
+    ImportMap,
+    InventoryDiff,
+    apply,
+    diff,
+    document_of,
+    load_import_map,
+    parse_coordinate,
+    read_devices,
+)
 from ioc.inventory._load import load_inventory, load_profiles
 from ioc.inventory._schema import InventoryDocument, inventory_of, inventory_schema
 
 __all__ = [
     "CatalogError",
     "FleetShape",
+    "ImportMap",
+    "InventoryDiff",
     "InventoryDocument",
+    "apply",
     "bundled_inventory_path",
     "bundled_profiles_dir",
+    "diff",
+    "document_of",
     "generate_inventory",
     "inventory_of",
     "inventory_schema",
+    "load_import_map",
     "load_inventory",
     "load_profiles",
+    "parse_coordinate",
+    "read_devices",
     "write_inventory",
 ]
