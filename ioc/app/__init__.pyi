@@ -16,6 +16,7 @@ from ._ingest import IngestOptions, IngestService, build_decoder, ingest_options
 from ._logging import configure_logging
 from ._meetings import MeetingDesk
 from ._notify import NotifyService, build_senders, load_notifications
+from ._onboarding import TargetChanges, target_changes, write_targets
 from ._operator import OperatorDesk, demo_records
 from ._probe import describe_probe, load_probe, probe_options, probe_process, probe_services
 from ._reloading import NoRulesProcess, ReloadFollower, pid_path, request_reload
@@ -71,6 +72,7 @@ __all__ = [
     "Stages",
     "StatusLine",
     "Supervisor",
+    "TargetChanges",
     "Worker",
     "add_api",
     "add_ingest",
@@ -114,5 +116,7 @@ __all__ = [
     "run_demo",
     "run_process",
     "stage_metrics",
+    "target_changes",
     "ticker",
+    "write_targets",
 ]

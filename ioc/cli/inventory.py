@@ -81,6 +81,13 @@ def inventory_schema_command(out: Path | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
 @click.option("--retire", is_flag=True, help="Remove devices of the class the sheets lack.")
 @click.option(
+    "--probe",
+    "probe_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Make each device with an address a target of this probe file.",
+)
+@click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
@@ -93,12 +100,21 @@ def inventory_import(
     map_file: Path,
     dry_run: bool,
     retire: bool,
+    probe_file: Path | None,
     out: Path | None,
 ) -> None:
     """Devices from the province's sheets (XLSX, CSV): the diff against the inventory, applied
     unless --dry-run; nothing written when any row is wrong."""
-    from ioc.app import load_catalog
-    from ioc.inventory import CatalogError, apply, diff, load_import_map, read_devices
+    from ioc.app import load_catalog, target_changes, write_targets
+    from ioc.inventory import (
+        CatalogError,
+        InventoryDocument,
+        apply,
+        diff,
+        inventory_of,
+        load_import_map,
+        read_devices,
+    )
 
     settings = settings_of(ctx)
     catalog = load_catalog(settings)
@@ -106,6 +122,8 @@ def inventory_import(
     if import_map.class_ not in catalog.profiles:
         known = ", ".join(sorted(catalog.profiles))
         raise CatalogError(f"{map_file}: class: unknown class {import_map.class_!r} ({known})")
+    if probe_file is not None and import_map.columns.address is None:
+        raise click.UsageError(f"--probe: {map_file} names no address column")
     imported = read_devices(files, import_map, catalog.inventory)
     changes = diff(imported, catalog.inventory)
     click.echo(f"{len(imported.entries):,} {import_map.class_} devices: {changes.summary()}")
@@ -113,15 +131,29 @@ def inventory_import(
         click.echo(line)
     if changes.retired and not retire:
         click.echo("retired devices stay in the inventory: --retire removes them")
+    targets = target_changes(probe_file, imported.targets) if probe_file else None
+    if targets is not None:
+        click.echo(
+            f"probe targets in {probe_file}: {len(targets.added)} added, "
+            f"{len(targets.changed)} changed"
+        )
     if dry_run:
         click.echo("dry run: nothing written")
         return
-    if changes.empty and not (retire and changes.retired):
+    inventory_changes = not changes.empty or (retire and bool(changes.retired))
+    if not inventory_changes and (targets is None or targets.empty):
         click.echo("nothing to change")
         return
     target = out or settings.inventory
     if target is None:
         raise click.UsageError("say where to write the inventory: --out FILE (or IOC_INVENTORY)")
     document = apply(changes, catalog.inventory, catalog.profiles, retire, str(target))
-    write_inventory(document, target)
-    click.echo(f"wrote {len(document['devices']):,} devices to {target}")
+    if probe_file is not None and targets is not None and not targets.empty:
+        inventory = inventory_of(
+            InventoryDocument.model_validate(document), catalog.profiles, str(target)
+        )
+        write_targets(probe_file, imported.targets, inventory, catalog.profiles)
+        click.echo(f"wrote {len(imported.targets):,} probe targets to {probe_file}")
+    if inventory_changes:
+        write_inventory(document, target)
+        click.echo(f"wrote {len(document['devices']):,} devices to {target}")

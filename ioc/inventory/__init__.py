@@ -6,6 +6,7 @@ from ioc.inventory._generate import FleetShape, generate_inventory, write_invent
 from ioc.inventory._import import (
     ImportMap,
     InventoryDiff,
+    ProbeTarget,
     apply,
     diff,
     document_of,
@@ -22,6 +23,7 @@ __all__ = [
     "ImportMap",
     "InventoryDiff",
     "InventoryDocument",
+    "ProbeTarget",
     "apply",
     "bundled_inventory_path",
     "bundled_profiles_dir",

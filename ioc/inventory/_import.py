@@ -5,6 +5,7 @@ changed, moved, retired) that is applied only when asked."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -38,6 +39,8 @@ class _Columns(_Strict):
     lat: str | None = None
     lon: str | None = None
     tags: list[str] = []
+    address: str | None = None  # its IP address: the probe pings (and polls) it there
+    vendor: str | None = None  # its maker: which probe profile watches it (vendor_profiles)
 
 
 class ImportMap(_Strict):
@@ -51,6 +54,8 @@ class ImportMap(_Strict):
     id_prefix: str = ""  # before the site code: `bts-` makes `bts-QT0417`
     areas_by: Literal["id", "name"] = "name"
     columns: _Columns
+    # A vendor as the sheet writes it (compared without tones or case): its probe profile.
+    vendor_profiles: dict[str, str] = {}
 
 
 def load_import_map(path: Path) -> ImportMap:
@@ -103,13 +108,23 @@ def parse_coordinate(value: object) -> float:
     return -decimal if negative or hemisphere in ("S", "W") else decimal
 
 
+@dataclass(frozen=True, slots=True)
+class ProbeTarget:
+    """Where the probe finds an imported device, and with which profile (None: its class's)."""
+
+    address: str
+    profile: str | None
+
+
 @dataclass
 class ImportedDevices:
-    """The devices the sheets describe, each with the cell its row starts at."""
+    """The devices the sheets describe, each with the cell its row starts at, and the probe
+    targets their address columns give."""
 
     device_class: str
     entries: list[DeviceEntry] = field(default_factory=list)
     found_at: dict[str, str] = field(default_factory=dict)
+    targets: dict[str, ProbeTarget] = field(default_factory=dict)
 
 
 def read_devices(
@@ -144,6 +159,7 @@ def _read_rows(
     wanted = {"id": columns.id, "name": columns.name, "area": columns.area}
     wanted |= {k: v for k, v in (("lat", columns.lat), ("lon", columns.lon)) if v is not None}
     wanted |= {f"tag{i}": header for i, header in enumerate(columns.tags)}
+    wanted |= {k: v for k, v in (("address", columns.address), ("vendor", columns.vendor)) if v}
     header_row, where = _header(sheet, wanted)
     for row in sheet.rows[header_row:]:
         cells = {key: row.values[i] if i < len(row.values) else None for key, i in where.items()}
@@ -154,6 +170,7 @@ def _read_rows(
             continue  # the sheet's total ("Tổng cộng: 3 trạm")
         cell = {key: sheet.where(row.number, i) for key, i in where.items()}
         found = _device(cells, cell, import_map, inventory, areas_by_key, mistakes)
+        target = _target(cells, cell, import_map, mistakes)
         if found is None:
             continue
         if found.id in imported.found_at:
@@ -163,6 +180,33 @@ def _read_rows(
             continue
         imported.entries.append(found)
         imported.found_at[found.id] = cell["id"]
+        if target is not None:
+            imported.targets[found.id] = target
+
+
+def _target(
+    cells: dict[str, object], cell: dict[str, str], import_map: ImportMap, mistakes: list[str]
+) -> ProbeTarget | None:
+    """The row's probe target, when it gives an address."""
+    if cells.get("address") is None:
+        return None
+    text = str(cells["address"])
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        mistakes.append(f"{cell['address']}: {text!r} is not an IPv4 or IPv6 address")
+        return None
+    vendor = cells.get("vendor")
+    if vendor is None:
+        return ProbeTarget(str(address), None)
+    profiles = {plain(name): profile for name, profile in import_map.vendor_profiles.items()}
+    profile = profiles.get(plain(str(vendor)))
+    if profile is None:
+        mistakes.append(
+            f"{cell['vendor']}: vendor {vendor!r} has no probe profile in the map (vendor_profiles)"
+        )
+        return None
+    return ProbeTarget(str(address), profile)
 
 
 def _header(sheet: Sheet, wanted: dict[str, str]) -> tuple[int, dict[str, int]]:

@@ -199,3 +199,95 @@ def test_coordinates_in_decimal_or_degrees_minutes_seconds(written: object, degr
 def test_what_is_no_coordinate_is_refused(written: str) -> None:
     with pytest.raises(ValueError):
         parse_coordinate(written)
+
+
+GATEWAY_MAP = """version: 1
+class: netgw
+id_prefix: gw-
+columns: {id: Mã xã, name: Tên cổng, area: Xã, address: Địa chỉ IP, vendor: Hãng}
+vendor_profiles: {DrayTek: generic-router, Cisco: generic-router}
+"""
+PROBE_FILE = """probe_id: probe-qt-1             # the probe's own device
+snmp: {version: "2c", community: commune-ro}
+defaults:
+  netgw: generic-router
+targets:                          # the commune gateways, from the sheet
+  - {device: gw-QT-C0001, address: 10.20.1.1}
+"""
+
+
+def test_a_gateway_sheet_makes_its_gateways_probe_targets_keeping_the_file(
+    place: tuple[Path, dict[str, str]], profiles: dict[str, Profile]
+) -> None:
+    folder, env = place
+    inventory = yaml.safe_load((folder / "inventory.yaml").read_text(encoding="utf-8"))
+    inventory["areas"].append({"id": "QT-C0002", "name": "Xã Lao Bảo", "kind": "commune",
+                               "parent": "QT"})  # fmt: skip
+    inventory["devices"].append({"id": "probe-qt-1", "class": "probe", "area": "QT",
+                                 "name": "Probe Quảng Trị"})  # fmt: skip
+    (folder / "inventory.yaml").write_text(yaml.safe_dump(inventory, allow_unicode=True), "utf-8")
+    (folder / "gw.map.yaml").write_text(GATEWAY_MAP, encoding="utf-8")
+    probe = folder / "probe.yaml"
+    probe.write_text(PROBE_FILE, encoding="utf-8")
+    book = Workbook()
+    page = book.active
+    assert page is not None
+    page.append(["Mã xã", "Tên cổng", "Xã", "Địa chỉ IP", "Hãng"])
+    page.append(["QT-C0001", "Cổng mạng Xã Hướng Hiệp", "Hướng Hiệp", "10.20.1.9", "DrayTek"])
+    page.append(["QT-C0002", "Cổng mạng Xã Lao Bảo", "Lao Bảo", "10.20.2.1", "cisco"])
+    book.save(folder / "cong-xa.xlsx")
+    args = [
+        "inventory",
+        "import",
+        str(folder / "cong-xa.xlsx"),
+        "--map",
+        str(folder / "gw.map.yaml"),
+    ]
+    done = invoke_ioc(*args, "--probe", str(probe), env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"probe targets in {probe}: 1 added, 1 changed" in done.stdout
+    written = probe.read_text(encoding="utf-8")
+    assert "# the commune gateways, from the sheet" in written  # the operator's comments kept
+    targets = {t["device"]: t for t in yaml.safe_load(written)["targets"]}
+    assert targets["gw-QT-C0001"] == {"device": "gw-QT-C0001", "address": "10.20.1.9",
+                                      "profile": "generic-router"}  # fmt: skip
+    assert targets["gw-QT-C0002"]["profile"] == "generic-router"  # "cisco" is Cisco
+    checked = invoke_ioc("probe", str(probe), "--check", env=env)  # as the probe reads it
+    assert checked.returncode == 0, checked.stderr
+    again = invoke_ioc(*args, "--probe", str(probe), env=env)
+    assert "probe targets in" in again.stdout and "0 added, 0 changed" in again.stdout
+    assert "nothing to change" in again.stdout
+    # A profile that needs what a sheet cannot say (the WAN interface): the probe's own check
+    # refuses it, and neither file is written.
+    (folder / "gw.map.yaml").write_text(
+        GATEWAY_MAP.replace("Cisco: generic-router", "Cisco: if-mib-router"), encoding="utf-8"
+    )
+    before = probe.read_text(encoding="utf-8"), (folder / "inventory.yaml").read_bytes()
+    refused = invoke_ioc(*args, "--probe", str(probe), env=env)
+    assert refused.returncode == 2
+    assert "targets['gw-QT-C0002']: profile 'if-mib-router' reads the WAN interface" in (
+        refused.stderr
+    )
+    assert (probe.read_text(encoding="utf-8"), (folder / "inventory.yaml").read_bytes()) == before
+    assert not list(folder.glob(".probe.yaml.new"))
+
+
+def test_a_vendor_without_a_profile_or_a_wrong_address_is_named_by_its_cell(
+    place: tuple[Path, dict[str, str]],
+) -> None:
+    folder, env = place
+    (folder / "gw.map.yaml").write_text(GATEWAY_MAP, encoding="utf-8")
+    book = Workbook()
+    page = book.active
+    assert page is not None
+    page.append(["Mã xã", "Tên cổng", "Xã", "Địa chỉ IP", "Hãng"])
+    page.append(["QT-C0001", "Cổng mạng Xã Hướng Hiệp", "Hướng Hiệp", "10.20.1.300", "DrayTek"])
+    page.append(["QT-C0003", "Cổng mạng khác", "Hướng Hiệp", "10.20.3.1", "Huawei"])
+    book.save(folder / "cong-xa.xlsx")
+    refused = invoke_ioc("inventory", "import", str(folder / "cong-xa.xlsx"),
+                         "--map", str(folder / "gw.map.yaml"), env=env)  # fmt: skip
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines()[1:] == [
+        "cong-xa.xlsx:Sheet!D2: '10.20.1.300' is not an IPv4 or IPv6 address",
+        "cong-xa.xlsx:Sheet!E3: vendor 'Huawei' has no probe profile in the map (vendor_profiles)",
+    ]

@@ -1,0 +1,93 @@
+"""An import's devices made probe targets: the probe file gets a target for each imported
+device that has an address (or its target updated), its comments and everything else kept, and
+is checked as `ioc probe` checks it at start before it replaces the old one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from ioc.domain import BadFileError, Inventory, Profile
+from ioc.inventory import ProbeTarget
+from ioc.probe import bundled_probe_profiles_dir, load_probe_config
+
+
+@dataclass(frozen=True, slots=True)
+class TargetChanges:
+    """The targets an import adds to a probe file, and those whose address or profile change."""
+
+    added: list[str]
+    changed: list[str]
+
+    @property
+    def empty(self) -> bool:
+        """Whether the probe file stays as it is."""
+        return not (self.added or self.changed)
+
+
+def _read(path: Path) -> tuple[YAML, Any]:
+    yaml = YAML()  # round trip: comments, order and flow style kept
+    try:
+        with path.open(encoding="utf-8") as file:
+            return yaml, yaml.load(file)
+    except OSError as exc:
+        raise BadFileError(f"{path}: cannot read the probe file: {exc}") from exc
+
+
+def _targets(document: Any) -> dict[str, Any]:
+    return {str(t["device"]): t for t in document.get("targets") or []}
+
+
+def target_changes(path: Path, targets: Mapping[str, ProbeTarget]) -> TargetChanges:
+    """What writing `targets` into the probe file would change."""
+    _yaml, document = _read(path)
+    current = _targets(document)
+    added = sorted(device for device in targets if device not in current)
+    changed = sorted(
+        device
+        for device, target in targets.items()
+        if device in current
+        and (
+            str(current[device]["address"]) != target.address
+            or (target.profile is not None and current[device].get("profile") != target.profile)
+        )
+    )
+    return TargetChanges(added, changed)
+
+
+def write_targets(
+    path: Path,
+    targets: Mapping[str, ProbeTarget],
+    inventory: Inventory,
+    profiles: dict[str, Profile],
+) -> None:
+    """Add or update the targets, check the file against `inventory` as the probe would
+    (ProbeConfigError naming the file), then replace it."""
+    yaml, document = _read(path)
+    listed = document.get("targets")
+    if listed is None:
+        listed = document["targets"] = CommentedSeq()
+    current = _targets(document)
+    for device, target in sorted(targets.items()):
+        entry = current.get(device)
+        if entry is None:
+            entry = CommentedMap(device=device, address=target.address)
+            entry.fa.set_flow_style()
+            listed.append(entry)
+        entry["address"] = target.address
+        if target.profile is not None:
+            entry["profile"] = target.profile
+    checked = path.with_name(f".{path.name}.new")
+    with checked.open("w", encoding="utf-8") as file:
+        yaml.dump(document, file)
+    try:
+        load_probe_config(checked, profiles, inventory, bundled_probe_profiles_dir())
+    except BadFileError as exc:
+        checked.unlink()
+        raise type(exc)(str(exc).replace(str(checked), str(path))) from exc
+    checked.replace(path)
