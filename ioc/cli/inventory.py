@@ -157,3 +157,28 @@ def inventory_import(
     if inventory_changes:
         write_inventory(document, target)
         click.echo(f"wrote {len(document['devices']):,} devices to {target}")
+
+
+@inventory.command("export")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write it to this file (.json or .yaml) instead of printing it as YAML.",
+)
+@click.pass_context
+def inventory_export(ctx: click.Context, out: Path | None) -> None:
+    """The inventory in force as a file (the bundled sample's when IOC_INVENTORY is unset): a
+    start for a province's own."""
+    import yaml
+
+    from ioc.app import load_catalog
+    from ioc.inventory import document_of
+
+    document = document_of(load_catalog(settings_of(ctx)).inventory)
+    if out is None:
+        click.echo(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), nl=False)
+        return
+    write_inventory(document, out)
+    click.echo(f"wrote {len(document['devices']):,} devices in {len(document['areas']):,} "
+               f"areas to {out}", err=True)  # fmt: skip

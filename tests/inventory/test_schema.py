@@ -101,3 +101,18 @@ def test_ioc_inventory_schema_prints_it_or_writes_it(tmp_path: Path) -> None:
     written = invoke_ioc("inventory", "schema", "--out", str(out))
     assert written.returncode == 0 and f"wrote the inventory schema to {out}" in written.stderr
     assert orjson.loads(out.read_bytes())["$id"] == inventory_schema()["$id"]
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_ioc_inventory_export_gives_back_the_inventory_in_force(
+    tmp_path: Path, suffix: str, profiles: dict[str, Profile]
+) -> None:
+    out = tmp_path / f"exported{suffix}"
+    env = {"IOC_DATA_DIR": str(tmp_path), "IOC_INVENTORY": str(EXAMPLE)}
+    exported = invoke_ioc("inventory", "export", "--out", str(out), env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert f"wrote 4 devices in 3 areas to {out}" in exported.stderr
+    original, again = load_inventory(EXAMPLE, profiles), load_inventory(out, profiles)
+    assert (again.areas, again.devices) == (original.areas, original.devices)
+    printed = invoke_ioc("inventory", "export", env=env)  # YAML on stdout
+    assert yaml.safe_load(printed.stdout)["devices"][2]["since"] == "2026-11-15"
