@@ -15,6 +15,7 @@ from openpyxl import Workbook
 
 from ioc.domain import Profile
 from ioc.inventory import load_inventory, parse_coordinate
+from ioc.inventory._import import area_key
 from tests.support.cli import Ran, invoke_ioc
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "inventory.yaml"
@@ -291,3 +292,24 @@ def test_a_vendor_without_a_profile_or_a_wrong_address_is_named_by_its_cell(
         "cong-xa.xlsx:Sheet!D2: '10.20.1.300' is not an IPv4 or IPv6 address",
         "cong-xa.xlsx:Sheet!E3: vendor 'Huawei' has no probe profile in the map (vendor_profiles)",
     ]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "Xã Hòa Bình",
+        "Xã Hoà Bình",  # the old tone placement: both occur in one province's sheets
+        "XÃ HÒA BÌNH",
+        "  xã  hòa   bình ",
+        unicodedata.normalize("NFD", "Xã Hòa Bình"),  # tones as combining marks
+        "Hoa Binh",
+        "Phường Hòa Bình",
+    ],
+)
+def test_an_area_name_is_matched_without_tones_case_spacing_or_its_kind(written: str) -> None:
+    assert area_key(written) == area_key("Hòa Bình") == "hoa binh"
+
+
+def test_thi_tran_is_a_kind_not_part_of_the_name() -> None:
+    assert area_key("Thị trấn Khe Sanh") == area_key("THỊ TRẤN KHE SANH") == "khe sanh"
+    assert area_key("Thị xã Quảng Trị") == "quang tri"  # not "xa quang tri"
