@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ioc.cli._base import main, settings_of
+
+if TYPE_CHECKING:
+    from ioc.app import Catalog
 from ioc.inventory import FleetShape, generate_inventory, write_inventory
 
 
@@ -118,6 +122,11 @@ def inventory_import(
 
     settings = settings_of(ctx)
     catalog = load_catalog(settings)
+    if _lists_areas(map_file):
+        if retire or probe_file is not None:
+            raise click.UsageError("--retire and --probe are for devices, not an areas sheet")
+        _import_areas(settings.inventory, catalog, files, map_file, dry_run, out)
+        return
     import_map = load_import_map(map_file)
     if import_map.class_ not in catalog.profiles:
         known = ", ".join(sorted(catalog.profiles))
@@ -182,3 +191,41 @@ def inventory_export(ctx: click.Context, out: Path | None) -> None:
     write_inventory(document, out)
     click.echo(f"wrote {len(document['devices']):,} devices in {len(document['areas']):,} "
                f"areas to {out}", err=True)  # fmt: skip
+
+
+def _lists_areas(map_file: Path) -> bool:
+    """Whether a map describes an areas sheet (its `areas:` key) rather than a devices one."""
+    from ioc.config.documents import read_document
+    from ioc.inventory import CatalogError
+
+    document = read_document(map_file, CatalogError)
+    return isinstance(document, dict) and "areas" in document
+
+
+def _import_areas(
+    inventory_file: Path | None,
+    catalog: Catalog,
+    files: tuple[Path, ...],
+    map_file: Path,
+    dry_run: bool,
+    out: Path | None,
+) -> None:
+    from ioc.inventory import apply_areas, load_area_map, read_areas
+
+    area_map = load_area_map(map_file)
+    changes = read_areas(files, area_map, catalog.inventory)
+    click.echo(f"{area_map.areas} areas: {changes.summary()}")
+    for line in changes.lines():
+        click.echo(line)
+    if dry_run:
+        click.echo("dry run: nothing written")
+        return
+    if changes.empty:
+        click.echo("nothing to change")
+        return
+    target = out or inventory_file
+    if target is None:
+        raise click.UsageError("say where to write the inventory: --out FILE (or IOC_INVENTORY)")
+    document = apply_areas(changes, catalog.inventory, catalog.profiles, str(target))
+    write_inventory(document, target)
+    click.echo(f"wrote {len(document['areas']):,} areas to {target}")

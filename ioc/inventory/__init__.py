@@ -14,10 +14,13 @@ from ioc.inventory._import import (
     parse_coordinate,
     read_devices,
 )
+from ioc.inventory._import_areas import AreaDiff, AreaMap, apply_areas, load_area_map, read_areas
 from ioc.inventory._load import load_inventory, load_profiles
 from ioc.inventory._schema import InventoryDocument, inventory_of, inventory_schema
 
 __all__ = [
+    "AreaDiff",
+    "AreaMap",
     "CatalogError",
     "FleetShape",
     "ImportMap",
@@ -25,6 +28,7 @@ __all__ = [
     "InventoryDocument",
     "ProbeTarget",
     "apply",
+    "apply_areas",
     "bundled_inventory_path",
     "bundled_profiles_dir",
     "diff",
@@ -32,10 +36,12 @@ __all__ = [
     "generate_inventory",
     "inventory_of",
     "inventory_schema",
+    "load_area_map",
     "load_import_map",
     "load_inventory",
     "load_profiles",
     "parse_coordinate",
+    "read_areas",
     "read_devices",
     "write_inventory",
 ]

@@ -141,10 +141,14 @@ def read_devices(
         sheet = read_sheet(path, import_map.sheet)
         _read_rows(sheet, import_map, inventory, areas_by_key, imported, mistakes)
     if mistakes:
-        more = len(mistakes) - _MAX_LISTED
-        listed = mistakes[:_MAX_LISTED] + ([f"... and {more} more"] if more > 0 else [])
-        raise CatalogError("nothing imported:\n" + "\n".join(listed))
+        raise CatalogError("nothing imported:\n" + "\n".join(listed(mistakes)))
     return imported
+
+
+def listed(mistakes: list[str]) -> list[str]:
+    """The first mistakes, and how many more there are."""
+    more = len(mistakes) - _MAX_LISTED
+    return mistakes[:_MAX_LISTED] + ([f"... and {more} more"] if more > 0 else [])
 
 
 def _read_rows(
@@ -160,7 +164,7 @@ def _read_rows(
     wanted |= {k: v for k, v in (("lat", columns.lat), ("lon", columns.lon)) if v is not None}
     wanted |= {f"tag{i}": header for i, header in enumerate(columns.tags)}
     wanted |= {k: v for k, v in (("address", columns.address), ("vendor", columns.vendor)) if v}
-    header_row, where = _header(sheet, wanted)
+    header_row, where = header_columns(sheet, wanted)
     for row in sheet.rows[header_row:]:
         cells = {key: row.values[i] if i < len(row.values) else None for key, i in where.items()}
         if all(value is None for value in cells.values()):
@@ -209,7 +213,7 @@ def _target(
     return ProbeTarget(str(address), profile)
 
 
-def _header(sheet: Sheet, wanted: dict[str, str]) -> tuple[int, dict[str, int]]:
+def header_columns(sheet: Sheet, wanted: dict[str, str]) -> tuple[int, dict[str, int]]:
     """The header row's index and each wanted field's column, found by the headers' text."""
     names = {key: plain(header) for key, header in wanted.items()}
     for index, row in enumerate(sheet.rows[:HEADER_SEARCH_ROWS]):

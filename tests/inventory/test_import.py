@@ -313,3 +313,53 @@ def test_an_area_name_is_matched_without_tones_case_spacing_or_its_kind(written:
 def test_thi_tran_is_a_kind_not_part_of_the_name() -> None:
     assert area_key("Thị trấn Khe Sanh") == area_key("THỊ TRẤN KHE SANH") == "khe sanh"
     assert area_key("Thị xã Quảng Trị") == "quang tri"  # not "xa quang tri"
+
+
+AREAS_MAP = (EXAMPLE.parent / "communes.map.yaml").read_text(encoding="utf-8")
+
+
+def test_the_communes_come_in_from_their_sheet_before_the_sites(
+    place: tuple[Path, dict[str, str]], profiles: dict[str, Profile]
+) -> None:
+    """After the 2025 reform a province's communes lie in the province itself."""
+    folder, env = place
+    (folder / "xa.map.yaml").write_text(AREAS_MAP, encoding="utf-8")
+    book = Workbook()
+    page = book.active
+    assert page is not None
+    page.append(["DANH MỤC XÃ, PHƯỜNG (sau sắp xếp 2025)"])
+    page.append(["Mã xã", "Tên xã", "Thuộc"])
+    page.append(["C0001", "Xã Hướng Hiệp", "Quảng Trị"])  # there: nothing to change
+    page.append(["C0002", "Xã Lao Bảo", "Tỉnh Quảng Trị"])
+    page.append(["C0003", "Phường Đông Hà", "quảng trị"])
+    page.append([None, None, None])
+    page.append(["C0004", "Xã Sai", "Huyện Không Có"])
+    book.save(folder / "xa.xlsx")
+    args = ["inventory", "import", str(folder / "xa.xlsx"), "--map", str(folder / "xa.map.yaml")]
+    refused = invoke_ioc(*args, env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [
+        "ioc: nothing imported:",
+        "xa.xlsx:Sheet!C7: no area named 'Huyện Không Có'",
+    ]
+    page.delete_rows(7)
+    book.save(folder / "xa.xlsx")
+    done = invoke_ioc(*args, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:3] == [
+        "commune areas: 2 added, 0 renamed, 0 moved",
+        "  added    QT-C0002",
+        "  added    QT-C0003",
+    ]
+    areas = load_inventory(folder / "inventory.yaml", profiles).areas
+    assert (areas["QT-C0003"].name, areas["QT-C0003"].parent_id) == ("Phường Đông Hà", "QT")
+    # The sites can now name them.
+    sheet = _workbook(folder / "tram-bts.xlsx", [[1, "QT-00431", "Trạm BTS Lao Bảo", "Lao Bảo",
+                                                   106.6, 16.62, "Viettel"]])  # fmt: skip
+    sites = _import(place, str(sheet))
+    assert sites.returncode == 0, sites.stderr
+    assert load_inventory(folder / "inventory.yaml", profiles).devices["bts-QT-00431"].area_id == (
+        "QT-C0002"
+    )
+    again = invoke_ioc(*args, env=env)
+    assert "0 added, 0 renamed, 0 moved" in again.stdout and "nothing to change" in again.stdout
