@@ -135,8 +135,8 @@ def _windows(text: str) -> bytes:
     return bytes(out)
 
 
-@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1258"])
-def test_csv_in_utf8_with_its_bom_and_in_the_windows_code_page(
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1258"])
+def test_csv_in_utf8_with_or_without_its_bom_and_in_the_windows_code_page(
     place: tuple[Path, dict[str, str]], encoding: str, profiles: dict[str, Profile]
 ) -> None:
     folder, _env = place
