@@ -54,6 +54,7 @@ bench: system-deps install-dev
 	$(BIN)/python bench/icmp_rounds.py  # needs root: network namespaces, raw sockets
 	$(BIN)/python bench/snmp_polls.py
 	$(BIN)/python bench/broker_auth.py
+	$(BIN)/python bench/inventory_import.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
