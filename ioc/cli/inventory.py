@@ -112,10 +112,8 @@ def inventory_import(
     from ioc.app import load_catalog, target_changes, write_targets
     from ioc.inventory import (
         CatalogError,
-        InventoryDocument,
         apply,
         diff,
-        inventory_of,
         load_import_map,
         read_devices,
     )
@@ -153,14 +151,9 @@ def inventory_import(
     if not inventory_changes and (targets is None or targets.empty):
         click.echo("nothing to change")
         return
-    target = out or settings.inventory
-    if target is None:
-        raise click.UsageError("say where to write the inventory: --out FILE (or IOC_INVENTORY)")
-    document = apply(changes, catalog.inventory, catalog.profiles, retire, str(target))
+    target = _written_to(out, settings.inventory)
+    document, inventory = apply(changes, catalog.inventory, catalog.profiles, retire, str(target))
     if probe_file is not None and targets is not None and not targets.empty:
-        inventory = inventory_of(
-            InventoryDocument.model_validate(document), catalog.profiles, str(target)
-        )
         write_targets(probe_file, imported.targets, inventory, catalog.profiles)
         click.echo(f"wrote {len(imported.targets):,} probe targets to {probe_file}")
     if inventory_changes:
@@ -193,6 +186,14 @@ def inventory_export(ctx: click.Context, out: Path | None) -> None:
                f"areas to {out}", err=True)  # fmt: skip
 
 
+def _written_to(out: Path | None, inventory_file: Path | None) -> Path:
+    """Where an import writes: --out, else the inventory file in force (not the bundled one)."""
+    target = out or inventory_file
+    if target is None:
+        raise click.UsageError("say where to write the inventory: --out FILE (or IOC_INVENTORY)")
+    return target
+
+
 def _lists_areas(map_file: Path) -> bool:
     """Whether a map describes an areas sheet (its `areas:` key) rather than a devices one."""
     from ioc.config.documents import read_document
@@ -223,9 +224,7 @@ def _import_areas(
     if changes.empty:
         click.echo("nothing to change")
         return
-    target = out or inventory_file
-    if target is None:
-        raise click.UsageError("say where to write the inventory: --out FILE (or IOC_INVENTORY)")
-    document = apply_areas(changes, catalog.inventory, catalog.profiles, str(target))
+    target = _written_to(out, inventory_file)
+    document, _inventory = apply_areas(changes, catalog.inventory, catalog.profiles, str(target))
     write_inventory(document, target)
     click.echo(f"wrote {len(document['areas']):,} areas to {target}")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -26,6 +26,7 @@ from ioc.inventory._sheets import HEADER_SEARCH_ROWS, Sheet, read_sheet
 AREA_PREFIXES = ("thi tran", "thi xa", "thanh pho", "phuong", "huyen", "quan", "tinh", "xa")
 TOTAL_WORDS = ("tong", "cong", "total")  # a sheet's total row, not a site
 _MAX_LISTED = 50
+EntryT = TypeVar("EntryT", bound=BaseModel)
 
 
 class _Strict(BaseModel):
@@ -264,8 +265,16 @@ def _device(
         **position,
         "tags": [t for t in tags if t],
     }
+    return validated(DeviceEntry, document, cell, mistakes)
+
+
+def validated(
+    model: type[EntryT], document: dict[str, Any], cell: dict[str, str], mistakes: list[str]
+) -> EntryT | None:
+    """A row's entry checked as the inventory file's are; each mistake named by the cell of
+    its field (the id's when the field has none)."""
     try:
-        return DeviceEntry.model_validate(document)
+        return model.model_validate(document)
     except ValidationError as exc:
         for error in exc.errors():
             key = str(error["loc"][0]) if error["loc"] else "id"
@@ -371,9 +380,10 @@ def apply(
     profiles: dict[str, Profile],
     retire: bool,
     source: str,
-) -> dict[str, Any]:
-    """The inventory document with the changes made (retirements only with `retire`),
-    checked as a file is; what a device's row does not say (its dependencies, `since`) kept."""
+) -> tuple[dict[str, Any], Inventory]:
+    """The inventory document with the changes made (retirements only with `retire`), and
+    the inventory it describes, checked as a file is; what a device's row does not say (its
+    dependencies, `since`) kept."""
     document = document_of(inventory)
     devices = {d["id"]: d for d in document["devices"]}
     for entry in [*changes.added, *changes.changed, *(e for e, _old in changes.moved)]:
@@ -385,11 +395,17 @@ def apply(
         for device_id in changes.retired:
             devices.pop(device_id)
     document["devices"] = list(devices.values())
+    return document, checked_inventory(document, profiles, source)
+
+
+def checked_inventory(
+    document: dict[str, Any], profiles: dict[str, Profile], source: str
+) -> Inventory:
+    """The inventory a changed document describes, checked as its file would be."""
     try:
-        inventory_of(InventoryDocument.model_validate(document), profiles, source)
+        return inventory_of(InventoryDocument.model_validate(document), profiles, source)
     except ValidationError as exc:
         raise CatalogError(f"{source}: {exc}") from exc
-    return document
 
 
 def document_of(inventory: Inventory) -> dict[str, Any]:

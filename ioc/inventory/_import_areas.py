@@ -9,13 +9,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from ioc.config.documents import read_model
 from ioc.domain import Inventory, Profile
 from ioc.inventory._errors import CatalogError
-from ioc.inventory._import import area_key, document_of, header_columns, listed, plain
-from ioc.inventory._schema import AreaEntry, InventoryDocument, inventory_of
+from ioc.inventory._import import (
+    area_key,
+    checked_inventory,
+    document_of,
+    header_columns,
+    listed,
+    plain,
+    validated,
+)
+from ioc.inventory._schema import AreaEntry
 from ioc.inventory._sheets import read_sheet
 
 
@@ -149,21 +157,14 @@ def _area(
         "kind": plain(area_map.areas).replace(" ", "_"),
         "parent": parent_id,
     }
-    try:
-        return AreaEntry.model_validate(document)
-    except ValidationError as exc:
-        for error in exc.errors():
-            key = str(error["loc"][0]) if error["loc"] else "id"
-            what = error["msg"].removeprefix("Value error, ")
-            mistakes.append(f"{cell.get(key, cell['id'])}: {key}: {what}")
-        return None
+    return validated(AreaEntry, document, cell, mistakes)
 
 
 def apply_areas(
     changes: AreaDiff, inventory: Inventory, profiles: dict[str, Profile], source: str
-) -> dict[str, Any]:
-    """The inventory document with the areas added, renamed and moved, checked as a file is
-    (a parent before its children, no area inside itself)."""
+) -> tuple[dict[str, Any], Inventory]:
+    """The inventory document with the areas added, renamed and moved, and the inventory it
+    describes, checked as a file is (no area inside itself)."""
     document = document_of(inventory)
     areas = {a["id"]: a for a in document["areas"]}
     for entry in [*changes.renamed, *(e for e, _old in changes.moved)]:
@@ -171,8 +172,4 @@ def apply_areas(
     for entry in changes.added:
         areas[entry.id] = entry.model_dump(exclude_none=True)
     document["areas"] = list(areas.values())
-    try:
-        inventory_of(InventoryDocument.model_validate(document), profiles, source)
-    except ValidationError as exc:
-        raise CatalogError(f"{source}: {exc}") from exc
-    return document
+    return document, checked_inventory(document, profiles, source)
