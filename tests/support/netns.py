@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
@@ -54,15 +55,20 @@ class NetHost:
         self.run("ip", "addr", "add", f"{self.address}/30", "dev", self.inner)
         self.run("ip", "link", "set", self.inner, "up")
         self.run("ip", "link", "set", "lo", "up")
-        expected = f"dev {self.outer}"
         if self.behind is not None:
             self.behind.run("sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
             self.run("ip", "route", "add", "default", "via", self.local)
             _run("ip", "route", "add", f"{self.address}/32", "via", self.behind.address)
-            expected = f"via {self.behind.address} dev {self.behind.outer}"
-        route = _run("ip", "route", "get", self.address)
+        expected, route = self._route()
         if expected not in route:
             raise RuntimeError(f"{self.address} would not go {expected}: {route}")
+
+    def _route(self) -> tuple[str, str]:
+        """The way to this host as it must be, and as the kernel has it now."""
+        expected = f"dev {self.outer}"
+        if self.behind is not None:
+            expected = f"via {self.behind.address} dev {self.behind.outer}"
+        return expected, _run("ip", "route", "get", self.address)
 
     def remove(self) -> None:
         if self.behind is not None:
@@ -103,6 +109,17 @@ class NetHost:
         self._outer_side("ip", "link", "set", self.outer, "up")
         for host in self.hosts_behind:
             _run("ip", "route", "replace", f"{host.address}/32", "via", self.address)
+        # The link is back once both ends are up and the kernel routes to it again: on a loaded
+        # machine that takes a moment after `ip link set up` returns.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            ends_up = "state UP" in self._outer_side("ip", "-o", "link", "show", self.outer)
+            ends_up = ends_up and "state UP" in self.run("ip", "-o", "link", "show", self.inner)
+            expected, route = self._route()
+            if ends_up and expected in route:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.address}: the link did not come back within 10 s")
 
 
 @contextmanager
