@@ -111,7 +111,9 @@ class Runtime:
         """The state database, migrated to the newest schema (once per process)."""
         with self._lock:
             if self._state is None:
-                self._state = connect_state(self.settings.resolved_state_url)
+                # Half a lease: a frozen node's locks are gone before its lease runs out.
+                idle_ms = int(self.settings.lease_s * 500)
+                self._state = connect_state(self.settings.resolved_state_url, idle_ms)
             return self._state
 
     def alerts(self, leader_guard: Guard | None = None) -> AlertRepository:

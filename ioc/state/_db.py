@@ -85,13 +85,22 @@ def state_error(what: str, exc: SQLAlchemyError) -> StateError:
     return kind(f"{what}: {exc}")
 
 
-def connect_state(url: str) -> Engine:
-    """An engine for the URL, migrated to the newest schema; SQLite files get their folder."""
+def connect_state(url: str, idle_in_transaction_ms: int | None = None) -> Engine:
+    """An engine for the URL, migrated to the newest schema; SQLite files get their folder.
+
+    On PostgreSQL, `idle_in_transaction_ms` has the server end a session that sits inside a
+    transaction that long: a node frozen mid-write (SIGSTOP, a stalled VM) would otherwise hold
+    the lease row its fence locked, and no other node could ever take over.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, object] = {}
+    if parsed.get_backend_name() == "postgresql" and idle_in_transaction_ms is not None:
+        timeout = f"-c idle_in_transaction_session_timeout={idle_in_transaction_ms}"
+        options["connect_args"] = {"options": timeout}
     try:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, **options)
         if parsed.get_backend_name() == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         upgrade(engine)

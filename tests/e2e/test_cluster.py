@@ -348,6 +348,7 @@ def test_a_frozen_leader_stops_acting_and_rejoins_as_standby(
         faults.whole("bts04")
         assert cluster.leader("a") == cluster.leader("b") == "b"
     finally:
+        os.kill(frozen.pid, signal.SIGCONT)  # a failed wait must not leave it frozen to stop
         acked = devices.stop()
     assert took <= BOUND_S
     _nothing_lost_nothing_twice(cluster, faults, receiver, acked)

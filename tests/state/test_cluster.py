@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from ioc.domain import Alert, AlertAction, AlertState, ClusterStatus, Severity, TransitionKind
 from ioc.state import (
@@ -93,6 +94,34 @@ def test_a_takeover_waits_for_the_write_in_flight(postgres_url: str) -> None:
     claimant.join(10)
     engine.dispose()
     assert order == ["write committed", "claimed term 2"]
+
+
+def test_a_writer_frozen_inside_its_transaction_does_not_hold_the_lease_for_ever(
+    postgres_url: str,
+) -> None:
+    """A leader stopped mid-write (SIGSTOP) keeps its connection open: the server ends the
+    session once it sits in its transaction past the limit, and the lease row is free."""
+    frozen = connect_state(postgres_url, idle_in_transaction_ms=500)
+    engine = connect_state(postgres_url)
+    leases = LeaseStore(engine)
+    name = f"leader-{uuid.uuid4().hex[:8]}"
+    leases.claim(name, "node-a", 0, LEASE_MS)
+    connection = frozen.connect()
+    transaction = connection.begin()
+    fence(connection, name, "node-a", 1, 1_000)  # and then nothing more: frozen
+    claimed: list[int] = []
+    claimant = threading.Thread(
+        target=lambda: claimed.append(leases.claim(name, "node-b", LEASE_MS, LEASE_MS).term)
+    )
+    claimant.start()
+    claimant.join(10)
+    assert claimed == [2]
+    with pytest.raises(SQLAlchemyError):  # what the frozen node wrote is never committed
+        connection.execute(text("SELECT 1"))
+        transaction.commit()
+    connection.close()
+    frozen.dispose()
+    engine.dispose()
 
 
 def test_nodes_report_themselves_and_a_clean_stop(engine: Engine) -> None:
