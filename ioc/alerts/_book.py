@@ -103,6 +103,12 @@ class AlertBook:
         self._windows: list[MaintenanceWindow] = []
         self._outage_rules: set[str] = set()
 
+    def use_inventory(self, inventory: Inventory) -> None:
+        """Place and group the alerts opened from now on by a changed inventory (open ones
+        keep the area they were opened in)."""
+        self._inventory = inventory
+        self._dependants = _dependants(inventory)
+
     def load(self, now_ms: int) -> list[Alert]:
         """Read the open alerts and windows back (at start); return the open alerts."""
         alerts = self._store.open_alerts()

@@ -152,7 +152,7 @@ class MeetingKeeper(Protocol):
 class ApiContext:
     """The API's resources; built in `ioc/app`, kept in the app's lifespan state."""
 
-    inventory: Inventory
+    inventory: Callable[[], Inventory]  # the inventory in force: read at each use
     profiles: dict[str, Profile]
     alerts: AlertLog
     tokens: TokenKeeper

@@ -83,7 +83,7 @@ class LiveView:
 
     def __init__(
         self,
-        inventory: Inventory,
+        inventory: Callable[[], Inventory],
         roles: Callable[[], RuleRoles],
         feed: AlertFeed,
         clock: Callable[[], int],
@@ -94,7 +94,8 @@ class LiveView:
         """`clock` is the wall clock the heartbeats are judged on; `alerts_clock` the one alerts
         are stamped with (a demo's simulated clock; the same by default), told in heartbeats so
         the wall can say how old an incident is."""
-        self._inventory = inventory
+        self._inventory_in_force = inventory
+        self._inventory = inventory()
         self._roles = roles
         self._feed = feed
         self._beats = beats
@@ -103,7 +104,7 @@ class LiveView:
         self._backlog = backlog
         self._lock = threading.Lock()
         self._open: dict[str, dict[int, Alert]] = {}
-        self._overview = Overview(inventory)
+        self._overview = Overview(self._inventory)
         self._last_id = 0
         self._floor = 0  # resuming from an id below this needs a reset
         self._cursors: list[float] = []  # parallel to _events, ascending
@@ -113,8 +114,9 @@ class LiveView:
         self._figures = b""
         self._feed_ok = True
         self._rules_beat: StageBeat | None = None
-        self._features = {d.id: _feature_head(d) for d in inventory.devices.values()}
+        self._features = _features(self._inventory)
         self._loaded = False
+        self.inventory_changes = 0  # how many times the inventory changed under the view
 
     # -- following the log -----------------------------------------------------------------
 
@@ -138,7 +140,7 @@ class LiveView:
         try:
             if not self._loaded:
                 self.load()
-            changed = False
+            changed = self._follow_inventory()
             while batch := self._feed.events_after(self._last_id, READ_BATCH):
                 self._take(batch)
                 changed = True
@@ -153,6 +155,23 @@ class LiveView:
             log.info("following the alert log again")
             self._feed_ok = True
         return changed
+
+    def _follow_inventory(self) -> bool:
+        """Draw a changed inventory: devices added, moved and retired (clients reload)."""
+        inventory = self._inventory_in_force()
+        if inventory is self._inventory:
+            return False
+        features = _features(inventory)  # outside the lock: 100,000 devices take a while
+        overview = Overview(inventory)
+        with self._lock:
+            self._inventory, self._overview, self._features = inventory, overview, features
+            for device_id in list(self._open):
+                self._restand(device_id)
+            self._figures = self._figures_json()
+            self.inventory_changes += 1
+            self._version += 1
+            self._cache.clear()
+        return True
 
     def _take(self, batch: list[LoggedTransition]) -> None:
         touched: dict[str, None] = {}
@@ -324,6 +343,10 @@ class LiveView:
             "stale": bool(reasons),
             "reasons": reasons,
         }
+
+
+def _features(inventory: Inventory) -> dict[str, bytes]:
+    return {d.id: _feature_head(d) for d in inventory.devices.values()}
 
 
 def _feature_head(device: Device) -> bytes:

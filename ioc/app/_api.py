@@ -49,7 +49,7 @@ def api_context(
         lambda rules: rules_control(rules, lambda by: request_reload(runtime, by))
     )
     return ApiContext(
-        inventory=catalog.inventory,
+        inventory=lambda: runtime.catalog.inventory,
         profiles=catalog.profiles,
         alerts=desk.alerts,
         tokens=desk.tokens,

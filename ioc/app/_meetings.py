@@ -30,7 +30,7 @@ class MeetingDesk:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._catalog = runtime.catalog
+        self._catalogs = runtime.catalogs
         self._store = runtime.meetings()
         self._alerts = runtime.alerts()
         # The outage rules in force: a reload changes what keeps a point from being ready.
@@ -59,7 +59,7 @@ class MeetingDesk:
         if starts_at_ms + duration_ms <= now_ms:
             ended = Period(starts_at_ms, starts_at_ms + duration_ms).bounds()[1]
             raise ReportError(f"that meeting is over already (it ended {ended}): nothing to plan")
-        chosen, scope = choose_points(self._catalog.inventory, area, device_class, points)
+        chosen, scope = choose_points(self._catalogs.get().inventory, area, device_class, points)
         meeting = Meeting(
             0, title.strip(), starts_at_ms, starts_at_ms + duration_ms, chosen, scope, created_by
         )
@@ -101,14 +101,14 @@ class MeetingDesk:
         quality = self._quality(meeting)
         period = Period(meeting.starts_at_ms, meeting.ends_at_ms)
         return meeting, meeting_rows(
-            meeting, spans, windows, self._catalog.inventory, self._outage.get(), quality,
+            meeting, spans, windows, self._catalogs.get().inventory, self._outage.get(), quality,
             watched_during(self._runtime, period),
         )  # fmt: skip
 
     def _quality(self, meeting: Meeting) -> dict[str, dict[str, MetricSummary]]:
         """Each WORST_QUALITY metric's readings during the meeting, by point (StoreError
         when the telemetry store cannot answer)."""
-        inventory = self._catalog.inventory
+        inventory = self._catalogs.get().inventory
         points = [inventory.devices[p] for p in meeting.points if p in inventory.devices]
         period = Period(meeting.starts_at_ms, meeting.ends_at_ms)
         return {

@@ -58,8 +58,13 @@ def load_notifications(
     (None when there is none)."""
     if settings.notify_config is None:
         return None
-    rule_ids = [rule.info.id for rule in rules] + [MEETING_RULE.id]  # raised by the rules service
-    return load_notify_config(settings.notify_config, catalog.inventory, rule_ids)
+    return load_notify_config(settings.notify_config, catalog.inventory, rule_ids_of(rules))
+
+
+def rule_ids_of(rules: Sequence[LoadedRule]) -> list[str]:
+    """The rules a notification file may route: the rule set's and the meeting rule (raised
+    by the rules service)."""
+    return [rule.info.id for rule in rules] + [MEETING_RULE.id]
 
 
 def flap_hold(rules: Sequence[LoadedRule]) -> FlapHold:

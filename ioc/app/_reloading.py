@@ -1,11 +1,12 @@
-"""A reload asked of one process reaches them all.
+"""A reload asked of one process reaches them all, and so does a new inventory version.
 
 A request (`ioc rules reload`, the API, SIGHUP) is recorded in the state database; every process
 that holds a rule set follows the newest request within a second (`ReloadFollower`) and puts
 the files in force through its runtime, which tells every consumer (`Runtime.reload`). One
 database for a cluster's nodes, or for the processes sharing one machine's SQLite file, means
 one reload for all of them. The pid file lets `ioc rules reload` signal the rules process on
-its machine for an immediate reload.
+its machine for an immediate reload. The same pass puts the live inventory's newest version
+in force (`ioc.app._inventory`).
 """
 
 from __future__ import annotations
@@ -66,8 +67,9 @@ def request_reload(runtime: Runtime, requested_by: str) -> str:
 
 
 class ReloadFollower:
-    """Puts the newest reload request in force in this process, and SIGHUP at once (recorded
-    for the others when no request is new); writes the pid file while it runs."""
+    """Puts the newest inventory version and reload request in force in this process, and
+    SIGHUP at once (recorded for the others when no request is new); writes the pid file while
+    it runs."""
 
     name = "reload"
 
@@ -77,6 +79,7 @@ class ReloadFollower:
         """Without `pid_file` (`ioc api`), `ioc rules reload` signals the rules process, not
         this one; this one follows the request it records."""
         self._runtime = runtime
+        self._inventory = runtime.live_inventory
         self._requests = runtime.reload_requests()
         self._path = pid_path(runtime.settings) if pid_file else None
         self._lock = threading.Lock()
@@ -111,8 +114,10 @@ class ReloadFollower:
             self._path.unlink(missing_ok=True)
 
     def follow(self) -> None:
-        """Reload when a newer request is recorded (the database away: at a later pass)."""
+        """Put a newer inventory version in force, and reload when a newer request is recorded
+        (the database away: at a later pass)."""
         try:
+            self._inventory.follow()
             newest = self._requests.newest()
         except StateUnavailable as exc:
             log.debug("reload requests unreadable for now: %s", exc)
@@ -135,6 +140,8 @@ class ReloadFollower:
         self._reload("SIGHUP")
 
     def _reload(self, why: str) -> None:
+        if not self._runtime.holds_rules:
+            return  # `ioc ingest`: no rules to reload (its inventory follows by itself)
         try:
             done = self._runtime.reload()
         except BadFileError as exc:

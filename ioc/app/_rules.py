@@ -26,6 +26,7 @@ from ioc.domain import (
     AlertAction,
     AlertTransition,
     Clock,
+    Inventory,
     RuleSignal,
     StageBeat,
     StatusChange,
@@ -94,6 +95,7 @@ class RulesService:
         """`leader_guard` fences the engine's writes on a cluster (`ioc.state.fence`); the
         rules follow the runtime's rule set from start to stop."""
         self._rule_set = runtime.rules
+        self._catalogs = runtime.catalogs
         self._cancel: Callable[[], None] | None = None
         self._clock = clock
         # Whether devices can reach ioc now (set by whoever wires the broker side); while it
@@ -213,8 +215,10 @@ class RulesService:
         return transitions
 
     def _on_reload(self, rules: list[LoadedRule]) -> None:
-        """A new rule set is in force: the worker takes it between items."""
-        self._command(lambda: self._replace_rules(rules))
+        """A new rule set is in force (a reload, or the rules selecting in a changed
+        inventory, in force already): the worker takes both between items."""
+        inventory = self._catalogs.get().inventory
+        self._command(lambda: self._replace_rules(rules, inventory))
 
     def _command(self, command: Callable[[], None]) -> None:
         """Run `command` on the worker as soon as it is between items."""
@@ -399,8 +403,9 @@ class RulesService:
                 "blind (broker lost, or ingest or rules falling behind): no device is judged silent"
             )
 
-    def _replace_rules(self, rules: list[LoadedRule]) -> None:
-        signals = self.engine.replace_rules(rules, self._clock())
+    def _replace_rules(self, rules: list[LoadedRule], inventory: Inventory) -> None:
+        self.book.use_inventory(inventory)
+        signals = self.engine.replace_rules(rules, self._clock(), inventory)
         self.book.declare_outage_rules(rule.id for rule in self.engine.rules if rule.outage)
         self._apply(signals)
         self.stats.reloads += 1

@@ -21,7 +21,7 @@ from ioc.app._status import StatusLine
 from ioc.app._supervisor import Managed, Service, Supervisor, ticker
 from ioc.config import Settings
 from ioc.domain import Clock, now_ms
-from ioc.ingest import Message, MqttConsumer, MqttOptions, Observer
+from ioc.ingest import Decoder, Message, MqttConsumer, MqttOptions, Observer
 from ioc.state import Guard
 
 # The rules, the notifier and the API are imported where a process adds them: `ioc ingest`
@@ -54,7 +54,10 @@ class Stages:
     @classmethod
     def over(cls, runtime: Runtime, *first: Service) -> Stages:
         """Stages over `runtime`, closed once every service has stopped (it is first in the
-        list); `first` start before what is added."""
+        list); `first` start before what is added. The live inventory's newest version is in
+        force before any service is made (the file the process started with recorded first
+        when it is new)."""
+        runtime.live_inventory.start()
         return cls(runtime, [Managed("runtime", None, runtime.close), *first])
 
     def supervisor(self) -> Supervisor:
@@ -94,7 +97,7 @@ def _ingest_service(
 ) -> IngestService:
     settings = runtime.settings
     return IngestService(
-        build_decoder(settings, runtime.catalog), runtime.writable_telemetry(),
+        following_decoder(runtime), runtime.writable_telemetry(),
         runtime.dead_letters(), ingest_options(settings, options, ack_on_receipt), observers,
         clock,
     )  # fmt: skip
@@ -182,6 +185,7 @@ def ingest_process(settings: Settings, catalog: Catalog, status_every_s: float) 
     """`ioc ingest`: store telemetry."""
     stages = Stages.over(Runtime(settings, catalog))
     add_ingest(stages, observers=[])
+    add_reload_follower(stages, pid_file=False)  # the inventory's versions
     add_status(stages, status_every_s)
     return stages.supervisor()
 
@@ -303,7 +307,7 @@ def _judging_consumer(
     node that no longer leads (the session keeps it for the next leader); such a node does
     not connect again either.
     """
-    decoder = build_decoder(runtime.settings, runtime.catalog)
+    decoder = following_decoder(runtime)
 
     def on_messages(messages: list[Message]) -> None:
         if leadership is not None and not leadership.acting():
@@ -321,6 +325,13 @@ def _judging_consumer(
     admit = leadership.acting if leadership is not None else None
     consumer = MqttConsumer(options, on_messages, admit=admit)
     return consumer
+
+
+def following_decoder(runtime: Runtime) -> Decoder:
+    """A decoder of the catalog in force, following its changes."""
+    decoder = build_decoder(runtime.settings, runtime.catalog)
+    runtime.catalogs.subscribe(lambda catalog: decoder.use_inventory(catalog.inventory))
+    return decoder
 
 
 def _status(stages: Stages, status: StatusLine | None) -> str:

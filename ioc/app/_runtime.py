@@ -24,6 +24,7 @@ from ioc.state import (
     DeadLetterLog,
     Guard,
     HeartbeatStore,
+    InventoryVersions,
     MeetingStore,
     Outbox,
     ReloadRequests,
@@ -35,6 +36,7 @@ from ioc.store import TelemetryStore
 
 # The rules and the notifier are imported on first use: `ioc ingest` starts without them.
 if TYPE_CHECKING:
+    from ioc.app._inventory import LiveInventory
     from ioc.notify import NotifyConfig
     from ioc.rules import LoadedRule
 
@@ -89,20 +91,60 @@ class Runtime:
         """Without `catalog`, the settings' profiles and inventory are read on first use (an
         operator command that reads only the state database needs neither)."""
         self.settings = settings
-        self._catalog = catalog
+        self._given = catalog
+        self._catalogs: Current[Catalog] | None = None
         self._lock = threading.RLock()  # first uses from several threads build one of each
         self._state: Engine | None = None
         self._telemetry: TelemetryStore | None = None
         self._rules: Current[list[LoadedRule]] | None = None
         self._notifications: Current[NotifyConfig | None] | None = None
+        self._live: LiveInventory | None = None
+
+    @property
+    def catalogs(self) -> Current[Catalog]:
+        """The device classes and the inventory in force (CatalogError on first use when
+        wrong): the catalog given, else the live inventory's newest version (the settings'
+        file before the first: `ioc.app._inventory`)."""
+        with self._lock:
+            if self._catalogs is None:
+                if self._given is not None:
+                    self._catalogs = Current(self._given)
+                else:
+                    from ioc.app._inventory import catalog_in_force
+
+                    self._catalogs = Current(catalog_in_force(self, load_catalog(self.settings)))
+            return self._catalogs
 
     @property
     def catalog(self) -> Catalog:
-        """The device classes and the inventory (CatalogError on first use when wrong)."""
+        """The catalog in force now (`catalogs` to follow its changes)."""
+        return self.catalogs.get()
+
+    def fitted(self, catalog: Catalog) -> tuple[list[LoadedRule], NotifyConfig | None]:
+        """The rule set and notification file in force, checked against a changed catalog
+        (RuleError, NotifyConfigError when the change would break them)."""
+        from ioc.notify import recheck_notify_config
+        from ioc.rules import reselect
+
+        rules = reselect(self.rules.get(), catalog.profiles, catalog.inventory)
+        notifications = self.notifications.get()
+        if notifications is not None:
+            from ioc.app._notify import rule_ids_of
+
+            recheck_notify_config(notifications, catalog.inventory, rule_ids_of(rules))
+        return rules, notifications
+
+    def put_catalog(self, catalog: Catalog) -> None:
+        """Put a changed catalog in force, with the rules in force selecting in it again (the
+        change checked first: `fitted`; what is in force stays when it raises)."""
         with self._lock:
-            if self._catalog is None:
-                self._catalog = load_catalog(self.settings)
-            return self._catalog
+            loaded = self._rules is not None or self._notifications is not None
+            rules, notifications = self.fitted(catalog) if loaded else ([], None)
+            self.catalogs.replace(catalog)
+            if self._notifications is not None:
+                self._notifications.replace(notifications)
+            if self._rules is not None:
+                self._rules.replace(rules)
 
     # -- the state database and its stores --------------------------------------------------
 
@@ -148,13 +190,29 @@ class Runtime:
         """The reload requests every process follows."""
         return ReloadRequests(self.state)
 
+    def inventory_versions(self) -> InventoryVersions:
+        """The live inventory's versions."""
+        return InventoryVersions(self.state)
+
+    @property
+    def live_inventory(self) -> LiveInventory:
+        """This process's view of the live inventory (one per process: the version in force)."""
+        with self._lock:
+            if self._live is None:
+                from ioc.app._inventory import LiveInventory
+
+                self._live = LiveInventory(self)
+            return self._live
+
     @property
     def telemetry(self) -> TelemetryStore:
         """The telemetry store (a missing InfluxDB 1.x database is created by ingest only)."""
         with self._lock:
             if self._telemetry is None:
-                inventory = self.catalog.inventory
-                self._telemetry = open_telemetry_store(self.settings, inventory)
+                catalogs = self.catalogs
+                self._telemetry = open_telemetry_store(
+                    self.settings, lambda: catalogs.get().inventory
+                )
             return self._telemetry
 
     def writable_telemetry(self) -> TelemetryStore:
@@ -186,6 +244,11 @@ class Runtime:
                 loaded = load_notifications(self.settings, self.catalog, self.rules.get())
                 self._notifications = Current(loaded)
             return self._notifications
+
+    @property
+    def holds_rules(self) -> bool:
+        """Whether this process has read the rules (`ioc ingest` never does)."""
+        return self._rules is not None
 
     def read_files(self) -> tuple[list[LoadedRule], NotifyConfig | None]:
         """The rule files and the notification file as they are now, checked as at start

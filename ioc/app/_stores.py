@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ioc.config import Settings
 from ioc.domain import Inventory
 from ioc.store import InfluxStore, SqliteStore, TelemetryStore
 
 
-def open_telemetry_store(settings: Settings, inventory: Inventory) -> TelemetryStore:
-    """InfluxDB when IOC_INFLUX_URL is set, else the embedded SQLite file in the data dir."""
+def open_telemetry_store(settings: Settings, inventory: Callable[[], Inventory]) -> TelemetryStore:
+    """InfluxDB when IOC_INFLUX_URL is set, else the embedded SQLite file in the data dir;
+    points are tagged with their device's areas in the `inventory()` in force."""
     if settings.influx_url is None:
         return SqliteStore(settings.data_dir / "telemetry.db")
 
     def area_tags(device_id: str) -> dict[str, str] | None:
-        return inventory.device_area_tags(device_id) if device_id in inventory.devices else None
+        in_force = inventory()
+        return in_force.device_area_tags(device_id) if device_id in in_force.devices else None
 
     store = InfluxStore(
         url=settings.influx_url,

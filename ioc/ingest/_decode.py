@@ -89,6 +89,13 @@ class Decoder:
         # good routes are kept (a refusal raises), and at most this many, least recent out.
         self._routes = functools.lru_cache(maxsize=max(4 * len(self._devices), 65536))(self._route)
 
+    def use_inventory(self, inventory: Inventory) -> None:
+        """Judge devices by a changed inventory from the next message on (a device added is
+        accepted, one retired refused)."""
+        self._devices = inventory.devices
+        size = max(4 * len(self._devices), 65536)
+        self._routes = functools.lru_cache(maxsize=size)(self._route)
+
     def decode(self, topic: str, payload: bytes, retained: bool, now_ms: int) -> DecodeResult:
         """Decode one message received at now_ms (epoch ms)."""
         if topic.startswith(self._own_topics):

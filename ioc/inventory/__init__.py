@@ -1,6 +1,7 @@
 """Loading device profiles and inventories strictly, and generating inventories of any size."""
 
 from ioc.inventory._bundled import bundled_inventory_path, bundled_profiles_dir
+from ioc.inventory._changes import EntryChange, changes_between, lines, summary, with_changes
 from ioc.inventory._errors import CatalogError
 from ioc.inventory._generate import FleetShape, generate_inventory, write_inventory
 from ioc.inventory._import import (
@@ -8,6 +9,7 @@ from ioc.inventory._import import (
     InventoryDiff,
     ProbeTarget,
     apply,
+    checked_inventory,
     diff,
     document_of,
     load_import_map,
@@ -22,6 +24,7 @@ __all__ = [
     "AreaDiff",
     "AreaMap",
     "CatalogError",
+    "EntryChange",
     "FleetShape",
     "ImportMap",
     "InventoryDiff",
@@ -31,11 +34,14 @@ __all__ = [
     "apply_areas",
     "bundled_inventory_path",
     "bundled_profiles_dir",
+    "changes_between",
+    "checked_inventory",
     "diff",
     "document_of",
     "generate_inventory",
     "inventory_of",
     "inventory_schema",
+    "lines",
     "load_area_map",
     "load_import_map",
     "load_inventory",
@@ -43,5 +49,7 @@ __all__ = [
     "parse_coordinate",
     "read_areas",
     "read_devices",
+    "summary",
+    "with_changes",
     "write_inventory",
 ]

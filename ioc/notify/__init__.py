@@ -16,6 +16,7 @@ from ioc.notify._config import (
     Route,
     ScheduledReport,
     load_notify_config,
+    recheck_notify_config,
 )
 from ioc.notify._deliver import Deliverer, ReportWriter, Sender, backoff_s
 from ioc.notify._hold import NO_HOLD, FlapHold
@@ -50,5 +51,6 @@ __all__ = [
     "backoff_s",
     "fold",
     "load_notify_config",
+    "recheck_notify_config",
     "signature",
 ]

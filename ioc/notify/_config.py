@@ -201,6 +201,16 @@ def load_notify_config(path: Path, inventory: Inventory, rule_ids: Iterable[str]
     )
 
 
+def recheck_notify_config(
+    config: NotifyConfig, inventory: Inventory, rule_ids: Iterable[str]
+) -> None:
+    """Check a file in force against a changed inventory (an area it routes by gone); raise
+    NotifyConfigError listing each mistake."""
+    problems = _check(config.spec, inventory, set(rule_ids))
+    if problems:
+        raise NotifyConfigError("\n".join(f"{config.path}: {problem}" for problem in problems))
+
+
 def _check(spec: NotifyFile, inventory: Inventory, rule_ids: set[str]) -> list[str]:
     rotations = {r.id for r in spec.rotations}
     teams = {t.id: t for t in spec.teams}

@@ -13,6 +13,7 @@ from ioc.rules._load import (
     RuleError,
     bundled_rules_dir,
     load_rules,
+    reselect,
     rule_files,
 )
 from ioc.rules._x733 import EVENT_TYPES, PROBABLE_CAUSES
@@ -30,5 +31,6 @@ __all__ = [
     "bundled_rules_dir",
     "load_rules",
     "parse_duration",
+    "reselect",
     "rule_files",
 ]

@@ -34,6 +34,22 @@ class Absence:
         self._paused = False
         self._next_check = started
 
+    @property
+    def windows(self) -> Mapping[str, int]:
+        """The devices watched, each with its window."""
+        return self._windows
+
+    def watch(self, windows_ms: Mapping[str, int], now: int) -> None:
+        """Watch these devices from now on: one new to it is judged silent a window after
+        `now` (not after start), one no longer listed is forgotten."""
+        for device_id in windows_ms.keys() - self._windows.keys():
+            self._heard[device_id] = max(self._heard.get(device_id, 0), now)
+        for device_id in self._windows.keys() - windows_ms.keys():
+            self._heard.pop(device_id, None)
+            self._silent.discard(device_id)
+            self._offline.discard(device_id)
+        self._windows = dict(windows_ms)
+
     def pause(self) -> None:
         """ioc is blind: judge no silence until `resume`."""
         self._paused = True

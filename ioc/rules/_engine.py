@@ -91,17 +91,16 @@ class RuleEngine:
         self._paused = False
         self._install([self._build(rule) for rule in rules])
 
-    def _build(self, rule: LoadedRule) -> _Rule:
+    def _build(self, rule: LoadedRule, started_ms: int | None = None) -> _Rule:
         condition = build_condition(
             rule.spec.condition,
             rule.spec.severity,
             rule.devices,
             self._inventory,
             self._profiles,
-            self._started,
+            self._started if started_ms is None else started_ms,
         )
-        fingerprint = json.dumps(rule.spec.model_dump(mode="json"), sort_keys=True)
-        return _Rule(rule.info, condition, rule.devices, fingerprint, absences(condition))
+        return _Rule(rule.info, condition, rule.devices, _fingerprint(rule), absences(condition))
 
     def _install(self, rules: list[_Rule]) -> None:
         self._rules = {rule.info.id: rule for rule in rules}
@@ -278,16 +277,27 @@ class RuleEngine:
         if rule is not None:
             rule.holding.pop(device_id, None)
 
-    def replace_rules(self, rules: Iterable[LoadedRule], now: int) -> list[RuleSignal]:
-        """Reload: unchanged rules keep their state; removed rules clear what they held."""
+    def replace_rules(
+        self, rules: Iterable[LoadedRule], now: int, inventory: Inventory | None = None
+    ) -> list[RuleSignal]:
+        """Reload, or a changed `inventory`. A rule unchanged keeps its state, and when it
+        selects other devices now, watches the new ones from `now` (silence judged from when
+        they were added); a changed rule starts afresh, what it held carried over. What a
+        removed rule held, and what any rule held for a device it no longer selects, is
+        cleared."""
+        if inventory is not None:
+            self._inventory = inventory
         old = self._rules
         fresh: list[_Rule] = []
+        signals: list[RuleSignal] = []
         for loaded in rules:
-            rule = self._build(loaded)
-            previous = old.get(rule.info.id)
-            if previous is not None and previous.fingerprint == rule.fingerprint:
+            previous = old.get(loaded.info.id)
+            if previous is not None and previous.fingerprint == _fingerprint(loaded):
+                if previous.devices != loaded.devices:
+                    signals += self._reselect(previous, loaded, now)
                 fresh.append(previous)
                 continue
+            rule = self._build(loaded)
             if previous is not None:
                 for device_id, verdict in previous.holding.items():
                     if device_id in rule.devices:
@@ -295,9 +305,10 @@ class RuleEngine:
                         rule.condition.assume_active(device_id, now)
             fresh.append(rule)
         kept = {rule.info.id: rule for rule in fresh}
-        signals: list[RuleSignal] = []
         for rule_id, previous in old.items():
             current = kept.get(rule_id)
+            if current is previous:
+                continue
             for device_id, (severity, facts) in previous.holding.items():
                 if current is None or device_id not in current.holding:
                     signals.append(
@@ -305,3 +316,17 @@ class RuleEngine:
                     )
         self._install(fresh)
         return signals
+
+    def _reselect(self, rule: _Rule, loaded: LoadedRule, now: int) -> list[RuleSignal]:
+        """`rule` watching `loaded.devices` from now on; the clears of the devices it drops."""
+        watched = set(loaded.devices)
+        fresh = self._build(loaded)  # for the windows of the devices it now selects
+        for absence, renewed in zip(rule.absences, fresh.absences, strict=True):
+            absence.watch(renewed.windows, now)
+        rule.devices = loaded.devices
+        dropped = [d for d in rule.holding if d not in watched]
+        return [self._signal(SignalKind.CLEAR, rule, d, now, *rule.holding.pop(d)) for d in dropped]
+
+
+def _fingerprint(rule: LoadedRule) -> str:
+    return json.dumps(rule.spec.model_dump(mode="json"), sort_keys=True)

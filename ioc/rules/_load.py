@@ -113,6 +113,25 @@ def load_rules(
     return loaded
 
 
+def reselect(
+    rules: Iterable[LoadedRule], profiles: Mapping[str, Profile], inventory: Inventory
+) -> list[LoadedRule]:
+    """The rules in force checked against a changed inventory, each with the devices it now
+    selects; RuleError listing each rule the change would break (an area, a device or a tag
+    it names gone)."""
+    fitted: list[LoadedRule] = []
+    problems: list[str] = []
+    for rule in rules:
+        mistakes = _check_rule(rule.spec, profiles, inventory)
+        problems += [f"{rule.path}: rules[{rule.info.id!r}].{mistake}" for mistake in mistakes]
+        if not mistakes:
+            devices = _selected_devices(rule.spec, inventory)
+            fitted.append(LoadedRule(rule.spec, rule.info, rule.path, devices))
+    if problems:
+        raise RuleError("\n".join(problems))
+    return fitted
+
+
 def _info(rule: RuleSpec) -> RuleInfo:
     return RuleInfo(
         id=rule.id,

@@ -45,7 +45,7 @@ def served(
     config = load_notify_config(NOTIFY, small_inventory, ["bts.battery_low"])
     links = AckLinks("link-secret", config, TTL_S, clock)
     context = ApiContext(
-        small_inventory, profiles, AlertRepository(engine), TokenStore(engine), clock,
+        lambda: small_inventory, profiles, AlertRepository(engine), TokenStore(engine), clock,
         request_wait_s=5.0, ack_links=links,
     )  # fmt: skip
     with TestClient(create_app(context)) as client:

@@ -86,7 +86,7 @@ def world(
     secrets = {role: tokens.create(role, f"{role.value}-1", 0)[1] for role in Role}
     telemetry = SqliteStore(tmp_path / "telemetry.db")
     context = ApiContext(
-        small_inventory,
+        lambda: small_inventory,
         profiles,
         AlertRepository(engine),
         tokens,
@@ -249,7 +249,7 @@ def test_metrics_in_prometheus_text_format(
     client, rules, secrets, tokens, _store = world
     _raise_battery_alert(rules, client, secrets[Role.VIEWER])
     context = ApiContext(
-        small_inventory,
+        lambda: small_inventory,
         profiles,
         rules.repository,
         tokens,

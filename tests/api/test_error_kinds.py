@@ -34,7 +34,7 @@ def test_the_state_database_away_is_503_where_the_openapi_says_so(
     tokens = TokenStore(connect_state(state_url))  # tokens still answer: the caller is known
     _, viewer = tokens.create(Role.VIEWER, "wall", now_ms())
     alerts = AlertRepository(connect_state(relayed))
-    context = ApiContext(small_inventory, profiles, alerts, tokens, now_ms)
+    context = ApiContext(lambda: small_inventory, profiles, alerts, tokens, now_ms)
     auth = {"Authorization": f"Bearer {viewer}"}
     try:
         with TestClient(create_app(context)) as client:
@@ -62,7 +62,7 @@ def test_every_v1_operation_promises_the_statuses_of_the_kinds_any_route_may_giv
 ) -> None:
     engine = connect_state(f"sqlite:///{tmp_path / 'state.db'}")
     context = ApiContext(
-        small_inventory, profiles, AlertRepository(engine), TokenStore(engine), now_ms
+        lambda: small_inventory, profiles, AlertRepository(engine), TokenStore(engine), now_ms
     )
     with TestClient(create_app(context)) as client:
         paths = client.get("/openapi.json").json()["paths"]

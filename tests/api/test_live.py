@@ -57,7 +57,7 @@ def _kinds(events: list[StreamEvent]) -> list[tuple[str, dict[str, object]]]:
 def test_a_batch_yields_device_and_figure_events_before_its_transitions(
     log: AlertRepository, small_inventory: Inventory
 ) -> None:
-    live = LiveView(small_inventory, lambda: ROLES, log, lambda: NOW)
+    live = LiveView(lambda: small_inventory, lambda: ROLES, log, lambda: NOW)
     live.poll()
     start = live.last_event_id
     assert live.since(start) == []
@@ -88,7 +88,7 @@ def test_snapshots_carry_the_standing_and_the_event_id(
     log: AlertRepository, small_inventory: Inventory
 ) -> None:
     alert = _fire(log, small_inventory, "netgw.wan_down", "gw2")
-    live = LiveView(small_inventory, lambda: ROLES, log, lambda: NOW)
+    live = LiveView(lambda: small_inventory, lambda: ROLES, log, lambda: NOW)
     live.poll()  # loads what is open already
     overview = orjson.loads(live.overview_json(None).body)
     assert overview["event_id"] == live.last_event_id > 0
@@ -112,7 +112,7 @@ def test_snapshots_carry_the_standing_and_the_event_id(
 def test_resuming_from_too_old_or_unknown_ids_asks_for_a_reset(
     log: AlertRepository, small_inventory: Inventory
 ) -> None:
-    live = LiveView(small_inventory, lambda: ROLES, log, lambda: NOW, backlog=4)
+    live = LiveView(lambda: small_inventory, lambda: ROLES, log, lambda: NOW, backlog=4)
     live.poll()
     start = live.last_event_id
     for device in ("bts1", "bts2", "vc1", "vc2", "gw1", "gw2"):
@@ -127,7 +127,7 @@ def test_health_says_why_the_data_is_stale(
     log: AlertRepository, small_inventory: Inventory
 ) -> None:
     beats: dict[str, StageBeat] = {}
-    live = LiveView(small_inventory, lambda: ROLES, log, lambda: NOW, lambda: dict(beats))
+    live = LiveView(lambda: small_inventory, lambda: ROLES, log, lambda: NOW, lambda: dict(beats))
     live.poll()
     assert live.health()["reasons"] == ["rules_silent"]
     beats["rules"] = StageBeat("rules", NOW - 1000, NOW - 500, True)
@@ -147,7 +147,7 @@ def test_health_says_why_the_data_is_stale(
 def test_a_snapshot_always_names_an_id_a_client_can_resume_from(
     log: AlertRepository, small_inventory: Inventory
 ) -> None:
-    live = LiveView(small_inventory, lambda: ROLES, log, lambda: NOW, backlog=4)
+    live = LiveView(lambda: small_inventory, lambda: ROLES, log, lambda: NOW, backlog=4)
     alert = _fire(log, small_inventory, "bts.door_open", "bts1")
     live.poll()
     # Notes change no standing, so snapshots stay; until the backlog moves past their id.
@@ -163,7 +163,7 @@ def test_the_picture_waits_for_the_open_alerts(
     log: AlertRepository, small_inventory: Inventory
 ) -> None:
     _fire(log, small_inventory, "device.down", "vc1")
-    live = LiveView(small_inventory, lambda: ROLES, log, lambda: NOW)
+    live = LiveView(lambda: small_inventory, lambda: ROLES, log, lambda: NOW)
     assert live.loaded is False  # the API answers 503 until then, not an all-green lie
     early = orjson.loads(live.overview_json(1).body)
     assert early["areas"][0]["down"] == 0
@@ -175,7 +175,7 @@ def test_the_picture_waits_for_the_open_alerts(
 def test_losing_a_batch_s_device_events_means_a_reset_from_before_it(
     log: AlertRepository, small_inventory: Inventory
 ) -> None:
-    live = LiveView(small_inventory, lambda: ROLES, log, lambda: NOW, backlog=4)
+    live = LiveView(lambda: small_inventory, lambda: ROLES, log, lambda: NOW, backlog=4)
     live.poll()
     start = live.last_event_id
     _fire(log, small_inventory, "device.down", "vc1")  # device, figures, transition
@@ -195,7 +195,7 @@ def test_a_device_without_a_known_position_is_on_the_map_list_but_nowhere(
     from ioc.app._demo_probe import DEMO_PROBE_ID, with_probe_device
 
     inventory = with_probe_device(small_inventory, "D1")
-    live = LiveView(inventory, lambda: ROLES, log, lambda: NOW)
+    live = LiveView(lambda: inventory, lambda: ROLES, log, lambda: NOW)
     features = {f["id"]: f for f in orjson.loads(live.geojson().body)["features"]}
     assert features[DEMO_PROBE_ID]["geometry"] is None
     assert features["bts1"]["geometry"] == {"type": "Point", "coordinates": [107.1, 16.8]}

@@ -36,7 +36,12 @@ def test_plan_a_meeting_and_read_its_board(tmp_path: Path) -> None:
     desk = MeetingDesk(runtime)
     clock = [PLANNED_AT]
     context = ApiContext(
-        catalog.inventory, catalog.profiles, repository, tokens, lambda: clock[0], meetings=desk
+        lambda: catalog.inventory,
+        catalog.profiles,
+        repository,
+        tokens,
+        lambda: clock[0],
+        meetings=desk,
     )
     as_viewer = {"Authorization": f"Bearer {viewer}"}
     as_operator = {"Authorization": f"Bearer {operator}"}

@@ -35,7 +35,7 @@ def served(
     _, admin = tokens.create(Role.ADMIN, "fuzzer", 0)
     telemetry = SqliteStore(folder / "telemetry.db")
     context = ApiContext(
-        small_inventory, profiles, AlertRepository(engine), tokens, now_ms,
+        lambda: small_inventory, profiles, AlertRepository(engine), tokens, now_ms,
         rules=lambda: RulesControl(ids=frozenset({"bts.battery_low"})), telemetry=telemetry,
         request_wait_s=0.2, outbox=Outbox(engine),
     )  # fmt: skip

@@ -45,7 +45,7 @@ def test_availability_as_json_and_csv(tmp_path: Path, runtimes: MakeRuntime) -> 
     _, viewer = TokenStore(engine).create(Role.VIEWER, "report reader", now_ms())
     runtime = runtimes(settings, catalog)
     context = ApiContext(
-        catalog.inventory, catalog.profiles, repository, TokenStore(engine), now_ms,
+        lambda: catalog.inventory, catalog.profiles, repository, TokenStore(engine), now_ms,
         reports=lambda period, scope, by: availability_report(runtime, period, scope, by),
     )  # fmt: skip
     auth = {"Authorization": f"Bearer {viewer}"}

@@ -25,7 +25,7 @@ def api(
     engine = connect_state(f"sqlite:///{tmp_path / 'state.db'}")
     tokens = TokenStore(engine)
     _token, secret = tokens.create(Role.VIEWER, "wall", 0)
-    context = ApiContext(small_inventory, profiles, AlertRepository(engine), tokens, now_ms)
+    context = ApiContext(lambda: small_inventory, profiles, AlertRepository(engine), tokens, now_ms)
     with TestClient(create_app(context)) as client:
         yield client, secret
     engine.dispose()
@@ -85,7 +85,7 @@ def test_a_token_past_its_expiry_is_refused_and_its_makers_are_recorded(
     tokens = TokenStore(engine)
     _admin, admin = tokens.create(Role.ADMIN, "admin", clock[0])
     context = ApiContext(
-        small_inventory, profiles, AlertRepository(engine), tokens, lambda: clock[0]
+        lambda: small_inventory, profiles, AlertRepository(engine), tokens, lambda: clock[0]
     )
     try:
         with TestClient(create_app(context)) as client:

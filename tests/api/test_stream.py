@@ -36,7 +36,7 @@ def served(
     tokens = TokenStore(engine)
     _, viewer = tokens.create(Role.VIEWER, "wall", 0)
     context = ApiContext(
-        small_inventory, profiles, AlertRepository(engine), tokens, now_ms,
+        lambda: small_inventory, profiles, AlertRepository(engine), tokens, now_ms,
         heartbeats=HeartbeatStore(engine).beats, poll_every_s=0.05, beat_every_s=0.5,
     )  # fmt: skip
     server = ApiServer(context, ApiOptions.of(settings))

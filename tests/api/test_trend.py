@@ -65,7 +65,7 @@ def test_the_route(tmp_path: Path) -> None:
     tokens = TokenStore(engine)
     _, viewer = tokens.create(Role.VIEWER, "wall", now)
     context = ApiContext(
-        catalog.inventory,
+        lambda: catalog.inventory,
         catalog.profiles,
         repository,
         tokens,

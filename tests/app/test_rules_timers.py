@@ -216,7 +216,7 @@ def test_an_integrity_error_is_reported_not_retried_and_the_rest_goes_on(world: 
     assert world.rules.stats.store_retries == 0
     # An operator sees it in /metrics and /readyz, though everything answers.
     context = ApiContext(
-        world.inventory, {}, world.repository, world.tokens, world.clock,
+        lambda: world.inventory, {}, world.repository, world.tokens, world.clock,
         process_metrics=stage_metrics(None, lambda: world.rules),
         attention={"rules": lambda: world.rules.stats.last_refusal},
     )  # fmt: skip

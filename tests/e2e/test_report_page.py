@@ -48,7 +48,7 @@ def test_the_printable_report_in_a_browser(
     _, viewer = TokenStore(engine).create(Role.VIEWER, "printer", now_ms())
     runtime = runtimes(settings, catalog)
     context = ApiContext(
-        catalog.inventory, catalog.profiles, repository, TokenStore(engine), now_ms,
+        lambda: catalog.inventory, catalog.profiles, repository, TokenStore(engine), now_ms,
         reports=lambda period, scope, by: availability_report(runtime, period, scope, by),
         report_page=lambda period, scope, by, lang: availability_page(
             runtime, period, scope, by, lang

@@ -52,7 +52,7 @@ def served(
     _, viewer = tokens.create(Role.VIEWER, "wall", now_ms())
     alerts = AlertRepository(engine)
     context = ApiContext(
-        small_inventory, profiles, alerts, tokens, lambda: now_ms() + AHEAD_MS,
+        lambda: small_inventory, profiles, alerts, tokens, lambda: now_ms() + AHEAD_MS,
         rules=lambda: RulesControl(ROLES.down | ROLES.power | ROLES.link, ROLES),
         poll_every_s=0.05, beat_every_s=0.5,
     )  # fmt: skip

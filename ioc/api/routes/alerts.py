@@ -84,7 +84,7 @@ def list_alerts(
     """Alerts newest first, by state (`open`: firing or acknowledged), severity and area
     subtree."""
     query = AlertFilter(states_named(state or ()), frozenset(severity or ()), area, limit, offset)
-    found = find_alerts(context.alerts, context.inventory, query)
+    found = find_alerts(context.alerts, context.inventory(), query)
     return AlertPage(items=[AlertPublic.of(a) for a in found], limit=limit, offset=offset)
 
 

@@ -35,7 +35,7 @@ def area_tree(
 ) -> list[AreaNode]:
     """The tree from the roots (or from `root`), `depth` levels deep; areas without devices
     are left out."""
-    if root is not None and root not in context.inventory.areas:
+    if root is not None and root not in context.inventory().areas:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no area {root!r}")
     counted = live.areas()
     children: dict[str | None, list[AreaCounts]] = {}

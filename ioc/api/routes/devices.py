@@ -93,7 +93,7 @@ def _public(device: Device, standing: DeviceStatus) -> DevicePublic:
 
 
 def _device(context: Context, device_id: str) -> Device:
-    device = context.inventory.devices.get(device_id)
+    device = context.inventory().devices.get(device_id)
     if device is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r}")
     return device
@@ -111,7 +111,7 @@ def list_devices(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DevicePage:
     """Devices by class, area subtree and state."""
-    inventory = context.inventory
+    inventory = context.inventory()
     if area is not None and area not in inventory.areas:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no area {area!r}")
     standing = live.standing()

@@ -67,7 +67,7 @@ def create_window(body: WindowCreate, context: Context, caller: Operator) -> Win
         0, body.scope, body.target, body.starts_at_ms, body.ends_at_ms, body.reason, caller.actor
     )
     rule_ids = context.rules().ids if context.rules else None
-    planned = plan_window(context.alerts, context.inventory, rule_ids, window, context.clock())
+    planned = plan_window(context.alerts, context.inventory(), rule_ids, window, context.clock())
     return _public(planned)
 
 

@@ -42,4 +42,4 @@ def overview_trend(
     roles = context.rule_roles()
     rule_ids = roles.down | roles.power | roles.link
     spans = context.alerts.spans(rule_ids, start, now + 1)
-    return trend(context.inventory, spans, roles, times)
+    return trend(context.inventory(), spans, roles, times)

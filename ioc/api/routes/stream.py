@@ -30,8 +30,8 @@ def _heartbeat(live: LiveView) -> ServerSentEvent:
     return ServerSentEvent(event="heartbeat", raw_data=orjson.dumps(live.health()).decode())
 
 
-def _reset(live: LiveView) -> ServerSentEvent:
-    data = {"event_id": live.last_event_id, "reason": "missed events are gone: reload"}
+def _reset(live: LiveView, reason: str = "missed events are gone: reload") -> ServerSentEvent:
+    data = {"event_id": live.last_event_id, "reason": reason}
     return ServerSentEvent(event="reset", raw_data=orjson.dumps(data).decode())
 
 
@@ -46,8 +46,9 @@ async def stream(
 ) -> AsyncIterator[ServerSentEvent]:
     """Events: `device` (a device's standing), `figures` (the overview's figures and class
     counts), `transition` (an alert transition, with its id), `heartbeat` (every few seconds:
-    how fresh the data is, `stale` and why), `reset` (missed events are gone: reload the
-    snapshots). Resume with the Last-Event-ID header, or `last_event_id` from a snapshot."""
+    how fresh the data is, `stale` and why), `reset` (missed events are gone, or the inventory
+    changed: reload the snapshots). Resume with the Last-Event-ID header, or `last_event_id`
+    from a snapshot."""
     resume = last_event_id_header or last_event_id
     cursor: int | None = int(resume) if resume and resume.isdigit() else None
     yield ServerSentEvent(retry=RETRY_MS, comment="ioc live stream")
@@ -58,7 +59,13 @@ async def stream(
         cursor = live.last_event_id
         yield ServerSentEvent(event="figures", raw_data=live.figures().decode())
     next_beat = time.monotonic() + context.beat_every_s
+    inventory_changes = live.inventory_changes
     while not context.stopping.is_set():
+        if live.inventory_changes != inventory_changes:
+            inventory_changes = live.inventory_changes
+            yield _reset(live, "the inventory changed: reload")
+            cursor = live.last_event_id
+            continue
         missed = live.since(cursor)
         if missed is None:
             yield _reset(live)
