@@ -13,10 +13,11 @@ from ._gateway import (
 )
 from ._identities import make_identities, planned_identities
 from ._ingest import IngestOptions, IngestService, build_decoder, ingest_options
+from ._inventory import Change, LiveInventory, catalog_at, digest_of
 from ._logging import configure_logging
 from ._meetings import MeetingDesk
 from ._notify import NotifyService, build_senders, load_notifications
-from ._onboarding import TargetChanges, target_changes, write_targets
+from ._onboarding import TargetChanges, stage_targets, target_changes
 from ._operator import OperatorDesk, demo_records
 from ._probe import describe_probe, load_probe, probe_options, probe_process, probe_services
 from ._reloading import NoRulesProcess, ReloadFollower, pid_path, request_reload
@@ -56,9 +57,11 @@ __all__ = [
     "ApiOptions",
     "ApiServer",
     "Catalog",
+    "Change",
     "Current",
     "IngestOptions",
     "IngestService",
+    "LiveInventory",
     "Managed",
     "MeetingDesk",
     "NoRulesProcess",
@@ -85,6 +88,7 @@ __all__ = [
     "availability_report",
     "build_decoder",
     "build_senders",
+    "catalog_at",
     "check_configuration",
     "cluster_process",
     "configure_logging",
@@ -92,6 +96,7 @@ __all__ = [
     "demo_records",
     "describe",
     "describe_probe",
+    "digest_of",
     "gateway_options",
     "gateway_process",
     "gateway_services",
@@ -116,7 +121,7 @@ __all__ = [
     "run_demo",
     "run_process",
     "stage_metrics",
+    "stage_targets",
     "target_changes",
     "ticker",
-    "write_targets",
 ]

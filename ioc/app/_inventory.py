@@ -32,7 +32,7 @@ from ioc.inventory import (
     summary,
     with_changes,
 )
-from ioc.state import InventoryVersion, NewVersion, StaleVersion
+from ioc.state import InventoryVersion, NewVersion, StaleVersion, StateError
 
 if TYPE_CHECKING:
     from ioc.app._runtime import Runtime
@@ -82,10 +82,14 @@ def catalog_at(runtime: Runtime, number: int, profiles: Catalog | None = None) -
 
 
 def catalog_in_force(runtime: Runtime, from_file: Catalog) -> Catalog:
-    """The newest version's catalog; `from_file` itself when it is that version, or before
-    the first (a command reads; only a starting process records)."""
-    versions = runtime.inventory_versions()
-    newest = versions.newest()
+    """The newest version's catalog; `from_file` itself when it is that version, before the
+    first (a command reads; only a starting process records), or when the state database
+    cannot be read (a collector on a machine of its own)."""
+    try:
+        newest = runtime.inventory_versions().newest()
+    except StateError as exc:
+        log.warning("the inventory file is used: the state database cannot be read (%s)", exc)
+        return from_file
     if newest is None or newest.file_digest == digest_of(document_of(from_file.inventory)):
         return from_file
     return catalog_at(runtime, newest.number, from_file)
@@ -104,7 +108,7 @@ class LiveInventory:
         """Record the file the process started with when it is new, and put the newest
         version in force."""
         runtime = self._runtime
-        from_file = runtime.catalog
+        from_file = runtime.file_catalog()
         document = document_of(from_file.inventory)
         digest = digest_of(document)
         for _attempt in range(ATTEMPTS):
@@ -158,6 +162,7 @@ class LiveInventory:
         origin: str,
         effective_at_ms: int | None = None,
         dry_run: bool = False,
+        file_digest: str | None = None,
     ) -> Change:
         """Make a new document from the catalog in force (`make`), check it as a file and
         against the rules and notification file in force, and record it as the next version
@@ -182,7 +187,7 @@ class LiveInventory:
                 return Change(None, changes, catalog)
             try:
                 version = self._record(base, document, catalog, origin, recorded_by, reason,
-                                       changes, effective_at_ms)  # fmt: skip
+                                       changes, effective_at_ms, file_digest)  # fmt: skip
             except StaleVersion:
                 continue
             return Change(version, changes, catalog)
@@ -231,7 +236,7 @@ class LiveInventory:
                 file_digest=file_digest,
             ),
         )
-        if catalog is not self._runtime.catalog:
+        if catalog.inventory != self._runtime.catalog.inventory:
             self._runtime.put_catalog(catalog)
         self.number = version.number
         log.info("inventory version %d recorded by %s: %s", version.number, recorded_by, told)

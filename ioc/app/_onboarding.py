@@ -4,7 +4,7 @@ is checked as `ioc probe` checks it at start before it replaces the old one."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,14 +60,14 @@ def target_changes(path: Path, targets: Mapping[str, ProbeTarget]) -> TargetChan
     return TargetChanges(added, changed)
 
 
-def write_targets(
+def stage_targets(
     path: Path,
     targets: Mapping[str, ProbeTarget],
     inventory: Inventory,
     profiles: dict[str, Profile],
-) -> None:
-    """Add or update the targets, check the file against `inventory` as the probe would
-    (ProbeConfigError naming the file), then replace it."""
+) -> Callable[[], None]:
+    """Add or update the targets in a copy of the file, check it against `inventory` as the
+    probe would (ProbeConfigError naming the file); what replaces the file with it."""
     yaml, document = _read(path)
     listed = document.get("targets")
     if listed is None:
@@ -90,4 +90,8 @@ def write_targets(
     except BadFileError as exc:
         checked.unlink()
         raise type(exc)(str(exc).replace(str(checked), str(path))) from exc
-    checked.replace(path)
+
+    def commit() -> None:
+        checked.replace(path)
+
+    return commit

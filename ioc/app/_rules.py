@@ -217,8 +217,8 @@ class RulesService:
     def _on_reload(self, rules: list[LoadedRule]) -> None:
         """A new rule set is in force (a reload, or the rules selecting in a changed
         inventory, in force already): the worker takes both between items."""
-        inventory = self._catalogs.get().inventory
-        self._command(lambda: self._replace_rules(rules, inventory))
+        inventory, now = self._catalogs.get().inventory, self._clock()
+        self._command(lambda: self._replace_rules(rules, inventory, now))
 
     def _command(self, command: Callable[[], None]) -> None:
         """Run `command` on the worker as soon as it is between items."""
@@ -403,9 +403,9 @@ class RulesService:
                 "blind (broker lost, or ingest or rules falling behind): no device is judged silent"
             )
 
-    def _replace_rules(self, rules: list[LoadedRule], inventory: Inventory) -> None:
+    def _replace_rules(self, rules: list[LoadedRule], inventory: Inventory, now: int) -> None:
         self.book.use_inventory(inventory)
-        signals = self.engine.replace_rules(rules, self._clock(), inventory)
+        signals = self.engine.replace_rules(rules, now, inventory)
         self.book.declare_outage_rules(rule.id for rule in self.engine.rules if rule.outage)
         self._apply(signals)
         self.stats.reloads += 1

@@ -115,6 +115,11 @@ class Runtime:
                     self._catalogs = Current(catalog_in_force(self, load_catalog(self.settings)))
             return self._catalogs
 
+    def file_catalog(self) -> Catalog:
+        """The catalog given, else the settings' files read now (the live inventory's first
+        version, and what a process starts with)."""
+        return self._given if self._given is not None else load_catalog(self.settings)
+
     @property
     def catalog(self) -> Catalog:
         """The catalog in force now (`catalogs` to follow its changes)."""

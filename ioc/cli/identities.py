@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 from ioc.cli._base import (
     BadArgument,
     main,
+    runtime_of,
     settings_of,
 )
 
@@ -82,7 +83,7 @@ def identities_make(
     """Write every identity of the inventory, the collectors' files and the notification file:
     secrets (existing ones kept), Mosquitto's password file and ACL, TLS certificates; see
     docs/security.md."""
-    from ioc.app import load_catalog, make_identities
+    from ioc.app import make_identities
     from ioc.broker import Listeners, reload_broker
 
     settings = settings_of(ctx)
@@ -91,8 +92,8 @@ def identities_make(
         None if device_listener is None else _host_port(device_listener, "--device-listener"),
     )
     made = make_identities(
-        settings, load_catalog(settings), directory, gateway_files, probe_files, tls_hosts,
-        broker_owner, listeners,
+        settings, runtime_of(ctx, settings).catalog, directory, gateway_files, probe_files,
+        tls_hosts, broker_owner, listeners,
     )  # fmt: skip
     unplanned = (
         f"; {len(made.unplanned)} not in this plan and left out of the broker's files "
@@ -141,12 +142,14 @@ def identities_revoke(
     pid_file: Path | None,
 ) -> None:
     """Take NAME's access away: rewrite the broker's files without it (and reload it)."""
-    from ioc.app import load_catalog, make_identities
+    from ioc.app import make_identities
     from ioc.broker import reload_broker, revoke
 
     settings = settings_of(ctx)
     revoke(directory, name)
-    make_identities(settings, load_catalog(settings), directory, gateway_files, probe_files)
+    make_identities(
+        settings, runtime_of(ctx, settings).catalog, directory, gateway_files, probe_files
+    )
     click.echo(f"identities: {name} revoked")
     if pid_file is not None:
         click.echo(f"broker: told to reload (pid {reload_broker(pid_file)})")

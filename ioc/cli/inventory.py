@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ioc.cli._base import main, settings_of
+from ioc.cli._base import BY_OPTION, main, runtime_of, time_text
+from ioc.domain import NotFound
+from ioc.inventory import (
+    EntryChange,
+    FleetShape,
+    document_of,
+    generate_inventory,
+    lines,
+    summary,
+    write_inventory,
+)
 
 if TYPE_CHECKING:
-    from ioc.app import Catalog
-from ioc.inventory import FleetShape, generate_inventory, write_inventory
+    from ioc.app import Catalog, Runtime
+    from ioc.app._inventory import Change
+    from ioc.state import InventoryVersion
+
+WHY_OPTION = click.option("--why", default=None, help="Why (kept in the inventory's history).")
 
 
 @main.group()
@@ -95,8 +109,10 @@ def inventory_schema_command(out: Path | None) -> None:
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Where to write the inventory (default: IOC_INVENTORY, rewritten).",
+    help="Write the changed inventory to this file instead of putting it in force.",
 )
+@WHY_OPTION
+@BY_OPTION
 @click.pass_context
 def inventory_import(
     ctx: click.Context,
@@ -106,24 +122,21 @@ def inventory_import(
     retire: bool,
     probe_file: Path | None,
     out: Path | None,
+    why: str | None,
+    actor: str,
 ) -> None:
-    """Devices from the province's sheets (XLSX, CSV): the diff against the inventory, applied
-    unless --dry-run; nothing written when any row is wrong."""
-    from ioc.app import load_catalog, target_changes, write_targets
-    from ioc.inventory import (
-        CatalogError,
-        apply,
-        diff,
-        load_import_map,
-        read_devices,
-    )
+    """Devices from the province's sheets (XLSX, CSV): the diff against the inventory in
+    force, put in force as its next version unless --dry-run; nothing written when any row is
+    wrong."""
+    from ioc.app import stage_targets, target_changes
+    from ioc.inventory import CatalogError, apply, diff, load_import_map, read_devices
 
-    settings = settings_of(ctx)
-    catalog = load_catalog(settings)
+    runtime = runtime_of(ctx)
+    catalog = runtime.catalog
     if _lists_areas(map_file):
         if retire or probe_file is not None:
             raise click.UsageError("--retire and --probe are for devices, not an areas sheet")
-        _import_areas(settings.inventory, catalog, files, map_file, dry_run, out)
+        _import_areas(runtime, files, map_file, dry_run, out, why, actor)
         return
     import_map = load_import_map(map_file)
     if import_map.class_ not in catalog.profiles:
@@ -147,18 +160,76 @@ def inventory_import(
     if dry_run:
         click.echo("dry run: nothing written")
         return
-    inventory_changes = not changes.empty or (retire and bool(changes.retired))
-    if not inventory_changes and (targets is None or targets.empty):
-        click.echo("nothing to change")
-        return
-    target = _written_to(out, settings.inventory)
-    document, inventory = apply(changes, catalog.inventory, catalog.profiles, retire, str(target))
+
+    def changed(current: Catalog) -> dict[str, Any]:
+        source = ", ".join(str(f) for f in files)
+        return apply(changes, current.inventory, current.profiles, retire, source)[0]
+
+    reason = why or f"imported {', '.join(f.name for f in files)} with {map_file.name}"
+    made = _put_in_force(runtime, changed, out, actor, reason, "import", dry_run=True)
+    commit_targets = None
     if probe_file is not None and targets is not None and not targets.empty:
-        write_targets(probe_file, imported.targets, inventory, catalog.profiles)
+        commit_targets = stage_targets(
+            probe_file, imported.targets, made.catalog.inventory, catalog.profiles
+        )
+    if made.changes:
+        _put_in_force(runtime, changed, out, actor, reason, "import")
+    if commit_targets is not None:
+        commit_targets()
         click.echo(f"wrote {len(imported.targets):,} probe targets to {probe_file}")
-    if inventory_changes:
-        write_inventory(document, target)
-        click.echo(f"wrote {len(document['devices']):,} devices to {target}")
+    if not made.changes and commit_targets is None:
+        click.echo("nothing to change")
+
+
+@inventory.command("load")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--dry-run", is_flag=True, help="Show what would change; record nothing.")
+@WHY_OPTION
+@BY_OPTION
+@click.pass_context
+def inventory_load(
+    ctx: click.Context, file: Path, dry_run: bool, why: str | None, actor: str
+) -> None:
+    """Put a whole inventory file in force as the next version (devices and areas it lacks
+    are retired): after editing the file a process started with, once other changes were
+    recorded."""
+    from ioc.app import digest_of
+    from ioc.inventory import load_inventory
+
+    runtime = runtime_of(ctx)
+    profiles = runtime.catalog.profiles
+    document = document_of(load_inventory(file, profiles))
+    made = _put_in_force(
+        runtime, lambda _current: document, None, actor, why or f"loaded {file.name}", "load",
+        dry_run=dry_run, file_digest=digest_of(document),
+    )  # fmt: skip
+    if dry_run:
+        _show(made.changes)
+        click.echo("dry run: nothing written")
+
+
+@inventory.command("history")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option(
+    "--show", "number", type=click.IntRange(1), default=None, help="One version's changes."
+)
+@click.pass_context
+def inventory_history(ctx: click.Context, limit: int, number: int | None) -> None:
+    """The inventory's versions, newest first: when, by whom, why and what changed."""
+    versions = runtime_of(ctx).inventory_versions()
+    if number is not None:
+        version = versions.version(number)
+        if version is None:
+            raise NotFound(f"no inventory version {number}")
+        click.echo(_version_line(version))
+        for line in lines([EntryChange.of_json(c) for c in versions.changes(number)], limit):
+            click.echo(line)
+        return
+    history = versions.history(limit)
+    if not history:
+        click.echo("no inventory version yet: the first process to start records its file")
+    for version in history:
+        click.echo(_version_line(version))
 
 
 @inventory.command("export")
@@ -168,16 +239,18 @@ def inventory_import(
     default=None,
     help="Write it to this file (.json or .yaml) instead of printing it as YAML.",
 )
+@click.option("--version", "number", type=click.IntRange(1), default=None, help="An older version.")
 @click.pass_context
-def inventory_export(ctx: click.Context, out: Path | None) -> None:
-    """The inventory in force as a file (the bundled sample's when IOC_INVENTORY is unset): a
-    start for a province's own."""
+def inventory_export(ctx: click.Context, out: Path | None, number: int | None) -> None:
+    """The inventory in force as a file (its newest version; the settings' file, or the
+    bundled sample's, before the first): a start for a province's own, or a copy."""
     import yaml
 
-    from ioc.app import load_catalog
-    from ioc.inventory import document_of
+    from ioc.app import catalog_at
 
-    document = document_of(load_catalog(settings_of(ctx)).inventory)
+    runtime = runtime_of(ctx)
+    catalog = runtime.catalog if number is None else _version_catalog(runtime, number, catalog_at)
+    document = document_of(catalog.inventory)
     if out is None:
         click.echo(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), nl=False)
         return
@@ -186,12 +259,60 @@ def inventory_export(ctx: click.Context, out: Path | None) -> None:
                f"areas to {out}", err=True)  # fmt: skip
 
 
-def _written_to(out: Path | None, inventory_file: Path | None) -> Path:
-    """Where an import writes: --out, else the inventory file in force (not the bundled one)."""
-    target = out or inventory_file
-    if target is None:
-        raise click.UsageError("say where to write the inventory: --out FILE (or IOC_INVENTORY)")
-    return target
+def _version_catalog(
+    runtime: Runtime, number: int, catalog_at: Callable[[Runtime, int], Catalog]
+) -> Catalog:
+    try:
+        return catalog_at(runtime, number)
+    except LookupError as exc:
+        raise NotFound(str(exc)) from exc
+
+
+def _version_line(version: InventoryVersion) -> str:
+    when = time_text(version.recorded_at_ms)
+    effective = (
+        f" (in effect from {time_text(version.effective_at_ms)})"
+        if version.effective_at_ms != version.recorded_at_ms
+        else ""
+    )
+    return (
+        f"{version.number:>5}  {when}{effective}  {version.origin:8} {version.recorded_by}: "
+        f"{version.summary} - {version.reason}"
+    )
+
+
+def _put_in_force(
+    runtime: Runtime,
+    make: Callable[[Catalog], dict[str, Any]],
+    out: Path | None,
+    actor: str,
+    reason: str,
+    origin: str,
+    dry_run: bool = False,
+    file_digest: str | None = None,
+) -> Change:
+    """Record the change as the next version and say so; to `out` instead, written as a file."""
+    live = runtime.live_inventory
+    made = live.change(make, actor, reason, origin, dry_run=dry_run or out is not None,
+                       file_digest=file_digest)  # fmt: skip
+    if dry_run:
+        return made
+    if out is not None:
+        document = document_of(made.catalog.inventory)
+        write_inventory(document, out)
+        click.echo(f"wrote {len(document['devices']):,} devices in {len(document['areas']):,} "
+                   f"areas to {out}")  # fmt: skip
+    elif made.version is None:
+        click.echo("nothing to change: the inventory in force is the same")
+    else:
+        click.echo(f"inventory version {made.version.number} in force: {made.summary}")
+    return made
+
+
+def _show(changes: list[EntryChange]) -> None:
+    click.echo(summary(changes))
+    for line in lines(changes):
+        click.echo(line)
 
 
 def _lists_areas(map_file: Path) -> bool:
@@ -204,27 +325,28 @@ def _lists_areas(map_file: Path) -> bool:
 
 
 def _import_areas(
-    inventory_file: Path | None,
-    catalog: Catalog,
+    runtime: Runtime,
     files: tuple[Path, ...],
     map_file: Path,
     dry_run: bool,
     out: Path | None,
+    why: str | None,
+    actor: str,
 ) -> None:
     from ioc.inventory import apply_areas, load_area_map, read_areas
 
     area_map = load_area_map(map_file)
-    changes = read_areas(files, area_map, catalog.inventory)
+    changes = read_areas(files, area_map, runtime.catalog.inventory)
     click.echo(f"{area_map.areas} areas: {changes.summary()}")
     for line in changes.lines():
         click.echo(line)
     if dry_run:
         click.echo("dry run: nothing written")
         return
-    if changes.empty:
-        click.echo("nothing to change")
-        return
-    target = _written_to(out, inventory_file)
-    document, _inventory = apply_areas(changes, catalog.inventory, catalog.profiles, str(target))
-    write_inventory(document, target)
-    click.echo(f"wrote {len(document['areas']):,} areas to {target}")
+
+    def changed(current: Catalog) -> dict[str, Any]:
+        source = ", ".join(str(f) for f in files)
+        return apply_areas(changes, current.inventory, current.profiles, source)[0]
+
+    reason = why or f"imported {', '.join(f.name for f in files)} with {map_file.name}"
+    _put_in_force(runtime, changed, out, actor, reason, "import")

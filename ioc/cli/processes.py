@@ -116,10 +116,10 @@ def gateway_modbus(
     GATEWAY_FILE names the ports (device paths or pyserial URLs), the controllers' unit ids,
     the devices they are and their register maps; see docs/gateway.md.
     """
-    from ioc.app import describe, gateway_process, load_catalog, load_gateway
+    from ioc.app import describe, gateway_process, load_gateway
 
     settings = settings_of(ctx)
-    config, warnings = load_gateway(load_catalog(settings), gateway_file)
+    config, warnings = load_gateway(runtime_of(ctx, settings).catalog, gateway_file)
     for warning in warnings:
         click.echo(f"ioc: warning: {warning}", err=True)
     click.echo(describe(config), err=True)
@@ -140,10 +140,10 @@ def probe(ctx: click.Context, probe_file: Path, check: bool) -> None:
     PROBE_FILE lists the targets by inventory device id with their addresses and probe
     profiles; see docs/probe.md.
     """
-    from ioc.app import describe_probe, load_catalog, load_probe, probe_process
+    from ioc.app import describe_probe, load_probe, probe_process
 
     settings = settings_of(ctx)
-    config = load_probe(load_catalog(settings), probe_file)
+    config = load_probe(runtime_of(ctx, settings).catalog, probe_file)
     click.echo(describe_probe(config), err=True)
     if check:
         return

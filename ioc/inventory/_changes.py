@@ -41,13 +41,19 @@ class EntryChange:
         return "moved" if self.was.get(place) != self.entry.get(place) else "changed"
 
     def line(self) -> str:
-        """`  moved    device bts-QT-00417 (QT-C0001 -> QT-C0002)`."""
+        """`  moved    device bts-QT-00417 (QT-C0001 -> QT-C0002): name` (and the fields that
+        changed besides)."""
         text = f"  {self.verb:8} {self.kind} {self.id}"
+        if self.was is None or self.entry is None:
+            return text
+        place = _PLACE[self.kind]
         if self.verb == "moved":
-            place = _PLACE[self.kind]
-            assert self.was is not None and self.entry is not None
             text += f" ({self.was.get(place)} -> {self.entry.get(place)})"
-        return text
+        fields = sorted(
+            k for k in self.was.keys() | self.entry.keys()
+            if k != place and self.was.get(k) != self.entry.get(k)
+        )  # fmt: skip
+        return text + (f": {', '.join(fields)}" if fields else "")
 
     def as_json(self) -> Entry:
         """As the state database keeps it and the API shows it."""

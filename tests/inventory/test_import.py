@@ -13,7 +13,7 @@ import pytest
 import yaml
 from openpyxl import Workbook
 
-from ioc.domain import Profile
+from ioc.domain import Inventory, Profile
 from ioc.inventory import load_inventory, parse_coordinate
 from ioc.inventory._import import area_key
 from tests.support.cli import Ran, invoke_ioc
@@ -55,6 +55,14 @@ def place(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return tmp_path, env
 
 
+def _in_force(place: tuple[Path, dict[str, str]], profiles: dict[str, Profile]) -> Inventory:
+    """The inventory in force, as `ioc inventory export` writes it."""
+    folder, env = place
+    exported = invoke_ioc("inventory", "export", "--out", str(folder / "in-force.yaml"), env=env)
+    assert exported.returncode == 0, exported.stderr
+    return load_inventory(folder / "in-force.yaml", profiles)
+
+
 def _import(place: tuple[Path, dict[str, str]], *args: str) -> Ran:
     folder, env = place
     return invoke_ioc("inventory", "import", *args, "--map", str(folder / "bts.map.yaml"), env=env)
@@ -77,8 +85,9 @@ def test_a_carriers_workbook_comes_in_once_and_again_changes_nothing(
     assert (folder / "inventory.yaml").read_text(encoding="utf-8") == before  # a dry run
     applied = _import(place, str(sheet))
     assert applied.returncode == 0, applied.stderr
-    assert f"wrote 6 devices to {folder / 'inventory.yaml'}" in applied.stdout
-    inventory = load_inventory(folder / "inventory.yaml", profiles)
+    assert "inventory version 2 in force: 2 devices added, 1 device changed" in applied.stdout
+    assert (folder / "inventory.yaml").read_text(encoding="utf-8") == before  # the first version
+    inventory = _in_force(place, profiles)
     khe_sanh = inventory.devices["bts-QT-00418"]
     assert (khe_sanh.area_id, khe_sanh.tags) == ("QT-C0001", frozenset({"vnpt"}))
     assert khe_sanh.lat == pytest.approx(16.771389, abs=1e-6)  # 16°46'17.0"N
@@ -148,7 +157,7 @@ def test_csv_in_utf8_with_or_without_its_bom_and_in_the_windows_code_page(
     (folder / "bts.map.yaml").write_text(MAP.replace("sheet: BTS\n", ""), encoding="utf-8")
     applied = _import(place, str(sheet))
     assert applied.returncode == 0, applied.stderr
-    device = load_inventory(folder / "inventory.yaml", profiles).devices["bts-QT-00430"]
+    device = _in_force(place, profiles).devices["bts-QT-00430"]
     assert device.name == "Trạm BTS Hòa Bình"  # one Unicode form, whatever the file's
     assert device.area_id == "QT-C0001" and device.tags == frozenset({"vietnamobile"})
 
@@ -161,10 +170,11 @@ def test_devices_the_sheets_no_longer_list_are_retired_only_when_asked(
     kept = _import(place, str(sheet))
     assert "  retired  bts-QT-00417" in kept.stdout
     assert "retired devices stay in the inventory: --retire removes them" in kept.stdout
-    assert "bts-QT-00417" in load_inventory(folder / "inventory.yaml", profiles).devices
+    assert "bts-QT-00417" in _in_force(place, profiles).devices
     retired = _import(place, str(sheet), "--retire")
     assert retired.returncode == 0, retired.stderr
-    devices = load_inventory(folder / "inventory.yaml", profiles).devices
+    assert "inventory version 3 in force: 1 device retired" in retired.stdout
+    devices = _in_force(place, profiles).devices
     assert "bts-QT-00417" not in devices and "bts-QT-00418" in devices
     assert "gw-QT-C0001" in devices  # other classes are not the sheet's to retire
 
@@ -263,13 +273,13 @@ def test_a_gateway_sheet_makes_its_gateways_probe_targets_keeping_the_file(
     (folder / "gw.map.yaml").write_text(
         GATEWAY_MAP.replace("Cisco: generic-router", "Cisco: if-mib-router"), encoding="utf-8"
     )
-    before = probe.read_text(encoding="utf-8"), (folder / "inventory.yaml").read_bytes()
+    before = probe.read_text(encoding="utf-8"), _in_force(place, profiles)
     refused = invoke_ioc(*args, "--probe", str(probe), env=env)
     assert refused.returncode == 2
     assert "targets['gw-QT-C0002']: profile 'if-mib-router' reads the WAN interface" in (
         refused.stderr
     )
-    assert (probe.read_text(encoding="utf-8"), (folder / "inventory.yaml").read_bytes()) == before
+    assert (probe.read_text(encoding="utf-8"), _in_force(place, profiles)) == before
     assert not list(folder.glob(".probe.yaml.new"))
 
 
@@ -351,15 +361,13 @@ def test_the_communes_come_in_from_their_sheet_before_the_sites(
         "  added    QT-C0002",
         "  added    QT-C0003",
     ]
-    areas = load_inventory(folder / "inventory.yaml", profiles).areas
+    areas = _in_force(place, profiles).areas
     assert (areas["QT-C0003"].name, areas["QT-C0003"].parent_id) == ("Phường Đông Hà", "QT")
     # The sites can now name them.
     sheet = _workbook(folder / "tram-bts.xlsx", [[1, "QT-00431", "Trạm BTS Lao Bảo", "Lao Bảo",
                                                    106.6, 16.62, "Viettel"]])  # fmt: skip
     sites = _import(place, str(sheet))
     assert sites.returncode == 0, sites.stderr
-    assert load_inventory(folder / "inventory.yaml", profiles).devices["bts-QT-00431"].area_id == (
-        "QT-C0002"
-    )
+    assert _in_force(place, profiles).devices["bts-QT-00431"].area_id == "QT-C0002"
     again = invoke_ioc(*args, env=env)
     assert "0 added, 0 renamed, 0 moved" in again.stdout and "nothing to change" in again.stdout
