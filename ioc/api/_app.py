@@ -27,6 +27,7 @@ from ioc.api.routes import (
     cluster,
     devices,
     health,
+    inventory,
     maintenance,
     meetings,
     metrics,
@@ -99,7 +100,7 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
     v1 = APIRouter(prefix="/api/v1", responses=problems(401, 403, 422, 429, 503))
     routers = (
         overview, areas, devices, alerts, maintenance, notifications, rules, tokens, stream,
-        cluster, reports, meetings,
+        cluster, reports, meetings, inventory,
     )  # fmt: skip
     for resource in routers:
         v1.include_router(resource.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ioc.alerts import ActionQueue, AlertReader, WindowStore
 from ioc.api._live import AlertFeed
@@ -20,6 +20,7 @@ from ioc.domain import (
     ApiToken,
     ClusterStatus,
     Inventory,
+    InventoryVersion,
     LatestValues,
     MaintenanceWindow,
     Meeting,
@@ -31,6 +32,7 @@ from ioc.domain import (
     Severity,
     StageBeat,
 )
+from ioc.inventory import EntryChange
 from ioc.reports import Availability, Period, PointReadiness, Scope
 
 
@@ -135,6 +137,29 @@ class RulesControl:
     reload: Callable[[str], str] | None = None
 
 
+class InventoryEdited(Protocol):
+    """What an edit did: the version it recorded (None for a dry run, or no change)."""
+
+    @property
+    def version(self) -> InventoryVersion | None: ...
+    @property
+    def changes(self) -> list[EntryChange]: ...
+    @property
+    def summary(self) -> str: ...
+
+
+class InventoryKeeper(Protocol):
+    """The live inventory: read it and its history, and edit one entry at a time."""
+
+    def in_force(self) -> tuple[int, dict[str, Any]]: ...
+    def history(self, limit: int, before: int | None = None) -> list[InventoryVersion]: ...
+    def version(self, number: int) -> tuple[InventoryVersion, list[EntryChange]]: ...
+    def edit(
+        self, kind: str, entry_id: str, entry: dict[str, object] | None, recorded_by: str,
+        reason: str, dry_run: bool = False,
+    ) -> InventoryEdited: ...  # fmt: skip
+
+
 class MeetingKeeper(Protocol):
     """Meetings as the API plans and reads them (`ioc.app.MeetingDesk`)."""
 
@@ -176,6 +201,7 @@ class ApiContext:
     # The printable availability report of the same (the last argument: its language).
     report_page: Callable[[Period, Scope, str, str], str] | None = None
     meetings: MeetingKeeper | None = None
+    inventory_desk: InventoryKeeper | None = None  # the live inventory's edits (admin)
     throttle: TokenThrottle = field(default_factory=TokenThrottle)  # failed token attempts
     poll_every_s: float = 0.25  # how often the live view reads the alert log
     beat_every_s: float = 5.0  # how often the stream says how fresh its data is

@@ -14,6 +14,7 @@ from ._gateway import (
 from ._identities import make_identities, planned_identities
 from ._ingest import IngestOptions, IngestService, build_decoder, ingest_options
 from ._inventory import Change, LiveInventory, catalog_at, digest_of
+from ._inventory_desk import InventoryDesk
 from ._logging import configure_logging
 from ._meetings import MeetingDesk
 from ._notify import NotifyService, build_senders, load_notifications
@@ -61,6 +62,7 @@ __all__ = [
     "Current",
     "IngestOptions",
     "IngestService",
+    "InventoryDesk",
     "LiveInventory",
     "Managed",
     "MeetingDesk",

@@ -14,6 +14,7 @@ import uvicorn
 from ioc.api import ApiContext, ProcessMetrics, RuleRoles, RulesControl, create_app
 from ioc.app._cluster import ClusterNode
 from ioc.app._ingest import IngestService
+from ioc.app._inventory_desk import InventoryDesk
 from ioc.app._meetings import MeetingDesk
 from ioc.app._notify import ack_links
 from ioc.app._operator import OperatorDesk
@@ -62,6 +63,7 @@ def api_context(
         outbox=desk.outbox,
         reports=lambda period, scope, by: availability_report(runtime, period, scope, by),
         meetings=MeetingDesk(runtime),
+        inventory_desk=InventoryDesk(runtime),
         report_page=lambda period, scope, by, lang: availability_page(
             runtime, period, scope, by, lang
         ),

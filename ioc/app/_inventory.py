@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ioc.app._catalog import Catalog
-from ioc.domain import now_ms
+from ioc.domain import InventoryVersion, now_ms
 from ioc.inventory import (
     EntryChange,
     changes_between,
@@ -32,7 +32,7 @@ from ioc.inventory import (
     summary,
     with_changes,
 )
-from ioc.state import InventoryVersion, NewVersion, StaleVersion, StateError
+from ioc.state import NewVersion, StaleVersion, StateError
 
 if TYPE_CHECKING:
     from ioc.app._runtime import Runtime

@@ -23,7 +23,7 @@ from ioc.inventory import (
 if TYPE_CHECKING:
     from ioc.app import Catalog, Runtime
     from ioc.app._inventory import Change
-    from ioc.state import InventoryVersion
+    from ioc.domain import InventoryVersion
 
 WHY_OPTION = click.option("--why", default=None, help="Why (kept in the inventory's history).")
 

@@ -26,6 +26,7 @@ from ioc.domain._devices import (
     Device,
     Inventory,
     InventoryError,
+    InventoryVersion,
     is_valid_device_id,
 )
 from ioc.domain._errors import BadFileError, BadInput, Conflict, EdgeError, IocError, NotFound
@@ -84,6 +85,7 @@ __all__ = [
     "EdgeError",
     "Inventory",
     "InventoryError",
+    "InventoryVersion",
     "IocError",
     "LatestValues",
     "LoggedTransition",

@@ -141,3 +141,18 @@ class Inventory:
         """Tag name -> area id for each level above and at the device (kind names the tag)."""
         device = self.devices[device_id]
         return {area.kind: area.id for area in self._paths[device.area_id]}
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryVersion:
+    """One version of the live inventory: who recorded it, when, why, and what it changed in
+    short (its changes and document are read apart: they can be large)."""
+
+    number: int
+    recorded_at_ms: int
+    effective_at_ms: int
+    recorded_by: str
+    origin: str  # start, load, import, api, reform, discover
+    reason: str
+    summary: str  # "2 devices added, 1 moved"
+    file_digest: str | None  # recorded from a whole file: its document's digest

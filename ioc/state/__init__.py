@@ -21,7 +21,7 @@ from ioc.state._cluster import (
 from ioc.state._db import Guard, StateError, StateRefused, StateUnavailable, connect_state, upgrade
 from ioc.state._deadletters import DeadLetter, DeadLetterLog
 from ioc.state._heartbeat import HeartbeatStore
-from ioc.state._inventory import InventoryVersion, InventoryVersions, NewVersion, StaleVersion
+from ioc.state._inventory import InventoryVersions, NewVersion, StaleVersion
 from ioc.state._meetings import MeetingStore
 from ioc.state._outbox import Outbox
 from ioc.state._reloads import ReloadRequests
@@ -37,7 +37,6 @@ __all__ = [
     "Fenced",
     "Guard",
     "HeartbeatStore",
-    "InventoryVersion",
     "InventoryVersions",
     "Lease",
     "LeaseStore",

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from ioc.domain import Conflict
+from ioc.domain import Conflict, InventoryVersion
 from ioc.state._db import StateRefused, metadata, run_in
 
 inventory_version_table = Table(
@@ -59,20 +59,6 @@ Json = Any
 
 class StaleVersion(Conflict):
     """Another version was recorded since the one a change was made on."""
-
-
-@dataclass(frozen=True, slots=True)
-class InventoryVersion:
-    """One version's record (its changes and document are read apart: they can be large)."""
-
-    number: int
-    recorded_at_ms: int
-    effective_at_ms: int
-    recorded_by: str
-    origin: str  # start, load, import, api, reform, discover
-    reason: str
-    summary: str  # "2 devices added, 1 moved"
-    file_digest: str | None  # recorded from a whole file: its document's digest
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,13 @@ ROUTES: list[tuple[str, str, Role | None]] = [
     ("GET", "/api/v1/tokens", Role.ADMIN),
     ("POST", "/api/v1/tokens", Role.ADMIN),
     ("POST", "/api/v1/tokens/999/revoke", Role.ADMIN),
+    ("GET", "/api/v1/inventory", Role.VIEWER),
+    ("GET", "/api/v1/inventory/versions", Role.VIEWER),
+    ("GET", "/api/v1/inventory/versions/1", Role.VIEWER),
+    ("PUT", "/api/v1/inventory/devices/bts9?why=t", Role.ADMIN),
+    ("DELETE", "/api/v1/inventory/devices/bts9?why=t", Role.ADMIN),
+    ("PUT", "/api/v1/inventory/areas/C9?why=t", Role.ADMIN),
+    ("DELETE", "/api/v1/inventory/areas/C9?why=t", Role.ADMIN),
 ]
 
 

@@ -12,7 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from ioc.api import ApiContext, RulesControl
-from ioc.app import ApiOptions, ApiServer
+from ioc.app import ApiOptions, ApiServer, InventoryDesk, Runtime
 from ioc.broker import free_port
 from ioc.config import load_settings
 from ioc.domain import Inventory, Profile, Role, now_ms
@@ -34,16 +34,21 @@ def served(
     tokens = TokenStore(engine)
     _, admin = tokens.create(Role.ADMIN, "fuzzer", 0)
     telemetry = SqliteStore(folder / "telemetry.db")
+    settings_ = load_settings(
+        data_dir=folder, state_url=state_url, api_port=free_port(), inventory=SMALL_INVENTORY
+    )
+    runtime = Runtime(settings_)  # the live inventory's edits, fuzzed too
+    runtime.live_inventory.start()
     context = ApiContext(
         lambda: small_inventory, profiles, AlertRepository(engine), tokens, now_ms,
         rules=lambda: RulesControl(ids=frozenset({"bts.battery_low"})), telemetry=telemetry,
-        request_wait_s=0.2, outbox=Outbox(engine),
+        request_wait_s=0.2, outbox=Outbox(engine), inventory_desk=InventoryDesk(runtime),
     )  # fmt: skip
-    settings_ = load_settings(data_dir=folder, state_url=state_url, api_port=free_port())
     server = ApiServer(context, ApiOptions.of(settings_))
     server.start()
     yield server.url, admin
     server.stop()
+    runtime.close()
     telemetry.close()
     engine.dispose()
 
