@@ -25,7 +25,8 @@ import urllib3
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ioc.broker import MosquittoProcess
-from ioc.domain import AlertState, now_ms
+from ioc.domain import AlertState, Role, now_ms
+from ioc.state import DeadLetterLog, TokenStore
 from tests.rules.harness import NORMAL
 from tests.support.cluster import DEVICES, Cluster
 from tests.support.http_receiver import HttpReceiver
@@ -60,10 +61,10 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoProces
 class Devices:
     """The BTS sites reporting every 0.3 s; `acked` is every message the broker took."""
 
-    def __init__(self, port: int) -> None:
-        self.doors: dict[str, bool] = {d: False for d in DEVICES}
+    def __init__(self, port: int, devices: list[str] = DEVICES, name: str = "test-devices") -> None:
+        self.doors: dict[str, bool] = {d: False for d in devices}
         self.open_reports = Counter[str]()  # reports sent with the door open
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-devices")
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name)
         self._client.max_inflight_messages_set(1000)
         self._client.connect("127.0.0.1", port)
         self._client.loop_start()
@@ -75,7 +76,7 @@ class Devices:
     def _run(self) -> None:
         seq = 0
         while not self._stop.wait(0.3):
-            for device in DEVICES:
+            for device in self.doors:
                 seq += 1
                 ts = now_ms()
                 metrics = NORMAL["bts"] | {"door_open": self.doors[device]}
@@ -443,4 +444,55 @@ def test_a_reload_asked_of_one_node_reaches_every_node(
         logs = {node: cluster.nodes[node].log.read_text() for node in "ab"}
         assert all("25 rules and notify.yaml in force" in log for log in logs.values()), logs
     finally:
+        devices.stop()
+
+
+def test_a_device_added_through_one_node_is_judged_at_once_and_a_retired_one_stops(
+    cluster: Cluster, broker: MosquittoProcess
+) -> None:
+    """No restart: the standby's API records the change, both nodes' ingest and the leader's
+    rules put it in force within a second or two. Ingest refuses devices not in the inventory,
+    so what it stores and refuses shows which inventory each node's ingest has in force."""
+    cluster.env["IOC_UNKNOWN_DEVICES"] = "reject"
+    devices = _start_both(cluster, broker)
+    _, admin = TokenStore(cluster.engine).create(Role.ADMIN, "chi", now_ms())
+    newcomer = Devices(broker.port, ["bts10"], "test-newcomer")
+    newcomer.doors["bts10"] = True  # reporting, door open, before it is in the inventory
+    try:
+        site = {"id": "bts10", "class": "bts", "area": "C1", "name": "BTS mới", "lat": 16.81,
+                "lon": 107.11}  # fmt: skip
+        added = urllib3.request(
+            "PUT", f"{cluster.api('b')}/api/v1/inventory/devices/bts10?why=new+site",
+            json=site, headers={"Authorization": f"Bearer {admin}"}, timeout=10,
+        )  # fmt: skip
+        assert added.status == 200, added.data
+        assert orjson.loads(added.data)["version"] == 2
+
+        def door_alerts() -> list[AlertState]:
+            alerts = cluster.alerts.list_alerts(device_ids=["bts10"], limit=10)
+            return [a.state for a in alerts if a.rule_id == "bts.door_open"]
+
+        wait_until(lambda: door_alerts() == [AlertState.FIRING], 15, "the leader alerting on it")
+        stored = 'SELECT count(*) FROM "bts" WHERE "device_id" = \'bts10\''
+        wait_until(lambda: bool(cluster.influxd.query(stored, cluster.influx_db)), 10, "stored")
+        retired = urllib3.request(
+            "DELETE", f"{cluster.api('a')}/api/v1/inventory/devices/bts10?why=dismantled",
+            headers={"Authorization": f"Bearer {admin}"}, timeout=10,
+        )  # fmt: skip
+        assert retired.status == 200, retired.data
+        wait_until(lambda: door_alerts() == [AlertState.RESOLVED], 15, "its alert cleared")
+        retired_at = now_ms()
+        refused = DeadLetterLog(cluster.engine, 1000)
+        wait_until(
+            lambda: any(d.reason == "unknown_device" and "bts10" in d.topic
+                        and d.received_ms > retired_at + 1000 for d in refused.recent(100)),
+            10, "its reports refused by ingest again",
+        )  # fmt: skip
+        logs = {node: cluster.nodes[node].log.read_text() for node in "ab"}
+        assert "inventory version 2 recorded by chi" in logs["b"], logs["b"][-2000:]
+        assert "inventory version 3 recorded by chi" in logs["a"], logs["a"][-2000:]
+        assert "inventory version 2 in force" in logs["a"], logs["a"][-2000:]
+        assert "inventory version 3 in force" in logs["b"], logs["b"][-2000:]
+    finally:
+        newcomer.stop()
         devices.stop()
