@@ -1,15 +1,19 @@
-"""`ioc probe`: load and check the probe file, then run the probe as services."""
+"""`ioc probe`: load and check the probe file, then run the probe as services; a change of the
+file or of the live inventory is taken up between rounds, without a restart."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from ioc.app._catalog import Catalog
 from ioc.app._edge import edge_options
+from ioc.app._runtime import Runtime
 from ioc.app._supervisor import Service, Supervisor, Worker, ticker
 from ioc.config import Settings
+from ioc.domain import BadFileError
 from ioc.edge import EdgeOptions
 from ioc.probe import (
     Probe,
@@ -17,6 +21,11 @@ from ioc.probe import (
     bundled_probe_profiles_dir,
     load_probe_config,
 )
+from ioc.state import StateError
+
+log = logging.getLogger("ioc.probe")
+
+FOLLOW_EVERY_S = 2.0  # how soon a change of the file or of the inventory is taken up
 
 
 def load_probe(catalog: Catalog, path: Path) -> ProbeConfig:
@@ -72,9 +81,54 @@ def probe_services(probe: Probe, out: TextIO | None = None) -> list[Service]:
     return services
 
 
-def probe_process(settings: Settings, config: ProbeConfig, out: TextIO = sys.stderr) -> Supervisor:
-    """`ioc probe FILE`."""
-    return Supervisor(probe_services(Probe(config, probe_options(settings, config)), out))
+def probe_process(
+    runtime: Runtime, path: Path, config: ProbeConfig, out: TextIO = sys.stderr
+) -> Supervisor:
+    """`ioc probe FILE`: the probe, following its file and the live inventory."""
+    probe = Probe(config, probe_options(runtime.settings, config))
+    follower = ProbeFollower(runtime, path, probe)
+    return Supervisor(
+        [*probe_services(probe, out), ticker("probe file", FOLLOW_EVERY_S, follower.follow)]
+    )
+
+
+class ProbeFollower:
+    """Reads the probe file again when it changed, or when the live inventory did, and gives
+    the probe its targets (a file that fails its checks is logged, and the probe goes on)."""
+
+    def __init__(self, runtime: Runtime, path: Path, probe: Probe) -> None:
+        self._runtime, self._path, self._probe = runtime, path, probe
+        self._seen = self._signature()
+
+    def _signature(self) -> tuple[object, ...]:
+        try:
+            stat = self._path.stat()
+        except OSError:
+            return (None,)
+        return stat.st_mtime_ns, stat.st_size, self._runtime.live_inventory.number
+
+    def follow(self) -> None:
+        """Take up a change, if any."""
+        try:
+            self._runtime.live_inventory.follow()
+        except StateError as exc:  # a probe on a machine of its own: its file's inventory
+            log.debug("the live inventory is not followed: %s", exc)
+        seen = self._signature()
+        if seen == self._seen or seen == (None,):
+            return
+        self._seen = seen
+        try:
+            config = load_probe(self._runtime.catalog, self._path)
+        except BadFileError as exc:
+            log.error(
+                "%s changed but is refused; the probe goes on as it was:\n%s", self._path, exc
+            )
+            return
+        restart = self._probe.retarget(config)
+        if restart:
+            log.warning(
+                "%s: %s changed: restart the probe to apply", self._path, ", ".join(restart)
+            )
 
 
 def status_line(probe: Probe) -> str:

@@ -142,12 +142,12 @@ def probe(ctx: click.Context, probe_file: Path, check: bool) -> None:
     """
     from ioc.app import describe_probe, load_probe, probe_process
 
-    settings = settings_of(ctx)
-    config = load_probe(runtime_of(ctx, settings).catalog, probe_file)
+    runtime = runtime_of(ctx)
+    config = load_probe(runtime.catalog, probe_file)
     click.echo(describe_probe(config), err=True)
     if check:
         return
-    sys.exit(probe_process(settings, config).run(StopFlag()))
+    sys.exit(probe_process(runtime, probe_file, config).run(StopFlag()))
 
 
 @main.command()

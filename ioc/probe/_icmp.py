@@ -102,6 +102,11 @@ class Pinger:
         self._timeout_s = 2.0
         self.mode = ""
 
+    @property
+    def families(self) -> set[int]:
+        """The address families a socket is open for."""
+        return set(self._sockets)
+
     def open(self, families: set[int]) -> None:
         """Open a socket for each address family (4, 6) and start receiving."""
         for family in sorted(families):

@@ -8,6 +8,7 @@ status topic at once, so `device.down` fires without waiting out the silence win
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import threading
@@ -41,14 +42,12 @@ class Probe:
         self.pinger = Pinger(config.icmp.privileged)
         self.snmp = SnmpPoller(config.icmp.concurrency)
         self.sip = SipPinger(config.icmp.concurrency)
-        self._snmp_targets = [t for t in config.targets if t.snmp is not None]
-        self._sip_targets = [t for t in config.targets if t.sip is not None]
         self._said: dict[tuple[str, str], tuple[str | None, tuple[str, ...]]] = {}
         self.rounds = 0
         self.last_round_s = 0.0
         self.answering: dict[str, bool] = {}
-        self._by_address = {str(ipaddress.ip_address(t.address)): t for t in config.targets}
-        self._trap_events = {t.device_id: dict(t.profile.traps) for t in config.targets}
+        self._take_targets(config.targets)
+        self._next_targets: tuple[Target, ...] | None = None
         self.traps = {"traps": 0, "rejected": 0, "unkept": 0}
         self.trap_listener = (
             TrapListener(
@@ -63,6 +62,38 @@ class Probe:
         self._trap_states: dict[str, dict[str, bool]] = {}  # device -> metric -> value
         self._clock = clock
         self._started = time.monotonic()
+
+    def _take_targets(self, targets: tuple[Target, ...]) -> None:
+        self._snmp_targets = [t for t in targets if t.snmp is not None]
+        self._sip_targets = [t for t in targets if t.sip is not None]
+        self._by_address = {str(ipaddress.ip_address(t.address)): t for t in targets}
+        self._trap_events = {t.device_id: dict(t.profile.traps) for t in targets}
+
+    def retarget(self, config: ProbeConfig) -> list[str]:
+        """Watch the targets of a changed probe file from the next round on (a removed one is
+        probed no more: nothing is said of it, its device's rules judge its silence); the
+        other settings that changed need a restart, and are named."""
+        kept = ("probe_id", "report_interval_s", "buffer_path", "buffer_max_readings", "icmp",
+                "traps")  # fmt: skip
+        restart = [f for f in kept if getattr(config, f) != getattr(self.config, f)]
+        self._next_targets = config.targets
+        return restart
+
+    def _retarget_now(self) -> None:
+        targets, self._next_targets = self._next_targets, None
+        if targets is None:
+            return
+        families: set[int] = {ipaddress.ip_address(t.address).version for t in targets}
+        self.pinger.open(families - self.pinger.families)
+        watched = {t.device_id for t in targets}
+        gone = [t.device_id for t in self.config.targets if t.device_id not in watched]
+        self.config = dataclasses.replace(self.config, targets=targets)
+        self._take_targets(targets)
+        if self.trap_listener is not None:
+            self.trap_listener.admit(t.address for t in targets)
+        for device_id in gone:
+            self.answering.pop(device_id, None)
+        log.info("probe: %d targets from now on (%d no longer watched)", len(targets), len(gone))
 
     def start(self) -> None:
         """Open the ICMP sockets (IcmpUnavailable says why not) and connect to the broker."""
@@ -93,6 +124,7 @@ class Probe:
 
     def run_round(self, stopping: threading.Event) -> None:
         """Ping every target once (several requests each) and publish what each gave."""
+        self._retarget_now()
         icmp = self.config.icmp
         began, taken_ms = time.monotonic(), self._clock()
         by_address = {t.address: t for t in self.config.targets}

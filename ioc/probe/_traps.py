@@ -114,6 +114,10 @@ class TrapListener:
         self._delivered = False
         self._socket_inode: int | None = None
 
+    def admit(self, sources: Iterable[str]) -> None:
+        """Take traps from these addresses from now on (the probe's targets changed)."""
+        self._sources = frozenset(str(ipaddress.ip_address(s)) for s in sources)
+
     def kernel_drops(self) -> int:
         """Datagrams the kernel dropped because the socket's buffer was full (Linux)."""
         if self._socket_inode is None:

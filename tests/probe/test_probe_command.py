@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from ioc.broker import MosquittoProcess
 from tests.support.mqtt import StatusWatch, TopicFeed, wait_until
 from tests.support.netns import NEEDS_ROOT, net_hosts
-from tests.support.processes import IocProcess
+from tests.support.processes import IocProcess, run_ioc
 
 GATEWAY, ENDPOINT = "gw-QT-D01-C0001", "vc-QT-D01-C0001"  # the endpoint depends on the gateway
 
@@ -90,6 +92,48 @@ def test_the_probe_speaks_for_what_it_pings(mosquitto: MosquittoProcess, tmp_pat
     assert f"{GATEWAY} (198.51.100.6) does not answer" in log
     assert log.count(f"{GATEWAY} (198.51.100.6) answers") == 2  # at start, and when back
     assert log.count(f"{ENDPOINT}: SIP fails: refused: nothing listens on udp 5060") == 1
+
+
+@NEEDS_ROOT
+def test_a_gateway_added_to_the_inventory_and_the_file_is_probed_without_a_restart(
+    mosquitto: MosquittoProcess, tmp_path: Path
+) -> None:
+    """The live inventory gets a new gateway (as the API or an import would), the probe file a
+    target for it; the running probe takes both up between rounds."""
+    env = {"IOC_MQTT_URL": mosquitto.url, "IOC_DATA_DIR": str(tmp_path)}
+    with net_hosts(2) as (gateway, endpoint):
+        path = tmp_path / "probe.yaml"
+        path.write_text(
+            "probe_id: probe-test-2\nicmp: {packets: 3, round: 1s, timeout: 500ms}\n"
+            f"targets:\n  - {{device: {ENDPOINT}, address: {endpoint.address}, profile: "
+            "vc-endpoint}\n",
+            encoding="utf-8",
+        )
+        feed = TopicFeed(mosquitto.port, "ioc/+/+/telemetry", "probe-test-feed-2")
+        probe = IocProcess(["probe", str(path)], env, tmp_path / "probe.log")
+        try:
+            wait_until(lambda: _readings(feed, "vc", ENDPOINT), 20, "the endpoint probed")
+            exported = run_ioc("inventory", "export", "--out", str(tmp_path / "inv.yaml"), env=env)
+            assert exported.returncode == 0, exported.stderr
+            document = yaml.safe_load((tmp_path / "inv.yaml").read_text(encoding="utf-8"))
+            document["devices"].append({"id": "gw-new-1", "class": "netgw", "area": "QT",
+                                        "name": "Cổng mới"})  # fmt: skip
+            (tmp_path / "inv.yaml").write_text(yaml.safe_dump(document, allow_unicode=True))
+            loaded = run_ioc("inventory", "load", str(tmp_path / "inv.yaml"), "--why", "new gw",
+                             env=env)  # fmt: skip
+            assert loaded.returncode == 0, loaded.stderr
+            assert "inventory version 2 in force: 1 device added" in loaded.stdout
+            with path.open("a", encoding="utf-8") as file:
+                file.write(f"  - {{device: gw-new-1, address: {gateway.address}, "
+                           "profile: generic-router}\n")  # fmt: skip
+            wait_until(lambda: _readings(feed, "netgw", "gw-new-1"), 20, "the new gateway probed")
+            assert probe.running
+        finally:
+            if probe.running:
+                probe.stop()
+            feed.stop()
+    log = (tmp_path / "probe.log").read_text()
+    assert "probe: 2 targets from now on (0 no longer watched)" in log
 
 
 def test_a_wrong_probe_file_is_a_clear_error(tmp_path: Path) -> None:
