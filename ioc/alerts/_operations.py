@@ -175,16 +175,21 @@ class AlertReader(Protocol):
 def find_alerts(
     reader: AlertReader, inventory: Inventory | None, query: AlertFilter
 ) -> list[Alert]:
-    """The alerts the filter asks for; UnknownArea for an area not in the inventory (which a
-    caller may leave out when the filter names no area)."""
-    area_ids = None
+    """The alerts the filter asks for (in an area and the areas under it; in an area the map
+    no longer has, since a reform: the alerts that happened in it). UnknownArea for an area no
+    alert happened in and the inventory lacks (a caller may leave the inventory out when the
+    filter names no area)."""
+    area_ids, past = None, False
     if query.area is not None:
-        if inventory is None or query.area not in inventory.areas:
-            raise UnknownArea(f"no area {query.area!r} in the inventory")
-        area_ids = list(inventory.subtree(query.area))
+        if inventory is not None and query.area in inventory.areas:
+            area_ids = list(inventory.subtree(query.area))
+        else:
+            area_ids, past = [query.area], True
     found = reader.list_alerts(
         sorted(query.states), sorted(query.severities), area_ids, query.limit + query.offset
     )
+    if past and not found:
+        raise UnknownArea(f"no area {query.area!r} in the inventory, nor any alert in it")
     return found[query.offset :]
 
 

@@ -119,9 +119,12 @@ class LiveInventory:
             if newest is None or newest.origin == "start":
                 # The first version, or the file changed while nothing else changed it.
                 why = "the first version" if newest is None else "the file changed"
+                # The first version is the map as it has been: in effect from the start of time
+                # (reports placing devices on the map before a reform find it).
+                effective = 0 if newest is None else None
                 try:
                     self._record(newest, document, from_file, "start", _source(runtime), why,
-                                 file_digest=digest)  # fmt: skip
+                                 effective_at_ms=effective, file_digest=digest)  # fmt: skip
                 except StaleVersion:
                     continue  # another process started at the same time: look again
                 return

@@ -3,6 +3,7 @@ maintenance windows of the state database, the inventory."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
 
@@ -10,6 +11,7 @@ from ioc.app._runtime import Runtime
 from ioc.domain import (
     AlertSpan,
     Device,
+    Inventory,
     MaintenanceWindow,
     MetricSummary,
     Profile,
@@ -73,11 +75,24 @@ def availability_and_overall(
 def _availability(
     runtime: Runtime, period: Period, scope: Scope, groupings: list[str]
 ) -> list[list[Availability]]:
-    inventory = runtime.catalog.inventory
-    group_ofs = [grouping(by, inventory) for by in groupings]
-    devices = scope.devices(inventory)
+    inventory, on_map = runtime.catalog.inventory, map_of(runtime, scope)
+    group_ofs = [grouping(by, inventory, on_map) for by in groupings]
+    devices = scope.devices(inventory, on_map)
     spans, windows, watched = _history(runtime, sorted(_outage_rules(runtime)), period)
     return [availability(devices, period, spans, windows, inventory, g, watched) for g in group_ofs]
+
+
+def map_of(runtime: Runtime, scope: Scope) -> Inventory | None:
+    """The older map a report places devices on (the inventory version in effect at the
+    scope's `map_at_ms`), or None for the inventory in force."""
+    if scope.map_at_ms is None:
+        return None
+    from ioc.app._inventory import catalog_at
+
+    number = runtime.inventory_versions().effective_at(scope.map_at_ms)
+    if number == 0:
+        raise ReportError("no inventory version was in effect then: the map starts later")
+    return catalog_at(runtime, number).inventory
 
 
 def power_report(
@@ -85,9 +100,9 @@ def power_report(
 ) -> list[dict[str, object]]:
     """Mains failures, hours on battery and on generator, and the lowest battery voltage,
     per group."""
-    inventory = runtime.catalog.inventory
-    group_of = grouping(by, inventory)
-    devices = scope.devices(inventory)
+    inventory, on_map = runtime.catalog.inventory, map_of(runtime, scope)
+    group_of = grouping(by, inventory, on_map)
+    devices = scope.devices(inventory, on_map)
     rule_ids = sorted({rule for rules in POWER_COLUMNS.values() for rule in rules})
     spans, _windows, _watched = _history(runtime, rule_ids, period)
     lowest = _telemetry(runtime, devices, period, group_of, first_metric("battery_v"))
@@ -102,9 +117,9 @@ def links_report(
 ) -> list[dict[str, object]]:
     """Link availability with flapping episodes and mean loss, the groups that drop most
     often first (one reading of the history for both)."""
-    inventory = runtime.catalog.inventory
-    group_of = grouping(by, inventory)
-    devices = scope.devices(inventory)
+    inventory, on_map = runtime.catalog.inventory, map_of(runtime, scope)
+    group_of = grouping(by, inventory, on_map)
+    devices = scope.devices(inventory, on_map)
     outage_rules = _outage_rules(runtime)
     flapping_rules = {rule for rules in LINK_COLUMNS.values() for rule in rules}
     spans, windows, watched = _history(runtime, sorted(outage_rules | flapping_rules), period)
@@ -201,10 +216,10 @@ def report_rows(
 ) -> list[dict[str, object]]:
     """The rows of a report of `kind` (availability, power, links)."""
     if kind == "power":
-        power = Scope(scope.area, scope.device_class or "bts", scope.tag)
+        power = dataclasses.replace(scope, device_class=scope.device_class or "bts")
         return power_report(runtime, period, power, by)
     if kind == "links":
-        links = Scope(scope.area, scope.device_class or "netgw", scope.tag)
+        links = dataclasses.replace(scope, device_class=scope.device_class or "netgw")
         return links_report(runtime, period, links, by)
     return [a.row() for a in availability_report(runtime, period, scope, by)]
 

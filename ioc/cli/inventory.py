@@ -208,6 +208,39 @@ def inventory_load(
         click.echo("dry run: nothing written")
 
 
+@inventory.command("reform")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--dry-run", is_flag=True, help="Show what would change; record nothing.")
+@WHY_OPTION
+@BY_OPTION
+@click.pass_context
+def inventory_reform(
+    ctx: click.Context, file: Path, dry_run: bool, why: str | None, actor: str
+) -> None:
+    """Reform the map in one step (communes merged, districts dissolved) from its date: the
+    devices move, alerts keep the areas they happened in, reports can use the old map."""
+    from ioc.inventory import load_reform, reformed
+
+    runtime = runtime_of(ctx)
+    reform = load_reform(file)
+
+    def changed(current: Catalog) -> dict[str, Any]:
+        return reformed(document_of(current.inventory), reform, str(file))
+
+    made = runtime.live_inventory.change(
+        changed, actor, why or reform.name, "reform", reform.effective_ms, dry_run
+    )
+    _show(made.changes)
+    if dry_run:
+        click.echo("dry run: nothing written")
+    elif made.version is not None:
+        click.echo(
+            f"inventory version {made.version.number} in force, in effect from "
+            f"{time_text(reform.effective_ms)}: reports place devices on the old map with "
+            f"--map-at {time_text(reform.effective_ms - 1)[:10]}"
+        )
+
+
 @inventory.command("history")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @click.option(
@@ -270,11 +303,9 @@ def _version_catalog(
 
 def _version_line(version: InventoryVersion) -> str:
     when = time_text(version.recorded_at_ms)
-    effective = (
-        f" (in effect from {time_text(version.effective_at_ms)})"
-        if version.effective_at_ms != version.recorded_at_ms
-        else ""
-    )
+    effective = ""
+    if version.effective_at_ms != version.recorded_at_ms and version.effective_at_ms > 0:
+        effective = f" (in effect from {time_text(version.effective_at_ms)})"
     return (
         f"{version.number:>5}  {when}{effective}  {version.origin:8} {version.recorded_by}: "
         f"{version.summary} - {version.reason}"

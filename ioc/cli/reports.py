@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -28,21 +29,33 @@ def report() -> None:
 
 
 def _report_options(command: Callable[..., None]) -> Callable[..., None]:
-    """What every report takes: grouping, scope, format and where to write."""
+    """What every report takes: grouping, scope (given to the command as `scope`), format and
+    where to write."""
+
+    @functools.wraps(command)
+    def scoped(*args: Any, area: str | None, device_class: str | None, tag: str | None,
+               map_at: str | None, **kwargs: Any) -> None:  # fmt: skip
+        from ioc.reports import Scope
+
+        at = parse_time(map_at) if map_at is not None else None
+        command(*args, scope=Scope(area, device_class, tag, at), **kwargs)
+
     options = [
         click.option("--by", default="area", show_default=True,
                      help="device, area, class, tag, all, or an area kind (commune, district...)."),
         click.option("--area", default=None, help="Only devices in this area's subtree."),
         click.option("--class", "device_class", default=None, help="Only devices of this class."),
         click.option("--tag", default=None, help="Only devices with this tag (a programme group)."),
+        click.option("--map-at", default=None,
+                     help="Place devices by area on the map in effect then (before a reform)."),
         click.option("--format", "output", type=click.Choice(["table", "json", "csv", "xlsx"]),
                      default="table", show_default=True),
         click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="Write to this file (needed for xlsx)."),
     ]  # fmt: skip
     for option in reversed(options):
-        command = option(command)
-    return demo_option(command)
+        scoped = option(scoped)
+    return demo_option(scoped)
 
 
 @report.command("availability")
@@ -66,7 +79,7 @@ def _report_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.pass_context
 def report_availability(
     ctx: click.Context, start: str, end: str, page: Path | None, lang: str, by: str,
-    area: str | None, device_class: str | None, tag: str | None, output: str, out: Path | None,
+    scope: Scope, output: str, out: Path | None,
 ) -> None:  # fmt: skip
     """Availability, outages, maintenance, MTTA and MTTR per group over a period."""
     from ioc.app import availability_and_overall, availability_report
@@ -83,7 +96,7 @@ def report_availability(
             click.echo(f"printable report written to {page}", err=True)
         return [figures.row() for figures in grouped]
 
-    rows = _report(ctx, make, area, device_class, tag, output, out)
+    rows = _report(ctx, make, scope, output, out)
     emit(rows, f"Availability by {by}, {period.describe()}", "availability", output, out)
 
 
@@ -92,8 +105,7 @@ def report_availability(
 @_report_options
 @click.pass_context
 def report_online(
-    ctx: click.Context, moment: str, by: str, area: str | None, device_class: str | None,
-    tag: str | None, output: str, out: Path | None,
+    ctx: click.Context, moment: str, by: str, scope: Scope, output: str, out: Path | None,
 ) -> None:  # fmt: skip
     """How many points were online at a moment, per group ("235/241 at 08:00")."""
     from ioc.app import availability_report
@@ -109,7 +121,7 @@ def report_online(
         found = availability_report(runtime, instant, scope, by)
         return [figures.moment_row() for figures in found]
 
-    rows = _report(ctx, make, area, device_class, tag, output, out)
+    rows = _report(ctx, make, scope, output, out)
     emit(rows, f"Online by {by} at {instant.describe().split(' to ')[0]}", "online", output, out)
 
 
@@ -119,8 +131,8 @@ def report_online(
 @_report_options
 @click.pass_context
 def report_power(
-    ctx: click.Context, start: str, end: str, by: str, area: str | None,
-    device_class: str | None, tag: str | None, output: str, out: Path | None,
+    ctx: click.Context, start: str, end: str, by: str, scope: Scope, output: str,
+    out: Path | None,
 ) -> None:  # fmt: skip
     """BTS power per group: mains failures, hours on battery, generator hours."""
     from ioc.app import report_rows
@@ -130,7 +142,7 @@ def report_power(
     def make(runtime: Runtime, scope: Scope) -> list[dict[str, object]]:
         return report_rows(runtime, "power", period, scope, by)
 
-    rows = _report(ctx, make, area, device_class, tag, output, out)
+    rows = _report(ctx, make, scope, output, out)
     emit(rows, f"BTS power by {by}, {period.describe()}", "power", output, out)
 
 
@@ -141,8 +153,8 @@ def report_power(
 @_report_options
 @click.pass_context
 def report_links(
-    ctx: click.Context, start: str, end: str, top: int | None, by: str, area: str | None,
-    device_class: str | None, tag: str | None, output: str, out: Path | None,
+    ctx: click.Context, start: str, end: str, top: int | None, by: str, scope: Scope,
+    output: str, out: Path | None,
 ) -> None:  # fmt: skip
     """Links per group, those that drop most often first: outages, flapping episodes,
     availability."""
@@ -153,7 +165,7 @@ def report_links(
     def make(runtime: Runtime, scope: Scope) -> list[dict[str, object]]:
         return report_rows(runtime, "links", period, scope, by)[:top]
 
-    rows = _report(ctx, make, area, device_class, tag, output, out)
+    rows = _report(ctx, make, scope, output, out)
     emit(rows, f"Links by {by}, {period.describe()}", "links", output, out)
 
 
@@ -174,19 +186,16 @@ def _period(start: str, end: str) -> Period:
 def _report(
     ctx: click.Context,
     make: Callable[[Runtime, Scope], list[dict[str, object]]],
-    area: str | None,
-    device_class: str | None,
-    tag: str | None,
+    scope: Scope,
     output: str,
     out: Path | None,
 ) -> list[dict[str, object]]:
     """The rows a report command asks for."""
-    from ioc.reports import Scope
     from ioc.store import StoreError
 
     if output == "xlsx" and out is None:
         raise click.UsageError("--format xlsx writes a workbook: say where with --out FILE")
     try:
-        return make(runtime_of(ctx), Scope(area, device_class, tag))
+        return make(runtime_of(ctx), scope)
     except StoreError as exc:
         store_failed(exc)

@@ -18,6 +18,7 @@ from ioc.inventory._import import (
 )
 from ioc.inventory._import_areas import AreaDiff, AreaMap, apply_areas, load_area_map, read_areas
 from ioc.inventory._load import load_inventory, load_profiles
+from ioc.inventory._reform import Reform, load_reform, reformed
 from ioc.inventory._schema import InventoryDocument, inventory_of, inventory_schema
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "InventoryDiff",
     "InventoryDocument",
     "ProbeTarget",
+    "Reform",
     "apply",
     "apply_areas",
     "bundled_inventory_path",
@@ -46,9 +48,11 @@ __all__ = [
     "load_import_map",
     "load_inventory",
     "load_profiles",
+    "load_reform",
     "parse_coordinate",
     "read_areas",
     "read_devices",
+    "reformed",
     "summary",
     "with_changes",
     "write_inventory",

@@ -39,7 +39,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
 from ioc.alerts import covering
-from ioc.domain import AlertSpan, BadInput, Conflict, Device, Inventory, MaintenanceWindow, NotFound
+from ioc.domain import (
+    AlertSpan,
+    Area,
+    BadInput,
+    Conflict,
+    Device,
+    Inventory,
+    MaintenanceWindow,
+    NotFound,
+)
 
 
 def _minute(ms: int, zone: tzinfo | None = None) -> str:
@@ -414,15 +423,28 @@ def overall(_device: Device) -> list[str]:
     return ["all"]
 
 
-def by_area(inventory: Inventory, kind: str | None = None) -> Callable[[Device], list[str]]:
+def by_area(
+    inventory: Inventory, kind: str | None = None, on_map: Inventory | None = None
+) -> Callable[[Device], list[str]]:
     """Per area: each device counts in its area and every area above it (of `kind` only,
-    when given: commune, district...)."""
+    when given: commune, district...); with `on_map`, in the area it stood in on that older
+    map (`placed`)."""
 
     def areas(device: Device) -> list[str]:
-        path = inventory.area_path(device.area_id)
+        path = placed(device, inventory, on_map)
         return [area.id for area in path if kind is None or area.kind == kind]
 
     return areas
+
+
+def placed(device: Device, inventory: Inventory, on_map: Inventory | None) -> tuple[Area, ...]:
+    """The areas a device stands in, from the top: on `on_map` (an older version of the
+    inventory: a report by the map before a reform) when the device was on it, else now."""
+    if on_map is not None:
+        then = on_map.devices.get(device.id)
+        if then is not None:
+            return on_map.area_path(then.area_id)
+    return inventory.area_path(device.area_id)
 
 
 class ReportError(BadInput):
@@ -448,33 +470,41 @@ class Scope:
     area: str | None = None
     device_class: str | None = None
     tag: str | None = None
+    # The map devices are placed on by area: the inventory in effect at this time (before a
+    # reform: the old communes and districts); None: the inventory in force.
+    map_at_ms: int | None = None
 
-    def devices(self, inventory: Inventory) -> list[Device]:
-        """The inventory's devices in scope; ReportError for an area it does not have."""
+    def devices(self, inventory: Inventory, on_map: Inventory | None = None) -> list[Device]:
+        """The inventory's devices in scope (by the area they stood in on `on_map`, when
+        given); ReportError for an area the map does not have."""
         areas = None
         if self.area is not None:
-            if self.area not in inventory.areas:
+            chart = on_map or inventory
+            if self.area not in chart.areas:
                 raise ReportError(f"no area {self.area!r} in the inventory")
-            areas = inventory.subtree(self.area)
+            areas = chart.subtree(self.area)
         return [
             d
             for d in inventory.devices.values()
-            if (areas is None or d.area_id in areas)
+            if (areas is None or placed(d, inventory, on_map)[-1].id in areas)
             and (self.device_class is None or d.device_class == self.device_class)
             and (self.tag is None or self.tag in d.tags)
         ]
 
 
-def grouping(name: str, inventory: Inventory) -> Callable[[Device], list[str]]:
+def grouping(
+    name: str, inventory: Inventory, on_map: Inventory | None = None
+) -> Callable[[Device], list[str]]:
     """The grouping a report asks for by name: device, area, class, tag, all, or an area kind
-    of the inventory (commune, district...); ReportError for another."""
+    of the inventory (commune, district...), areas on `on_map` when given; ReportError for
+    another."""
     fixed: dict[str, Callable[[Device], list[str]]] = {
-        "device": by_device, "area": by_area(inventory), "class": by_class, "tag": by_tag,
-        "all": overall,
+        "device": by_device, "area": by_area(inventory, None, on_map), "class": by_class,
+        "tag": by_tag, "all": overall,
     }  # fmt: skip
     if name in fixed:
         return fixed[name]
-    kinds = sorted({area.kind for area in inventory.areas.values()})
+    kinds = sorted({area.kind for area in (on_map or inventory).areas.values()})
     if name in kinds:
-        return by_area(inventory, kind=name)
+        return by_area(inventory, name, on_map)
     raise ReportError(f"cannot group by {name!r}: choose {', '.join([*fixed, *kinds])}")

@@ -50,7 +50,7 @@ def test_the_state_database_away_is_503_where_the_openapi_says_so(
             assert client.get("/api/v1/alerts", headers=auth).status_code == 200
             nowhere = client.get("/api/v1/alerts?area=nowhere", headers=auth)
             assert (nowhere.status_code, nowhere.json()) == (
-                404, {"detail": "no area 'nowhere' in the inventory"},
+                404, {"detail": "no area 'nowhere' in the inventory, nor any alert in it"},
             )  # fmt: skip
     finally:
         alerts.close()

@@ -29,6 +29,10 @@ By = Annotated[str, Query(max_length=32, description="device, area, class, tag, 
 AreaId = Annotated[str | None, Query(max_length=64)]
 DeviceClass = Annotated[str | None, Query(alias="class", max_length=64)]
 Tag = Annotated[str | None, Query(max_length=64)]
+MapAt = Annotated[
+    datetime | None,
+    Query(description="Place devices by area on the map in effect then (before a reform)."),
+]
 Format = Annotated[Output, Query(alias="format")]
 
 
@@ -71,6 +75,7 @@ def availability(
     area: AreaId = None,
     device_class: DeviceClass = None,
     tag: Tag = None,
+    map_at: MapAt = None,
     output: Annotated[Literal["json", "csv", "xlsx", "html"], Query(alias="format")] = "json",
     lang: Annotated[Literal["vi", "en"], Query(description="the HTML report's")] = "vi",
 ) -> Response:
@@ -84,7 +89,7 @@ def availability(
         finish = epoch_ms(end) if end is not None else max(now, begin + 1)
         return Period(begin, finish).up_to(now)
 
-    scope = Scope(area, device_class, tag)
+    scope = Scope(area, device_class, tag, epoch_ms(map_at) if map_at is not None else None)
     if output != "html":
         return _answer(context, period, scope, by, Availability.row, "Availability", output)
     if context.report_page is None:
@@ -104,6 +109,7 @@ def online(
     area: AreaId = None,
     device_class: DeviceClass = None,
     tag: Tag = None,
+    map_at: MapAt = None,
     output: Format = "json",
 ) -> Response:
     """Per group, how many points were counted, online, out and out in maintenance at a
@@ -116,5 +122,5 @@ def online(
             raise ReportError("that moment is in the future: nobody knows yet who will be online")
         return Period(moment, moment + 1)
 
-    scope = Scope(area, device_class, tag)
+    scope = Scope(area, device_class, tag, epoch_ms(map_at) if map_at is not None else None)
     return _answer(context, period, scope, by, Availability.moment_row, "Online", output)
