@@ -18,7 +18,7 @@ from ._inventory_desk import InventoryDesk
 from ._logging import configure_logging
 from ._meetings import MeetingDesk
 from ._notify import NotifyService, build_senders, load_notifications
-from ._onboarding import TargetChanges, stage_targets, target_changes
+from ._onboarding import TargetChanges, recorded_then_written, stage_targets, target_changes
 from ._operator import OperatorDesk, demo_records
 from ._probe import describe_probe, load_probe, probe_options, probe_process, probe_services
 from ._reloading import NoRulesProcess, ReloadFollower, pid_path, request_reload
@@ -116,6 +116,7 @@ __all__ = [
     "probe_options",
     "probe_process",
     "probe_services",
+    "recorded_then_written",
     "report_rows",
     "request_reload",
     "rule_locations",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -15,6 +15,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ioc.domain import BadFileError, Inventory, Profile
 from ioc.inventory import ProbeTarget
 from ioc.probe import bundled_probe_profiles_dir, load_probe_config
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +67,9 @@ def stage_targets(
     targets: Mapping[str, ProbeTarget],
     inventory: Inventory,
     profiles: dict[str, Profile],
-) -> Callable[[], None]:
+) -> StagedFile:
     """Add or update the targets in a copy of the file, check it against `inventory` as the
-    probe would (ProbeConfigError naming the file); what replaces the file with it."""
+    probe would (ProbeConfigError naming the file), and keep it beside the file."""
     yaml, document = _read(path)
     listed = document.get("targets")
     if listed is None:
@@ -82,6 +84,11 @@ def stage_targets(
         entry["address"] = target.address
         if target.profile is not None:
             entry["profile"] = target.profile
+        if target.snmp is not None:
+            if document.get("snmp") is None:  # the file's access for every target
+                document["snmp"] = CommentedMap(target.snmp)
+            elif dict(document["snmp"]) != target.snmp:
+                entry["snmp"] = CommentedMap(target.snmp)
     checked = path.with_name(f".{path.name}.new")
     with checked.open("w", encoding="utf-8") as file:
         yaml.dump(document, file)
@@ -91,7 +98,34 @@ def stage_targets(
         checked.unlink()
         raise type(exc)(str(exc).replace(str(checked), str(path))) from exc
 
-    def commit() -> None:
-        checked.replace(path)
+    return StagedFile(checked, path)
 
-    return commit
+
+@dataclass(frozen=True, slots=True)
+class StagedFile:
+    """A checked copy of a file, written beside it: put in its place, or thrown away."""
+
+    checked: Path
+    path: Path
+
+    def commit(self) -> None:
+        """Replace the file with the checked copy."""
+        self.checked.replace(self.path)
+
+    def discard(self) -> None:
+        """Throw the copy away (the file stays as it was)."""
+        self.checked.unlink(missing_ok=True)
+
+
+def recorded_then_written(staged: StagedFile | None, record: Callable[[], T]) -> T:
+    """`record()` (the inventory's change), then the staged file put in place; when recording
+    fails, the copy is thrown away and the file stays as it was."""
+    try:
+        done = record()
+    except BaseException:
+        if staged is not None:
+            staged.discard()
+        raise
+    if staged is not None:
+        staged.commit()
+    return done

@@ -4,6 +4,7 @@ One module per command group; `_base` holds what they share."""
 
 from ioc.cli import (  # noqa: F401  (each registers its commands on `main`)
     alerts,
+    discover,
     identities,
     inventory,
     maintenance,

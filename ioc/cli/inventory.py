@@ -128,7 +128,7 @@ def inventory_import(
     """Devices from the province's sheets (XLSX, CSV): the diff against the inventory in
     force, put in force as its next version unless --dry-run; nothing written when any row is
     wrong."""
-    from ioc.app import stage_targets, target_changes
+    from ioc.app import recorded_then_written, stage_targets, target_changes
     from ioc.inventory import CatalogError, apply, diff, load_import_map, read_devices
 
     runtime = runtime_of(ctx)
@@ -167,17 +167,20 @@ def inventory_import(
 
     reason = why or f"imported {', '.join(f.name for f in files)} with {map_file.name}"
     made = _put_in_force(runtime, changed, out, actor, reason, "import", dry_run=True)
-    commit_targets = None
+    staged = None
     if probe_file is not None and targets is not None and not targets.empty:
-        commit_targets = stage_targets(
+        staged = stage_targets(
             probe_file, imported.targets, made.catalog.inventory, catalog.profiles
         )
     if made.changes:
-        _put_in_force(runtime, changed, out, actor, reason, "import")
-    if commit_targets is not None:
-        commit_targets()
+        recorded_then_written(
+            staged, lambda: _put_in_force(runtime, changed, out, actor, reason, "import")
+        )
+    elif staged is not None:
+        staged.commit()
+    if staged is not None:
         click.echo(f"wrote {len(imported.targets):,} probe targets to {probe_file}")
-    if not made.changes and commit_targets is None:
+    if not made.changes and staged is None:
         click.echo("nothing to change")
 
 

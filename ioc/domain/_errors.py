@@ -29,7 +29,8 @@ this tree against the code)::
     │   ├── AlertNotOpen            the alert is resolved                          ioc.alerts
     │   ├── ActionRefused           not possible as the alert stands               ioc.alerts
     │   ├── MeetingClosed           a meeting cancelled or not begun has no report ioc.reports
-    │   └── NoRulesProcess          no rules process runs to ask                   ioc.app
+    │   ├── NoRulesProcess          no rules process runs to ask                   ioc.app
+    │   └── StaleVersion            the inventory changed under an edit: again     ioc.state
     ├── DeliveryError             a sink could not take or give data    CLI 1, API 503
     │   ├── RetryLater              away or busy: the same work may succeed later
     │   │   ├── StoreUnavailable      the telemetry store                           ioc.store

@@ -115,6 +115,7 @@ class ProbeTarget:
 
     address: str
     profile: str | None
+    snmp: dict[str, Any] | None = None  # the SNMP access it needs, as the probe file writes it
 
 
 @dataclass

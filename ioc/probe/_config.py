@@ -61,6 +61,7 @@ class ProbeProfile:
     traps: tuple[tuple[str, str], ...] = ()  # notification OID -> event
     sip: tuple[tuple[str, SipStatistic], ...] = ()
     trap_states: tuple[tuple[str, str, bool], ...] = ()  # notification OID, metric, value
+    sys_object_ids: tuple[str, ...] = ()  # the gear it is for (discovery matches by them)
 
     @property
     def polls_snmp(self) -> bool:
@@ -214,7 +215,7 @@ def load_probe_profile(path: Path, profiles: dict[str, Profile]) -> ProbeProfile
     return ProbeProfile(
         model.name, model.class_, tuple(model.icmp.items()), gets,
         tuple(snmp.interface.items()), tuple(model.traps.items()), tuple(model.sip.items()),
-        states,
+        states, tuple(model.sys_object_ids),
     )  # fmt: skip
 
 

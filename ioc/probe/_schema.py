@@ -105,6 +105,9 @@ class ProfileModel(_Strict):
     traps: dict[str, str] = {}  # notification OID (snmpTrapOID) -> event of the class
     sip: dict[str, SipStatistic] = {}  # metric -> what the OPTIONS request gave
     trap_states: dict[str, _TrapStateModel] = {}  # bool metric -> the traps that set/clear it
+    # The gear it is for, by the start of its sysObjectID (its maker's enterprise OID, or one
+    # product's): `ioc discover` proposes the profile for an agent that answers with one.
+    sys_object_ids: list[str] = []
 
     @field_validator("traps")
     @classmethod
@@ -113,6 +116,14 @@ class ProfileModel(_Strict):
         if bad:
             raise ValueError(f"not an OID (give it numeric): {', '.join(bad)}")
         return traps
+
+    @field_validator("sys_object_ids")
+    @classmethod
+    def _object_ids(cls, oids: list[str]) -> list[str]:
+        bad = [oid for oid in oids if not re.fullmatch(_OID, oid)]
+        if bad:
+            raise ValueError(f"not an OID (give it numeric): {', '.join(bad)}")
+        return oids
 
 
 class _IcmpModel(_Strict):

@@ -35,7 +35,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
     usmHMACSHAAuthProtocol,
     walk_cmd,
 )
-from pysnmp.proto.rfc1902 import Integer, OctetString, TimeTicks
+from pysnmp.proto.rfc1902 import Integer, ObjectIdentifier, OctetString, TimeTicks
 from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
 
 from ioc.probe._config import SnmpAccess, Target, Usm
@@ -46,6 +46,13 @@ from ioc.probe._schema import InterfaceStatistic, SnmpType
 log = logging.getLogger("ioc.probe.snmp")
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+# Who an agent is, as discovery asks (SNMPv2-MIB system group, IF-MIB ifNumber).
+IDENTITY = {
+    "1.3.6.1.2.1.1.2.0": "sys_object_id",
+    "1.3.6.1.2.1.1.5.0": "sys_name",
+    "1.3.6.1.2.1.1.1.0": "sys_descr",
+    "1.3.6.1.2.1.2.1.0": "interfaces",
+}
 IF_NAME = "1.3.6.1.2.1.31.1.1.1.1"
 IF_DESCR = "1.3.6.1.2.1.2.2.1.2"
 IF_ADMIN_STATUS = "1.3.6.1.2.1.2.2.1.7"
@@ -129,6 +136,33 @@ class SnmpPoller:
         assert self._engine is not None
         self._engine.close_dispatcher()
         self._engine = None
+
+    def identify(
+        self, addresses: Sequence[str], access: SnmpAccess
+    ) -> Future[dict[str, tuple[dict[str, str], str | None]]]:
+        """Ask each address's agent who it is (sysObjectID, sysName, sysDescr, ifNumber): by
+        address, what it said as text and why it said nothing (None when it answered)."""
+        return self._loop.submit(self._identify(addresses, access))
+
+    async def _identify(
+        self, addresses: Sequence[str], access: SnmpAccess
+    ) -> dict[str, tuple[dict[str, str], str | None]]:
+        if self._engine is None:
+            self._engine = SnmpEngine()
+        gate = asyncio.Semaphore(self._concurrency)
+        auth = _auth(access)
+
+        async def one(address: str) -> tuple[str, tuple[dict[str, str], str | None]]:
+            async with gate:
+                transport = await UdpTransportTarget.create(
+                    (address, access.port), timeout=access.timeout_s, retries=access.retries
+                )
+                outcome = SnmpOutcome()
+                values = await self._get(auth, transport, list(IDENTITY), outcome)
+                said = {IDENTITY[oid]: _text(v) for oid, v in values.items() if not _absent(v)}
+                return address, (said, outcome.failure)
+
+        return dict(await asyncio.gather(*(one(a) for a in addresses)))
 
     def poll(self, targets: Sequence[Target], at_s: float) -> Future[dict[str, SnmpOutcome]]:
         """Start a round of polls; its outcomes, by device id, once they are all in."""
@@ -347,6 +381,15 @@ def _present(value: object, oid: str, outcome: SnmpOutcome) -> bool:
         outcome.problems.append(f"{oid}: the agent has no such object")
         return False
     return True
+
+
+def _text(value: object) -> str:
+    """A value as text: an OID in numbers (not the name a loaded MIB gives it)."""
+    if isinstance(value, ObjectIdentity):  # resolved through a MIB pysnmp found
+        return str(value.get_oid())
+    if isinstance(value, ObjectIdentifier):
+        return str(value)
+    return str(value.prettyPrint())[:256]  # type: ignore[attr-defined]
 
 
 def _shown(value: object) -> str:
