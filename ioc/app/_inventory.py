@@ -173,15 +173,18 @@ class LiveInventory:
         later makes its change again on the newer version."""
         runtime = self._runtime
         for _attempt in range(ATTEMPTS):
-            if self.number == 0:
+            base = self._versions.newest()
+            if base is None and dry_run:
+                pass  # shown against the file, and the first version left to a start
+            elif self.number == 0:
                 self.start()
+                base = self._versions.newest()
             else:
                 self.follow()
-            base = self._versions.newest()
-            assert base is not None  # started
+                base = self._versions.newest()
             current = runtime.catalog
             document = make(current)
-            source = f"inventory version {base.number + 1}"
+            source = f"inventory version {(base.number if base else 0) + 1}"
             inventory = checked_inventory(document, current.profiles, source)
             catalog = Catalog(current.profiles, inventory)
             runtime.fitted(catalog)

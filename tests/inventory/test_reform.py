@@ -135,3 +135,20 @@ def test_a_report_across_the_reform_counts_each_device_once_on_either_map(
     nowhere = invoke_ioc("alerts", "--area", "C9", env=env)
     assert nowhere.returncode == 2
     assert "no area 'C9' in the inventory, nor any alert in it" in nowhere.stderr
+
+
+def test_the_docs_reform_fits_the_bundled_province_and_a_dry_run_records_nothing(
+    tmp_path: Path,
+) -> None:
+    example = Path(__file__).parents[2] / "docs" / "examples" / "reform.yaml"
+    env = {"IOC_DATA_DIR": str(tmp_path)}
+    dry = invoke_ioc("inventory", "reform", str(example), "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines()[0] == (
+        "40 devices moved, 1 area added, 238 areas moved, 21 areas retired"
+    )
+    assert dry.stdout.splitlines()[-1] == "dry run: nothing written"
+    history = invoke_ioc("inventory", "history", env=env)
+    assert (
+        history.stdout == "no inventory version yet: the first process to start records its file\n"
+    )
