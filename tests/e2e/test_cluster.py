@@ -458,7 +458,9 @@ def test_a_device_added_through_one_node_is_judged_at_once_and_a_retired_one_sto
     _, admin = TokenStore(cluster.engine).create(Role.ADMIN, "chi", now_ms())
     newcomer = Devices(broker.port, ["bts10"], "test-newcomer")
     newcomer.doors["bts10"] = True  # reporting, door open, before it is in the inventory
+    wall = Stream(f"{cluster.api('a')}/api/v1/stream?token={cluster.token}")  # node a's wall
     try:
+        wall.until("figures")
         site = {"id": "bts10", "class": "bts", "area": "C1", "name": "BTS mới", "lat": 16.81,
                 "lon": 107.11}  # fmt: skip
         added = urllib3.request(
@@ -467,6 +469,12 @@ def test_a_device_added_through_one_node_is_judged_at_once_and_a_retired_one_sto
         )  # fmt: skip
         assert added.status == 200, added.data
         assert orjson.loads(added.data)["version"] == 2
+        # The other node's wall is told to reload its snapshots, which now show the site.
+        assert wall.until("reset", limit=500)[-1].data["reason"] == "the inventory changed: reload"
+        geojson = urllib3.request(
+            "GET", f"{cluster.api('a')}/api/v1/map.geojson?token={cluster.token}", timeout=5
+        )
+        assert '"id":"bts10"' in geojson.data.decode(), geojson.data[:300]
 
         def door_alerts() -> list[AlertState]:
             alerts = cluster.alerts.list_alerts(device_ids=["bts10"], limit=10)
@@ -494,5 +502,6 @@ def test_a_device_added_through_one_node_is_judged_at_once_and_a_retired_one_sto
         assert "inventory version 2 in force" in logs["a"], logs["a"][-2000:]
         assert "inventory version 3 in force" in logs["b"], logs["b"][-2000:]
     finally:
+        wall.close()
         newcomer.stop()
         devices.stop()

@@ -16,7 +16,7 @@ from ioc.probe._config import ProbeProfile
 from ioc.probe._discover import addresses_of, matching
 from tests.support.cli import invoke_ioc
 from tests.support.netns import NEEDS_ROOT, net_hosts
-from tests.support.snmpd import COMMUNITY, Snmpd
+from tests.support.snmpd import COMMUNITY, V3_AUTH, V3_PRIV, V3_USER, Snmpd
 from tests.support.snmpsim import Snmpsim
 
 WALKS = Path(__file__).parent / "testdata" / "walks"
@@ -119,5 +119,14 @@ def test_a_sweep_places_known_gear_lists_the_rest_and_adds_only_when_asked(
         assert again.returncode == 0, again.stderr
         assert f"  {router.address:15} qt-Vigor2920 (watched)" in again.stdout
         assert "inventory: no change" in again.stdout
+        # SNMPv3 (authPriv, SHA and AES) instead of a community: snmpd's user answers.
+        v3 = invoke_ioc("discover", f"{linux.address}/32", "--area", "QT", "--v3-user", V3_USER,
+                        "--v3-auth-key", V3_AUTH, "--v3-priv-key", V3_PRIV, env=env)  # fmt: skip
+        assert v3.returncode == 0, v3.stderr
+        assert "sys_name 'commune-router'" in v3.stdout
+        wrong = invoke_ioc("discover", f"{linux.address}/32", "--area", "QT", "--v3-user",
+                           V3_USER, "--v3-auth-key", "not-the-key", "--v3-priv-key", V3_PRIV,
+                           env=env)  # fmt: skip
+        assert "answers ping only (SNMP: authentication:" in wrong.stdout
     history = invoke_ioc("inventory", "history", env=env).stdout
     assert "discover" in history and "survey of the province's centre" in history
