@@ -89,10 +89,10 @@ def map_of(runtime: Runtime, scope: Scope) -> Inventory | None:
         return None
     from ioc.app._inventory import catalog_at
 
+    # The first version is in effect from the start of time: none at all is the file alone,
+    # the map in force.
     number = runtime.inventory_versions().effective_at(scope.map_at_ms)
-    if number == 0:
-        raise ReportError("no inventory version was in effect then: the map starts later")
-    return catalog_at(runtime, number).inventory
+    return catalog_at(runtime, number).inventory if number else None
 
 
 def power_report(

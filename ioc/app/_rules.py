@@ -409,4 +409,7 @@ class RulesService:
         self.book.declare_outage_rules(rule.id for rule in self.engine.rules if rule.outage)
         self._apply(signals)
         self.stats.reloads += 1
-        log.info("rules reloaded: %d rules in force", len(self.engine.rules))
+        log.info(
+            "rules reloaded: %d rules in force over %d devices",
+            len(self.engine.rules), len(inventory.devices),
+        )  # fmt: skip

@@ -451,7 +451,8 @@ def test_a_device_added_through_one_node_is_judged_at_once_and_a_retired_one_sto
     cluster: Cluster, broker: MosquittoProcess
 ) -> None:
     """No restart: the standby's API records the change, both nodes' ingest and the leader's
-    rules put it in force within a second or two. Ingest refuses devices not in the inventory,
+    rules put it in force within a second or two, and so with a reform recorded from the
+    command line. Ingest refuses devices not in the inventory,
     so what it stores and refuses shows which inventory each node's ingest has in force."""
     cluster.env["IOC_UNKNOWN_DEVICES"] = "reject"
     devices = _start_both(cluster, broker)
@@ -496,6 +497,25 @@ def test_a_device_added_through_one_node_is_judged_at_once_and_a_retired_one_sto
                         and d.received_ms > retired_at + 1000 for d in refused.recent(100)),
             10, "its reports refused by ingest again",
         )  # fmt: skip
+        # The 2025 reform, recorded from the command line: both nodes place the sites anew.
+        reform = cluster.tmp_path / "reform.yaml"
+        reform.write_text(
+            "version: 1\nname: Nghị quyết (thử)\neffective: 2026-01-01\ndissolve: [district]\n"
+            "merges:\n  - into: {id: C9, name: Xã Chín, kind: commune, parent: P}\n"
+            "    from: [C1]\n", encoding="utf-8",
+        )  # fmt: skip
+        reformed = run_ioc("inventory", "reform", str(reform), env=cluster.env)
+        assert reformed.returncode == 0, reformed.stderr
+        assert "inventory version 4 in force, in effect from 2026-01-01 00:00Z" in reformed.stdout
+
+        def placed(node: str) -> str:
+            url = f"{cluster.api(node)}/api/v1/devices/bts01?token={cluster.token}"
+            return str(
+                orjson.loads(urllib3.request("GET", url, timeout=5).data)["device"]["area_id"]
+            )
+
+        for node in "ab":
+            wait_until(functools.partial(lambda n: placed(n) == "C9", node), 10, f"{node} moved")
         logs = {node: cluster.nodes[node].log.read_text() for node in "ab"}
         assert "inventory version 2 recorded by chi" in logs["b"], logs["b"][-2000:]
         assert "inventory version 3 recorded by chi" in logs["a"], logs["a"][-2000:]
