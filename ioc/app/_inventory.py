@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ioc.app._catalog import Catalog
-from ioc.domain import InventoryVersion, now_ms
+from ioc.domain import BadFileError, InventoryVersion, now_ms
 from ioc.inventory import (
     EntryChange,
     changes_between,
@@ -139,14 +139,15 @@ class LiveInventory:
 
     def follow(self) -> bool:
         """Put a newer version in force; whether there was one. A version this process cannot
-        put in force (its rule files differ from the recorder's) is logged and skipped."""
+        put in force (its rule files differ from the recorder's) is logged and skipped; the
+        state database failing raises StateError, and the version is tried again later."""
         newest = self._versions.newest_number()
         if newest <= self.number:
             return False
         try:
             catalog = catalog_at(self._runtime, newest)
             self._runtime.put_catalog(catalog)
-        except Exception as exc:  # a bad version must not stop the process: the old stays
+        except BadFileError as exc:  # a version this process's files refuse: the old stays
             log.error("inventory version %d not put in force here: %s", newest, exc)
             self.number = newest
             return False

@@ -120,7 +120,7 @@ class ReloadFollower:
             self._inventory.follow()
             newest = self._requests.newest()
         except StateUnavailable as exc:
-            log.debug("reload requests unreadable for now: %s", exc)
+            log.debug("reload requests and inventory versions unreadable for now: %s", exc)
             return
         if self._take(newest):
             self._reload(f"reload request {newest}")

@@ -245,3 +245,41 @@ def test_a_version_is_read_back_from_its_snapshot_and_the_changes_after(
     fresh = runtimes(settings, None)  # reads version 6: the snapshot of 4, then 5 and 6
     assert {f"bts-new-{n}" for n in range(5)} <= set(fresh.catalog.inventory.devices)
     assert fresh.catalog.inventory == editor.catalog.inventory
+
+
+def test_a_version_the_state_database_failed_to_give_is_taken_up_when_it_answers(
+    tmp_path: Path, postgres_url: str, runtimes: MakeRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server goes away between the follower seeing a new version and reading it."""
+    from sqlalchemy.engine import make_url
+
+    from ioc.state import InventoryVersions, StateUnavailable, connect_state
+    from tests.support.relay import TcpRelay
+
+    engine = connect_state(postgres_url)  # emptied: this test's versions only
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DELETE FROM inventory_version")
+    engine.dispose()
+    target = make_url(postgres_url)
+    relay = TcpRelay(target.host or "127.0.0.1", target.port or 5432)
+    relayed = target.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    try:
+        follower = runtimes(_settings(tmp_path, relayed), None)
+        follower.live_inventory.start()
+        editor = runtimes(_settings(tmp_path, postgres_url), None)
+        editor.live_inventory.change(_adding(BTS3), "an", "new site", "api")
+        reading = InventoryVersions.parts
+
+        def cut_first(versions: InventoryVersions, number: int) -> object:
+            relay.cut()
+            return reading(versions, number)
+
+        monkeypatch.setattr(InventoryVersions, "parts", cut_first)
+        with pytest.raises(StateUnavailable):
+            follower.live_inventory.follow()
+        monkeypatch.setattr(InventoryVersions, "parts", reading)
+        relay.restore()
+        assert follower.live_inventory.follow()  # not skipped: in force now
+        assert "bts3" in follower.catalog.inventory.devices
+    finally:
+        relay.close()
