@@ -127,6 +127,8 @@ class LiveInventory:
                                  effective_at_ms=effective, file_digest=digest)  # fmt: skip
                 except StaleVersion:
                     continue  # another process started at the same time: look again
+                if from_file.inventory != runtime.catalog.inventory:
+                    runtime.put_catalog(from_file)
                 return
             log.warning(
                 "%s is not the inventory in force (version %d, %s by %s): it stays; "
@@ -188,7 +190,7 @@ class LiveInventory:
             source = f"inventory version {(base.number if base else 0) + 1}"
             inventory = checked_inventory(document, current.profiles, source)
             catalog = Catalog(current.profiles, inventory)
-            runtime.fitted(catalog)
+            fitted = runtime.fitted(catalog)
             changes = changes_between(document_of(current.inventory), document_of(inventory))
             if dry_run or not changes:
                 return Change(None, changes, catalog)
@@ -197,6 +199,7 @@ class LiveInventory:
                                        changes, effective_at_ms, file_digest)  # fmt: skip
             except StaleVersion:
                 continue
+            runtime.put_catalog(catalog, fitted)
             return Change(version, changes, catalog)
         raise StaleVersion("the inventory kept changing: try again")
 
@@ -212,7 +215,7 @@ class LiveInventory:
         effective_at_ms: int | None = None,
         file_digest: str | None = None,
     ) -> InventoryVersion:
-        """Record `document` as the version after `base` and put it in force here."""
+        """Record `document` as the version after `base` (this process's version from now)."""
         number = base.number if base is not None else 0
         if changes is None:
             old = document_at(self._runtime, number) if base is not None else None
@@ -243,8 +246,6 @@ class LiveInventory:
                 file_digest=file_digest,
             ),
         )
-        if catalog.inventory != self._runtime.catalog.inventory:
-            self._runtime.put_catalog(catalog)
         self.number = version.number
         log.info("inventory version %d recorded by %s: %s", version.number, recorded_by, told)
         return version

@@ -139,12 +139,18 @@ class Runtime:
             recheck_notify_config(notifications, catalog.inventory, rule_ids_of(rules))
         return rules, notifications
 
-    def put_catalog(self, catalog: Catalog) -> None:
+    def put_catalog(
+        self,
+        catalog: Catalog,
+        fitted: tuple[list[LoadedRule], NotifyConfig | None] | None = None,
+    ) -> None:
         """Put a changed catalog in force, with the rules in force selecting in it again (the
-        change checked first: `fitted`; what is in force stays when it raises)."""
+        change checked first, unless `fitted` gives what `fitted()` said of it; what is in
+        force stays when it raises)."""
         with self._lock:
             loaded = self._rules is not None or self._notifications is not None
-            rules, notifications = self.fitted(catalog) if loaded else ([], None)
+            no_rules: tuple[list[LoadedRule], NotifyConfig | None] = ([], None)
+            rules, notifications = (fitted or self.fitted(catalog)) if loaded else no_rules
             self.catalogs.replace(catalog)
             if self._notifications is not None:
                 self._notifications.replace(notifications)

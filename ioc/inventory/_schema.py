@@ -79,13 +79,14 @@ class DeviceEntry(_Strict):
     position_at_zero: bool = Field(
         default=False, description="Say true if the device really stands at lat 0, lon 0."
     )
-    depends_on: list[str] = Field(
-        default=[],
+    # Tuples, not lists: pydantic copies a list default for every one of 100,000 entries.
+    depends_on: tuple[str, ...] = Field(
+        default=(),
         description="Devices it is reached through (its commune gateway): when one is down, "
         "this device's silence is grouped under that alert instead of raising its own.",
     )
-    tags: list[Annotated[str, Field(pattern=TAG_PATTERN)]] = Field(
-        default=[], description="Free labels rules and reports can select on (carrier, tier...)."
+    tags: tuple[Annotated[str, Field(pattern=TAG_PATTERN)], ...] = Field(
+        default=(), description="Free labels rules and reports can select on (carrier, tier...)."
     )
     # When it entered the inventory (a date is midnight UTC); none: it was always there.
     since: AwareDatetime | date | None = Field(

@@ -177,7 +177,11 @@ def _check_rule(rule: RuleSpec, profiles: Mapping[str, Profile], inventory: Inve
     for device_id in select.devices or ():
         if device_id not in inventory.devices:
             mistakes.append(f"select.devices: no device {device_id!r} in the inventory")
-    known_tags = {tag for device in inventory.devices.values() for tag in device.tags}
+    known_tags = (
+        {tag for device in inventory.devices.values() for tag in device.tags}
+        if select.tags
+        else set()
+    )
     for tag in select.tags or ():
         if tag not in known_tags:
             mistakes.append(f"select.tags: no device in the inventory carries tag {tag!r}")
