@@ -130,11 +130,13 @@ class LiveInventory:
                 if from_file.inventory != runtime.catalog.inventory:
                     runtime.put_catalog(from_file)
                 return
-            log.warning(
-                "%s is not the inventory in force (version %d, %s by %s): it stays; "
-                "`ioc inventory load FILE` puts a file in force", _source(runtime),
-                newest.number, newest.origin, newest.recorded_by,
-            )  # fmt: skip
+            last_file = self._versions.newest_from_file()
+            if last_file is None or last_file.file_digest != digest:  # edited since: say so
+                log.warning(
+                    "%s is not the inventory in force (version %d, %s by %s): it stays; "
+                    "`ioc inventory load FILE` puts a file in force", _source(runtime),
+                    newest.number, newest.origin, newest.recorded_by,
+                )  # fmt: skip
             self.follow()
             return
         raise StaleVersion("the inventory kept changing while this process started")

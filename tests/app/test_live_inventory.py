@@ -189,8 +189,12 @@ def test_the_file_is_the_first_version_and_a_later_edit_of_it_counts_only_alone(
     assert second is not None and (second.number, second.origin) == (2, "start")
     assert (second.summary, second.reason) == ("1 device changed", "the file changed")
     assert restarted.catalog.inventory.devices["bts1"].name == "BTS Một (mới)"
-    # Changed by other means, then the file edited again: the start keeps the newest and says.
+    # Changed by other means: a start with the same file keeps the newest, and says nothing.
     restarted.live_inventory.change(_adding(BTS3), "an", "new site", "api")
+    with caplog.at_level(logging.WARNING, "ioc.app"):
+        runtimes(settings, None).live_inventory.start()
+    assert caplog.text == ""
+    # The file edited again after that: the start keeps the newest, and says so.
     inventory.write_text(text, "utf-8")
     with caplog.at_level(logging.WARNING, "ioc.app"):
         later = runtimes(settings, None)
