@@ -9,6 +9,8 @@ from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ioc.alerts._json import transition_json
@@ -65,11 +67,19 @@ class MqttAlertPublisher:
         else:
             self.published += 1
 
-    def publish_confirmed(self, topic: str, payload: bytes, timeout_s: float = 5.0) -> bool:
-        """Publish with QoS 1 and wait for the broker's acknowledgement; whether it came."""
+    def publish_confirmed(
+        self, topic: str, payload: bytes, correlation: bytes = b"", timeout_s: float = 5.0
+    ) -> bool:
+        """Publish with QoS 1 and wait for the broker's acknowledgement; whether it came. Over
+        MQTT 5 the message carries `correlation` as its correlation data (a notification's key:
+        a receiver drops a resend by it)."""
         if not self._connected.is_set():
             return False
-        info = self._client.publish(topic, payload, qos=1)
+        properties = None
+        if correlation and self._address.protocol == "5":
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            properties.CorrelationData = correlation
+        info = self._client.publish(topic, payload, qos=1, properties=properties)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             return False
         try:

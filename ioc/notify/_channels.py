@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import email.policy
+import re
 import smtplib
 import ssl
 from collections.abc import Callable
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import parseaddr
 from urllib.parse import quote, unquote, urlsplit
 
 import orjson
@@ -21,17 +22,27 @@ TIMEOUT_S = 10
 
 
 class MqttSender:
-    """Publishes to `{prefix}/notify/person/{id}` with QoS 1 and waits for the broker's ack."""
+    """Publishes to `{prefix}/notify/person/{id}` with QoS 1 and waits for the broker's ack; the
+    key rides in the payload and, over MQTT 5, as the message's correlation data."""
 
-    def __init__(self, publish: Callable[[str, bytes], bool], topic_prefix: str) -> None:
+    def __init__(self, publish: Callable[[str, bytes, bytes], bool], topic_prefix: str) -> None:
         self._publish = publish
         self._prefix = topic_prefix
 
     def send(self, message: Message, person: Person, key: str) -> None:
         """Deliver or raise RetryLater."""
         payload = orjson.dumps(message.payload(key, person.id))
-        if not self._publish(f"{self._prefix}/notify/person/{person.id}", payload):
+        topic = f"{self._prefix}/notify/person/{person.id}"
+        if not self._publish(topic, payload, key.encode()):
             raise RetryLater("the broker did not acknowledge the message")
+
+
+def message_id(key: str, sender: str) -> str:
+    """The Message-ID of a notification's e-mail: its key at the sender's domain, the same for
+    every attempt (a resend after a crash is the same message to the mail system)."""
+    local = re.sub(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]", ".", key).strip(".") or "ioc"
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "ioc.invalid"
+    return f"<{local}@{domain}>"
 
 
 class EmailSender:
@@ -58,7 +69,7 @@ class EmailSender:
         mail["To"] = f"{person.name} <{person.contacts.email}>"
         mail["Subject"] = message.subject
         # The same key gives the same Message-ID: mail systems drop a resent duplicate.
-        mail["Message-ID"] = make_msgid(idstring=key.replace(":", "."), domain="ioc")
+        mail["Message-ID"] = message_id(key, self._sender)
         mail.set_content(message.text)
         for attachment in message.attachments:
             maintype, subtype = attachment.content_type.split("/", 1)

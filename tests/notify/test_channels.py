@@ -3,13 +3,16 @@ through an HTTP gateway (GET and POST templates), and MQTT through Mosquitto."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from email import message_from_bytes
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from ioc.alerts import MqttAlertPublisher
 from ioc.broker import MosquittoProcess
@@ -46,11 +49,15 @@ def test_email_over_starttls_with_login(smtp_server: tuple[int, Mailbox, Path]) 
         f"smtp://ioc@127.0.0.1:{port}", "mail-pass", "IOC <ioc@ioc.test>", str(cert)
     )
     sender.send(MESSAGE, PERSON, "alert7:fired:r:an:email")
-    [envelope] = mailbox.messages
-    assert envelope.rcpt_tos == ["an@ioc.test"]
-    mail = message_from_bytes(envelope.original_content or b"")
+    sender.send(MESSAGE, PERSON, "alert7:fired:r:an:email")  # a resend after a crash
+    first, again = mailbox.messages
+    assert first.rcpt_tos == ["an@ioc.test"]
+    mail = message_from_bytes(first.original_content or b"")
     assert str(mail["Subject"]) == MESSAGE.subject or "=?utf-8?" in str(mail["Subject"])
-    assert "alert7.fired.r.an.email" in str(mail["Message-ID"])
+    # The same key, the same Message-ID (a mail system keeps one): the key at the sender's domain.
+    assert str(mail["Message-ID"]) == "<alert7.fired.r.an.email@ioc.test>"
+    resent = message_from_bytes(again.original_content or b"")
+    assert resent["Message-ID"] == mail["Message-ID"]
     body = mail.get_payload(decode=True)
     assert isinstance(body, bytes) and "mất điện lưới" in body.decode()
     wrong = EmailSender(f"smtp://ioc@127.0.0.1:{port}", "nope", "IOC <ioc@ioc.test>", str(cert))
@@ -60,7 +67,7 @@ def test_email_over_starttls_with_login(smtp_server: tuple[int, Mailbox, Path]) 
     untrusted = EmailSender(f"smtp://ioc@127.0.0.1:{port}", "mail-pass", "IOC <i@ioc.test>")
     with pytest.raises(RetryLater, match="CERTIFICATE_VERIFY_FAILED"):
         untrusted.send(MESSAGE, PERSON, "k")
-    assert len(mailbox.messages) == 1
+    assert len(mailbox.messages) == 2
 
 
 def test_sms_through_a_gateway_get_and_post() -> None:
@@ -91,15 +98,26 @@ def test_mqtt_to_the_engineer_s_topic_waits_for_the_broker(mosquitto: MosquittoP
         BrokerAddress("127.0.0.1", mosquitto.port, "ioc-notify-test"), "ioc"
     )
     publisher.start()
+    heard: list[mqtt.MQTTMessage] = []  # an MQTT 5 receiver sees the key as correlation data
+    receiver = mqtt.Client(CallbackAPIVersion.VERSION2, "test-notify-v5", protocol=mqtt.MQTTv5)
+    receiver.on_message = lambda _c, _u, message: heard.append(message)
+    subscribed = threading.Event()
+    receiver.on_subscribe = lambda *_: subscribed.set()
+    receiver.connect("127.0.0.1", mosquitto.port)
+    receiver.loop_start()
+    receiver.subscribe("ioc/notify/#", qos=1)
     try:
-        assert publisher.wait_connected(10)
+        assert publisher.wait_connected(10) and subscribed.wait(10)
         MqttSender(publisher.publish_confirmed, "ioc").send(MESSAGE, PERSON, "k1")
-        wait_until(lambda: bool(feed.events), 10, "the message")
+        wait_until(lambda: bool(feed.events) and bool(heard), 10, "the message")
         [event] = feed.events
         assert event["topic"] == "ioc/notify/person/an" and event["alert_id"] == 7
+        assert event["key"] == "k1" and heard[0].properties.CorrelationData == b"k1"
         mosquitto.stop()
         with pytest.raises(RetryLater):
             MqttSender(publisher.publish_confirmed, "ioc").send(MESSAGE, PERSON, "k2")
     finally:
         publisher.stop(timeout_s=0.5)
         feed.stop()
+        receiver.disconnect()
+        receiver.loop_stop()
