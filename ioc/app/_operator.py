@@ -5,7 +5,7 @@ from __future__ import annotations
 from ioc.app._runtime import Runtime
 from ioc.config import Settings
 from ioc.domain import ClusterStatus, MaintenanceWindow
-from ioc.state import cluster_status
+from ioc.state import NodeRegistry, cluster_status
 
 
 def demo_records(settings: Settings) -> Settings:
@@ -35,5 +35,12 @@ class OperatorDesk:
 
     def cluster(self, now_ms: int) -> ClusterStatus:
         """The cluster as the state database has it now."""
+        settings = self._runtime.settings
+        lease_ms, forget_ms = int(settings.lease_s * 1000), int(settings.node_forget_after_s * 1000)
+        return cluster_status(self._runtime.state, now_ms, lease_ms, forget_ms)
+
+    def forget_node(self, node: str, now_ms: int) -> None:
+        """Take a node off the cluster's list (NotFound; NodeInUse while it runs, or its
+        ingest session is not yet adopted)."""
         lease_ms = int(self._runtime.settings.lease_s * 1000)
-        return cluster_status(self._runtime.state, now_ms, lease_ms)
+        NodeRegistry(self._runtime.state).forget(node, now_ms, lease_ms)

@@ -190,6 +190,28 @@ def status(ctx: click.Context, as_json: bool) -> None:
         sys.exit(EXIT_FAILED)
 
 
+@main.group()
+def cluster() -> None:
+    """The cluster's list of nodes."""
+
+
+@cluster.command("forget")
+@click.argument("node")
+@click.pass_context
+def cluster_forget(ctx: click.Context, node: str) -> None:
+    """Take NODE off the cluster's list (`ioc status`): refused while it runs, or while its
+    ingest session may still hold messages (a running node adopts it within a lease). Nodes
+    gone for IOC_NODE_FORGET_AFTER_S (7 days) drop off the list by themselves."""
+    from ioc.app import OperatorDesk
+    from ioc.domain import now_ms
+
+    settings = settings_of(ctx)
+    if not settings.clustered:
+        raise click.UsageError("one node: there is no cluster (the state database is SQLite)")
+    OperatorDesk(runtime_of(ctx, settings)).forget_node(node, now_ms())
+    click.echo(f"node {node} forgotten")
+
+
 def _print_cluster(report: ClusterStatus) -> None:
     lease = f"lease {report.lease_ms / 1000:g} s"
     if report.leader is None:

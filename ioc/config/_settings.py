@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     # of this length and another node takes over within it after the leader dies.
     node_name: str = Field(default_factory=lambda: _default_node_name(), pattern=_NODE_NAME)
     lease_s: float = Field(default=15.0, ge=2, le=300)
+    # A node gone this long (not running, its ingest session ended) drops out of `ioc status`.
+    node_forget_after_s: float = Field(default=7 * 86400, ge=60)
     state_password: SecretStr | None = None  # put into IOC_STATE_URL (or IOC_STATE_PASSWORD_FILE)
     data_dir: Path = Field(default_factory=_default_data_dir)
     unknown_devices: UnknownDevicePolicy = UnknownDevicePolicy.ACCEPT

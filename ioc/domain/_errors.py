@@ -30,6 +30,7 @@ this tree against the code)::
     │   ├── ActionRefused           not possible as the alert stands               ioc.alerts
     │   ├── MeetingClosed           a meeting cancelled or not begun has no report ioc.reports
     │   ├── NoRulesProcess          no rules process runs to ask                   ioc.app
+    │   ├── NodeInUse               a node running, or its session not adopted     ioc.state
     │   └── StaleVersion            the inventory changed under an edit: again     ioc.state
     ├── DeliveryError             a sink could not take or give data    CLI 1, API 503
     │   ├── RetryLater              away or busy: the same work may succeed later

@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     case,
+    delete,
     insert,
     or_,
     select,
@@ -38,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from ioc.domain import ClusterStatus, NodeStatus
+from ioc.domain import ClusterStatus, Conflict, NodeStatus, NotFound
 from ioc.state._db import StateUnavailable, metadata, run_in
 
 node_table = Table(
@@ -104,6 +105,10 @@ class Node:
 
 
 LEADER_LEASE = "leader"  # the lease the rule engine's and notifier's node holds
+
+
+class NodeInUse(Conflict):
+    """A node cannot be forgotten: it runs, or its ingest session may hold messages."""
 
 
 class Fenced(StateUnavailable):
@@ -182,6 +187,31 @@ class NodeRegistry:
         )
         run_in(self._engine, "record an adopted session", lambda c: c.execute(statement))
 
+    def forget(self, node: str, now_ms: int, lease_ms: int) -> None:
+        """Remove `node` from the cluster's list: NotFound when it is not there, NodeInUse while
+        it runs or its ingest session may still hold messages (a live node adopts it within a
+        lease)."""
+
+        def work(connection: Connection) -> None:
+            row = connection.execute(
+                select(node_table).where(node_table.c.name == node).with_for_update()
+            ).first()
+            if row is None:
+                raise NotFound(f"no node {node!r} in the cluster")
+            found = Node(str(row.name), int(row.started_at_ms), int(row.seen_at_ms),
+                         int(row.stored), row.stopped_at_ms, bool(row.session_open))  # fmt: skip
+            if found.alive(now_ms, lease_ms):
+                ago = (now_ms - found.seen_at_ms) / 1000
+                raise NodeInUse(f"node {node!r} is running (seen {ago:.1f} s ago): stop it first")
+            if found.session_open:
+                raise NodeInUse(
+                    f"node {node!r} may still have messages in its ingest session on the "
+                    "broker: a running node adopts it within a lease; try again then"
+                )
+            connection.execute(delete(node_table).where(node_table.c.name == node))
+
+        run_in(self._engine, "forget the node", work)
+
     def nodes(self) -> list[Node]:
         """Every node that ever reported, by name."""
         query = select(node_table).order_by(node_table.c.name)
@@ -237,16 +267,26 @@ def _lease(row: Row[Any]) -> Lease:
     )  # fmt: skip
 
 
-def cluster_status(engine: Engine, now_ms: int, lease_ms: int) -> ClusterStatus:
+def cluster_status(
+    engine: Engine, now_ms: int, lease_ms: int, forget_after_ms: int | None = None
+) -> ClusterStatus:
     """The cluster as the state database has it at `now_ms`: judged by the lease length its
-    leader runs (`lease_ms`, the reader's own setting, only where no leader ever recorded it)."""
+    leader runs (`lease_ms`, the reader's own setting, only where no leader ever recorded it);
+    a node gone longer than `forget_after_ms` (not running, its session ended) left out."""
     lease = LeaseStore(engine).read(LEADER_LEASE)
     if lease is not None and lease.lease_ms is not None:
         lease_ms = lease.lease_ms
     leading = lease is not None and lease.expires_at_ms > now_ms
     # A holder is `<node>:<process>` (one process of a node holds it, not the node's name).
     leader = lease.holder.partition(":")[0] if lease is not None and leading else None
-    nodes = NodeRegistry(engine).nodes()
+    nodes = [
+        n
+        for n in NodeRegistry(engine).nodes()
+        if forget_after_ms is None
+        or n.alive(now_ms, lease_ms)
+        or n.session_open
+        or now_ms - n.seen_at_ms <= forget_after_ms
+    ]
     running = [n for n in nodes if n.alive(now_ms, lease_ms)]
     total = sum(n.stored for n in running)
     return ClusterStatus(

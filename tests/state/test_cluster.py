@@ -11,12 +11,21 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ioc.domain import Alert, AlertAction, AlertState, ClusterStatus, Severity, TransitionKind
+from ioc.domain import (
+    Alert,
+    AlertAction,
+    AlertState,
+    ClusterStatus,
+    NotFound,
+    Severity,
+    TransitionKind,
+)
 from ioc.state import (
     LEADER_LEASE,
     AlertRepository,
     Fenced,
     LeaseStore,
+    NodeInUse,
     NodeRegistry,
     cluster_status,
     connect_state,
@@ -183,6 +192,31 @@ def test_the_cluster_as_operators_see_it(engine: Engine) -> None:
     assert (b.leader, b.alive, b.share) == (False, True, 0.25)
     assert (c.alive, c.share, c.session_open) == (False, None, True)
     assert cluster_status(engine, 4_000 + LEASE_MS, LEASE_MS).leader is None  # expired
+
+
+def test_a_node_is_forgotten_only_when_gone_and_drops_off_the_list_with_age(
+    engine: Engine,
+) -> None:
+    registry = NodeRegistry(engine)
+    registry.report("node-a", 1_000, 1_000, 10)
+    registry.report("node-b", 1_000, 1_000, 10)
+    with pytest.raises(NodeInUse, match=r"node 'node-a' is running \(seen 0\.5 s ago\)"):
+        registry.forget("node-a", 1_500, LEASE_MS)
+    later = 1_000 + LEASE_MS
+    with pytest.raises(NodeInUse, match="may still have messages in its ingest session"):
+        registry.forget("node-a", later, LEASE_MS)  # dead, its session not adopted yet
+    registry.session_ended("node-a", seen_at_ms=1_000)
+    registry.forget("node-a", later, LEASE_MS)
+    with pytest.raises(NotFound, match="no node 'node-a' in the cluster"):
+        registry.forget("node-a", later, LEASE_MS)
+    assert [n.name for n in registry.nodes()] == ["node-b"]
+    # Gone, its session ended, a week ago: out of the status, though still recorded.
+    registry.session_ended("node-b", seen_at_ms=1_000)
+    week = 7 * 86_400_000
+    listed = cluster_status(engine, 1_000 + week, LEASE_MS, week).nodes
+    assert [n.name for n in listed] == ["node-b"]
+    assert cluster_status(engine, 1_001 + week, LEASE_MS, week).nodes == []
+    assert [n.name for n in registry.nodes()] == ["node-b"]
 
 
 def _alert(opened_at_ms: int) -> Alert:
