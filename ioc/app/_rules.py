@@ -101,6 +101,10 @@ class RulesService:
         # Whether devices can reach ioc now (set by whoever wires the broker side); while it
         # says no, nobody is judged silent.
         self.hearing: Callable[[], bool] | None = None
+        # Acknowledges messages to the broker (set by whoever wires the broker side): called
+        # with the tokens of items judged, once what their judgement wrote is stored.
+        self.acknowledge: Callable[[list[int]], None] | None = None
+        self._judged: list[int] = []
         catalog = runtime.catalog
         self.repository = runtime.alerts(leader_guard)
         self._heartbeats = runtime.heartbeats()
@@ -112,8 +116,11 @@ class RulesService:
         self.book = AlertBook(self.repository, catalog.inventory, publisher, clock)
         self.stats = RulesStats()
         self.failure: BaseException | None = None
-        # Items with the time they arrived; None only wakes the worker for a command.
-        self._queue: queue.Queue[tuple[TelemetryItem, int] | None] = queue.Queue(QUEUE_LIMIT)
+        # Items with the time they arrived and their message's token (None: nothing to
+        # acknowledge); None only wakes the worker for a command.
+        self._queue: queue.Queue[tuple[TelemetryItem, int, int | None] | None] = queue.Queue(
+            QUEUE_LIMIT
+        )
         self._commands: deque[Callable[[], None]] = deque()
         self._unsaved: list[RuleSignal] = []
         self._stopping = threading.Event()
@@ -181,6 +188,7 @@ class RulesService:
         def mark() -> None:
             self._drain(self._queue.qsize())
             self._run_due_timers()
+            self._release()
             done.set()
 
         self._command(mark)
@@ -194,12 +202,14 @@ class RulesService:
 
     # -- the ingest side -------------------------------------------------------------------
 
-    def observe(self, item: TelemetryItem) -> None:
-        """Take one accepted item (from the MQTT thread); blocks while the queue is full."""
+    def observe(self, item: TelemetryItem, token: int | None = None) -> None:
+        """Take one accepted item (from the MQTT thread); blocks while the queue is full. A
+        `token` is handed to `acknowledge` once the item is judged and what the judgement wrote
+        is stored (a leader dying before that leaves the message to the next)."""
         if self._stopping.is_set():
             return  # stopped before ingest: what arrives now is stored, not judged
         # Judged as of its arrival, not of when the worker gets to it.
-        entry = (item, self._clock())
+        entry = (item, self._clock(), token)
         try:
             self._queue.put_nowait(entry)
         except queue.Full:
@@ -234,6 +244,7 @@ class RulesService:
                 while self._commands:
                     self._commands.popleft()()
                 self._run_due_timers()
+                self._release()
                 if self._stopping.is_set() and self._queue.empty():
                     break
                 try:
@@ -243,6 +254,7 @@ class RulesService:
                 if entry is not None:
                     self._judge(*entry)
                 self._drain(1000)  # a burst at once, but never starving the commands for long
+                self._release()
         except BaseException as exc:  # supervised: recorded, logged once, and the service stops
             self.failure = exc
             log.exception("the rules worker stopped")
@@ -264,7 +276,16 @@ class RulesService:
             if entry is not None:
                 self._judge(*entry)
 
-    def _judge(self, item: TelemetryItem, received_ms: int) -> None:
+    def _release(self) -> None:
+        """Acknowledge the judged messages, once every signal their judgement gave is stored
+        (while the state database is away, they wait with the signals)."""
+        if self._judged and not self._unsaved and self.acknowledge is not None:
+            self.acknowledge(self._judged)
+            self._judged = []
+
+    def _judge(self, item: TelemetryItem, received_ms: int, token: int | None = None) -> None:
+        if token is not None:
+            self._judged.append(token)
         self._last_item_ms = now_ms()  # the heartbeat is on the wall clock, always
         # A device is heard by what it says; an offline status may be the broker's last will.
         if item.registered and not (type(item) is StatusChange and not item.online):

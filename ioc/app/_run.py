@@ -303,9 +303,10 @@ def _judging_consumer(
     """The rules' own subscription, decoded as ingest does, nothing stored.
 
     `ioc rules` alone acknowledges on receipt. A cluster's leader takes the one session every
-    leader uses in turn: a message is acknowledged once the rules have it, and never by a
-    node that no longer leads (the session keeps it for the next leader); such a node does
-    not connect again either.
+    leader uses in turn: a message is acknowledged once the rules have judged it and stored
+    the alerts it raised (a leader dying before that leaves it to the next, which judges it
+    again: an alert already open is not raised twice), and never by a node that no longer
+    leads (the session keeps it for the next leader); such a node does not connect again.
     """
     decoder = following_decoder(runtime)
 
@@ -313,17 +314,22 @@ def _judging_consumer(
         if leadership is not None and not leadership.acting():
             return
         now = now_ms()
-        for topic, payload, retained, _token in messages:
+        unjudged = []  # nothing to judge in them (refused; ingest dead-letters them)
+        for topic, payload, retained, token in messages:
             item = decoder.decode(topic, payload, retained, now).item
-            if item is not None:
-                rules.observe(item)
-        if not ack_on_receipt:
-            consumer.acknowledge([token for _topic, _payload, _retained, token in messages])
+            if item is None:
+                unjudged.append(token)
+            else:
+                rules.observe(item, None if ack_on_receipt else token)
+        if unjudged and not ack_on_receipt:
+            consumer.acknowledge(unjudged)
 
     client_id = f"{runtime.settings.mqtt_client_id}-rules"
     options = mqtt_options(runtime.settings, client_id, ack_on_receipt, shared_group=None)
     admit = leadership.acting if leadership is not None else None
     consumer = MqttConsumer(options, on_messages, admit=admit)
+    if not ack_on_receipt:
+        rules.acknowledge = consumer.acknowledge  # once judged, and its alerts stored
     return consumer
 
 

@@ -73,11 +73,12 @@ class World:
         self.inventory = inventory
         self.rules.start()
 
-    def report(self, *devices: str, **metrics: object) -> None:
-        """Each device reports its normal values (with `metrics` over them) now."""
+    def report(self, *devices: str, token: int | None = None, **metrics: object) -> None:
+        """Each device reports its normal values (with `metrics` over them) now, in a message
+        acknowledged by `token` when given."""
         for device in devices:
             values = {**NORMAL[CLASS_OF[device]], **metrics}
-            self.rules.observe(Reading(CLASS_OF[device], device, self.clock.now, values))
+            self.rules.observe(Reading(CLASS_OF[device], device, self.clock.now, values), token)
 
     def after(self, ms: int) -> None:
         """Move the clock on and let the worker catch up."""
@@ -253,6 +254,39 @@ def test_a_dropped_postgresql_connection_is_retried_until_it_is_back(
             ("bts.door_open", "bts1")
         ]
         stored.close()
+    finally:
+        world.close()
+        relay.close()
+
+
+@pytest.mark.parametrize("state_url", ["postgresql"], indirect=True)
+def test_a_message_is_acknowledged_once_judged_and_its_alert_stored(
+    tmp_path: Path,
+    state_url: str,
+    profiles: dict[str, Profile],
+    small_inventory: Inventory,
+) -> None:
+    """A leader dying before its alert is stored leaves the message to the next leader."""
+    target = make_url(state_url)
+    relay = TcpRelay(target.host or "127.0.0.1", target.port or 5432)
+    relayed = target.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    world = World(tmp_path, relayed, profiles, small_inventory)
+    acknowledged: list[int] = []
+    world.rules.acknowledge = acknowledged.extend
+    try:
+        world.report("bts2", token=1)  # nothing to store: acknowledged at once
+        world.after(0)
+        assert acknowledged == [1]
+        relay.cut()
+        world.report("bts1", token=2, door_open=True)  # an alert the database cannot take
+        world.report("bts2", token=3)
+        world.after(1_000)
+        assert world.rules.stats.store_retries >= 1
+        assert acknowledged == [1]  # judged, but not acknowledged: its alert is not stored
+        relay.restore()
+        world.after(1_000)
+        assert acknowledged == [1, 2, 3]
+        assert world.open_alerts() == {("bts.door_open", "bts1")}
     finally:
         world.close()
         relay.close()
