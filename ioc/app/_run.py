@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ioc.app._catalog import Catalog
 from ioc.app._cluster import ClusterNode, EmbeddedStateLock, ingest_client_id
 from ioc.app._ingest import IngestService, build_decoder, ingest_options, mqtt_options
+from ioc.app._keeper import GapKeeper
 from ioc.app._runtime import Runtime
 from ioc.app._status import StatusLine
 from ioc.app._supervisor import Managed, Service, Supervisor, ticker
@@ -246,9 +247,11 @@ def cluster_process(settings: Settings, catalog: Catalog, status_every_s: float)
     publisher = _alert_publisher(settings, f"alerts-{node}")
     stages.services.append(Managed("alert publisher", publisher.start, publisher.stop))
 
+    keeper = GapKeeper(runtime.writable_telemetry(), lambda: ingest.consumer.connected)
+
     def leader_services(leadership: Leadership) -> list[Service]:
         rules, services = _rules_and_notifier(runtime, publisher, leader_guard=leadership.guard)
-        consumer = _judging_consumer(runtime, rules, ack_on_receipt=False, leadership=leadership)
+        consumer = _judging_consumer(runtime, rules, False, leadership, keeper)
         rules.hearing = lambda: consumer.connected
         subscription = Managed("rules subscription", consumer.start, consumer.stop)
         return [rules, subscription, *services[1:]]
@@ -299,14 +302,17 @@ def _judging_consumer(
     rules: RulesService,
     ack_on_receipt: bool,
     leadership: Leadership | None = None,
+    keeper: GapKeeper | None = None,
 ) -> MqttConsumer:
-    """The rules' own subscription, decoded as ingest does, nothing stored.
+    """The rules' own subscription, decoded as ingest does.
 
     `ioc rules` alone acknowledges on receipt. A cluster's leader takes the one session every
     leader uses in turn: a message is acknowledged once the rules have judged it and stored
     the alerts it raised (a leader dying before that leaves it to the next, which judges it
     again: an alert already open is not raised twice), and never by a node that no longer
     leads (the session keeps it for the next leader); such a node does not connect again.
+    A cluster's leader also stores what the ingest group may be missing (`keeper`), before it
+    judges it.
     """
     decoder = following_decoder(runtime)
 
@@ -315,12 +321,17 @@ def _judging_consumer(
             return
         now = now_ms()
         unjudged = []  # nothing to judge in them (refused; ingest dead-letters them)
+        judged = []
         for topic, payload, retained, token in messages:
             item = decoder.decode(topic, payload, retained, now).item
             if item is None:
                 unjudged.append(token)
             else:
-                rules.observe(item, None if ack_on_receipt else token)
+                judged.append((item, token))
+        if keeper is not None and keeper.keeping(consumer.connections):
+            keeper.keep([item for item, _token in judged])
+        for item, token in judged:
+            rules.observe(item, None if ack_on_receipt else token)
         if unjudged and not ack_on_receipt:
             consumer.acknowledge(unjudged)
 
