@@ -68,7 +68,8 @@ def test_sim_help_lists_fault_kinds() -> None:
 @pytest.mark.integration
 @pytest.mark.parametrize("broker", ["mosquitto", "embedded"])
 def test_demo_runs_the_pipeline_and_shows_rejects(broker: str, tmp_path: Path) -> None:
-    args = ["demo", "--devices", "300", "--speed", "30", "--duration", "12"]
+    # Long enough on a loaded machine for the API to answer and notifications to go out.
+    args = ["demo", "--devices", "300", "--speed", "30", "--duration", "20"]
     if broker == "embedded":
         args.append("--embedded-broker")
     env = {"IOC_DATA_DIR": str(tmp_path), "IOC_API_PORT": str(free_port())}
