@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import make_url
 
 from ioc.api import ApiContext, create_app
 from ioc.domain import Inventory, Profile, Role, now_ms
 from ioc.state import AlertRepository, TokenStore, connect_state
-from tests.support.relay import TcpRelay
+from tests.support.relay import relayed_database
 
 # Routes that read the state database, and their OpenAPI paths.
 READING_ROUTES = {
@@ -28,9 +27,7 @@ READING_ROUTES = {
 def test_the_state_database_away_is_503_where_the_openapi_says_so(
     state_url: str, small_inventory: Inventory, profiles: dict[str, Profile]
 ) -> None:
-    target = make_url(state_url)
-    relay = TcpRelay(target.host or "127.0.0.1", target.port or 5432)
-    relayed = target.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    relay, relayed = relayed_database(state_url)
     tokens = TokenStore(connect_state(state_url))  # tokens still answer: the caller is known
     _, viewer = tokens.create(Role.VIEWER, "wall", now_ms())
     alerts = AlertRepository(connect_state(relayed))

@@ -255,18 +255,15 @@ def test_a_version_the_state_database_failed_to_give_is_taken_up_when_it_answers
     tmp_path: Path, postgres_url: str, runtimes: MakeRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The server goes away between the follower seeing a new version and reading it."""
-    from sqlalchemy.engine import make_url
 
     from ioc.state import InventoryVersions, StateUnavailable, connect_state
-    from tests.support.relay import TcpRelay
+    from tests.support.relay import relayed_database
 
     engine = connect_state(postgres_url)  # emptied: this test's versions only
     with engine.begin() as connection:
         connection.exec_driver_sql("DELETE FROM inventory_version")
     engine.dispose()
-    target = make_url(postgres_url)
-    relay = TcpRelay(target.host or "127.0.0.1", target.port or 5432)
-    relayed = target.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    relay, relayed = relayed_database(postgres_url)
     try:
         follower = runtimes(_settings(tmp_path, relayed), None)
         follower.live_inventory.start()

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
 from ioc.api import ApiContext, create_app
 from ioc.app import Catalog, RulesService, Runtime, stage_metrics
@@ -42,7 +41,7 @@ from ioc.state import (
 from ioc.state._db import run_in
 from tests.rules.harness import NORMAL, fast_rules
 from tests.support.clock import ManualClock
-from tests.support.relay import TcpRelay
+from tests.support.relay import relayed_database
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
 T0 = 1_795_000_000_000
@@ -237,9 +236,7 @@ def test_a_dropped_postgresql_connection_is_retried_until_it_is_back(
     profiles: dict[str, Profile],
     small_inventory: Inventory,
 ) -> None:
-    target = make_url(postgres_url)
-    relay = TcpRelay(target.host or "127.0.0.1", target.port or 5432)
-    relayed = target.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    relay, relayed = relayed_database(postgres_url)
     world = World(tmp_path, relayed, profiles, small_inventory)
     try:
         world.report("bts1", door_open=True)
@@ -267,9 +264,7 @@ def test_a_message_is_acknowledged_once_judged_and_its_alert_stored(
     small_inventory: Inventory,
 ) -> None:
     """A leader dying before its alert is stored leaves the message to the next leader."""
-    target = make_url(state_url)
-    relay = TcpRelay(target.host or "127.0.0.1", target.port or 5432)
-    relayed = target.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    relay, relayed = relayed_database(state_url)
     world = World(tmp_path, relayed, profiles, small_inventory)
     acknowledged: list[int] = []
     world.rules.acknowledge = acknowledged.extend

@@ -70,3 +70,13 @@ class TcpRelay:
         for sock in (source, sink):
             with suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
+
+
+def relayed_database(url: str) -> tuple[TcpRelay, str]:
+    """A relay in front of the database server of `url`, and the URL that goes through it."""
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    relay = TcpRelay(target.host or "127.0.0.1", target.port or 5432)
+    through = target.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+    return relay, through
