@@ -12,9 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import signal
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +26,14 @@ from ioc.broker import MosquittoProcess
 from ioc.domain import AlertState, Role, now_ms
 from ioc.state import DeadLetterLog, TokenStore
 from tests.rules.harness import NORMAL
-from tests.support.cluster import DEVICES, Cluster
+from tests.support.cluster import (
+    DEVICES,
+    Cluster,
+    Devices,
+    Faults,
+    Transitions,
+    nothing_lost_nothing_twice,
+)
 from tests.support.http_receiver import HttpReceiver
 from tests.support.influx import InfluxProcess
 from tests.support.mqtt import wait_until
@@ -56,75 +61,6 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoProces
     server.start()
     yield server
     server.stop()
-
-
-class Devices:
-    """The BTS sites reporting every 0.3 s; `acked` is every message the broker took."""
-
-    def __init__(self, port: int, devices: list[str] = DEVICES, name: str = "test-devices") -> None:
-        self.doors: dict[str, bool] = {d: False for d in devices}
-        self.open_reports = Counter[str]()  # reports sent with the door open
-        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name)
-        self._client.max_inflight_messages_set(1000)
-        self._client.connect("127.0.0.1", port)
-        self._client.loop_start()
-        self._sent: list[tuple[str, int, mqtt.MQTTMessageInfo]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run)
-        self._thread.start()
-
-    def _run(self) -> None:
-        seq = 0
-        while not self._stop.wait(0.3):
-            for device in self.doors:
-                seq += 1
-                ts = now_ms()
-                metrics = NORMAL["bts"] | {"door_open": self.doors[device]}
-                payload = orjson.dumps({"ts": ts, "seq": seq, "metrics": metrics})
-                info = self._client.publish(f"ioc/bts/{device}/telemetry", payload, qos=1)
-                self.open_reports[device] += self.doors[device]
-                self._sent.append((device, ts, info))
-
-    def acked(self) -> int:
-        """How many of the messages sent so far the broker acknowledged."""
-        return sum(1 for _device, _ts, info in list(self._sent) if _acked(info))
-
-    def stop(self) -> set[tuple[str, int]]:
-        """Stop reporting; every (device, ts) the broker acknowledged (one published while
-        the client was away from the broker was never sent)."""
-        self._stop.set()
-        self._thread.join()
-        sent = [(d, ts, i) for d, ts, i in self._sent if i.rc == mqtt.MQTT_ERR_SUCCESS]
-        wait_until(lambda: all(i.is_published() for _, _, i in sent), 10, "PUBACKs")
-        self._client.disconnect()
-        self._client.loop_stop()
-        return {(device, ts) for device, ts, info in sent if info.is_published()}
-
-
-def _acked(info: mqtt.MQTTMessageInfo) -> bool:
-    return info.rc == mqtt.MQTT_ERR_SUCCESS and info.is_published()
-
-
-class Transitions:
-    """A node's live stream, read on a thread of its own: every transition it delivers."""
-
-    def __init__(self, url: str, token: str) -> None:
-        self.events: list[dict[str, object]] = []
-        self._stream = Stream(f"{url}/api/v1/stream?token={token}")
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        try:
-            while True:
-                event = self._stream.next()
-                if event.kind == "transition":
-                    self.events.append(event.data)
-        except Exception:  # hung up: the test has what it read
-            return
-
-    def close(self) -> None:
-        self._stream.close()
 
 
 @pytest.fixture
@@ -159,63 +95,6 @@ def _start_both(cluster: Cluster, broker: MosquittoProcess) -> Devices:
     cluster.start("b")
     wait_until(lambda: cluster.node("b", "b").get("alive") is True, 60, "b standing by")
     return devices
-
-
-class Faults:
-    """Doors opened and closed; each must raise exactly one alert, fired then resolved."""
-
-    def __init__(self, cluster: Cluster, devices: Devices, receiver: HttpReceiver) -> None:
-        self._cluster = cluster
-        self._devices = devices
-        self._receiver = receiver
-        self.made = Counter[str]()
-        self.told_of: set[str] = set()  # devices whose alerts were all told of
-
-    def _door_alerts(self, device: str) -> list[AlertState]:
-        alerts = self._cluster.alerts.list_alerts(device_ids=[device], limit=100)
-        return [a.state for a in alerts if a.rule_id == "bts.door_open"]
-
-    def open(self, device: str) -> None:
-        self.made[device] += 1
-        self._devices.doors[device] = True
-
-    def reported(self, device: str) -> None:
-        """Wait until the device reported its door open twice since it opened."""
-        before = self._devices.open_reports[device]
-        wait_until(lambda: self._devices.open_reports[device] >= before + 2, 5, "two reports")
-
-    def close(self, device: str) -> None:
-        self._devices.doors[device] = False
-
-    def raised(self, device: str, within_s: float = 30) -> None:
-        wanted = self.made[device]
-        wait_until(lambda: len(self._door_alerts(device)) == wanted, within_s, f"{device}'s alert")
-
-    def told(self, device: str, within_s: float = 30) -> None:
-        """Wait until the engineer was told of the device's latest alert."""
-        [latest, *_] = self._cluster.alerts.list_alerts(device_ids=[device], limit=1)
-
-        def heard() -> bool:
-            sent = [orjson.loads(r.body) for r in self._receiver.received]
-            return any(m["alert_id"] == latest.id and m["kind"] == "fired" for m in sent)
-
-        wait_until(heard, within_s, f"the engineer told of {device}'s alert")
-        self.told_of.add(device)
-
-    def resolved(self, device: str, within_s: float = 30) -> None:
-        def all_resolved() -> bool:
-            states = self._door_alerts(device)
-            return len(states) == self.made[device] and set(states) == {AlertState.RESOLVED}
-
-        wait_until(all_resolved, within_s, f"{device}'s alerts resolved")
-
-    def whole(self, device: str) -> None:
-        """A fault from start to end."""
-        self.open(device)
-        self.raised(device)
-        self.told(device)
-        self.close(device)
-        self.resolved(device)
 
 
 def _takeover(cluster: Cluster, dead: str, survivor: str) -> float:
@@ -289,44 +168,7 @@ def test_the_leader_killed_three_times_loses_nothing_and_repeats_nothing(
     finally:
         acked = devices.stop()
     assert all(t <= BOUND_S for t in takeovers), (takeovers, cluster.logs())
-    _nothing_lost_nothing_twice(cluster, faults, receiver, acked)
-
-
-def _nothing_lost_nothing_twice(
-    cluster: Cluster, faults: Faults, receiver: HttpReceiver, acked: set[tuple[str, int]]
-) -> None:
-    """Every acknowledged message stored; one alert per fault and no other; nobody told twice."""
-
-    def stored() -> set[tuple[str, int]]:
-        rows = cluster.influxd.query(
-            'SELECT "door_open" FROM "bts" GROUP BY "device_id"', cluster.influx_db
-        )
-        return {
-            (series["tags"]["device_id"], int(row[0]))  # type: ignore[index]
-            for series in rows
-            for row in series["values"]  # type: ignore[union-attr]
-        }
-
-    # Some are stored by a node that adopted a dead node's session.
-    wait_until(lambda: acked <= stored(), 30, "every acknowledged message stored")
-    # A takeover is no outage: no alert but one per fault.
-    alerts = cluster.alerts.list_alerts(limit=1000)
-    assert Counter(a.device_id for a in alerts) == faults.made, cluster.logs()
-    assert {a.rule_id for a in alerts} == {"bts.door_open"}
-    assert {a.state for a in alerts} == {AlertState.RESOLVED}
-    # Every door left open was told of, and its end too (one that closed within the group
-    # wait while nobody led was not worth telling).
-    lasting = {a.id for a in alerts if a.device_id in faults.told_of}
-
-    def told(kind: str) -> set[object]:
-        sent = [orjson.loads(r.body) for r in receiver.received]
-        return {m["alert_id"] for m in sent if m["kind"] == kind}
-
-    assert told("fired") >= lasting
-    wait_until(lambda: told("resolved") >= lasting, 10, "every end told")
-    sent = [orjson.loads(r.body) for r in receiver.received]
-    pairs = Counter((m["alert_id"], m["kind"]) for m in sent)
-    assert max(pairs.values()) == 1, pairs  # nobody told twice
+    nothing_lost_nothing_twice(cluster, faults, receiver, acked)
 
 
 def test_a_frozen_leader_stops_acting_and_rejoins_as_standby(
@@ -362,7 +204,7 @@ def test_a_frozen_leader_stops_acting_and_rejoins_as_standby(
         os.kill(frozen.pid, signal.SIGCONT)  # a failed wait must not leave it frozen to stop
         acked = devices.stop()
     assert took <= BOUND_S
-    _nothing_lost_nothing_twice(cluster, faults, receiver, acked)
+    nothing_lost_nothing_twice(cluster, faults, receiver, acked)
 
 
 def test_the_state_database_restarted_under_load(
@@ -399,7 +241,7 @@ def test_the_state_database_restarted_under_load(
         faults.whole("bts05")
     finally:
         acked = devices.stop()
-    _nothing_lost_nothing_twice(cluster, faults, receiver, acked)
+    nothing_lost_nothing_twice(cluster, faults, receiver, acked)
 
 
 def test_the_broker_restarted_under_load_loses_nothing_it_acknowledged(
@@ -426,7 +268,7 @@ def test_the_broker_restarted_under_load_loses_nothing_it_acknowledged(
     finally:
         acked = devices.stop()
     assert len(early) == 30
-    _nothing_lost_nothing_twice(cluster, faults, receiver, acked | early)
+    nothing_lost_nothing_twice(cluster, faults, receiver, acked | early)
 
 
 def _publish_at_once(port: int, client_id: str, device: str) -> set[tuple[str, int]]:
