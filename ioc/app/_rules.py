@@ -16,7 +16,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ioc.alerts import AlertBook, AlertError, AlertNotOpen, Publisher
@@ -27,6 +27,7 @@ from ioc.domain import (
     AlertTransition,
     Clock,
     Inventory,
+    Reading,
     RuleSignal,
     StageBeat,
     StatusChange,
@@ -72,6 +73,26 @@ class RulesStats:
 
 
 @dataclass(slots=True)
+class _Judged:
+    """Messages judged: their tokens, and each device's newest reading among them."""
+
+    tokens: list[int] = field(default_factory=list)
+    through: dict[str, int] = field(default_factory=dict)
+
+    def add(self, item: TelemetryItem, token: int) -> None:
+        self.tokens.append(token)
+        if type(item) is Reading:
+            self.through[item.device_id] = max(self.through.get(item.device_id, 0), item.ts_ms)
+
+    def take(self, other: _Judged) -> None:
+        """Move `other`'s into this."""
+        self.tokens += other.tokens
+        for device_id, ts_ms in other.through.items():
+            self.through[device_id] = max(self.through.get(device_id, 0), ts_ms)
+        other.tokens, other.through = [], {}
+
+
+@dataclass(slots=True)
 class _Timer:
     """A job the worker runs every `every_ms` of its clock."""
 
@@ -102,9 +123,11 @@ class RulesService:
         # says no, nobody is judged silent.
         self.hearing: Callable[[], bool] | None = None
         # Acknowledges messages to the broker (set by whoever wires the broker side): called
-        # with the tokens of items judged, once what their judgement wrote is stored.
+        # with the tokens of items judged, once what their judgement wrote is stored and how
+        # far each device was judged is saved (a new leader skips what was judged already).
         self.acknowledge: Callable[[list[int]], None] | None = None
-        self._judged: list[int] = []
+        self._held = _Judged()  # judged, their alerts not all stored yet
+        self._releasable = _Judged()  # judged and stored: to save and acknowledge
         catalog = runtime.catalog
         self.repository = runtime.alerts(leader_guard)
         self._heartbeats = runtime.heartbeats()
@@ -137,6 +160,7 @@ class RulesService:
         open_alerts = self.book.load(now)
         self._watching.start()
         self.book.declare_outage_rules(rule.id for rule in self.engine.rules if rule.outage)
+        self.engine.judged_through(self.repository.judged_through())
         self.engine.restore(
             [HeldState(*saved) for saved in self.repository.rule_states()],
             [
@@ -277,15 +301,26 @@ class RulesService:
                 self._judge(*entry)
 
     def _release(self) -> None:
-        """Acknowledge the judged messages, once every signal their judgement gave is stored
-        (while the state database is away, they wait with the signals)."""
-        if self._judged and not self._unsaved and self.acknowledge is not None:
-            self.acknowledge(self._judged)
-            self._judged = []
+        """Acknowledge the judged messages whose alerts are stored (while the state database
+        refuses, they wait with the alerts), once how far each device was judged is saved."""
+        if not self._unsaved:
+            self._releasable.take(self._held)
+        if not self._releasable.tokens or self.acknowledge is None:
+            return
+        try:
+            self.repository.save_judged_through(self._releasable.through)
+        except StateUnavailable:
+            return  # tried again at the next pass; the messages wait unacknowledged
+        except StateRefused as exc:
+            self._refused("save how far the rules judged", exc)
+        self.acknowledge(self._releasable.tokens)
+        self._releasable = _Judged()
 
     def _judge(self, item: TelemetryItem, received_ms: int, token: int | None = None) -> None:
         if token is not None:
-            self._judged.append(token)
+            self._held.add(item, token)
+            if not self._unsaved:
+                self._releasable.take(self._held)
         self._last_item_ms = now_ms()  # the heartbeat is on the wall clock, always
         # A device is heard by what it says; an offline status may be the broker's last will.
         if item.registered and not (type(item) is StatusChange and not item.online):

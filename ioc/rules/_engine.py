@@ -124,6 +124,13 @@ class RuleEngine:
 
     # -- evaluation ------------------------------------------------------------------------
 
+    def judged_through(self, through: Mapping[str, int]) -> None:
+        """Readings up to these times were judged already (by an earlier leader): one of them
+        delivered again moves no state."""
+        for device_id, ts_ms in through.items():
+            if ts_ms > self._last_ts.get(device_id, ts_ms - 1):
+                self._last_ts[device_id] = ts_ms
+
     def apply(self, item: TelemetryItem, now: int) -> list[RuleSignal]:
         """Evaluate the rules of the item's device; return what changed."""
         device_id = item.device_id

@@ -105,6 +105,14 @@ rule_state_table = Table(
     Column("data", Text, nullable=False),
 )
 
+# How far the rules have judged each device's readings (saved before acknowledging them).
+judged_through_table = Table(
+    "judged_through",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("ts_ms", BigInteger, nullable=False),
+)
+
 alert_request_table = Table(
     "alert_request",
     metadata,

@@ -44,6 +44,7 @@ from ioc.state._alert_tables import (
     alert_event_table,
     alert_request_table,
     alert_table,
+    judged_through_table,
     maintenance_window_table,
     rule_state_table,
 )
@@ -489,6 +490,37 @@ class AlertRepository:
                 (row.rule_id, row.device_id, orjson.loads(row.data))
                 for row in c.execute(select(rule_state_table))
             ],
+            write=False,
+        )
+
+    def save_judged_through(self, through: dict[str, int]) -> None:
+        """Record that each device's readings up to its time have been judged (a time never
+        goes back)."""
+        if not through:
+            return
+        rows = [{"device_id": d, "ts_ms": ts} for d, ts in through.items()]
+
+        def work(connection: Connection) -> None:
+            table = judged_through_table
+            make = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+            statement = make(table)
+            # The larger of the two: SQLite's two-argument max, PostgreSQL's greatest.
+            larger = func.greatest if connection.dialect.name == "postgresql" else func.max
+            newer = larger(table.c.ts_ms, statement.excluded.ts_ms)
+            connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[table.c.device_id], set_={"ts_ms": newer}
+                ),
+                rows,
+            )
+
+        self._run_as_leader("save how far the rules judged", work)
+
+    def judged_through(self) -> dict[str, int]:
+        """Each device's readings judged so far, by time."""
+        return self._run(
+            "read how far the rules judged",
+            lambda c: {r.device_id: int(r.ts_ms) for r in c.execute(select(judged_through_table))},
             write=False,
         )
 

@@ -287,6 +287,35 @@ def test_a_message_is_acknowledged_once_judged_and_its_alert_stored(
         relay.close()
 
 
+def test_a_new_leader_skips_readings_an_earlier_one_judged(
+    tmp_path: Path, state_url: str, profiles: dict[str, Profile], small_inventory: Inventory
+) -> None:
+    """Their acknowledgements lost with the old leader, the broker delivers them again: the
+    door opened and closed once is one alert, not two."""
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+    first = World(tmp_path / "first", state_url, profiles, small_inventory)
+    first.rules.acknowledge = lambda _tokens: None  # acknowledged, but lost on the way
+    first.report("bts1", token=1, door_open=True)
+    first.after(1_000)
+    first.report("bts1", token=2)
+    first.after(1_000)
+    door = [a for a in first.repository.list_alerts() if a.rule_id == "bts.door_open"]
+    assert [a.state for a in door] == [AlertState.RESOLVED]
+    first.close()
+    second = World(tmp_path / "second", state_url, profiles, small_inventory)
+    try:
+        second.clock.now = first.clock.now + 5_000
+        for ts, door_open in ((T0, True), (T0 + 1_000, False)):  # the same two, redelivered
+            values = {**NORMAL["bts"], "door_open": door_open}
+            second.rules.observe(Reading("bts", "bts1", ts, values), 3)
+        second.after(1_000)
+        door = [a for a in second.repository.list_alerts() if a.rule_id == "bts.door_open"]
+        assert len(door) == 1
+    finally:
+        second.close()
+
+
 def test_state_errors_by_cause(state_url: str, tmp_path: Path) -> None:
     repository = AlertRepository(connect_state(state_url))
     alert = Alert(
