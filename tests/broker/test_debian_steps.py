@@ -113,10 +113,11 @@ def test_the_debian_steps_give_a_broker_that_starts_and_keeps_ioc_s_session(
     )  # fmt: skip
     clients: list[Client] = []
     try:
-        # Mosquitto opens every listener before it runs: probing the plain one is enough (a
-        # bare TCP probe of the TLS listener makes it log an OpenSSL error, which the log
-        # check below would then find).
+        # Up once it says it runs, every listener open: a bare TCP probe of the TLS listener
+        # would make it log an OpenSSL error, which the log check below would then find.
         wait_for_port(ioc_port, 10, broker)
+        log_file = debian / "var/log/mosquitto/mosquitto.log"
+        wait_until(lambda: " running" in log_file.read_text(), 10, "the broker running")
         secrets = read_secrets(identities)
         ingest = Client(ioc_port, "ioc-ingest", "ioc-ingest", secrets["ioc-ingest"])
         clients.append(ingest)
