@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from ioc.app._catalog import Catalog
 from ioc.app._inventory import Change
-from ioc.app._onboarding import recorded_then_written, stage_targets
+from ioc.app._onboarding import probe_file_parts, recorded_then_written, stage_targets
 from ioc.app._runtime import Runtime
 from ioc.domain import BadInput
 from ioc.inventory import ProbeTarget, document_of
@@ -69,8 +67,8 @@ def discover(
     catalog = runtime.catalog
     if area not in catalog.inventory.areas:
         raise BadInput(f"--area: no area {area!r} in the inventory")
-    profiles = probe_profiles(_profiles_dir(probe_file), catalog.profiles)
-    watched = _watched(probe_file)
+    watched, folder = probe_file_parts(probe_file) if probe_file else ({}, None)
+    profiles = probe_profiles(folder or bundled_probe_profiles_dir(), catalog.profiles)
     found = Discovery(len(addresses))
     for sighting in sweep(addresses, access):
         if not (sighting.answers_ping or sighting.answers_snmp):
@@ -147,28 +145,6 @@ def _entry(finding: Finding, area: str) -> dict[str, Any]:
     name = finding.sighting.said.get("sys_name") or finding.sighting.address
     return {"id": finding.device_id, "class": finding.profile.device_class, "area": area,
             "name": name}  # fmt: skip
-
-
-def _profiles_dir(probe_file: Path | None) -> Path:
-    """The probe file's profiles folder when it names one, else the bundled profiles."""
-    if probe_file is not None:
-        folder = _read(probe_file).get("profiles_dir")
-        if folder:
-            return (probe_file.parent / str(folder)).resolve()
-    return bundled_probe_profiles_dir()
-
-
-def _read(probe_file: Path) -> dict[str, Any]:
-    with probe_file.open(encoding="utf-8") as file:
-        document = YAML(typ="safe").load(file)
-    return document if isinstance(document, dict) else {}
-
-
-def _watched(probe_file: Path | None) -> dict[str, str]:
-    """Address -> device of the probe file's targets."""
-    if probe_file is None:
-        return {}
-    return {str(t["address"]): str(t["device"]) for t in _read(probe_file).get("targets") or []}
 
 
 def apply_discovery(

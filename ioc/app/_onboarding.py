@@ -45,6 +45,15 @@ def _targets(document: Any) -> dict[str, Any]:
     return {str(t["device"]): t for t in document.get("targets") or []}
 
 
+def probe_file_parts(path: Path) -> tuple[dict[str, str], Path | None]:
+    """A probe file's targets (address -> device) and the profiles folder it names, if any
+    (BadFileError when it cannot be read)."""
+    _yaml, document = _read(path)
+    watched = {str(t["address"]): device for device, t in _targets(document).items()}
+    folder = document.get("profiles_dir")
+    return watched, (path.parent / str(folder)).resolve() if folder else None
+
+
 def target_changes(path: Path, targets: Mapping[str, ProbeTarget]) -> TargetChanges:
     """What writing `targets` into the probe file would change."""
     _yaml, document = _read(path)
