@@ -100,7 +100,10 @@ def _start_both(cluster: Cluster, broker: MosquittoProcess) -> Devices:
 def _takeover(cluster: Cluster, dead: str, survivor: str) -> float:
     """Seconds from the leader's death until the survivor serves itself as leader."""
     killed_at = time.monotonic()
-    wait_until(lambda: cluster.leader(survivor) == survivor, BOUND_S + 5, f"{survivor} leading")
+    try:
+        wait_until(lambda: cluster.leader(survivor) == survivor, BOUND_S + 5, "")
+    except AssertionError:
+        raise AssertionError(f"{survivor} not leading\n{cluster.logs()}") from None
     return time.monotonic() - killed_at
 
 
