@@ -149,6 +149,7 @@ def stage_metrics(
                 "rules_items": (engine.items, "items judged by the rules"),
                 "rules_signals": (engine.signals, "raise / update / clear signals"),
                 "rules_stale": (engine.stale, "readings older than the last judged"),
+                "rules_replayed": (engine.replayed, "redelivered events judged already"),
             }
             counters["rules_reloads"] = (rules.stats.reloads, "rule sets put in force by a reload")
             counters["rules_refused_by_state"] = (

@@ -26,6 +26,7 @@ from ioc.domain import (
     AlertAction,
     AlertTransition,
     Clock,
+    DeviceEvent,
     Inventory,
     Reading,
     RuleSignal,
@@ -74,22 +75,26 @@ class RulesStats:
 
 @dataclass(slots=True)
 class _Judged:
-    """Messages judged: their tokens, and each device's newest reading among them."""
+    """Messages judged: their tokens, and each device's newest reading and event among them."""
 
     tokens: list[int] = field(default_factory=list)
-    through: dict[str, int] = field(default_factory=dict)
+    readings: dict[str, int] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)
 
     def add(self, item: TelemetryItem, token: int) -> None:
         self.tokens.append(token)
-        if type(item) is Reading:
-            self.through[item.device_id] = max(self.through.get(item.device_id, 0), item.ts_ms)
+        kind = type(item)
+        if kind is Reading or kind is DeviceEvent:
+            through = self.readings if kind is Reading else self.events
+            through[item.device_id] = max(through.get(item.device_id, 0), item.ts_ms)
 
     def take(self, other: _Judged) -> None:
         """Move `other`'s into this."""
         self.tokens += other.tokens
-        for device_id, ts_ms in other.through.items():
-            self.through[device_id] = max(self.through.get(device_id, 0), ts_ms)
-        other.tokens, other.through = [], {}
+        for mine, theirs in ((self.readings, other.readings), (self.events, other.events)):
+            for device_id, ts_ms in theirs.items():
+                mine[device_id] = max(mine.get(device_id, 0), ts_ms)
+        other.tokens, other.readings, other.events = [], {}, {}
 
 
 @dataclass(slots=True)
@@ -139,9 +144,9 @@ class RulesService:
         self.book = AlertBook(self.repository, catalog.inventory, publisher, clock)
         self.stats = RulesStats()
         self.failure: BaseException | None = None
-        # Items with the time they arrived and their message's token (None: nothing to
-        # acknowledge); None only wakes the worker for a command.
-        self._queue: queue.Queue[tuple[TelemetryItem, int, int | None] | None] = queue.Queue(
+        # Items with the time they arrived, their message's token (None: nothing to
+        # acknowledge) and whether it was redelivered; None only wakes the worker for a command.
+        self._queue: queue.Queue[tuple[TelemetryItem, int, int | None, bool] | None] = queue.Queue(
             QUEUE_LIMIT
         )
         self._commands: deque[Callable[[], None]] = deque()
@@ -160,7 +165,7 @@ class RulesService:
         open_alerts = self.book.load(now)
         self._watching.start()
         self.book.declare_outage_rules(rule.id for rule in self.engine.rules if rule.outage)
-        self.engine.judged_through(self.repository.judged_through())
+        self.engine.judged_through(*self.repository.judged_through())
         self.engine.restore(
             [HeldState(*saved) for saved in self.repository.rule_states()],
             [
@@ -226,14 +231,17 @@ class RulesService:
 
     # -- the ingest side -------------------------------------------------------------------
 
-    def observe(self, item: TelemetryItem, token: int | None = None) -> None:
+    def observe(
+        self, item: TelemetryItem, token: int | None = None, redelivered: bool = False
+    ) -> None:
         """Take one accepted item (from the MQTT thread); blocks while the queue is full. A
         `token` is handed to `acknowledge` once the item is judged and what the judgement wrote
-        is stored (a leader dying before that leaves the message to the next)."""
+        is stored (a leader dying before that leaves the message to the next); `redelivered`:
+        the broker sent its message before, so it may have been judged already."""
         if self._stopping.is_set():
             return  # stopped before ingest: what arrives now is stored, not judged
         # Judged as of its arrival, not of when the worker gets to it.
-        entry = (item, self._clock(), token)
+        entry = (item, self._clock(), token, redelivered)
         try:
             self._queue.put_nowait(entry)
         except queue.Full:
@@ -308,7 +316,7 @@ class RulesService:
         if not self._releasable.tokens or self.acknowledge is None:
             return
         try:
-            self.repository.save_judged_through(self._releasable.through)
+            self.repository.save_judged_through(self._releasable.readings, self._releasable.events)
         except StateUnavailable:
             return  # tried again at the next pass; the messages wait unacknowledged
         except StateRefused as exc:
@@ -316,7 +324,13 @@ class RulesService:
         self.acknowledge(self._releasable.tokens)
         self._releasable = _Judged()
 
-    def _judge(self, item: TelemetryItem, received_ms: int, token: int | None = None) -> None:
+    def _judge(
+        self,
+        item: TelemetryItem,
+        received_ms: int,
+        token: int | None = None,
+        redelivered: bool = False,
+    ) -> None:
         if token is not None:
             self._held.add(item, token)
             if not self._unsaved:
@@ -326,7 +340,7 @@ class RulesService:
         if item.registered and not (type(item) is StatusChange and not item.online):
             self._watching.heard(item.device_id, received_ms)
         try:
-            signals = self.engine.apply(item, received_ms)
+            signals = self.engine.apply(item, received_ms, redelivered)
         except Exception:  # one bad rule or item must not stop alerting for everyone
             self.stats.item_errors += 1
             if self.stats.item_errors == 1 or self.stats.item_errors % 1000 == 0:

@@ -331,7 +331,8 @@ def _judging_consumer(
         if keeper is not None and keeper.keeping(consumer.connections):
             keeper.keep([item for item, _token in judged])
         for item, token in judged:
-            rules.observe(item, None if ack_on_receipt else token)
+            redelivered = token in consumer.redelivered
+            rules.observe(item, None if ack_on_receipt else token, redelivered)
         if unjudged and not ack_on_receipt:
             consumer.acknowledge(unjudged)
 

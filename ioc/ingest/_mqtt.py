@@ -17,7 +17,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from ioc.broker import log_in
 from ioc.config import BrokerAddress
-from ioc.ingest._paho import BufferedClient, Publish
+from ioc.ingest._paho import PUBLISH_DUP, PUBLISH_RETAIN, BufferedClient, Publish
 from ioc.ingest._pipeline import Message
 
 log = logging.getLogger("ioc.ingest.mqtt")
@@ -76,6 +76,9 @@ class MqttConsumer:
         self.connections = 0
         self.session_present = False  # whether the broker had the session at the last connect
         self.ended = False  # no longer connecting: adopted and lost, or not admitted
+        # While the handler runs: the tokens of its messages that the broker delivered before
+        # (to this session, on an earlier connection) and may have been handled already.
+        self.redelivered: frozenset[int] = frozenset()
         v5 = options.broker.protocol == "5"
         self._client = BufferedClient(
             on_publishes=self._on_publishes,
@@ -268,9 +271,15 @@ class MqttConsumer:
         # A token is the connection's generation and the message id (0 for QoS 0) in one int.
         generation = self._generation << 16
         # Brokers refuse topics that are not UTF-8, but a bad one must not kill the loop.
-        self._handle(
-            [
-                (topic.decode("utf-8", "replace"), payload, retained, generation | mid)
-                for topic, payload, retained, mid in publishes
-            ]
+        messages = [
+            (topic.decode("utf-8", "replace"), payload, bool(flags & PUBLISH_RETAIN),
+             generation | mid)
+            for topic, payload, flags, mid in publishes
+        ]  # fmt: skip
+        self.redelivered = frozenset(
+            generation | mid for _topic, _payload, flags, mid in publishes if flags & PUBLISH_DUP
         )
+        try:
+            self._handle(messages)
+        finally:
+            self.redelivered = frozenset()

@@ -29,8 +29,10 @@ _PUBACK = 0x40
 _READ_CHUNK = 65536
 _PUBACK_FORMAT = struct.Struct("!BBH")
 
-# topic, payload, retained, message id (0 for QoS 0)
-Publish = tuple[bytes, bytes, bool, int]
+# topic, payload, the fixed header's flags (PUBLISH_RETAIN, PUBLISH_DUP), message id (0 for QoS 0)
+Publish = tuple[bytes, bytes, int, int]
+PUBLISH_RETAIN = 0x01
+PUBLISH_DUP = 0x08  # the broker sent this message before (redelivered on a resumed session)
 # Called with the PUBLISH packets of one read, in order.
 PublishHandler = Callable[[list[Publish]], None]
 
@@ -123,7 +125,7 @@ class BufferedClient(mqtt.Client):
                         (
                             buffer[body + 2 : topic_end],
                             buffer[cursor:end],
-                            bool(command & 0x01),
+                            command & (PUBLISH_RETAIN | PUBLISH_DUP),
                             mid,
                         )
                     )
@@ -150,7 +152,7 @@ class BufferedClient(mqtt.Client):
             return
         self._on_publishes(publishes[:])
         if not self._manual_ack:
-            self.ack_many(mid for _topic, _payload, _retained, mid in publishes if mid)
+            self.ack_many(mid for _topic, _payload, _flags, mid in publishes if mid)
         publishes.clear()
 
     def _paho_handle(self, command: int, length: int, body: bytes) -> MQTTErrorCode:

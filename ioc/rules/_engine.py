@@ -46,6 +46,7 @@ class EngineStats:
 
     items: int = 0
     stale: int = 0  # readings older than, or as old as, the device's last judged one
+    replayed: int = 0  # redelivered events judged already (by this leader or an earlier one)
     signals: int = 0
     ticks: int = 0
 
@@ -87,6 +88,7 @@ class RuleEngine:
         self._rules: dict[str, _Rule] = {}
         self._by_device: dict[str, tuple[_Rule, ...]] = {}
         self._last_ts: dict[str, int] = {}
+        self._last_event_ts: dict[str, int] = {}
         self._dirty: dict[str, set[str]] = {}
         self._paused = False
         self._install([self._build(rule) for rule in rules])
@@ -124,15 +126,19 @@ class RuleEngine:
 
     # -- evaluation ------------------------------------------------------------------------
 
-    def judged_through(self, through: Mapping[str, int]) -> None:
-        """Readings up to these times were judged already (by an earlier leader): one of them
-        delivered again moves no state."""
-        for device_id, ts_ms in through.items():
-            if ts_ms > self._last_ts.get(device_id, ts_ms - 1):
-                self._last_ts[device_id] = ts_ms
+    def judged_through(self, readings: Mapping[str, int], events: Mapping[str, int]) -> None:
+        """Readings and events up to these times were judged already (by an earlier leader):
+        a reading delivered again moves no state, nor does a redelivered event."""
+        for judged, through in ((self._last_ts, readings), (self._last_event_ts, events)):
+            for device_id, ts_ms in through.items():
+                if ts_ms > judged.get(device_id, ts_ms - 1):
+                    judged[device_id] = ts_ms
 
-    def apply(self, item: TelemetryItem, now: int) -> list[RuleSignal]:
-        """Evaluate the rules of the item's device; return what changed."""
+    def apply(self, item: TelemetryItem, now: int, redelivered: bool = False) -> list[RuleSignal]:
+        """Evaluate the rules of the item's device; return what changed. A `redelivered`
+        message (the broker sent it before) may have been judged already: an event in it no
+        newer than the device's last judged event is not judged again. An event sent once is
+        always judged, however old its time (a device clock set back must not hide one)."""
         device_id = item.device_id
         rules = self._by_device.get(device_id)
         if rules is None:
@@ -159,6 +165,12 @@ class RuleEngine:
                         changed.append(rule)
         elif kind is DeviceEvent:
             assert isinstance(item, DeviceEvent)
+            last = self._last_event_ts.get(device_id)
+            if redelivered and last is not None and item.ts_ms <= last:
+                self.stats.replayed += 1
+                return []
+            if last is None or item.ts_ms > last:
+                self._last_event_ts[device_id] = item.ts_ms
             for rule in rules:
                 if rule.condition.on_event(device_id, item.type, now):
                     changed.append(rule)

@@ -7,7 +7,7 @@ Exceptions::
     └── StateRefused        an integrity, data or programming error: needs an operator
 """
 
-from ioc.state._alerts import AlertRepository, AlertRequest
+from ioc.state._alerts import AlertRepository, AlertRequest, JudgedThrough
 from ioc.state._cluster import (
     LEADER_LEASE,
     Fenced,
@@ -39,6 +39,7 @@ __all__ = [
     "Guard",
     "HeartbeatStore",
     "InventoryVersions",
+    "JudgedThrough",
     "Lease",
     "LeaseStore",
     "MeetingStore",

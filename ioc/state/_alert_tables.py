@@ -105,12 +105,14 @@ rule_state_table = Table(
     Column("data", Text, nullable=False),
 )
 
-# How far the rules have judged each device's readings (saved before acknowledging them).
+# How far the rules have judged each device's readings and events (saved before acknowledging
+# them; 0 for none).
 judged_through_table = Table(
     "judged_through",
     metadata,
     Column("device_id", String(64), primary_key=True),
     Column("ts_ms", BigInteger, nullable=False),
+    Column("event_ts_ms", BigInteger, nullable=False, server_default="0"),
 )
 
 alert_request_table = Table(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import orjson
 from sqlalchemy import (
@@ -62,6 +62,13 @@ class AlertRequest:
     action: AlertAction
     actor: str
     note: str
+
+
+class JudgedThrough(NamedTuple):
+    """How far the rules judged each device: its readings and its events, by their times."""
+
+    readings: dict[str, int]
+    events: dict[str, int]
 
 
 class AlertRepository:
@@ -493,12 +500,19 @@ class AlertRepository:
             write=False,
         )
 
-    def save_judged_through(self, through: dict[str, int]) -> None:
-        """Record that each device's readings up to its time have been judged (a time never
-        goes back)."""
-        if not through:
+    def save_judged_through(
+        self, readings: Mapping[str, int], events: Mapping[str, int] | None = None
+    ) -> None:
+        """Record that each device's readings, and its events, up to their times have been
+        judged (a time never goes back)."""
+        events = events or {}
+        devices = readings.keys() | events.keys()
+        if not devices:
             return
-        rows = [{"device_id": d, "ts_ms": ts} for d, ts in through.items()]
+        rows = [
+            {"device_id": d, "ts_ms": readings.get(d, 0), "event_ts_ms": events.get(d, 0)}
+            for d in sorted(devices)
+        ]
 
         def work(connection: Connection) -> None:
             table = judged_through_table
@@ -506,23 +520,28 @@ class AlertRepository:
             statement = make(table)
             # The larger of the two: SQLite's two-argument max, PostgreSQL's greatest.
             larger = func.greatest if connection.dialect.name == "postgresql" else func.max
-            newer = larger(table.c.ts_ms, statement.excluded.ts_ms)
+            newer = {
+                column: larger(table.c[column], statement.excluded[column])
+                for column in ("ts_ms", "event_ts_ms")
+            }
             connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[table.c.device_id], set_={"ts_ms": newer}
-                ),
+                statement.on_conflict_do_update(index_elements=[table.c.device_id], set_=newer),
                 rows,
             )
 
         self._run_as_leader("save how far the rules judged", work)
 
-    def judged_through(self) -> dict[str, int]:
-        """Each device's readings judged so far, by time."""
-        return self._run(
-            "read how far the rules judged",
-            lambda c: {r.device_id: int(r.ts_ms) for r in c.execute(select(judged_through_table))},
-            write=False,
-        )
+    def judged_through(self) -> JudgedThrough:
+        """Each device's readings and events judged so far, by time."""
+
+        def read(connection: Connection) -> JudgedThrough:
+            rows = connection.execute(select(judged_through_table)).all()
+            return JudgedThrough(
+                {r.device_id: int(r.ts_ms) for r in rows if r.ts_ms},
+                {r.device_id: int(r.event_ts_ms) for r in rows if r.event_ts_ms},
+            )
+
+        return self._run("read how far the rules judged", read, write=False)
 
     def close(self) -> None:
         """Close the database connections."""

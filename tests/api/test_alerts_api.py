@@ -275,6 +275,7 @@ def test_metrics_in_prometheus_text_format(
     assert samples[("ioc_open_alerts", (("severity", "critical"),))] == 0
     assert samples[("ioc_rules_items_total", ())] >= 1
     assert ("ioc_rules_backlog", ()) in samples
+    assert samples[("ioc_rules_replayed_total", ())] == 0
     plain = client.get("/metrics")  # no stages in this process: alerts only
     assert "ioc_open_alerts" in plain.text and "ioc_rules_items" not in plain.text
 

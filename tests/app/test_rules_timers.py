@@ -19,6 +19,7 @@ from ioc.domain import (
     Alert,
     AlertAction,
     AlertState,
+    DeviceEvent,
     Inventory,
     MaintenanceWindow,
     Meeting,
@@ -312,6 +313,42 @@ def test_a_new_leader_skips_readings_an_earlier_one_judged(
         second.after(1_000)
         door = [a for a in second.repository.list_alerts() if a.rule_id == "bts.door_open"]
         assert len(door) == 1
+    finally:
+        second.close()
+
+
+def test_a_new_leader_skips_events_an_earlier_one_judged_but_not_one_sent_once(
+    tmp_path: Path, state_url: str, profiles: dict[str, Profile], small_inventory: Inventory
+) -> None:
+    """A smoke alarm judged (its alert raised and resolved since) and redelivered to the next
+    leader is not a second fire; an alarm the broker sends for the first time is judged, even
+    with a time older than the last one judged (a device clock set back)."""
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+
+    def smoke_alerts(world: World) -> list[AlertState]:
+        alerts = world.repository.list_alerts()
+        return [a.state for a in alerts if a.rule_id == "bts.smoke"]
+
+    first = World(tmp_path / "first", state_url, profiles, small_inventory)
+    first.rules.acknowledge = lambda _tokens: None  # acknowledged, but lost on the way
+    first.rules.observe(DeviceEvent("bts", "bts1", T0, "smoke_alarm", "{}"), 1)
+    first.after(1_000)
+    first.after(10 * 60_000)  # the rule's auto_resolve
+    assert smoke_alerts(first) == [AlertState.RESOLVED]
+    first.close()
+    second = World(tmp_path / "second", state_url, profiles, small_inventory)
+    try:
+        second.clock.now = first.clock.now + 5_000
+        redelivered = DeviceEvent("bts", "bts1", T0, "smoke_alarm", "{}")
+        second.rules.observe(redelivered, 2, redelivered=True)
+        second.after(1_000)
+        assert smoke_alerts(second) == [AlertState.RESOLVED]
+        assert second.rules.engine.stats.replayed == 1
+        set_back = DeviceEvent("bts", "bts1", T0 - 60_000, "smoke_alarm", "{}")
+        second.rules.observe(set_back, 3)
+        second.after(1_000)
+        assert sorted(smoke_alerts(second)) == [AlertState.FIRING, AlertState.RESOLVED]
     finally:
         second.close()
 

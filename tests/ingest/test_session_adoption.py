@@ -17,14 +17,23 @@ TOPIC = "ioc/bts/bts-QT-00001/telemetry"
 class Member:
     """A consumer in the `ingest` group that keeps what it receives, acknowledging or not."""
 
-    def __init__(self, port: int, client_id: str, acknowledge: bool, adopt: bool = False):
+    def __init__(
+        self, port: int, client_id: str, acknowledge: bool, adopt: bool = False,
+        group: str = "ingest",
+    ) -> None:  # fmt: skip
         self.got: list[int] = []
+        self.redelivered: list[int] = []  # what the broker marked as sent before
         options = MqttOptions(
-            BrokerAddress("127.0.0.1", port, client_id), "ioc", shared_group="ingest", adopt=adopt
+            BrokerAddress("127.0.0.1", port, client_id), "ioc", shared_group=group, adopt=adopt
         )
 
         def keep(messages: list[Message]) -> None:
             self.got += [int(payload) for _topic, payload, _retained, _token in messages]
+            self.redelivered += [
+                int(payload)
+                for _topic, payload, _retained, token in messages
+                if token in self.consumer.redelivered
+            ]
             if acknowledge:
                 self.consumer.acknowledge([token for *_message, token in messages])
 
@@ -84,3 +93,21 @@ def test_an_adopter_gives_way_when_the_owner_comes_back(mosquitto: MosquittoProc
     adopter.consumer.stop()
     owner.consumer.end_session()
     node_b.consumer.stop()
+
+
+def test_what_the_broker_sends_again_is_marked_redelivered(mosquitto: MosquittoProcess) -> None:
+    """The rules judge a redelivered event only if they have not judged it yet: the consumer
+    says which messages the broker sent before (the PUBLISH's DUP flag) and which are new."""
+    first = Member(mosquitto.port, "ioc-redelivery", acknowledge=False, group="redelivery")
+    _send(mosquitto.port, range(5))
+    wait_until(lambda: len(first.got) == 5, 10, "all 5 delivered")
+    assert first.redelivered == []
+    first.consumer._client._sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+    first.consumer._client.loop_stop()
+    _send(mosquitto.port, range(5, 8))
+    again = Member(mosquitto.port, "ioc-redelivery", acknowledge=True, group="redelivery")
+    wait_until(lambda: set(again.got) >= set(range(8)), 10, "all 8 delivered")
+    assert sorted(again.got) == list(range(8))
+    assert sorted(again.redelivered) == list(range(5))
+    assert again.consumer.redelivered == frozenset()  # only while the handler runs
+    again.consumer.end_session()

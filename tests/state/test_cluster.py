@@ -263,6 +263,10 @@ def test_the_status_judges_by_the_lease_the_leader_runs(engine: Engine) -> None:
 
 def test_how_far_the_rules_judged_only_moves_forward(engine: Engine) -> None:
     repository = AlertRepository(engine)
-    repository.save_judged_through({"bts-1": 5_000, "bts-2": 3_000})
-    repository.save_judged_through({"bts-1": 4_000, "bts-3": 1_000})  # an older one: kept 5 s
-    assert repository.judged_through() == {"bts-1": 5_000, "bts-2": 3_000, "bts-3": 1_000}
+    repository.save_judged_through({"bts-1": 5_000, "bts-2": 3_000}, {"bts-2": 2_500})
+    # Older ones are kept as they were; a device's events and readings move apart.
+    repository.save_judged_through({"bts-1": 4_000, "bts-3": 1_000}, {"bts-2": 2_000, "d": 7})
+    assert repository.judged_through() == (
+        {"bts-1": 5_000, "bts-2": 3_000, "bts-3": 1_000},
+        {"bts-2": 2_500, "d": 7},
+    )

@@ -1,6 +1,7 @@
-"""How far the rules have judged each device's readings, saved before the messages are
-acknowledged: a leader that takes over skips readings judged already (redelivered because their
-acknowledgement was lost with the old leader) instead of judging them twice.
+"""How far the rules have judged each device's readings and events, saved before the messages
+are acknowledged: a leader that takes over skips readings and redelivered events judged already
+(redelivered because their acknowledgement was lost with the old leader) instead of judging
+them twice.
 
 Revision ID: 0016
 Revises: 0015
@@ -23,6 +24,7 @@ def upgrade() -> None:
         "judged_through",
         sa.Column("device_id", sa.String(64), primary_key=True),
         sa.Column("ts_ms", sa.BigInteger, nullable=False),
+        sa.Column("event_ts_ms", sa.BigInteger, nullable=False, server_default="0"),
     )
 
 
