@@ -51,6 +51,7 @@ def mqtt_options(
         topic_prefix=settings.topic_prefix,
         shared_group=shared_group,
         max_in_flight=settings.max_in_flight,
+        keepalive_s=settings.mqtt_keepalive_s,
         ack_on_receipt=ack_on_receipt,
         adopt=adopt,
     )

@@ -76,6 +76,9 @@ class Leadership:
             lease = self._leases.claim(LEADER_LEASE, self.holder, self._wall(), self.lease_ms)
         except StateError as exc:
             log.warning("cannot renew the leader's lease: %s", exc)
+            # The next try a third of a lease on, not at the expiry of a lease read before the
+            # database went away (a standby would try, and log, twenty times a second).
+            self._others_expires_at_ms = None
             self._stop_at_deadline()  # lead on until the deadline, not a moment longer
             return
         mine = lease.holder == self.holder

@@ -137,6 +137,10 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=5000, ge=1, le=100_000)
     batch_interval_s: float = Field(default=0.5, gt=0, le=60)
     max_in_flight: int = Field(default=40000, ge=10, le=65535)
+    # A consumer whose link dies without a word (a firewall, a cut cable) notices within about
+    # twice this, and its rules go blind instead of judging every device silent: keep it well
+    # under half the shortest silence window (the profiles' down_after_s).
+    mqtt_keepalive_s: int = Field(default=30, ge=1, le=65535)
     store_writers: int = Field(default=2, ge=1, le=8)
     dead_letter_limit: int = Field(default=10_000, ge=10, le=10_000_000)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")

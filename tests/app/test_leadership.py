@@ -121,6 +121,27 @@ def test_a_standby_claims_just_after_the_leaders_lease_runs_out(engine: Engine) 
     assert b.events == ["lead 2"]  # the lease plus 50 ms after a's last renewal
 
 
+def test_a_standby_that_cannot_reach_the_database_tries_a_third_of_a_lease_on(
+    engine: Engine,
+) -> None:
+    """Not at the expiry of the lease it read before the database went away: that is in the
+    past, and the standby would try (and log) twenty times a second until it came back."""
+    clocks = Clocks()
+    leases = LeaseStore(engine)
+    a, b = Node("a", leases, clocks), Node("b", LeaseStore(engine), clocks)
+    a.leadership.step()
+    b.leadership.step()
+    clocks.s += LEASE_MS / 1000 + 1  # a died; its lease has run out
+
+    def unreachable(*_args: object) -> None:
+        raise StateUnavailable("cannot claim the lease: connection refused")
+
+    b.leadership._leases.claim = unreachable  # type: ignore[method-assign,assignment]
+    assert b.leadership.next_step_s() == pytest.approx(0.05)  # a's lease, as last read
+    b.leadership.step()
+    assert b.leadership.next_step_s() == LEASE_MS / 3000
+
+
 def test_the_same_node_name_twice_never_leads_twice(engine: Engine) -> None:
     clocks = Clocks()
     first, again = Node("a", LeaseStore(engine), clocks), Node("a", LeaseStore(engine), clocks)

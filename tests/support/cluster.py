@@ -5,6 +5,8 @@ the check that nothing was lost or doubled."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
 import uuid
 from collections import Counter
@@ -24,11 +26,14 @@ from tests.rules.harness import NORMAL, fast_rules
 from tests.support.http_receiver import HttpReceiver
 from tests.support.influx import InfluxProcess
 from tests.support.mqtt import wait_until
+from tests.support.netns import NetHost
 from tests.support.postgres import PostgresProcess
 from tests.support.processes import IocProcess
+from tests.support.relay import TcpRelay
 from tests.support.sse import Stream
 
 DEVICES = [f"bts{n:02d}" for n in range(1, 10)]
+SMOKE_CLEARS_S = 5  # the smoke alarm's auto_resolve in the cluster's rules
 
 
 def _inventory(path: Path) -> Path:
@@ -45,16 +50,31 @@ def _inventory(path: Path) -> Path:
     return path
 
 
-def _notify_file(path: Path, receiver: HttpReceiver) -> Path:
+def _notify_file(path: Path, receiver: HttpReceiver, email: bool) -> Path:
+    contacts = {"webhook": f"{receiver.url}/an"} | ({"email": "an@stttt.gov.vn"} if email else {})
     document = {
         "version": 1,
-        "people": [{"id": "an", "name": "An", "contacts": {"webhook": f"{receiver.url}/an"}}],
-        "teams": [{"id": "c1", "members": ["an"], "channels": ["webhook"]}],
-        "routes": [{"id": "doors", "match": {"rules": ["bts.door_open"]}, "notify": "c1"}],
-        "limits": {"group_wait": "1s"},
+        "people": [{"id": "an", "name": "An", "contacts": contacts}],
+        "teams": [{"id": "c1", "members": ["an"], "channels": sorted(contacts)}],
+        "routes": [
+            {"id": "doors", "match": {"rules": ["bts.door_open", "bts.smoke"]}, "notify": "c1"}
+        ],
+        # Every fault told: a soak opens more doors in an hour than the default limit allows.
+        "limits": {"group_wait": "1s", "per_hour": 10_000},
     }
     path.write_text(yaml.safe_dump(document))
     return path
+
+
+def _rules(folder: Path) -> Path:
+    """The default rules with test-sized times; a smoke alarm resolves itself after 5 s."""
+    fast_rules(folder, "6s", "3s")
+    bts = folder / "bts.yaml"
+    text = bts.read_text(encoding="utf-8")
+    smoke = "{kind: event, event: smoke_alarm, auto_resolve: "
+    assert smoke + "10m}" in text
+    bts.write_text(text.replace(smoke + "10m}", smoke + f"{SMOKE_CLEARS_S}s}}"), encoding="utf-8")
+    return folder
 
 
 class Cluster:
@@ -69,8 +89,10 @@ class Cluster:
         influxd: InfluxProcess,
         receiver: HttpReceiver | None = None,
         lease_s: float = 3,
+        smtp: tuple[int, Path] | None = None,
     ) -> None:
-        """A database of its own on `postgres`; notifications (webhook) go to `receiver`."""
+        """A database of its own on `postgres`; notifications go to `receiver` (webhook) and,
+        given an SMTP server's port and certificate (tests/support/smtp.py), by e-mail."""
         database = f"t_{uuid.uuid4().hex[:10]}"
         admin = create_engine(postgres.url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
@@ -90,33 +112,71 @@ class Cluster:
             "IOC_INFLUX_DB": database,
             "IOC_STATE_URL": self.state_url,
             "IOC_INVENTORY": str(_inventory(tmp_path / "inventory.yaml")),
-            "IOC_RULES_DIR": str(fast_rules(tmp_path / "rules", "6s", "3s")),
+            "IOC_RULES_DIR": str(_rules(tmp_path / "rules")),
             "IOC_BATCH_INTERVAL_S": "0.1",
             "IOC_LEASE_S": str(lease_s),
+            # A node cut off the broker without a word goes blind before the silence window
+            # (6 s) would have it judge every device down.
+            "IOC_MQTT_KEEPALIVE_S": "2",
         }
         if receiver is not None:
+            notify = _notify_file(tmp_path / "notify.yaml", receiver, smtp is not None)
             self.env |= {
-                "IOC_NOTIFY_CONFIG": str(_notify_file(tmp_path / "notify.yaml", receiver)),
+                "IOC_NOTIFY_CONFIG": str(notify),
                 "IOC_NOTIFY_WEBHOOK_SECRET": "cluster-test",
+            }
+        if smtp is not None:
+            port, certificate = smtp
+            self.env |= {
+                "IOC_SMTP_URL": f"smtp://ioc@127.0.0.1:{port}",
+                "IOC_SMTP_PASSWORD": "mail-pass",
+                "IOC_SMTP_CA_FILE": str(certificate),
             }
         self.ports = {"a": free_port(), "b": free_port()}
         self.nodes: dict[str, IocProcess] = {}
+        self.hosts: dict[str, NetHost] = {}  # nodes placed in a network namespace
+        self._relays: list[TcpRelay] = []
         self._starts = Counter[str]()
+
+    def place(self, node: str, host: NetHost) -> None:
+        """Run `node` inside `host`, a network namespace (before its first start): it reaches
+        every server through a relay on the host's outer address, on the server's own port, so
+        a test can cut it off one server (`host.block(port)`) and not the others."""
+        texts = [*self.env.values()]
+        if "IOC_NOTIFY_CONFIG" in self.env:
+            texts.append(Path(self.env["IOC_NOTIFY_CONFIG"]).read_text(encoding="utf-8"))
+        ports = {int(p) for text in texts for p in re.findall(r"127\.0\.0\.1:(\d+)", text)}
+        self._relays += [TcpRelay("127.0.0.1", p, listen=(host.local, p)) for p in sorted(ports)]
+        self.hosts[node] = host
+
+    def _placed_env(self, node: str) -> dict[str, str]:
+        host = self.hosts[node]
+        env = {k: v.replace("127.0.0.1", host.local) for k, v in self.env.items()}
+        if "IOC_NOTIFY_CONFIG" in env:
+            notify = Path(self.env["IOC_NOTIFY_CONFIG"])
+            placed = notify.with_name(f"{notify.stem}-{node}{notify.suffix}")
+            text = notify.read_text(encoding="utf-8").replace("127.0.0.1", host.local)
+            placed.write_text(text, encoding="utf-8")
+            env["IOC_NOTIFY_CONFIG"] = str(placed)
+        return env | {"IOC_API_HOST": host.address}
 
     def start(self, node: str) -> None:
         """`ioc run` as `node` (its log: <node>-<how many times it started>.log)."""
         self._starts[node] += 1
-        env = self.env | {
+        env = (self._placed_env(node) if node in self.hosts else self.env) | {
             "IOC_NODE_NAME": node,
             "IOC_API_PORT": str(self.ports[node]),
             "IOC_DATA_DIR": str(self.tmp_path / f"data-{node}"),
         }
         log = self.tmp_path / f"{node}-{self._starts[node]}.log"
-        self.nodes[node] = IocProcess(["run", "--status-every", "1"], env, log)
+        host = self.hosts.get(node)
+        prefix = ("ip", "netns", "exec", host.namespace) if host is not None else ()
+        self.nodes[node] = IocProcess(["run", "--status-every", "1"], env, log, prefix)
 
     def api(self, node: str) -> str:
         """The node's API base URL."""
-        return f"http://127.0.0.1:{self.ports[node]}"
+        host = self.hosts.get(node)
+        return f"http://{host.address if host else '127.0.0.1'}:{self.ports[node]}"
 
     def status(self, node: str) -> dict[str, object] | None:
         """/api/v1/cluster as `node` serves it (None while it does not answer)."""
@@ -156,6 +216,8 @@ class Cluster:
                 process.stop()
         self.alerts.close()
         self.engine.dispose()
+        for relay in self._relays:
+            relay.close()
 
 
 class Devices:
@@ -169,6 +231,8 @@ class Devices:
         self._client.connect("127.0.0.1", port)
         self._client.loop_start()
         self._sent: list[tuple[str, int, mqtt.MQTTMessageInfo]] = []
+        self._alarms: list[tuple[str, int, mqtt.MQTTMessageInfo]] = []
+        self.alarms_acked: set[tuple[str, int]] = set()  # once stopped
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run)
         self._thread.start()
@@ -185,6 +249,14 @@ class Devices:
                 self.open_reports[device] += self.doors[device]
                 self._sent.append((device, ts, info))
 
+    def smoke(self, device: str) -> None:
+        """The device's smoke detector goes off: one event (the rule `bts.smoke` raises an
+        alert, resolved SMOKE_CLEARS_S later)."""
+        ts = now_ms()
+        payload = orjson.dumps({"ts": ts, "type": "smoke_alarm"})
+        info = self._client.publish(f"ioc/bts/{device}/event", payload, qos=1)
+        self._alarms.append((device, ts, info))
+
     def acked(self) -> int:
         """How many of the messages sent so far the broker acknowledged."""
         return sum(1 for _device, _ts, info in list(self._sent) if _acked(info))
@@ -195,9 +267,11 @@ class Devices:
         self._stop.set()
         self._thread.join()
         sent = [(d, ts, i) for d, ts, i in self._sent if i.rc == mqtt.MQTT_ERR_SUCCESS]
-        wait_until(lambda: all(i.is_published() for _, _, i in sent), 10, "PUBACKs")
+        alarms = [(d, ts, i) for d, ts, i in self._alarms if i.rc == mqtt.MQTT_ERR_SUCCESS]
+        wait_until(lambda: all(i.is_published() for _, _, i in sent + alarms), 10, "PUBACKs")
         self._client.disconnect()
         self._client.loop_stop()
+        self.alarms_acked = {(device, ts) for device, ts, info in alarms if info.is_published()}
         return {(device, ts) for device, ts, info in sent if info.is_published()}
 
 
@@ -225,6 +299,64 @@ class Transitions:
 
     def close(self) -> None:
         self._stream.close()
+
+
+class Wall:
+    """An operator's wall on the live stream, resuming as a browser's EventSource does (with
+    Last-Event-ID) on whichever node answers when its node goes away: the transitions it was
+    given, in stretches (a `reset` starts another: the wall reloads its snapshots)."""
+
+    def __init__(self, cluster: Cluster, token: str) -> None:
+        self.stretches: list[list[int]] = [[]]
+        self.resumed = 0
+        self._cluster = cluster
+        self._token = token
+        self._stop = threading.Event()
+        self._stream: Stream | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        last_id: str | None = None
+        while not self._stop.is_set():
+            for node in sorted(self._cluster.ports):
+                headers = {"Last-Event-ID": last_id} if last_id else None
+                url = f"{self._cluster.api(node)}/api/v1/stream?token={self._token}"
+                try:
+                    self._stream = Stream(url, headers)
+                    if self._stream.response.status != 200:
+                        continue
+                    self.resumed += last_id is not None
+                    while not self._stop.is_set():
+                        event = self._stream.next()
+                        last_id = event.id or last_id
+                        if event.kind == "reset":
+                            self.stretches.append([])
+                        elif event.kind == "transition":
+                            self.stretches[-1].append(int(event.data["event_id"]))  # type: ignore[call-overload]
+                except Exception:  # the node went away, froze, or hung up: the next one
+                    continue
+            self._stop.wait(0.5)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._stream is not None:
+            with contextlib.suppress(Exception):
+                self._stream.close()
+        self._thread.join(20)
+
+    def gaps(self, alerts: AlertRepository) -> list[str]:
+        """Each stretch must hold, in order, every transition the log has from its first to
+        its last: what was missing or out of order."""
+        found = []
+        for ids in (s for s in self.stretches if s):
+            logged = [e.event_id for e in alerts.events_after(ids[0] - 1, 100_000)]
+            wanted = [i for i in logged if i <= ids[-1]]
+            if ids != wanted:
+                missing = sorted(set(wanted) - set(ids))
+                found.append(f"stretch {ids[0]}..{ids[-1]}: missing {missing[:10]}, "
+                             f"given {len(ids)} for {len(wanted)}")  # fmt: skip
+        return found
 
 
 class Faults:

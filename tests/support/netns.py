@@ -99,6 +99,17 @@ class NetHost:
         """No more loss."""
         self.run("iptables", "-F", "INPUT")
 
+    def block(self, port: int) -> None:
+        """Drop every TCP segment to and from `port` on this side (a firewall, or a route that
+        blackholes one server): connections to it hang rather than fail (until `unblock`)."""
+        for chain, direction in (("OUTPUT", "--dport"), ("INPUT", "--sport")):
+            self.run("iptables", "-A", chain, "-p", "tcp", direction, str(port), "-j", "DROP")
+
+    def unblock(self) -> None:
+        """Nothing blocked any more."""
+        for chain in ("OUTPUT", "INPUT"):
+            self.run("iptables", "-F", chain)
+
     def cut(self) -> None:
         """The link goes down."""
         self._outer_side("ip", "link", "set", self.outer, "down")

@@ -16,12 +16,16 @@ from ioc.broker import free_port
 class IocProcess:
     """An `ioc` command in the background, its stderr in a log file."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], log: Path, prefix: tuple[str, ...] = ()
+    ) -> None:
+        """`prefix`: a command that runs it (`ip netns exec NS`: it must exec, keeping the
+        pid, so that signals reach ioc itself)."""
         clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
         self.log = log
         self._log_file = log.open("wb")
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "ioc", *args],
+            [*prefix, sys.executable, "-m", "ioc", *args],
             env={**clean, **env},
             stdout=subprocess.DEVNULL,
             stderr=self._log_file,

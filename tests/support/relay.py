@@ -8,12 +8,14 @@ from contextlib import suppress
 
 
 class TcpRelay:
-    """Listens on a free loopback port and relays to `upstream`; `cut()` drops every connection
-    and refuses new ones until `restore()`."""
+    """Listens on a free loopback port (or on `listen`) and relays to `upstream`; `cut()` drops
+    every connection and refuses new ones until `restore()`."""
 
-    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+    def __init__(
+        self, upstream_host: str, upstream_port: int, listen: tuple[str, int] = ("127.0.0.1", 0)
+    ) -> None:
         self._upstream = (upstream_host, upstream_port)
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server(listen)
         self.port: int = self._listener.getsockname()[1]
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -57,6 +59,7 @@ class TcpRelay:
             except OSError:
                 client.close()
                 continue
+            server.settimeout(None)  # the timeout was for connecting: an idle link stays up
             with self._lock:
                 self._open += [client, server]
             for source, sink in ((client, server), (server, client)):

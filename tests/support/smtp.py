@@ -4,6 +4,7 @@ mail relay; what it accepts is kept in a mailbox."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -33,18 +34,24 @@ def _authenticate(_server: object, _session: Session, _envelope: Envelope, mecha
 
 
 @contextlib.contextmanager
-def private_smtp_server(tmp_path: Path) -> Iterator[tuple[int, Mailbox, Path]]:
-    """aiosmtpd on a free loopback port with STARTTLS (a self-signed certificate, returned) and
-    login (user `ioc`, password `mail-pass`); yields (port, mailbox, certificate)."""
+def private_smtp_server(
+    tmp_path: Path, also_at: tuple[str, ...] = ()
+) -> Iterator[tuple[int, Mailbox, Path]]:
+    """aiosmtpd on a free loopback port with STARTTLS (a self-signed certificate, returned, also
+    valid for the addresses `also_at`, where relays reach it) and login (user `ioc`, password
+    `mail-pass`); yields (port, mailbox, certificate)."""
+    names = ",".join(["DNS:localhost", "IP:127.0.0.1", *(f"IP:{a}" for a in also_at)])
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
          "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+         "-addext", f"subjectAltName={names}"],
         check=True, capture_output=True,
     )  # fmt: skip
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
+    # aiosmtpd warns of its own deprecated attribute, which its login code sets itself.
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
     mailbox = Mailbox()
     port = free_port()
     controller = Controller(
