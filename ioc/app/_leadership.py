@@ -70,7 +70,11 @@ class Leadership:
         return self.term is not None and self._monotonic() < self._deadline
 
     def step(self) -> None:
-        """Claim or renew the lease, and act on the answer."""
+        """Claim or renew the lease, and act on the answer. A leader whose deadline passed
+        before this step (frozen, or starved of CPU) stopped acting meanwhile, and its services
+        refused what came in that while: it loses first, and leads afresh if it renews, so its
+        services start again and the broker delivers what they refused."""
+        self._stop_at_deadline()
         began = self._monotonic()
         try:
             lease = self._leases.claim(LEADER_LEASE, self.holder, self._wall(), self.lease_ms)

@@ -97,6 +97,21 @@ def test_a_leader_that_cannot_reach_the_database_stops_at_its_deadline(engine: E
     assert not a.leadership.leading and a.events == ["lead 1", "lose"]
 
 
+def test_a_leader_late_past_its_deadline_starts_afresh_even_when_it_renews(
+    engine: Engine,
+) -> None:
+    """Frozen past 80 % of its lease but not past the lease: nobody took over and it renews
+    with its term, but it did not act meanwhile (its rules refused the messages that came):
+    it loses and leads again, its services restarted, rather than going on as if it had."""
+    clocks = Clocks()
+    a = Node("a", LeaseStore(engine), clocks)
+    a.leadership.step()
+    clocks.s += LEASE_MS / 1000 * 0.9
+    assert not a.leadership.acting()
+    a.leadership.step()
+    assert a.events == ["lead 1", "lose", "lead 1"] and a.leadership.acting()
+
+
 def test_a_clean_stop_hands_over_at_once(engine: Engine) -> None:
     clocks = Clocks()
     a, b = Node("a", LeaseStore(engine), clocks), Node("b", LeaseStore(engine), clocks)
