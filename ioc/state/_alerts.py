@@ -517,7 +517,11 @@ class AlertRepository:
         def work(connection: Connection) -> None:
             table = judged_through_table
             make = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-            statement = make(table)
+            # One statement with every row, not one per row: psycopg sends an executemany as a
+            # pipeline, and a node frozen in the middle of one holds the lease row its fence
+            # locked with no limit (the server's idle-in-transaction timeout starts only once
+            # the pipeline is synced), so no other node could take over.
+            statement = make(table).values(rows)
             # The larger of the two: SQLite's two-argument max, PostgreSQL's greatest.
             larger = func.greatest if connection.dialect.name == "postgresql" else func.max
             newer = {
@@ -525,8 +529,7 @@ class AlertRepository:
                 for column in ("ts_ms", "event_ts_ms")
             }
             connection.execute(
-                statement.on_conflict_do_update(index_elements=[table.c.device_id], set_=newer),
-                rows,
+                statement.on_conflict_do_update(index_elements=[table.c.device_id], set_=newer)
             )
 
         self._run_as_leader("save how far the rules judged", work)

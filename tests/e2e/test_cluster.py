@@ -103,7 +103,13 @@ def _takeover(cluster: Cluster, dead: str, survivor: str) -> float:
     try:
         wait_until(lambda: cluster.leader(survivor) == survivor, BOUND_S + 5, "")
     except AssertionError:
-        raise AssertionError(f"{survivor} not leading\n{cluster.logs()}") from None
+        with cluster.engine.connect() as connection:  # who holds what in the database
+            sessions = connection.exec_driver_sql(
+                "SELECT pid, state, wait_event_type, wait_event, left(query, 200) "
+                "FROM pg_stat_activity WHERE datname = current_database()"
+            ).all()
+        listed = "\n".join(str(tuple(row)) for row in sessions)
+        raise AssertionError(f"{survivor} not leading\n{listed}\n{cluster.logs()}") from None
     return time.monotonic() - killed_at
 
 

@@ -336,6 +336,10 @@ class Wall:
                             self.stretches[-1].append(int(event.data["event_id"]))  # type: ignore[call-overload]
                 except Exception:  # the node went away, froze, or hung up: the next one
                     continue
+                finally:
+                    if self._stream is not None:
+                        with contextlib.suppress(Exception):
+                            self._stream.close()
             self._stop.wait(0.5)
 
     def close(self) -> None:

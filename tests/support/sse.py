@@ -58,6 +58,7 @@ class Stream:
         raise AssertionError(f"no {kind} event in {limit}: {[e.kind for e in seen]}")
 
     def close(self) -> None:
-        """Hang up."""
-        self.response.release_conn()
+        """Hang up (the connection closed, not handed back to the pool: a stream's socket is
+        never reused, and a pooled one would outlive the server it came from)."""
         self.response.close()
+        self.response.release_conn()
