@@ -48,7 +48,7 @@ from ioc.state._alert_tables import (
     maintenance_window_table,
     rule_state_table,
 )
-from ioc.state._db import Guard, run_in
+from ioc.state._db import Guard, in_statements, run_in
 
 T = TypeVar("T")
 
@@ -133,7 +133,9 @@ class AlertRepository:
                 connection.execute(
                     update(alert_table).where(alert_table.c.id == row.pop("id")).values(row)
                 )
-            connection.execute(insert(alert_event_table), [_event_row(t) for t in transitions])
+            events = [_event_row(t) for t in transitions]
+            for rows in in_statements(events):
+                connection.execute(insert(alert_event_table).values(rows))
 
         self._run_as_leader("record alert transitions", work)
 
@@ -470,16 +472,15 @@ class AlertRepository:
 
         def work(connection: Connection) -> int:
             table = rule_state_table
-            if upserts:
-                dialect = connection.dialect.name
-                make = pg_insert if dialect == "postgresql" else sqlite_insert
-                statement = make(table)
+            dialect = connection.dialect.name
+            make = pg_insert if dialect == "postgresql" else sqlite_insert
+            for rows in in_statements(upserts):
+                statement = make(table).values(rows)
                 connection.execute(
                     statement.on_conflict_do_update(
                         index_elements=[table.c.rule_id, table.c.device_id],
                         set_={"data": statement.excluded.data},
-                    ),
-                    upserts,
+                    )
                 )
             for rule_id, device_id in deletes:
                 connection.execute(
@@ -517,20 +518,17 @@ class AlertRepository:
         def work(connection: Connection) -> None:
             table = judged_through_table
             make = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-            # One statement with every row, not one per row: psycopg sends an executemany as a
-            # pipeline, and a node frozen in the middle of one holds the lease row its fence
-            # locked with no limit (the server's idle-in-transaction timeout starts only once
-            # the pipeline is synced), so no other node could take over.
-            statement = make(table).values(rows)
             # The larger of the two: SQLite's two-argument max, PostgreSQL's greatest.
             larger = func.greatest if connection.dialect.name == "postgresql" else func.max
-            newer = {
-                column: larger(table.c[column], statement.excluded[column])
-                for column in ("ts_ms", "event_ts_ms")
-            }
-            connection.execute(
-                statement.on_conflict_do_update(index_elements=[table.c.device_id], set_=newer)
-            )
+            for chunk in in_statements(rows):
+                statement = make(table).values(chunk)
+                newer = {
+                    column: larger(table.c[column], statement.excluded[column])
+                    for column in ("ts_ms", "event_ts_ms")
+                }
+                connection.execute(
+                    statement.on_conflict_do_update(index_elements=[table.c.device_id], set_=newer)
+                )
 
         self._run_as_leader("save how far the rules judged", work)
 

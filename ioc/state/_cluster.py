@@ -34,6 +34,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -236,6 +237,10 @@ def fence(connection: Connection, name: str, node: str, term: int, now_ms: int) 
 
 
 def _claim(connection: Connection, name: str, node: str, now_ms: int, lease_ms: int) -> Lease:
+    if connection.dialect.name == "postgresql":
+        # A write in flight holds the lease row (its fence): wait for it, but not past a
+        # step; a holder that never lets go is then reported at every step, not silently.
+        connection.execute(text(f"SET LOCAL lock_timeout = {max(1, lease_ms // 3)}"))
     table = lease_table
     mine = table.c.holder == node
     statement = (

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -22,6 +22,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from ioc.domain import DeliveryError, NeedsOperator, RetryLater
 
 metadata = MetaData()
+
+_Row = dict[str, Any]
 
 
 class StateError(DeliveryError):
@@ -72,6 +74,19 @@ _TRANSIENT = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 # SQLite reports a bad statement as an OperationalError too; its result codes tell the kinds
 # apart: busy, locked, I/O error, full, cannot open, lock protocol (the rest are mistakes).
 _SQLITE_TRANSIENT = {5, 6, 10, 13, 14, 15}
+
+
+ROWS_PER_STATEMENT = 1000  # well under PostgreSQL's 65,535 parameters a statement
+
+
+def in_statements(rows: Sequence[_Row]) -> Iterator[Sequence[_Row]]:
+    """Rows to write, a statement's worth at a time (`insert(...).values(chunk)`), for the
+    leader's fenced writes: never one execute with a list of rows. psycopg sends that as a
+    pipeline, and until its Sync the server waits for the rest ('active', reading from the
+    client), where its idle-in-transaction limit does not apply: a leader frozen there would
+    hold the lease row its fence locked for ever, and no other node could take over."""
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        yield rows[start : start + ROWS_PER_STATEMENT]
 
 
 def state_error(what: str, exc: SQLAlchemyError) -> StateError:

@@ -280,6 +280,43 @@ def test_the_broker_restarted_under_load_loses_nothing_it_acknowledged(
     nothing_lost_nothing_twice(cluster, faults, receiver, acked | early)
 
 
+def test_a_node_and_its_adopter_racing_for_its_session_lose_nothing(
+    cluster: Cluster, broker: MosquittoProcess, receiver: HttpReceiver
+) -> None:
+    """The race a first chaos run lost messages in: node b, frozen past its lease, is thawed
+    just as the leader adopts its ingest session, and the broker restarts in the middle; then
+    the same in the other order. The two take the session from each other; whichever keeps it,
+    every message the broker acknowledged is stored, and a fault meanwhile is one alert."""
+    devices = _start_both(cluster, broker)
+    faults = Faults(cluster, devices, receiver)
+    standby, leader = cluster.nodes["b"], cluster.nodes["a"]
+
+    def adoptions() -> int:
+        return leader.log.read_text(errors="replace").count("adopting its ingest session")
+
+    try:
+        for thaw_first in (True, False):
+            before = adoptions()
+            os.kill(standby.pid, signal.SIGSTOP)
+            faults.open("bts02")
+            adopted = functools.partial(lambda n: adoptions() > n, before)
+            wait_until(adopted, 30, "the leader adopting b's session")
+            if thaw_first:
+                os.kill(standby.pid, signal.SIGCONT)
+                broker.restart()
+            else:
+                broker.restart()
+                os.kill(standby.pid, signal.SIGCONT)
+            faults.raised("bts02")
+            faults.close("bts02")
+            faults.resolved("bts02")
+            wait_until(lambda: cluster.node("a", "b").get("alive") is True, 30, "b back")
+        faults.whole("bts03")
+    finally:
+        acked = devices.stop()
+    nothing_lost_nothing_twice(cluster, faults, receiver, acked)
+
+
 def _publish_at_once(port: int, client_id: str, device: str) -> set[tuple[str, int]]:
     """Ten reports of `device` published and acknowledged as soon as the broker listens."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)

@@ -3,18 +3,22 @@ holder only, a new term for each new holder, and writes fenced by the term."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
+import psycopg
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ioc.domain import (
     Alert,
     AlertAction,
     AlertState,
+    AlertTransition,
     ClusterStatus,
     NotFound,
     Severity,
@@ -27,6 +31,7 @@ from ioc.state import (
     LeaseStore,
     NodeInUse,
     NodeRegistry,
+    StateUnavailable,
     cluster_status,
     connect_state,
     fence,
@@ -105,6 +110,25 @@ def test_a_takeover_waits_for_the_write_in_flight(postgres_url: str) -> None:
     assert order == ["write committed", "claimed term 2"]
 
 
+def test_a_claim_waits_for_a_write_in_flight_at_most_a_third_of_a_lease(
+    postgres_url: str,
+) -> None:
+    """A holder that does not let go (whatever keeps it) makes each claim fail with a reason
+    after a step's time, instead of a standby's step hanging without a word."""
+    engine = connect_state(postgres_url)
+    leases = LeaseStore(engine)
+    name = f"leader-{uuid.uuid4().hex[:8]}"
+    leases.claim(name, "node-a", 0, 900)
+    with engine.begin() as connection:
+        fence(connection, name, "node-a", 1, 100)
+        began = time.monotonic()
+        with pytest.raises(StateUnavailable, match="lock"):
+            leases.claim(name, "node-b", 900, 900)
+        assert time.monotonic() - began < 5
+    assert leases.claim(name, "node-b", 900, 900).term == 2  # let go: claimed at once
+    engine.dispose()
+
+
 def test_a_writer_frozen_inside_its_transaction_does_not_hold_the_lease_for_ever(
     postgres_url: str,
 ) -> None:
@@ -131,6 +155,53 @@ def test_a_writer_frozen_inside_its_transaction_does_not_hold_the_lease_for_ever
     connection.close()
     frozen.dispose()
     engine.dispose()
+
+
+def test_a_session_frozen_inside_a_pipeline_is_never_timed_out(postgres_url: str) -> None:
+    """Why the leader's writes send no executemany: psycopg sends one as a pipeline, and until
+    the pipeline's Sync the server waits for the rest ('active', ClientRead), where its
+    idle-in-transaction limit does not apply: a node frozen there would hold its locks, the
+    lease row among them, for ever. Checked on the real server, then on the writes."""
+    holder = psycopg.connect(
+        postgres_url.replace("postgresql+psycopg", "postgresql"),
+        options="-c idle_in_transaction_session_timeout=300",
+    )
+    watcher = connect_state(postgres_url)
+    try:
+        with holder.pipeline():
+            holder.execute("SELECT 1")  # sent, but not synced: frozen here
+            time.sleep(1)  # three times the limit
+            with watcher.connect() as connection:
+                state = connection.execute(
+                    text("SELECT state, wait_event FROM pg_stat_activity WHERE pid = :pid"),
+                    {"pid": holder.info.backend_pid},
+                ).one()
+            assert tuple(state) == ("active", "ClientRead")
+    finally:
+        holder.close()
+        watcher.dispose()
+
+
+@pytest.mark.parametrize("state_url", ["postgresql"], indirect=True)
+def test_the_leaders_writes_send_no_pipeline(engine: Engine) -> None:
+    many: list[str] = []
+
+    def record(_c: object, _cursor: object, statement: str, _p: object, _x: object,
+               executemany: bool) -> None:  # fmt: skip
+        if executemany:
+            many.append(statement.split("(")[0])
+
+    event.listen(engine, "before_cursor_execute", record)
+    repository = AlertRepository(engine)
+    first = repository.create(_alert(0), TransitionKind.FIRED, "rules", "")
+    second_alert = dataclasses.replace(_alert(1), device_id="bts-2")
+    second = repository.create(second_alert, TransitionKind.FIRED, "rules", "")
+    repository.record(
+        [AlertTransition(TransitionKind.RESOLVED, a, 5, "rules", "") for a in (first, second)]
+    )
+    repository.save_rule_states([("bts.door_open", f"bts-{n}", {"n": n}) for n in range(3)])
+    repository.save_judged_through({"bts-1": 5, "bts-2": 6}, {"bts-1": 4, "bts-3": 7})
+    assert many == []
 
 
 def test_nodes_report_themselves_and_a_clean_stop(engine: Engine) -> None:

@@ -115,9 +115,9 @@ class Cluster:
             "IOC_RULES_DIR": str(_rules(tmp_path / "rules")),
             "IOC_BATCH_INTERVAL_S": "0.1",
             "IOC_LEASE_S": str(lease_s),
-            # A node cut off the broker without a word goes blind before the silence window
-            # (6 s) would have it judge every device down.
-            "IOC_MQTT_KEEPALIVE_S": "2",
+            # A node cut off the broker without a word goes blind (in about two keepalives)
+            # well before the silence window (6 s) would have it judge every device down.
+            "IOC_MQTT_KEEPALIVE_S": "1",
         }
         if receiver is not None:
             notify = _notify_file(tmp_path / "notify.yaml", receiver, smtp is not None)
