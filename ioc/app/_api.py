@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import anyio
 import uvicorn
 
 from ioc.api import ApiContext, ProcessMetrics, RuleRoles, RulesControl, create_app
@@ -190,6 +191,20 @@ class ApiOptions:
         return cls(settings.api_host, settings.api_port, tuple(settings.api_cors_origins))
 
 
+class StreamHangUps(logging.Filter):
+    """Drops uvicorn's "Exception in ASGI application" when all it holds is a live-stream
+    client that hung up: fastapi's SSE keep-alive task then fails to send into the closed
+    stream (BrokenResourceError; fastapi discussion #15725). A wall closed or reloaded is
+    routine, and a traceback for each would bury the errors that matter."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, BaseExceptionGroup):
+            return True
+        _hung_up, rest = error.split((anyio.BrokenResourceError, anyio.ClosedResourceError))
+        return rest is not None
+
+
 class ApiServer:
     """uvicorn in a thread, stopped like Ctrl-C stops it."""
 
@@ -206,6 +221,9 @@ class ApiServer:
             timeout_graceful_shutdown=GRACE_S,
         )
         self._server = uvicorn.Server(config)
+        hang_ups = logging.getLogger("uvicorn.error")
+        if not any(isinstance(f, StreamHangUps) for f in hang_ups.filters):
+            hang_ups.addFilter(StreamHangUps())
         self.context = context
         self._stopping = context.stopping
         self._thread = threading.Thread(target=self._server.run, name="api")

@@ -249,11 +249,16 @@ def soak(root: Path, seconds: float, seed: int, lease_s: float, host_index: int 
                 f"{wall.resumed} times, {len(wall.stretches) - 1} resets, gaps {gaps or 'none'}"
             )
             failed += gaps
+    # Faults are states ioc reports (warnings, 503s, blind spells), not crashes it logs.
+    logs = {p.name: p.read_text("utf-8", "replace") for p in root.glob("*.log")}
+    crashed = sorted(name for name, text in logs.items() if "Traceback" in text)
+    if crashed:
+        failed.append(f"tracebacks in {', '.join(crashed)}")
+    for failure in failed:
+        history.say(f"FAILED: {failure}")
     (root / "history.txt").write_text(
         "".join(f"{t:7.1f}  {what}\n" for t, what in history.events), encoding="utf-8"
     )
-    for failure in failed:
-        history.say(f"FAILED: {failure}")
     return not failed
 
 
