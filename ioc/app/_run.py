@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ioc.app._catalog import Catalog
 from ioc.app._cluster import ClusterNode, EmbeddedStateLock, ingest_client_id
 from ioc.app._ingest import IngestService, build_decoder, ingest_options, mqtt_options
-from ioc.app._keeper import GapKeeper
+from ioc.app._keeper import GapKeeper, JointAcks
 from ioc.app._runtime import Runtime
 from ioc.app._status import StatusLine
 from ioc.app._supervisor import Managed, Service, Supervisor, ticker
@@ -247,14 +247,14 @@ def cluster_process(settings: Settings, catalog: Catalog, status_every_s: float)
     publisher = _alert_publisher(settings, f"alerts-{node}")
     stages.services.append(Managed("alert publisher", publisher.start, publisher.stop))
 
-    keeper = GapKeeper(runtime.writable_telemetry(), lambda: ingest.consumer.connected)
-
     def leader_services(leadership: Leadership) -> list[Service]:
         rules, services = _rules_and_notifier(runtime, publisher, leader_guard=leadership.guard)
+        keeper = GapKeeper(runtime.writable_telemetry(), lambda: ingest.consumer.connected)
         consumer = _judging_consumer(runtime, rules, False, leadership, keeper)
         rules.hearing = lambda: consumer.connected
         subscription = Managed("rules subscription", consumer.start, consumer.stop)
-        return [rules, subscription, *services[1:]]
+        # Stopped the other way round: no more messages, then what is kept, then the rules.
+        return [rules, keeper, subscription, *services[1:]]
 
     cluster = ClusterNode(
         runtime.state, node, int(settings.lease_s * 1000), ingest, leader_services,
@@ -311,10 +311,11 @@ def _judging_consumer(
     the alerts it raised (a leader dying before that leaves it to the next, which judges it
     again: an alert already open is not raised twice), and never by a node that no longer
     leads (the session keeps it for the next leader); such a node does not connect again.
-    A cluster's leader also stores what the ingest group may be missing (`keeper`), before it
-    judges it.
+    A cluster's leader also stores what the ingest group may be missing (`keeper`, on its own
+    thread): such a message is acknowledged once judged and stored.
     """
     decoder = following_decoder(runtime)
+    acks: JointAcks | None = None
 
     def on_messages(messages: list[Message]) -> None:
         if leadership is not None and not leadership.acting():
@@ -328,8 +329,12 @@ def _judging_consumer(
                 unjudged.append(token)
             else:
                 judged.append((item, token))
-        if keeper is not None and keeper.keeping(consumer.connections):
-            keeper.keep([item for item, _token in judged])
+        if keeper is not None and acks is not None and keeper.keeping(consumer.connections):
+            joint, kept = acks, [token for _item, token in judged]
+            joint.both(kept)
+            # One the keeper cannot take (too many waiting) is never acknowledged: the broker
+            # gives it again on the session's next connection.
+            keeper.keep([item for item, _token in judged], lambda: joint.done(kept))
         for item, token in judged:
             redelivered = token in consumer.redelivered
             rules.observe(item, None if ack_on_receipt else token, redelivered)
@@ -341,7 +346,8 @@ def _judging_consumer(
     admit = leadership.acting if leadership is not None else None
     consumer = MqttConsumer(options, on_messages, admit=admit)
     if not ack_on_receipt:
-        rules.acknowledge = consumer.acknowledge  # once judged, and its alerts stored
+        acks = JointAcks(consumer.acknowledge)
+        rules.acknowledge = acks.done  # once judged, and its alerts stored (and kept)
     return consumer
 
 
