@@ -10,6 +10,7 @@ broker is away arrive once it is back."""
 
 from __future__ import annotations
 
+import math
 import socket
 import sqlite3
 import threading
@@ -152,11 +153,15 @@ def test_loss_and_a_cut_link_become_the_alerts_an_operator_expects(
     repository, alerts, wait_for = book.repository, book.states, book.wait_for
     store = SqliteStore(settings.data_dir / "telemetry.db")
 
-    def mean_loss(start_ms: int, end_ms: int) -> float:
-        """The mean of the rounds' loss between the two times (one reading a round)."""
+    def assert_loss_near(start_ms: int, end_ms: int, dropped: float) -> None:
+        """The mean of the rounds' loss between the two times (one reading a round) is the
+        share dropped, within 3.5 standard deviations of so many packets (20 a round): a
+        random dropper's count varies, and a fixed band too tight fails now and then."""
         points = store.series("netgw", "gw1", "loss_pct", start_ms, end_ms, 1, Aggregate.MEAN)
         assert len(points) >= 4, points
-        return sum(float(str(p.value)) for p in points) / len(points)
+        mean = sum(float(str(p.value)) for p in points) / len(points)
+        spread = 100 * 3.5 * math.sqrt(dropped * (1 - dropped) / (20 * len(points)))
+        assert abs(mean - 100 * dropped) <= spread, (mean, spread, points)
 
     with router_with_host() as (router, endpoint):
         sip_agent = Sipp(endpoint, tmp_path / "sipp")  # the endpoint's SIP user agent
@@ -179,7 +184,7 @@ def test_loss_and_a_cut_link_become_the_alerts_an_operator_expects(
             wait_until(lambda: now_ms() - lossy_from > 12_000, 15, "six rounds of loss")
             router.heal()
             healed_at = now_ms()
-            assert 20 <= mean_loss(lossy_from + 2_000, healed_at) <= 40  # 30 % ± 10
+            assert_loss_near(lossy_from + 2_000, healed_at, 0.3)
             wait_for(
                 lambda: alerts()[("netgw.degraded", "gw1")] is AlertState.RESOLVED,
                 30,
