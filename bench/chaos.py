@@ -1,5 +1,7 @@
-"""The chaos soak (tests/support/chaos.py says what it throws and checks): two nodes, every
-fault at once, for ten minutes by default. Needs root (node b runs in a network namespace).
+"""The chaos soak: two nodes and every fault at once, for ten minutes by default.
+
+tests/support/chaos.py says what it throws and checks. Needs root (node b runs in a network
+namespace of its own).
 Prints the history as it goes and the figures at the end; a failing run keeps its directory
 (the history, every node's log, the broker's and the database's) for replay.
 
