@@ -35,6 +35,7 @@ from ioc.api.routes import (
     overview,
     reports,
     rules,
+    search,
     stream,
     tokens,
 )
@@ -100,7 +101,7 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
     v1 = APIRouter(prefix="/api/v1", responses=problems(401, 403, 422, 429, 503))
     routers = (
         overview, areas, devices, alerts, maintenance, notifications, rules, tokens, stream,
-        cluster, reports, meetings, inventory,
+        cluster, reports, meetings, inventory, search,
     )  # fmt: skip
     for resource in routers:
         v1.include_router(resource.router)

@@ -58,6 +58,7 @@ from ioc.domain._telemetry import (
     StatusChange,
     TelemetryItem,
 )
+from ioc.domain._text import plain
 
 __all__ = [
     "DEVICE_ID_PATTERN",
@@ -122,5 +123,6 @@ __all__ = [
     "is_valid_device_id",
     "iso_utc",
     "now_ms",
+    "plain",
     "token_expiry",
 ]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ioc.config.documents import read_model
-from ioc.domain import Device, Inventory, Profile
+from ioc.domain import Device, Inventory, Profile, plain
 from ioc.inventory._errors import CatalogError
 from ioc.inventory._schema import DeviceEntry, InventoryDocument, inventory_of
 from ioc.inventory._sheets import HEADER_SEARCH_ROWS, Sheet, read_sheet
@@ -62,13 +61,6 @@ class ImportMap(_Strict):
 def load_import_map(path: Path) -> ImportMap:
     """Read a map file (CatalogError naming each mistake)."""
     return read_model(path, ImportMap, CatalogError)
-
-
-def plain(text: str) -> str:
-    """A name as compared: no tones or other marks, đ as d, one case, single spaces."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(bare.casefold().split())
 
 
 def area_key(name: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from ioc.config.documents import read_model
-from ioc.domain import Inventory, Profile
+from ioc.domain import Inventory, Profile, plain
 from ioc.inventory._errors import CatalogError
 from ioc.inventory._import import (
     area_key,
@@ -20,7 +20,6 @@ from ioc.inventory._import import (
     document_of,
     header_columns,
     listed,
-    plain,
     validated,
 )
 from ioc.inventory._schema import AreaEntry
