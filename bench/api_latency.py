@@ -28,7 +28,17 @@ from ioc.api import ApiContext, RuleRoles, RulesControl
 from ioc.app import ApiOptions, ApiServer
 from ioc.broker import free_port
 from ioc.config import load_settings
-from ioc.domain import Alert, AlertState, AlertTransition, Inventory, Role, Severity, now_ms
+from ioc.domain import (
+    DEFAULT_ZONE,
+    Alert,
+    AlertState,
+    AlertTransition,
+    Inventory,
+    Role,
+    Severity,
+    now_ms,
+    zone_named,
+)
 from ioc.domain import TransitionKind as Kind
 from ioc.inventory import (
     FleetShape,
@@ -174,7 +184,7 @@ def main() -> int:
     write_inventory(
         generate_inventory(FleetShape.for_device_count(args.devices), 7), workdir / "inv.json"
     )
-    inventory = load_inventory(workdir / "inv.json", profiles)
+    inventory = load_inventory(workdir / "inv.json", profiles, zone_named(DEFAULT_ZONE))
     state_url = f"sqlite:///{workdir / 'state.db'}"
     engine = connect_state(state_url)
     repository = AlertRepository(engine)

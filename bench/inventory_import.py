@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from openpyxl import Workbook  # noqa: E402
 
+from ioc.domain import DEFAULT_ZONE, zone_named  # noqa: E402
 from ioc.inventory import (  # noqa: E402
     FleetShape,
     apply,
@@ -103,7 +104,9 @@ def main() -> None:
         print(f"{len(document['devices']):,} devices in {len(document['areas']):,} areas; "
               f"a sheet of {rows:,} BTS sites", flush=True)  # fmt: skip
 
-        base_s, base_mb, inventory = _measured(lambda: load_inventory(inventory_file, profiles))
+        base_s, base_mb, inventory = _measured(
+            lambda: load_inventory(inventory_file, profiles, zone_named(DEFAULT_ZONE))
+        )
         national = Path(folder) / "bts.map.yaml"
         national.write_text(
             MAP.read_text(encoding="utf-8").replace("areas_by: name", "areas_by: id"), "utf-8"

@@ -20,12 +20,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ioc.app import Catalog, NotifyService, build_senders
 from ioc.config import load_settings
 from ioc.domain import (
+    DEFAULT_ZONE,
     Alert,
     AlertState,
     NotificationKind,
     NotificationStatus,
     PlannedNotification,
     Severity,
+    zone_named,
 )
 from ioc.domain import TransitionKind as Kind
 from ioc.inventory import (
@@ -49,7 +51,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="ioc-bench-notify-"))
     profiles = load_profiles(bundled_profiles_dir())
     write_inventory(generate_inventory(FleetShape.for_device_count(20_000), 7), workdir / "i.json")
-    inventory = load_inventory(workdir / "i.json", profiles)
+    inventory = load_inventory(workdir / "i.json", profiles, zone_named(DEFAULT_ZONE))
     receiver = HttpReceiver()
     receiver.start()
     people = [f"eng{i}" for i in range(10)]

@@ -21,7 +21,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ioc.domain import Reading
+from ioc.domain import DEFAULT_ZONE, Reading, zone_named
 from ioc.ingest import Decoder, LiveState
 from ioc.inventory import (
     FleetShape,
@@ -101,7 +101,7 @@ def main() -> int:
     write_inventory(
         generate_inventory(FleetShape.for_device_count(args.devices), 7), inventory_path
     )
-    inventory = load_inventory(inventory_path, profiles)
+    inventory = load_inventory(inventory_path, profiles, zone_named(DEFAULT_ZONE))
     rules = load_rules([bundled_rules_dir()], profiles, inventory)
     devices = [(d.id, d.device_class) for d in inventory.devices.values()]
     start_ms = time.time_ns() // 1_000_000

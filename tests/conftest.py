@@ -27,6 +27,7 @@ from ioc.inventory import (
 )
 from ioc.state import connect_state
 from ioc.state._db import metadata
+from tests.support.clock import VIETNAM
 from tests.support.http_receiver import HttpReceiver
 from tests.support.influx import InfluxProcess, V2Forwarder
 from tests.support.services import MakeRuntime
@@ -102,13 +103,15 @@ def profiles() -> dict[str, Profile]:
 @pytest.fixture(scope="session")
 def inventory(profiles: dict[str, Profile]) -> Inventory:
     """The bundled sample province."""
-    return load_inventory(bundled_inventory_path(), profiles)
+    return load_inventory(bundled_inventory_path(), profiles, VIETNAM)
 
 
 @pytest.fixture(scope="session")
 def small_inventory(profiles: dict[str, Profile]) -> Inventory:
     """Two communes behind two gateways (gw2 behind gw1), a BTS and a VC endpoint in each."""
-    return load_inventory(Path(__file__).parent / "rules" / "testdata" / "inventory.yaml", profiles)
+    return load_inventory(
+        Path(__file__).parent / "rules" / "testdata" / "inventory.yaml", profiles, VIETNAM
+    )
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import datetime, tzinfo
+from typing import Any, Literal, Protocol
 
 from ioc.alerts import ActionQueue, AlertReader, WindowStore
 from ioc.api._live import AlertFeed
 from ioc.api._overview import RuleRoles
 from ioc.api._security import TokenThrottle
 from ioc.domain import (
+    DEFAULT_ZONE,
     AckClaim,
     Aggregate,
     Alert,
@@ -31,6 +33,8 @@ from ioc.domain import (
     SeriesPoint,
     Severity,
     StageBeat,
+    epoch_ms_of,
+    zone_named,
 )
 from ioc.inventory import EntryChange
 from ioc.reports import Availability, Period, PointReadiness, Scope
@@ -207,6 +211,13 @@ class ApiContext:
     beat_every_s: float = 5.0  # how often the stream says how fresh its data is
     # Set when the server stops: live streams end instead of holding the shutdown up.
     stopping: threading.Event = field(default_factory=threading.Event)
+    # The deployment's zone: a time given without an offset, or a bare date, is read in it.
+    zone: tzinfo = field(default_factory=lambda: zone_named(DEFAULT_ZONE))
+    language: Literal["vi", "en"] = "vi"  # the deployment's default (IOC_LANGUAGE)
+
+    def epoch_ms(self, moment: datetime) -> int:
+        """A time given to the API as epoch ms; one without an offset is in `zone`."""
+        return epoch_ms_of(moment, self.zone)
 
     def rule_roles(self) -> RuleRoles:
         """The roles of the rules in force (none when the rules are not known)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
@@ -114,10 +113,3 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 Viewer = Annotated[ApiToken, Depends(require(Role.VIEWER))]
 Operator = Annotated[ApiToken, Depends(require(Role.OPERATOR))]
 Admin = Annotated[ApiToken, Depends(require(Role.ADMIN))]
-
-
-def epoch_ms(moment: datetime) -> int:
-    """A time given to the API as epoch ms; one without a zone is UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)

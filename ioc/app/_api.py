@@ -56,6 +56,8 @@ def api_context(
         alerts=desk.alerts,
         tokens=desk.tokens,
         clock=clock,
+        zone=runtime.settings.zone,
+        language=runtime.settings.language,
         rules=control.get,
         process_metrics=process_metrics,
         telemetry=telemetry,

@@ -25,5 +25,7 @@ class Catalog:
 def load_catalog(settings: Settings) -> Catalog:
     """Load and cross-check profiles and inventory; raises CatalogError."""
     profiles = load_profiles(settings.profiles_dir or bundled_profiles_dir())
-    inventory = load_inventory(settings.inventory or bundled_inventory_path(), profiles)
+    inventory = load_inventory(
+        settings.inventory or bundled_inventory_path(), profiles, settings.zone
+    )
     return Catalog(profiles, inventory)

@@ -77,7 +77,8 @@ def catalog_at(runtime: Runtime, number: int, profiles: Catalog | None = None) -
     """The catalog of version `number`, checked as a file is."""
     profile_set = (profiles or runtime.catalog).profiles
     document = document_at(runtime, number)
-    inventory = checked_inventory(document, profile_set, f"inventory version {number}")
+    source = f"inventory version {number}"
+    inventory = checked_inventory(document, profile_set, source, runtime.settings.zone)
     return Catalog(profile_set, inventory)
 
 
@@ -190,7 +191,7 @@ class LiveInventory:
             current = runtime.catalog
             document = make(current)
             source = f"inventory version {(base.number if base else 0) + 1}"
-            inventory = checked_inventory(document, current.profiles, source)
+            inventory = checked_inventory(document, current.profiles, source, runtime.settings.zone)
             catalog = Catalog(current.profiles, inventory)
             fitted = runtime.fitted(catalog)
             changes = changes_between(document_of(current.inventory), document_of(inventory))

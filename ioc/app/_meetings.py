@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from ioc.app._reports import first_metric, metric_readings, watched_during
 from ioc.app._runtime import Runtime
-from ioc.domain import Meeting, MetricSummary
+from ioc.domain import Meeting, MetricSummary, local_text
 from ioc.reports import (
     QUALITY_RULES,
     WORST_QUALITY,
@@ -57,7 +57,7 @@ class MeetingDesk:
         if not 0 < duration_ms <= MAX_DURATION_MS:
             raise ReportError("a meeting lasts more than nothing and at most 24 hours")
         if starts_at_ms + duration_ms <= now_ms:
-            ended = Period(starts_at_ms, starts_at_ms + duration_ms).bounds()[1]
+            ended = local_text(starts_at_ms + duration_ms, self._runtime.settings.zone)
             raise ReportError(f"that meeting is over already (it ended {ended}): nothing to plan")
         chosen, scope = choose_points(self._catalogs.get().inventory, area, device_class, points)
         meeting = Meeting(
@@ -92,7 +92,7 @@ class MeetingDesk:
         if meeting.cancelled_at_ms is not None:
             raise MeetingClosed(f"meeting #{meeting_id} was cancelled: it has no report")
         if meeting.starts_at_ms >= now_ms:
-            starts = Period(meeting.starts_at_ms, meeting.ends_at_ms).bounds()[0]
+            starts = local_text(meeting.starts_at_ms, self._runtime.settings.zone)
             raise MeetingClosed(f"meeting #{meeting_id} has not begun (it starts {starts})")
         meeting = replace(meeting, ends_at_ms=min(meeting.ends_at_ms, now_ms))
         rules = sorted(self._outage.get() | set(QUALITY_RULES))

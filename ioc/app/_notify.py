@@ -58,7 +58,9 @@ def load_notifications(
     (None when there is none)."""
     if settings.notify_config is None:
         return None
-    return load_notify_config(settings.notify_config, catalog.inventory, rule_ids_of(rules))
+    return load_notify_config(
+        settings.notify_config, catalog.inventory, rule_ids_of(rules), settings.zone
+    )
 
 
 def rule_ids_of(rules: Sequence[LoadedRule]) -> list[str]:

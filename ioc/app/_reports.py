@@ -59,7 +59,7 @@ def availability_page(runtime: Runtime, period: Period, scope: Scope, by: str, l
     """The printable HTML availability report (ReportError as above; ValueError for a
     language it is not written in)."""
     grouped, overall = availability_and_overall(runtime, period, scope, by)
-    return availability_html(grouped, overall, by, period, lang)
+    return availability_html(grouped, overall, by, period, runtime.settings.zone, lang)
 
 
 def availability_and_overall(

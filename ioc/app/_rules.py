@@ -138,6 +138,7 @@ class RulesService:
         self._heartbeats = runtime.heartbeats()
         self._watching = Watching(runtime.watch_log())
         self._meetings = runtime.meetings()
+        self._zone = runtime.settings.zone
         self._last_item_ms: int | None = None
         rules = self._rule_set.get()
         self.engine = RuleEngine(rules, catalog.inventory, catalog.profiles, clock())
@@ -426,7 +427,7 @@ class RulesService:
             log.warning("could not read the meetings: %s", exc)
             return
         outage_rules = {rule.id for rule in self.engine.rules if rule.outage}
-        signals = readiness_signals(meetings, self.book.open_alerts, outage_rules, now)
+        signals = readiness_signals(meetings, self.book.open_alerts, outage_rules, now, self._zone)
         if signals or self._unsaved:
             self._apply(signals)
 

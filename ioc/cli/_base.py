@@ -7,8 +7,8 @@ import gc
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -98,11 +98,14 @@ def settings_of(ctx: click.Context) -> Settings:
     """The settings, checked once, with `--demo` applied; logging set up from them."""
     from ioc.app import configure_logging, demo_records
 
-    settings = load_settings(ctx.find_root().obj["config"])
-    if ctx.find_root().obj.get("demo"):
-        settings = demo_records(settings)
-    configure_logging(settings.log_level)
-    return settings
+    known = ctx.find_root().obj
+    if "settings" not in known:
+        settings = load_settings(known["config"])
+        if known.get("demo"):
+            settings = demo_records(settings)
+        configure_logging(settings.log_level)
+        known["settings"] = settings
+    return known["settings"]  # type: ignore[no-any-return]
 
 
 def runtime_of(ctx: click.Context, settings: Settings | None = None) -> Runtime:
@@ -194,10 +197,11 @@ WAIT_OPTION = click.option(
 
 
 def parse_time(text: str) -> int:
-    """Epoch ms from an ISO 8601 time (a time without a zone is UTC) or 'now'."""
+    """Epoch ms from an ISO 8601 time or date, or 'now'; a time without an offset, or a date
+    (its midnight), is in the deployment's zone (IOC_TIMEZONE)."""
     import datetime as dt
 
-    from ioc.domain import now_ms
+    from ioc.domain import epoch_ms_of, now_ms
 
     if text == "now":
         return now_ms()
@@ -205,9 +209,12 @@ def parse_time(text: str) -> int:
         moment = dt.datetime.fromisoformat(text)
     except ValueError as exc:
         raise BadArgument(f"{text!r} is not an ISO 8601 time (2026-11-22T08:00+07:00)") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp() * 1000)
+    return epoch_ms_of(moment, deployment_zone())
+
+
+def deployment_zone() -> tzinfo:
+    """The deployment's zone, in which the CLI reads and prints every time."""
+    return settings_of(click.get_current_context()).zone
 
 
 def emit(
@@ -242,6 +249,8 @@ def store_failed(exc: Exception) -> NoReturn:
 
 
 def time_text(ms: int, seconds: bool = False) -> str:
-    """The one way the CLI prints a time: 2026-11-01 08:00Z (with `seconds`, 08:00:00Z)."""
-    shape = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
-    return time.strftime(shape, time.gmtime(ms / 1000)) + "Z"
+    """The one way the CLI prints a time: in the deployment's zone with its offset,
+    2026-11-01 08:00+07:00 (with `seconds`, 08:00:00+07:00)."""
+    from ioc.domain import local_text
+
+    return local_text(ms, deployment_zone(), seconds)

@@ -201,7 +201,7 @@ def inventory_load(
 
     runtime = runtime_of(ctx)
     profiles = runtime.catalog.profiles
-    document = document_of(load_inventory(file, profiles))
+    document = document_of(load_inventory(file, profiles, runtime.settings.zone))
     made = _put_in_force(
         runtime, lambda _current: document, None, actor, why or f"loaded {file.name}", "load",
         dry_run=dry_run, file_digest=digest_of(document),
@@ -226,12 +226,13 @@ def inventory_reform(
 
     runtime = runtime_of(ctx)
     reform = load_reform(file)
+    effective_ms = reform.effective_ms(runtime.settings.zone)
 
     def changed(current: Catalog) -> dict[str, Any]:
         return reformed(document_of(current.inventory), reform, str(file))
 
     made = runtime.live_inventory.change(
-        changed, actor, why or reform.name, "reform", reform.effective_ms, dry_run
+        changed, actor, why or reform.name, "reform", effective_ms, dry_run
     )
     _show(made.changes)
     if dry_run:
@@ -239,8 +240,8 @@ def inventory_reform(
     elif made.version is not None:
         click.echo(
             f"inventory version {made.version.number} in force, in effect from "
-            f"{time_text(reform.effective_ms)}: reports place devices on the old map with "
-            f"--map-at {time_text(reform.effective_ms - 1)[:10]}"
+            f"{time_text(effective_ms)}: reports place devices on the old map with "
+            f"--map-at {time_text(effective_ms - 1)[:10]}"
         )
 
 

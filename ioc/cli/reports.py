@@ -14,12 +14,15 @@ if TYPE_CHECKING:
     from ioc.reports import Period, Scope
 
 from ioc.cli._base import (
+    BadArgument,
     demo_option,
+    deployment_zone,
     emit,
     main,
     parse_time,
     runtime_of,
     store_failed,
+    time_text,
 )
 
 
@@ -58,9 +61,23 @@ def _report_options(command: Callable[..., None]) -> Callable[..., None]:
     return demo_option(scoped)
 
 
+def _period_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The period a report covers: --from and --to, or --month."""
+    options = [
+        click.option("--from", "start", default=None,
+                     help="ISO 8601 time; a date is its midnight in IOC_TIMEZONE."),
+        click.option("--to", "end", default="now", show_default=True,
+                     help="ISO 8601 time, or now."),
+        click.option("--month", default=None,
+                     help="A month, 2026-11: its first to its last midnight in IOC_TIMEZONE."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @report.command("availability")
-@click.option("--from", "start", required=True, help="ISO 8601 time (a date is midnight UTC).")
-@click.option("--to", "end", default="now", show_default=True, help="ISO 8601 time, or now.")
+@_period_options
 @click.option(
     "--html",
     "page",
@@ -78,26 +95,33 @@ def _report_options(command: Callable[..., None]) -> Callable[..., None]:
 @_report_options
 @click.pass_context
 def report_availability(
-    ctx: click.Context, start: str, end: str, page: Path | None, lang: str, by: str,
-    scope: Scope, output: str, out: Path | None,
+    ctx: click.Context, start: str | None, end: str, month: str | None, page: Path | None,
+    lang: str, by: str, scope: Scope, output: str, out: Path | None,
 ) -> None:  # fmt: skip
     """Availability, outages, maintenance, MTTA and MTTR per group over a period."""
     from ioc.app import availability_and_overall, availability_report
     from ioc.reports import availability_html
 
-    period = _period(start, end)
+    period = _period(start, end, month)
 
     def make(runtime: Runtime, scope: Scope) -> list[dict[str, object]]:
         if page is None:
             grouped = availability_report(runtime, period, scope, by)
         else:  # the printable report from the same figures
             grouped, overall = availability_and_overall(runtime, period, scope, by)
-            page.write_text(availability_html(grouped, overall, by, period, lang), encoding="utf-8")
+            html = availability_html(grouped, overall, by, period, runtime.settings.zone, lang)
+            page.write_text(html, encoding="utf-8")
             click.echo(f"printable report written to {page}", err=True)
         return [figures.row() for figures in grouped]
 
     rows = _report(ctx, make, scope, output, out)
-    emit(rows, f"Availability by {by}, {period.describe()}", "availability", output, out)
+    emit(
+        rows,
+        f"Availability by {by}, {period.describe(deployment_zone())}",
+        "availability",
+        output,
+        out,
+    )
 
 
 @report.command("online")
@@ -122,64 +146,77 @@ def report_online(
         return [figures.moment_row() for figures in found]
 
     rows = _report(ctx, make, scope, output, out)
-    emit(rows, f"Online by {by} at {instant.describe().split(' to ')[0]}", "online", output, out)
+    emit(rows, f"Online by {by} at {time_text(at)}", "online", output, out)
 
 
 @report.command("power")
-@click.option("--from", "start", required=True, help="ISO 8601 time (a date is midnight UTC).")
-@click.option("--to", "end", default="now", show_default=True, help="ISO 8601 time, or now.")
+@_period_options
 @_report_options
 @click.pass_context
 def report_power(
-    ctx: click.Context, start: str, end: str, by: str, scope: Scope, output: str,
+    ctx: click.Context, start: str | None, end: str, month: str | None, by: str, scope: Scope,
+    output: str,
     out: Path | None,
 ) -> None:  # fmt: skip
     """BTS power per group: mains failures, hours on battery, generator hours."""
     from ioc.app import report_rows
 
-    period = _period(start, end)
+    period = _period(start, end, month)
 
     def make(runtime: Runtime, scope: Scope) -> list[dict[str, object]]:
         return report_rows(runtime, "power", period, scope, by)
 
     rows = _report(ctx, make, scope, output, out)
-    emit(rows, f"BTS power by {by}, {period.describe()}", "power", output, out)
+    emit(rows, f"BTS power by {by}, {period.describe(deployment_zone())}", "power", output, out)
 
 
 @report.command("links")
-@click.option("--from", "start", required=True, help="ISO 8601 time (a date is midnight UTC).")
-@click.option("--to", "end", default="now", show_default=True, help="ISO 8601 time, or now.")
+@_period_options
 @click.option("--top", type=click.IntRange(1), default=None, help="Only the N that drop most.")
 @_report_options
 @click.pass_context
 def report_links(
-    ctx: click.Context, start: str, end: str, top: int | None, by: str, scope: Scope,
+    ctx: click.Context, start: str | None, end: str, month: str | None, top: int | None,
+    by: str, scope: Scope,
     output: str, out: Path | None,
 ) -> None:  # fmt: skip
     """Links per group, those that drop most often first: outages, flapping episodes,
     availability."""
     from ioc.app import report_rows
 
-    period = _period(start, end)
+    period = _period(start, end, month)
 
     def make(runtime: Runtime, scope: Scope) -> list[dict[str, object]]:
         return report_rows(runtime, "links", period, scope, by)[:top]
 
     rows = _report(ctx, make, scope, output, out)
-    emit(rows, f"Links by {by}, {period.describe()}", "links", output, out)
+    emit(rows, f"Links by {by}, {period.describe(deployment_zone())}", "links", output, out)
 
 
-def _period(start: str, end: str) -> Period:
+def _period(start: str | None, end: str, month: str | None) -> Period:
     """The period asked for, as it can be counted now (cut at now, and said so on stderr)."""
-    from ioc.domain import now_ms
+    from ioc.domain import month_bounds, now_ms
     from ioc.reports import Period, ReportError
 
-    begin, finish = parse_time(start), parse_time(end)
-    if finish <= begin:
-        raise ReportError(f"--to {end} is not after --from {start}: a period ends after it starts")
-    counted = Period(begin, finish).up_to(now_ms())
+    if (start is None) == (month is None):
+        raise BadArgument("say which period: --from (and --to), or --month 2026-11")
+    if month is not None:
+        if end != "now":
+            raise BadArgument("--month is a whole period: leave --to out")
+        try:
+            begin, finish = month_bounds(month, deployment_zone())
+        except ValueError as exc:
+            raise BadArgument(f"--month {month!r} is not a month like 2026-11") from exc
+    else:
+        assert start is not None
+        begin, finish = parse_time(start), parse_time(end)
+        if finish <= begin:
+            raise ReportError(
+                f"--to {end} is not after --from {start}: a period ends after it starts"
+            )
+    counted = Period(begin, finish).up_to(now_ms(), deployment_zone())
     if counted.asked_end_ms is not None:
-        click.echo(f"ioc: counted up to now: {counted.describe()}", err=True)
+        click.echo(f"ioc: counted up to now: {counted.describe(deployment_zone())}", err=True)
     return counted
 
 

@@ -7,9 +7,10 @@ import re
 import socket
 import tomllib
 from dataclasses import dataclass
+from datetime import tzinfo
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import (
@@ -22,7 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ioc.domain import BadFileError
+from ioc.domain import DEFAULT_ZONE, BadFileError, zone_named
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -144,6 +145,11 @@ class Settings(BaseSettings):
     store_writers: int = Field(default=2, ge=1, le=8)
     dead_letter_limit: int = Field(default=10_000, ge=10, le=10_000_000)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    # The deployment's one time zone: what people read and type (a bare date is its midnight).
+    timezone: str = DEFAULT_ZONE
+    # The language people are spoken to in unless they choose the other (the wall's switch,
+    # the API's Accept-Language, a person's in the notification file).
+    language: Literal["vi", "en"] = "vi"
 
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
@@ -177,6 +183,12 @@ class Settings(BaseSettings):
         }[info.field_name or ""]
         if value is not None and not (value.is_file() and os.access(value, os.R_OK)):
             raise ValueError(f"{value} is not a readable file ({what})")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        zone_named(value)
         return value
 
     @field_validator("topic_prefix")
@@ -254,6 +266,11 @@ class Settings(BaseSettings):
                 "IOC_MQTT_CERT_FILE is for TLS: IOC_MQTT_URL must be mqtts://host:8883"
             )
         return self
+
+    @property
+    def zone(self) -> tzinfo:
+        """The deployment's time zone."""
+        return zone_named(self.timezone)
 
     @property
     def mqtt(self) -> MqttEndpoint:

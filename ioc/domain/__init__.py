@@ -17,7 +17,16 @@ from ioc.domain._alerts import (
     TransitionKind,
     WindowScope,
 )
-from ioc.domain._clock import Clock, iso_utc, now_ms
+from ioc.domain._clock import (
+    DEFAULT_ZONE,
+    Clock,
+    epoch_ms_of,
+    iso_utc,
+    local_text,
+    month_bounds,
+    now_ms,
+    zone_named,
+)
 from ioc.domain._cluster import ClusterStatus, NodeStatus
 from ioc.domain._delivery import DeliveryError, NeedsOperator, Refused, RetryLater
 from ioc.domain._devices import (
@@ -61,6 +70,7 @@ from ioc.domain._telemetry import (
 from ioc.domain._text import plain
 
 __all__ = [
+    "DEFAULT_ZONE",
     "DEVICE_ID_PATTERN",
     "MAX_STRING_METRIC_CHARS",
     "RESERVED_CLASS_NAMES",
@@ -120,9 +130,13 @@ __all__ = [
     "TelemetryItem",
     "TransitionKind",
     "WindowScope",
+    "epoch_ms_of",
     "is_valid_device_id",
     "iso_utc",
+    "local_text",
+    "month_bounds",
     "now_ms",
     "plain",
     "token_expiry",
+    "zone_named",
 ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import tzinfo
 
+from ioc.domain._clock import DEFAULT_ZONE, zone_named
 from ioc.domain._errors import BadFileError
 
 DEVICE_ID_PATTERN = r"[A-Za-z0-9_.-]{1,64}"
@@ -52,11 +54,16 @@ class Inventory:
 
     areas: dict[str, Area]
     devices: dict[str, Device]
+    # The zone its file's dates are days in (a device's `since`): the deployment's.
+    zone: tzinfo = field(default_factory=lambda: zone_named(DEFAULT_ZONE))
     _paths: dict[str, tuple[Area, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, areas: Iterable[Area], devices: Iterable[Device]) -> Inventory:
-        """Index areas and devices and check every reference; raise InventoryError if wrong."""
+    def build(
+        cls, areas: Iterable[Area], devices: Iterable[Device], zone: tzinfo | None = None
+    ) -> Inventory:
+        """Index areas and devices and check every reference; raise InventoryError if wrong.
+        Its dates are days in `zone` (by default the deployment's default zone)."""
         area_map: dict[str, Area] = {}
         for area in areas:
             if area.id in area_map:
@@ -67,7 +74,7 @@ class Inventory:
             if device.id in device_map:
                 raise InventoryError(f"device {device.id!r} is defined twice")
             device_map[device.id] = device
-        inventory = cls(area_map, device_map)
+        inventory = cls(area_map, device_map, zone or zone_named(DEFAULT_ZONE))
         inventory._check()
         return inventory
 

@@ -9,7 +9,7 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -388,21 +388,22 @@ def apply(
         for device_id in changes.retired:
             devices.pop(device_id)
     document["devices"] = list(devices.values())
-    return document, checked_inventory(document, profiles, source)
+    return document, checked_inventory(document, profiles, source, inventory.zone)
 
 
 def checked_inventory(
-    document: dict[str, Any], profiles: dict[str, Profile], source: str
+    document: dict[str, Any], profiles: dict[str, Profile], source: str, zone: tzinfo
 ) -> Inventory:
-    """The inventory a changed document describes, checked as its file would be."""
+    """The inventory a changed document describes, checked as its file would be (its dates
+    days in `zone`)."""
     try:
-        return inventory_of(InventoryDocument.model_validate(document), profiles, source)
+        return inventory_of(InventoryDocument.model_validate(document), profiles, source, zone)
     except ValidationError as exc:
         raise CatalogError(f"{source}: {exc}") from exc
 
 
 def document_of(inventory: Inventory) -> dict[str, Any]:
-    """An inventory as its file writes it."""
+    """An inventory as its file writes it (a `since` at midnight in its zone as a date)."""
     areas = [
         {"id": a.id, "name": a.name, "kind": a.kind}
         | ({"parent": a.parent_id} if a.parent_id else {})
@@ -419,13 +420,13 @@ def document_of(inventory: Inventory) -> dict[str, Any]:
         if d.tags:
             device["tags"] = sorted(d.tags)
         if d.since_ms is not None:
-            device["since"] = _since(d.since_ms)
+            device["since"] = _since(d.since_ms, inventory.zone)
         devices.append(device)
     return {"version": 1, "areas": areas, "devices": devices}
 
 
-def _since(since_ms: int) -> str:
-    moment = datetime.fromtimestamp(since_ms / 1000, UTC)
+def _since(since_ms: int, zone: tzinfo) -> str:
+    moment = datetime.fromtimestamp(since_ms / 1000, zone)
     if moment.time() == datetime.min.time():
         return moment.date().isoformat()
     return moment.isoformat().replace("+00:00", "Z")

@@ -171,4 +171,4 @@ def apply_areas(
     for entry in changes.added:
         areas[entry.id] = entry.model_dump(exclude_none=True)
     document["areas"] = list(areas.values())
-    return document, checked_inventory(document, profiles, source)
+    return document, checked_inventory(document, profiles, source, inventory.zone)

@@ -4,6 +4,7 @@ references fail with file and field (the inventory's format is `_schema.py`)."""
 from __future__ import annotations
 
 import re
+from datetime import tzinfo
 from pathlib import Path
 from typing import Literal
 
@@ -106,6 +107,8 @@ def _to_profile(model: _ProfileModel) -> Profile:
     )
 
 
-def load_inventory(path: Path, profiles: dict[str, Profile]) -> Inventory:
-    """Read an inventory (YAML or JSON) and check it against itself and the profiles."""
-    return inventory_of(read_model(path, InventoryDocument, CatalogError), profiles, str(path))
+def load_inventory(path: Path, profiles: dict[str, Profile], zone: tzinfo) -> Inventory:
+    """Read an inventory (YAML or JSON) and check it against itself and the profiles; its
+    dates are days in `zone`."""
+    document = read_model(path, InventoryDocument, CatalogError)
+    return inventory_of(document, profiles, str(path), zone)

@@ -10,13 +10,14 @@ before it (docs/inventory.md).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ioc.config.documents import read_model
+from ioc.domain import epoch_ms_of
 from ioc.inventory._errors import CatalogError
 from ioc.inventory._schema import NAME_PATTERN, SINCE_PATTERN, AreaEntry
 
@@ -38,7 +39,7 @@ class Reform(_Strict):
     version: Literal[1]
     name: str = Field(min_length=1, max_length=200, description="The decision that makes it.")
     effective: AwareDatetime | date = Field(
-        description="When the new map holds (a date is midnight UTC).",
+        description="When the new map holds (a date is its midnight in the deployment's zone).",
         json_schema_extra={"pattern": SINCE_PATTERN},
     )
     merges: list[Merge] = []
@@ -47,13 +48,9 @@ class Reform(_Strict):
         description="Kinds of area that leave the map (district): what lay in one moves up.",
     )
 
-    @property
-    def effective_ms(self) -> int:
-        """`effective` as epoch milliseconds."""
-        moment = self.effective
-        if not isinstance(moment, datetime):
-            moment = datetime.combine(moment, time(), tzinfo=UTC)
-        return int(moment.timestamp() * 1000)
+    def effective_ms(self, zone: tzinfo) -> int:
+        """`effective` as epoch milliseconds (a date: its midnight in `zone`)."""
+        return epoch_ms_of(self.effective, zone)
 
 
 def load_reform(path: Path) -> Reform:

@@ -8,7 +8,7 @@ make (a class the profiles define, an area or a dependency that exists, no depen
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date, tzinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -20,6 +20,7 @@ from ioc.domain import (
     Inventory,
     InventoryError,
     Profile,
+    epoch_ms_of,
 )
 from ioc.inventory._errors import CatalogError
 
@@ -88,7 +89,8 @@ class DeviceEntry(_Strict):
     tags: tuple[Annotated[str, Field(pattern=TAG_PATTERN)], ...] = Field(
         default=(), description="Free labels rules and reports can select on (carrier, tier...)."
     )
-    # When it entered the inventory (a date is midnight UTC); none: it was always there.
+    # When it entered the inventory (a date is its midnight in the deployment's zone); none:
+    # it was always there.
     since: AwareDatetime | date | None = Field(
         default=None,
         description="When it entered service; reports count its availability from then.",
@@ -108,15 +110,9 @@ class DeviceEntry(_Strict):
             )
         return self
 
-    @property
-    def since_ms(self) -> int | None:
-        """`since` as epoch milliseconds."""
-        if self.since is None:
-            return None
-        moment = self.since
-        if not isinstance(moment, datetime):
-            moment = datetime.combine(moment, time(), tzinfo=UTC)
-        return int(moment.timestamp() * 1000)
+    def since_ms(self, zone: tzinfo) -> int | None:
+        """`since` as epoch milliseconds (a date: its midnight in `zone`)."""
+        return None if self.since is None else epoch_ms_of(self.since, zone)
 
 
 class InventoryDocument(_Strict):
@@ -128,11 +124,11 @@ class InventoryDocument(_Strict):
 
 
 def inventory_of(
-    document: InventoryDocument, profiles: dict[str, Profile], source: str
+    document: InventoryDocument, profiles: dict[str, Profile], source: str, zone: tzinfo
 ) -> Inventory:
     """The inventory a parsed document describes, after the checks a schema cannot make: each
     class defined by a profile, each area, parent and dependency existing, no cycle
-    (CatalogError naming `source` and the entry)."""
+    (CatalogError naming `source` and the entry); its dates are days in `zone`."""
     for device in document.devices:
         if device.class_ not in profiles:
             known = ", ".join(sorted(profiles))
@@ -144,12 +140,12 @@ def inventory_of(
     devices = [
         Device(
             d.id, d.class_, d.area, d.name, d.lat, d.lon, tuple(d.depends_on),
-            frozenset(d.tags), d.since_ms,
+            frozenset(d.tags), d.since_ms(zone),
         )
         for d in document.devices
     ]  # fmt: skip
     try:
-        return Inventory.build(areas, devices)
+        return Inventory.build(areas, devices, zone)
     except InventoryError as exc:
         raise CatalogError(f"{source}: {exc}") from exc
 

@@ -8,10 +8,9 @@ the inventory and the rules in force. Each mistake is one line naming the file a
 from __future__ import annotations
 
 import re
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -19,7 +18,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ioc.config.documents import Duration, read_model
-from ioc.domain import BadFileError, Inventory, Severity
+from ioc.domain import BadFileError, Inventory, Severity, zone_named
 from ioc.reports import ReportError, grouping
 
 _ID = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
@@ -151,7 +150,7 @@ class NotifyFile(_Strict):
 
     version: Literal[1]
     language: Literal["vi", "en"] = "vi"
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str | None = None  # the deployment's (IOC_TIMEZONE) when unset
     link_base: str | None = Field(default=None, pattern=r"^https?://\S+$")
     people: list[Person] = Field(min_length=1)
     teams: list[Team] = Field(min_length=1)
@@ -162,11 +161,9 @@ class NotifyFile(_Strict):
 
     @field_validator("timezone")
     @classmethod
-    def _check_timezone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"{value!r} is not an IANA time zone") from exc
+    def _check_timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            zone_named(value)
         return value
 
 
@@ -179,15 +176,14 @@ class NotifyConfig:
     people: Mapping[str, Person]
     teams: Mapping[str, Team]
     rotations: Mapping[str, Rotation]
-
-    @property
-    def zone(self) -> zoneinfo.ZoneInfo:
-        """The file's time zone."""
-        return zoneinfo.ZoneInfo(self.spec.timezone)
+    zone: tzinfo  # the file's, else the deployment's: rotations, schedules, message times
 
 
-def load_notify_config(path: Path, inventory: Inventory, rule_ids: Iterable[str]) -> NotifyConfig:
-    """Read and check the file; raise NotifyConfigError listing each mistake."""
+def load_notify_config(
+    path: Path, inventory: Inventory, rule_ids: Iterable[str], zone: tzinfo
+) -> NotifyConfig:
+    """Read and check the file, whose times are in `zone` unless it names its own; raise
+    NotifyConfigError listing each mistake."""
     spec = read_model(path, NotifyFile, NotifyConfigError)
     problems = _check(spec, inventory, set(rule_ids))
     if problems:
@@ -198,6 +194,7 @@ def load_notify_config(path: Path, inventory: Inventory, rule_ids: Iterable[str]
         {p.id: p for p in spec.people},
         {t.id: t for t in spec.teams},
         {r.id: r for r in spec.rotations},
+        zone_named(spec.timezone) if spec.timezone is not None else zone,
     )
 
 

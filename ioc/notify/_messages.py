@@ -6,8 +6,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, tzinfo
 
 from ioc.domain import Alert, NotificationKind
 
@@ -78,7 +77,7 @@ def alert_message(
     alert: Alert,
     children: Sequence[Alert],
     language: str,
-    zone: ZoneInfo,
+    zone: tzinfo,
     link_base: str | None,
     ack_link: str | None = None,
 ) -> Message:
@@ -86,7 +85,8 @@ def alert_message(
     words = _WORDS[language]
     title = alert.title_vi if language == "vi" else alert.title_en
     detail = alert.message_vi if language == "vi" else alert.message_en
-    opened = datetime.fromtimestamp(alert.opened_at_ms / 1000, zone).strftime("%H:%M %d/%m")
+    moment = datetime.fromtimestamp(alert.opened_at_ms / 1000, zone)
+    opened = f"{moment:%H:%M %d/%m} UTC{moment.isoformat()[-6:]}"
     subject = f"[IOC] {words[kind]} {words[alert.severity.value]}: {title} ({alert.device_id})"
     lines = [subject, detail, f"{words['since']} {opened}"]
     affected = sorted({child.device_id for child in children})

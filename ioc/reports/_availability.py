@@ -36,7 +36,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import tzinfo
 
 from ioc.alerts import covering
 from ioc.domain import (
@@ -48,13 +48,8 @@ from ioc.domain import (
     Inventory,
     MaintenanceWindow,
     NotFound,
+    local_text,
 )
-
-
-def _minute(ms: int, zone: tzinfo | None = None) -> str:
-    """A time to the minute: 2026-11-01 00:00Z in UTC, or 2026-11-01 00:00+0700 in a zone."""
-    moment = datetime.fromtimestamp(ms / 1000, zone or UTC)
-    return moment.strftime("%Y-%m-%d %H:%M") + ("Z" if zone is None else moment.strftime("%z"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,30 +65,32 @@ class Period:
         if self.end_ms <= self.start_ms:
             raise BadPeriod("a period must end after it starts")
 
-    def up_to(self, now_ms: int) -> Period:
+    def up_to(self, now_ms: int, zone: tzinfo) -> Period:
         """The period as it can be counted at `now_ms`: cut there if it reaches past it (what
-        has not happened is neither up nor down); ReportError if it has not begun."""
+        has not happened is neither up nor down); ReportError if it has not begun (its times
+        told in `zone`)."""
         if self.start_ms >= now_ms:
             raise ReportError(
-                f"the period begins {_minute(self.start_ms)}, after now ({_minute(now_ms)}): "
-                "nothing has happened in it yet"
+                f"the period begins {local_text(self.start_ms, zone)}, after now "
+                f"({local_text(now_ms, zone)}): nothing has happened in it yet"
             )
         if self.end_ms <= now_ms:
             return self
         return Period(self.start_ms, now_ms, asked_end_ms=self.end_ms)
 
-    def bounds(self, zone: tzinfo | None = None) -> tuple[str, str]:
-        """Its start and end to the minute: 2026-11-01 00:00Z, 2026-12-01 00:00Z in UTC, or
-        2026-11-01 00:00+0700 in a zone."""
-        return _minute(self.start_ms, zone), _minute(self.end_ms, zone)
+    def bounds(self, zone: tzinfo) -> tuple[str, str]:
+        """Its start and end to the minute in `zone`: 2026-11-01 00:00+07:00,
+        2026-12-01 00:00+07:00."""
+        return local_text(self.start_ms, zone), local_text(self.end_ms, zone)
 
-    def describe(self) -> str:
-        """As a title says it: 2026-11-01 00:00Z to 2026-12-01 00:00Z, and for a period cut
-        at now, 2026-12-01 00:00Z to 2026-12-06 10:42Z (now; asked to 2027-01-01 00:00Z)."""
-        counted = " to ".join(self.bounds())
+    def describe(self, zone: tzinfo) -> str:
+        """As a title says it: 2026-11-01 00:00+07:00 to 2026-12-01 00:00+07:00, and for a
+        period cut at now, 2026-12-01 00:00+07:00 to 2026-12-06 10:42+07:00 (now; asked to
+        2027-01-01 00:00+07:00)."""
+        counted = " to ".join(self.bounds(zone))
         if self.asked_end_ms is None:
             return counted
-        return f"{counted} (now; asked to {_minute(self.asked_end_ms)})"
+        return f"{counted} (now; asked to {local_text(self.asked_end_ms, zone)})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,10 +7,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from datetime import tzinfo
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from ioc.domain import local_text
 from ioc.reports._availability import Availability, Period
 
 LANGUAGES = ("vi", "en")
@@ -61,10 +63,12 @@ def availability_html(
     overall: Availability,
     by: str,
     period: Period,
+    zone: tzinfo,
     lang: str = "vi",
     generated_at_ms: int | None = None,
 ) -> str:
-    """The report page: the overall figures, a bar chart of the worst groups, every group."""
+    """The report page: the overall figures, a bar chart of the worst groups, every group;
+    its times in `zone`."""
     if lang not in LANGUAGES:
         raise ValueError(f"no report language {lang!r}: choose {', '.join(LANGUAGES)}")
     rows = [f.row() for f in figures]
@@ -85,13 +89,13 @@ def availability_html(
     ]  # fmt: skip
     moment = time.time() * 1000 if generated_at_ms is None else generated_at_ms
     words = _LABELS[lang]
-    counted = f" {words['to']} ".join(period.bounds())
+    counted = f" {words['to']} ".join(period.bounds(zone))
     if period.asked_end_ms is not None:  # cut at the moment it was made: say so
-        asked = Period(period.start_ms, period.asked_end_ms).bounds()[1]
+        asked = Period(period.start_ms, period.asked_end_ms).bounds(zone)[1]
         counted += f" ({words['cut']} {asked})"
     return _ENVIRONMENT.get_template("availability.html.j2").render(
         lang=lang, t=words, by=by, period=counted,
-        generated=time.strftime("%Y-%m-%d %H:%MZ", time.gmtime(moment / 1000)),
+        generated=local_text(int(moment), zone),
         overall=overall.row(), rows=rows, columns=_COLUMNS, bars=bars,
         chart={"left": left, "span": span, "width": left + span + 60,
                "height": len(bars) * 20 + 16, "floor": floor},

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from ioc.domain import (
     Alert,
@@ -23,6 +24,7 @@ from ioc.domain import (
     RuleSignal,
     Severity,
     SignalKind,
+    local_text,
 )
 from ioc.reports._availability import (
     Period,
@@ -160,6 +162,7 @@ def readiness_signals(
     open_alerts: Sequence[Alert],
     outage_rules: Collection[str],
     now_ms: int,
+    zone: tzinfo,
 ) -> list[RuleSignal]:
     """From 15 minutes before a meeting until its end, raise `meeting.point_not_ready` for each
     of its points that is not ready, and clear it once the point is ready, the meeting is over
@@ -173,7 +176,7 @@ def readiness_signals(
             if not point.ready and point.device_id not in wanted:
                 wanted[point.device_id] = {
                     "meeting_id": meeting.id, "meeting": meeting.title,
-                    "starts": Period(meeting.starts_at_ms, meeting.ends_at_ms).bounds()[0],
+                    "starts": local_text(meeting.starts_at_ms, zone),
                     "reasons": ", ".join(point.reasons),
                 }  # fmt: skip
     raised = [

@@ -3,13 +3,12 @@ sent from `at` (local time) on the first day after it."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, time, timedelta, tzinfo
 
 from ioc.reports._availability import Period
 
 
-def due_period(every: str, at: str, zone: ZoneInfo, now_ms: int) -> Period:
+def due_period(every: str, at: str, zone: tzinfo, now_ms: int) -> Period:
     """The period whose report is due at `now_ms`: the week (Monday to Monday) or month that
     ended last, once its sending time has come; before that, the one before it (so a report
     missed while ioc was down goes out when it is back, until the next one is due)."""

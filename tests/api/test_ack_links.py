@@ -16,6 +16,7 @@ from ioc.config import load_settings
 from ioc.domain import AlertState, Inventory, Profile, Reading, now_ms
 from ioc.notify import AckLinks, load_notify_config
 from ioc.state import AlertRepository, TokenStore, connect_state
+from tests.support.clock import VIETNAM
 from tests.support.mqtt import wait_until
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
@@ -42,7 +43,7 @@ def served(
     rules.start()
     engine = connect_state(state_url)
     clock = Clock()
-    config = load_notify_config(NOTIFY, small_inventory, ["bts.battery_low"])
+    config = load_notify_config(NOTIFY, small_inventory, ["bts.battery_low"], VIETNAM)
     links = AckLinks("link-secret", config, TTL_S, clock)
     context = ApiContext(
         lambda: small_inventory, profiles, AlertRepository(engine), TokenStore(engine), clock,

@@ -16,6 +16,7 @@ from ioc.app import availability_report, load_catalog
 from ioc.config import load_settings
 from ioc.domain import Alert, AlertState, AlertTransition, Role, Severity, TransitionKind, now_ms
 from ioc.state import AlertRepository, TokenStore, connect_state
+from tests.support.clock import UTC
 from tests.support.history import SMALL_DEVICES, record_watching
 from tests.support.services import MakeRuntime
 
@@ -47,6 +48,7 @@ def test_availability_as_json_and_csv(tmp_path: Path, runtimes: MakeRuntime) -> 
     context = ApiContext(
         lambda: catalog.inventory, catalog.profiles, repository, TokenStore(engine), now_ms,
         reports=lambda period, scope, by: availability_report(runtime, period, scope, by),
+        zone=UTC,  # a deployment in UTC: the history below is laid out in whole UTC days
     )  # fmt: skip
     auth = {"Authorization": f"Bearer {viewer}"}
     november = "from=2026-11-01&to=2026-12-01T00:00:00%2B00:00"

@@ -41,4 +41,4 @@ def test_a_window_takes_from_and_to_as_every_period_does(tmp_path: Path) -> None
             "2099-01-01T10:00+07:00", "--reason", "fibre work", env=env,
         )  # fmt: skip
         assert made.returncode == 0, made.stderr
-        assert made.stdout.endswith("until 2099-01-01 03:00Z\n"), made.stdout
+        assert made.stdout.endswith("until 2099-01-01 10:00+07:00\n"), made.stdout

@@ -85,7 +85,7 @@ def test_plans_refused_in_one_line(tmp_path: Path) -> None:
             "ioc: the list of points is empty: name them, or give an area\n"
         ),
         ("--start", "2026-12-01T08:00+07:00", "--duration", "90m"): (
-            "ioc: that meeting is over already (it ended 2026-12-01 02:30Z): nothing to plan\n"
+            "ioc: that meeting is over already (it ended 2026-12-01 09:30+07:00): nothing to plan\n"
         ),
     }
     for arguments, said in refusals.items():

@@ -9,19 +9,26 @@ import io
 from pathlib import Path
 
 import orjson
+import pytest
+from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
+from ioc.api import ApiContext, create_app
+from ioc.app import Runtime, availability_report
+from ioc.config import load_settings
 from ioc.domain import (
     Alert,
     AlertState,
     AlertTransition,
     MaintenanceWindow,
     Reading,
+    Role,
     Severity,
     TransitionKind,
     WindowScope,
+    now_ms,
 )
-from ioc.state import AlertRepository, connect_state
+from ioc.state import AlertRepository, TokenStore, connect_state
 from ioc.store import SqliteStore
 from tests.support.cli import invoke_ioc
 from tests.support.history import SMALL_DEVICES, record_watching
@@ -33,7 +40,9 @@ DAY = 24 * 60 * MIN
 
 
 def test_availability_per_device_as_csv(tmp_path: Path) -> None:
-    env = {"IOC_DATA_DIR": str(tmp_path), "IOC_INVENTORY": str(SMALL_INVENTORY)}
+    # A deployment on UTC (IOC_TIMEZONE): the history below is laid out in UTC days.
+    env = {"IOC_DATA_DIR": str(tmp_path), "IOC_INVENTORY": str(SMALL_INVENTORY),
+           "IOC_TIMEZONE": "UTC"}  # fmt: skip
     repository = AlertRepository(connect_state(f"sqlite:///{tmp_path / 'state.db'}"))
     # gw1 out for 90 minutes on 3 November from 10:00, 30 of them in a window; acknowledged
     # after 10 minutes.
@@ -107,6 +116,75 @@ def test_availability_per_device_as_csv(tmp_path: Path) -> None:
     assert "no area 'nowhere' in the inventory" in refused.stderr
 
 
+@pytest.mark.parametrize("state_url", ["sqlite", "postgresql"], indirect=True)
+def test_november_is_the_local_month(tmp_path: Path, state_url: str) -> None:
+    """In Asia/Ho_Chi_Minh (the default zone), November runs from 2026-10-31T17:00Z to
+    2026-11-30T17:00Z, whether asked as --month, as bare dates, or through the API."""
+    env = {"IOC_DATA_DIR": str(tmp_path), "IOC_INVENTORY": str(SMALL_INVENTORY),
+           "IOC_STATE_URL": state_url}  # fmt: skip
+    local_first = T0 - 7 * 60 * MIN  # 2026-11-01 00:00+07:00
+    engine = connect_state(state_url)
+    repository = AlertRepository(engine)
+    # gw1 out at 01:00 local on 1 November (still October in UTC): in the local month;
+    # gw2 out at 01:00 local on 1 December (still November in UTC): not in it.
+    for device, opened in (
+        ("gw1", local_first + 60 * MIN),
+        ("gw2", local_first + 30 * DAY + 60 * MIN),
+    ):
+        alert = repository.create(
+            Alert(0, "device.down", device, "netgw", "C1", Severity.CRITICAL, "lossOfSignal",
+                  "communicationsAlarm", AlertState.FIRING, "", "", "", "", {}, opened, opened),
+            TransitionKind.FIRED, "rules", "",
+        )  # fmt: skip
+        over = dataclasses.replace(
+            alert, state=AlertState.RESOLVED, resolved_at_ms=opened + 45 * MIN
+        )
+        repository.record(
+            [AlertTransition(TransitionKind.RESOLVED, over, opened + 45 * MIN, "rules")]
+        )
+    record_watching(engine, local_first - DAY, local_first + 40 * DAY, SMALL_DEVICES)
+
+    by_month = invoke_ioc("report", "availability", "--month", "2026-11", "--by", "device", env=env)
+    assert by_month.returncode == 0, by_month.stderr
+    lines = by_month.stdout.splitlines()
+    assert lines[0] == ("Availability by device, 2026-11-01 00:00+07:00 to 2026-12-01 00:00+07:00")
+    as_json = invoke_ioc(
+        "report", "availability", "--from", "2026-11-01", "--to", "2026-12-01", "--by", "device",
+        "--format", "json", env=env,
+    )  # fmt: skip
+    rows = {row["group"]: row for row in orjson.loads(as_json.stdout)}
+    assert (rows["gw1"]["outage_min"], rows["gw2"]["outage_min"]) == (45.0, 0.0)
+    assert rows["gw1"]["counted_min"] == 30 * 24 * 60
+
+    _, viewer = TokenStore(engine).create(Role.VIEWER, "reader", now_ms())
+    settings = load_settings(data_dir=tmp_path, inventory=SMALL_INVENTORY, state_url=state_url)
+    runtime = Runtime(settings)
+    context = ApiContext(
+        lambda: runtime.catalog.inventory, runtime.catalog.profiles, repository,
+        TokenStore(engine), now_ms,
+        reports=lambda period, scope, by: availability_report(runtime, period, scope, by),
+    )  # fmt: skip
+    with TestClient(create_app(context)) as client:
+        answer = client.get(
+            "/api/v1/reports/availability?from=2026-11-01&to=2026-12-01&by=device",
+            headers={"Authorization": f"Bearer {viewer}"},
+        )
+    runtime.close()
+    engine.dispose()
+    assert answer.headers["x-report-period"] == "2026-10-31T17:00:00.000Z/2026-11-30T17:00:00.000Z"
+    assert {row["group"]: row["outage_min"] for row in answer.json()}["gw1"] == 45.0
+
+    wrong = invoke_ioc("report", "availability", "--month", "November", env=env)
+    assert (wrong.returncode, wrong.stderr) == (
+        2,
+        "ioc: --month 'November' is not a month like 2026-11\n",
+    )
+    both = invoke_ioc(
+        "report", "availability", "--month", "2026-11", "--from", "2026-11-01", env=env
+    )
+    assert both.returncode == 2 and "--from (and --to), or --month" in both.stderr
+
+
 def test_power_and_links_reports(tmp_path: Path) -> None:
     env = {"IOC_DATA_DIR": str(tmp_path), "IOC_INVENTORY": str(SMALL_INVENTORY)}
     repository = AlertRepository(connect_state(f"sqlite:///{tmp_path / 'state.db'}"))
@@ -134,7 +212,8 @@ def test_power_and_links_reports(tmp_path: Path) -> None:
     telemetry.write([
         Reading("bts", "bts2", T0 + 31 * 60 * MIN, {"battery_v": 47.25}),  # lowest in November
         Reading("bts", "bts2", T0 + 34 * 60 * MIN, {"battery_v": 49.0}),
-        Reading("bts", "bts2", T0 - MIN, {"battery_v": 40.0}),  # October
+        # 23:00 on 31 October in Vietnam (a bare date is local midnight): not November.
+        Reading("bts", "bts2", T0 - 8 * 60 * MIN, {"battery_v": 40.0}),
         Reading("netgw", "gw2", T0 + 50 * 60 * MIN, {"loss_pct": 3.0}),
         Reading("netgw", "gw2", T0 + 51 * 60 * MIN, {"loss_pct": 0.5}),
         Reading("netgw", "gw2", T0 + 52 * 60 * MIN, {"loss_pct": 1.0}),

@@ -14,7 +14,7 @@ from ioc.config import load_settings
 from ioc.domain import Alert, AlertState, Inventory, NotificationStatus, Profile, Severity
 from ioc.domain import TransitionKind as Kind
 from ioc.notify import NotifyConfig, NotifyConfigError, load_notify_config
-from tests.support.clock import ManualClock
+from tests.support.clock import VIETNAM, ManualClock
 from tests.support.http_receiver import HttpReceiver
 from tests.support.services import MakeRuntime, notifier
 
@@ -33,7 +33,7 @@ def _config(path: Path, receiver: HttpReceiver, inventory: Inventory) -> NotifyC
         "limits": {"group_wait": "0s"},
     }
     path.write_text(yaml.safe_dump(document), encoding="utf-8")
-    return load_notify_config(path, inventory, [])
+    return load_notify_config(path, inventory, [], VIETNAM)
 
 
 def _fire(service: NotifyService, inventory: Inventory, device: str, at: int) -> Alert:

@@ -30,7 +30,7 @@ from ioc.domain import (
     TransitionKind,
 )
 from ioc.notify import NotifyConfig, load_notify_config
-from tests.support.clock import ManualClock
+from tests.support.clock import VIETNAM, ManualClock
 from tests.support.history import SMALL_DEVICES, record_watching
 from tests.support.services import MakeRuntime, notifier
 from tests.support.smtp import private_smtp_server
@@ -54,7 +54,7 @@ def _office_reports(tmp_path: Path, inventory: Inventory, report: dict[str, str]
         "routes": [{"id": "all", "notify": "office"}],
         "reports": [{**report, "to": ["office"]}],
     }, allow_unicode=True), encoding="utf-8")  # fmt: skip
-    return load_notify_config(notify_file, inventory, [])
+    return load_notify_config(notify_file, inventory, [], VIETNAM)
 
 
 def test_a_monthly_report_goes_out_once_with_its_workbook(
@@ -116,7 +116,7 @@ def test_a_monthly_report_goes_out_once_with_its_workbook(
     assert isinstance(november, EmailMessage)
     assert november["To"] == "Chị Lan <lan@stttt.gov.vn>"
     assert november["Subject"] == (
-        "Báo cáo khả dụng theo commune, 2026-11-01 00:00+0700 đến 2026-12-01 00:00+0700"
+        "Báo cáo khả dụng theo commune, 2026-11-01 00:00+07:00 đến 2026-12-01 00:00+07:00"
     )
     body = november.get_body(("plain",))
     assert body is not None and "C2" in body.get_content()
@@ -128,7 +128,7 @@ def test_a_monthly_report_goes_out_once_with_its_workbook(
     # C2: three devices over November's 30 days, 120 minutes out.
     assert rows["C2"][1:6] == (3, round((1 - 120 / (3 * 43200)) * 100, 3), 1, 120, 0)
     assert rows["C1"][2] == 100
-    assert "2026-12-01 00:00+0700 đến 2027-01-01 00:00+0700" in str(december["Subject"])
+    assert "2026-12-01 00:00+07:00 đến 2027-01-01 00:00+07:00" in str(december["Subject"])
     reports = [n for n in listed if n.kind is NotificationKind.REPORT]
     assert [(n.status, n.via) for n in reports] == [(NotificationStatus.SENT, "monthly")] * 2
 

@@ -451,7 +451,9 @@ def test_a_device_added_through_one_node_is_judged_at_once_and_a_retired_one_sto
         )  # fmt: skip
         reformed = run_ioc("inventory", "reform", str(reform), env=cluster.env)
         assert reformed.returncode == 0, reformed.stderr
-        assert "inventory version 4 in force, in effect from 2026-01-01 00:00Z" in reformed.stdout
+        assert (
+            "inventory version 4 in force, in effect from 2026-01-01 00:00+07:00" in reformed.stdout
+        )
 
         def placed(node: str) -> str:
             url = f"{cluster.api(node)}/api/v1/devices/bts01?token={cluster.token}"

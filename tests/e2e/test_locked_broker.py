@@ -25,6 +25,7 @@ from ioc.inventory import (
     load_profiles,
 )
 from ioc.state import AlertRepository, connect_state
+from tests.support.clock import VIETNAM
 from tests.support.modbus import bts_sites, gateway_file, pty_controllers
 from tests.support.mqtt import MqttUser, has_subscriber, wait_until
 from tests.support.processes import IocProcess, run_ioc
@@ -152,7 +153,8 @@ def test_thousands_of_identities_through_a_locked_broker(tmp_path: Path) -> None
 @pytest.fixture
 def gateway_identities(tmp_path: Path) -> Iterator[tuple[Path, Path, str, str]]:
     """Two controllers on a pty, the gateway's file, and identities made with it."""
-    inventory = load_inventory(bundled_inventory_path(), load_profiles(bundled_profiles_dir()))
+    profiles = load_profiles(bundled_profiles_dir())
+    inventory = load_inventory(bundled_inventory_path(), profiles, VIETNAM)
     site_a, site_b = bts_sites(inventory)
     with pty_controllers() as (line, _slave):
         path = gateway_file(tmp_path, line, site_a, site_b, "sgw-locked-1")

@@ -25,6 +25,7 @@ SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.
 ARTIFACTS = Path(__file__).parents[2] / "build" / "test-artifacts"
 MIN = 60_000
 T0 = 1_793_491_200_000  # 2026-11-01T00:00Z
+DAY = 24 * 60 * MIN
 
 
 def test_the_printable_report_in_a_browser(
@@ -44,7 +45,7 @@ def test_the_printable_report_in_a_browser(
     over = opened + 720 * MIN
     resolved = dataclasses.replace(alert, state=AlertState.RESOLVED, resolved_at_ms=over)
     repository.record([AlertTransition(TransitionKind.RESOLVED, resolved, over, "rules")])
-    record_watching(engine, T0 - MIN, now_ms() + 24 * 60 * MIN, SMALL_DEVICES)
+    record_watching(engine, T0 - DAY, now_ms() + 24 * 60 * MIN, SMALL_DEVICES)
     _, viewer = TokenStore(engine).create(Role.VIEWER, "printer", now_ms())
     runtime = runtimes(settings, catalog)
     context = ApiContext(
@@ -63,7 +64,7 @@ def test_the_printable_report_in_a_browser(
             headers={"Authorization": f"Bearer {viewer}"},
         )
     repository.close()
-    assert "(counted up to now; asked to 2099-01-01 00:00Z)" in ahead.text
+    assert "(counted up to now; asked to 2099-01-01 00:00+07:00)" in ahead.text
     assert vietnamese.headers["content-type"] == "text/html; charset=utf-8"
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -74,8 +75,13 @@ def test_the_printable_report_in_a_browser(
         route.abort()
 
     for lang, answer, heading, period in [
-        ("vi", vietnamese, "Báo cáo khả dụng — theo commune", "2026-11-01 00:00Z đến 2026-12-01"),
-        ("en", english, "Availability report — by commune", "2026-11-01 00:00Z to 2026-12-01"),
+        (
+            "vi",
+            vietnamese,
+            "Báo cáo khả dụng — theo commune",
+            "2026-11-01 00:00+07:00 đến 2026-12-01",
+        ),
+        ("en", english, "Availability report — by commune", "2026-11-01 00:00+07:00 to 2026-12-01"),
     ]:
         page = browser.new_page(viewport={"width": 900, "height": 700})
         page.route("**/*", refuse)

@@ -6,6 +6,7 @@ when `ioc run` goes away. A screenshot is kept in build/test-artifacts/."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,11 @@ import urllib3
 from playwright.sync_api import Browser, Page
 
 from ioc.broker import MosquittoProcess
+from ioc.domain import now_ms
 from ioc.inventory import bundled_profiles_dir
 from tests.rules.harness import fast_rules
 from tests.support.browser import wait_in_page
+from tests.support.clock import VIETNAM
 from tests.support.influx import InfluxProcess
 from tests.support.mqtt import has_subscriber, wait_until
 from tests.support.processes import IocProcess, answers, create_token, ioc_env
@@ -72,11 +75,8 @@ def test_a_fault_reaches_the_wall_and_an_acknowledgement_follows(
         # until an operator's token is given. The readiness board shows from 30 minutes before.
         page.click("#plan-open")
         page.fill("#plan-title", "Giao ban tỉnh")
-        soon = page.evaluate(
-            "(() => { const d = new Date(Date.now() + 20 * 60000);"
-            " d.setMinutes(d.getMinutes() - d.getTimezoneOffset());"
-            " return d.toISOString().slice(0, 16); })()"
-        )
+        # Typed as the deployment's local time (UTC+7), whatever the browser's own zone.
+        soon = f"{datetime.fromtimestamp(now_ms() / 1000 + 20 * 60, VIETNAM):%Y-%m-%dT%H:%M}"
         page.fill("#plan-start", soon)
         page.select_option("#plan-area", "P")
         page.click("#plan-form button[type=submit]")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ from ioc.domain import (
 )
 from ioc.state import AlertRepository, TokenStore, connect_state
 from tests.support.browser import wait_in_page
+from tests.support.clock import VIETNAM
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -81,7 +83,9 @@ def test_ages_and_the_strip_agree_with_the_tiles(
     url, viewer, alerts = served
     two_hours_ago = now_ms() + AHEAD_MS - 2 * 3_600_000  # on the alerts' clock
     _open(alerts, "bts.mains_failure", "bts1", two_hours_ago)
-    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    # The screen's own zone is UTC: the wall shows the deployment's (UTC+7) all the same.
+    screen = browser.new_context(viewport={"width": 1600, "height": 900}, timezone_id="UTC")
+    page = screen.new_page()
     page.goto(f"{url}/wall/?token={viewer}")
     page.wait_for_selector('#connection[data-state="live"]')
     incident = '#incidents [data-device-id="bts1"] .age'
@@ -93,11 +97,17 @@ def test_ages_and_the_strip_agree_with_the_tiles(
     wan = _open(alerts, "netgw.wan_down", "gw1", now_ms() + AHEAD_MS)
     wait_in_page(page, "document.querySelector('#trend .label').textContent.endsWith(': 1/2')")
     assert _tile(page, "Đường truyền xã") == "1/2"
+    wait_in_page(page, "document.querySelector('#ticker time') !== null")
+    fired_at = datetime.fromtimestamp(wan.opened_at_ms / 1000, VIETNAM)
+    assert page.locator("#ticker time").first.inner_text() == f"{fired_at:%H:%M:%S}"
+    wait_in_page(page, "document.getElementById('clock').textContent !== ''")  # ticks each second
+    assert page.locator("#clock").inner_text().endswith(" UTC+07:00")
+    assert page.evaluate("number(2097)") == "2.097"  # as Vietnamese writes it
     over = dataclasses.replace(wan, state=AlertState.RESOLVED, resolved_at_ms=now_ms() + AHEAD_MS)
     alerts.record([AlertTransition(TransitionKind.RESOLVED, over, over.resolved_at_ms, "rules")])
     wait_in_page(page, "document.querySelector('#trend .label').textContent.endsWith(': 2/2')")
     assert _tile(page, "Đường truyền xã") == "2/2"
-    page.close()
+    screen.close()
 
 
 def _strip(page: Page) -> list[str]:

@@ -18,6 +18,7 @@ from ioc.inventory import (
     load_profiles,
     write_inventory,
 )
+from tests.support.clock import UTC, VIETNAM
 
 DATA = Path(__file__).parent / "testdata"
 
@@ -80,7 +81,7 @@ def test_bundled_profiles_have_the_metrics_the_field_reports(profiles: dict[str,
 
 
 def test_bundled_sample_is_province_sized(profiles: dict[str, Profile]) -> None:
-    inventory = load_inventory(bundled_inventory_path(), profiles)
+    inventory = load_inventory(bundled_inventory_path(), profiles, VIETNAM)
     by_class: dict[str, int] = {}
     for device in inventory.devices.values():
         by_class[device.device_class] = by_class.get(device.device_class, 0) + 1
@@ -109,13 +110,13 @@ def test_two_level_and_large_inventories_load(tmp_path: Path, profiles: dict[str
     write_inventory(
         generate_inventory(FleetShape(districts=0, communes=30, bts_sites=50, departments=3)), flat
     )
-    inventory = load_inventory(flat, profiles)
+    inventory = load_inventory(flat, profiles, VIETNAM)
     commune = next(a for a in inventory.areas.values() if a.kind == "commune")
     assert [a.kind for a in inventory.area_path(commune.id)] == ["province", "commune"]
 
     big = tmp_path / "big.json"
     write_inventory(generate_inventory(FleetShape.for_device_count(100_000)), big)
-    assert 95_000 <= len(load_inventory(big, profiles).devices) <= 105_000
+    assert 95_000 <= len(load_inventory(big, profiles, VIETNAM).devices) <= 105_000
 
 
 @pytest.mark.parametrize(
@@ -152,7 +153,7 @@ def test_bad_inventories_name_file_item_and_field(
 ) -> None:
     path = DATA / f"{name}.yaml"
     with pytest.raises(CatalogError) as caught:
-        load_inventory(path, profiles)
+        load_inventory(path, profiles, VIETNAM)
     assert str(caught.value) == message.format(file=path)
 
 
@@ -195,13 +196,19 @@ def test_a_device_says_since_when_it_is_in_the_inventory(
         "     since: '2026-11-03T08:00:00+07:00'}\n"
         "  - {id: c, class: bts, area: P, name: C, lat: 16, lon: 107}\n"
     )
-    devices = load_inventory(path, profiles).devices
-    assert devices["a"].since_ms == 1_793_664_000_000  # midnight UTC
+    devices = load_inventory(path, profiles, VIETNAM).devices
+    seven_hours = 7 * 3_600_000
+    assert devices["a"].since_ms == 1_793_664_000_000 - seven_hours  # midnight in Vietnam
     assert devices["b"].since_ms == 1_793_664_000_000 + 3_600_000  # 01:00 UTC
+    in_utc = load_inventory(path, profiles, UTC).devices  # a deployment on UTC
+    assert (in_utc["a"].since_ms, in_utc["b"].since_ms) == (
+        1_793_664_000_000,
+        devices["b"].since_ms,
+    )
     assert devices["c"].since_ms is None
     path.write_text(path.read_text().replace("+07:00", ""))  # a time must say its zone
     with pytest.raises(CatalogError, match=r"devices\['b'\].since"):
-        load_inventory(path, profiles)
+        load_inventory(path, profiles, VIETNAM)
 
 
 def test_a_device_without_a_known_position_is_kept_off_the_map(
@@ -215,6 +222,6 @@ def test_a_device_without_a_known_position_is_kept_off_the_map(
         "     position_at_zero: true}\n",
         encoding="utf-8",
     )
-    devices = load_inventory(path, profiles).devices
+    devices = load_inventory(path, profiles, VIETNAM).devices
     assert (devices["gw-3"].lat, devices["gw-3"].lon) == (None, None)
     assert (devices["buoy-1"].lat, devices["buoy-1"].lon) == (0.0, 0.0)

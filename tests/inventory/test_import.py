@@ -17,6 +17,7 @@ from ioc.domain import Inventory, Profile
 from ioc.inventory import load_inventory, parse_coordinate
 from ioc.inventory._import import area_key
 from tests.support.cli import Ran, invoke_ioc
+from tests.support.clock import VIETNAM
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "inventory.yaml"
 HEADERS = ["STT", "Mã trạm", "Tên trạm", "Xã/Phường", "Kinh độ", "Vĩ độ", "Nhà mạng"]
@@ -60,7 +61,7 @@ def _in_force(place: tuple[Path, dict[str, str]], profiles: dict[str, Profile]) 
     folder, env = place
     exported = invoke_ioc("inventory", "export", "--out", str(folder / "in-force.yaml"), env=env)
     assert exported.returncode == 0, exported.stderr
-    return load_inventory(folder / "in-force.yaml", profiles)
+    return load_inventory(folder / "in-force.yaml", profiles, VIETNAM)
 
 
 def _import(place: tuple[Path, dict[str, str]], *args: str) -> Ran:

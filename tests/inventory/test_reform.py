@@ -17,6 +17,7 @@ from ioc.domain import Alert, AlertState, AlertTransition, Severity, TransitionK
 from ioc.inventory import CatalogError, load_reform, reformed
 from ioc.state import AlertRepository, connect_state
 from tests.support.cli import invoke_ioc
+from tests.support.clock import VIETNAM
 from tests.support.history import SMALL_DEVICES, record_watching
 
 SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.yaml"
@@ -49,7 +50,7 @@ def test_merged_communes_take_their_devices_and_the_district_leaves_the_map(
     assert [(a["id"], a.get("parent")) for a in after["areas"]] == [("P", None), ("C12", "P")]
     assert {d["area"] for d in after["devices"]} == {"C12"}
     assert [d["id"] for d in after["devices"]] == [d["id"] for d in document["devices"]]
-    assert reform.effective_ms == T0 + 15 * DAY
+    assert reform.effective_ms(VIETNAM) == T0 + 15 * DAY - 7 * 3_600_000  # local midnight
     wrong = REFORM.replace("from: [C1, C2]", "from: [C1, C9, C1]") + "  - into: {id: C3, " \
         "name: Xã Ba, kind: commune, parent: P}\n    from: [C2]\n"  # fmt: skip
     with pytest.raises(CatalogError) as refused:
@@ -83,7 +84,7 @@ def test_a_report_across_the_reform_counts_each_device_once_on_either_map(
         [AlertTransition(TransitionKind.RESOLVED, resolved, opened + 120 * MIN, "rules")]
     )
     repository.close()
-    record_watching(state, T0 - MIN, T0 + 31 * DAY, SMALL_DEVICES)
+    record_watching(state, T0 - DAY, T0 + 31 * DAY, SMALL_DEVICES)
 
     dry = invoke_ioc("inventory", "reform", str(_reform(tmp_path)), "--dry-run", env=env)
     assert dry.returncode == 0, dry.stderr
@@ -103,9 +104,9 @@ def test_a_report_across_the_reform_counts_each_device_once_on_either_map(
     ]
     done = invoke_ioc("inventory", "reform", str(_reform(tmp_path)), "--by", "chi", env=env)
     assert done.returncode == 0, done.stderr
-    assert "inventory version 2 in force, in effect from 2026-11-16 00:00Z" in done.stdout
+    assert "inventory version 2 in force, in effect from 2026-11-16 00:00+07:00" in done.stdout
     history = invoke_ioc("inventory", "history", env=env).stdout.splitlines()
-    assert "(in effect from 2026-11-16 00:00Z)  reform   chi: 6 devices moved" in history[0]
+    assert "(in effect from 2026-11-16 00:00+07:00)  reform   chi: 6 devices moved" in history[0]
     assert history[0].endswith("- Nghị quyết sắp xếp đơn vị hành chính cấp xã (thử)")
 
     def report(*args: str) -> dict[str, dict[str, str]]:

@@ -19,6 +19,7 @@ from ioc.inventory import (
     load_inventory,
 )
 from tests.support.cli import invoke_ioc
+from tests.support.clock import VIETNAM
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "inventory.yaml"
 
@@ -50,7 +51,7 @@ def test_the_bundled_sample_and_the_docs_example_pass_the_schema_and_the_loader(
     path: Path, validator: Draft202012Validator, profiles: dict[str, Profile]
 ) -> None:
     assert _said(validator, _document(path)) == []
-    assert load_inventory(path, profiles).devices
+    assert load_inventory(path, profiles, VIETNAM).devices
 
 
 MISTAKES = [
@@ -78,7 +79,7 @@ def test_a_wrong_device_is_refused_by_the_schema_and_by_ioc_alike(
     wrong = tmp_path / "inventory.yaml"
     wrong.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     with pytest.raises(CatalogError, match=rf"devices\[[^]]+\]\.{field}"):
-        load_inventory(wrong, profiles)
+        load_inventory(wrong, profiles, VIETNAM)
 
 
 def test_what_the_schema_cannot_see_ioc_still_refuses(
@@ -90,7 +91,7 @@ def test_what_the_schema_cannot_see_ioc_still_refuses(
     wrong = tmp_path / "inventory.yaml"
     wrong.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
     with pytest.raises(CatalogError, match="gw-nowhere"):
-        load_inventory(wrong, profiles)
+        load_inventory(wrong, profiles, VIETNAM)
 
 
 def test_ioc_inventory_schema_prints_it_or_writes_it(tmp_path: Path) -> None:
@@ -112,7 +113,10 @@ def test_ioc_inventory_export_gives_back_the_inventory_in_force(
     exported = invoke_ioc("inventory", "export", "--out", str(out), env=env)
     assert exported.returncode == 0, exported.stderr
     assert f"wrote 4 devices in 3 areas to {out}" in exported.stderr
-    original, again = load_inventory(EXAMPLE, profiles), load_inventory(out, profiles)
+    original, again = (
+        load_inventory(EXAMPLE, profiles, VIETNAM),
+        load_inventory(out, profiles, VIETNAM),
+    )
     assert (again.areas, again.devices) == (original.areas, original.devices)
     printed = invoke_ioc("inventory", "export", env=env)  # YAML on stdout
     assert yaml.safe_load(printed.stdout)["devices"][2]["since"] == "2026-11-15"

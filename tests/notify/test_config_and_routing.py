@@ -10,6 +10,7 @@ import pytest
 
 from ioc.domain import Alert, AlertState, Inventory, Severity
 from ioc.notify import NotifyConfig, NotifyConfigError, Router, load_notify_config
+from tests.support.clock import VIETNAM
 
 TESTDATA = Path(__file__).parent / "testdata"
 RULES = ["bts.battery_low", "device.down", "netgw.wan_down"]
@@ -44,7 +45,7 @@ BAD = {
         "reports['monthly'].to: List should have at least 1 item after validation, not 0",
     ],
     "shapes.yaml": [
-        "timezone: 'Mars/Olympus' is not an IANA time zone",
+        "timezone: 'Mars/Olympus' is not a known IANA time zone (Asia/Ho_Chi_Minh, UTC)",
         "people['An'].id: String should match pattern '^[a-z0-9][a-z0-9_.-]{0,63}$'",
         "people['An'].contacts.email: 'not-an-address' is not an e-mail address",
         "people['An'].contacts.phone: '12' is not a phone number (e.g. +84901234567)",
@@ -58,14 +59,14 @@ BAD = {
 
 @pytest.fixture
 def config(small_inventory: Inventory) -> NotifyConfig:
-    return load_notify_config(TESTDATA / "notify.yaml", small_inventory, RULES)
+    return load_notify_config(TESTDATA / "notify.yaml", small_inventory, RULES, VIETNAM)
 
 
 @pytest.mark.parametrize("name", sorted(BAD))
 def test_every_mistake_is_named_with_its_place(name: str, small_inventory: Inventory) -> None:
     path = TESTDATA / "bad" / name
     with pytest.raises(NotifyConfigError) as caught:
-        load_notify_config(path, small_inventory, RULES)
+        load_notify_config(path, small_inventory, RULES, VIETNAM)
     assert str(caught.value).splitlines() == [f"{path}: {line}" for line in BAD[name]]
 
 
@@ -73,9 +74,9 @@ def test_an_unreadable_file_is_one_clear_line(tmp_path: Path, small_inventory: I
     broken = tmp_path / "notify.yaml"
     broken.write_text("routes: [unclosed", encoding="utf-8")
     with pytest.raises(NotifyConfigError, match=r"notify.yaml: not valid yaml"):
-        load_notify_config(broken, small_inventory, RULES)
+        load_notify_config(broken, small_inventory, RULES, VIETNAM)
     with pytest.raises(NotifyConfigError, match=r"missing.yaml: cannot read"):
-        load_notify_config(tmp_path / "missing.yaml", small_inventory, RULES)
+        load_notify_config(tmp_path / "missing.yaml", small_inventory, RULES, VIETNAM)
 
 
 def _alert(inventory: Inventory, device: str, rule: str, severity: Severity) -> Alert:

@@ -35,7 +35,7 @@ from ioc.notify import (
     load_notify_config,
 )
 from ioc.state import AlertRepository, Outbox, connect_state
-from tests.support.clock import ManualClock
+from tests.support.clock import VIETNAM, ManualClock
 from tests.support.http_receiver import HttpReceiver
 
 TESTDATA = Path(__file__).parent / "testdata"
@@ -57,7 +57,7 @@ def _config(
     document["limits"] = {"per_hour": 20, "group_wait": "30s", **limits}
     path = tmp_path / "notify.yaml"
     path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-    return load_notify_config(path, inventory, RULES)
+    return load_notify_config(path, inventory, RULES, VIETNAM)
 
 
 class World:

@@ -25,6 +25,7 @@ from ioc.reports import (
     by_tag,
     overall,
 )
+from tests.support.clock import UTC, VIETNAM
 
 MIN = 60_000
 HOUR = 60 * MIN
@@ -227,14 +228,17 @@ def test_mtta_and_mttr_are_per_outage_not_per_alert(small_inventory: Inventory) 
 def test_a_period_is_counted_up_to_now() -> None:
     """A month asked for on its 6th day is counted to that moment, and says so."""
     now = at(5, 10.5)
-    counted = NOVEMBER.up_to(now)
+    counted = NOVEMBER.up_to(now, UTC)
     assert (counted.start_ms, counted.end_ms, counted.asked_end_ms) == (T0, now, T0 + 30 * DAY)
-    assert counted.describe() == (
+    assert counted.describe(UTC) == (
         "2026-11-01 00:00Z to 2026-11-06 10:30Z (now; asked to 2026-12-01 00:00Z)"
     )
-    assert NOVEMBER.up_to(T0 + 40 * DAY) == NOVEMBER  # over: as asked
-    with pytest.raises(ReportError, match="the period begins 2026-11-01 00:00Z, after now"):
-        NOVEMBER.up_to(T0 - 1)
+    assert counted.describe(VIETNAM) == (  # the same moments, as people in Vietnam read them
+        "2026-11-01 07:00+07:00 to 2026-11-06 17:30+07:00 (now; asked to 2026-12-01 07:00+07:00)"
+    )
+    assert NOVEMBER.up_to(T0 + 40 * DAY, UTC) == NOVEMBER  # over: as asked
+    with pytest.raises(ReportError, match=r"the period begins 2026-11-01 07:00\+07:00, after now"):
+        NOVEMBER.up_to(T0 - 1, VIETNAM)
 
 
 def test_an_open_outage_counts_up_to_now_not_to_the_end_of_the_period(
@@ -242,7 +246,7 @@ def test_an_open_outage_counts_up_to_now_not_to_the_end_of_the_period(
 ) -> None:
     now = at(5, 12)
     alerts = [span(1, "gw1", at(5, 10), None)]
-    gw1 = figures(small_inventory, alerts, period=NOVEMBER.up_to(now))["gw1"]
+    gw1 = figures(small_inventory, alerts, period=NOVEMBER.up_to(now, UTC))["gw1"]
     assert (gw1.counted_ms, gw1.outage_ms) == (5 * DAY + 12 * HOUR, 2 * HOUR)
 
 

@@ -24,6 +24,7 @@ from ioc.reports import (
     readiness,
     readiness_signals,
 )
+from tests.support.clock import VIETNAM
 
 MIN = 60_000
 DAY = 24 * 60 * MIN
@@ -107,7 +108,7 @@ def test_readiness_alerts_from_fifteen_minutes_before_until_the_end() -> None:
     def signals(
         now: int, open_alerts: list[Alert], meetings: list[Meeting]
     ) -> list[tuple[str, str]]:
-        found = readiness_signals(meetings, open_alerts, {"device.down"}, now)
+        found = readiness_signals(meetings, open_alerts, {"device.down"}, now, VIETNAM)
         return [(s.kind.value, s.device_id) for s in found]
 
     assert signals(T0 - 16 * MIN, not_registered, [meeting]) == []
@@ -116,8 +117,8 @@ def test_readiness_alerts_from_fifteen_minutes_before_until_the_end() -> None:
     assert signals(T0 + 10 * MIN, held, [meeting]) == []  # held, still not ready: nothing new
     assert signals(T0 + 60 * MIN, held, [meeting]) == [("clear", "vc2")]  # the meeting is over
     assert signals(T0, held, []) == [("clear", "vc2")]  # cancelled
-    [raised] = readiness_signals([meeting], not_registered, set(), T0)
+    [raised] = readiness_signals([meeting], not_registered, set(), T0, VIETNAM)
     assert raised.facts == {
-        "meeting_id": 7, "meeting": "Giao ban", "starts": "2026-11-30 02:00Z",
+        "meeting_id": 7, "meeting": "Giao ban", "starts": "2026-11-30 09:00+07:00",
         "reasons": "vc.not_registered",
     }  # fmt: skip

@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from ioc.api.deps import Context, Viewer, epoch_ms, problems
+from ioc.api._context import ApiContext
+from ioc.api.deps import Context, Viewer, problems
 from ioc.domain import iso_utc
 from ioc.reports import (
     XLSX_TYPE,
@@ -56,8 +57,12 @@ def _answer(
     headers = counted | {"Content-Disposition": f'attachment; filename="{name}-{by}.{output}"'}
     if output == "csv":
         return Response(rows_csv(rows), media_type="text/csv", headers=headers)
-    described = f"{title} by {by}, {asked.describe()}"
+    described = f"{title} by {by}, {asked.describe(context.zone)}"
     return Response(rows_xlsx(rows, described, name), media_type=XLSX_TYPE, headers=headers)
+
+
+def _map_at(context: ApiContext, map_at: datetime | None) -> int | None:
+    return context.epoch_ms(map_at) if map_at is not None else None
 
 
 def _interval(period: Period) -> str:
@@ -69,7 +74,7 @@ def _interval(period: Period) -> str:
 def availability(
     context: Context,
     _caller: Viewer,
-    start: Annotated[datetime, Query(alias="from", description="ISO 8601; no zone: UTC")],
+    start: Annotated[datetime, Query(alias="from", description="ISO 8601; no offset: local")],
     end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
     by: By = "area",
     area: AreaId = None,
@@ -84,12 +89,12 @@ def availability(
     a backwards period, an unknown area or grouping."""
 
     def period() -> Period:
-        now, begin = context.clock(), epoch_ms(start)
+        now, begin = context.clock(), context.epoch_ms(start)
         # No end: up to now; a start after now is then refused by `up_to` for what it is.
-        finish = epoch_ms(end) if end is not None else max(now, begin + 1)
-        return Period(begin, finish).up_to(now)
+        finish = context.epoch_ms(end) if end is not None else max(now, begin + 1)
+        return Period(begin, finish).up_to(now, context.zone)
 
-    scope = Scope(area, device_class, tag, epoch_ms(map_at) if map_at is not None else None)
+    scope = Scope(area, device_class, tag, _map_at(context, map_at))
     if output != "html":
         return _answer(context, period, scope, by, Availability.row, "Availability", output)
     if context.report_page is None:
@@ -103,7 +108,7 @@ def online(
     context: Context,
     _caller: Viewer,
     at: Annotated[
-        datetime | None, Query(description="ISO 8601; no zone: UTC; default: now")
+        datetime | None, Query(description="ISO 8601; no offset: IOC_TIMEZONE; default: now")
     ] = None,
     by: By = "area",
     area: AreaId = None,
@@ -117,10 +122,10 @@ def online(
 
     def period() -> Period:
         now = context.clock()
-        moment = epoch_ms(at) if at is not None else now
+        moment = context.epoch_ms(at) if at is not None else now
         if moment > now:
             raise ReportError("that moment is in the future: nobody knows yet who will be online")
         return Period(moment, moment + 1)
 
-    scope = Scope(area, device_class, tag, epoch_ms(map_at) if map_at is not None else None)
+    scope = Scope(area, device_class, tag, _map_at(context, map_at))
     return _answer(context, period, scope, by, Availability.moment_row, "Online", output)

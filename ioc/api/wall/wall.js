@@ -101,7 +101,18 @@ const STREAM_SILENT_S = 15; // no heartbeat for this long: the stream is down
 const RECONNECT_MS = 5000;
 
 const params = new URLSearchParams(location.search);
+// The person's choice, else the deployment's language (IOC_LANGUAGE, from /api/v1/me).
 let lang = params.get("lang") || localStorage.getItem("ioc.lang") || "vi";
+const langChosen = Boolean(params.get("lang") || localStorage.getItem("ioc.lang"));
+// Every time is shown in the deployment's zone (IOC_TIMEZONE), whatever this screen's own.
+let site = { timezone: "Asia/Ho_Chi_Minh", utc_offset: "+07:00" };
+const locale = () => (lang === "vi" ? "vi-VN" : "en-GB");
+const number = (n) => n.toLocaleString(locale());
+function clockText(ms, seconds = true) {
+  const shape = { timeZone: site.timezone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  if (seconds) shape.second = "2-digit";
+  return new Intl.DateTimeFormat(locale(), shape).format(new Date(ms));
+}
 let token = params.get("token") || localStorage.getItem("ioc.token") || "";
 const t = (key) => (TEXT[lang] && TEXT[lang][key]) || TEXT.en[key] || key;
 
@@ -136,6 +147,9 @@ function stateCode(state, worst) {
 }
 
 async function loadSnapshots() {
+  const me = await api("/api/v1/me");
+  site = me;
+  if (!langChosen) lang = me.language;
   const overview = await api("/api/v1/overview");
   for (const area of overview.areas) areaNames.set(area.id, area.name);
   const geo = await api("/api/v1/map.geojson");
@@ -268,9 +282,9 @@ function renderAll() {
 }
 
 function tile(label, value, total, tone) {
-  const of = total === undefined ? "" : `<small>/${total.toLocaleString()}</small>`;
+  const of = total === undefined ? "" : `<small>/${number(total)}</small>`;
   return `<div class="tile ${tone || ""}"><div class="label">${escapeHtml(label)}</div>` +
-    `<div class="value">${value.toLocaleString()}${of}</div></div>`;
+    `<div class="value">${number(value)}${of}</div></div>`;
 }
 
 function renderTiles() {
@@ -343,7 +357,7 @@ function renderIncidents() {
 function renderTicker() {
   document.getElementById("ticker").innerHTML = ticker
     .map((tr) => {
-      const time = new Date(tr.at).toLocaleTimeString(lang === "vi" ? "vi-VN" : "en-GB");
+      const time = clockText(Date.parse(tr.at));
       const title = tr.alert.title[lang] || tr.alert.title.en;
       return `<span class="sev-${tr.alert.severity}"><time>${time}</time>${t("event_" + tr.event)} · ` +
         `${escapeHtml(deviceName(tr.alert.device_id))}: ${escapeHtml(title)}</span>`;
@@ -356,9 +370,9 @@ function renderStale() {
   const now = Date.now();
   let reason = null;
   if (streamLostAt !== null && now - streamLostAt > 10000) {
-    reason = `${t("staleStream")} ${new Date(streamLostAt).toLocaleTimeString()}`;
+    reason = `${t("staleStream")} ${clockText(streamLostAt)}`;
   } else if (lastBeat.at && now - lastBeat.at > STREAM_SILENT_S * 1000) {
-    reason = `${t("staleStream")} ${new Date(lastBeat.at).toLocaleTimeString()}`;
+    reason = `${t("staleStream")} ${clockText(lastBeat.at)}`;
   } else if (lastBeat.data && lastBeat.data.stale) {
     reason = lastBeat.data.reasons.map(t).join(", ");
   }
@@ -507,10 +521,12 @@ document.getElementById("lang").addEventListener("click", () => {
   renderAll();
 });
 
-setInterval(() => {
-  document.getElementById("clock").textContent = new Date().toLocaleTimeString(lang === "vi" ? "vi-VN" : "en-GB");
+function tick() {
+  document.getElementById("clock").textContent = `${clockText(Date.now())} UTC${site.utc_offset}`;
   renderStale();
-}, 1000);
+}
+tick();
+setInterval(tick, 1000);
 setInterval(renderIncidents, 30000); // ages move on
 
 // -- the 24-hour trend strip ----------------------------------------------------------------
@@ -532,7 +548,7 @@ function sparkline(label, values, total, warn) {
   const points = values.map((v, i) => `${(i * step).toFixed(2)},${(30 - (v / top) * 28).toFixed(2)}`);
   const last = values.length ? values[values.length - 1] : 0;
   return `<div class="spark ${warn ? "warn" : ""}"><div class="label">${escapeHtml(label)}: ` +
-    `${last.toLocaleString()}/${total.toLocaleString()}</div>` +
+    `${number(last)}/${number(total)}</div>` +
     `<svg viewBox="0 0 100 32" preserveAspectRatio="none"><polyline points="${points.join(" ")}"></polyline></svg></div>`;
 }
 
@@ -586,8 +602,7 @@ function renderBoard() {
     element.hidden = true;
     return;
   }
-  const at = new Date(board.meeting.starts_at_ms).toLocaleTimeString(lang === "vi" ? "vi-VN" : "en-GB",
-    { hour: "2-digit", minute: "2-digit" });
+  const at = clockText(board.meeting.starts_at_ms, false);
   const missing = board.board.filter((p) => !p.ready);
   const listed = missing.slice(0, BOARD_LISTED).map(
     (p) => `<li>${escapeHtml(deviceName(p.point))}: ${escapeHtml(p.reasons.join(", "))}</li>`,
@@ -619,7 +634,7 @@ document.getElementById("plan-form").addEventListener("submit", async (event) =>
   const points = value("plan-points").split(",").map((p) => p.trim()).filter(Boolean);
   const plan = {
     title: value("plan-title"),
-    starts_at: new Date(value("plan-start")).toISOString(), // the browser's local time
+    starts_at: value("plan-start"), // no offset: the API reads it in the deployment's zone
     duration_min: Number(value("plan-duration")),
   };
   if (points.length) plan.points = points;

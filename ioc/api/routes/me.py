@@ -1,0 +1,38 @@
+"""Who is asking, and how the deployment speaks to them: what the wall reads first."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from ioc.api.deps import Context, Viewer
+from ioc.domain import Role
+
+router = APIRouter(tags=["me"])
+
+
+class Me(BaseModel):
+    """The caller's name and role, and the deployment's zone and language."""
+
+    name: str
+    role: Role
+    timezone: str  # IANA name: Asia/Ho_Chi_Minh
+    utc_offset: str  # now, in that zone: +07:00
+    language: Literal["vi", "en"]  # the deployment's default; a person may choose the other
+
+
+@router.get("/me")
+def me(context: Context, caller: Viewer) -> Me:
+    """The caller (a token or a signed-in person) and how times and texts are shown to them:
+    the wall formats every time in `timezone` whatever the browser's own zone."""
+    moment = datetime.fromtimestamp(context.clock() / 1000, context.zone)
+    return Me(
+        name=caller.name,
+        role=caller.role,
+        timezone=str(context.zone),
+        utc_offset=moment.isoformat()[-6:],
+        language=context.language,
+    )
