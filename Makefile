@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install install-dev system-deps bench clean
+.PHONY: demo test lint install install-dev system-deps bench i18n clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench: system-deps install-dev
 	$(BIN)/python bench/snmp_polls.py
 	$(BIN)/python bench/broker_auth.py
 	$(BIN)/python bench/inventory_import.py
+
+# After marking new texts (say, mark, the wall's t): add them to ioc/i18n/vi.po to translate.
+i18n: install-dev
+	$(BIN)/python -c "from ioc.i18n._extract import update_catalog; print(update_catalog('vi'))"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -38,6 +38,7 @@ from ioc.api.routes import (
     rules,
     search,
     stream,
+    texts,
     tokens,
 )
 from ioc.domain import BadInput, Conflict, DeliveryError, IocError, NotFound, now_ms
@@ -102,7 +103,7 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
     v1 = APIRouter(prefix="/api/v1", responses=problems(401, 403, 422, 429, 503))
     routers = (
         overview, areas, devices, alerts, maintenance, notifications, rules, tokens, stream,
-        cluster, reports, meetings, inventory, search, me,
+        cluster, reports, meetings, inventory, search, me, texts,
     )  # fmt: skip
     for resource in routers:
         v1.include_router(resource.router)

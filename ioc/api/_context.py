@@ -36,6 +36,7 @@ from ioc.domain import (
     epoch_ms_of,
     zone_named,
 )
+from ioc.i18n import Speech
 from ioc.inventory import EntryChange
 from ioc.reports import Availability, Period, PointReadiness, Scope
 
@@ -203,7 +204,7 @@ class ApiContext:
     # Availability of a scope over a period, grouped (`ioc.app.availability_report`).
     reports: Callable[[Period, Scope, str], list[Availability]] | None = None
     # The printable availability report of the same (the last argument: its language).
-    report_page: Callable[[Period, Scope, str, str], str] | None = None
+    report_page: Callable[[Period, Scope, str, Speech], str] | None = None
     meetings: MeetingKeeper | None = None
     inventory_desk: InventoryKeeper | None = None  # the live inventory's edits (admin)
     throttle: TokenThrottle = field(default_factory=TokenThrottle)  # failed token attempts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, Query, Request, status
 from fastapi import Path as PathParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
@@ -14,6 +14,7 @@ from ioc.api._context import ApiContext
 from ioc.api._follow import Changes
 from ioc.api._live import LiveView
 from ioc.domain import ApiToken, Role
+from ioc.i18n import Language, Speech, chosen_language
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `ioc token create`")
 
@@ -113,3 +114,20 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 Viewer = Annotated[ApiToken, Depends(require(Role.VIEWER))]
 Operator = Annotated[ApiToken, Depends(require(Role.OPERATOR))]
 Admin = Annotated[ApiToken, Depends(require(Role.ADMIN))]
+
+
+def _reader(
+    context: Context,
+    lang: Annotated[
+        Language | None,
+        Query(description="vi or en, for texts meant for people; default: Accept-Language"),
+    ] = None,
+    accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Speech:
+    """Who reads the answer: the language asked (`lang`, else `Accept-Language`, else the
+    deployment's IOC_LANGUAGE) and the deployment's zone."""
+    return Speech(lang or chosen_language(accept_language, context.language), context.zone)
+
+
+# The language and zone of an answer's texts meant for people (titles, headers, pages).
+Reader = Annotated[Speech, Depends(_reader)]

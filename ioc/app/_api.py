@@ -67,8 +67,8 @@ def api_context(
         reports=lambda period, scope, by: availability_report(runtime, period, scope, by),
         meetings=MeetingDesk(runtime),
         inventory_desk=InventoryDesk(runtime),
-        report_page=lambda period, scope, by, lang: availability_page(
-            runtime, period, scope, by, lang
+        report_page=lambda period, scope, by, reader: availability_page(
+            runtime, period, scope, by, reader
         ),
         cluster=((lambda: desk.cluster(now_ms())) if settings.clustered else None),
         attention=attention or {},

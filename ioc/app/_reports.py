@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
+from typing import TypeVar
 
 from ioc.app._runtime import Runtime
 from ioc.domain import (
@@ -17,23 +18,29 @@ from ioc.domain import (
     Profile,
     RetryLater,
 )
+from ioc.i18n import Language, Speech, mark
 from ioc.notify import Attachment, Message, ReportWriter, ScheduledReport
 from ioc.reports import (
     XLSX_TYPE,
     Availability,
+    Incidents,
     Period,
     ReportError,
     Scope,
     Watched,
     availability,
     availability_html,
+    group_names,
     grouping,
     incidents,
+    report_title,
     rows_text,
     rows_xlsx,
     summaries_by_group,
 )
 from ioc.store import StoreError
+
+Figures = TypeVar("Figures", Availability, Incidents)
 
 # The BTS power report: mains failures, time on battery, generator running.
 POWER_COLUMNS = {
@@ -55,11 +62,13 @@ def availability_report(
     return _availability(runtime, period, scope, [by])[0]
 
 
-def availability_page(runtime: Runtime, period: Period, scope: Scope, by: str, lang: str) -> str:
-    """The printable HTML availability report (ReportError as above; ValueError for a
-    language it is not written in)."""
+def availability_page(
+    runtime: Runtime, period: Period, scope: Scope, by: str, speech: Speech
+) -> str:
+    """The printable HTML availability report in the reader's language and zone (ReportError
+    as above)."""
     grouped, overall = availability_and_overall(runtime, period, scope, by)
-    return availability_html(grouped, overall, by, period, runtime.settings.zone, lang)
+    return availability_html(grouped, overall, by, period, speech)
 
 
 def availability_and_overall(
@@ -76,10 +85,20 @@ def _availability(
     runtime: Runtime, period: Period, scope: Scope, groupings: list[str]
 ) -> list[list[Availability]]:
     inventory, on_map = runtime.catalog.inventory, map_of(runtime, scope)
-    group_ofs = [grouping(by, inventory, on_map) for by in groupings]
     devices = scope.devices(inventory, on_map)
     spans, windows, watched = _history(runtime, sorted(_outage_rules(runtime)), period)
-    return [availability(devices, period, spans, windows, inventory, g, watched) for g in group_ofs]
+    return [
+        _named(
+            availability(devices, period, spans, windows, inventory, group_of, watched),
+            group_names(by, inventory, on_map),
+        )
+        for by, group_of in ((by, grouping(by, inventory, on_map)) for by in groupings)
+    ]
+
+
+def _named(figures: Sequence[Figures], name_of: Callable[[str], str]) -> list[Figures]:
+    """The figures with each group's name, as people call it."""
+    return [dataclasses.replace(f, name=name_of(f.key)) for f in figures]
 
 
 def map_of(runtime: Runtime, scope: Scope) -> Inventory | None:
@@ -106,9 +125,10 @@ def power_report(
     rule_ids = sorted({rule for rules in POWER_COLUMNS.values() for rule in rules})
     spans, _windows, _watched = _history(runtime, rule_ids, period)
     lowest = _telemetry(runtime, devices, period, group_of, first_metric("battery_v"))
+    found = incidents(devices, period, spans, group_of, POWER_COLUMNS)
     return [
         figures.row() | {"lowest_battery_v": _figure(lowest.get(figures.key), "minimum")}
-        for figures in incidents(devices, period, spans, group_of, POWER_COLUMNS)
+        for figures in _named(found, group_names(by, inventory, on_map))
     ]
 
 
@@ -124,7 +144,10 @@ def links_report(
     flapping_rules = {rule for rules in LINK_COLUMNS.values() for rule in rules}
     spans, windows, watched = _history(runtime, sorted(outage_rules | flapping_rules), period)
     outages = [span for span in spans if span.rule_id in outage_rules]
-    found = availability(devices, period, outages, windows, inventory, group_of, watched)
+    found = _named(
+        availability(devices, period, outages, windows, inventory, group_of, watched),
+        group_names(by, inventory, on_map),
+    )
     flapping = {
         i.key: i.opened["flapping"]
         for i in incidents(devices, period, spans, group_of, LINK_COLUMNS)
@@ -200,14 +223,7 @@ def watched_during(runtime: Runtime, period: Period) -> Watched:
     return Watched(log.spells(period.start_ms, period.end_ms), log.first_heard())
 
 
-_TITLES = {
-    "vi": {"availability": "Báo cáo khả dụng", "power": "Báo cáo nguồn điện BTS",
-           "links": "Báo cáo đường truyền", "by": "theo", "to": "đến",
-           "attached": "Số liệu đầy đủ trong tệp đính kèm."},
-    "en": {"availability": "Availability report", "power": "BTS power report",
-           "links": "Links report", "by": "by", "to": "to",
-           "attached": "Every figure is in the attached workbook."},
-}  # fmt: skip
+_ATTACHED = mark("Every figure is in the attached workbook.")
 _SHOWN = 15  # groups in the message's text; the workbook has them all
 
 
@@ -225,26 +241,28 @@ def report_rows(
 
 
 def report_writer(runtime: Runtime, zone: tzinfo) -> ReportWriter:
-    """Writes a scheduled report's message: the figures of the first groups in its text, the
-    whole table as an XLSX workbook attached; times in the notification file's zone."""
+    """Writes a scheduled report's message in its reader's language: the figures of the first
+    groups in its text, the whole table as an XLSX workbook attached; times in the
+    notification file's zone."""
 
-    def write(report: ScheduledReport, period: Period, language: str) -> Message:
-        words = _TITLES[language]
+    def write(report: ScheduledReport, period: Period, language: Language) -> Message:
+        speech = Speech(language, zone)
         scope = Scope(report.area, report.classes, report.tag)
         try:
             rows = report_rows(runtime, report.kind, period, scope, report.by)
         except StoreError as exc:  # its telemetry figures: written when the store is back
             raise RetryLater(f"the telemetry store cannot answer: {exc}") from exc
-        start, end = period.bounds(zone)
-        title = f"{words[report.kind]} {words['by']} {report.by}, {start} {words['to']} {end}"
-        shown = rows_text(rows[:_SHOWN])
+        title = report_title(report.kind, report.by, period, speech)
+        shown = rows_text(rows[:_SHOWN], speech)
         more = f"... (+{len(rows) - _SHOWN})\n" if len(rows) > _SHOWN else ""
         workbook = Attachment(
-            f"{report.id}-{start[:10]}.xlsx", XLSX_TYPE, rows_xlsx(rows, title, report.kind)
+            f"{report.id}-{period.bounds(zone)[0][:10]}.xlsx",
+            XLSX_TYPE,
+            rows_xlsx(rows, title, speech, report.kind),
         )
         return Message(
             subject=title,
-            text=f"{title}\n\n{shown}{more}\n{words['attached']}\n",
+            text=f"{title}\n\n{shown}{more}\n{speech.say(_ATTACHED)}\n",
             short=title,
             link=None,
             data={"report": report.id, "start_ms": period.start_ms, "end_ms": period.end_ms},

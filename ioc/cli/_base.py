@@ -24,6 +24,7 @@ from ioc.domain import (
     NotFound,
     RetryLater,
 )
+from ioc.i18n import Speech
 
 if TYPE_CHECKING:
     from ioc.app import Catalog, Runtime, Supervisor
@@ -217,6 +218,12 @@ def deployment_zone() -> tzinfo:
     return settings_of(click.get_current_context()).zone
 
 
+def speech() -> Speech:
+    """How the CLI speaks: the deployment's language (IOC_LANGUAGE) and zone (IOC_TIMEZONE)."""
+    settings = settings_of(click.get_current_context())
+    return Speech(settings.language, settings.zone)
+
+
 def emit(
     rows: list[dict[str, object]], title: str, sheet: str, output: str, out: Path | None
 ) -> None:
@@ -224,7 +231,7 @@ def emit(
     if output == "table":
         from ioc.reports import rows_text
 
-        click.echo(f"{title}\n{rows_text(rows)}", nl=False)
+        click.echo(f"{title}\n{rows_text(rows, speech())}", nl=False)
         return
     import orjson
 
@@ -233,7 +240,7 @@ def emit(
     data = {
         "json": lambda: orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n",
         "csv": lambda: rows_csv(rows).encode(),
-        "xlsx": lambda: rows_xlsx(rows, title, sheet),
+        "xlsx": lambda: rows_xlsx(rows, title, speech(), sheet),
     }[output]()
     if out is None:
         sys.stdout.buffer.write(data)

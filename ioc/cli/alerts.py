@@ -11,9 +11,10 @@ from ioc.domain import (
     ActionOutcome,
     AlertAction,
 )
+from ioc.i18n import SEVERITY_WORDS, STATE_WORDS, TRANSITION_WORDS, Speech
 
 if TYPE_CHECKING:
-    pass
+    from ioc.domain import Alert
 
 
 from ioc.cli._base import (
@@ -23,6 +24,7 @@ from ioc.cli._base import (
     demo_option,
     main,
     runtime_of,
+    speech,
     time_text,
 )
 
@@ -73,16 +75,19 @@ def alerts(
             orjson.dumps([alert_json(a) for a in found], option=orjson.OPT_INDENT_2).decode()
         )
         return
+    told = speech()
     for alert in found:
         opened = time_text(alert.opened_at_ms, seconds=True)
-        root = f" (caused by #{alert.root_id})" if alert.root_id else ""
-        silenced = " [silenced]" if alert.silenced else ""
+        root = " " + told.say("(caused by #{id})", id=alert.root_id) if alert.root_id else ""
+        silenced = " [" + told.say("silenced") + "]" if alert.silenced else ""
+        state = told.say(STATE_WORDS[alert.state.value])
+        severity = told.say(SEVERITY_WORDS[alert.severity.value])
         click.echo(
-            f"#{alert.id:<6} {opened} {alert.state.value:12} {alert.severity.value:8} "
-            f"{alert.rule_id:22} {alert.device_id:14} {alert.message_en}{root}{silenced}"
+            f"#{alert.id:<6} {opened} {state:12} {severity:12} {alert.rule_id:22} "
+            f"{alert.device_id:14} {_message(alert, told)}{root}{silenced}"
         )
     if not found:
-        click.echo("no alerts match")
+        click.echo(told.say("no alerts match"))
 
 
 def _act(
@@ -168,16 +173,23 @@ def alerts_show(ctx: click.Context, alert_id: int, as_json: bool) -> None:
 
         click.echo(orjson.dumps(detail_json(detail), option=orjson.OPT_INDENT_2).decode())
         return
-    alert = detail.alert
+    alert, told = detail.alert, speech()
+    where = told.say("{rule} on {device}", rule=alert.rule_id, device=alert.device_id)
     click.echo(
-        f"#{alert.id} {alert.state.value} {alert.severity.value} {alert.rule_id} on "
-        f"{alert.device_id}: {alert.message_en}"
-        + (f" (caused by #{alert.root_id})" if alert.root_id else "")
+        f"#{alert.id} {told.say(STATE_WORDS[alert.state.value])} "
+        f"{told.say(SEVERITY_WORDS[alert.severity.value])} {where}: {_message(alert, told)}"
+        + (" " + told.say("(caused by #{id})", id=alert.root_id) if alert.root_id else "")
     )
     for transition in detail.history:
         note = f" - {transition.note}" if transition.note else ""
-        click.echo(
-            f"  {time_text(transition.at_ms)} {transition.kind.value:12} {transition.actor}{note}"
-        )
+        kind = told.say(TRANSITION_WORDS[transition.kind.value])
+        click.echo(f"  {time_text(transition.at_ms)} {kind:12} {transition.actor}{note}")
+    affected = told.say("affected")
     for child in detail.children:
-        click.echo(f"  affected: #{child.id} {child.state.value} {child.rule_id} {child.device_id}")
+        state = told.say(STATE_WORDS[child.state.value])
+        click.echo(f"  {affected}: #{child.id} {state} {child.rule_id} {child.device_id}")
+
+
+def _message(alert: Alert, told: Speech) -> str:
+    """The alert's message in the reader's language."""
+    return alert.message_vi if told.language == "vi" else alert.message_en

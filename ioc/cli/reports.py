@@ -11,6 +11,7 @@ import click
 
 if TYPE_CHECKING:
     from ioc.app import Runtime
+    from ioc.i18n import Language
     from ioc.reports import Period, Scope
 
 from ioc.cli._base import (
@@ -21,9 +22,10 @@ from ioc.cli._base import (
     main,
     parse_time,
     runtime_of,
+    speech,
     store_failed,
-    time_text,
 )
+from ioc.i18n import Speech
 
 
 @main.group()
@@ -88,15 +90,14 @@ def _period_options(command: Callable[..., None]) -> Callable[..., None]:
 @click.option(
     "--lang",
     type=click.Choice(["vi", "en"]),
-    default="vi",
-    show_default=True,
-    help="The printable report's language.",
+    default=None,
+    help="The printable report's language (default: IOC_LANGUAGE).",
 )
 @_report_options
 @click.pass_context
 def report_availability(
     ctx: click.Context, start: str | None, end: str, month: str | None, page: Path | None,
-    lang: str, by: str, scope: Scope, output: str, out: Path | None,
+    lang: Language | None, by: str, scope: Scope, output: str, out: Path | None,
 ) -> None:  # fmt: skip
     """Availability, outages, maintenance, MTTA and MTTR per group over a period."""
     from ioc.app import availability_and_overall, availability_report
@@ -109,19 +110,14 @@ def report_availability(
             grouped = availability_report(runtime, period, scope, by)
         else:  # the printable report from the same figures
             grouped, overall = availability_and_overall(runtime, period, scope, by)
-            html = availability_html(grouped, overall, by, period, runtime.settings.zone, lang)
+            reader = speech() if lang is None else Speech(lang, deployment_zone())
+            html = availability_html(grouped, overall, by, period, reader)
             page.write_text(html, encoding="utf-8")
             click.echo(f"printable report written to {page}", err=True)
         return [figures.row() for figures in grouped]
 
     rows = _report(ctx, make, scope, output, out)
-    emit(
-        rows,
-        f"Availability by {by}, {period.describe(deployment_zone())}",
-        "availability",
-        output,
-        out,
-    )
+    emit(rows, _title("availability", by, period), "availability", output, out)
 
 
 @report.command("online")
@@ -146,7 +142,7 @@ def report_online(
         return [figures.moment_row() for figures in found]
 
     rows = _report(ctx, make, scope, output, out)
-    emit(rows, f"Online by {by} at {time_text(at)}", "online", output, out)
+    emit(rows, _title("online", by, instant), "online", output, out)
 
 
 @report.command("power")
@@ -167,7 +163,7 @@ def report_power(
         return report_rows(runtime, "power", period, scope, by)
 
     rows = _report(ctx, make, scope, output, out)
-    emit(rows, f"BTS power by {by}, {period.describe(deployment_zone())}", "power", output, out)
+    emit(rows, _title("power", by, period), "power", output, out)
 
 
 @report.command("links")
@@ -190,7 +186,14 @@ def report_links(
         return report_rows(runtime, "links", period, scope, by)[:top]
 
     rows = _report(ctx, make, scope, output, out)
-    emit(rows, f"Links by {by}, {period.describe(deployment_zone())}", "links", output, out)
+    emit(rows, _title("links", by, period), "links", output, out)
+
+
+def _title(kind: str, by: str, period: Period) -> str:
+    """The report's title in the deployment's language and zone."""
+    from ioc.reports import report_title
+
+    return report_title(kind, by, period, speech())
 
 
 def _period(start: str | None, end: str, month: str | None) -> Period:
@@ -216,7 +219,10 @@ def _period(start: str | None, end: str, month: str | None) -> Period:
             )
     counted = Period(begin, finish).up_to(now_ms(), deployment_zone())
     if counted.asked_end_ms is not None:
-        click.echo(f"ioc: counted up to now: {counted.describe(deployment_zone())}", err=True)
+        from ioc.reports import period_text
+
+        told = speech().say("counted up to now: {period}", period=period_text(counted, speech()))
+        click.echo(f"ioc: {told}", err=True)
     return counted
 
 

@@ -17,6 +17,7 @@ from ioc.domain import (
     Refused,
     RetryLater,
 )
+from ioc.i18n import Language, Speech
 from ioc.notify._config import NotifyConfig, Person, ScheduledReport
 from ioc.notify._hold import NO_HOLD, FlapHold
 from ioc.notify._messages import Message, alert_message, summary_message
@@ -64,7 +65,7 @@ class AlertsPort(Protocol):
     def open_on_device(self, device_id: str) -> list[Alert]: ...
 
 
-ReportWriter = Callable[[ScheduledReport, Period, str], Message]
+ReportWriter = Callable[[ScheduledReport, Period, Language], Message]
 
 
 class Sender(Protocol):
@@ -177,9 +178,8 @@ class Deliverer:
         children = self._alerts.children(alert.id)
         spec = self._config.spec
         ack = self._ack_link(alert.id, person.id) if self._ack_link else None
-        return alert_message(
-            kind, alert, children, language, self._config.zone, spec.link_base, ack
-        )
+        speech = Speech(language, self._config.zone)
+        return alert_message(kind, alert, children, speech, spec.link_base, ack)
 
     def _flapping(self, alert: Alert) -> Alert | None:
         """The open flapping alert of the alert's device that holds its notifications."""
@@ -188,7 +188,7 @@ class Deliverer:
         on_device = self._alerts.open_on_device(alert.device_id)
         return next((a for a in on_device if a.rule_id in self._hold.flapping_rules), None)
 
-    def _report(self, notification: Notification, language: str) -> Message | str:
+    def _report(self, notification: Notification, language: Language) -> Message | str:
         report_id, period = parse_report_key(notification.key)
         report = next((r for r in self._config.spec.reports if r.id == report_id), None)
         if report is None:
@@ -214,7 +214,7 @@ class Deliverer:
         )
         self._outbox.record([summary], now)
 
-    def _summary(self, notification: Notification, language: str, now: int) -> Message | str:
+    def _summary(self, notification: Notification, language: Language, now: int) -> Message | str:
         end = notification.due_ms
         held = [
             n
@@ -224,7 +224,7 @@ class Deliverer:
         if not held:
             return "nothing was held back by the hourly limit"
         alert_ids = sorted({n.alert_id for n in held if n.alert_id is not None})
-        return summary_message(len(held), alert_ids, language)
+        return summary_message(len(held), alert_ids, Speech(language, self._config.zone))
 
 
 def _standing(alert: Alert) -> str:

@@ -6,37 +6,19 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
 
 from ioc.domain import Alert, NotificationKind
+from ioc.i18n import SEVERITY_WORDS, Speech, mark
 
 SMS_LIMIT = 160
 _LISTED_DEVICES = 10
 
-_WORDS = {
-    "vi": {
-        NotificationKind.FIRED: "SỰ CỐ",
-        NotificationKind.ESCALATED: "CHƯA AI NHẬN",
-        NotificationKind.REPEATED: "VẪN CÒN",
-        NotificationKind.RESOLVED: "ĐÃ HẾT",
-        "critical": "nghiêm trọng", "major": "nặng", "minor": "nhẹ", "warning": "cảnh báo",
-        "indeterminate": "chưa rõ", "cleared": "đã hết",
-        "since": "từ", "affected": "thiết bị bị ảnh hưởng", "more": "và {n} thiết bị khác",
-        "open": "Xem", "ack": "Nhận xử lý",
-        "summary": "{n} tin khác trong giờ qua đã được gộp lại",
-    },
-    "en": {
-        NotificationKind.FIRED: "INCIDENT",
-        NotificationKind.ESCALATED: "UNACKNOWLEDGED",
-        NotificationKind.REPEATED: "STILL OPEN",
-        NotificationKind.RESOLVED: "RESOLVED",
-        "critical": "critical", "major": "major", "minor": "minor", "warning": "warning",
-        "indeterminate": "indeterminate", "cleared": "cleared",
-        "since": "since", "affected": "affected devices", "more": "and {n} more",
-        "open": "Open", "ack": "Acknowledge",
-        "summary": "{n} more messages in the past hour were held back",
-    },
-}  # fmt: skip
+_KINDS = {
+    NotificationKind.FIRED: mark("INCIDENT"),
+    NotificationKind.ESCALATED: mark("UNACKNOWLEDGED"),
+    NotificationKind.REPEATED: mark("STILL OPEN"),
+    NotificationKind.RESOLVED: mark("RESOLVED"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,33 +58,34 @@ def alert_message(
     kind: NotificationKind,
     alert: Alert,
     children: Sequence[Alert],
-    language: str,
-    zone: tzinfo,
+    speech: Speech,
     link_base: str | None,
     ack_link: str | None = None,
 ) -> Message:
     """The message about one root incident and the devices affected under it."""
-    words = _WORDS[language]
-    title = alert.title_vi if language == "vi" else alert.title_en
-    detail = alert.message_vi if language == "vi" else alert.message_en
-    moment = datetime.fromtimestamp(alert.opened_at_ms / 1000, zone)
-    opened = f"{moment:%H:%M %d/%m} UTC{moment.isoformat()[-6:]}"
-    subject = f"[IOC] {words[kind]} {words[alert.severity.value]}: {title} ({alert.device_id})"
-    lines = [subject, detail, f"{words['since']} {opened}"]
+    vietnamese = speech.language == "vi"
+    title = alert.title_vi if vietnamese else alert.title_en
+    detail = alert.message_vi if vietnamese else alert.message_en
+    told = speech.say(_KINDS[kind])
+    severity = speech.say(SEVERITY_WORDS[alert.severity.value])
+    subject = f"[IOC] {told} {severity}: {title} ({alert.device_id})"
+    lines = [
+        subject,
+        detail,
+        speech.say("since {moment}", moment=speech.moment(alert.opened_at_ms)),
+    ]
     affected = sorted({child.device_id for child in children})
     if affected:
         listed = ", ".join(affected[:_LISTED_DEVICES])
         more = len(affected) - _LISTED_DEVICES
-        extra = " " + words["more"].format(n=more) if more > 0 else ""
-        lines.append(f"{len(affected)} {words['affected']}: {listed}{extra}")
+        extra = " " + speech.say("and {n} more", n=more) if more > 0 else ""
+        lines.append(speech.say("{n} affected devices", n=len(affected)) + f": {listed}{extra}")
     link = f"{link_base.rstrip('/')}/wall/?alert={alert.id}" if link_base else None
     if link:
-        lines.append(f"{words['open']}: {link}")
+        lines.append(speech.say("Open") + f": {link}")
     if ack_link and kind is not NotificationKind.RESOLVED:
-        lines.append(f"{words['ack']}: {ack_link}")
-    short = fold(
-        f"IOC {words[kind]} {title}: {detail}" + (f" +{len(affected)}" if affected else "")
-    )
+        lines.append(speech.say("Acknowledge") + f": {ack_link}")
+    short = fold(f"IOC {told} {title}: {detail}" + (f" +{len(affected)}" if affected else ""))
     if link and len(short) + len(link) + 1 <= SMS_LIMIT:
         short = f"{short} {link}"
     return Message(
@@ -124,9 +107,9 @@ def alert_message(
     )
 
 
-def summary_message(held: int, alert_ids: Sequence[int], language: str) -> Message:
+def summary_message(held: int, alert_ids: Sequence[int], speech: Speech) -> Message:
     """What a person's hourly limit held back, in one message."""
-    text = "[IOC] " + _WORDS[language]["summary"].format(n=held)
+    text = "[IOC] " + speech.say("{n} more messages in the past hour were held back", n=held)
     listed = ", ".join(f"#{alert_id}" for alert_id in alert_ids[:_LISTED_DEVICES])
     return Message(
         subject=text,

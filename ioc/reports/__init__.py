@@ -14,11 +14,12 @@ from ioc.reports._availability import (
     by_class,
     by_device,
     by_tag,
+    group_names,
     grouping,
     overall,
 )
-from ioc.reports._export import XLSX_TYPE, rows_csv, rows_text, rows_xlsx
-from ioc.reports._html import LANGUAGES, availability_html
+from ioc.reports._export import XLSX_TYPE, column_label, rows_csv, rows_text, rows_xlsx
+from ioc.reports._html import availability_html
 from ioc.reports._incidents import Incidents, incidents
 from ioc.reports._meetings import (
     ALERT_LEAD_MS,
@@ -34,10 +35,10 @@ from ioc.reports._meetings import (
 )
 from ioc.reports._schedule import due_period
 from ioc.reports._telemetry import summaries_by_group
+from ioc.reports._titles import grouping_label, period_text, report_title
 
 __all__ = [
     "ALERT_LEAD_MS",
-    "LANGUAGES",
     "MEETING_RULE",
     "QUALITY_RULES",
     "READY_LEAD_MS",
@@ -60,13 +61,18 @@ __all__ = [
     "by_device",
     "by_tag",
     "choose_points",
+    "column_label",
     "due_period",
+    "group_names",
     "grouping",
+    "grouping_label",
     "incidents",
     "meeting_rows",
     "overall",
+    "period_text",
     "readiness",
     "readiness_signals",
+    "report_title",
     "rows_csv",
     "rows_text",
     "rows_xlsx",

@@ -83,15 +83,6 @@ class Period:
         2026-12-01 00:00+07:00."""
         return local_text(self.start_ms, zone), local_text(self.end_ms, zone)
 
-    def describe(self, zone: tzinfo) -> str:
-        """As a title says it: 2026-11-01 00:00+07:00 to 2026-12-01 00:00+07:00, and for a
-        period cut at now, 2026-12-01 00:00+07:00 to 2026-12-06 10:42+07:00 (now; asked to
-        2027-01-01 00:00+07:00)."""
-        counted = " to ".join(self.bounds(zone))
-        if self.asked_end_ms is None:
-            return counted
-        return f"{counted} (now; asked to {local_text(self.asked_end_ms, zone)})"
-
 
 @dataclass(frozen=True, slots=True)
 class Watched:
@@ -118,6 +109,7 @@ class Availability:
     acknowledged_outages: int = 0  # the outages MTTA is the mean of
     ended_outages: int = 0  # the outages MTTR is the mean of
     unmonitored_ms: int = 0  # in the period, not watched: no data (not in counted_ms)
+    name: str = ""  # how people call the group (an area's or a device's name); its key if unset
 
     @property
     def availability(self) -> float | None:
@@ -131,6 +123,7 @@ class Availability:
         devices): how many were counted, online, out, out in maintenance, and unwatched."""
         return {
             "group": self.key,
+            "name": self.name or self.key,
             "devices": self.devices,
             "online": self.counted_ms - self.outage_ms - self.maintenance_ms,
             "out": self.outage_ms,
@@ -143,6 +136,7 @@ class Availability:
         share = self.availability
         return {
             "group": self.key,
+            "name": self.name or self.key,
             "devices": self.devices,
             "availability_pct": None if share is None else round(share * 100, 3),
             "outages": self.outages,
@@ -432,6 +426,19 @@ def by_area(
         return [area.id for area in path if kind is None or area.kind == kind]
 
     return areas
+
+
+def group_names(
+    name: str, inventory: Inventory, on_map: Inventory | None = None
+) -> Callable[[str], str]:
+    """How people call the groups of a grouping: an area by its name (on `on_map` when
+    given), a device by its name; a class, a tag or `all` by its key."""
+    if name == "device":
+        return lambda key: inventory.devices[key].name if key in inventory.devices else key
+    if name in ("class", "tag", "all"):
+        return lambda key: key
+    areas = {**inventory.areas, **(on_map.areas if on_map is not None else {})}
+    return lambda key: areas[key].name if key in areas else key
 
 
 def placed(device: Device, inventory: Inventory, on_map: Inventory | None) -> tuple[Area, ...]:

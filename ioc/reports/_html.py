@@ -7,47 +7,31 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from datetime import tzinfo
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from ioc.domain import local_text
+from ioc.i18n import Speech, mark
 from ioc.reports._availability import Availability, Period
+from ioc.reports._export import cell_text, column_label
+from ioc.reports._titles import grouping_label, period_text
 
-LANGUAGES = ("vi", "en")
 CHART_BARS = 40  # the worst groups; the table lists them all
 _COLUMNS = (
-    "group", "devices", "availability_pct", "outages", "outage_min", "maintenance_min",
+    "name", "devices", "availability_pct", "outages", "outage_min", "maintenance_min",
     "unmonitored_min", "mtta_min", "mttr_min",
 )  # fmt: skip
-_LABELS = {
-    "vi": {
-        "title": "Báo cáo khả dụng", "by": "theo", "period": "Kỳ báo cáo", "to": "đến",
-        "cut": "tính đến lúc lập; kỳ yêu cầu đến",
-        "generated": "Lập lúc", "chart": "Khả dụng theo nhóm (thấp nhất trước)",
-        "group": "Nhóm", "devices": "Thiết bị", "availability_pct": "Khả dụng %",
-        "availability": "Khả dụng toàn bộ", "outages": "Số lần gián đoạn",
-        "outage_min": "Gián đoạn (phút)", "maintenance_min": "Bảo trì (phút)",
-        "unmonitored_min": "Không có dữ liệu (phút)",
-        "mtta_min": "MTTA (phút)", "mttr_min": "MTTR (phút)",
-        "definitions": "Gián đoạn: thời gian có cảnh báo mất kết nối, ngoài cửa sổ bảo trì. "
-        "Khả dụng = 1 − gián đoạn / (thời gian tính − bảo trì). Thời gian IOC không giám sát "
-        "(chưa nghe thấy thiết bị, IOC dừng hoặc mất kết nối) là không có dữ liệu: không tính.",
-    },
-    "en": {
-        "title": "Availability report", "by": "by", "period": "Period", "to": "to",
-        "cut": "counted up to now; asked to",
-        "generated": "Generated", "chart": "Availability per group (lowest first)",
-        "group": "Group", "devices": "Devices", "availability_pct": "Availability %",
-        "availability": "Overall availability", "outages": "Outages",
-        "outage_min": "Outage (min)", "maintenance_min": "Maintenance (min)",
-        "unmonitored_min": "No data (min)",
-        "mtta_min": "MTTA (min)", "mttr_min": "MTTR (min)",
-        "definitions": "Outage: time with an outage alert open, outside maintenance windows. "
+_NOTHING = "–"  # no figure: a group never heard has no availability
+_OVERALL = ("outages", "outage_min", "maintenance_min", "unmonitored_min", "devices")
+_WORDS = {
+    "title": mark("Availability report"), "by": mark("by {grouping}"), "period": mark("Period"),
+    "generated": mark("Generated"), "chart": mark("Availability per group (lowest first)"),
+    "availability": mark("Overall availability"),
+    "definitions": mark(
+        "Outage: time with an outage alert open, outside maintenance windows. "
         "Availability = 1 - outage / (counted time - maintenance). Time ioc did not watch "
-        "(a device never heard, ioc stopped or blind) is no data: not counted.",
-    },
+        "(a device never heard, ioc stopped or blind) is no data: not counted."
+    ),
 }  # fmt: skip
 _ENVIRONMENT = Environment(
     loader=FileSystemLoader(Path(__file__).parent),
@@ -63,42 +47,42 @@ def availability_html(
     overall: Availability,
     by: str,
     period: Period,
-    zone: tzinfo,
-    lang: str = "vi",
+    speech: Speech,
     generated_at_ms: int | None = None,
 ) -> str:
-    """The report page: the overall figures, a bar chart of the worst groups, every group;
-    its times in `zone`."""
-    if lang not in LANGUAGES:
-        raise ValueError(f"no report language {lang!r}: choose {', '.join(LANGUAGES)}")
+    """The report page in the reader's language and zone: the overall figures, a bar chart of
+    the worst groups, every group by name."""
     rows = [f.row() for f in figures]
     measured = sorted(
         (r for r in rows if r["availability_pct"] is not None),
-        key=lambda r: (float(str(r["availability_pct"])), str(r["group"])),
+        key=lambda r: (float(str(r["availability_pct"])), str(r["name"])),
     )[:CHART_BARS]
     lowest = min((float(str(r["availability_pct"])) for r in measured), default=100.0)
     floor = min(99, math.floor(lowest) - 1 if lowest < 100 else 99)  # bars that differ
     left, span = 140, 420
     bars = [
         {
-            "label": str(r["group"])[:22], "y": i * 20, "value": r["availability_pct"],
+            "label": str(r["name"])[:22], "y": i * 20,
+            "value": cell_text(r["availability_pct"], speech, _NOTHING),
             "width": round((float(str(r["availability_pct"])) - floor) / (100 - floor) * span, 1),
             "tone": _tone(float(str(r["availability_pct"]))),
         }
         for i, r in enumerate(measured)
     ]  # fmt: skip
     moment = time.time() * 1000 if generated_at_ms is None else generated_at_ms
-    words = _LABELS[lang]
-    counted = f" {words['to']} ".join(period.bounds(zone))
-    if period.asked_end_ms is not None:  # cut at the moment it was made: say so
-        asked = Period(period.start_ms, period.asked_end_ms).bounds(zone)[1]
-        counted += f" ({words['cut']} {asked})"
+    words = {key: speech.say(text) for key, text in _WORDS.items()}
+    words["by"] = speech.say(_WORDS["by"], grouping=grouping_label(by, speech))
+    totals = overall.row()
     return _ENVIRONMENT.get_template("availability.html.j2").render(
-        lang=lang, t=words, by=by, period=counted,
-        generated=local_text(int(moment), zone),
-        overall=overall.row(), rows=rows, columns=_COLUMNS, bars=bars,
+        lang=speech.language, t=words, period=period_text(period, speech),
+        generated=speech.moment(int(moment)),
+        availability=cell_text(totals["availability_pct"], speech, _NOTHING),
+        overall=[(cell_text(totals[c], speech), column_label(c, speech)) for c in _OVERALL],
+        header=[column_label(c, speech) for c in _COLUMNS],
+        rows=[[cell_text(r[c], speech, _NOTHING) for c in _COLUMNS] for r in rows],
+        bars=bars, floor=cell_text(floor, speech),
         chart={"left": left, "span": span, "width": left + span + 60,
-               "height": len(bars) * 20 + 16, "floor": floor},
+               "height": len(bars) * 20 + 16},
     )  # fmt: skip
 
 

@@ -23,10 +23,15 @@ class Incidents:
     devices: int
     opened: Mapping[str, int]
     held_ms: Mapping[str, int]
+    name: str = ""  # how people call the group; its key if unset
 
     def row(self) -> dict[str, object]:
         """As exported: per column its count, and `<column>_h` in hours."""
-        row: dict[str, object] = {"group": self.key, "devices": self.devices}
+        row: dict[str, object] = {
+            "group": self.key,
+            "name": self.name or self.key,
+            "devices": self.devices,
+        }
         for column, count in self.opened.items():
             row[column] = count
             row[f"{column}_h"] = round(self.held_ms[column] / HOUR_MS, 2)

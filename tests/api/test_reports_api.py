@@ -61,8 +61,12 @@ def test_availability_as_json_and_csv(tmp_path: Path, runtimes: MakeRuntime) -> 
             "/api/v1/reports/availability?from=2026-11-01&to=2026-12-01&by=device&class=netgw"
             "&format=csv", headers=auth,
         )  # fmt: skip
+        in_english = auth | {"Accept-Language": "en-GB,en;q=0.9"}
         workbook = client.get(
-            f"/api/v1/reports/availability?{november}&by=class&format=xlsx", headers=auth
+            f"/api/v1/reports/availability?{november}&by=class&format=xlsx", headers=in_english
+        )
+        sổ = client.get(  # no language asked: the deployment's, Vietnamese
+            f"/api/v1/reports/availability?{november}&by=commune&format=xlsx", headers=auth
         )
         at_one = client.get(  # gw2 out since 00:00 on 2 November
             "/api/v1/reports/online?at=2026-11-02T01:00:00&by=commune", headers=auth
@@ -103,14 +107,36 @@ def test_availability_as_json_and_csv(tmp_path: Path, runtimes: MakeRuntime) -> 
     sheet = load_workbook(io.BytesIO(workbook.content)).active
     assert sheet is not None and sheet.title == "availability"
     cells = [list(row) for row in sheet.iter_rows(values_only=True)]
-    assert cells[0][0] == "Availability by class, 2026-11-01 00:00Z to 2026-12-01 00:00Z"
-    assert cells[1][:4] == ["group", "devices", "availability_pct", "outages"]
+    assert cells[0][0] == "Availability by device class, 2026-11-01 00:00Z to 2026-12-01 00:00Z"
+    assert cells[1][:4] == ["Group", "Name", "Devices", "Availability %"]
     by_class = {row[0]: dict(zip(cells[1], row, strict=True)) for row in cells[2:]}
     assert set(by_class) == {"bts", "netgw", "vc"}
-    assert (by_class["netgw"]["outage_min"], by_class["netgw"]["mtta_min"]) == (120, None)
+    assert (by_class["netgw"]["Outage (min)"], by_class["netgw"]["MTTA (min)"]) == (120, None)
+    vietnamese = load_workbook(io.BytesIO(sổ.content)).active
+    assert vietnamese is not None
+    title, header, first = list(vietnamese.iter_rows(values_only=True, max_row=3))
+    assert title[0] == "Khả dụng theo xã, 2026-11-01 00:00Z đến 2026-12-01 00:00Z"
+    assert header[:4] == ("Nhóm", "Tên", "Thiết bị", "Khả dụng %")
+    assert first[:2] == ("C1", "Xã Một")  # the commune by name, not only its code
     assert at_one == [
-        {"group": "C1", "devices": 3, "online": 3, "out": 0, "in_maintenance": 0, "no_data": 0},
-        {"group": "C2", "devices": 3, "online": 2, "out": 1, "in_maintenance": 0, "no_data": 0},
+        {
+            "group": "C1",
+            "name": "Xã Một",
+            "devices": 3,
+            "online": 3,
+            "out": 0,
+            "in_maintenance": 0,
+            "no_data": 0,
+        },
+        {
+            "group": "C2",
+            "name": "Xã Hai",
+            "devices": 3,
+            "online": 2,
+            "out": 1,
+            "in_maintenance": 0,
+            "no_data": 0,
+        },
     ]
     assert backwards.status_code == 422 and "end after it starts" in backwards.text
     assert nowhere.status_code == 422 and "no area 'X'" in nowhere.text

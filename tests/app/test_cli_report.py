@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import re
 from pathlib import Path
 
 import orjson
@@ -90,11 +91,12 @@ def test_availability_per_device_as_csv(tmp_path: Path) -> None:
     assert written.returncode == 0 and "1 rows written" in written.stderr
     sheet = load_workbook(workbook).active
     assert sheet is not None
-    title_row, header, (group, devices, *_) = sheet.iter_rows(values_only=True)
+    title_row, header, (group, name, devices, *_) = sheet.iter_rows(values_only=True)
     title = title_row[0]
-    assert (title, group, devices) == ("Availability by all, 2026-11-01 00:00Z to "
-                                       "2026-12-01 00:00Z", "all", 6)  # fmt: skip
-    assert header[0] == "group"
+    assert (title, group, name, devices) == (
+        "Availability by all devices, 2026-11-01 00:00Z to 2026-12-01 00:00Z", "all", "all", 6
+    )  # fmt: skip
+    assert header[:4] == ("Group", "Name", "Devices", "Availability %")  # labels for people
 
     # At 10:30 on 3 November gw1 is out; nothing behind it had an alert of its own: online.
     table = invoke_ioc(
@@ -103,10 +105,12 @@ def test_availability_per_device_as_csv(tmp_path: Path) -> None:
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert lines[0] == "Online by commune at 2026-11-03 10:30Z"
-    assert lines[1].split() == ["GROUP", "DEVICES", "ONLINE", "OUT", "IN_MAINTENANCE", "NO_DATA"]
+    assert re.split(r"\s{2,}", lines[1]) == [
+        "Group", "Name", "Devices", "Online", "Out", "In maintenance", "No data"
+    ]  # fmt: skip
     assert [line.split() for line in lines[2:]] == [
-        ["C1", "3", "2", "1", "0", "0"],
-        ["C2", "3", "3", "0", "0", "0"],
+        ["C1", "Xã", "Một", "3", "2", "1", "0", "0"],  # the commune's name beside its id
+        ["C2", "Xã", "Hai", "3", "3", "0", "0", "0"],
     ]
 
     refused = invoke_ioc(
@@ -224,11 +228,13 @@ def test_power_and_links_reports(tmp_path: Path) -> None:
     power = invoke_ioc("report", "power", *november, "--by", "commune", "--format", "json", env=env)
     assert power.returncode == 0, power.stderr
     assert orjson.loads(power.stdout) == [
-        {"group": "C1", "devices": 1, "mains_failures": 0, "mains_failures_h": 0.0,
-         "on_battery": 0, "on_battery_h": 0.0, "generator": 0, "generator_h": 0.0,
+        {"group": "C1", "name": "Xã Một", "devices": 1, "mains_failures": 0,
+         "mains_failures_h": 0.0, "on_battery": 0, "on_battery_h": 0.0, "generator": 0,
+         "generator_h": 0.0,
          "lowest_battery_v": None},
-        {"group": "C2", "devices": 1, "mains_failures": 1, "mains_failures_h": 6.0,
-         "on_battery": 1, "on_battery_h": 3.5, "generator": 1, "generator_h": 2.5,
+        {"group": "C2", "name": "Xã Hai", "devices": 1, "mains_failures": 1,
+         "mains_failures_h": 6.0, "on_battery": 1, "on_battery_h": 3.5, "generator": 1,
+         "generator_h": 2.5,
          "lowest_battery_v": 47.25},
     ]  # fmt: skip
 

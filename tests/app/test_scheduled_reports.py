@@ -116,18 +116,19 @@ def test_a_monthly_report_goes_out_once_with_its_workbook(
     assert isinstance(november, EmailMessage)
     assert november["To"] == "Chị Lan <lan@stttt.gov.vn>"
     assert november["Subject"] == (
-        "Báo cáo khả dụng theo commune, 2026-11-01 00:00+07:00 đến 2026-12-01 00:00+07:00"
+        "Khả dụng theo xã, 2026-11-01 00:00+07:00 đến 2026-12-01 00:00+07:00"
     )
     body = november.get_body(("plain",))
     assert body is not None and "C2" in body.get_content()
+    assert "Khả dụng %" in body.get_content()  # the table's headers in the reader's language
     [attachment] = list(november.iter_attachments())
     assert attachment.get_filename() == "monthly-2026-11-01.xlsx"
     sheet = load_workbook(io.BytesIO(attachment.get_content())).active
     assert sheet is not None
     rows = {row[0]: row for row in sheet.iter_rows(min_row=3, values_only=True)}
     # C2: three devices over November's 30 days, 120 minutes out.
-    assert rows["C2"][1:6] == (3, round((1 - 120 / (3 * 43200)) * 100, 3), 1, 120, 0)
-    assert rows["C1"][2] == 100
+    assert rows["C2"][1:7] == ("Xã Hai", 3, round((1 - 120 / (3 * 43200)) * 100, 3), 1, 120, 0)
+    assert rows["C1"][3] == 100
     assert "2026-12-01 00:00+07:00 đến 2027-01-01 00:00+07:00" in str(december["Subject"])
     reports = [n for n in listed if n.kind is NotificationKind.REPORT]
     assert [(n.status, n.via) for n in reports] == [(NotificationStatus.SENT, "monthly")] * 2

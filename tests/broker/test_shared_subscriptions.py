@@ -43,9 +43,10 @@ class Member:
         self.client.connect("127.0.0.1", port, properties=properties, clean_start=False)
         self.client.loop_start()
         if subscribe:
-            _result, mid = self.client.subscribe(SHARED, qos=1)
+            # The callback first: the SUBACK can come back before subscribe() returns.
             subscribed: list[int] = []
             self.client.on_subscribe = lambda _c, _u, m, _r, _p: subscribed.append(m)
+            _result, mid = self.client.subscribe(SHARED, qos=1)
             wait_until(lambda: mid in subscribed, 10, "the SUBACK")
 
     def die(self) -> None:

@@ -312,7 +312,7 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
     # gw2: 90 minutes down, 30 of them in the window; two flaps of 2 minutes.
     gw2_out, gw2_maintenance = (90 - 30) + 2 + 2, 30
     assert rows["gw2"] == {
-        "group": "gw2", "devices": 1,
+        "group": "gw2", "name": "Cổng xã Hai", "devices": 1,
         "availability_pct": round((1 - gw2_out / (month_min - gw2_maintenance)) * 100, 3),
         "outages": 3, "outage_min": gw2_out, "maintenance_min": gw2_maintenance,
         "counted_min": month_min, "unmonitored_min": 0.0, "mtta_min": 20.0, "mtta_outages": 1,
@@ -322,7 +322,7 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
     # 07:15-09:00, 25 Nov 09:15-10:00 (never acknowledged).
     vc2_out = 105 + 45
     assert rows["vc2"] == {
-        "group": "vc2", "devices": 1,
+        "group": "vc2", "name": "Điểm cầu xã Hai", "devices": 1,
         "availability_pct": round((1 - vc2_out / month_min) * 100, 3),
         "outages": 2, "outage_min": vc2_out, "maintenance_min": 0, "counted_min": month_min,
         "unmonitored_min": 0.0, "mtta_min": None, "mtta_outages": 0,
@@ -342,7 +342,7 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
     # -- online at a moment ----------------------------------------------------------------
     moment = Period(at(15, 8), at(15, 8) + 1)
     [vc] = availability_report(month.runtime, moment, Scope(device_class="vc"), "all")
-    assert vc.moment_row() == {"group": "all", "devices": 2, "online": 1, "out": 1,
+    assert vc.moment_row() == {"group": "all", "name": "all", "devices": 2, "online": 1, "out": 1,
                                "in_maintenance": 0, "no_data": 0}  # fmt: skip
 
     # -- links: most drops first, flapping episodes, mean loss from telemetry ---------------
@@ -362,7 +362,7 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
     battery_h = (GENERATOR_FROM - (MAINS_LOST[0] + 30_000)) / HOUR
     generator_h = (MAINS_LOST[1] - GENERATOR_FROM) / HOUR
     assert power["bts1"] == {
-        "group": "bts1", "devices": 1,
+        "group": "bts1", "name": "BTS Một", "devices": 1,
         "mains_failures": 1, "mains_failures_h": round(mains_h, 2),
         "on_battery": 1, "on_battery_h": round(battery_h, 2),
         "generator": 1, "generator_h": round(generator_h, 2),

@@ -13,6 +13,7 @@ from ioc.domain import (
     MaintenanceWindow,
     WindowScope,
 )
+from ioc.i18n import Speech
 from ioc.reports import (
     Availability,
     Period,
@@ -24,6 +25,7 @@ from ioc.reports import (
     by_device,
     by_tag,
     overall,
+    period_text,
 )
 from tests.support.clock import UTC, VIETNAM
 
@@ -199,8 +201,24 @@ def test_who_was_online_at_a_moment(small_inventory: Inventory) -> None:
         watched_throughout(small_inventory),
     )  # fmt: skip
     assert [f.moment_row() for f in found] == [
-        {"group": "C1", "devices": 3, "online": 3, "out": 0, "in_maintenance": 0, "no_data": 0},
-        {"group": "C2", "devices": 3, "online": 1, "out": 1, "in_maintenance": 1, "no_data": 0},
+        {
+            "group": "C1",
+            "name": "C1",
+            "devices": 3,
+            "online": 3,
+            "out": 0,
+            "in_maintenance": 0,
+            "no_data": 0,
+        },
+        {
+            "group": "C2",
+            "name": "C2",
+            "devices": 3,
+            "online": 1,
+            "out": 1,
+            "in_maintenance": 1,
+            "no_data": 0,
+        },
     ]
 
 
@@ -230,11 +248,13 @@ def test_a_period_is_counted_up_to_now() -> None:
     now = at(5, 10.5)
     counted = NOVEMBER.up_to(now, UTC)
     assert (counted.start_ms, counted.end_ms, counted.asked_end_ms) == (T0, now, T0 + 30 * DAY)
-    assert counted.describe(UTC) == (
+    assert period_text(counted, Speech("en", UTC)) == (
         "2026-11-01 00:00Z to 2026-11-06 10:30Z (now; asked to 2026-12-01 00:00Z)"
     )
-    assert counted.describe(VIETNAM) == (  # the same moments, as people in Vietnam read them
-        "2026-11-01 07:00+07:00 to 2026-11-06 17:30+07:00 (now; asked to 2026-12-01 07:00+07:00)"
+    # The same moments as people in Vietnam read them, in their language.
+    assert period_text(counted, Speech("vi", VIETNAM)) == (
+        "2026-11-01 07:00+07:00 đến 2026-11-06 17:30+07:00 "
+        "(đến hiện tại; kỳ yêu cầu đến 2026-12-01 07:00+07:00)"
     )
     assert NOVEMBER.up_to(T0 + 40 * DAY, UTC) == NOVEMBER  # over: as asked
     with pytest.raises(ReportError, match=r"the period begins 2026-11-01 07:00\+07:00, after now"):
@@ -282,5 +302,6 @@ def test_what_ioc_did_not_watch_is_no_data_never_up(small_inventory: Inventory) 
         small_inventory, overall, watched,
     )  # fmt: skip
     assert everything.moment_row() == {
-        "group": "all", "devices": 6, "online": 0, "out": 0, "in_maintenance": 0, "no_data": 6,
+        "group": "all", "name": "all", "devices": 6, "online": 0, "out": 0, "in_maintenance": 0,
+        "no_data": 6,
     }  # fmt: skip

@@ -37,7 +37,7 @@ def test_mains_failures_hours_on_battery_and_generator_hours(small_inventory: In
     bts = [d for d in small_inventory.devices.values() if d.device_class == "bts"]
     rows = {i.key: i.row() for i in incidents(bts, NOVEMBER, spans, by_device, POWER)}
     assert rows["bts1"] == {
-        "group": "bts1", "devices": 1,
+        "group": "bts1", "name": "bts1", "devices": 1,
         "mains_failures": 1, "mains_failures_h": 6.0,  # opened in November: one; held 5 + 1 h
         "on_battery": 1, "on_battery_h": 3.0,
         "generator": 1, "generator_h": 3.0,

@@ -20,10 +20,17 @@ class Ran:
     stderr: str
 
 
+# The CLI speaks the deployment's language, Vietnamese by default; tests read it in English
+# unless they set IOC_LANGUAGE themselves (tests/app/test_cli_language.py reads Vietnamese).
+READ_IN_ENGLISH = {"IOC_LANGUAGE": "en"}
+
+
 def invoke_ioc(*args: str, env: dict[str, str] | None = None) -> Ran:
-    """Run `ioc ARGS` with only the given IOC_* settings (the test's own are unset)."""
+    """Run `ioc ARGS` with only the given IOC_* settings (the test's own are unset), in
+    English unless `env` names IOC_LANGUAGE."""
     unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("IOC_")}
-    result = CliRunner().invoke(main, list(args), env={**unset, **(env or {})})
+    settings = {**unset, **READ_IN_ENGLISH, **(env or {})}
+    result = CliRunner().invoke(main, list(args), env=settings)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return Ran(result.exit_code, result.stdout, result.stderr)

@@ -11,6 +11,7 @@ from pathlib import Path
 import urllib3
 
 from ioc.broker import free_port
+from tests.support.cli import READ_IN_ENGLISH
 
 
 class IocProcess:
@@ -67,13 +68,14 @@ def run_ioc(
     env: dict[str, str] | None = None,
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
-    """An `ioc` command to its end, with only the IOC_* settings given."""
+    """An `ioc` command to its end, with only the IOC_* settings given, in English unless
+    `env` names IOC_LANGUAGE (as `invoke_ioc`)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
     return subprocess.run(
         [sys.executable, "-m", "ioc", *args],
         capture_output=True,
         text=True,
-        env={**clean, **(env or {})},
+        env={**clean, **READ_IN_ENGLISH, **(env or {})},
         timeout=timeout,
         check=False,
     )

@@ -11,14 +11,16 @@ import orjson
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from ioc.api._context import ApiContext
-from ioc.api.deps import Context, Viewer, problems
+from ioc.api.deps import Context, Reader, Viewer, problems
 from ioc.domain import iso_utc
+from ioc.i18n import Speech
 from ioc.reports import (
     XLSX_TYPE,
     Availability,
     Period,
     ReportError,
     Scope,
+    report_title,
     rows_csv,
     rows_xlsx,
 )
@@ -43,8 +45,9 @@ def _answer(
     scope: Scope,
     by: str,
     row: Callable[[Availability], dict[str, object]],
-    title: str,
+    kind: str,
     output: Output,
+    reader: Speech,
 ) -> Response:
     if context.reports is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this API makes no reports")
@@ -53,12 +56,11 @@ def _answer(
     counted = {"X-Report-Period": _interval(asked)}
     if output == "json":
         return Response(orjson.dumps(rows), media_type="application/json", headers=counted)
-    name = title.split(" ", 1)[0].lower()
-    headers = counted | {"Content-Disposition": f'attachment; filename="{name}-{by}.{output}"'}
+    headers = counted | {"Content-Disposition": f'attachment; filename="{kind}-{by}.{output}"'}
     if output == "csv":
         return Response(rows_csv(rows), media_type="text/csv", headers=headers)
-    described = f"{title} by {by}, {asked.describe(context.zone)}"
-    return Response(rows_xlsx(rows, described, name), media_type=XLSX_TYPE, headers=headers)
+    title = report_title(kind, by, asked, reader)
+    return Response(rows_xlsx(rows, title, reader, kind), media_type=XLSX_TYPE, headers=headers)
 
 
 def _map_at(context: ApiContext, map_at: datetime | None) -> int | None:
@@ -74,6 +76,7 @@ def _interval(period: Period) -> str:
 def availability(
     context: Context,
     _caller: Viewer,
+    reader: Reader,
     start: Annotated[datetime, Query(alias="from", description="ISO 8601; no offset: local")],
     end: Annotated[datetime | None, Query(alias="to", description="default: now")] = None,
     by: By = "area",
@@ -82,7 +85,6 @@ def availability(
     tag: Tag = None,
     map_at: MapAt = None,
     output: Annotated[Literal["json", "csv", "xlsx", "html"], Query(alias="format")] = "json",
-    lang: Annotated[Literal["vi", "en"], Query(description="the HTML report's")] = "vi",
 ) -> Response:
     """Availability, outages, maintenance, MTTA and MTTR per group of the devices in scope over
     a period (docs/reports.md), or `format=html`: the printable report with its chart; 422 for
@@ -96,10 +98,10 @@ def availability(
 
     scope = Scope(area, device_class, tag, _map_at(context, map_at))
     if output != "html":
-        return _answer(context, period, scope, by, Availability.row, "Availability", output)
+        return _answer(context, period, scope, by, Availability.row, "availability", output, reader)
     if context.report_page is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this API makes no reports")
-    page = context.report_page(period(), scope, by, lang)
+    page = context.report_page(period(), scope, by, reader)
     return Response(page, media_type="text/html; charset=utf-8")
 
 
@@ -107,6 +109,7 @@ def availability(
 def online(
     context: Context,
     _caller: Viewer,
+    reader: Reader,
     at: Annotated[
         datetime | None, Query(description="ISO 8601; no offset: IOC_TIMEZONE; default: now")
     ] = None,
@@ -128,4 +131,4 @@ def online(
         return Period(moment, moment + 1)
 
     scope = Scope(area, device_class, tag, _map_at(context, map_at))
-    return _answer(context, period, scope, by, Availability.moment_row, "Online", output)
+    return _answer(context, period, scope, by, Availability.moment_row, "online", output, reader)

@@ -2,95 +2,27 @@
 // No framework and no remote assets: IOC networks are often cut off from the internet.
 "use strict";
 
-const TEXT = {
-  vi: {
-    title: "Trung tâm điều hành",
-    incidents: "Sự cố đang mở",
-    mapHint: "Cuộn để phóng to, kéo để di chuyển",
-    loginTitle: "Mã truy cập màn hình",
-    loginHelp: "Dán mã viewer (ioc token create --role viewer).",
-    loginButton: "Mở màn hình",
-    loginBad: "Mã không hợp lệ hoặc đã bị thu hồi.",
-    live: "Trực tuyến",
-    connecting: "Đang kết nối",
-    down: "Mất kết nối",
-    stale: "DỮ LIỆU CŨ",
-    staleStream: "mất luồng dữ liệu từ",
-    state_db: "cơ sở dữ liệu cảnh báo không phản hồi",
-    rules_silent: "bộ luật không hoạt động",
-    not_hearing: "mất kết nối broker",
-    no_data: "không có dữ liệu mới",
-    vcOnline: "Điểm cầu trực tuyến",
-    kind_province: "cấp tỉnh", kind_department: "sở, ngành", kind_district: "cấp huyện", kind_commune: "cấp xã",
-    btsMains: "BTS dùng điện lưới",
-    btsBattery: "BTS chạy ắc quy",
-    btsDown: "BTS mất liên lạc",
-    links: "Đường truyền xã hoạt động",
-    trendLinks: "Đường truyền hoạt động, 24 giờ",
-    pointsReady: "điểm cầu sẵn sàng",
-    meetingAt: "họp lúc",
-    trendVc: "Điểm cầu trực tuyến, 24 giờ",
-    trendBattery: "BTS chạy ắc quy, 24 giờ",
-    planOpen: "Lên lịch họp", planTitle: "Lên lịch cuộc họp", planName: "Tên cuộc họp",
-    planStart: "Bắt đầu", planDuration: "Thời lượng (phút)",
-    planArea: "Khu vực (điểm cầu trong khu vực)", planAll: "Toàn tỉnh",
-    planPoints: "Hoặc danh sách điểm cầu, cách nhau bởi dấu phẩy",
-    planToken: "Mã operator (nếu mã màn hình chỉ để xem)", planSubmit: "Lên lịch", planCancel: "Đóng",
-    planNeedsOperator: "Cần mã operator để lên lịch họp (ioc token create --role operator).",
-    planFailed: "Không lên lịch được",
-    openIncidents: "Sự cố đang mở",
-    affected: "thiết bị bị ảnh hưởng",
-    acked: "đã nhận",
-    silenced: "bảo trì",
-    up: "Bình thường", warning: "Cảnh báo", minor: "Nhẹ", major: "Nặng", critical: "Nghiêm trọng", downState: "Mất liên lạc",
-    minutes: "phút", hours: "giờ", days: "ngày",
-    event_fired: "PHÁT SINH", event_resolved: "ĐÃ XỬ LÝ", event_acknowledged: "ĐÃ NHẬN", event_updated: "CẬP NHẬT",
-    event_note: "GHI CHÚ", event_grouped: "GỘP", event_promoted: "TÁCH", event_silenced: "BẢO TRÌ", event_unsilenced: "HẾT BẢO TRÌ",
-  },
-  en: {
-    title: "Operations centre",
-    incidents: "Open incidents",
-    mapHint: "Scroll to zoom, drag to pan",
-    loginTitle: "Wall access token",
-    loginHelp: "Paste a viewer token (ioc token create --role viewer).",
-    loginButton: "Open the wall",
-    loginBad: "That token is not valid or was revoked.",
-    live: "Live",
-    connecting: "Connecting",
-    down: "Disconnected",
-    stale: "STALE DATA",
-    staleStream: "stream lost since",
-    state_db: "the alert database does not answer",
-    rules_silent: "the rule engine is not running",
-    not_hearing: "the broker is unreachable",
-    no_data: "no fresh telemetry",
-    vcOnline: "Video-conference points online",
-    kind_province: "province", kind_department: "departments", kind_district: "districts", kind_commune: "communes",
-    btsMains: "BTS on mains",
-    btsBattery: "BTS on battery",
-    btsDown: "BTS down",
-    links: "Commune links up",
-    trendLinks: "Links up, 24 hours",
-    pointsReady: "points ready",
-    meetingAt: "meeting at",
-    trendVc: "VC points online, 24 hours",
-    trendBattery: "BTS on battery, 24 hours",
-    planOpen: "Plan a meeting", planTitle: "Plan a meeting", planName: "Title",
-    planStart: "Starts", planDuration: "Duration (minutes)",
-    planArea: "Area (its video-conference points)", planAll: "Whole province",
-    planPoints: "Or a list of points, separated by commas",
-    planToken: "Operator token (if the wall's token is a viewer's)", planSubmit: "Plan", planCancel: "Close",
-    planNeedsOperator: "Planning a meeting needs an operator token (ioc token create --role operator).",
-    planFailed: "The meeting was not planned",
-    openIncidents: "Open incidents",
-    affected: "affected devices",
-    acked: "acknowledged",
-    silenced: "maintenance",
-    up: "Up", warning: "Warning", minor: "Minor", major: "Major", critical: "Critical", downState: "Down",
-    minutes: "min", hours: "h", days: "d",
-    event_fired: "FIRED", event_resolved: "RESOLVED", event_acknowledged: "ACKED", event_updated: "UPDATED",
-    event_note: "NOTE", event_grouped: "GROUPED", event_promoted: "PROMOTED", event_silenced: "SILENCED", event_unsilenced: "UNSILENCED",
-  },
+// Texts are written in English and told through the language's catalog (GET /api/v1/texts/vi;
+// ioc/i18n/vi.po). Words chosen by a code the server sends are listed here, marked for the
+// catalog's extraction.
+const mark = (text) => text;
+const SEVERITY_WORDS = {
+  up: mark("Up"), warning: mark("Warning"), minor: mark("Minor"), major: mark("Major"),
+  critical: mark("Critical"), down: mark("Down"),
+};
+const EVENT_WORDS = {
+  fired: mark("FIRED"), resolved: mark("RESOLVED"), acknowledged: mark("ACKED"), updated: mark("UPDATED"),
+  note: mark("NOTE"), grouped: mark("GROUPED"), promoted: mark("PROMOTED"), silenced: mark("SILENCED"),
+  unsilenced: mark("UNSILENCED"),
+};
+const KIND_WORDS = {
+  province: mark("province"), department: mark("departments"), district: mark("districts"),
+  commune: mark("communes"),
+};
+const CONNECTION_WORDS = { live: mark("Live"), connecting: mark("Connecting"), down: mark("Disconnected") };
+const STALE_WORDS = {
+  state_db: mark("the alert database does not answer"), rules_silent: mark("the rule engine is not running"),
+  not_hearing: mark("the broker is unreachable"), no_data: mark("no fresh telemetry"),
 };
 
 const SEVERITY_RANK = { cleared: 0, indeterminate: 1, warning: 2, minor: 3, major: 4, critical: 5 };
@@ -114,7 +46,14 @@ function clockText(ms, seconds = true) {
   return new Intl.DateTimeFormat(locale(), shape).format(new Date(ms));
 }
 let token = params.get("token") || localStorage.getItem("ioc.token") || "";
-const t = (key) => (TEXT[lang] && TEXT[lang][key]) || TEXT.en[key] || key;
+let texts = {}; // the catalog of `lang`: English text -> its translation
+const t = (english) => texts[english] || english;
+const told = (words, code) => t(words[code] || code);
+
+async function loadTexts() {
+  // English is the source: it needs no catalog.
+  texts = lang === "en" ? {} : await (await fetch(`/api/v1/texts/${lang}`)).json();
+}
 
 // -- state ------------------------------------------------------------------------------
 const devices = { ids: [], index: new Map(), names: [], lon: null, lat: null, state: null };
@@ -149,7 +88,10 @@ function stateCode(state, worst) {
 async function loadSnapshots() {
   const me = await api("/api/v1/me");
   site = me;
-  if (!langChosen) lang = me.language;
+  if (!langChosen && lang !== me.language) {
+    lang = me.language;
+    await loadTexts();
+  }
   const overview = await api("/api/v1/overview");
   for (const area of overview.areas) areaNames.set(area.id, area.name);
   const geo = await api("/api/v1/map.geojson");
@@ -232,7 +174,7 @@ function setConnection(state) {
   if (state === "live") streamLostAt = null;
   else if (streamLostAt === null) streamLostAt = Date.now();
   el.dataset.state = state;
-  el.textContent = t(state);
+  el.textContent = told(CONNECTION_WORDS, state);
 }
 
 async function start() {
@@ -268,10 +210,10 @@ function renderAll() {
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   document.getElementById("legend").innerHTML = STATE_CODES.map(
     // A class per state, not a style attribute: the page's Content-Security-Policy allows none.
-    (code) => `<span class="dot-${code}">${t(code === "down" ? "downState" : code)}</span>`,
+    (code) => `<span class="dot-${code}">${told(SEVERITY_WORDS, code)}</span>`,
   ).join("");
   const connection = document.getElementById("connection");
-  connection.textContent = t(connection.dataset.state);
+  connection.textContent = told(CONNECTION_WORDS, connection.dataset.state);
   renderTiles();
   renderIncidents();
   renderTicker();
@@ -296,16 +238,16 @@ function renderTiles() {
   kinds.sort((a, b) => order.indexOf(a) - order.indexOf(b));
   for (const kind of kinds) {
     const v = f.vc_online_by_area_kind[kind];
-    parts.push(tile(`${t("vcOnline")} ${t("kind_" + kind)}`, v.online, v.total, v.online < v.total ? "warn" : ""));
+    parts.push(tile(`${t("Video-conference points online")} ${told(KIND_WORDS, kind)}`, v.online, v.total, v.online < v.total ? "warn" : ""));
   }
   const bts = f.bts_power;
-  parts.push(tile(t("btsMains"), bts.on_mains, bts.total));
-  parts.push(tile(t("btsBattery"), bts.on_battery, undefined, bts.on_battery ? "warn" : ""));
-  parts.push(tile(t("btsDown"), bts.down, undefined, bts.down ? "bad" : ""));
+  parts.push(tile(t("BTS on mains"), bts.on_mains, bts.total));
+  parts.push(tile(t("BTS on battery"), bts.on_battery, undefined, bts.on_battery ? "warn" : ""));
+  parts.push(tile(t("BTS down"), bts.down, undefined, bts.down ? "bad" : ""));
   const links = f.commune_links;
-  parts.push(tile(t("links"), links.up, links.total, links.up < links.total ? "warn" : ""));
+  parts.push(tile(t("Commune links up"), links.up, links.total, links.up < links.total ? "warn" : ""));
   const roots = [...alerts.values()].filter((a) => !a.root_id || !alerts.has(a.root_id)).length;
-  parts.push(tile(t("openIncidents"), roots, undefined, roots ? "bad" : ""));
+  parts.push(tile(t("Open incidents"), roots, undefined, roots ? "bad" : ""));
   document.getElementById("tiles").innerHTML = parts.join("");
 }
 
@@ -316,9 +258,9 @@ function deviceName(id) {
 
 function age(iso) {
   const minutes = Math.max(0, Math.floor((Date.now() + clockOffsetMs - Date.parse(iso)) / 60000));
-  if (minutes < 60) return `${minutes} ${t("minutes")}`;
-  if (minutes < 1440) return `${Math.floor(minutes / 60)} ${t("hours")} ${minutes % 60} ${t("minutes")}`;
-  return `${Math.floor(minutes / 1440)} ${t("days")}`;
+  if (minutes < 60) return `${minutes} ${t("min")}`;
+  if (minutes < 1440) return `${Math.floor(minutes / 60)} ${t("h")} ${minutes % 60} ${t("min")}`;
+  return `${Math.floor(minutes / 1440)} ${t("d")}`;
 }
 
 function renderIncidents() {
@@ -338,12 +280,12 @@ function renderIncidents() {
   const items = roots.slice(0, 200).map((alert) => {
     const under = children.get(alert.id) || [];
     const folded = under.length
-      ? `<details><summary>+${under.length} ${t("affected")}</summary><ul>${under
+      ? `<details><summary>+${under.length} ${t("affected devices")}</summary><ul>${under
           .map((c) => `<li>${escapeHtml(deviceName(c.device_id))}: ${escapeHtml(c.title[lang] || c.title.en)}</li>`)
           .join("")}</ul></details>`
       : "";
-    const flags = (alert.state === "acknowledged" ? `<span class="acked">✔ ${t("acked")}</span>` : "") +
-      (alert.silenced ? `<span class="acked">${t("silenced")}</span>` : "");
+    const flags = (alert.state === "acknowledged" ? `<span class="acked">✔ ${t("acknowledged")}</span>` : "") +
+      (alert.silenced ? `<span class="acked">${t("maintenance")}</span>` : "");
     return `<li class="incident sev-${alert.severity}" data-alert-id="${alert.id}" data-device-id="${escapeHtml(alert.device_id)}" data-state="${alert.state}">` +
       `<div class="top"><span class="title">${escapeHtml(alert.title[lang] || alert.title.en)}${flags}</span>` +
       `<span class="age">${age(alert.opened_at)}</span></div>` +
@@ -359,7 +301,7 @@ function renderTicker() {
     .map((tr) => {
       const time = clockText(Date.parse(tr.at));
       const title = tr.alert.title[lang] || tr.alert.title.en;
-      return `<span class="sev-${tr.alert.severity}"><time>${time}</time>${t("event_" + tr.event)} · ` +
+      return `<span class="sev-${tr.alert.severity}"><time>${time}</time>${told(EVENT_WORDS, tr.event)} · ` +
         `${escapeHtml(deviceName(tr.alert.device_id))}: ${escapeHtml(title)}</span>`;
     })
     .join("");
@@ -370,14 +312,14 @@ function renderStale() {
   const now = Date.now();
   let reason = null;
   if (streamLostAt !== null && now - streamLostAt > 10000) {
-    reason = `${t("staleStream")} ${clockText(streamLostAt)}`;
+    reason = `${t("stream lost since")} ${clockText(streamLostAt)}`;
   } else if (lastBeat.at && now - lastBeat.at > STREAM_SILENT_S * 1000) {
-    reason = `${t("staleStream")} ${clockText(lastBeat.at)}`;
+    reason = `${t("stream lost since")} ${clockText(lastBeat.at)}`;
   } else if (lastBeat.data && lastBeat.data.stale) {
-    reason = lastBeat.data.reasons.map(t).join(", ");
+    reason = lastBeat.data.reasons.map((code) => told(STALE_WORDS, code)).join(", ");
   }
   el.hidden = reason === null;
-  el.textContent = reason === null ? "" : `⚠ ${t("stale")}: ${reason}`;
+  el.textContent = reason === null ? "" : `⚠ ${t("STALE DATA")}: ${reason}`;
   document.body.dataset.stale = reason === null ? "false" : "true";
 }
 
@@ -505,7 +447,7 @@ function showLogin(failed) {
   const dialog = document.getElementById("login");
   const error = document.getElementById("login-error");
   error.hidden = !failed || !token;
-  error.textContent = t("loginBad");
+  error.textContent = t("That token is not valid or was revoked.");
   if (!dialog.open) dialog.showModal();
 }
 
@@ -515,9 +457,10 @@ document.getElementById("login-form").addEventListener("submit", () => {
   start();
 });
 
-document.getElementById("lang").addEventListener("click", () => {
+document.getElementById("lang").addEventListener("click", async () => {
   lang = lang === "vi" ? "en" : "vi";
   localStorage.setItem("ioc.lang", lang);
+  await loadTexts();
   renderAll();
 });
 
@@ -571,9 +514,9 @@ function renderTrend() {
   const points = now ? [...trend.slice(0, -1), now] : trend;
   const last = points[points.length - 1];
   document.getElementById("trend").innerHTML = [
-    sparkline(t("trendLinks"), points.map((p) => p.links_up), last.links, last.links_up < last.links),
-    sparkline(t("trendVc"), points.map((p) => p.vc_online), last.vc, last.vc_online < last.vc),
-    sparkline(t("trendBattery"), points.map((p) => p.bts_on_battery), last.bts, last.bts_on_battery > 0),
+    sparkline(t("Links up, 24 hours"), points.map((p) => p.links_up), last.links, last.links_up < last.links),
+    sparkline(t("VC points online, 24 hours"), points.map((p) => p.vc_online), last.vc, last.vc_online < last.vc),
+    sparkline(t("BTS on battery, 24 hours"), points.map((p) => p.bts_on_battery), last.bts, last.bts_on_battery > 0),
   ].join("");
 }
 setInterval(() => { if (token) loadTrend(); }, TREND_EVERY_MS);
@@ -608,9 +551,9 @@ function renderBoard() {
     (p) => `<li>${escapeHtml(deviceName(p.point))}: ${escapeHtml(p.reasons.join(", "))}</li>`,
   );
   if (missing.length > BOARD_LISTED) listed.push(`<li>+${missing.length - BOARD_LISTED}</li>`);
-  element.innerHTML = `<h2>${escapeHtml(board.meeting.title)} · ${t("meetingAt")} ${at}</h2>` +
+  element.innerHTML = `<h2>${escapeHtml(board.meeting.title)} · ${t("meeting at")} ${at}</h2>` +
     `<div class="ready ${missing.length ? "warn" : ""}">${board.ready}/${board.points} ` +
-    `<small>${t("pointsReady")}</small></div><ul>${listed.join("")}</ul>`;
+    `<small>${t("points ready")}</small></div><ul>${listed.join("")}</ul>`;
   element.hidden = false;
 }
 setInterval(() => { if (token) loadBoard(); }, BOARD_EVERY_MS);
@@ -619,7 +562,7 @@ setInterval(() => { if (token) loadBoard(); }, BOARD_EVERY_MS);
 const planDialog = document.getElementById("plan");
 
 document.getElementById("plan-open").addEventListener("click", () => {
-  const areas = [["", t("planAll")], ...[...areaNames].sort((a, b) => a[1].localeCompare(b[1]))];
+  const areas = [["", t("Whole province")], ...[...areaNames].sort((a, b) => a[1].localeCompare(b[1]))];
   document.getElementById("plan-area").innerHTML = areas.map(
     ([id, name]) => `<option value="${escapeHtml(id)}">${escapeHtml(name)}</option>`,
   ).join("");
@@ -652,10 +595,10 @@ document.getElementById("plan-form").addEventListener("submit", async (event) =>
       return;
     }
     error.textContent = response.status === 403 || response.status === 401
-      ? t("planNeedsOperator")
-      : `${t("planFailed")}: ${problemText(await response.json())}`;
+      ? t("Planning a meeting needs an operator token (ioc token create --role operator).")
+      : `${t("The meeting was not planned")}: ${problemText(await response.json())}`;
   } catch (failure) {
-    error.textContent = `${t("planFailed")}: ${failure.message}`;
+    error.textContent = `${t("The meeting was not planned")}: ${failure.message}`;
   }
   error.hidden = false;
 });
@@ -673,11 +616,13 @@ window.iocWall = {
   openAlerts: () => [...alerts.values()],
 };
 
-renderAll();
-requestAnimationFrame(frame);
-if (token) {
-  localStorage.setItem("ioc.token", token);
-  start();
-} else {
-  showLogin(false);
-}
+loadTexts().finally(() => {
+  renderAll();
+  requestAnimationFrame(frame);
+  if (token) {
+    localStorage.setItem("ioc.token", token);
+    start();
+  } else {
+    showLogin(false);
+  }
+});
