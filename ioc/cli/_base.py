@@ -246,12 +246,15 @@ def emit(
         sys.stdout.buffer.write(data)
     else:
         out.write_bytes(data)
-        click.echo(f"{len(rows)} rows written to {out}", err=True)
+        click.echo(speech().say("{n} rows written to {file}", n=len(rows), file=out), err=True)
 
 
 def store_failed(exc: Exception) -> NoReturn:
     """A report with figures from telemetry, and the telemetry store did not answer."""
-    click.echo(f"ioc: the report reads telemetry, and the store did not answer: {exc}", err=True)
+    said = speech().say(
+        "the report reads telemetry, and the store did not answer: {error}", error=exc
+    )
+    click.echo(f"ioc: {said}", err=True)
     sys.exit(EXIT_FAILED)
 
 

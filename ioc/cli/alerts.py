@@ -11,7 +11,7 @@ from ioc.domain import (
     ActionOutcome,
     AlertAction,
 )
-from ioc.i18n import SEVERITY_WORDS, STATE_WORDS, TRANSITION_WORDS, Speech
+from ioc.i18n import SEVERITY_WORDS, STATE_WORDS, TRANSITION_WORDS, Speech, mark
 
 if TYPE_CHECKING:
     from ioc.domain import Alert
@@ -105,14 +105,19 @@ def _act(
 
     desk = OperatorDesk(runtime_of(ctx))
     result = act_on_alert(desk.alerts, action, alert_id, actor, note, now_ms(), wait)
+    told = speech()
     if result.outcome is ActionOutcome.DONE:
-        click.echo(f"alert #{alert_id}: {action.value} done by {actor}")
-    elif result.outcome is ActionOutcome.QUEUED:
+        done = told.say(_ACTIONS[action.value])
         click.echo(
-            f"ioc: request #{result.request_id} is queued, but no running `ioc run` / "
-            f"`ioc rules` took it within {wait:g} s; it will be applied when one runs",
-            err=True,
+            told.say("alert #{id}: {action} by {actor}", id=alert_id, action=done, actor=actor)
         )
+    elif result.outcome is ActionOutcome.QUEUED:
+        queued = told.say(
+            "request #{id} is queued, but no running `ioc run` / `ioc rules` took it within "
+            "{wait} s; it will be applied when one runs",
+            id=result.request_id, wait=f"{wait:g}",
+        )  # fmt: skip
+        click.echo(f"ioc: {queued}", err=True)
     else:
         click.echo(f"ioc: {result.detail}", err=True)
     sys.exit(ACTION_EXIT[result.outcome])
@@ -166,7 +171,7 @@ def alerts_show(ctx: click.Context, alert_id: int, as_json: bool) -> None:
     desk = OperatorDesk(runtime_of(ctx))
     detail = alert_detail(desk.alerts, alert_id)
     if detail is None:
-        click.echo(f"ioc: no alert {alert_id}", err=True)
+        click.echo("ioc: " + speech().say("no alert {id}", id=alert_id), err=True)
         sys.exit(ACTION_EXIT[ActionOutcome.UNKNOWN_ALERT])
     if as_json:
         import orjson
@@ -188,6 +193,12 @@ def alerts_show(ctx: click.Context, alert_id: int, as_json: bool) -> None:
     for child in detail.children:
         state = told.say(STATE_WORDS[child.state.value])
         click.echo(f"  {affected}: #{child.id} {state} {child.rule_id} {child.device_id}")
+
+
+# What an operator's action did, as the CLI says it.
+_ACTIONS = {
+    "ack": mark("acknowledged"), "resolve": mark("resolved"), "note": mark("noted"),
+}  # fmt: skip
 
 
 def _message(alert: Alert, told: Speech) -> str:

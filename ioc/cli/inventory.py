@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ioc.cli._base import BY_OPTION, main, runtime_of, time_text
+from ioc.cli._base import BY_OPTION, main, runtime_of, speech, time_text
 from ioc.domain import NotFound
 from ioc.inventory import (
     EntryChange,
@@ -150,7 +150,7 @@ def inventory_import(
     for line in changes.lines():
         click.echo(line)
     if changes.retired and not retire:
-        click.echo("retired devices stay in the inventory: --retire removes them")
+        click.echo(speech().say("retired devices stay in the inventory: --retire removes them"))
     targets = target_changes(probe_file, imported.targets) if probe_file else None
     if targets is not None:
         click.echo(
@@ -158,7 +158,7 @@ def inventory_import(
             f"{len(targets.changed)} changed"
         )
     if dry_run:
-        click.echo("dry run: nothing written")
+        click.echo(speech().say("dry run: nothing written"))
         return
 
     def changed(current: Catalog) -> dict[str, Any]:
@@ -179,9 +179,15 @@ def inventory_import(
     elif staged is not None:
         staged.commit()
     if staged is not None:
-        click.echo(f"wrote {len(imported.targets):,} probe targets to {probe_file}")
+        click.echo(
+            speech().say(
+                "wrote {n} probe targets to {file}",
+                n=speech().number(len(imported.targets)),
+                file=probe_file,
+            )
+        )
     if not made.changes and staged is None:
-        click.echo("nothing to change")
+        click.echo(speech().say("nothing to change"))
 
 
 @inventory.command("load")
@@ -208,7 +214,7 @@ def inventory_load(
     )  # fmt: skip
     if dry_run:
         _show(made.changes)
-        click.echo("dry run: nothing written")
+        click.echo(speech().say("dry run: nothing written"))
 
 
 @inventory.command("reform")
@@ -236,12 +242,16 @@ def inventory_reform(
     )
     _show(made.changes)
     if dry_run:
-        click.echo("dry run: nothing written")
+        click.echo(speech().say("dry run: nothing written"))
     elif made.version is not None:
         click.echo(
-            f"inventory version {made.version.number} in force, in effect from "
-            f"{time_text(effective_ms)}: reports place devices on the old map with "
-            f"--map-at {time_text(effective_ms - 1)[:10]}"
+            speech().say(
+                "inventory version {number} in force, in effect from {start}: reports place "
+                "devices on the old map with --map-at {day}",
+                number=made.version.number,
+                start=time_text(effective_ms),
+                day=time_text(effective_ms - 1)[:10],
+            )
         )
 
 
@@ -264,7 +274,9 @@ def inventory_history(ctx: click.Context, limit: int, number: int | None) -> Non
         return
     history = versions.history(limit)
     if not history:
-        click.echo("no inventory version yet: the first process to start records its file")
+        click.echo(
+            speech().say("no inventory version yet: the first process to start records its file")
+        )
     for version in history:
         click.echo(_version_line(version))
 
@@ -338,9 +350,15 @@ def _put_in_force(
         click.echo(f"wrote {len(document['devices']):,} devices in {len(document['areas']):,} "
                    f"areas to {out}")  # fmt: skip
     elif made.version is None:
-        click.echo("nothing to change: the inventory in force is the same")
+        click.echo(speech().say("nothing to change: the inventory in force is the same"))
     else:
-        click.echo(f"inventory version {made.version.number} in force: {made.summary}")
+        click.echo(
+            speech().say(
+                "inventory version {number} in force: {summary}",
+                number=made.version.number,
+                summary=made.summary,
+            )
+        )
     return made
 
 
@@ -376,7 +394,7 @@ def _import_areas(
     for line in changes.lines():
         click.echo(line)
     if dry_run:
-        click.echo("dry run: nothing written")
+        click.echo(speech().say("dry run: nothing written"))
         return
 
     def changed(current: Catalog) -> dict[str, Any]:

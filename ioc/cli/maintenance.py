@@ -15,8 +15,10 @@ from ioc.cli._base import (
     main,
     parse_time,
     runtime_of,
+    speech,
     time_text,
 )
+from ioc.i18n import SCOPE_WORDS
 
 
 @main.group()
@@ -69,7 +71,12 @@ def maintenance_add(
     scope, target = given[0]
     window = MaintenanceWindow(0, scope, target, starts, ends, reason, created_by)
     saved = OperatorDesk(runtime_of(ctx)).plan_window(window, now_ms())
-    click.echo(f"window #{saved.id}: {scope.value} {target} until {time_text(ends)}")
+    said = speech().say(
+        "window #{id}: {scope} {target} until {end}",
+        id=saved.id, scope=speech().say(SCOPE_WORDS[scope.value]), target=target,
+        end=time_text(ends),
+    )  # fmt: skip
+    click.echo(said)
 
 
 @maintenance.command("list")
@@ -79,16 +86,16 @@ def maintenance_list(ctx: click.Context) -> None:
     from ioc.app import OperatorDesk
     from ioc.domain import now_ms
 
-    desk = OperatorDesk(runtime_of(ctx))
+    desk, told = OperatorDesk(runtime_of(ctx)), speech()
     windows = desk.alerts.current_windows(now_ms())
     for window in windows:
         click.echo(
-            f"#{window.id:<5} {window.scope.value:6} {window.target:24} "
+            f"#{window.id:<5} {told.say(SCOPE_WORDS[window.scope.value]):9} {window.target:24} "
             f"{time_text(window.starts_at_ms)} -> {time_text(window.ends_at_ms)}  "
             f"{window.reason} ({window.created_by})"
         )
     if not windows:
-        click.echo("no maintenance windows")
+        click.echo(told.say("no maintenance windows"))
 
 
 @maintenance.command("end")
@@ -102,4 +109,4 @@ def maintenance_end(ctx: click.Context, window_id: int) -> None:
 
     desk = OperatorDesk(runtime_of(ctx))
     end_window(desk.alerts, window_id, now_ms())
-    click.echo(f"window #{window_id} ended")
+    click.echo(speech().say("window #{id} ended", id=window_id))

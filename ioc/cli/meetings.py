@@ -22,6 +22,7 @@ from ioc.cli._base import (
     main,
     parse_time,
     runtime_of,
+    speech,
     store_failed,
     time_text,
 )
@@ -72,11 +73,12 @@ def meeting_plan(
         planned = desk.plan(
             title, starts, length_ms, actor, area, device_class, chosen, now_ms=now_ms()
         )
-    when = f"{time_text(planned.starts_at_ms)} to {time_text(planned.ends_at_ms)}"
-    click.echo(
-        f"meeting #{planned.id} planned: {planned.title}, {len(planned.points)} points "
-        f"({planned.scope}), {when}"
-    )
+    said = speech().say(
+        "meeting #{id} planned: {title}, {points} points ({scope}), {start} to {end}",
+        id=planned.id, title=planned.title, points=len(planned.points), scope=planned.scope,
+        start=time_text(planned.starts_at_ms), end=time_text(planned.ends_at_ms),
+    )  # fmt: skip
+    click.echo(said)
 
 
 @meeting.command("list")
@@ -89,9 +91,13 @@ def meeting_list(ctx: click.Context, start: str, days: int) -> None:
     since = parse_time(start)
     with _meetings(ctx) as desk:
         found = desk.between(since, since + days * 86_400_000)
+    told = speech()
     for item in found:
-        click.echo(f"#{item.id:<4} {time_text(item.starts_at_ms)} to {time_text(item.ends_at_ms)}  "
-                   f"{len(item.points):>4} points  {item.title}")  # fmt: skip
+        when = told.say(
+            "{start} to {end}", start=time_text(item.starts_at_ms), end=time_text(item.ends_at_ms)
+        )
+        points = told.say("{n} points", n=f"{len(item.points):>4}")
+        click.echo(f"#{item.id:<4} {when}  {points}  {item.title}")
 
 
 @meeting.command("ready")
@@ -102,11 +108,16 @@ def meeting_ready(ctx: click.Context, meeting_id: int) -> None:
     """Which points are ready now, and what keeps the others from being (exit 1 if any is not)."""
     with _meetings(ctx) as desk:
         planned, points = desk.readiness(meeting_id)
-    ready = sum(p.ready for p in points)
-    click.echo(f"meeting #{planned.id} {planned.title}: {ready}/{len(points)} points ready")
+    ready, told = sum(p.ready for p in points), speech()
+    said = told.say(
+        "meeting #{id} {title}: {ready}/{points} points ready",
+        id=planned.id, title=planned.title, ready=ready, points=len(points),
+    )  # fmt: skip
+    click.echo(said)
     for point in points:
         if not point.ready:
-            click.echo(f"  {point.device_id:24} not ready: {', '.join(point.reasons)}")
+            why = told.say("not ready: {reasons}", reasons=", ".join(point.reasons))
+            click.echo(f"  {point.device_id:24} {why}")
     if ready < len(points):
         sys.exit(EXIT_FAILED)
 
@@ -126,7 +137,10 @@ def meeting_report(ctx: click.Context, meeting_id: int, output: str, out: Path |
 
     with _meetings(ctx) as desk:
         planned, rows = desk.report(meeting_id, now_ms())
-    title = f"Meeting #{planned.id} {planned.title}, {time_text(planned.starts_at_ms)}"
+    title = speech().say(
+        "Meeting #{id} {title}, {start}",
+        id=planned.id, title=planned.title, start=time_text(planned.starts_at_ms),
+    )  # fmt: skip
     emit(rows, title, "meeting", output, out)
 
 
@@ -139,6 +153,7 @@ def meeting_cancel(ctx: click.Context, meeting_id: int) -> None:
 
     with _meetings(ctx) as desk:
         if not desk.cancel(meeting_id, now_ms()):
-            click.echo(f"ioc: no meeting #{meeting_id} to cancel", err=True)
+            said = speech().say("no meeting #{id} to cancel", id=meeting_id)
+            click.echo(f"ioc: {said}", err=True)
             sys.exit(EXIT_FAILED)
-    click.echo(f"meeting #{meeting_id} cancelled")
+    click.echo(speech().say("meeting #{id} cancelled", id=meeting_id))

@@ -25,9 +25,11 @@ from ioc.cli._base import (
     main,
     runtime_of,
     settings_of,
+    speech,
     supervise,
     time_text,
 )
+from ioc.i18n import mark
 
 
 @main.command("check-config")
@@ -174,7 +176,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     settings = settings_of(ctx)
     if not settings.clustered:
-        click.echo("one node: the embedded state database (SQLite) serves a single `ioc run`")
+        click.echo(
+            speech().say("one node: the embedded state database (SQLite) serves a single `ioc run`")
+        )
         return
     desk = OperatorDesk(runtime_of(ctx, settings))
     report = desk.cluster(now_ms())
@@ -209,36 +213,58 @@ def cluster_forget(ctx: click.Context, node: str) -> None:
     if not settings.clustered:
         raise click.UsageError("one node: there is no cluster (the state database is SQLite)")
     OperatorDesk(runtime_of(ctx, settings)).forget_node(node, now_ms())
-    click.echo(f"node {node} forgotten")
+    click.echo(speech().say("node {node} forgotten", node=node))
 
 
 def _print_cluster(report: ClusterStatus) -> None:
-    lease = f"lease {report.lease_ms / 1000:g} s"
+    told = speech()
+    lease = told.say("lease {seconds} s", seconds=f"{report.lease_ms / 1000:g}")
     if report.leader is None:
-        click.echo(f"leader: none: no node holds the lease ({lease}; a takeover takes at most one)")
+        click.echo(
+            told.say(
+                "leader: none: no node holds the lease ({lease}; a takeover takes at most one)",
+                lease=lease,
+            )
+        )
     else:
         assert report.leading_since_ms is not None and report.renewed_ms_ago is not None
-        since = time_text(report.leading_since_ms)
-        click.echo(
-            f"leader: {report.leader} (term {report.term}) since {since}, "
-            f"lease renewed {report.renewed_ms_ago / 1000:.1f} s ago ({lease})"
-        )
-    click.echo(f"{'NODE':20} {'STATE':9} {'STARTED':18} {'LAST SEEN':>11} {'STORED':>12} SHARE")
+        said = told.say(
+            "leader: {node} (term {term}) since {since}, lease renewed {ago} s ago ({lease})",
+            node=report.leader, term=report.term, since=time_text(report.leading_since_ms),
+            ago=f"{report.renewed_ms_ago / 1000:.1f}", lease=lease,
+        )  # fmt: skip
+        click.echo(said)
+    header = [told.say(h) for h in _CLUSTER_HEADER]
+    click.echo(f"{header[0]:20} {header[1]:9} {header[2]:22} {header[3]:>11} {header[4]:>12} "
+               f"{header[5]}")  # fmt: skip
     for node in report.nodes:
         if node.alive:
             state = "leader" if node.leader else "standby"
         else:
             state = "stopped" if node.stopped_at_ms is not None else "gone"
-        if not node.alive and node.session_open:
-            state += "*"
+        shown = told.say(_NODE_STATES[state]) + (
+            "*" if not node.alive and node.session_open else ""
+        )
         share = f"{node.share:.0%}" if node.share is not None else "-"
-        seen = f"{(report.now_ms - node.seen_at_ms) / 1000:.1f} s ago"
+        seen = told.say(
+            "{seconds} s ago", seconds=f"{(report.now_ms - node.seen_at_ms) / 1000:.1f}"
+        )
         click.echo(
-            f"{node.name:20} {state:9} {time_text(node.started_at_ms):18} {seen:>11} "
-            f"{node.stored:>12,} {share}"
+            f"{node.name:20} {shown:9} {time_text(node.started_at_ms):22} {seen:>11} "
+            f"{told.number(node.stored):>12} {share}"
         )
     if any(not n.alive and n.session_open for n in report.nodes):
-        click.echo("* its ingest session may still hold messages: the leader adopts it")
+        click.echo(told.say("* its ingest session may still hold messages: the leader adopts it"))
+
+
+_CLUSTER_HEADER = (
+    mark("NODE"), mark("STATE"), mark("STARTED"), mark("LAST SEEN"), mark("STORED"),
+    mark("SHARE"),
+)  # fmt: skip
+_NODE_STATES = {
+    "leader": mark("leader"), "standby": mark("standby"), "stopped": mark("stopped"),
+    "gone": mark("gone"),
+}  # fmt: skip
 
 
 @main.command()

@@ -15,6 +15,7 @@ from ioc.cli._base import (
     main,
     runtime_of,
     settings_of,
+    speech,
     time_text,
 )
 
@@ -47,13 +48,15 @@ def notifications(ctx: click.Context, statuses: tuple[str, ...], limit: int, as_
         rows = [dataclasses.asdict(n) for n in listed]
         click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
         return
+    told = speech()
     for n in listed:
         alert = f"#{n.alert_id}" if n.alert_id is not None else "-"
         error = f"  ({n.last_error})" if n.last_error else ""
         created = time_text(n.created_at_ms)
+        tries = told.say("tries {n}", n=n.attempts)
         click.echo(
             f"{n.id:>6} {created} {n.status.value:8} {n.kind.value:9} {alert:>7} "
-            f"{n.person_id:16} {n.channel:8} tries {n.attempts}{error}"
+            f"{n.person_id:16} {n.channel:8} {tries}{error}"
         )
 
 

@@ -113,7 +113,7 @@ def report_availability(
             reader = speech() if lang is None else Speech(lang, deployment_zone())
             html = availability_html(grouped, overall, by, period, reader)
             page.write_text(html, encoding="utf-8")
-            click.echo(f"printable report written to {page}", err=True)
+            click.echo(speech().say("printable report written to {file}", file=page), err=True)
         return [figures.row() for figures in grouped]
 
     rows = _report(ctx, make, scope, output, out)

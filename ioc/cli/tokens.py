@@ -16,6 +16,7 @@ from ioc.cli._base import (
     EXIT_FAILED,
     main,
     runtime_of,
+    speech,
     time_text,
 )
 
@@ -58,8 +59,17 @@ def token_create(
     record, secret = desk.tokens.create(
         Role(role), name or f"{role}-token", now, expires_at, f"{actor} (cli)"
     )
-    until = f", until {time_text(record.expires_at_ms)}" if record.expires_at_ms else ""
-    click.echo(f"token #{record.id} ({record.role.value}, {record.name}{until}); keep it secret:")
+    told = speech()
+    until = (
+        ", " + told.say("until {end}", end=time_text(record.expires_at_ms))
+        if record.expires_at_ms
+        else ""
+    )
+    said = told.say(
+        "token #{id} ({role}, {name}{until}); keep it secret:",
+        id=record.id, role=record.role.value, name=record.name, until=until,
+    )  # fmt: skip
+    click.echo(said)
     click.echo(secret)
 
 
@@ -69,19 +79,25 @@ def token_list(ctx: click.Context) -> None:
     """Tokens (never their secrets)."""
     from ioc.app import OperatorDesk
 
-    desk = OperatorDesk(runtime_of(ctx))
+    desk, told = OperatorDesk(runtime_of(ctx)), speech()
     records = desk.tokens.list()
     for record in records:
-        revoked = (
-            f" revoked {time_text(record.revoked_at_ms)} by {record.revoked_by or '?'}"
-            if record.revoked_at_ms
+        created = told.say(
+            "created {at} by {who}",
+            at=time_text(record.created_at_ms), who=record.created_by or "?",
+        )  # fmt: skip
+        expires = (
+            " " + told.say("expires {at}", at=time_text(record.expires_at_ms))
+            if record.expires_at_ms
             else ""
         )
-        expires = f" expires {time_text(record.expires_at_ms)}" if record.expires_at_ms else ""
+        revoked = ""
+        if record.revoked_at_ms:
+            who = record.revoked_by or "?"
+            at = time_text(record.revoked_at_ms)
+            revoked = " " + told.say("revoked {at} by {who}", at=at, who=who)
         click.echo(
-            f"#{record.id:<4} {record.role.value:8} {record.name:24} "
-            f"created {time_text(record.created_at_ms)} by {record.created_by or '?'}"
-            f"{expires}{revoked}"
+            f"#{record.id:<4} {record.role.value:8} {record.name:24} {created}{expires}{revoked}"
         )
 
 
@@ -97,6 +113,6 @@ def token_revoke(ctx: click.Context, token_id: int, actor: str) -> None:
     desk = OperatorDesk(runtime_of(ctx))
     revoked = desk.tokens.revoke(token_id, now_ms(), f"{actor} (cli)")
     if not revoked:
-        click.echo(f"ioc: no live token #{token_id}", err=True)
+        click.echo("ioc: " + speech().say("no live token #{id}", id=token_id), err=True)
         sys.exit(EXIT_FAILED)
-    click.echo(f"token #{token_id} revoked")
+    click.echo(speech().say("token #{id} revoked", id=token_id))

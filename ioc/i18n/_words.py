@@ -1,5 +1,5 @@
 """The words of ioc's own vocabulary that people read everywhere (the CLI, messages, the
-wall): an alert's severity, state and history."""
+wall): an alert's severity, state and history, what a maintenance window covers."""
 
 from __future__ import annotations
 
@@ -20,3 +20,4 @@ TRANSITION_WORDS = {
     "promoted": mark("promoted"), "silenced": mark("silenced"),
     "unsilenced": mark("unsilenced"),
 }  # fmt: skip
+SCOPE_WORDS = {"device": mark("device"), "area": mark("area"), "rule": mark("rule")}

@@ -132,7 +132,7 @@ def test_rules_alone_reloads_on_request_and_alerts_lists_what_it_raised(
         number = str(alert["id"])
         acked = invoke_ioc("alerts", "ack", number, "--by", "lan", "--note", "on my way", env=env)
         assert acked.returncode == 0, acked.stderr
-        assert acked.stdout.strip() == f"alert #{number}: ack done by lan"
+        assert acked.stdout.strip() == f"alert #{number}: acknowledged by lan"
         again = invoke_ioc("alerts", "ack", number, "--by", "minh", env=env)
         assert again.returncode == 5 and "already acknowledged by lan" in again.stderr
         noted = invoke_ioc("alerts", "note", number, "aircon tech called", "--by", "lan", env=env)

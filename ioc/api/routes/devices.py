@@ -190,8 +190,8 @@ def get_series(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"{metric} is a {spec.type} metric: only aggregate=last applies",
         )
-    end_ms = _ms(end) if end is not None else context.clock()
-    start_ms = _ms(start) if start is not None else end_ms - DEFAULT_SPAN_MS
+    end_ms = context.epoch_ms(end) if end is not None else context.clock()
+    start_ms = context.epoch_ms(start) if start is not None else end_ms - DEFAULT_SPAN_MS
     if start_ms >= end_ms:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "start must be before end")
     span_s = (end_ms - start_ms) / 1000
@@ -216,14 +216,6 @@ def get_series(
         end_ms=end_ms,
         points=[(p.ts_ms, p.value) for p in points],
     )
-
-
-def _ms(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "times need a zone, e.g. 2026-11-22T08:00:00Z"
-        )
-    return int(moment.timestamp() * 1000)
 
 
 @router.get(
