@@ -55,6 +55,7 @@ bench: system-deps install-dev
 	$(BIN)/python bench/snmp_polls.py
 	$(BIN)/python bench/broker_auth.py
 	$(BIN)/python bench/inventory_import.py
+	$(BIN)/python bench/series_query.py
 
 # After marking new texts (say, mark, the wall's t): add them to ioc/i18n/vi.po to translate.
 i18n: install-dev

@@ -141,13 +141,15 @@ def states_named(names: Iterable[str]) -> frozenset[AlertState]:
 
 @dataclass(frozen=True, slots=True)
 class AlertFilter:
-    """Which alerts to list: by state, severity and area subtree; newest first, a page."""
+    """Which alerts to list: by state, severity, area subtree and device; newest first, a
+    page."""
 
     states: frozenset[AlertState] = frozenset()
     severities: frozenset[Severity] = frozenset()
     area: str | None = None
     limit: int = 100
     offset: int = 0
+    device: str | None = None
 
 
 class AlertReader(Protocol):
@@ -159,6 +161,7 @@ class AlertReader(Protocol):
         severities: Iterable[Severity] = (),
         area_ids: Iterable[str] | None = None,
         limit: int = 500,
+        device_ids: Iterable[str] | None = None,
     ) -> list[Alert]:
         """Alerts newest first, filtered."""
         ...
@@ -185,9 +188,11 @@ def find_alerts(
             area_ids = list(inventory.subtree(query.area))
         else:
             area_ids, past = [query.area], True
+    devices = [query.device] if query.device is not None else None
     found = reader.list_alerts(
-        sorted(query.states), sorted(query.severities), area_ids, query.limit + query.offset
-    )
+        sorted(query.states), sorted(query.severities), area_ids, query.limit + query.offset,
+        devices,
+    )  # fmt: skip
     if past and not found:
         raise UnknownArea(f"no area {query.area!r} in the inventory, nor any alert in it")
     return found[query.offset :]

@@ -45,6 +45,7 @@ from ioc.cli._base import (
     help="Only these severities (repeatable).",
 )
 @click.option("--area", default=None, help="Only devices in this area's subtree.")
+@click.option("--device", default=None, help="Only this device's alerts (its history).")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @demo_option
@@ -54,6 +55,7 @@ def alerts(
     states: tuple[str, ...],
     severities: tuple[str, ...],
     area: str | None,
+    device: str | None,
     limit: int,
     as_json: bool,
 ) -> None:
@@ -66,7 +68,9 @@ def alerts(
     from ioc.app import OperatorDesk
     from ioc.domain import Severity
 
-    query = AlertFilter(states_named(states), frozenset(map(Severity, severities)), area, limit)
+    query = AlertFilter(
+        states_named(states), frozenset(map(Severity, severities)), area, limit, device=device
+    )
     runtime = runtime_of(ctx)
     inventory = runtime.catalog.inventory if area is not None else None
     found = find_alerts(OperatorDesk(runtime).alerts, inventory, query)
@@ -112,10 +116,11 @@ def _act(
             told.say("alert #{id}: {action} by {actor}", id=alert_id, action=done, actor=actor)
         )
     elif result.outcome is ActionOutcome.QUEUED:
+        seconds = format(wait, "g")
         queued = told.say(
             "request #{id} is queued, but no running `ioc run` / `ioc rules` took it within "
             "{wait} s; it will be applied when one runs",
-            id=result.request_id, wait=f"{wait:g}",
+            id=result.request_id, wait=seconds,
         )  # fmt: skip
         click.echo(f"ioc: {queued}", err=True)
     else:

@@ -96,7 +96,7 @@ def meeting_list(ctx: click.Context, start: str, days: int) -> None:
         when = told.say(
             "{start} to {end}", start=time_text(item.starts_at_ms), end=time_text(item.ends_at_ms)
         )
-        points = told.say("{n} points", n=f"{len(item.points):>4}")
+        points = told.say("{n} points", n=str(len(item.points)).rjust(4))
         click.echo(f"#{item.id:<4} {when}  {points}  {item.title}")
 
 

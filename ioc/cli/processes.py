@@ -218,7 +218,7 @@ def cluster_forget(ctx: click.Context, node: str) -> None:
 
 def _print_cluster(report: ClusterStatus) -> None:
     told = speech()
-    lease = told.say("lease {seconds} s", seconds=f"{report.lease_ms / 1000:g}")
+    lease = told.say("lease {seconds} s", seconds=format(report.lease_ms / 1000, "g"))
     if report.leader is None:
         click.echo(
             told.say(
@@ -228,10 +228,11 @@ def _print_cluster(report: ClusterStatus) -> None:
         )
     else:
         assert report.leading_since_ms is not None and report.renewed_ms_ago is not None
+        renewed = format(report.renewed_ms_ago / 1000, ".1f")
         said = told.say(
             "leader: {node} (term {term}) since {since}, lease renewed {ago} s ago ({lease})",
             node=report.leader, term=report.term, since=time_text(report.leading_since_ms),
-            ago=f"{report.renewed_ms_ago / 1000:.1f}", lease=lease,
+            ago=renewed, lease=lease,
         )  # fmt: skip
         click.echo(said)
     header = [told.say(h) for h in _CLUSTER_HEADER]
@@ -242,13 +243,11 @@ def _print_cluster(report: ClusterStatus) -> None:
             state = "leader" if node.leader else "standby"
         else:
             state = "stopped" if node.stopped_at_ms is not None else "gone"
-        shown = told.say(_NODE_STATES[state]) + (
-            "*" if not node.alive and node.session_open else ""
-        )
+        adoptable = "*" if not node.alive and node.session_open else ""
+        shown = told.say(_NODE_STATES[state]) + adoptable
         share = f"{node.share:.0%}" if node.share is not None else "-"
-        seen = told.say(
-            "{seconds} s ago", seconds=f"{(report.now_ms - node.seen_at_ms) / 1000:.1f}"
-        )
+        ago = format((report.now_ms - node.seen_at_ms) / 1000, ".1f")
+        seen = told.say("{seconds} s ago", seconds=ago)
         click.echo(
             f"{node.name:20} {shown:9} {time_text(node.started_at_ms):22} {seen:>11} "
             f"{told.number(node.stored):>12} {share}"

@@ -1,7 +1,8 @@
 """Every text the code marks for translation, found the way Babel's extraction finds it: in
-Python, the first argument of `say(...)` and `mark(...)`; in the wall's script, of `t(...)` and
-`mark(...)`; in its page, each `data-i18n` attribute. The catalogs' completeness test reads
-them, and `make i18n` brings `vi.po` in step (new texts added untranslated, gone ones dropped)."""
+Python, the first argument of `say(...)` and `mark(...)`; in the wall's scripts, of `t(...)` and
+`mark(...)`; in its page, each `data-i18n` and `data-i18n-placeholder` attribute. The
+catalogs' completeness test reads them, and `make i18n` brings `vi.po` in step (new texts
+added untranslated, gone ones dropped)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 _PACKAGE = Path(__file__).parents[1]
 _WALL = _PACKAGE / "api" / "wall"
-_DATA_I18N = re.compile(r'data-i18n="([^"]+)"')
+_DATA_I18N = re.compile(r'data-i18n(?:-placeholder)?="([^"]+)"')
 
 
 def marked_texts() -> dict[str, list[str]]:
@@ -32,13 +33,13 @@ def _everywhere() -> Iterator[tuple[str, str]]:
                 "python", file, keywords={"say": None, "mark": None}
             ):
                 yield str(text), f"{path.relative_to(_PACKAGE.parent)}:{line}"
-    script = _WALL / "wall.js"
-    with script.open("rb") as file:
-        for line, text, _comments, _context in extract(
-            "javascript", file, keywords={"t": None, "mark": None},
-            options={"parse_template_string": True},
-        ):  # fmt: skip
-            yield str(text), f"{script.relative_to(_PACKAGE.parent)}:{line}"
+    for script in sorted(_WALL.glob("*.js")):
+        with script.open("rb") as file:
+            for line, text, _comments, _context in extract(
+                "javascript", file, keywords={"t": None, "mark": None},
+                options={"parse_template_string": True},
+            ):  # fmt: skip
+                yield str(text), f"{script.relative_to(_PACKAGE.parent)}:{line}"
     page = _WALL / "index.html"
     lines = page.read_text(encoding="utf-8").splitlines()
     for number, content in enumerate(lines, start=1):

@@ -16,7 +16,8 @@ from ioc.i18n import LANGUAGES, Speech, catalog, chosen_language
 from ioc.i18n._extract import marked_texts
 from tests.support.clock import UTC, VIETNAM
 
-_LITERAL_MARK = re.compile(r"""\b(?:say|mark)\(\s*(?:"|')""")
+_PYTHON_MARK = re.compile(r"""\b(?:say|mark)\(\s*(?:"|')""")
+_SCRIPT_MARK = re.compile(r"""(?<![\w.])(?:t|mark)\(\s*(?:"|')""")
 
 
 def _fields(text: str) -> set[str]:
@@ -38,15 +39,18 @@ def test_every_marked_text_is_translated(language: str) -> None:
 
 
 def test_every_literal_the_code_says_is_extracted() -> None:
-    """A text told inside an f-string's braces is invisible to the extraction (and so never
-    translated): each file's `say("...")` and `mark("...")` calls are all found."""
+    """A text told inside an f-string's braces, or deep in a template string, is invisible to
+    the extraction (and so never translated): each file's marked literals are all found."""
     marked = marked_texts()
     extracted = Counter(place.rsplit(":", 1)[0] for places in marked.values() for place in places)
     package = Path(ioc.__file__).parent
-    for path in package.rglob("*.py"):
-        where = str(path.relative_to(package.parent))
-        written = len(_LITERAL_MARK.findall(path.read_text(encoding="utf-8")))
-        assert extracted[where] == written, f"{where}: {written} marked, {extracted[where]} found"
+    for pattern, files in ((_PYTHON_MARK, "*.py"), (_SCRIPT_MARK, "api/wall/*.js")):
+        for path in package.rglob(files) if files == "*.py" else package.glob(files):
+            where = str(path.relative_to(package.parent))
+            written = len(pattern.findall(path.read_text(encoding="utf-8")))
+            assert extracted[where] == written, (
+                f"{where}: {written} marked, {extracted[where]} found"
+            )
 
 
 def test_the_extraction_finds_each_kind_of_mark() -> None:

@@ -78,12 +78,15 @@ def list_alerts(
     state: Annotated[list[StateName] | None, Query()] = None,
     severity: Annotated[list[Severity] | None, Query()] = None,
     area: Annotated[str | None, Query(max_length=64)] = None,
+    device: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AlertPage:
-    """Alerts newest first, by state (`open`: firing or acknowledged), severity and area
-    subtree."""
-    query = AlertFilter(states_named(state or ()), frozenset(severity or ()), area, limit, offset)
+    """Alerts newest first, by state (`open`: firing or acknowledged), severity, area subtree
+    and device (a device's history: its alerts, whatever became of them)."""
+    query = AlertFilter(
+        states_named(state or ()), frozenset(severity or ()), area, limit, offset, device
+    )
     found = find_alerts(context.alerts, context.inventory(), query)
     return AlertPage(items=[AlertPublic.of(a) for a in found], limit=limit, offset=offset)
 

@@ -55,10 +55,21 @@ class LastValues(BaseModel):
     metrics: dict[str, float | bool | str]
 
 
+class MetricPublic(BaseModel):
+    """A metric a device's class reports."""
+
+    name: str
+    type: MetricType
+    unit: str
+
+
 class DeviceDetail(BaseModel):
-    """One device, its last values and its open alerts."""
+    """One device, its last values and its open alerts; where it stands (the names of its
+    areas from the root) and what its class reports."""
 
     device: DevicePublic
+    area_path: list[str]
+    metrics: list[MetricPublic]
     last: LastValues | None
     telemetry_error: str | None  # why the last values could not be read, when they could not
     open_alerts: list[AlertPublic]
@@ -155,8 +166,15 @@ def get_device(device_id: str, context: Context, live: Live, _caller: Viewer) ->
         else:
             if found:
                 last = LastValues(at_ms=found[0].ts_ms, metrics=dict(found[0].metrics))
+    profile = context.profiles[device.device_class]
+    inventory = context.inventory()
     return DeviceDetail(
         device=live_public(device, live),
+        area_path=[area.name for area in inventory.area_path(device.area_id)],
+        metrics=[
+            MetricPublic(name=name, type=spec.type, unit=spec.unit)
+            for name, spec in profile.metrics.items()
+        ],
         last=last,
         telemetry_error=error,
         open_alerts=[AlertPublic.of(a) for a in open_alerts],

@@ -37,7 +37,7 @@ const params = new URLSearchParams(location.search);
 let lang = params.get("lang") || localStorage.getItem("ioc.lang") || "vi";
 const langChosen = Boolean(params.get("lang") || localStorage.getItem("ioc.lang"));
 // Every time is shown in the deployment's zone (IOC_TIMEZONE), whatever this screen's own.
-let site = { timezone: "Asia/Ho_Chi_Minh", utc_offset: "+07:00" };
+let site = { timezone: "Asia/Ho_Chi_Minh", utc_offset: "+07:00", role: "viewer" };
 const locale = () => (lang === "vi" ? "vi-VN" : "en-GB");
 const number = (n) => n.toLocaleString(locale());
 function clockText(ms, seconds = true) {
@@ -47,6 +47,7 @@ function clockText(ms, seconds = true) {
 }
 let token = params.get("token") || localStorage.getItem("ioc.token") || "";
 let texts = {}; // the catalog of `lang`: English text -> its translation
+const alsoRender = []; // what other scripts draw again when the language or the data change
 const t = (english) => texts[english] || english;
 const told = (words, code) => t(words[code] || code);
 
@@ -208,6 +209,7 @@ function renderAll() {
   document.documentElement.lang = lang;
   document.getElementById("lang").textContent = lang === "vi" ? "EN" : "VI";
   for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
   document.getElementById("legend").innerHTML = STATE_CODES.map(
     // A class per state, not a style attribute: the page's Content-Security-Policy allows none.
     (code) => `<span class="dot-${code}">${told(SEVERITY_WORDS, code)}</span>`,
@@ -220,12 +222,14 @@ function renderAll() {
   renderStale();
   renderTrend();
   if (board) renderBoard();
+  for (const render of alsoRender) render();
   map.dirty = true;
 }
 
-function tile(label, value, total, tone) {
+function tile(label, value, total, tone, deviceClass) {
   const of = total === undefined ? "" : `<small>/${number(total)}</small>`;
-  return `<div class="tile ${tone || ""}"><div class="label">${escapeHtml(label)}</div>` +
+  const listed = deviceClass === undefined ? "" : ` data-class="${escapeHtml(deviceClass)}"`;
+  return `<div class="tile ${tone || ""}"${listed}><div class="label">${escapeHtml(label)}</div>` +
     `<div class="value">${number(value)}${of}</div></div>`;
 }
 
@@ -238,16 +242,16 @@ function renderTiles() {
   kinds.sort((a, b) => order.indexOf(a) - order.indexOf(b));
   for (const kind of kinds) {
     const v = f.vc_online_by_area_kind[kind];
-    parts.push(tile(`${t("Video-conference points online")} ${told(KIND_WORDS, kind)}`, v.online, v.total, v.online < v.total ? "warn" : ""));
+    parts.push(tile(`${t("Video-conference points online")} ${told(KIND_WORDS, kind)}`, v.online, v.total, v.online < v.total ? "warn" : "", "vc"));
   }
   const bts = f.bts_power;
-  parts.push(tile(t("BTS on mains"), bts.on_mains, bts.total));
-  parts.push(tile(t("BTS on battery"), bts.on_battery, undefined, bts.on_battery ? "warn" : ""));
-  parts.push(tile(t("BTS down"), bts.down, undefined, bts.down ? "bad" : ""));
+  parts.push(tile(t("BTS on mains"), bts.on_mains, bts.total, "", "bts"));
+  parts.push(tile(t("BTS on battery"), bts.on_battery, undefined, bts.on_battery ? "warn" : "", "bts"));
+  parts.push(tile(t("BTS down"), bts.down, undefined, bts.down ? "bad" : "", "bts"));
   const links = f.commune_links;
-  parts.push(tile(t("Commune links up"), links.up, links.total, links.up < links.total ? "warn" : ""));
+  parts.push(tile(t("Commune links up"), links.up, links.total, links.up < links.total ? "warn" : "", "netgw"));
   const roots = [...alerts.values()].filter((a) => !a.root_id || !alerts.has(a.root_id)).length;
-  parts.push(tile(t("Open incidents"), roots, undefined, roots ? "bad" : ""));
+  parts.push(tile(t("Open incidents"), roots, undefined, roots ? "bad" : "", ""));
   document.getElementById("tiles").innerHTML = parts.join("");
 }
 
@@ -330,7 +334,7 @@ function escapeHtml(text) {
 // -- the map: a canvas, devices binned into screen cells so 100,000 stay smooth -------------
 const map = {
   canvas: document.getElementById("map"),
-  scale: 1, tx: 0, ty: 0, dirty: true, cosLat: 1, lat0: 0, lon0: 0, fittedTo: "", drawnAt: "", moved: false,
+  scale: 1, tx: 0, ty: 0, dirty: true, cosLat: 1, lat0: 0, lon0: 0, fittedTo: "", drawnAt: "", moved: false, dragged: false,
 
   project(i) {
     return [(devices.lon[i] - this.lon0) * this.cosLat, this.lat0 - devices.lat[i]];
@@ -409,6 +413,34 @@ const map = {
     this.dirty = false;
   },
 
+  // The device drawn nearest a point of the canvas, within a dot's reach; null if none.
+  deviceAt(px, py) {
+    let best = null, bestDistance = 12 * 12;
+    for (let i = 0; i < devices.ids.length; i++) {
+      const x = (devices.lon[i] - this.lon0) * this.cosLat * this.scale + this.tx;
+      const y = (this.lat0 - devices.lat[i]) * this.scale + this.ty;
+      const distance = (x - px) ** 2 + (y - py) ** 2;
+      if (distance < bestDistance) [best, bestDistance] = [i, distance];
+    }
+    return best;
+  },
+
+  // Frame some devices (an area found by the search): the map zooms to them.
+  fitTo(indices) {
+    const placed = indices.filter((i) => !Number.isNaN(devices.lon[i]));
+    if (!placed.length) return;
+    const xs = placed.map((i) => (devices.lon[i] - this.lon0) * this.cosLat);
+    const ys = placed.map((i) => this.lat0 - devices.lat[i]);
+    const w = this.canvas.clientWidth - 80, h = this.canvas.clientHeight - 120;
+    const spanX = Math.max(Math.max(...xs) - Math.min(...xs), 1e-3);
+    const spanY = Math.max(Math.max(...ys) - Math.min(...ys), 1e-3);
+    this.scale = Math.min(w / spanX, h / spanY);
+    this.tx = this.canvas.clientWidth / 2 - ((Math.max(...xs) + Math.min(...xs)) / 2) * this.scale;
+    this.ty = (this.canvas.clientHeight - 40) / 2 - ((Math.max(...ys) + Math.min(...ys)) / 2) * this.scale;
+    this.moved = true;
+    this.dirty = true;
+  },
+
   zoomAt(x, y, factor) {
     this.tx = x - (x - this.tx) * factor;
     this.ty = y - (y - this.ty) * factor;
@@ -429,10 +461,14 @@ map.canvas.addEventListener("wheel", (e) => {
   map.zoomAt(e.offsetX, e.offsetY, e.deltaY < 0 ? 1.25 : 0.8);
 }, { passive: false });
 let drag = null;
-map.canvas.addEventListener("mousedown", (e) => (drag = { x: e.clientX, y: e.clientY }));
+map.canvas.addEventListener("mousedown", (e) => {
+  drag = { x: e.clientX, y: e.clientY };
+  map.dragged = false;
+});
 window.addEventListener("mouseup", () => (drag = null));
 window.addEventListener("mousemove", (e) => {
   if (!drag) return;
+  map.dragged = true;
   map.tx += e.clientX - drag.x;
   map.ty += e.clientY - drag.y;
   drag = { x: e.clientX, y: e.clientY };
