@@ -71,6 +71,7 @@ class LineFault(StrEnum):
     CRC_ERROR = "crc_error"  # replies arrive with a bad CRC (noise on a long cable)
     NOISE = "noise"  # garbage bytes instead of a reply
     WRONG_UNIT = "wrong_unit"  # replies carry another unit id (a misconfigured controller)
+    SHORT = "short"  # well-formed replies with fewer values than asked (a confused firmware)
 
 
 def crc16(frame: bytes) -> bytes:
@@ -495,6 +496,11 @@ class RtuSlave:
         if LineFault.WRONG_UNIT in faults:
             self.counters.faults_injected["wrong_unit"] += 1
             body = bytes([(reply[0] % 247) + 1]) + reply[1:-2]
+            reply = body + crc16(body)
+        if LineFault.SHORT in faults and reply[1] in (1, 2, 3, 4):
+            self.counters.faults_injected["short"] += 1
+            kept = max(0, reply[2] - 2)  # a bit reply of 1 byte keeps none, a register one less
+            body = reply[:2] + bytes([kept]) + reply[3 : 3 + kept]
             reply = body + crc16(body)
         if LineFault.CRC_ERROR in faults:
             self.counters.faults_injected["crc_error"] += 1

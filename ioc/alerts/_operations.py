@@ -18,12 +18,15 @@ from ioc.domain import (
     AlertAction,
     AlertState,
     AlertTransition,
+    AuditTrail,
     BadInput,
+    Caller,
     Inventory,
     MaintenanceWindow,
     NotFound,
     Severity,
     WindowScope,
+    audited,
     iso_utc,
 )
 
@@ -52,22 +55,47 @@ class ActionQueue(Protocol):
         """The outcome and its detail once carried out; None if not within `timeout_s`."""
         ...
 
+    def get(self, alert_id: int) -> Alert | None:
+        """The alert as it stands (None if there is none)."""
+        ...
+
+
+# How the audit trail names an operator's action on an alert.
+_AUDITED = {
+    AlertAction.ACKNOWLEDGE: "alert.acknowledge",
+    AlertAction.NOTE: "alert.note",
+    AlertAction.RESOLVE: "alert.resolve",
+}
+
 
 def act_on_alert(
     queue: ActionQueue,
     action: AlertAction,
     alert_id: int,
-    actor: str,
+    caller: Caller,
     note: str,
     now_ms: int,
     wait_s: float,
+    trail: AuditTrail,
 ) -> ActionResult:
-    """Have the rules process do `action`, waiting up to `wait_s` for what came of it."""
-    request_id = queue.request(alert_id, action, actor, note, now_ms)
-    result = queue.wait_for_result(request_id, wait_s)
-    if result is None:
-        return ActionResult(ActionOutcome.QUEUED, request_id)
-    return ActionResult(result[0], request_id, result[1])
+    """Have the rules process do `action`, waiting up to `wait_s` for what came of it; the
+    request and its outcome go to the audit trail with the alert's state before."""
+    before = queue.get(alert_id)
+    request_id = queue.request(alert_id, action, caller.name, note, now_ms)
+    answer = queue.wait_for_result(request_id, wait_s)
+    result = (
+        ActionResult(ActionOutcome.QUEUED, request_id)
+        if answer is None
+        else ActionResult(answer[0], request_id, answer[1])
+    )
+    after: dict[str, object] = {"outcome": result.outcome.value}
+    if note:
+        after["note"] = note
+    if result.detail:
+        after["detail"] = result.detail
+    was = None if before is None else {"state": before.state.value}
+    trail.record(audited(caller, now_ms, _AUDITED[action], f"alert #{alert_id}", was, after))
+    return result
 
 
 # -- maintenance windows -------------------------------------------------------------------
@@ -99,8 +127,11 @@ def plan_window(
     rule_ids: frozenset[str] | None,
     window: MaintenanceWindow,
     now_ms: int,
+    caller: Caller,
+    trail: AuditTrail,
 ) -> MaintenanceWindow:
-    """Check a window (raise WindowRefused with why) and keep it; the rules apply it."""
+    """Check a window (raise WindowRefused with why) and keep it, in the audit trail too; the
+    rules apply it."""
     if window.ends_at_ms <= now_ms:
         raise WindowRefused(f"that window ended already ({iso_utc(window.ends_at_ms)})")
     try:
@@ -109,15 +140,31 @@ def plan_window(
         raise WindowRefused(str(exc)) from exc
     if window.scope is WindowScope.RULE and rule_ids is not None and window.target not in rule_ids:
         raise WindowRefused(f"no rule {window.target!r} in force")
-    return store.add_window(window)
+    planned = store.add_window(window)
+    trail.record(
+        audited(caller, now_ms, "window.plan", f"window #{planned.id}", None, _window_json(planned))
+    )
+    return planned
 
 
-def end_window(store: WindowStore, window_id: int, now_ms: int) -> MaintenanceWindow:
-    """End a window now; UnknownWindow if there is no such open window."""
+def end_window(
+    store: WindowStore, window_id: int, now_ms: int, caller: Caller, trail: AuditTrail
+) -> MaintenanceWindow:
+    """End a window now, in the audit trail too; UnknownWindow if there is no such open
+    window."""
     ended = store.end_window(window_id, now_ms)
     if ended is None:
         raise UnknownWindow(f"no open maintenance window {window_id}")
+    was, now = _window_json(ended), {"ended_at": iso_utc(now_ms)}
+    trail.record(audited(caller, now_ms, "window.end", f"window #{window_id}", was, now))
     return ended
+
+
+def _window_json(window: MaintenanceWindow) -> dict[str, object]:
+    return {
+        "scope": window.scope.value, "target": window.target, "reason": window.reason,
+        "starts_at": iso_utc(window.starts_at_ms), "ends_at": iso_utc(window.ends_at_ms),
+    }  # fmt: skip
 
 
 # -- finding alerts --------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from ioc.api.routes import (
     ack,
     alerts,
     areas,
+    audit,
     cluster,
     devices,
     health,
@@ -103,7 +104,7 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
     v1 = APIRouter(prefix="/api/v1", responses=problems(401, 403, 422, 429, 503))
     routers = (
         overview, areas, devices, alerts, maintenance, notifications, rules, tokens, stream,
-        cluster, reports, meetings, inventory, search, me, texts,
+        cluster, reports, meetings, inventory, search, me, texts, audit,
     )  # fmt: skip
     for resource in routers:
         v1.include_router(resource.router)

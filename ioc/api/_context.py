@@ -20,6 +20,9 @@ from ioc.domain import (
     AlertSpan,
     AlertState,
     ApiToken,
+    AuditEntry,
+    AuditTrail,
+    Caller,
     ClusterStatus,
     Inventory,
     InventoryVersion,
@@ -130,6 +133,32 @@ class NotificationLog(Protocol):
 Probe = Callable[[], str | None]
 
 
+class AuditReader(AuditTrail, Protocol):
+    """The audit trail as the API keeps and reads it (the state database's AuditLog)."""
+
+    def find(
+        self,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[AuditEntry]:
+        """Entries newest first, filtered."""
+        ...
+
+
+class _Unkept:
+    """The trail of an API built without one: nothing is kept."""
+
+    def record(self, entry: AuditEntry) -> AuditEntry:
+        return entry
+
+
+_UNKEPT = _Unkept()
+
+
 @dataclass(frozen=True, slots=True)
 class RulesControl:
     """The rule set as the API sees it: what is in force, the roles its rules play on the
@@ -169,7 +198,7 @@ class MeetingKeeper(Protocol):
     """Meetings as the API plans and reads them (`ioc.app.MeetingDesk`)."""
 
     def plan(
-        self, title: str, starts_at_ms: int, duration_ms: int, created_by: str,
+        self, title: str, starts_at_ms: int, duration_ms: int, caller: Caller,
         area: str | None = None, device_class: str | None = None,
         points: Sequence[str] | None = None, *, now_ms: int,
     ) -> Meeting: ...  # fmt: skip
@@ -215,6 +244,13 @@ class ApiContext:
     # The deployment's zone: a time given without an offset, or a bare date, is read in it.
     zone: tzinfo = field(default_factory=lambda: zone_named(DEFAULT_ZONE))
     language: Literal["vi", "en"] = "vi"  # the deployment's default (IOC_LANGUAGE)
+    # Where operators' and admins' actions are kept; an API built without one (tests of other
+    # parts) keeps none.
+    audit: AuditReader | None = None
+
+    def trail(self) -> AuditTrail:
+        """Where this API's actions are kept (a trail that keeps nothing when none is)."""
+        return self.audit if self.audit is not None else _UNKEPT
 
     def epoch_ms(self, moment: datetime) -> int:
         """A time given to the API as epoch ms; one without an offset is in `zone`."""

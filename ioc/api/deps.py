@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from ioc.api._context import ApiContext
 from ioc.api._follow import Changes
 from ioc.api._live import LiveView
-from ioc.domain import ApiToken, Role
+from ioc.domain import ApiToken, Caller, Role
 from ioc.i18n import Language, Speech, chosen_language
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `ioc token create`")
@@ -114,6 +114,25 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 Viewer = Annotated[ApiToken, Depends(require(Role.VIEWER))]
 Operator = Annotated[ApiToken, Depends(require(Role.OPERATOR))]
 Admin = Annotated[ApiToken, Depends(require(Role.ADMIN))]
+
+
+def origin_of(request: Request) -> str:
+    """Where a request came from, as the audit trail says it: `api 10.0.0.7`."""
+    return f"api {request.client.host if request.client is not None else '?'}"
+
+
+# Who acts, and from where (the audit trail's actor and origin), with that role at least.
+# Module-level functions: FastAPI reads their annotations by name.
+def _operator(request: Request, token: Operator) -> Caller:
+    return Caller(token.actor, origin_of(request))
+
+
+def _admin(request: Request, token: Admin) -> Caller:
+    return Caller(token.actor, origin_of(request))
+
+
+OperatorCaller = Annotated[Caller, Depends(_operator)]
+AdminCaller = Annotated[Caller, Depends(_admin)]
 
 
 def _reader(

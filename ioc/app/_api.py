@@ -58,6 +58,7 @@ def api_context(
         clock=clock,
         zone=runtime.settings.zone,
         language=runtime.settings.language,
+        audit=runtime.audit(),
         rules=control.get,
         process_metrics=process_metrics,
         telemetry=telemetry,

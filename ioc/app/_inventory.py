@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from ioc.app._catalog import Catalog
-from ioc.domain import BadFileError, InventoryVersion, now_ms
+from ioc.domain import AuditEntry, BadFileError, Caller, InventoryVersion, audited, now_ms
 from ioc.inventory import (
     EntryChange,
     changes_between,
@@ -203,6 +203,7 @@ class LiveInventory:
             except StaleVersion:
                 continue
             runtime.put_catalog(catalog, fitted)
+            runtime.audit().record(_audited(base, version))
             return Change(version, changes, catalog)
         raise StaleVersion("the inventory kept changing: try again")
 
@@ -256,3 +257,13 @@ class LiveInventory:
 
 def _source(runtime: Runtime) -> str:
     return str(runtime.settings.inventory or "the bundled inventory")
+
+
+def _audited(base: InventoryVersion | None, version: InventoryVersion) -> AuditEntry:
+    """An inventory change as the audit trail keeps it: the version before and after, what
+    changed and why (the whole changes are in the version's history)."""
+    before = {"version": base.number if base is not None else 0}
+    after = {"version": version.number, "changes": version.summary, "reason": version.reason}
+    caller = Caller(version.recorded_by, version.origin)
+    target = f"inventory version {version.number}"
+    return audited(caller, version.recorded_at_ms, "inventory.change", target, before, after)

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from ioc.app._reports import first_metric, metric_readings, watched_during
 from ioc.app._runtime import Runtime
-from ioc.domain import Meeting, MetricSummary, local_text
+from ioc.domain import Caller, Meeting, MetricSummary, audited, iso_utc, local_text
 from ioc.reports import (
     QUALITY_RULES,
     WORST_QUALITY,
@@ -33,6 +33,7 @@ class MeetingDesk:
         self._catalogs = runtime.catalogs
         self._store = runtime.meetings()
         self._alerts = runtime.alerts()
+        self._audit = runtime.audit()
         # The outage rules in force: a reload changes what keeps a point from being ready.
         self._outage = runtime.rules.derive(
             lambda rules: frozenset(r.info.id for r in rules if r.info.outage)
@@ -43,15 +44,16 @@ class MeetingDesk:
         title: str,
         starts_at_ms: int,
         duration_ms: int,
-        created_by: str,
+        caller: Caller,
         area: str | None = None,
         device_class: str | None = None,
         points: Sequence[str] | None = None,
         *,
         now_ms: int,
     ) -> Meeting:
-        """Record a meeting with its points (ReportError: a bad scope, title or duration, or a
-        meeting over before it is planned: its alerts and board would never be seen)."""
+        """Record a meeting with its points, in the audit trail too (ReportError: a bad scope,
+        title or duration, or a meeting over before it is planned: its alerts and board would
+        never be seen)."""
         if not title.strip():
             raise ReportError("a meeting needs a title")
         if not 0 < duration_ms <= MAX_DURATION_MS:
@@ -60,10 +62,19 @@ class MeetingDesk:
             ended = local_text(starts_at_ms + duration_ms, self._runtime.settings.zone)
             raise ReportError(f"that meeting is over already (it ended {ended}): nothing to plan")
         chosen, scope = choose_points(self._catalogs.get().inventory, area, device_class, points)
-        meeting = Meeting(
-            0, title.strip(), starts_at_ms, starts_at_ms + duration_ms, chosen, scope, created_by
+        ends_at_ms = starts_at_ms + duration_ms
+        meeting = self._store.add(
+            Meeting(0, title.strip(), starts_at_ms, ends_at_ms, chosen, scope, caller.name)
         )
-        return self._store.add(meeting)
+        after = {
+            "title": meeting.title, "starts_at": iso_utc(meeting.starts_at_ms),
+            "ends_at": iso_utc(meeting.ends_at_ms), "points": len(meeting.points),
+            "scope": meeting.scope,
+        }  # fmt: skip
+        self._audit.record(
+            audited(caller, now_ms, "meeting.plan", f"meeting #{meeting.id}", None, after)
+        )
+        return meeting
 
     def between(self, start_ms: int, end_ms: int) -> list[Meeting]:
         """Meetings not cancelled overlapping [start, end)."""
@@ -76,9 +87,15 @@ class MeetingDesk:
             raise UnknownMeeting(f"no meeting {meeting_id}")
         return meeting
 
-    def cancel(self, meeting_id: int, now_ms: int) -> bool:
-        """Cancel it; False if there is none or it was cancelled already."""
-        return self._store.cancel(meeting_id, now_ms)
+    def cancel(self, meeting_id: int, now_ms: int, caller: Caller) -> bool:
+        """Cancel it, in the audit trail too; False if there is none or it was cancelled
+        already."""
+        cancelled = self._store.cancel(meeting_id, now_ms)
+        if cancelled:
+            target = f"meeting #{meeting_id}"
+            was, now = {"cancelled": False}, {"cancelled": True}
+            self._audit.record(audited(caller, now_ms, "meeting.cancel", target, was, now))
+        return cancelled
 
     def readiness(self, meeting_id: int) -> tuple[Meeting, list[PointReadiness]]:
         """Each point: ready, or the open alerts that keep it from being."""

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from ioc.app._runtime import Runtime
 from ioc.config import Settings
-from ioc.domain import ClusterStatus, MaintenanceWindow
+from ioc.domain import (
+    ApiToken,
+    Caller,
+    ClusterStatus,
+    MaintenanceWindow,
+    Role,
+    token_created,
+    token_revoked,
+)
 from ioc.state import NodeRegistry, cluster_status
 
 
@@ -21,17 +29,39 @@ class OperatorDesk:
         self._runtime = runtime
         self.alerts = runtime.alerts()
         self.tokens = runtime.tokens()
+        self.audit = runtime.audit()
         self.outbox = runtime.outbox()
         self.dead_letters = runtime.dead_letters()
 
-    def plan_window(self, window: MaintenanceWindow, now_ms: int) -> MaintenanceWindow:
-        """Check a window against the catalog and the rules in force, and record it
-        (BadInput for a target that does not exist or a period that is wrong)."""
+    def plan_window(
+        self, window: MaintenanceWindow, now_ms: int, caller: Caller
+    ) -> MaintenanceWindow:
+        """Check a window against the catalog and the rules in force, and record it, in the
+        audit trail too (BadInput for a target that does not exist or a period that is
+        wrong)."""
         from ioc.alerts import plan_window
 
         runtime = self._runtime
         rule_ids = frozenset(rule.info.id for rule in runtime.rules.get())
-        return plan_window(self.alerts, runtime.catalog.inventory, rule_ids, window, now_ms)
+        inventory = runtime.catalog.inventory
+        return plan_window(self.alerts, inventory, rule_ids, window, now_ms, caller, self.audit)
+
+    def create_token(
+        self, role: Role, name: str, now_ms: int, expires_at_ms: int | None, caller: Caller
+    ) -> tuple[ApiToken, str]:
+        """A new token and its secret, in the audit trail too (never the secret)."""
+        record, secret = self.tokens.create(
+            role, name, now_ms, expires_at_ms, f"{caller.name} (cli)"
+        )
+        self.audit.record(token_created(record, caller))
+        return record, secret
+
+    def revoke_token(self, token_id: int, now_ms: int, caller: Caller) -> bool:
+        """Revoke a live token, in the audit trail too; False if there is none."""
+        revoked = self.tokens.revoke(token_id, now_ms, f"{caller.name} (cli)")
+        if revoked:
+            self.audit.record(token_revoked(token_id, now_ms, caller))
+        return revoked
 
     def cluster(self, now_ms: int) -> ClusterStatus:
         """The cluster as the state database has it now."""

@@ -21,6 +21,7 @@ from ioc.app._stores import open_telemetry_store, prepare_for_writing
 from ioc.config import Settings
 from ioc.state import (
     AlertRepository,
+    AuditLog,
     DeadLetterLog,
     Guard,
     HeartbeatStore,
@@ -180,6 +181,10 @@ class Runtime:
     def tokens(self) -> TokenStore:
         """API tokens."""
         return TokenStore(self.state)
+
+    def audit(self) -> AuditLog:
+        """The audit trail: every operator's and admin's action."""
+        return AuditLog(self.state)
 
     def dead_letters(self) -> DeadLetterLog:
         """Messages ingest refused, capped at IOC_DEAD_LETTER_LIMIT."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from datetime import tzinfo
@@ -18,6 +19,7 @@ from ioc.config import ConfigError, Settings, load_settings
 from ioc.domain import (
     ActionOutcome,
     BadInput,
+    Caller,
     Conflict,
     IocError,
     NeedsOperator,
@@ -185,6 +187,12 @@ def supervise(ctx: click.Context, build: Callable[[Settings, Catalog], Superviso
     # long as the process: out of the collector's sight, full collections stop walking it.
     gc.freeze()
     sys.exit(supervisor.run(StopFlag()))
+
+
+def cli_caller(actor: str) -> Caller:
+    """Who acts from the command line (`--by`, the login name by default), and on which host:
+    the audit trail's actor and origin."""
+    return Caller(actor, f"cli {socket.gethostname()}")
 
 
 BY_OPTION = click.option(

@@ -21,6 +21,7 @@ from ioc.cli._base import (
     ACTION_EXIT,
     BY_OPTION,
     WAIT_OPTION,
+    cli_caller,
     demo_option,
     main,
     runtime_of,
@@ -108,7 +109,8 @@ def _act(
     from ioc.domain import now_ms
 
     desk = OperatorDesk(runtime_of(ctx))
-    result = act_on_alert(desk.alerts, action, alert_id, actor, note, now_ms(), wait)
+    caller = cli_caller(actor)
+    result = act_on_alert(desk.alerts, action, alert_id, caller, note, now_ms(), wait, desk.audit)
     told = speech()
     if result.outcome is ActionOutcome.DONE:
         done = told.say(_ACTIONS[action.value])

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 
 from ioc.cli._base import (
+    BY_OPTION,
+    cli_caller,
     main,
     parse_time,
     runtime_of,
@@ -70,7 +72,7 @@ def maintenance_add(
             raise click.BadParameter(str(exc), param_hint="--duration") from exc
     scope, target = given[0]
     window = MaintenanceWindow(0, scope, target, starts, ends, reason, created_by)
-    saved = OperatorDesk(runtime_of(ctx)).plan_window(window, now_ms())
+    saved = OperatorDesk(runtime_of(ctx)).plan_window(window, now_ms(), cli_caller(created_by))
     said = speech().say(
         "window #{id}: {scope} {target} until {end}",
         id=saved.id, scope=speech().say(SCOPE_WORDS[scope.value]), target=target,
@@ -100,13 +102,14 @@ def maintenance_list(ctx: click.Context) -> None:
 
 @maintenance.command("end")
 @click.argument("window_id", type=int)
+@BY_OPTION
 @click.pass_context
-def maintenance_end(ctx: click.Context, window_id: int) -> None:
+def maintenance_end(ctx: click.Context, window_id: int, actor: str) -> None:
     """End a window now."""
     from ioc.alerts import end_window
     from ioc.app import OperatorDesk
     from ioc.domain import now_ms
 
     desk = OperatorDesk(runtime_of(ctx))
-    end_window(desk.alerts, window_id, now_ms())
+    end_window(desk.alerts, window_id, now_ms(), cli_caller(actor), desk.audit)
     click.echo(speech().say("window #{id} ended", id=window_id))

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 from ioc.cli._base import (
     BY_OPTION,
     EXIT_FAILED,
+    cli_caller,
     demo_option,
     emit,
     main,
@@ -71,7 +72,14 @@ def meeting_plan(
     starts = parse_time(start)
     with _meetings(ctx) as desk:
         planned = desk.plan(
-            title, starts, length_ms, actor, area, device_class, chosen, now_ms=now_ms()
+            title,
+            starts,
+            length_ms,
+            cli_caller(actor),
+            area,
+            device_class,
+            chosen,
+            now_ms=now_ms(),
         )
     said = speech().say(
         "meeting #{id} planned: {title}, {points} points ({scope}), {start} to {end}",
@@ -146,13 +154,14 @@ def meeting_report(ctx: click.Context, meeting_id: int, output: str, out: Path |
 
 @meeting.command("cancel")
 @click.argument("meeting_id", type=int)
+@BY_OPTION
 @click.pass_context
-def meeting_cancel(ctx: click.Context, meeting_id: int) -> None:
+def meeting_cancel(ctx: click.Context, meeting_id: int, actor: str) -> None:
     """Cancel a meeting."""
     from ioc.domain import now_ms
 
     with _meetings(ctx) as desk:
-        if not desk.cancel(meeting_id, now_ms()):
+        if not desk.cancel(meeting_id, now_ms(), cli_caller(actor)):
             said = speech().say("no meeting #{id} to cancel", id=meeting_id)
             click.echo(f"ioc: {said}", err=True)
             sys.exit(EXIT_FAILED)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 from ioc.cli._base import (
     demo_option,
     main,
+    parse_time,
     runtime_of,
     settings_of,
     speech,
@@ -77,3 +78,59 @@ def dead_letters(ctx: click.Context, limit: int, reason: str | None) -> None:
         click.echo(
             f"{when} {letter.reason:16} {letter.topic}\n    {letter.detail}\n    {payload!r}"
         )
+
+
+@main.command("audit")
+@click.option("--since", default=None, help="ISO 8601 time or date (local); default: 7 days ago.")
+@click.option("--until", default=None, help="ISO 8601 time or date (local); default: now.")
+@click.option("--actor", default=None, help="Only actions by someone whose name holds this.")
+@click.option("--action", default=None, help="Only actions starting so (alert., token.create).")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=100, show_default=True)
+@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]),
+              default="table", show_default=True)  # fmt: skip
+@demo_option
+@click.pass_context
+def audit(
+    ctx: click.Context, since: str | None, until: str | None, actor: str | None,
+    action: str | None, limit: int, output: str,
+) -> None:  # fmt: skip
+    """Who did what, when, from where, and what it was before and after (newest first)."""
+    import orjson
+
+    from ioc.app import OperatorDesk
+    from ioc.domain import now_ms
+
+    start = parse_time(since) if since is not None else now_ms() - 7 * 86_400_000
+    end = parse_time(until) if until is not None else None
+    desk = OperatorDesk(runtime_of(ctx))
+    found = desk.audit.find(start, end, actor, action, limit)
+    rows: list[dict[str, object]] = [
+        {
+            "at": time_text(e.at_ms, seconds=True), "actor": e.actor, "origin": e.origin,
+            "action": e.action, "target": e.target,
+            "before": _json(e.before), "after": _json(e.after),
+        }
+        for e in found
+    ]  # fmt: skip
+    if output == "json":
+        click.echo(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    if output == "csv":
+        from ioc.reports import rows_csv
+
+        click.echo(rows_csv(rows), nl=False)
+        return
+    for row in rows:
+        change = f"{row['before'] or '-'} -> {row['after'] or '-'}"
+        click.echo(
+            f"{row['at']}  {row['actor']:24} {row['origin']:18} {row['action']:18} "
+            f"{row['target']:22} {change}"
+        )
+    if not rows:
+        click.echo(speech().say("no action recorded in that period"))
+
+
+def _json(value: object) -> str:
+    import orjson
+
+    return "" if value is None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()

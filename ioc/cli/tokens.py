@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 from ioc.cli._base import (
     BY_OPTION,
     EXIT_FAILED,
+    cli_caller,
     main,
     runtime_of,
     speech,
@@ -56,8 +57,8 @@ def token_create(
     now = now_ms()
     expires_at = token_expiry(now, lifetime_s)  # the same bounds as the API's
     desk = OperatorDesk(runtime_of(ctx))
-    record, secret = desk.tokens.create(
-        Role(role), name or f"{role}-token", now, expires_at, f"{actor} (cli)"
+    record, secret = desk.create_token(
+        Role(role), name or f"{role}-token", now, expires_at, cli_caller(actor)
     )
     told = speech()
     until = (
@@ -111,7 +112,7 @@ def token_revoke(ctx: click.Context, token_id: int, actor: str) -> None:
     from ioc.domain import now_ms
 
     desk = OperatorDesk(runtime_of(ctx))
-    revoked = desk.tokens.revoke(token_id, now_ms(), f"{actor} (cli)")
+    revoked = desk.revoke_token(token_id, now_ms(), cli_caller(actor))
     if not revoked:
         click.echo("ioc: " + speech().say("no live token #{id}", id=token_id), err=True)
         sys.exit(EXIT_FAILED)

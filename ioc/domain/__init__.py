@@ -1,6 +1,14 @@
 """Pure domain types shared by every stage; this package imports nothing else from ioc."""
 
-from ioc.domain._access import TOKEN_LIFETIME_S, ApiToken, Role, StageBeat, token_expiry
+from ioc.domain._access import (
+    TOKEN_LIFETIME_S,
+    ApiToken,
+    Role,
+    StageBeat,
+    token_created,
+    token_expiry,
+    token_revoked,
+)
 from ioc.domain._alerts import (
     ActionOutcome,
     Alert,
@@ -17,6 +25,7 @@ from ioc.domain._alerts import (
     TransitionKind,
     WindowScope,
 )
+from ioc.domain._audit import AuditEntry, AuditTrail, Caller, audited
 from ioc.domain._clock import (
     DEFAULT_ZONE,
     Clock,
@@ -85,8 +94,11 @@ __all__ = [
     "AlertTransition",
     "ApiToken",
     "Area",
+    "AuditEntry",
+    "AuditTrail",
     "BadFileError",
     "BadInput",
+    "Caller",
     "Clock",
     "ClusterStatus",
     "Conflict",
@@ -130,6 +142,7 @@ __all__ = [
     "TelemetryItem",
     "TransitionKind",
     "WindowScope",
+    "audited",
     "epoch_ms_of",
     "is_valid_device_id",
     "iso_utc",
@@ -137,6 +150,8 @@ __all__ = [
     "month_bounds",
     "now_ms",
     "plain",
+    "token_created",
     "token_expiry",
+    "token_revoked",
     "zone_named",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ioc.domain._audit import AuditEntry, Caller, audited
+from ioc.domain._clock import iso_utc
 from ioc.domain._errors import BadInput
 
 # How long a token may be made to live, whoever makes it (the CLI, the API): at least a
@@ -65,3 +67,17 @@ class StageBeat:
     at_ms: int
     last_item_ms: int | None
     hearing: bool
+
+
+def token_created(token: ApiToken, caller: Caller) -> AuditEntry:
+    """A token made, as the audit trail keeps it (its role, name and end; never its secret)."""
+    end = iso_utc(token.expires_at_ms) if token.expires_at_ms is not None else None
+    after = {"role": token.role.value, "name": token.name, "expires_at": end}
+    return audited(caller, token.created_at_ms, "token.create", f"token #{token.id}", None, after)
+
+
+def token_revoked(token_id: int, at_ms: int, caller: Caller) -> AuditEntry:
+    """A token revoked, as the audit trail keeps it."""
+    return audited(
+        caller, at_ms, "token.revoke", f"token #{token_id}", {"revoked": False}, {"revoked": True}
+    )

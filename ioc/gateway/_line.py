@@ -202,7 +202,10 @@ class SerialLine:
                 code,
             )
         if block.function.is_bits:
-            return list(response.bits[: block.count])
+            bits = list(response.bits[: block.count])  # whole bytes come back: cut to the count
+            if len(bits) != block.count:
+                raise BadFrame(f"unit {unit} sent {len(bits)} bits, {block.count} asked")
+            return bits
         registers = list(response.registers)
         if len(registers) != block.count:
             raise BadFrame(f"unit {unit} sent {len(registers)} registers, {block.count} asked")

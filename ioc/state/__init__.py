@@ -8,6 +8,7 @@ Exceptions::
 """
 
 from ioc.state._alerts import AlertRepository, AlertRequest, JudgedThrough
+from ioc.state._audit import AuditLog
 from ioc.state._cluster import (
     LEADER_LEASE,
     Fenced,
@@ -33,6 +34,7 @@ __all__ = [
     "LEADER_LEASE",
     "AlertRepository",
     "AlertRequest",
+    "AuditLog",
     "DeadLetter",
     "DeadLetterLog",
     "Fenced",

@@ -19,6 +19,7 @@ from ioc.alerts import (
 from ioc.domain import (
     AlertState,
     AlertTransition,
+    Caller,
     Inventory,
     MaintenanceWindow,
     RuleInfo,
@@ -26,10 +27,19 @@ from ioc.domain import (
     Severity,
     SignalKind,
     WindowScope,
+    iso_utc,
 )
-from ioc.state import AlertRepository, StateError, StateRefused, StateUnavailable, connect_state
+from ioc.state import (
+    AlertRepository,
+    AuditLog,
+    StateError,
+    StateRefused,
+    StateUnavailable,
+    connect_state,
+)
 
 T0 = 1_790_000_000_000
+LAN = Caller("lan", "cli ioc-1")
 
 DOWN = RuleInfo(
     "device.down",
@@ -75,6 +85,13 @@ def repository(state_url: str) -> Iterator[AlertRepository]:
     repository = AlertRepository(connect_state(state_url))
     yield repository
     repository.close()
+
+
+@pytest.fixture
+def trail(state_url: str) -> Iterator[AuditLog]:
+    engine = connect_state(state_url)
+    yield AuditLog(engine)
+    engine.dispose()
 
 
 @pytest.fixture
@@ -233,6 +250,7 @@ def test_a_window_on_a_gateway_silences_its_dependants_until_it_ends(
     published: Published,
     repository: AlertRepository,
     small_inventory: Inventory,
+    trail: AuditLog,
 ) -> None:
     window = plan_window(
         repository,
@@ -240,13 +258,15 @@ def test_a_window_on_a_gateway_silences_its_dependants_until_it_ends(
         None,
         MaintenanceWindow(0, WindowScope.DEVICE, "gw1", T0, T0 + 3_600_000, "fibre work", "lan"),
         clock.now,
+        LAN,
+        trail,
     )
     book.refresh_silences(clock.now)
     fired = book.apply([_raise(HOT, "bts2", 10, value=41.0), _raise(HOT, "bts1", 10)])
     assert all(t.alert.silenced for t in fired)  # bts2 is behind gw2, which is behind gw1
     assert not any(transition_json(t)["notify"] for t in fired)
     clock.now = T0 + 600_000
-    end_window(repository, window.id, clock.now)
+    end_window(repository, window.id, clock.now, LAN, trail)
     ended = book.refresh_silences(clock.now)
     assert [(t.kind.value, t.alert.silenced) for t in ended] == [
         ("unsilenced", False),
@@ -254,14 +274,32 @@ def test_a_window_on_a_gateway_silences_its_dependants_until_it_ends(
     ]
     assert all(transition_json(t)["notify"] for t in ended)
     with pytest.raises(UnknownWindow, match="no open maintenance window"):
-        end_window(repository, window.id, clock.now)
+        end_window(repository, window.id, clock.now, LAN, trail)
+    # Who planned it and who ended it, from where, in the audit trail (the refusal is not).
+    kept = [(e.actor, e.origin, e.action, e.target) for e in trail.find()]
+    target = f"window #{window.id}"
+    assert kept == [
+        ("lan", "cli ioc-1", "window.end", target),
+        ("lan", "cli ioc-1", "window.plan", target),
+    ]
+    [ended] = trail.find(action="window.end")
+    assert ended.before == {
+        "scope": "device", "target": "gw1", "reason": "fibre work",
+        "starts_at": iso_utc(T0), "ends_at": iso_utc(T0 + 3_600_000),
+    }  # fmt: skip
+    assert ended.after == {"ended_at": iso_utc(T0 + 600_000)}  # ten minutes in, early
 
 
 def test_area_and_rule_windows_and_expiry_with_time(
-    book: AlertBook, clock: Clock, repository: AlertRepository, small_inventory: Inventory
+    book: AlertBook,
+    clock: Clock,
+    repository: AlertRepository,
+    small_inventory: Inventory,
+    trail: AuditLog,
 ) -> None:
+
     def plan(window: MaintenanceWindow) -> None:
-        plan_window(repository, small_inventory, frozenset({HOT.id}), window, clock.now)
+        plan_window(repository, small_inventory, frozenset({HOT.id}), window, clock.now, LAN, trail)
 
     plan(MaintenanceWindow(0, WindowScope.AREA, "C2", T0 + 60_000, T0 + 120_000, "visit", "lan"))
     plan(MaintenanceWindow(0, WindowScope.RULE, HOT.id, T0, T0 + 30_000, "sensor swap", "lan"))

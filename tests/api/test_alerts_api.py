@@ -45,6 +45,7 @@ ROUTES: list[tuple[str, str, Role | None]] = [
     ("GET", "/api/v1/areas", Role.VIEWER),
     ("GET", "/api/v1/search?q=mot", Role.VIEWER),
     ("GET", "/api/v1/me", Role.VIEWER),
+    ("GET", "/api/v1/audit", Role.ADMIN),
     ("GET", "/api/v1/texts/vi", None),
     ("GET", "/api/v1/notifications", Role.VIEWER),
     ("GET", "/api/v1/cluster", Role.VIEWER),

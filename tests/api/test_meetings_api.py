@@ -62,7 +62,7 @@ def test_plan_a_meeting_and_read_its_board(tmp_path: Path) -> None:
     runtime.close()
     repository.close()
     assert made.status_code == 201
-    assert (made.json()["points"], made.json()["created_by"]) == (["vc1", "vc2"], "lan (api)")
+    assert (made.json()["points"], made.json()["created_by"]) == (["vc1", "vc2"], "lan (token #2)")
     assert bad.status_code == 422 and "vc9" in bad.text
     assert empty.status_code == 422 and "the list of points is empty" in empty.text
     assert early.status_code == 409 and "meeting #1 has not begun" in early.text

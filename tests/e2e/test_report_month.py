@@ -38,7 +38,7 @@ from ioc.app import (
 )
 from ioc.broker import MosquittoProcess
 from ioc.config import Settings, load_settings
-from ioc.domain import AlertAction, MaintenanceWindow, WindowScope
+from ioc.domain import AlertAction, Caller, MaintenanceWindow, WindowScope
 from ioc.reports import Period, Scope
 from ioc.state import AlertRepository, connect_state
 from tests.rules.harness import NORMAL, fast_rules
@@ -289,7 +289,7 @@ def test_a_month_through_the_pipeline_gives_the_scripts_figures(
         "Giao ban tỉnh",
         MEETING[0],
         MEETING[1] - MEETING[0],
-        "op",
+        Caller("op", "cli ioc-1"),
         points=["vc1", "vc2"],
         now_ms=month.clock.now,
     )

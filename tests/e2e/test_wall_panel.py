@@ -21,7 +21,7 @@ from ioc.app import ApiOptions, ApiServer, Catalog, RulesService, Runtime
 from ioc.broker import free_port
 from ioc.config import load_settings
 from ioc.domain import Inventory, Profile, Reading, Role, now_ms
-from ioc.state import AlertRepository, TokenStore, connect_state
+from ioc.state import AlertRepository, AuditLog, TokenStore, connect_state
 from ioc.store import SqliteStore
 from tests.support.browser import wait_in_page
 from tests.support.clock import VIETNAM
@@ -40,6 +40,7 @@ class Served:
     url: str
     viewer: str
     operator: str
+    admin: str
     alerts: AlertRepository
     last_battery_v: float
 
@@ -56,6 +57,7 @@ def served(
     tokens = TokenStore(engine)
     _, viewer = tokens.create(Role.VIEWER, "wall", now_ms())
     _, operator = tokens.create(Role.OPERATOR, "Chị Lan", now_ms())
+    _, admin = tokens.create(Role.ADMIN, "admin", now_ms())
     # A week of bts1's battery every 10 seconds, a slow saw between 48 and 54 V.
     telemetry = SqliteStore(tmp_path / "telemetry.db")
     end = now_ms() // 1000 * 1000
@@ -68,19 +70,24 @@ def served(
     context = ApiContext(
         lambda: small_inventory, profiles, alerts, tokens, now_ms, request_wait_s=5.0,
         telemetry=telemetry, poll_every_s=0.05, beat_every_s=0.5, zone=VIETNAM,
-        heartbeats=runtime.heartbeats().beats,
+        heartbeats=runtime.heartbeats().beats, audit=AuditLog(engine),
     )  # fmt: skip
     server = ApiServer(context, ApiOptions.of(settings))
     server.start()
     # A battery alert on bts1, raised by the rules as a real reading would.
     rules.observe(Reading("bts", "bts1", now_ms(), {"battery_v": 45.0}))
     wait_until(lambda: bool(alerts.open_on_device("bts1")), 10, "the battery alert")
-    yield Served(server.url, viewer, operator, alerts, float(readings[0].metrics["battery_v"]))
+    last = float(readings[0].metrics["battery_v"])
+    yield Served(server.url, viewer, operator, admin, alerts, last)
     server.stop()
     rules.stop()
     runtime.close()
     telemetry.close()
     engine.dispose()
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _open_wall(browser: Browser, url: str, token: str, lang: str = "vi") -> Page:
@@ -137,6 +144,22 @@ def test_an_operator_finds_a_device_reads_its_panel_and_acknowledges_from_it(
     page.wait_for_selector(f"{history} .trail li:nth-child(2)")
     trail = page.inner_text(f"{history} .trail")
     assert "ĐÃ NHẬN · Chị Lan (token #2) — đang thay ắc quy" in trail
+    # The audit trail says who, from where, what it was before and after (admin only).
+    kept = urllib3.request(
+        "GET", f"{served.url}/api/v1/audit?action=alert.", headers=_bearer(served.admin)
+    ).json()
+    assert [(e["actor"], e["origin"], e["action"], e["target"], e["before"], e["after"])
+            for e in kept] == [
+        ("Chị Lan (token #2)", "api 127.0.0.1", "alert.acknowledge", f"alert #{alert_id}",
+         {"state": "firing"}, {"outcome": "done", "note": "đang thay ắc quy"}),
+    ]  # fmt: skip
+    as_csv = urllib3.request(
+        "GET", f"{served.url}/api/v1/audit?format=csv", headers=_bearer(served.admin)
+    )
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    assert as_csv.data.decode().splitlines()[0] == "id,at,actor,origin,action,target,before,after"
+    refused = urllib3.request("GET", f"{served.url}/api/v1/audit", headers=_bearer(served.operator))
+    assert refused.status == 403  # the trail is an admin's to read
 
     # The same panel in English, times still in Vietnam's zone.
     page.click("#lang")
@@ -171,7 +194,7 @@ def test_a_viewer_sees_no_acknowledge_button_and_the_api_refuses_it_anyway(
     alert_id = served.alerts.open_on_device("bts1")[0].id
     refused = urllib3.request(
         "POST", f"{served.url}/api/v1/alerts/{alert_id}/ack",
-        headers={"Authorization": f"Bearer {served.viewer}"}, json={},
+        headers=_bearer(served.viewer), json={},
     )  # fmt: skip
     assert refused.status == 403
     assert served.alerts.open_on_device("bts1")[0].state.value == "firing"

@@ -76,6 +76,7 @@ def test_a_discharging_battery_reads_as_a_negative_current(
         (LineFault.CRC_ERROR, CrcError),
         (LineFault.NOISE, BadFrame),
         (LineFault.WRONG_UNIT, WrongUnit),
+        (LineFault.SHORT, BadFrame),
     ],
 )
 def test_each_line_fault_is_told_apart(
@@ -94,6 +95,20 @@ def test_each_line_fault_is_told_apart(
     assert len(serial.read(2, block)) == block.count
     slave.set_line_fault(1, fault, active=False)
     assert len(serial.read(1, block)) == block.count
+    serial.close()
+
+
+def test_a_reply_with_fewer_values_than_asked_is_a_bad_frame(
+    line: PtyLine, slave: RtuSlave, site_map: RegisterMap
+) -> None:
+    """Registers and bits alike: a short reply is refused, never decoded (a bit block of one
+    byte coming back with none crashed the poller's thread once)."""
+    serial = SerialLine(port_config(line.gateway_path, site_map, {1: "bts-a"}))
+    assert {block.function.is_bits for block in site_map.blocks} == {True, False}
+    slave.set_line_fault(1, LineFault.SHORT)
+    for block in site_map.blocks:
+        with pytest.raises(BadFrame, match=f"{block.count} asked"):
+            serial.read(1, block)
     serial.close()
 
 

@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import hmac
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -142,6 +143,8 @@ def test_an_outage_is_one_signed_message_after_the_grouping_wait(
     assert request.headers["Idempotency-Key"] == body["key"]
     assert body["affected"] == ["bts1", "vc1"] and body["alert_id"] == root.id
     assert "2 thiết bị bị ảnh hưởng: bts1, vc1" in str(body["text"])
+    opened = datetime.fromtimestamp(root.opened_at_ms / 1000, VIETNAM)  # the file's zone
+    assert f"từ {opened:%H:%M %d/%m/%Y} (UTC+07:00)" in str(body["text"])  # local, with offset
     assert len(str(body["short"])) <= 160 and str(body["short"]).isascii()
     # Planned again (a restarted notifier re-reading the log): nothing new, nothing re-sent.
     again = AlertTransition(TransitionKind.FIRED, root, root.opened_at_ms, "rules")

@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import html
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse
 
 from ioc.alerts import act_on_alert
 from ioc.api._context import ApiContext
-from ioc.api.deps import Context
+from ioc.api.deps import Context, origin_of
 from ioc.api.routes.alerts import ACTION_STATUS
-from ioc.domain import AckClaim, ActionOutcome, Alert, AlertAction, AlertState, IocError
+from ioc.domain import (
+    AckClaim,
+    ActionOutcome,
+    Alert,
+    AlertAction,
+    AlertState,
+    Caller,
+    IocError,
+)
 
 router = APIRouter(tags=["ack"], include_in_schema=False)
 
@@ -68,15 +76,16 @@ def ack_page(token: str, context: Context) -> HTMLResponse:
 
 
 @router.post("/ack/{token}", response_class=HTMLResponse)
-def ack(token: str, context: Context) -> HTMLResponse:
+def ack(token: str, context: Context, request: Request) -> HTMLResponse:
     """Acknowledge in the name the link carries."""
     claim = _claim(context, token)
     if isinstance(claim, HTMLResponse):
         return claim
-    actor = f"{claim.person_name} ({claim.person_id}, link)"
+    caller = Caller(f"{claim.person_name} ({claim.person_id}, link)", origin_of(request))
     result = act_on_alert(
-        context.alerts, AlertAction.ACKNOWLEDGE, claim.alert_id, actor,
+        context.alerts, AlertAction.ACKNOWLEDGE, claim.alert_id, caller,
         "acknowledged from a notification", context.clock(), context.request_wait_s,
+        context.trail(),
     )  # fmt: skip
     if result.outcome is ActionOutcome.QUEUED:
         return _page("<p>Đã ghi nhận, đang chờ xử lý. / Queued: it will be applied shortly.</p>",

@@ -17,8 +17,8 @@ from ioc.alerts import (
 )
 from ioc.api._context import ApiContext
 from ioc.api._models import AlertPublic
-from ioc.api.deps import Context, Operator, RowId, Viewer, problems
-from ioc.domain import ActionOutcome, AlertAction, Severity
+from ioc.api.deps import Context, OperatorCaller, RowId, Viewer, problems
+from ioc.domain import ActionOutcome, AlertAction, Caller, Severity
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -108,12 +108,13 @@ def get_alert(alert_id: RowId, context: Context, _caller: Viewer) -> AlertDetail
 
 
 def _respond(
-    context: ApiContext, alert_id: int, action: AlertAction, actor: str, note: str
+    context: ApiContext, alert_id: int, action: AlertAction, caller: Caller, note: str
 ) -> JSONResponse:
     """Have the rules process do it, and answer with what came of it."""
     result = act_on_alert(
-        context.alerts, action, alert_id, actor, note, context.clock(), context.request_wait_s
-    )
+        context.alerts, action, alert_id, caller, note, context.clock(), context.request_wait_s,
+        context.trail(),
+    )  # fmt: skip
     code = ACTION_STATUS[result.outcome]
     if code >= 400:
         raise HTTPException(code, result.detail)
@@ -122,24 +123,26 @@ def _respond(
 
 @router.post("/{alert_id}/ack", responses={202: {}, **problems(404, 409)})
 def acknowledge(
-    alert_id: RowId, context: Context, caller: Operator, body: OptionalBody = None
+    alert_id: RowId, context: Context, caller: OperatorCaller, body: OptionalBody = None
 ) -> JSONResponse:
     """Acknowledge: someone has taken it on (the token's name is recorded); the note is
     optional, and so is the body."""
     note = body.note if body is not None else ""
-    return _respond(context, alert_id, AlertAction.ACKNOWLEDGE, caller.actor, note)
+    return _respond(context, alert_id, AlertAction.ACKNOWLEDGE, caller, note)
 
 
 @router.post("/{alert_id}/note", responses={202: {}, **problems(404, 409)})
-def note(alert_id: RowId, body: ActionBody, context: Context, caller: Operator) -> JSONResponse:
+def note(
+    alert_id: RowId, body: ActionBody, context: Context, caller: OperatorCaller
+) -> JSONResponse:
     """Add a note to the alert's history."""
-    return _respond(context, alert_id, AlertAction.NOTE, caller.actor, body.note)
+    return _respond(context, alert_id, AlertAction.NOTE, caller, body.note)
 
 
 @router.post("/{alert_id}/resolve", responses={202: {}, **problems(404, 409)})
 def resolve(
-    alert_id: RowId, context: Context, caller: Operator, body: OptionalBody = None
+    alert_id: RowId, context: Context, caller: OperatorCaller, body: OptionalBody = None
 ) -> JSONResponse:
     """Resolve by hand (raised anew if its condition still holds); the body is optional."""
     note = body.note if body is not None else ""
-    return _respond(context, alert_id, AlertAction.RESOLVE, caller.actor, note)
+    return _respond(context, alert_id, AlertAction.RESOLVE, caller, note)

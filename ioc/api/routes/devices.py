@@ -153,7 +153,12 @@ def live_public(device: Device, live: Live) -> DevicePublic:
 @router.get("/devices/{device_id}", responses=problems(404))
 def get_device(device_id: str, context: Context, live: Live, _caller: Viewer) -> DeviceDetail:
     """One device with its newest stored values and its open alerts."""
-    device = _device(context, device_id)
+    # One reading of the inventory: a change in between (a reform retiring its area) must
+    # not pair the device of one version with the areas of the next.
+    inventory = context.inventory()
+    device = inventory.devices.get(device_id)
+    if device is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no device {device_id!r}")
     open_alerts = context.alerts.list_alerts(OPEN_STATES, device_ids=[device_id], limit=1000)
     last, error = None, None
     if context.telemetry is None:
@@ -166,14 +171,13 @@ def get_device(device_id: str, context: Context, live: Live, _caller: Viewer) ->
         else:
             if found:
                 last = LastValues(at_ms=found[0].ts_ms, metrics=dict(found[0].metrics))
-    profile = context.profiles[device.device_class]
-    inventory = context.inventory()
+    profile = context.profiles.get(device.device_class)
     return DeviceDetail(
         device=live_public(device, live),
         area_path=[area.name for area in inventory.area_path(device.area_id)],
         metrics=[
             MetricPublic(name=name, type=spec.type, unit=spec.unit)
-            for name, spec in profile.metrics.items()
+            for name, spec in (profile.metrics.items() if profile is not None else ())
         ],
         last=last,
         telemetry_error=error,

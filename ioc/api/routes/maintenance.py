@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ioc.alerts import end_window as end_window_now
 from ioc.alerts import plan_window
-from ioc.api.deps import Context, Operator, RowId, Viewer, problems
+from ioc.api.deps import Context, OperatorCaller, RowId, Viewer, problems
 from ioc.domain import MaintenanceWindow, WindowScope
 
 router = APIRouter(prefix="/maintenance", tags=["maintenance"])
@@ -61,17 +61,21 @@ def list_windows(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_window(body: WindowCreate, context: Context, caller: Operator) -> WindowPublic:
+def create_window(body: WindowCreate, context: Context, caller: OperatorCaller) -> WindowPublic:
     """Plan a window (the running rules process applies it within 10 s)."""
     window = MaintenanceWindow(
-        0, body.scope, body.target, body.starts_at_ms, body.ends_at_ms, body.reason, caller.actor
+        0, body.scope, body.target, body.starts_at_ms, body.ends_at_ms, body.reason, caller.name
     )
     rule_ids = context.rules().ids if context.rules else None
-    planned = plan_window(context.alerts, context.inventory(), rule_ids, window, context.clock())
+    planned = plan_window(
+        context.alerts, context.inventory(), rule_ids, window, context.clock(), caller,
+        context.trail(),
+    )  # fmt: skip
     return _public(planned)
 
 
 @router.post("/{window_id}/end", responses=problems(404))
-def end_window(window_id: RowId, context: Context, _caller: Operator) -> WindowPublic:
+def end_window(window_id: RowId, context: Context, caller: OperatorCaller) -> WindowPublic:
     """End a window now."""
-    return _public(end_window_now(context.alerts, window_id, context.clock()))
+    ended = end_window_now(context.alerts, window_id, context.clock(), caller, context.trail())
+    return _public(ended)

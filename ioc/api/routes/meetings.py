@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from ioc.api._context import MeetingKeeper
-from ioc.api.deps import Context, Operator, RowId, Viewer, problems
+from ioc.api.deps import Context, OperatorCaller, RowId, Viewer, problems
 from ioc.domain import Meeting
 
 router = APIRouter(prefix="/meetings", tags=["meetings"])
@@ -84,11 +84,11 @@ def list_meetings(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=problems(404))
-def plan_meeting(context: Context, caller: Operator, plan: MeetingPlan) -> MeetingPublic:
+def plan_meeting(context: Context, caller: OperatorCaller, plan: MeetingPlan) -> MeetingPublic:
     """Plan a meeting; 422 for points the inventory does not have or an empty scope."""
     planned = _desk(context).plan(
         plan.title, context.epoch_ms(plan.starts_at), plan.duration_min * 60_000,
-        f"{caller.name} (api)", plan.area, plan.device_class, plan.points,
+        caller, plan.area, plan.device_class, plan.points,
         now_ms=context.clock(),
     )  # fmt: skip
     return _public(planned)

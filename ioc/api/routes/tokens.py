@@ -5,8 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from ioc.api.deps import Admin, Context, RowId, problems
-from ioc.domain import TOKEN_LIFETIME_S, ApiToken, Role, token_expiry
+from ioc.api.deps import Admin, AdminCaller, Context, RowId, problems
+from ioc.domain import (
+    TOKEN_LIFETIME_S,
+    ApiToken,
+    Role,
+    token_created,
+    token_expiry,
+    token_revoked,
+)
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
@@ -61,17 +68,20 @@ def list_tokens(context: Context, _caller: Admin) -> list[TokenPublic]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_token(body: TokenCreate, context: Context, caller: Admin) -> TokenCreated:
+def create_token(body: TokenCreate, context: Context, caller: AdminCaller) -> TokenCreated:
     """A new token; keep the secret, it is not shown again."""
     now = context.clock()
     expires = token_expiry(now, body.expires_in_s)
-    token, secret = context.tokens.create(body.role, body.name, now, expires, caller.actor)
+    token, secret = context.tokens.create(body.role, body.name, now, expires, caller.name)
+    context.trail().record(token_created(token, caller))
     return TokenCreated(**_public(token).model_dump(), secret=secret)
 
 
 @router.post("/{token_id}/revoke", responses=problems(404))
-def revoke_token(token_id: RowId, context: Context, caller: Admin) -> dict[str, str]:
+def revoke_token(token_id: RowId, context: Context, caller: AdminCaller) -> dict[str, str]:
     """Revoke a token at once."""
-    if not context.tokens.revoke(token_id, context.clock(), caller.actor):
+    now = context.clock()
+    if not context.tokens.revoke(token_id, now, caller.name):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no live token {token_id}")
+    context.trail().record(token_revoked(token_id, now, caller))
     return {"status": "revoked"}

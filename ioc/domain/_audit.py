@@ -1,0 +1,50 @@
+"""The audit trail: who did what, when, from where, and what it was before and after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks, and from where: a token's or a person's name (`Chị Lan (token #2)`), and the
+    address it came from (`api 10.0.0.7`) or the command line's host (`cli ioc-1`)."""
+
+    name: str
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One operator's or admin's action: what (`alert.acknowledge`), on what (`alert #5`),
+    and what it was before and after (JSON objects; none where nothing was)."""
+
+    at_ms: int
+    actor: str
+    origin: str
+    action: str
+    target: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    id: int = field(default=0, compare=False)
+
+
+class AuditTrail(Protocol):
+    """Where actions are kept (the state database's AuditLog)."""
+
+    def record(self, entry: AuditEntry) -> AuditEntry:
+        """Keep one action; the entry with its id."""
+        ...
+
+
+def audited(
+    caller: Caller,
+    at_ms: int,
+    action: str,
+    target: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """An action of `caller` as the trail keeps it."""
+    return AuditEntry(at_ms, caller.name, caller.origin, action, target, before, after)
