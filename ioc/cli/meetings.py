@@ -48,7 +48,7 @@ def _meetings(ctx: click.Context) -> Iterator[MeetingDesk]:
 
 @meeting.command("plan")
 @click.option("--title", required=True)
-@click.option("--start", required=True, help="ISO 8601 time (with its zone: +07:00).")
+@click.option("--start", required=True, help="ISO 8601 time; without an offset, in IOC_TIMEZONE.")
 @click.option("--duration", default="2h", show_default=True, help="90m, 2h...")
 @click.option("--area", default=None, help="The points of this area's subtree.")
 @click.option("--class", "device_class", default=None, help="Of this class (default: vc).")

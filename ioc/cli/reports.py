@@ -71,7 +71,8 @@ def _period_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--to", "end", default="now", show_default=True,
                      help="ISO 8601 time, or now."),
         click.option("--month", default=None,
-                     help="A month, 2026-11: its first to its last midnight in IOC_TIMEZONE."),
+                     help="A month, 2026-11: from its first midnight to the next "
+                          "month's, in IOC_TIMEZONE."),
     ]  # fmt: skip
     for option in reversed(options):
         command = option(command)

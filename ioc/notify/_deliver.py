@@ -51,6 +51,7 @@ class OutboxPort(Protocol):
     ) -> None: ...
     def sent_since(self, person_id: str, since_ms: int) -> int: ...
     def was_told(self, alert_id: int, person_id: str) -> bool: ...
+    def being_told(self, alert_id: int, person_id: str) -> bool: ...
     def held_between(self, person_id: str, start_ms: int, end_ms: int) -> list[Notification]: ...
     def record(
         self, planned: Sequence[PlannedNotification], now_ms: int, cursor: int | None = None
@@ -116,7 +117,7 @@ class Deliverer:
             return
         try:
             message = self._compose(notification, person, now)
-        except RetryLater as exc:  # a report whose figures cannot be read now
+        except RetryLater as exc:  # a report's figures unreadable now, an end before its start
             if self._outbox.begin_attempt(notification.id):
                 self._retry(notification, now, exc)
             return
@@ -170,9 +171,16 @@ class Deliverer:
         still_pressing = alert.state is AlertState.FIRING and not alert.silenced
         if kind in (NotificationKind.ESCALATED, NotificationKind.REPEATED) and not still_pressing:
             return f"alert #{alert.id} is {_standing(alert)}: no need to escalate or repeat"
-        if kind is NotificationKind.FIRED and alert.state is AlertState.RESOLVED:
+        # A start already attempted (cut by a takeover, or failed) may have reached them: it is
+        # sent again under its key, which a receiver recognises, and its end follows it.
+        over = kind is NotificationKind.FIRED and alert.state is AlertState.RESOLVED
+        if over and notification.attempts == 0:
             return f"alert #{alert.id} was over before the grouping wait ended"
         if kind is NotificationKind.RESOLVED and not self._outbox.was_told(alert.id, person.id):
+            if self._outbox.being_told(alert.id, person.id):
+                # The start is on its way (an attempt interrupted by a takeover, or retried
+                # after a failure): the end follows it instead of being dropped.
+                raise RetryLater(f"{person.id} is still being told alert #{alert.id} began")
             # An end is news only to whoever heard of the start.
             return f"{person.id} was not told alert #{alert.id} began"
         children = self._alerts.children(alert.id)

@@ -52,16 +52,21 @@ def cell_text(value: object, speech: Speech, nothing: str = "-") -> str:
 
 
 def rows_text(rows: Sequence[dict[str, object]], speech: Speech) -> str:
-    """Rows as a plain-text table: the columns' labels, the first column left-aligned, the
-    figures right-aligned as the reader writes numbers, '-' for nothing."""
+    """Rows as a plain-text table: the columns' labels, texts (the group, its name)
+    left-aligned, figures right-aligned as the reader writes numbers, '-' for nothing."""
     columns = list(rows[0]) if rows else ["group"]
     header = [column_label(column, speech) for column in columns]
     cells = [[cell_text(row[c], speech) for c in columns] for row in rows]
     widths = [max([len(h), *(len(line[i]) for line in cells)]) for i, h in enumerate(header)]
-    lines = []
-    for line in [header, *cells]:
-        first, *rest = zip(line, widths, strict=True)
-        lines.append("  ".join([first[0].ljust(first[1]), *(c.rjust(w) for c, w in rest)]))
+    values = [[row[c] for row in rows if row[c] is not None] for c in columns]
+    texts = [bool(v) and all(isinstance(x, str) for x in v) for v in values]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if text else cell.rjust(width)
+            for cell, width, text in zip(line, widths, texts, strict=True)
+        ).rstrip()
+        for line in [header, *cells]
+    ]
     return "\n".join(lines) + "\n"
 
 

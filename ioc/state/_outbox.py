@@ -202,6 +202,20 @@ class Outbox:
         )
         return self._read("check notifications", lambda c: c.execute(query).first() is not None)
 
+    def being_told(self, alert_id: int, person_id: str) -> bool:
+        """Whether something about an alert is on its way to a person: an attempt under way,
+        or one made and to be tried again (it may have reached them already)."""
+        table = notification_table
+        on_its_way = (table.c.status == NotificationStatus.SENDING.value) | (
+            (table.c.status == NotificationStatus.QUEUED.value) & (table.c.attempts > 0)
+        )
+        query = (
+            select(table.c.id)
+            .where(table.c.alert_id == alert_id, table.c.person_id == person_id, on_its_way)
+            .limit(1)
+        )
+        return self._read("check notifications", lambda c: c.execute(query).first() is not None)
+
     def held_between(self, person_id: str, start_ms: int, end_ms: int) -> list[Notification]:
         """What the rate limit held back for a person in a period."""
         table = notification_table

@@ -10,6 +10,7 @@ to the living. Nothing is lost."""
 from __future__ import annotations
 
 import socket
+import threading
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -55,10 +56,15 @@ class Member:
         self.client.loop_stop()
 
     def end_session(self) -> None:
-        """DISCONNECT with session expiry 0: the broker forgets the session."""
+        """DISCONNECT with session expiry 0: the broker forgets the session. Waits until the
+        DISCONNECT is out: stopping the loop at once could leave it unsent on a loaded
+        machine, and the session (with its share of the group) alive."""
+        gone = threading.Event()
+        self.client.on_disconnect = lambda *_args: gone.set()
         properties = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = 0
         self.client.disconnect(properties=properties)
+        assert gone.wait(10), "the DISCONNECT never went out"
         self.client.loop_stop()
 
 

@@ -86,7 +86,9 @@ def test_each_line_fault_is_told_apart(
     slave: RtuSlave,
     site_map: RegisterMap,
 ) -> None:
-    serial = SerialLine(port_config(line.gateway_path, site_map, {1: "bts-a"}))
+    # A second for the simulated controller's thread on a loaded machine: told apart by kind,
+    # not by how fast (a silent unit takes the whole second).
+    serial = SerialLine(port_config(line.gateway_path, site_map, {1: "bts-a"}, timeout_s=1.0))
     block = site_map.blocks[0]
     slave.set_line_fault(1, fault)
     with pytest.raises(error):

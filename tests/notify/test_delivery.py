@@ -21,6 +21,7 @@ from ioc.domain import (
     AlertState,
     AlertTransition,
     Inventory,
+    NotificationKind,
     NotificationStatus,
     Severity,
     TransitionKind,
@@ -202,6 +203,33 @@ def test_a_receiver_down_is_retried_with_backoff_and_nothing_is_sent_twice(
     world.clock.now += MINUTE
     world.tick()
     assert len(receiver.received) == 1
+
+
+def test_an_end_follows_a_start_still_on_its_way_instead_of_being_dropped(
+    world: World, receiver: HttpReceiver
+) -> None:
+    """The start's attempt failed (or was cut by a takeover) and waits for its retry when the
+    alert ends: the end waits for it, and the person hears both, in order (a soak once saw the
+    end dropped as news to someone never told of the start, then the start sent)."""
+    alert = world.fire("bts2")
+    receiver.stop()
+    world.clock.now += 30_000
+    world.tick()  # the start: attempted, to be tried again in 5 s
+    world.change(alert, TransitionKind.RESOLVED, state=AlertState.RESOLVED,
+                 resolved_at_ms=world.clock.now)  # fmt: skip
+    world.tick()  # the end is due now: it must not be skipped
+    statuses = {n.kind: n.status for n in world.outbox.listing()}
+    assert statuses[NotificationKind.RESOLVED] is NotificationStatus.QUEUED
+    receiver.start()
+    for _ in range(6):  # the backoffs: 5 s, then 10 s
+        world.clock.now += 5_000
+        world.tick()
+    kinds = [orjson.loads(r.body)["kind"] for r in receiver.received]
+    assert kinds == ["fired", "resolved"]
+    told = {n.kind: n.status for n in world.outbox.listing()}
+    assert (
+        told[NotificationKind.FIRED] is told[NotificationKind.RESOLVED] is NotificationStatus.SENT
+    )
 
 
 def test_a_refusal_is_not_retried_and_a_crash_mid_delivery_resumes(
