@@ -98,7 +98,7 @@ def audit(
     import orjson
 
     from ioc.app import OperatorDesk
-    from ioc.domain import now_ms
+    from ioc.domain import change_text, now_ms
 
     start = parse_time(since) if since is not None else now_ms() - 7 * 86_400_000
     end = parse_time(until) if until is not None else None
@@ -108,7 +108,7 @@ def audit(
         {
             "at": time_text(e.at_ms, seconds=True), "actor": e.actor, "origin": e.origin,
             "action": e.action, "target": e.target,
-            "before": _json(e.before), "after": _json(e.after),
+            "before": change_text(e.before), "after": change_text(e.after),
         }
         for e in found
     ]  # fmt: skip
@@ -128,9 +128,3 @@ def audit(
         )
     if not rows:
         click.echo(speech().say("no action recorded in that period"))
-
-
-def _json(value: object) -> str:
-    import orjson
-
-    return "" if value is None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()

@@ -25,7 +25,7 @@ from ioc.domain._alerts import (
     TransitionKind,
     WindowScope,
 )
-from ioc.domain._audit import AuditEntry, AuditTrail, Caller, audited
+from ioc.domain._audit import AuditEntry, AuditTrail, Caller, audited, change_text
 from ioc.domain._clock import (
     DEFAULT_ZONE,
     Clock,
@@ -143,6 +143,7 @@ __all__ = [
     "TransitionKind",
     "WindowScope",
     "audited",
+    "change_text",
     "epoch_ms_of",
     "is_valid_device_id",
     "iso_utc",

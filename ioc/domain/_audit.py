@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -48,3 +49,11 @@ def audited(
 ) -> AuditEntry:
     """An action of `caller` as the trail keeps it."""
     return AuditEntry(at_ms, caller.name, caller.origin, action, target, before, after)
+
+
+def change_text(change: dict[str, Any] | None) -> str:
+    """A before or after as one line of JSON, keys sorted (empty for none): how the trail
+    stores it and how a table or a CSV shows it."""
+    if change is None:
+        return ""
+    return json.dumps(change, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -74,6 +74,9 @@ def alert_message(
         detail,
         speech.say("since {moment}", moment=speech.moment(alert.opened_at_ms)),
     ]
+    if kind is NotificationKind.RESOLVED and alert.resolved_at_ms is not None:
+        lasted = speech.duration(alert.resolved_at_ms - alert.opened_at_ms)
+        lines.append(speech.say("it lasted {duration}", duration=lasted))
     affected = sorted({child.device_id for child in children})
     if affected:
         listed = ", ".join(affected[:_LISTED_DEVICES])

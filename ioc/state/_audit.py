@@ -21,7 +21,7 @@ from sqlalchemy import (
     select,
 )
 
-from ioc.domain import AuditEntry
+from ioc.domain import AuditEntry, change_text
 from ioc.state._db import metadata, run_in
 
 audit_table = Table(
@@ -42,7 +42,7 @@ T = TypeVar("T")
 
 
 def _json(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return None if value is None else change_text(value)
 
 
 def _entry(row: Any) -> AuditEntry:

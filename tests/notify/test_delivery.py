@@ -226,6 +226,8 @@ def test_an_end_follows_a_start_still_on_its_way_instead_of_being_dropped(
         world.tick()
     kinds = [orjson.loads(r.body)["kind"] for r in receiver.received]
     assert kinds == ["fired", "resolved"]
+    end = orjson.loads(receiver.received[1].body)["text"]
+    assert "kéo dài 30 giây" in end  # how long it lasted, as Vietnamese says it
     told = {n.kind: n.status for n in world.outbox.listing()}
     assert (
         told[NotificationKind.FIRED] is told[NotificationKind.RESOLVED] is NotificationStatus.SENT

@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import orjson
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel
 
 from ioc.api.deps import Admin, Context, problems
-from ioc.domain import AuditEntry, iso_utc
+from ioc.domain import AuditEntry, change_text, iso_utc
 from ioc.reports import rows_csv
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -66,12 +65,10 @@ def audit_trail(
     entries = [AuditPublic.of(entry) for entry in found]
     if output == "json":
         return entries
-    rows: list[dict[str, object]] = [e.model_dump(mode="json") for e in entries]
-    for row in rows:
-        row["before"], row["after"] = _json(row["before"]), _json(row["after"])
+    rows: list[dict[str, object]] = [
+        public.model_dump(mode="json")
+        | {"before": change_text(entry.before), "after": change_text(entry.after)}
+        for public, entry in zip(entries, found, strict=True)
+    ]
     headers = {"Content-Disposition": 'attachment; filename="audit.csv"'}
     return Response(rows_csv(rows), media_type="text/csv", headers=headers)
-
-
-def _json(value: object) -> str:
-    return "" if value is None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
