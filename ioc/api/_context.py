@@ -168,7 +168,7 @@ class RulesControl:
     roles: RuleRoles = field(default_factory=RuleRoles)
     # Checks the files and asks every process to reload (the argument: who asks); returns what
     # happened, raises BadFileError (bad files) or another IocError (no rules process runs).
-    reload: Callable[[str], str] | None = None
+    reload: Callable[[Caller], str] | None = None
 
 
 class InventoryEdited(Protocol):

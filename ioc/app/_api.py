@@ -25,7 +25,7 @@ from ioc.app._rules import RulesService
 from ioc.app._runtime import Current, Runtime
 from ioc.app._supervisor import ServiceError
 from ioc.config import Settings
-from ioc.domain import AckClaim, BadInput, now_ms
+from ioc.domain import AckClaim, BadInput, Caller, now_ms
 from ioc.notify import AckLinks
 from ioc.rules import LoadedRule
 from ioc.store import StoreError
@@ -94,7 +94,7 @@ class _LinksInForce:
         return links.read(token)
 
 
-def rules_control(rules: Sequence[LoadedRule], reload: Callable[[str], str]) -> RulesControl:
+def rules_control(rules: Sequence[LoadedRule], reload: Callable[[Caller], str]) -> RulesControl:
     """What the API knows of a rule set: its ids, and the roles its rules play on the wall."""
     absence = {r.info.id for r in rules if r.spec.condition.kind == "absence"}
     roles = RuleRoles(

@@ -10,6 +10,7 @@ from ioc.domain import (
     ClusterStatus,
     MaintenanceWindow,
     Role,
+    audited,
     token_created,
     token_revoked,
 )
@@ -69,8 +70,9 @@ class OperatorDesk:
         lease_ms, forget_ms = int(settings.lease_s * 1000), int(settings.node_forget_after_s * 1000)
         return cluster_status(self._runtime.state, now_ms, lease_ms, forget_ms)
 
-    def forget_node(self, node: str, now_ms: int) -> None:
-        """Take a node off the cluster's list (NotFound; NodeInUse while it runs, or its
-        ingest session is not yet adopted)."""
+    def forget_node(self, node: str, now_ms: int, caller: Caller) -> None:
+        """Take a node off the cluster's list, in the audit trail too (NotFound; NodeInUse
+        while it runs, or its ingest session is not yet adopted)."""
         lease_ms = int(self._runtime.settings.lease_s * 1000)
         NodeRegistry(self._runtime.state).forget(node, now_ms, lease_ms)
+        self.audit.record(audited(caller, now_ms, "node.forget", f"node {node}", None, None))

@@ -21,7 +21,7 @@ from typing import Any
 from ioc.app._runtime import Runtime
 from ioc.app._supervisor import ServiceError, Worker, ticker
 from ioc.config import Settings
-from ioc.domain import BadFileError, Conflict, now_ms
+from ioc.domain import BadFileError, Caller, Conflict, audited, now_ms
 from ioc.state import StateError, StateUnavailable
 
 log = logging.getLogger("ioc.app")
@@ -38,16 +38,19 @@ def pid_path(settings: Settings) -> Path:
     return settings.data_dir / "ioc-rules.pid"
 
 
-def request_reload(runtime: Runtime, requested_by: str) -> str:
-    """Check the files, record a reload request every process follows, and signal the rules
-    process of this machine for an immediate reload.
+def request_reload(runtime: Runtime, caller: Caller) -> str:
+    """Check the files, record a reload request every process follows (in the audit trail
+    too), and signal the rules process of this machine for an immediate reload.
 
     Raises RuleError or NotifyConfigError for bad files (nothing is recorded), and
     NoRulesProcess when nothing here runs to follow it (off a cluster).
     """
     settings = runtime.settings
     loaded, _notifications = runtime.read_files()
-    number = runtime.reload_requests().request(now_ms(), requested_by)
+    now = now_ms()
+    number = runtime.reload_requests().request(now, caller.name)
+    after = {"request": number, "rules": len(loaded)}
+    runtime.audit().record(audited(caller, now, "rules.reload", "the rule set", None, after))
     path = pid_path(settings)
     try:
         pid = int(path.read_text(encoding="ascii").strip())

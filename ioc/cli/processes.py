@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 
 
 from ioc.cli._base import (
+    BY_OPTION,
     EXIT_FAILED,
     STATUS_EVERY,
     StopFlag,
+    cli_caller,
     main,
     runtime_of,
     settings_of,
@@ -86,12 +88,13 @@ def rules_list(ctx: click.Context) -> None:
 
 
 @rules.command("reload")
+@BY_OPTION
 @click.pass_context
-def rules_reload(ctx: click.Context) -> None:
+def rules_reload(ctx: click.Context, actor: str) -> None:
     """Check the rule files, then tell the running `ioc rules` / `ioc run` to reload them."""
     from ioc.app import request_reload
 
-    click.echo(request_reload(runtime_of(ctx), "ioc rules reload"))
+    click.echo(request_reload(runtime_of(ctx), cli_caller(actor)))
 
 
 @main.group()
@@ -201,8 +204,9 @@ def cluster() -> None:
 
 @cluster.command("forget")
 @click.argument("node")
+@BY_OPTION
 @click.pass_context
-def cluster_forget(ctx: click.Context, node: str) -> None:
+def cluster_forget(ctx: click.Context, node: str, actor: str) -> None:
     """Take NODE off the cluster's list (`ioc status`): refused while it runs, or while its
     ingest session may still hold messages (a running node adopts it within a lease). Nodes
     gone for IOC_NODE_FORGET_AFTER_S (7 days) drop off the list by themselves."""
@@ -212,7 +216,7 @@ def cluster_forget(ctx: click.Context, node: str) -> None:
     settings = settings_of(ctx)
     if not settings.clustered:
         raise click.UsageError("one node: there is no cluster (the state database is SQLite)")
-    OperatorDesk(runtime_of(ctx, settings)).forget_node(node, now_ms())
+    OperatorDesk(runtime_of(ctx, settings)).forget_node(node, now_ms(), cli_caller(actor))
     click.echo(speech().say("node {node} forgotten", node=node))
 
 

@@ -27,20 +27,25 @@ def test_the_audit_trail_lists_each_action_with_its_author(tmp_path: Path) -> No
     for step in steps:
         done = invoke_ioc(*step, env=env)
         assert done.returncode == 0, (step, done.stderr)
+    # A reload asked with no rules process here: recorded for every process, and so audited.
+    reloaded = invoke_ioc("rules", "reload", "--by", "chi", env=env)
+    assert reloaded.returncode == 1 and "no running rules process" in reloaded.stderr
 
     listed = invoke_ioc("audit", "--format", "csv", env=env)
     assert listed.returncode == 0, listed.stderr
     rows = list(csv.DictReader(io.StringIO(listed.stdout)))
     here = f"cli {socket.gethostname()}"
     assert [(r["actor"], r["origin"], r["action"], r["target"]) for r in rows] == [
+        ("chi", here, "rules.reload", "the rule set"),
         ("lan", here, "window.end", "window #1"),
         ("chi", here, "token.revoke", "token #1"),
         ("chi", here, "token.create", "token #1"),
         ("lan", here, "window.plan", "window #1"),
     ]
-    created = orjson.loads(rows[2]["after"])
+    assert orjson.loads(rows[0]["after"])["request"] == 1
+    created = orjson.loads(rows[3]["after"])
     assert created == {"role": "viewer", "name": "wall", "expires_at": None}  # no secret
-    assert orjson.loads(rows[3]["after"])["reason"] == "fibre work"
+    assert orjson.loads(rows[4]["after"])["reason"] == "fibre work"
     assert rows[0]["at"].endswith("+07:00")  # local time, as every time the CLI prints
 
     by_lan = orjson.loads(invoke_ioc("audit", "--actor", "LAN", "--format", "json", env=env).stdout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 
 from ioc.domain import now_ms
@@ -25,9 +26,16 @@ def test_a_gone_node_is_forgotten_and_a_running_one_is_not(state_url: str, tmp_p
     refused = invoke_ioc("cluster", "forget", "node-a", env=env)
     assert refused.returncode == 1
     assert "node 'node-a' is running" in refused.stderr and "stop it first" in refused.stderr
-    forgotten = invoke_ioc("cluster", "forget", "node-b", env=env)
+    forgotten = invoke_ioc("cluster", "forget", "node-b", "--by", "chi", env=env)
     assert forgotten.returncode == 0, forgotten.stderr
     assert forgotten.stdout == "node node-b forgotten\n"
+    audited = invoke_ioc("audit", "--action", "node.", "--format", "json", env=env).stdout
+    [entry] = orjson.loads(audited)  # the refused attempt is not an action: only this one
+    assert (entry["actor"], entry["action"], entry["target"]) == (
+        "chi",
+        "node.forget",
+        "node node-b",
+    )
     listed = invoke_ioc("status", env=env)
     assert "node-a" in listed.stdout and "node-b" not in listed.stdout
     unknown = invoke_ioc("cluster", "forget", "node-z", env=env)

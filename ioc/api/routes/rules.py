@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
-from ioc.api.deps import Admin, Context, Viewer, problems
+from ioc.api.deps import AdminCaller, Context, Viewer, problems
 
 router = APIRouter(prefix="/rules", tags=["rules"])
 
@@ -29,11 +29,11 @@ def list_rules(context: Context, _caller: Viewer) -> RuleIds:
 
 
 @router.post("/reload", status_code=status.HTTP_202_ACCEPTED, responses=problems(409))
-def reload_rules(context: Context, caller: Admin) -> ReloadResult:
+def reload_rules(context: Context, caller: AdminCaller) -> ReloadResult:
     """Check the rule files and the notification file and ask every process to reload them:
     202 when asked, 422 with every mistake when the files are bad, 409 when no rules process
     runs."""
     control = context.rules() if context.rules is not None else None
     if control is None or control.reload is None:
         raise HTTPException(status.HTTP_409_CONFLICT, "this API cannot reload rules")
-    return ReloadResult(detail=control.reload(f"{caller.actor} through the API"))
+    return ReloadResult(detail=control.reload(caller))
