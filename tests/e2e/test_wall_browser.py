@@ -21,7 +21,7 @@ from tests.support.browser import wait_in_page
 from tests.support.clock import VIETNAM
 from tests.support.influx import InfluxProcess
 from tests.support.mqtt import has_subscriber, wait_until
-from tests.support.processes import IocProcess, answers, create_token, ioc_env
+from tests.support.processes import IocProcess, answers, create_token, ioc_env, run_ioc
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -131,6 +131,15 @@ def test_a_fault_reaches_the_wall_and_an_acknowledgement_follows(
         page.wait_for_selector(
             f'{_incident(page, "bts2")}[data-state="acknowledged"]', timeout=WITHIN_MS
         )
+        # `ioc run` keeps it in the audit trail: whose token, from where, the state before.
+        trail = run_ioc("audit", "--action", "alert.", "--format", "json", env=env)
+        [kept] = json.loads(trail.stdout)
+        assert (kept["actor"], kept["origin"], kept["target"]) == (
+            "operator-token (token #2)",
+            "api 127.0.0.1",
+            f"alert #{alert_id}",
+        )
+        assert json.loads(kept["before"]) == {"state": "firing"}
 
         page.click("#lang")
         assert page.text_content("h1") == "Operations centre"
