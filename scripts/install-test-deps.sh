@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the servers the tests run privately (Mosquitto, influxd), the headless Chromium the
 # wall's browser test drives, the network tools and the SNMP agent of the probe's tests
-# (iproute2, iptables, snmpd, sipp), and makes sure the machine's PostgreSQL is up. Debian/Ubuntu; needs root or sudo for apt-get.
+# (iproute2, iptables, snmpd, sipp), OpenLDAP's slapd for the accounts' tests, and makes
+# sure the machine's PostgreSQL is up. Debian/Ubuntu; needs root or sudo for apt-get.
 set -euo pipefail
 
 need=()
@@ -19,6 +20,9 @@ command -v snmpd >/dev/null 2>&1 || [ -x /usr/sbin/snmpd ] || need+=(snmpd)
 command -v snmpget >/dev/null 2>&1 || need+=(snmp)
 # ...and a real SIP user agent answering OPTIONS like a video-conference endpoint.
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+# A province's directory (OpenLDAP's slapd, with its password-policy overlay) for the
+# accounts' tests.
+command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || need+=(slapd)
 # The ICMP bench's baseline (make bench).
 command -v fping >/dev/null 2>&1 || [ -x /usr/bin/fping ] || need+=(fping)
 python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)

@@ -41,7 +41,7 @@ SERVER_FIXTURES = frozenset({
 SERVER_HELPERS = frozenset({
     "tests.support.processes", "tests.support.netns", "tests.support.snmpd",
     "tests.support.snmpsim", "tests.support.sipp", "tests.support.smtp", "tests.support.postgres",
-    "tests.support.influx", "tests.support.cluster", "tests.support.cli",
+    "tests.support.influx", "tests.support.cluster", "tests.support.cli", "tests.support.slapd",
 })  # fmt: skip
 # Tests that cannot run beside each other on two workers, by the group xdist keeps on one:
 # hosts in network namespaces take fixed TEST-NET-2 addresses.

@@ -38,6 +38,7 @@ from ioc.api.routes import (
     reports,
     rules,
     search,
+    session,
     stream,
     texts,
     tokens,
@@ -91,8 +92,8 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
         app.add_middleware(
             CORSMiddleware,
             allow_origins=list(cors_origins),
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID", "X-CSRF-Token"],
         )
     # The map's GeoJSON of 100,000 devices is ~20 MB plain, ~1 MB compressed.
     app.add_middleware(GZipMiddleware, minimum_size=4096)
@@ -104,7 +105,7 @@ def create_app(context: ApiContext, cors_origins: Sequence[str] = ()) -> FastAPI
     v1 = APIRouter(prefix="/api/v1", responses=problems(401, 403, 422, 429, 503))
     routers = (
         overview, areas, devices, alerts, maintenance, notifications, rules, tokens, stream,
-        cluster, reports, meetings, inventory, search, me, texts, audit,
+        cluster, reports, meetings, inventory, search, me, texts, audit, session,
     )  # fmt: skip
     for resource in routers:
         v1.include_router(resource.router)

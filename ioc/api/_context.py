@@ -35,6 +35,7 @@ from ioc.domain import (
     Role,
     SeriesPoint,
     Severity,
+    SignedIn,
     StageBeat,
     epoch_ms_of,
     zone_named,
@@ -111,6 +112,14 @@ class TokenKeeper(Protocol):
 
     def revoke(self, token_id: int, now_ms: int, revoked_by: str | None = None) -> bool:
         """Revoke a live token; False if there is none with that id."""
+
+
+class SessionDesk(Protocol):
+    """People signing in and out (ioc.accounts' AccountDesk)."""
+
+    def sign_in(self, username: str, password: str, origin: str) -> tuple[SignedIn, str]: ...
+    def session(self, secret: str) -> SignedIn | None: ...
+    def sign_out(self, session: SignedIn, origin: str) -> None: ...
 
 
 class AckReader(Protocol):
@@ -236,7 +245,9 @@ class ApiContext:
     report_page: Callable[[Period, Scope, str, Speech], str] | None = None
     meetings: MeetingKeeper | None = None
     inventory_desk: InventoryKeeper | None = None  # the live inventory's edits (admin)
-    throttle: TokenThrottle = field(default_factory=TokenThrottle)  # failed token attempts
+    # Failed token and password attempts, per address.
+    throttle: TokenThrottle = field(default_factory=TokenThrottle)
+    accounts: SessionDesk | None = None  # people's sign-in; none: tokens only
     poll_every_s: float = 0.25  # how often the live view reads the alert log
     beat_every_s: float = 5.0  # how often the stream says how fresh its data is
     # Set when the server stops: live streams end instead of holding the shutdown up.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ from pydantic import BaseModel
 from ioc.api._context import ApiContext
 from ioc.api._follow import Changes
 from ioc.api._live import LiveView
-from ioc.domain import ApiToken, Caller, Role
+from ioc.domain import Caller, Principal, Role
 from ioc.i18n import Language, Speech, chosen_language
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `ioc token create`")
@@ -49,40 +50,79 @@ Live = Annotated[LiveView, Depends(get_live)]
 LiveChanges = Annotated[Changes, Depends(get_changes)]
 
 
-def require(needed: Role) -> Callable[..., ApiToken]:
-    """A dependency that admits tokens whose role includes `needed` (401 / 403 otherwise)."""
+SESSION_COOKIE = "ioc_session"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def require(needed: Role) -> Callable[..., Principal]:
+    """A dependency that admits a caller whose role includes `needed`: an API token
+    (`Authorization: Bearer`, or `?token=` for the wall's screen) or a person's session cookie,
+    which must carry its CSRF token in a header to change anything (401 / 403 otherwise)."""
 
     def check(
         request: Request,
         context: Context,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> ApiToken:
+    ) -> Principal:
         address = request.client.host if request.client else "unknown"
         wait_s = context.throttle.retry_after_s(address)
         if wait_s is not None:
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
-                f"too many failed token attempts from {address}; try again in {wait_s} s",
+                f"too many failed attempts from {address}; try again in {wait_s} s",
                 headers={"Retry-After": str(wait_s)},
             )
         # The wall may carry its viewer token in the URL (a screen has no one to type it).
         secret = credentials.credentials if credentials else request.query_params.get("token")
-        token = context.tokens.find(secret, context.clock()) if secret else None
-        if token is None:
-            context.throttle.failed(address)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if secret:
+            caller = _token_caller(context, secret, address)
+        elif cookie and context.accounts is not None:
+            caller = _session_caller(context, cookie, request)
+        else:
+            caller = None
+        if caller is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
-                "a valid API token is needed (Authorization: Bearer ...)",
+                "sign in, or give a valid API token (Authorization: Bearer ...)",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if not token.role.allows(needed):
+        if not caller.role.allows(needed):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                f"this needs the {needed.value} role; this token's is {token.role}",
+                f"this needs the {needed.value} role; yours is {caller.role}",
             )
-        return token
+        return caller
 
     return check
+
+
+def _token_caller(context: ApiContext, secret: str, address: str) -> Principal | None:
+    token = context.tokens.find(secret, context.clock())
+    if token is None:
+        context.throttle.failed(address)
+        return None
+    return Principal.of_token(token)
+
+
+def _session_caller(context: ApiContext, cookie: str, request: Request) -> Principal | None:
+    """The person of a session cookie. A cookie goes with every request the browser sends,
+    another site's too: what changes something must also carry the session's CSRF token,
+    which only this site's pages can read."""
+    assert context.accounts is not None
+    session = context.accounts.session(cookie)
+    if session is None:
+        return None  # ended or expired: not a guess (256 random bits), so not throttled
+    if request.method not in _SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"a signed-in request that changes something needs the {CSRF_HEADER} header"
+                " (from the sign-in's answer or GET /api/v1/me)",
+            )
+    return Principal.of_session(session)
 
 
 # A database row id: SQL integers are 64-bit, and a larger number must be a 422, not a 500.
@@ -96,9 +136,9 @@ class Problem(BaseModel):
 
 
 _PROBLEMS = {
-    401: "no valid token",
-    429: "too many failed token attempts from this address (see Retry-After)",
-    403: "the token's role is not enough",
+    401: "not signed in, and no valid token",
+    429: "too many failed attempts from this address (see Retry-After)",
+    403: "the caller's role is not enough, or a signed-in change without its CSRF token",
     404: "no such thing",
     409: "not possible in the current state",
     422: "the input is not valid",
@@ -111,9 +151,9 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": Problem, "description": _PROBLEMS[code]} for code in codes}
 
 
-Viewer = Annotated[ApiToken, Depends(require(Role.VIEWER))]
-Operator = Annotated[ApiToken, Depends(require(Role.OPERATOR))]
-Admin = Annotated[ApiToken, Depends(require(Role.ADMIN))]
+Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
 
 
 def origin_of(request: Request) -> str:
@@ -123,12 +163,12 @@ def origin_of(request: Request) -> str:
 
 # Who acts, and from where (the audit trail's actor and origin), with that role at least.
 # Module-level functions: FastAPI reads their annotations by name.
-def _operator(request: Request, token: Operator) -> Caller:
-    return Caller(token.actor, origin_of(request))
+def _operator(request: Request, principal: Operator) -> Caller:
+    return Caller(principal.actor, origin_of(request))
 
 
-def _admin(request: Request, token: Admin) -> Caller:
-    return Caller(token.actor, origin_of(request))
+def _admin(request: Request, principal: Admin) -> Caller:
+    return Caller(principal.actor, origin_of(request))
 
 
 OperatorCaller = Annotated[Caller, Depends(_operator)]

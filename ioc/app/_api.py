@@ -59,6 +59,7 @@ def api_context(
         zone=runtime.settings.zone,
         language=runtime.settings.language,
         audit=runtime.audit(),
+        accounts=runtime.accounts(),
         rules=control.get,
         process_metrics=process_metrics,
         telemetry=telemetry,

@@ -19,7 +19,9 @@ from sqlalchemy import Engine
 from ioc.app._catalog import Catalog, load_catalog
 from ioc.app._stores import open_telemetry_store, prepare_for_writing
 from ioc.config import Settings
+from ioc.domain import now_ms
 from ioc.state import (
+    AccountStore,
     AlertRepository,
     AuditLog,
     DeadLetterLog,
@@ -37,6 +39,7 @@ from ioc.store import TelemetryStore
 
 # The rules and the notifier are imported on first use: `ioc ingest` starts without them.
 if TYPE_CHECKING:
+    from ioc.accounts import AccountDesk
     from ioc.app._inventory import LiveInventory
     from ioc.notify import NotifyConfig
     from ioc.rules import LoadedRule
@@ -181,6 +184,25 @@ class Runtime:
     def tokens(self) -> TokenStore:
         """API tokens."""
         return TokenStore(self.state)
+
+    def accounts(self, clock: Callable[[], int] = now_ms) -> AccountDesk:
+        """People's accounts and sessions, with the province's directory when IOC_DIRECTORY_FILE
+        names one (read and checked here: a mistake stops the start)."""
+        from ioc.accounts import AccountDesk, AccountPolicy, Directory, read_directory_config
+
+        settings = self.settings
+        directory = None
+        if settings.directory_file is not None:
+            password = settings.directory_password
+            directory = Directory(
+                read_directory_config(settings.directory_file),
+                password.get_secret_value() if password is not None else None,
+            )
+        policy = AccountPolicy(
+            settings.session_hours * 3600, settings.lockout_attempts,
+            settings.lockout_minutes * 60,
+        )  # fmt: skip
+        return AccountDesk(AccountStore(self.state), self.audit(), clock, policy, directory)
 
     def audit(self) -> AuditLog:
         """The audit trail: every operator's and admin's action."""

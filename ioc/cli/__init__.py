@@ -13,6 +13,7 @@ from ioc.cli import (  # noqa: F401  (each registers its commands on `main`)
     records,
     reports,
     tokens,
+    users,
 )
 from ioc.cli._base import EXIT_BY_KIND, BadArgument, exit_code, main
 

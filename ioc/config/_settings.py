@@ -155,6 +155,14 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=1, le=65535)
     api_cors_origins: list[str] = []  # closed by default
 
+    # People's accounts (docs/accounts.md): how long a session lasts, the lockout, and the
+    # province's directory (its file; the service account's password apart from it).
+    session_hours: float = Field(default=12.0, gt=0, le=30 * 24)
+    lockout_attempts: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    directory_file: Path | None = None  # LDAP / Active Directory; none: local accounts only
+    directory_password: SecretStr | None = None
+
     notify_config: Path | None = None  # the notification file; none: nobody is notified
     notify_webhook_secret: SecretStr | None = None  # signs webhook bodies (HMAC-SHA256)
     notify_link_secret: SecretStr | None = None  # signs acknowledgement links; none: no links

@@ -36,6 +36,11 @@ class Role(StrEnum):
         """Whether this role may do what `needed` may."""
         return _RANK[self] >= _RANK[needed]
 
+    @property
+    def rank(self) -> int:
+        """1 for a viewer to 3 for an admin: the highest of several roles wins."""
+        return _RANK[self]
+
 
 _RANK = {Role.VIEWER: 1, Role.OPERATOR: 2, Role.ADMIN: 3}
 

@@ -17,7 +17,8 @@ this tree against the code)::
     │   │   ├── NotifyConfigError     the notification file, a channel not set up    ioc.notify
     │   │   ├── GatewayConfigError    the gateway file                               ioc.gateway
     │   │   ├── RegisterMapError      a Modbus register map                          ioc.gateway
-    │   │   └── ProbeConfigError      the probe file, a probe profile                ioc.probe
+    │   │   ├── ProbeConfigError      the probe file, a probe profile                ioc.probe
+    │   │   └── DirectoryConfigError  the directory file (LDAP / Active Directory)   ioc.accounts
     │   ├── ReportError             a report asked in a way it cannot be made      ioc.reports
     │   │   └── BadPeriod             a period that ends before it starts
     │   └── WindowRefused           a maintenance window that cannot be planned    ioc.alerts
@@ -35,8 +36,9 @@ this tree against the code)::
     ├── DeliveryError             a sink could not take or give data    CLI 1, API 503
     │   ├── RetryLater              away or busy: the same work may succeed later
     │   │   ├── StoreUnavailable      the telemetry store                           ioc.store
-    │   │   └── StateUnavailable      the state database (a dropped connection)     ioc.state
-    │   │       └── Fenced              a write of a node that no longer leads
+    │   │   ├── StateUnavailable      the state database (a dropped connection)     ioc.state
+    │   │   │   └── Fenced              a write of a node that no longer leads
+    │   │   └── DirectoryUnavailable  the province's directory does not answer     ioc.accounts
     │   ├── Refused                 this data is refused: retrying it will not help
     │   │   └── StoreRejected         bad points, a type conflict                   ioc.store
     │   ├── NeedsOperator           nothing will succeed until someone fixes it
@@ -46,6 +48,7 @@ this tree against the code)::
     │   └── StateError              the state database's, grouped                  ioc.state
     ├── AlertError                an operator's request about an alert (the kinds above)
     ├── AckLinkError              a forged, expired or stale acknowledgement link ioc.notify
+    ├── SignInRefused             a wrong password, a locked or expired account  ioc.domain
     ├── ServiceError              a service failed to start, or stopped by itself ioc.app
     ├── BrokerError               the private broker cannot start                ioc.broker
     ├── IdentityError             the broker identities cannot be made           ioc.broker

@@ -9,12 +9,19 @@ from ioc.i18n._speech import (
     chosen_language,
     mark,
 )
-from ioc.i18n._words import SCOPE_WORDS, SEVERITY_WORDS, STATE_WORDS, TRANSITION_WORDS
+from ioc.i18n._words import (
+    SCOPE_WORDS,
+    SEVERITY_WORDS,
+    SOURCE_WORDS,
+    STATE_WORDS,
+    TRANSITION_WORDS,
+)
 
 __all__ = [
     "LANGUAGES",
     "SCOPE_WORDS",
     "SEVERITY_WORDS",
+    "SOURCE_WORDS",
     "STATE_WORDS",
     "TRANSITION_WORDS",
     "Language",

@@ -21,3 +21,5 @@ TRANSITION_WORDS = {
     "unsilenced": mark("unsilenced"),
 }  # fmt: skip
 SCOPE_WORDS = {"device": mark("device"), "area": mark("area"), "rule": mark("rule")}
+# Where an account's password is checked (`ioc user list`).
+SOURCE_WORDS = {"local": mark("local"), "directory": mark("directory")}

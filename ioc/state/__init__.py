@@ -7,6 +7,7 @@ Exceptions::
     └── StateRefused        an integrity, data or programming error: needs an operator
 """
 
+from ioc.state._accounts import AccountStore
 from ioc.state._alerts import AlertRepository, AlertRequest, JudgedThrough
 from ioc.state._audit import AuditLog
 from ioc.state._cluster import (
@@ -32,6 +33,7 @@ from ioc.state._watch import WatchLog
 
 __all__ = [
     "LEADER_LEASE",
+    "AccountStore",
     "AlertRepository",
     "AlertRequest",
     "AuditLog",

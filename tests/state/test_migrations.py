@@ -21,7 +21,7 @@ def test_migrations_match_the_table_definitions(state_url: str) -> None:
         with engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection), metadata) == []
             version = connection.execute(text("SELECT version_num FROM alembic_version"))
-            assert version.scalar_one() == head == "0017"
+            assert version.scalar_one() == head == "0018"
         connect_state(state_url).dispose()  # a second start migrates nothing and fails nothing
     finally:
         engine.dispose()

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from ioc.api._context import ApiContext, InventoryEdited, InventoryKeeper
 from ioc.api.deps import Admin, Context, Viewer, problems
-from ioc.domain import DEVICE_ID_PATTERN, ApiToken, InventoryVersion
+from ioc.domain import DEVICE_ID_PATTERN, InventoryVersion, Principal
 from ioc.inventory import EntryChange
 from ioc.inventory._schema import AreaEntry, DeviceEntry
 
@@ -122,7 +122,7 @@ def inventory_version(
 
 
 def _edit(
-    context: ApiContext, caller: ApiToken, kind: str, entry_id: str,
+    context: ApiContext, caller: Principal, kind: str, entry_id: str,
     entry: dict[str, Any] | None, why: str, dry_run: bool,
 ) -> EditPublic:  # fmt: skip
     return _edited(_desk(context).edit(kind, entry_id, entry, caller.actor, why, dry_run))
