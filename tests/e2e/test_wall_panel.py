@@ -1,9 +1,10 @@
 """The interactive wall in headless Chromium (a screen whose own zone is UTC), served by a real
 uvicorn with the rules running: search finds a device typed without diacritics; its panel
 shows where it stands, its readings, charts of the series the test wrote over 24 hours and 7
-days, and its alert history; an operator acknowledges from the panel and the history shows who;
-a viewer sees no button and the API refuses anyway; a dot on the map and an incident open the
-panel too. Screenshots of the wall and the panel in both languages are kept in
+days, and its alert history; an operator signs in with her own account on a screen opened
+with the wall's viewer token, acknowledges from the panel and the history shows her name; she
+signs out; a viewer sees no button and the API refuses anyway; a dot on the map and an
+incident open the panel too. Screenshots of the wall and the panel in both languages are kept in
 build/test-artifacts."""
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import pytest
 import urllib3
 from playwright.sync_api import Browser, Page
 
+from ioc.accounts import AccountDesk
 from ioc.api import ApiContext
 from ioc.app import ApiOptions, ApiServer, Catalog, RulesService, Runtime
 from ioc.broker import free_port
 from ioc.config import load_settings
-from ioc.domain import Inventory, Profile, Reading, Role, now_ms
-from ioc.state import AlertRepository, AuditLog, TokenStore, connect_state
+from ioc.domain import Caller, Inventory, Profile, Reading, Role, now_ms
+from ioc.state import AccountStore, AlertRepository, AuditLog, TokenStore, connect_state
 from ioc.store import SqliteStore
 from tests.support.browser import wait_in_page
 from tests.support.clock import VIETNAM
@@ -33,6 +35,7 @@ SMALL_INVENTORY = Path(__file__).parents[1] / "rules" / "testdata" / "inventory.
 ARTIFACTS = Path(__file__).parents[2] / "build" / "test-artifacts"
 WEEK_S = 7 * 86_400
 EVERY_S = 10  # a 10-second metric: 60,480 readings a week
+LAN_PASSWORD = "đèn-đỏ-2026"
 
 
 @dataclass
@@ -58,6 +61,9 @@ def served(
     _, viewer = tokens.create(Role.VIEWER, "wall", now_ms())
     _, operator = tokens.create(Role.OPERATOR, "Chị Lan", now_ms())
     _, admin = tokens.create(Role.ADMIN, "admin", now_ms())
+    trail = AuditLog(engine)
+    accounts = AccountDesk(AccountStore(engine), trail, now_ms)
+    accounts.add("lan", "Nguyễn Thị Lan", Role.OPERATOR, LAN_PASSWORD, Caller("root", "cli"))
     # A week of bts1's battery every 10 seconds, a slow saw between 48 and 54 V.
     telemetry = SqliteStore(tmp_path / "telemetry.db")
     end = now_ms() // 1000 * 1000
@@ -70,7 +76,7 @@ def served(
     context = ApiContext(
         lambda: small_inventory, profiles, alerts, tokens, now_ms, request_wait_s=5.0,
         telemetry=telemetry, poll_every_s=0.05, beat_every_s=0.5, zone=VIETNAM,
-        heartbeats=runtime.heartbeats().beats, audit=AuditLog(engine),
+        heartbeats=runtime.heartbeats().beats, audit=trail, accounts=accounts,
     )  # fmt: skip
     server = ApiServer(context, ApiOptions.of(settings))
     server.start()
@@ -98,11 +104,31 @@ def _open_wall(browser: Browser, url: str, token: str, lang: str = "vi") -> Page
     return page
 
 
-def test_an_operator_finds_a_device_reads_its_panel_and_acknowledges_from_it(
+def _sign_in(page: Page, username: str, password: str) -> None:
+    page.click("#sign-in")
+    page.fill("#login-username", username)
+    page.fill("#login-password", password)
+    page.click('#login-form button[type="submit"]')
+
+
+def test_an_operator_signs_in_finds_a_device_reads_its_panel_and_acknowledges_from_it(
     browser: Browser, served: Served
 ) -> None:
-    page = _open_wall(browser, served.url, served.operator)
+    # The wall's screen, opened with its viewer token; Lan signs in there with her account.
+    page = _open_wall(browser, served.url, served.viewer)
+    _sign_in(page, "lan", "not-her-password")
+    page.wait_for_selector("#login-error:not([hidden])")
+    assert page.inner_text("#login-error") == "sai tên đăng nhập hoặc mật khẩu"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "wall-sign-in-vi.png"))
+    page.fill("#login-password", LAN_PASSWORD)
+    page.click('#login-form button[type="submit"]')
+    wait_in_page(page, "document.getElementById('who').textContent === 'Nguyễn Thị Lan'")
+    page.wait_for_selector('#connection[data-state="live"]')
+    assert "token=" not in page.url  # the screen's token no longer acts
+    assert page.evaluate("localStorage.getItem('ioc.token')") is None
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert cookies["ioc_session"]["httpOnly"] and cookies["ioc_session"]["sameSite"] == "Strict"
     page.screenshot(path=str(ARTIFACTS / "wall-vi.png"))
 
     # Typed without Vietnamese marks: "bts mot" finds "BTS Một".
@@ -143,15 +169,19 @@ def test_an_operator_finds_a_device_reads_its_panel_and_acknowledges_from_it(
     page.click(f"{history} summary")
     page.wait_for_selector(f"{history} .trail li:nth-child(2)")
     trail = page.inner_text(f"{history} .trail")
-    assert "ĐÃ NHẬN · Chị Lan (token #2) — đang thay ắc quy" in trail
+    assert "ĐÃ NHẬN · Nguyễn Thị Lan (lan) — đang thay ắc quy" in trail
     # The audit trail says who, from where, what it was before and after (admin only).
     kept = urllib3.request(
-        "GET", f"{served.url}/api/v1/audit?action=alert.", headers=_bearer(served.admin)
+        "GET", f"{served.url}/api/v1/audit", headers=_bearer(served.admin)
     ).json()
     assert [(e["actor"], e["origin"], e["action"], e["target"], e["before"], e["after"])
-            for e in kept] == [
-        ("Chị Lan (token #2)", "api 127.0.0.1", "alert.acknowledge", f"alert #{alert_id}",
+            for e in kept][:3] == [
+        ("Nguyễn Thị Lan (lan)", "api 127.0.0.1", "alert.acknowledge", f"alert #{alert_id}",
          {"state": "firing"}, {"outcome": "done", "note": "đang thay ắc quy"}),
+        ("Nguyễn Thị Lan (lan)", "api 127.0.0.1", "session.open", "account lan", None,
+         {"role": "operator", "source": "local", "expires_at": kept[1]["after"]["expires_at"]}),
+        ("lan", "api 127.0.0.1", "session.refused", "account lan", None,
+         {"reason": "wrong password"}),
     ]  # fmt: skip
     as_csv = urllib3.request(
         "GET", f"{served.url}/api/v1/audit?format=csv", headers=_bearer(served.admin)
@@ -181,6 +211,13 @@ def test_an_operator_finds_a_device_reads_its_panel_and_acknowledges_from_it(
     page.click("#panel-close")
     page.click('#incidents [data-device-id="bts1"]')
     wait_in_page(page, "document.getElementById('panel-title')?.textContent === 'BTS Một'")
+
+    # Signing out ends the session: the wall asks who is there again.
+    page.click("#panel-close")
+    page.click("#sign-out")
+    page.wait_for_selector("#login[open]")
+    signed_out = page.evaluate("fetch('/api/v1/me').then((r) => r.status)")
+    assert signed_out == 401
     page.context.close()
 
 

@@ -60,7 +60,7 @@ def test_the_extraction_finds_each_kind_of_mark() -> None:
     assert marked["Availability %"][0].startswith("ioc/reports/_export.py:")
     assert marked["BTS on battery, 24 hours"][0].startswith("ioc/api/wall/wall.js:")
     assert marked["Disconnected"][0].startswith("ioc/api/wall/wall.js:")
-    assert marked["Wall access token"][0].startswith("ioc/api/wall/index.html:")
+    assert marked["Or a wall token"][0].startswith("ioc/api/wall/index.html:")
     assert "SELECT pg_advisory_xact_lock(:key)" not in marked  # SQLAlchemy's text() is not ours
 
 

@@ -25,12 +25,12 @@ class Ran:
 READ_IN_ENGLISH = {"IOC_LANGUAGE": "en"}
 
 
-def invoke_ioc(*args: str, env: dict[str, str] | None = None) -> Ran:
+def invoke_ioc(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Ran:
     """Run `ioc ARGS` with only the given IOC_* settings (the test's own are unset), in
-    English unless `env` names IOC_LANGUAGE."""
+    English unless `env` names IOC_LANGUAGE; `stdin` is what it reads."""
     unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("IOC_")}
     settings = {**unset, **READ_IN_ENGLISH, **(env or {})}
-    result = CliRunner().invoke(main, list(args), env=settings)
+    result = CliRunner().invoke(main, list(args), env=settings, input=stdin)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return Ran(result.exit_code, result.stdout, result.stderr)

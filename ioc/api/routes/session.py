@@ -56,7 +56,7 @@ def sign_in(
         if refused.retry_after_s is not None:
             headers["Retry-After"] = str(refused.retry_after_s)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, refused.told, headers=headers) from None
-    lifetime_s = max(1, (session.expires_at_ms - context.clock()) // 1000)
+    lifetime_s = max(1, -(-(session.expires_at_ms - context.clock()) // 1000))  # rounded up
     response.set_cookie(
         SESSION_COOKIE, secret, max_age=lifetime_s, path="/", httponly=True,
         samesite="strict", secure=request.url.scheme == "https",

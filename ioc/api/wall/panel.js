@@ -246,7 +246,7 @@ async function act(box, action) {
   }
   const response = await fetch(`/api/v1/alerts/${box.dataset.alertId}/${action}`, {
     method: "POST",
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    headers: changeHeaders(),
     body: JSON.stringify(note ? { note } : {}),
   });
   if (!response.ok) {

@@ -45,7 +45,10 @@ function clockText(ms, seconds = true) {
   if (seconds) shape.second = "2-digit";
   return new Intl.DateTimeFormat(locale(), shape).format(new Date(ms));
 }
+// A wall screen's token (in its address, or pasted once); none when a person signed in, whose
+// session cookie the browser sends by itself.
 let token = params.get("token") || localStorage.getItem("ioc.token") || "";
+let signedIn = false; // the API answered who we are: a token's holder or a person
 let texts = {}; // the catalog of `lang`: English text -> its translation
 const alsoRender = []; // what other scripts draw again when the language or the data change
 const t = (english) => texts[english] || english;
@@ -71,13 +74,23 @@ let ticker = [];
 
 // -- API ----------------------------------------------------------------------------------
 async function api(path) {
-  const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  const response = await fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
   if (response.status === 401) {
-    showLogin(true);
+    signedIn = false;
+    showLogin(Boolean(token));
     throw new Error("unauthorized");
   }
   if (!response.ok) throw new Error(`${path}: ${response.status}`);
   return response.json();
+}
+
+// What a change carries: a token (the wall's, or one typed for the purpose), or for a person
+// signed in, the session's CSRF token beside its cookie (which another site's page cannot read).
+function changeHeaders(bearer = token) {
+  const headers = { "Content-Type": "application/json" };
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  else if (site.csrf) headers["X-CSRF-Token"] = site.csrf;
+  return headers;
 }
 
 function stateCode(state, worst) {
@@ -89,6 +102,8 @@ function stateCode(state, worst) {
 async function loadSnapshots() {
   const me = await api("/api/v1/me");
   site = me;
+  signedIn = true;
+  showWho();
   if (!langChosen && lang !== me.language) {
     lang = me.language;
     await loadTexts();
@@ -124,7 +139,8 @@ async function loadSnapshots() {
 // -- the stream ---------------------------------------------------------------------------
 function connect(fromId) {
   if (source) source.close();
-  const url = `/api/v1/stream?token=${encodeURIComponent(token)}&last_event_id=${fromId}`;
+  const auth = token ? `token=${encodeURIComponent(token)}&` : ""; // else the session's cookie
+  const url = `/api/v1/stream?${auth}last_event_id=${fromId}`;
   source = new EventSource(url);
   setConnection("connecting");
   source.addEventListener("open", () => setConnection("live"));
@@ -479,18 +495,75 @@ window.addEventListener("resize", () => (map.dirty = true));
 map.canvas.addEventListener("dblclick", () => map.fit());
 
 // -- login, language, clock ---------------------------------------------------------------
+// What the API may answer a sign-in, in the reader's language.
+const SIGN_IN_REFUSALS = [
+  mark("wrong username or password"),
+  mark("too many wrong passwords: this account is locked for a while"),
+  mark("this account is disabled; ask an ioc admin"),
+  mark("this account is in none of the directory groups that give a role in ioc"),
+];
+const loginDialog = document.getElementById("login");
+
 function showLogin(failed) {
-  const dialog = document.getElementById("login");
   const error = document.getElementById("login-error");
-  error.hidden = !failed || !token;
+  error.hidden = !failed;
   error.textContent = t("That token is not valid or was revoked.");
-  if (!dialog.open) dialog.showModal();
+  if (!loginDialog.open) loginDialog.showModal();
 }
 
-document.getElementById("login-form").addEventListener("submit", () => {
-  token = document.getElementById("login-token").value.trim();
-  localStorage.setItem("ioc.token", token);
+// The person's name and the way out, or the way in (a wall screen keeps its viewer token).
+function showWho() {
+  const person = Boolean(site.username);
+  document.getElementById("who").textContent = signedIn ? site.name : "";
+  document.getElementById("sign-out").hidden = !person;
+  document.getElementById("sign-in").hidden = person;
+}
+
+document.getElementById("sign-in").addEventListener("click", () => showLogin(false));
+
+document.getElementById("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const username = document.getElementById("login-username").value.trim();
+  const password = document.getElementById("login-password");
+  const pasted = document.getElementById("login-token").value.trim();
+  const error = document.getElementById("login-error");
+  if (username) {
+    const response = await fetch("/api/v1/session", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username, password: password.value }),
+    });
+    if (!response.ok) {
+      const detail = problemText(await response.json());
+      error.textContent = SIGN_IN_REFUSALS.includes(detail) ? t(detail) : detail;
+      error.hidden = false;
+      return;
+    }
+    // From now on the person acts, not the screen's token.
+    token = "";
+    localStorage.removeItem("ioc.token");
+    if (params.has("token")) {
+      params.delete("token");
+      history.replaceState(null, "", `${location.pathname}?${params}`);
+    }
+  } else if (pasted) {
+    token = pasted;
+    localStorage.setItem("ioc.token", token);
+  } else {
+    return;
+  }
+  password.value = "";
+  loginDialog.close();
   start();
+});
+
+document.getElementById("sign-out").addEventListener("click", async () => {
+  await fetch("/api/v1/session", { method: "DELETE", headers: changeHeaders("") });
+  if (source) source.close();
+  site = { ...site, username: null, csrf: null, role: "viewer" };
+  signedIn = false;
+  showWho();
+  showLogin(false);
 });
 
 document.getElementById("lang").addEventListener("click", async () => {
@@ -555,7 +628,7 @@ function renderTrend() {
     sparkline(t("BTS on battery, 24 hours"), points.map((p) => p.bts_on_battery), last.bts, last.bts_on_battery > 0),
   ].join("");
 }
-setInterval(() => { if (token) loadTrend(); }, TREND_EVERY_MS);
+setInterval(() => { if (signedIn) loadTrend(); }, TREND_EVERY_MS);
 
 // -- the readiness board of a meeting about to start -----------------------------------------
 let board = null;
@@ -592,7 +665,7 @@ function renderBoard() {
     `<small>${t("points ready")}</small></div><ul>${listed.join("")}</ul>`;
   element.hidden = false;
 }
-setInterval(() => { if (token) loadBoard(); }, BOARD_EVERY_MS);
+setInterval(() => { if (signedIn) loadBoard(); }, BOARD_EVERY_MS);
 
 // -- planning a meeting (an operator's token: the wall's own, or one typed in the form) ------
 const planDialog = document.getElementById("plan");
@@ -622,7 +695,7 @@ document.getElementById("plan-form").addEventListener("submit", async (event) =>
   try {
     const response = await fetch("/api/v1/meetings", {
       method: "POST",
-      headers: { Authorization: `Bearer ${value("plan-token") || token}`, "Content-Type": "application/json" },
+      headers: changeHeaders(value("plan-token") || token),
       body: JSON.stringify(plan),
     });
     if (response.ok) {
@@ -655,10 +728,6 @@ window.iocWall = {
 loadTexts().finally(() => {
   renderAll();
   requestAnimationFrame(frame);
-  if (token) {
-    localStorage.setItem("ioc.token", token);
-    start();
-  } else {
-    showLogin(false);
-  }
+  if (token) localStorage.setItem("ioc.token", token);
+  start(); // with the token, else with a session's cookie if this browser has one
 });

@@ -1,0 +1,63 @@
+"""`ioc user` as an admin runs it: accounts added with a password read from standard input,
+listed with their state, disabled, enabled and given a new password; mistakes named with
+their exit code; every step in the audit trail under the admin's name."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from tests.support.cli import invoke_ioc
+
+
+def test_accounts_are_added_listed_disabled_and_enabled(tmp_path: Path) -> None:
+    env = {"IOC_DATA_DIR": str(tmp_path)}
+    lan = ("user", "add", "lan", "--name", "Nguyễn Thị Lan", "--role", "operator")
+    added = invoke_ioc(*lan, "--password-stdin", "--by", "chi", env=env, stdin="đèn-đỏ-2026\n")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout == "account lan (Nguyễn Thị Lan, operator) added\n"
+    assert (
+        "no accounts"
+        in invoke_ioc("user", "list", env={**env, "IOC_DATA_DIR": str(tmp_path / "x")}).stdout
+    )
+
+    again = invoke_ioc("user", "add", "LAN", "--name", "Lan", "--role", "viewer",
+                       "--password-stdin", env=env, stdin="đèn-đỏ-2026\n")  # fmt: skip
+    assert (again.returncode, again.stderr) == (1, "ioc: there is already an account 'lan'\n")
+    short = invoke_ioc("user", "add", "hung", "--name", "Hùng", "--role", "viewer",
+                       "--password-stdin", env=env, stdin="ngắn\n")  # fmt: skip
+    assert (short.returncode, short.stderr) == (
+        2, "ioc: a password has 10 to 1024 characters, not 4\n"
+    )  # fmt: skip
+    unasked = invoke_ioc("user", "add", "hung", "--name", "Hùng", "--role", "viewer", env=env)
+    assert unasked.returncode == 2
+    assert "give the password on standard input with --password-stdin" in unasked.stderr
+
+    listed = invoke_ioc("user", "list", env=env).stdout.splitlines()
+    assert len(listed) == 1
+    assert listed[0].split()[:3] == ["lan", "operator", "local"]
+    assert listed[0].endswith("enabled; never signed in")
+
+    assert invoke_ioc("user", "disable", "lan", "--by", "chi", env=env).stdout == (
+        "account lan disabled\n"
+    )
+    assert " disabled 20" in invoke_ioc("user", "list", env=env).stdout
+    vi = invoke_ioc("user", "list", env={**env, "IOC_LANGUAGE": "vi"}).stdout
+    assert "nội bộ" in vi and "đã khoá 20" in vi and "+07:00" in vi
+    assert invoke_ioc("user", "enable", "lan", "--by", "chi", env=env).returncode == 0
+    changed = invoke_ioc("user", "password", "lan", "--password-stdin", "--by", "chi", env=env,
+                         stdin="mật-khẩu-mới-2027\n")  # fmt: skip
+    assert changed.stdout == "password of lan changed\n"
+    missing = invoke_ioc("user", "disable", "nobody", env=env)
+    assert (missing.returncode, missing.stderr) == (1, "ioc: no account 'nobody'\n")
+
+    trail = invoke_ioc("audit", "--action", "account.", "--format", "csv", env=env).stdout
+    rows = list(csv.DictReader(io.StringIO(trail)))
+    assert [(r["actor"], r["action"], r["target"]) for r in rows][::-1] == [
+        ("chi", "account.create", "account lan"),
+        ("chi", "account.disable", "account lan"),
+        ("chi", "account.enable", "account lan"),
+        ("chi", "account.password", "account lan"),
+    ]
+    assert "mật" not in trail and "đèn" not in trail  # never a password
