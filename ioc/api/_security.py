@@ -1,5 +1,5 @@
-"""What keeps the API's doors: failed token attempts throttled per address, and the security
-headers every answer carries."""
+"""What keeps the API's doors: failed token and password attempts throttled per address, and
+the security headers every answer carries."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-# Answers to guesses: at most this many failed token attempts per address and minute.
+# Answers to guesses: at most this many failed token or password attempts per address and
+# minute.
 FAILED_ATTEMPTS_PER_MINUTE = 10
 
 # The wall and the API: everything from this origin, nothing inline, never in a frame.
@@ -71,8 +72,9 @@ class SecurityHeaders:
 
 
 class TokenThrottle:
-    """Failed token attempts per client address over a moving minute (the `limits` library);
-    an address past the limit is answered 429 until its oldest failure leaves the window."""
+    """Failed token and password attempts per client address over a moving minute (the
+    `limits` library); an address past the limit is answered 429 until its oldest failure
+    leaves the window."""
 
     def __init__(self, per_minute: int = FAILED_ATTEMPTS_PER_MINUTE) -> None:
         self._item = RateLimitItemPerMinute(per_minute)

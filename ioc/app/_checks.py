@@ -9,12 +9,20 @@ from ioc.config import Settings
 
 
 def check_configuration(settings: Settings) -> str:
-    """Load and cross-check profiles, inventory, rules and notifications; say what was found.
+    """Load and cross-check profiles, inventory, rules, notifications and the directory file;
+    say what was found.
 
     Raises the first BadFileError (each lists every mistake of its file).
     """
     catalog = load_catalog(settings)
-    loaded, notifications = Runtime(settings, catalog).read_files()
+    runtime = Runtime(settings, catalog)
+    loaded, notifications = runtime.read_files()
+    directory = runtime.directory()
+    accounts = "local only (IOC_DIRECTORY_FILE unset)"
+    if directory is not None:
+        roles = directory.config.roles
+        given = ", ".join(f"{role.value}: {len(groups)}" for role, groups in roles.items())
+        accounts = f"local, and the directory at {directory.config.url} (groups giving {given})"
     notify = (
         f"{len(notifications.people)} people, {len(notifications.spec.routes)} routes "
         f"from {notifications.path}"
@@ -35,5 +43,6 @@ def check_configuration(settings: Settings) -> str:
         f"telemetry store: {store}\n"
         f"state database: {settings.resolved_state_url}\n"
         f"rules: {len(loaded)} from {', '.join(map(str, rule_locations(settings)))}\n"
-        f"notifications: {notify}"
+        f"notifications: {notify}\n"
+        f"accounts: {accounts}"
     )

@@ -39,7 +39,7 @@ from ioc.store import TelemetryStore
 
 # The rules and the notifier are imported on first use: `ioc ingest` starts without them.
 if TYPE_CHECKING:
-    from ioc.accounts import AccountDesk
+    from ioc.accounts import AccountDesk, Directory
     from ioc.app._inventory import LiveInventory
     from ioc.notify import NotifyConfig
     from ioc.rules import LoadedRule
@@ -187,22 +187,29 @@ class Runtime:
 
     def accounts(self, clock: Callable[[], int] = now_ms) -> AccountDesk:
         """People's accounts and sessions, with the province's directory when IOC_DIRECTORY_FILE
-        names one (read and checked here: a mistake stops the start)."""
-        from ioc.accounts import AccountDesk, AccountPolicy, Directory, read_directory_config
+        names one."""
+        from ioc.accounts import AccountDesk, AccountPolicy
 
         settings = self.settings
-        directory = None
-        if settings.directory_file is not None:
-            password = settings.directory_password
-            directory = Directory(
-                read_directory_config(settings.directory_file),
-                password.get_secret_value() if password is not None else None,
-            )
         policy = AccountPolicy(
             settings.session_hours * 3600, settings.lockout_attempts,
             settings.lockout_minutes * 60,
         )  # fmt: skip
-        return AccountDesk(AccountStore(self.state), self.audit(), clock, policy, directory)
+        return AccountDesk(AccountStore(self.state), self.audit(), clock, policy, self.directory())
+
+    def directory(self) -> Directory | None:
+        """The province's directory (IOC_DIRECTORY_FILE, read and checked here: a mistake
+        stops the start), or None."""
+        from ioc.accounts import Directory, read_directory_config
+
+        settings = self.settings
+        if settings.directory_file is None:
+            return None
+        password = settings.directory_password
+        return Directory(
+            read_directory_config(settings.directory_file),
+            password.get_secret_value() if password is not None else None,
+        )
 
     def audit(self) -> AuditLog:
         """The audit trail: every operator's and admin's action."""

@@ -61,3 +61,25 @@ def test_accounts_are_added_listed_disabled_and_enabled(tmp_path: Path) -> None:
         ("chi", "account.password", "account lan"),
     ]
     assert "mật" not in trail and "đèn" not in trail  # never a password
+
+
+def test_check_config_reads_the_directory_file_and_names_its_mistakes(tmp_path: Path) -> None:
+    example = Path(__file__).parents[2] / "docs" / "examples" / "directory.yaml"
+    env = {"IOC_DATA_DIR": str(tmp_path), "IOC_DIRECTORY_FILE": str(example)}
+    checked = invoke_ioc("check-config", env={**env, "IOC_DIRECTORY_PASSWORD": "reader-pw"})
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.splitlines()[-1] == (
+        "accounts: local, and the directory at ldaps://ldap.quangtri.gov.vn"
+        " (groups giving admin: 1, operator: 2, viewer: 1)"
+    )
+    unread = invoke_ioc("check-config", env=env)
+    assert (unread.returncode, unread.stderr) == (
+        2, "ioc: the directory's service account needs its password in IOC_DIRECTORY_PASSWORD\n"
+    )  # fmt: skip
+    wrong = tmp_path / "directory.yaml"
+    wrong.write_text(example.read_text(encoding="utf-8").replace("{username})", "lan)"))
+    refused = invoke_ioc("check-config", env={**env, "IOC_DIRECTORY_FILE": str(wrong)})
+    assert refused.returncode == 2
+    assert refused.stderr == f"ioc: {wrong}: users.filter: the filter must hold {{username}}\n"
+    local = invoke_ioc("check-config", env={"IOC_DATA_DIR": str(tmp_path)})
+    assert local.stdout.splitlines()[-1] == "accounts: local only (IOC_DIRECTORY_FILE unset)"

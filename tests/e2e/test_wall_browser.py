@@ -193,6 +193,7 @@ def test_the_wall_asks_for_a_token_and_refuses_a_bad_one(
         page = browser.new_page()
         page.goto(f"{api}/")  # the root leads to the wall
         page.wait_for_selector("#login[open]")
+        page.click("#login-token-box summary")  # a screen takes a token, not a person's name
         page.fill("#login-token", "ioc_not-a-token")
         page.click("#login button")
         page.wait_for_selector("#login-error:not([hidden])")

@@ -36,12 +36,12 @@ class _Collector(Collector):
         yield alerts
         yield CounterMetricFamily(
             "ioc_api_token_failures",
-            "Requests with a missing or wrong API token",
+            "Requests with a wrong API token, and sign-ins with a wrong password",
             value=context.throttle.failures,
         )
         yield CounterMetricFamily(
             "ioc_api_throttled",
-            "Requests refused (429) after too many failed token attempts",
+            "Requests refused (429) after too many failed token or password attempts",
             value=context.throttle.throttled,
         )
         figures = context.process_metrics() if context.process_metrics else None
