@@ -65,14 +65,7 @@ def require(needed: Role) -> Callable[..., Principal]:
         context: Context,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        address = request.client.host if request.client else "unknown"
-        wait_s = context.throttle.retry_after_s(address)
-        if wait_s is not None:
-            raise HTTPException(
-                status.HTTP_429_TOO_MANY_REQUESTS,
-                f"too many failed attempts from {address}; try again in {wait_s} s",
-                headers={"Retry-After": str(wait_s)},
-            )
+        address = throttled_address(request, context)
         # The wall may carry its viewer token in the URL (a screen has no one to type it).
         secret = credentials.credentials if credentials else request.query_params.get("token")
         cookie = request.cookies.get(SESSION_COOKIE)
@@ -96,6 +89,20 @@ def require(needed: Role) -> Callable[..., Principal]:
         return caller
 
     return check
+
+
+def throttled_address(request: Request, context: ApiContext) -> str:
+    """The caller's address, once it may try a token or a password (429 while too many of its
+    attempts failed)."""
+    address = request.client.host if request.client else "unknown"
+    wait_s = context.throttle.retry_after_s(address)
+    if wait_s is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many failed attempts from {address}; try again in {wait_s} s",
+            headers={"Retry-After": str(wait_s)},
+        )
+    return address
 
 
 def _token_caller(context: ApiContext, secret: str, address: str) -> Principal | None:

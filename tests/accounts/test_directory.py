@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from ioc.accounts import (
     AccountDesk,
@@ -20,8 +21,9 @@ from ioc.accounts import (
     DirectoryUnavailable,
     read_directory_config,
 )
-from ioc.domain import AccountSource, Role, SignInRefused
-from ioc.state import AccountStore, AuditLog, connect_state
+from ioc.api import ApiContext, create_app
+from ioc.domain import AccountSource, Inventory, Profile, Role, SignInRefused, now_ms
+from ioc.state import AccountStore, AlertRepository, AuditLog, TokenStore, connect_state
 from tests.support.slapd import (
     GROUPS,
     PEOPLE,
@@ -189,4 +191,35 @@ def test_the_directorys_people_are_kept_as_accounts_and_follow_their_groups(
         {"reason": "locked (password policy: accountLocked)"},
     )
     assert desk.store.find("khoa") is None  # refused people are not kept as accounts
+    engine.dispose()
+
+
+@pytest.mark.parametrize("state_url", ["sqlite"], indirect=True)
+def test_a_directory_person_signs_in_to_the_api_and_a_directory_away_is_a_503(
+    slapd: Slapd, state_url: str, small_inventory: Inventory, profiles: dict[str, Profile]
+) -> None:
+    engine = connect_state(state_url)
+    trail = AuditLog(engine)
+    desk = AccountDesk(AccountStore(engine), trail, now_ms, directory=Directory(config(slapd)))
+    context = ApiContext(
+        lambda: small_inventory, profiles, AlertRepository(engine), TokenStore(engine), now_ms,
+        audit=trail, accounts=desk,
+    )  # fmt: skip
+    with TestClient(create_app(context)) as client:
+        signed = client.post(
+            "/api/v1/session", json={"username": "minh", "password": "minh-pw-2026"}
+        )
+        assert signed.status_code == 200, signed.text
+        me = client.get("/api/v1/me").json()
+        assert (me["name"], me["role"], me["username"]) == ("Lê Quang Minh", "admin", "minh")
+        locked = client.post(
+            "/api/v1/session", json={"username": "khoa", "password": password("khoa")}
+        )
+        assert locked.status_code == 401
+        assert "the directory refuses this account (locked" in locked.json()["detail"]
+        desk.directory = Directory(config(Slapd(slapd.directory / "away"), timeout_s=1))
+        away = client.post("/api/v1/session", json={"username": "lan", "password": password("lan")})
+        assert away.status_code == 503 and away.json()["detail"].startswith(
+            "the directory at ldap://"
+        )
     engine.dispose()

@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
-from ioc.api.deps import SESSION_COOKIE, Context, Viewer, origin_of, problems
+from ioc.api.deps import (
+    SESSION_COOKIE,
+    Context,
+    Viewer,
+    origin_of,
+    problems,
+    throttled_address,
+)
 from ioc.domain import Role, SignInRefused
 
 router = APIRouter(tags=["session"])
@@ -40,14 +47,7 @@ def sign_in(
     throttle and the account's lockout."""
     if context.accounts is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this API takes tokens only")
-    address = request.client.host if request.client else "unknown"
-    wait_s = context.throttle.retry_after_s(address)
-    if wait_s is not None:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"too many failed attempts from {address}; try again in {wait_s} s",
-            headers={"Retry-After": str(wait_s)},
-        )
+    address = throttled_address(request, context)
     try:
         session, secret = context.accounts.sign_in(body.username, body.password, origin_of(request))
     except SignInRefused as refused:
