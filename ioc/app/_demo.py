@@ -32,7 +32,7 @@ from ioc.app._status import StatusLine
 from ioc.app._supervisor import Managed, Service, Supervisor, Worker, ticker
 from ioc.broker import EmbeddedBroker, MosquittoProcess, mosquitto_available
 from ioc.config import Settings
-from ioc.domain import Alert, Inventory, Role, now_ms
+from ioc.domain import Alert, Caller, Inventory, Role, now_ms
 from ioc.inventory import bundled_inventory_path, bundled_profiles_dir
 
 EMBEDDED_BROKER_DEVICES = 400
@@ -186,9 +186,10 @@ class Demo:
         stages.rules = self.rules
         server = add_api(stages, demo_clock)
         _, token = server.context.tokens.create(Role.VIEWER, "wall (demo)", now_ms())
+        password = _demo_operator(stages.runtime)
         status = StatusLine(self.ingest.stats, self.ingest.live, len(catalog.inventory.devices))
         stages.services += [
-            Managed("wall banner", lambda: self._announce(server.url, token), None),
+            Managed("wall banner", lambda: self._announce(server.url, token, password), None),
             ticker("status", 1.0, lambda: self._print_status(status)),
         ]
         return stages.services
@@ -235,9 +236,10 @@ class Demo:
     def _store_where(self) -> str:
         return self.settings.influx_url or str(self.demo_dir / "telemetry.db")
 
-    def _announce(self, url: str, token: str) -> None:
+    def _announce(self, url: str, token: str, password: str) -> None:
         print(
             f"  wall       {url}/wall/?token={token}\n"
+            f"  sign in    {DEMO_OPERATOR} / {password} on the wall to act as an operator\n"
             f"  API        {url}/docs (the same viewer token)\n"
             f"  notify     the duty officer over MQTT ({self.settings.topic_prefix}/notify/#), "
             "shown below as they arrive; `ioc notifications --demo` lists them",
@@ -392,3 +394,17 @@ def _print_alerts(alerts: Sequence[Alert], out: TextIO) -> None:
             f"{alert.rule_id:22} {alert.device_id:18} {alert.message_en}{root}",
             file=out,
         )
+
+
+DEMO_OPERATOR = "demo"
+
+
+def _demo_operator(runtime: Runtime) -> str:
+    """The demo's operator account, with a new password each run (printed in the banner)."""
+    password = secrets.token_urlsafe(12)
+    accounts, caller = runtime.accounts(), Caller("ioc demo", "cli demo")
+    if accounts.store.find(DEMO_OPERATOR) is None:
+        accounts.add(DEMO_OPERATOR, "Trực ban (demo)", Role.OPERATOR, password, caller)
+    else:
+        accounts.set_password(DEMO_OPERATOR, password, caller)
+    return password

@@ -84,6 +84,14 @@ def test_demo_runs_the_pipeline_and_shows_rejects(broker: str, tmp_path: Path) -
         base, token = wall.group(1).split("/wall/")[0], wall.group(2)
         overview = urllib3.request("GET", f"{base}/api/v1/overview?area_depth=1&token={token}")
         assert overview.status == 200 and json.loads(overview.data)["classes"], overview.data
+        # ...and an operator's account to sign in with on the wall.
+        person = re.search(r"sign in +(\S+) / (\S+) on the wall", log.read_text())
+        assert person, log.read_text()
+        session = urllib3.request(
+            "POST", f"{base}/api/v1/session",
+            json={"username": person.group(1), "password": person.group(2)},
+        )  # fmt: skip
+        assert session.status == 200 and json.loads(session.data)["role"] == "operator"
         code = demo.wait(timeout=120)
     finally:
         if demo.running:
