@@ -25,6 +25,7 @@ from ioc.domain import (
     account_entry,
     audited,
     iso_utc,
+    said,
 )
 
 log = logging.getLogger("ioc.accounts")
@@ -67,7 +68,9 @@ def username_of(typed: str) -> str:
     BadInput for one that is no name."""
     name = typed.strip().lower()
     if not USERNAME.match(name):
-        raise BadInput(f"{typed!r} is not a username (letters, digits, . _ @ -; up to 64)")
+        raise BadInput(
+            said("{typed!r} is not a username (letters, digits, . _ @ -; up to 64)", typed=typed)
+        )
     return name
 
 
@@ -96,7 +99,7 @@ class AccountDesk:
         """A local account with its password (hashed); Conflict if the name is taken."""
         name = username_of(username)
         if not display_name.strip():
-            raise BadInput("an account needs the person's name (--name)")
+            raise BadInput(said("an account needs the person's name (--name)"))
         hashed = hash_password(password)
         now = self._clock()
         account = self.store.add(
@@ -128,7 +131,9 @@ class AccountDesk:
         """A new password for a local account; its sessions end (the old one may be known)."""
         before = self._existing(username)
         if before.source is not AccountSource.LOCAL:
-            raise BadInput(f"{before.username}'s password is the directory's, not ioc's")
+            raise BadInput(
+                said("{name}'s password is the directory's, not ioc's", name=before.username)
+            )
         now = self._clock()
         after = self.store.change(
             before.username, password_hash=hash_password(password), locked_until_ms=None,
@@ -141,7 +146,7 @@ class AccountDesk:
     def _existing(self, username: str) -> Account:
         account = self.store.find(username_of(username))
         if account is None:
-            raise NotFound(f"no account {username!r}")
+            raise NotFound(said("no account {name!r}", name=username))
         return account
 
     # -- a person's ------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from functools import cache
 
 from pwdlib import PasswordHash
 
-from ioc.domain import BadInput
+from ioc.domain import BadInput, said
 
 # Long enough to resist guessing once the lockout lets a few tries through; a passphrase fits.
 MIN_PASSWORD_CHARS = 10
@@ -22,8 +22,12 @@ def hash_password(password: str) -> str:
     """The hash kept for a new password (BadInput for one too short or too long)."""
     if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
         raise BadInput(
-            f"a password has {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters,"
-            f" not {len(password)}"
+            said(
+                "a password has {least} to {most} characters, not {count}",
+                least=MIN_PASSWORD_CHARS,
+                most=MAX_PASSWORD_CHARS,
+                count=len(password),
+            )
         )
     return _hasher().hash(password)
 

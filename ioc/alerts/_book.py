@@ -27,6 +27,7 @@ from ioc.domain import (
     SignalKind,
     TransitionKind,
     WindowScope,
+    said,
 )
 
 RULE_ACTOR = "rules"
@@ -237,7 +238,7 @@ class AlertBook:
         """A remark in the alert's history."""
         alert = self._require_open(alert_id)
         if not note.strip():
-            raise ActionRefused("a note needs some text")
+            raise ActionRefused(said("a note needs some text"))
         now = self._now()
         noted = dataclasses.replace(alert, updated_at_ms=now)
         return self._commit([self._transition(TransitionKind.NOTE, noted, now, note, actor)])[0]
@@ -249,7 +250,7 @@ class AlertBook:
     def _require_open(self, alert_id: int) -> Alert:
         alert = self._open.get(alert_id)
         if alert is None:
-            raise AlertNotOpen(f"no open alert {alert_id}")
+            raise AlertNotOpen(said("no open alert {id}", id=alert_id))
         return alert
 
     def _now(self) -> int:
@@ -415,13 +416,13 @@ def covering(
 def check_window(window: MaintenanceWindow, inventory: Inventory) -> None:
     """Raise AlertError if a window is backwards or names what does not exist."""
     if window.ends_at_ms <= window.starts_at_ms:
-        raise AlertError("a maintenance window must end after it starts")
+        raise AlertError(said("a maintenance window must end after it starts"))
     if window.scope is WindowScope.DEVICE and window.target not in inventory.devices:
-        raise AlertError(f"no device {window.target!r} in the inventory")
+        raise AlertError(said("no device {device!r} in the inventory", device=window.target))
     if window.scope is WindowScope.AREA and window.target not in inventory.areas:
-        raise AlertError(f"no area {window.target!r} in the inventory")
+        raise AlertError(said("no area {area!r} in the inventory", area=window.target))
     if not window.reason.strip():
-        raise AlertError("a maintenance window needs a reason")
+        raise AlertError(said("a maintenance window needs a reason"))
 
 
 def _dependants(inventory: Inventory) -> dict[str, list[str]]:

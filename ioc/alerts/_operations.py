@@ -28,6 +28,7 @@ from ioc.domain import (
     WindowScope,
     audited,
     iso_utc,
+    said,
 )
 
 
@@ -133,13 +134,15 @@ def plan_window(
     """Check a window (raise WindowRefused with why) and keep it, in the audit trail too; the
     rules apply it."""
     if window.ends_at_ms <= now_ms:
-        raise WindowRefused(f"that window ended already ({iso_utc(window.ends_at_ms)})")
+        raise WindowRefused(
+            said("that window ended already ({end})", end=iso_utc(window.ends_at_ms))
+        )
     try:
         check_window(window, inventory)
     except AlertError as exc:
-        raise WindowRefused(str(exc)) from exc
+        raise WindowRefused(*exc.args) from exc  # its message as said, to be told again
     if window.scope is WindowScope.RULE and rule_ids is not None and window.target not in rule_ids:
-        raise WindowRefused(f"no rule {window.target!r} in force")
+        raise WindowRefused(said("no rule {rule!r} in force", rule=window.target))
     planned = store.add_window(window)
     trail.record(
         audited(caller, now_ms, "window.plan", f"window #{planned.id}", None, _window_json(planned))
@@ -154,7 +157,7 @@ def end_window(
     window."""
     ended = store.end_window(window_id, now_ms)
     if ended is None:
-        raise UnknownWindow(f"no open maintenance window {window_id}")
+        raise UnknownWindow(said("no open maintenance window {id}", id=window_id))
     was, now = _window_json(ended), {"ended_at": iso_utc(now_ms)}
     trail.record(audited(caller, now_ms, "window.end", f"window #{window_id}", was, now))
     return ended
@@ -241,7 +244,9 @@ def find_alerts(
         devices,
     )  # fmt: skip
     if past and not found:
-        raise UnknownArea(f"no area {query.area!r} in the inventory, nor any alert in it")
+        raise UnknownArea(
+            said("no area {area!r} in the inventory, nor any alert in it", area=query.area)
+        )
     return found[query.offset :]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
+from datetime import UTC
 from pathlib import Path
 
 import anyio.to_thread
@@ -44,6 +45,7 @@ from ioc.api.routes import (
     tokens,
 )
 from ioc.domain import BadInput, Conflict, DeliveryError, IocError, NotFound, now_ms
+from ioc.i18n import Speech, chosen_language
 
 WALL_DIR = Path(__file__).parent / "wall"
 # Every error a route lets through, by its kind (the first that fits): the one place where an
@@ -124,6 +126,11 @@ def status_of(error: IocError) -> int:
     return next((code for kind, code in STATUS_BY_KIND if isinstance(error, kind)), 500)
 
 
-async def _problem(_request: Request, error: Exception) -> JSONResponse:
+async def _problem(request: Request, error: Exception) -> JSONResponse:
+    """The error as `{"detail": ...}`: in the language the request asks for (`?lang=` or
+    Accept-Language, as the wall sends its own) when it was said from a marked template; as
+    written (English) for a client that asks for none, as scripts do."""
     assert isinstance(error, IocError)
-    return JSONResponse({"detail": str(error)}, status_code=status_of(error))
+    asked = request.query_params.get("lang") or request.headers.get("accept-language")
+    detail = Speech(chosen_language(asked, "en"), UTC).tell(error) if asked else str(error)
+    return JSONResponse({"detail": detail}, status_code=status_of(error))

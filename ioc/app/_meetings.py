@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from ioc.app._reports import first_metric, metric_readings, watched_during
 from ioc.app._runtime import Runtime
-from ioc.domain import Caller, Meeting, MetricSummary, audited, iso_utc, local_text
+from ioc.domain import Caller, Meeting, MetricSummary, audited, iso_utc, local_text, said
 from ioc.reports import (
     QUALITY_RULES,
     WORST_QUALITY,
@@ -55,12 +55,14 @@ class MeetingDesk:
         title or duration, or a meeting over before it is planned: its alerts and board would
         never be seen)."""
         if not title.strip():
-            raise ReportError("a meeting needs a title")
+            raise ReportError(said("a meeting needs a title"))
         if not 0 < duration_ms <= MAX_DURATION_MS:
-            raise ReportError("a meeting lasts more than nothing and at most 24 hours")
+            raise ReportError(said("a meeting lasts more than nothing and at most 24 hours"))
         if starts_at_ms + duration_ms <= now_ms:
             ended = local_text(starts_at_ms + duration_ms, self._runtime.settings.zone)
-            raise ReportError(f"that meeting is over already (it ended {ended}): nothing to plan")
+            raise ReportError(
+                said("that meeting is over already (it ended {end}): nothing to plan", end=ended)
+            )
         chosen, scope = choose_points(self._catalogs.get().inventory, area, device_class, points)
         ends_at_ms = starts_at_ms + duration_ms
         meeting = self._store.add(
@@ -84,7 +86,7 @@ class MeetingDesk:
         """A meeting (ReportError if there is none)."""
         meeting = self._store.get(meeting_id)
         if meeting is None:
-            raise UnknownMeeting(f"no meeting {meeting_id}")
+            raise UnknownMeeting(said("no meeting {id}", id=meeting_id))
         return meeting
 
     def cancel(self, meeting_id: int, now_ms: int, caller: Caller) -> bool:
@@ -107,10 +109,14 @@ class MeetingDesk:
         for a meeting cancelled or not begun: there is nothing to report)."""
         meeting = self.get(meeting_id)
         if meeting.cancelled_at_ms is not None:
-            raise MeetingClosed(f"meeting #{meeting_id} was cancelled: it has no report")
+            raise MeetingClosed(
+                said("meeting #{id} was cancelled: it has no report", id=meeting_id)
+            )
         if meeting.starts_at_ms >= now_ms:
             starts = local_text(meeting.starts_at_ms, self._runtime.settings.zone)
-            raise MeetingClosed(f"meeting #{meeting_id} has not begun (it starts {starts})")
+            raise MeetingClosed(
+                said("meeting #{id} has not begun (it starts {start})", id=meeting_id, start=starts)
+            )
         meeting = replace(meeting, ends_at_ms=min(meeting.ends_at_ms, now_ms))
         rules = sorted(self._outage.get() | set(QUALITY_RULES))
         spans = self._alerts.spans(rules, meeting.starts_at_ms, meeting.ends_at_ms)

@@ -25,6 +25,7 @@ from ioc.domain import (
     NeedsOperator,
     NotFound,
     RetryLater,
+    said,
 )
 from ioc.i18n import Speech
 
@@ -75,13 +76,23 @@ class _IocGroup(click.Group):
             click.echo(f"ioc: configuration is wrong:\n{exc}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except IocError as exc:
-            click.echo(f"ioc: {exc}", err=True)
+            click.echo(f"ioc: {_told(ctx, exc)}", err=True)
             sys.exit(exit_code(exc))
         except BrokenPipeError:
             _reader_gone()
         except OSError as exc:  # the machine said no: a folder not writable, a disk full
             click.echo(f"ioc: {exc}", err=True)
             sys.exit(EXIT_FAILED)
+
+
+def _told(ctx: click.Context, error: IocError) -> str:
+    """An error in the deployment's language once the settings were read (an error in them
+    is told as written)."""
+    known = ctx.find_root().obj or {}
+    settings = known.get("settings")
+    if settings is None:
+        return str(error)
+    return Speech(settings.language, settings.zone).tell(error)
 
 
 # The shell's status of a command killed by SIGPIPE (128 + 13): what `set -o pipefail` sees of
@@ -217,7 +228,9 @@ def parse_time(text: str) -> int:
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError as exc:
-        raise BadArgument(f"{text!r} is not an ISO 8601 time (2026-11-22T08:00+07:00)") from exc
+        raise BadArgument(
+            said("{text!r} is not an ISO 8601 time (2026-11-22T08:00+07:00)", text=text)
+        ) from exc
     return epoch_ms_of(moment, deployment_zone())
 
 

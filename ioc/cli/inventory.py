@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ioc.cli._base import BY_OPTION, main, runtime_of, speech, time_text
-from ioc.domain import NotFound
+from ioc.domain import NotFound, said
 from ioc.inventory import (
     EntryChange,
     FleetShape,
@@ -267,7 +267,7 @@ def inventory_history(ctx: click.Context, limit: int, number: int | None) -> Non
     if number is not None:
         version = versions.version(number)
         if version is None:
-            raise NotFound(f"no inventory version {number}")
+            raise NotFound(said("no inventory version {number}", number=number))
         click.echo(_version_line(version))
         for line in lines([EntryChange.of_json(c) for c in versions.changes(number)], limit):
             click.echo(line)

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ioc.domain import said
+
 if TYPE_CHECKING:
     from ioc.app import Runtime
     from ioc.i18n import Language
@@ -135,7 +137,11 @@ def report_online(
 
     at = parse_time(moment)
     if at > now_ms():
-        raise ReportError(f"--at {moment} is in the future: nobody knows yet who will be online")
+        raise ReportError(
+            said(
+                "--at {moment} is in the future: nobody knows yet who will be online", moment=moment
+            )
+        )
     instant = Period(at, at + 1)
 
     def make(runtime: Runtime, scope: Scope) -> list[dict[str, object]]:
@@ -203,14 +209,16 @@ def _period(start: str | None, end: str, month: str | None) -> Period:
     from ioc.reports import Period, ReportError
 
     if (start is None) == (month is None):
-        raise BadArgument("say which period: --from (and --to), or --month 2026-11")
+        raise BadArgument(said("say which period: --from (and --to), or --month 2026-11"))
     if month is not None:
         if end != "now":
-            raise BadArgument("--month is a whole period: leave --to out")
+            raise BadArgument(said("--month is a whole period: leave --to out"))
         try:
             begin, finish = month_bounds(month, deployment_zone())
         except ValueError as exc:
-            raise BadArgument(f"--month {month!r} is not a month like 2026-11") from exc
+            raise BadArgument(
+                said("--month {month!r} is not a month like 2026-11", month=month)
+            ) from exc
     else:
         assert start is not None
         begin, finish = parse_time(start), parse_time(end)

@@ -7,6 +7,7 @@ import sys
 import click
 
 from ioc.cli._base import BY_OPTION, BadArgument, cli_caller, main, runtime_of, speech, time_text
+from ioc.domain import said
 
 
 @main.group()
@@ -19,7 +20,7 @@ def _password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     if not sys.stdin.isatty():
-        raise BadArgument("give the password on standard input with --password-stdin")
+        raise BadArgument(said("give the password on standard input with --password-stdin"))
     typed: str = click.prompt(speech().say("Password"), hide_input=True, confirmation_prompt=True)
     return typed
 

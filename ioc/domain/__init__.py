@@ -56,7 +56,16 @@ from ioc.domain._devices import (
     InventoryVersion,
     is_valid_device_id,
 )
-from ioc.domain._errors import BadFileError, BadInput, Conflict, EdgeError, IocError, NotFound
+from ioc.domain._errors import (
+    BadFileError,
+    BadInput,
+    Conflict,
+    EdgeError,
+    IocError,
+    NotFound,
+    Said,
+    said,
+)
 from ioc.domain._meetings import Meeting
 from ioc.domain._notifications import (
     AckClaim,
@@ -147,6 +156,7 @@ __all__ = [
     "Role",
     "RuleInfo",
     "RuleSignal",
+    "Said",
     "SeriesPoint",
     "Severity",
     "SignInRefused",
@@ -167,6 +177,7 @@ __all__ = [
     "month_bounds",
     "now_ms",
     "plain",
+    "said",
     "token_created",
     "token_expiry",
     "token_revoked",

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from ioc.domain._audit import AuditEntry, Caller, audited
 from ioc.domain._clock import iso_utc
-from ioc.domain._errors import BadInput
+from ioc.domain._errors import BadInput, said
 
 # How long a token may be made to live, whoever makes it (the CLI, the API): at least a
 # minute, at most ten years; none: until revoked.
@@ -21,7 +21,9 @@ def token_expiry(now_ms: int, lifetime_s: float | None) -> int | None:
         return None
     shortest, longest = TOKEN_LIFETIME_S
     if not shortest <= lifetime_s <= longest:
-        raise BadInput(f"a token lives from 1 minute to 10 years, not {lifetime_s:g} s")
+        raise BadInput(
+            said("a token lives from 1 minute to 10 years, not {seconds:g} s", seconds=lifetime_s)
+        )
     return now_ms + round(lifetime_s * 1000)
 
 

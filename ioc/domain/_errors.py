@@ -70,9 +70,33 @@ SQLAlchemy, pyserial, OSError) are translated where they are caught, `from exc`,
 needs to know only this tree.
 """
 
+from __future__ import annotations
+
+
+class Said(str):
+    """A message for a person, written in English from a template marked for translation
+    (`said(...)`), keeping the template and its values: the edges (the CLI, the wall's
+    requests) tell it again in the reader's language (`ioc.i18n.Speech.tell`)."""
+
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, **values: object) -> Said:
+        message = super().__new__(cls, template.format(**values) if values else template)
+        message.template = template
+        message.values = values
+        return message
+
+
+def said(template: str, **values: object) -> Said:
+    """`template` filled with `values`, to be told in the reader's language at the edge; the
+    catalogs' extraction finds the template by this name."""
+    return Said(template, **values)
+
 
 class IocError(Exception):
-    """Something ioc knows how to explain; the message is meant for a person."""
+    """Something ioc knows how to explain; the message is meant for a person (a `said(...)`
+    message can be told in the reader's language)."""
 
 
 class BadInput(IocError):

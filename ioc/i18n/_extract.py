@@ -1,8 +1,8 @@
 """Every text the code marks for translation, found the way Babel's extraction finds it: in
-Python, the first argument of `say(...)` and `mark(...)`; in the wall's scripts, of `t(...)` and
-`mark(...)`; in its page, each `data-i18n` and `data-i18n-placeholder` attribute. The
-catalogs' completeness test reads them, and `make i18n` brings `vi.po` in step (new texts
-added untranslated, gone ones dropped)."""
+Python, the first argument of `say(...)`, `mark(...)` and `said(...)` (an error's message); in
+the wall's scripts, of `t(...)` and `mark(...)`; in its page, each `data-i18n` and
+`data-i18n-placeholder` attribute. The catalogs' completeness test reads them, and `make i18n`
+brings `vi.po` in step (new texts added untranslated, gone ones dropped)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def _everywhere() -> Iterator[tuple[str, str]]:
     for path in sorted(_PACKAGE.rglob("*.py")):
         with path.open("rb") as file:
             for line, text, _comments, _context in extract(
-                "python", file, keywords={"say": None, "mark": None}
+                "python", file, keywords={"say": None, "mark": None, "said": None}
             ):
                 yield str(text), f"{path.relative_to(_PACKAGE.parent)}:{line}"
     for script in sorted(_WALL.glob("*.js")):

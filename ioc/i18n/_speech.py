@@ -80,6 +80,16 @@ class Speech:
         told = catalog(self.language).get(english, english)
         return told.format(**values) if values else told
 
+    def tell(self, message: object) -> str:
+        """A message (or an error's) in the reader's language when it was `said(...)` from a
+        marked template; as it was written otherwise."""
+        if isinstance(message, BaseException):
+            return self.tell(message.args[0]) if len(message.args) == 1 else str(message)
+        template, values = getattr(message, "template", None), getattr(message, "values", {})
+        if not isinstance(template, str):
+            return str(message)
+        return self.say(template, **values)
+
     def number(self, value: float, digits: int = 3) -> str:
         """2.097 in Vietnamese, 2,097 in English; at most `digits` decimals."""
         from babel.numbers import format_decimal

@@ -49,6 +49,7 @@ from ioc.domain import (
     MaintenanceWindow,
     NotFound,
     local_text,
+    said,
 )
 
 
@@ -63,7 +64,7 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.end_ms <= self.start_ms:
-            raise BadPeriod("a period must end after it starts")
+            raise BadPeriod(said("a period must end after it starts"))
 
     def up_to(self, now_ms: int, zone: tzinfo) -> Period:
         """The period as it can be counted at `now_ms`: cut there if it reaches past it (what
@@ -485,7 +486,7 @@ class Scope:
         if self.area is not None:
             chart = on_map or inventory
             if self.area not in chart.areas:
-                raise ReportError(f"no area {self.area!r} in the inventory")
+                raise ReportError(said("no area {area!r} in the inventory", area=self.area))
             areas = chart.subtree(self.area)
         return [
             d
@@ -511,4 +512,8 @@ def grouping(
     kinds = sorted({area.kind for area in (on_map or inventory).areas.values()})
     if name in kinds:
         return by_area(inventory, name, on_map)
-    raise ReportError(f"cannot group by {name!r}: choose {', '.join([*fixed, *kinds])}")
+    raise ReportError(
+        said(
+            "cannot group by {name!r}: choose {known}", name=name, known=", ".join([*fixed, *kinds])
+        )
+    )

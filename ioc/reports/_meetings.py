@@ -25,6 +25,7 @@ from ioc.domain import (
     Severity,
     SignalKind,
     local_text,
+    said,
 )
 from ioc.reports._availability import (
     Period,
@@ -52,16 +53,16 @@ def choose_points(
     empty list is refused: it must not silently mean every point of the province."""
     if points is not None:
         if not points:
-            raise ReportError("the list of points is empty: name them, or give an area")
+            raise ReportError(said("the list of points is empty: name them, or give an area"))
         if area is not None or device_class is not None:
-            raise ReportError("give either a list of points, or an area and/or a class")
+            raise ReportError(said("give either a list of points, or an area and/or a class"))
         unknown = [p for p in points if p not in inventory.devices]
         if unknown:
-            raise ReportError(f"not in the inventory: {', '.join(unknown)}")
+            raise ReportError(said("not in the inventory: {points}", points=", ".join(unknown)))
         return tuple(dict.fromkeys(points)), f"list of {len(set(points))}"
     chosen = Scope(area, device_class or "vc").devices(inventory)
     if not chosen:
-        raise ReportError("no point in that scope: nothing to meet with")
+        raise ReportError(said("no point in that scope: nothing to meet with"))
     described = " ".join(
         f"{kind} {value}" for kind, value in (("area", area), ("class", device_class or "vc"))
         if value is not None

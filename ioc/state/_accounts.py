@@ -25,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 
-from ioc.domain import Account, AccountSource, Conflict, NotFound, Role, SignedIn
+from ioc.domain import Account, AccountSource, Conflict, NotFound, Role, SignedIn, said
 from ioc.state._db import metadata, run_in
 
 account_table = Table(
@@ -95,7 +95,7 @@ class AccountStore:
     ) -> Account:
         """A new account; Conflict if the name is taken."""
         if self.find(username) is not None:
-            raise Conflict(f"there is already an account {username!r}")
+            raise Conflict(said("there is already an account {name!r}", name=username))
         row = {
             "username": username, "display_name": display_name[:128], "role": role.value,
             "source": source.value, "password_hash": password_hash, "created_at_ms": now_ms,
@@ -132,7 +132,7 @@ class AccountStore:
         table = account_table
         statement = update(table).where(table.c.username == username).values(**values)
         if not self._run("change an account", lambda c: c.execute(statement).rowcount):
-            raise NotFound(f"no account {username!r}")
+            raise NotFound(said("no account {name!r}", name=username))
         changed = self.find(username)
         assert changed is not None
         return changed

@@ -70,3 +70,29 @@ def test_every_v1_operation_promises_the_statuses_of_the_kinds_any_route_may_giv
             # BadInput (422) and the state database or a store away (503) can meet any route.
             assert {"422", "503"} <= set(operation["responses"]), (method, path)
     engine.dispose()
+
+
+def test_an_error_is_told_in_the_language_the_request_asks_for(
+    tmp_path: Path, small_inventory: Inventory, profiles: dict[str, Profile]
+) -> None:
+    engine = connect_state(f"sqlite:///{tmp_path / 'state.db'}")
+    tokens = TokenStore(engine)
+    _, operator = tokens.create(Role.OPERATOR, "ops", now_ms())
+    context = ApiContext(lambda: small_inventory, profiles, AlertRepository(engine), tokens, now_ms)
+    auth = {"Authorization": f"Bearer {operator}"}
+    with TestClient(create_app(context)) as client:
+        plain = client.post("/api/v1/maintenance/999/end", headers=auth)
+        assert plain.json()["detail"] == "no open maintenance window 999"  # scripts: as written
+        asked = client.post(
+            "/api/v1/maintenance/999/end", headers={**auth, "Accept-Language": "vi"}
+        )
+        assert asked.json()["detail"] == "không có cửa sổ bảo trì đang mở 999"
+        chosen = client.get("/api/v1/alerts?area=nowhere&lang=vi", headers=auth)
+        assert chosen.json()["detail"] == (
+            "không có khu vực 'nowhere' trong danh mục, cũng không có cảnh báo nào ở đó"
+        )
+        english = client.post(
+            "/api/v1/maintenance/999/end", headers={**auth, "Accept-Language": "en-GB,vi;q=0.5"}
+        )
+        assert english.json()["detail"] == "no open maintenance window 999"
+    engine.dispose()

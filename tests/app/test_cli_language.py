@@ -86,3 +86,22 @@ def test_the_cli_speaks_vietnamese_by_default_and_english_on_request(tmp_path: P
     ).stdout.splitlines()
     assert same[0] == "Availability by commune, 2026-11-01 00:00+07:00 to 2026-12-01 00:00+07:00"
     assert same[3].split()[:5] == ["C2", "Xã", "Hai", "3", "99.931"] and "129,600" in same[3]
+
+
+def test_the_cli_tells_an_operators_mistakes_in_the_deployments_language(tmp_path: Path) -> None:
+    env = {"IOC_DATA_DIR": str(tmp_path), "IOC_INVENTORY": str(SMALL_INVENTORY)}
+    vi = {**env, "IOC_LANGUAGE": "vi"}
+    missing = invoke_ioc("maintenance", "end", "999", "--by", "an", env=vi)
+    assert (missing.returncode, missing.stderr) == (
+        1, "ioc: không có cửa sổ bảo trì đang mở 999\n"
+    )  # fmt: skip
+    window = invoke_ioc("maintenance", "add", "--device", "gw9", "--duration", "1h",
+                        "--reason", "x", env=vi)  # fmt: skip
+    assert window.stderr == "ioc: không có thiết bị 'gw9' trong danh mục\n"
+    month = invoke_ioc("report", "availability", "--month", "11/2026", env=vi)
+    assert (month.returncode, month.stderr) == (
+        2, "ioc: --month '11/2026' không phải một tháng dạng 2026-11\n"
+    )  # fmt: skip
+    # The same mistake in English when the deployment speaks English.
+    english = invoke_ioc("maintenance", "end", "999", "--by", "an", env=env)
+    assert english.stderr == "ioc: no open maintenance window 999\n"

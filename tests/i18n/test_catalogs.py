@@ -16,7 +16,7 @@ from ioc.i18n import LANGUAGES, Speech, catalog, chosen_language
 from ioc.i18n._extract import marked_texts
 from tests.support.clock import UTC, VIETNAM
 
-_PYTHON_MARK = re.compile(r"""\b(?:say|mark)\(\s*(?:"|')""")
+_PYTHON_MARK = re.compile(r"""\b(?:say|mark|said)\(\s*(?:"|')""")
 _SCRIPT_MARK = re.compile(r"""(?<![\w.])(?:t|mark)\(\s*(?:"|')""")
 
 

@@ -87,7 +87,8 @@ async function api(path) {
 // What a change carries: a token (the wall's, or one typed for the purpose), or for a person
 // signed in, the session's CSRF token beside its cookie (which another site's page cannot read).
 function changeHeaders(bearer = token) {
-  const headers = { "Content-Type": "application/json" };
+  // The API says why it refused in the wall's language.
+  const headers = { "Content-Type": "application/json", "Accept-Language": lang };
   if (bearer) headers.Authorization = `Bearer ${bearer}`;
   else if (site.csrf) headers["X-CSRF-Token"] = site.csrf;
   return headers;
