@@ -56,6 +56,7 @@ bench: system-deps install-dev
 	$(BIN)/python bench/broker_auth.py
 	$(BIN)/python bench/inventory_import.py
 	$(BIN)/python bench/series_query.py
+	$(BIN)/python bench/sign_in.py
 
 # After marking new texts (say, mark, the wall's t): add them to ioc/i18n/vi.po to translate.
 i18n: install-dev
