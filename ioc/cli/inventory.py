@@ -146,11 +146,16 @@ def inventory_import(
         raise click.UsageError(f"--probe: {map_file} names no address column")
     imported = read_devices(files, import_map, catalog.inventory)
     changes = diff(imported, catalog.inventory)
-    click.echo(f"{len(imported.entries):,} {import_map.class_} devices: {changes.summary()}")
-    for line in changes.lines():
+    summary = changes.summary(retiring=retire)
+    click.echo(f"{len(imported.entries):,} {import_map.class_} devices: {summary}")
+    for line in changes.lines(retiring=retire):
         click.echo(line)
     if changes.retired and not retire:
-        click.echo(speech().say("retired devices stay in the inventory: --retire removes them"))
+        click.echo(
+            speech().say(
+                "devices absent from the sheets stay in the inventory: --retire removes them"
+            )
+        )
     targets = target_changes(probe_file, imported.targets) if probe_file else None
     if targets is not None:
         click.echo(

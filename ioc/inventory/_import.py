@@ -321,24 +321,29 @@ class InventoryDiff:
         """Whether applying it (retirements aside) changes nothing."""
         return not (self.added or self.changed or self.moved)
 
-    def lines(self, limit: int = 20) -> list[str]:
-        """What it would do, a line per device (the first `limit` of each kind)."""
+    def lines(self, limit: int = 20, retiring: bool = True) -> list[str]:
+        """What it would do, a line per device (the first `limit` of each kind); without
+        `retiring`, the devices the sheets lack are `absent` (they stay)."""
         shown = []
         for word, ids in (
             ("added", [e.id for e in self.added]),
             ("changed", [e.id for e in self.changed]),
             ("moved", [f"{e.id} ({old} -> {e.area})" for e, old in self.moved]),
-            ("retired", self.retired),
+            ("retired" if retiring else "absent", self.retired),
         ):
             shown += [f"  {word:8} {item}" for item in ids[:limit]]
             if len(ids) > limit:
                 shown.append(f"  {word:8} ... and {len(ids) - limit} more")
         return shown
 
-    def summary(self) -> str:
-        """`12 added, 3 changed, 1 moved, 2 retired`."""
-        counts = (len(self.added), len(self.changed), len(self.moved), len(self.retired))
-        return "{} added, {} changed, {} moved, {} retired".format(*counts)
+    def summary(self, retiring: bool = True) -> str:
+        """`12 added, 3 changed, 1 moved, 2 retired`; without `retiring`, `..., 0 retired, 2
+        absent from the sheets (kept)`."""
+        counts = (len(self.added), len(self.changed), len(self.moved))
+        done = "{} added, {} changed, {} moved".format(*counts)
+        if retiring or not self.retired:
+            return f"{done}, {len(self.retired)} retired"
+        return f"{done}, 0 retired, {len(self.retired)} absent from the sheets (kept)"
 
 
 def diff(imported: ImportedDevices, inventory: Inventory) -> InventoryDiff:

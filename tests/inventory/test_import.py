@@ -169,11 +169,15 @@ def test_devices_the_sheets_no_longer_list_are_retired_only_when_asked(
     folder, _env = place
     sheet = _workbook(folder / "tram-bts.xlsx", [SITES[1]])
     kept = _import(place, str(sheet))
-    assert "  retired  bts-QT-00417" in kept.stdout
-    assert "retired devices stay in the inventory: --retire removes them" in kept.stdout
+    assert "0 moved, 0 retired, 1 absent from the sheets (kept)" in kept.stdout
+    assert "  absent   bts-QT-00417" in kept.stdout
+    assert "devices absent from the sheets stay in the inventory: --retire removes them" in (
+        kept.stdout
+    )
     assert "bts-QT-00417" in _in_force(place, profiles).devices
     retired = _import(place, str(sheet), "--retire")
     assert retired.returncode == 0, retired.stderr
+    assert "0 moved, 1 retired" in retired.stdout and "  retired  bts-QT-00417" in retired.stdout
     assert "inventory version 3 in force: 1 device retired" in retired.stdout
     devices = _in_force(place, profiles).devices
     assert "bts-QT-00417" not in devices and "bts-QT-00418" in devices
