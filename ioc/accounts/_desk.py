@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ioc.accounts._directory import WRONG, Directory
+from ioc.accounts._directory import WRONG, Directory, DirectoryUnavailable
 from ioc.accounts._passwords import hash_password, password_matches
 from ioc.domain import (
     USERNAME,
@@ -203,6 +203,9 @@ class AccountDesk:
             person = self.directory.sign_in(name, password, now / 1000)
         except SignInRefused:
             self._failed(account, origin, now)
+            raise
+        except DirectoryUnavailable as away:
+            log.warning("sign-in of %r from %s not checked: %s", name, origin, away)
             raise
         if account is None:
             return self.store.add(

@@ -102,8 +102,8 @@ def account_entry(
             "role": which.role.value,
             "source": which.source.value,
             "disabled": which.disabled_at_ms is not None,
-            "locked": which.locked_until_ms is not None,
+            "locked": which.locked_at(at_ms),
         }
 
-    return audited(caller, at_ms, action, f"account {account.username}", shown(before),
-                   shown(account))  # fmt: skip
+    target = f"account {account.username}"
+    return audited(caller, at_ms, action, target, shown(before), shown(account))

@@ -196,7 +196,11 @@ def test_the_directorys_people_are_kept_as_accounts_and_follow_their_groups(
 
 @pytest.mark.parametrize("state_url", ["sqlite"], indirect=True)
 def test_a_directory_person_signs_in_to_the_api_and_a_directory_away_is_a_503(
-    slapd: Slapd, state_url: str, small_inventory: Inventory, profiles: dict[str, Profile]
+    slapd: Slapd,
+    state_url: str,
+    small_inventory: Inventory,
+    profiles: dict[str, Profile],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     engine = connect_state(state_url)
     trail = AuditLog(engine)
@@ -222,4 +226,5 @@ def test_a_directory_person_signs_in_to_the_api_and_a_directory_away_is_a_503(
         assert away.status_code == 503 and away.json()["detail"].startswith(
             "the directory at ldap://"
         )
+    assert "sign-in of 'lan' from api testclient not checked: the directory at" in caplog.text
     engine.dispose()
