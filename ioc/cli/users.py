@@ -21,7 +21,11 @@ def _password(from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\r\n")
     if not sys.stdin.isatty():
         raise BadArgument(said("give the password on standard input with --password-stdin"))
-    typed: str = click.prompt(speech().say("Password"), hide_input=True, confirmation_prompt=True)
+    told = speech()
+    typed: str = click.prompt(
+        told.say("Password"), hide_input=True,
+        confirmation_prompt=told.say("The same password again"),
+    )  # fmt: skip
     return typed
 
 

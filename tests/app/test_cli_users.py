@@ -1,11 +1,16 @@
-"""`ioc user` as an admin runs it: accounts added with a password read from standard input,
-listed with their state, disabled, enabled and given a new password; mistakes named with
+"""`ioc user` as an admin runs it: accounts added with a password read from standard input or
+typed twice at a terminal, listed with their state, disabled, enabled and given a new password; mistakes named with
 their exit code; every step in the audit trail under the admin's name."""
 
 from __future__ import annotations
 
 import csv
 import io
+import os
+import pty
+import select
+import sys
+import time
 from pathlib import Path
 
 from tests.support.cli import invoke_ioc
@@ -83,3 +88,51 @@ def test_check_config_reads_the_directory_file_and_names_its_mistakes(tmp_path: 
     assert refused.stderr == f"ioc: {wrong}: users.filter: the filter must hold {{username}}\n"
     local = invoke_ioc("check-config", env={"IOC_DATA_DIR": str(tmp_path)})
     assert local.stdout.splitlines()[-1] == "accounts: local only (IOC_DIRECTORY_FILE unset)"
+
+
+def test_at_a_terminal_the_password_is_asked_twice_and_a_mismatch_asked_again(
+    tmp_path: Path,
+) -> None:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    env = {**inherited, "IOC_DATA_DIR": str(tmp_path), "IOC_LANGUAGE": "vi"}
+    command = [sys.executable, "-m", "ioc", "user", "add", "lan", "--name", "Nguyễn Thị Lan",
+               "--role", "operator"]  # fmt: skip
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: ioc at a terminal, as an admin types it
+        os.execvpe(sys.executable, command, env)
+    said = _Terminal(terminal)
+    said.until("Mật khẩu: ".encode())
+    os.write(terminal, "đèn-đỏ-2026\n".encode())
+    said.until("Nhập lại mật khẩu: ".encode())
+    os.write(terminal, b"not-the-same-one\n")
+    said.until("Mật khẩu: ".encode(), after=said.seen)  # asked again from the start
+    os.write(terminal, "đèn-đỏ-2026\n".encode())
+    said.until("Nhập lại mật khẩu: ".encode(), after=said.seen)
+    os.write(terminal, "đèn-đỏ-2026\n".encode())
+    said.until("đã thêm tài khoản lan".encode())
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert "đèn" not in said.text()  # never echoed
+    listed = invoke_ioc("user", "list", env={"IOC_DATA_DIR": str(tmp_path)})
+    assert listed.stdout.startswith("lan ")
+
+
+class _Terminal:
+    """What a program wrote to its terminal, read until an expected text."""
+
+    def __init__(self, terminal: int) -> None:
+        self.terminal = terminal
+        self.output = b""
+        self.seen = 0  # where the last text waited for ended
+
+    def until(self, expected: bytes, after: int = 0, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while expected not in self.output[after:]:
+            assert time.monotonic() < deadline, f"never said {expected!r}: {self.output!r}"
+            ready, _, _ = select.select([self.terminal], [], [], 0.5)
+            if ready:
+                self.output += os.read(self.terminal, 4096)
+        self.seen = self.output.index(expected, after) + len(expected)
+
+    def text(self) -> str:
+        return self.output.decode("utf-8", errors="replace")
