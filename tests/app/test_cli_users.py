@@ -1,6 +1,7 @@
 """`ioc user` as an admin runs it: accounts added with a password read from standard input or
-typed twice at a terminal, listed with their state, disabled, enabled and given a new password; mistakes named with
-their exit code; every step in the audit trail under the admin's name."""
+typed twice at a terminal, listed with their state, disabled, enabled and given a new
+password; mistakes named with their exit code; every step in the audit trail under the
+admin's name."""
 
 from __future__ import annotations
 
