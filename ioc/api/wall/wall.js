@@ -515,7 +515,8 @@ function showLogin(failed) {
 // The person's name and the way out, or the way in (a wall screen keeps its viewer token).
 function showWho() {
   const person = Boolean(site.username);
-  document.getElementById("who").textContent = signedIn ? site.name : "";
+  const who = document.getElementById("who");
+  who.textContent = who.title = signedIn ? site.name : "";
   document.getElementById("sign-out").hidden = !person;
   document.getElementById("sign-in").hidden = person;
 }
