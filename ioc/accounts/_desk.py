@@ -18,6 +18,7 @@ from ioc.domain import (
     AuditTrail,
     BadInput,
     Caller,
+    Conflict,
     NotFound,
     Role,
     SignedIn,
@@ -183,11 +184,12 @@ class AccountDesk:
         when it is the directory's; SignInRefused otherwise."""
         account = self.store.find(name)
         if account is not None and account.disabled_at_ms is not None:
-            raise SignInRefused("this account is disabled; ask an ioc admin", "disabled in ioc")
+            told = said("this account is disabled; ask an ioc admin")
+            raise SignInRefused(told, "disabled in ioc")
         if account is not None and account.locked_at(now):
             until = account.locked_until_ms or now
             raise SignInRefused(
-                "too many wrong passwords: this account is locked for a while",
+                said("too many wrong passwords: this account is locked for a while"),
                 f"locked out by ioc until {iso_utc(until)}",
                 retry_after_s=max(1, (until - now + 999) // 1000),
             )
@@ -208,10 +210,14 @@ class AccountDesk:
             log.warning("sign-in of %r from %s not checked: %s", name, origin, away)
             raise
         if account is None:
-            return self.store.add(
-                name, person.display_name, person.role, AccountSource.DIRECTORY, None, now,
-                "directory",
-            )  # fmt: skip
+            try:
+                return self.store.add(
+                    name, person.display_name, person.role, AccountSource.DIRECTORY, None, now,
+                    "directory",
+                )  # fmt: skip
+            except Conflict:  # the same person's first sign-in on another node, just now
+                account = self.store.find(name)
+                assert account is not None
         if (account.display_name, account.role) == (person.display_name, person.role):
             return account
         # The directory's groups decide: a person moved to another group has that role now.

@@ -30,15 +30,22 @@ from pyasn1.type import namedtype, namedval, tag, univ
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ioc.config.documents import read_model
-from ioc.domain import BadFileError, RetryLater, Role, SignInRefused
+from ioc.domain import BadFileError, RetryLater, Role, SignInRefused, said
 
 log = logging.getLogger("ioc.accounts")
 
 PPOLICY_OID = "1.3.6.1.4.1.42.2.27.8.5.1"
 # What the person is told when the directory refuses them; the reason goes to the log.
-WRONG = "wrong username or password"
-REFUSED = "the directory refuses this account ({reason}); ask the directory's administrators"
-NO_ROLE = "this account is in none of the directory groups that give a role in ioc"
+WRONG = said("wrong username or password")
+NO_ROLE = said("this account is in none of the directory groups that give a role in ioc")
+
+
+def _refused(reason: str) -> SignInRefused:
+    told = said(
+        "the directory refuses this account ({reason}); ask the directory's administrators",
+        reason=reason,
+    )
+    return SignInRefused(told, reason)
 
 
 class DirectoryConfigError(BadFileError):
@@ -318,7 +325,7 @@ class Directory:
                 reason = refusal_reason(person.result)
                 if reason is None:
                     raise SignInRefused(WRONG, f"the directory refused the bind of {bind_name}")
-                raise SignInRefused(REFUSED.format(reason=reason), reason)
+                raise _refused(reason)
             reader = service or person
             entry = self._entry(reader, username)
             if entry is None:
@@ -326,7 +333,7 @@ class Directory:
             dn, attributes = entry
             reason = entry_reason(attributes, now_s)
             if reason is not None:
-                raise SignInRefused(REFUSED.format(reason=reason), reason)
+                raise _refused(reason)
             return dn, attributes, self._groups(reader, username, dn, attributes)
         finally:
             person.unbind()

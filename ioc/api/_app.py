@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC
 from pathlib import Path
 
 import anyio.to_thread
@@ -20,7 +19,7 @@ from ioc.api._context import ApiContext
 from ioc.api._follow import Changes, follow
 from ioc.api._live import LiveView
 from ioc.api._security import SecurityHeaders
-from ioc.api.deps import problems
+from ioc.api.deps import problems, told_to
 from ioc.api.routes import (
     ack,
     alerts,
@@ -45,7 +44,6 @@ from ioc.api.routes import (
     tokens,
 )
 from ioc.domain import BadInput, Conflict, DeliveryError, IocError, NotFound, now_ms
-from ioc.i18n import Speech, chosen_language
 
 WALL_DIR = Path(__file__).parent / "wall"
 # Every error a route lets through, by its kind (the first that fits): the one place where an
@@ -131,6 +129,4 @@ async def _problem(request: Request, error: Exception) -> JSONResponse:
     Accept-Language, as the wall sends its own) when it was said from a marked template; as
     written (English) for a client that asks for none, as scripts do."""
     assert isinstance(error, IocError)
-    asked = request.query_params.get("lang") or request.headers.get("accept-language")
-    detail = Speech(chosen_language(asked, "en"), UTC).tell(error) if asked else str(error)
-    return JSONResponse({"detail": detail}, status_code=status_of(error))
+    return JSONResponse({"detail": told_to(request, error)}, status_code=status_of(error))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Query, Request, status
@@ -151,6 +152,16 @@ _PROBLEMS = {
     422: "the input is not valid",
     503: "a store behind the API does not answer",
 }
+
+
+def told_to(request: Request, message: object) -> str:
+    """A message (or an error) in the language the request asks for (`?lang=`, else
+    Accept-Language) when it was `said(...)`; as written (English) to a client that asks for
+    none, as scripts do."""
+    asked = request.query_params.get("lang") or request.headers.get("accept-language")
+    if not asked:
+        return str(message)
+    return Speech(chosen_language(asked, "en"), UTC).tell(message)
 
 
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:

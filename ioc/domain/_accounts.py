@@ -79,8 +79,9 @@ class Principal:
 
 
 class SignInRefused(IocError):
-    """A sign-in refused: what the person is told, and why, for the log and the trail (a
-    directory's reason, a lockout), which may say more than the person should hear."""
+    """A sign-in refused: what the person is told (`said(...)`, to be told in their language),
+    and why, for the log and the trail (a directory's reason, a lockout), which may say more
+    than the person should hear."""
 
     def __init__(self, told: str, why: str, retry_after_s: int | None = None) -> None:
         super().__init__(why)

@@ -24,9 +24,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from ioc.domain import Account, AccountSource, Conflict, NotFound, Role, SignedIn, said
-from ioc.state._db import metadata, run_in
+from ioc.state._db import StateRefused, metadata, run_in
 
 account_table = Table(
     "account",
@@ -93,15 +94,20 @@ class AccountStore:
         now_ms: int,
         created_by: str | None,
     ) -> Account:
-        """A new account; Conflict if the name is taken."""
-        if self.find(username) is not None:
-            raise Conflict(said("there is already an account {name!r}", name=username))
+        """A new account; Conflict if the name is taken (by the unique name, so two nodes
+        adding one person at once get one account and one Conflict)."""
         row = {
             "username": username, "display_name": display_name[:128], "role": role.value,
             "source": source.value, "password_hash": password_hash, "created_at_ms": now_ms,
             "created_by": created_by[:200] if created_by else None,
         }  # fmt: skip
-        self._run("add an account", lambda c: c.execute(insert(account_table).values(row)))
+        try:
+            self._run("add an account", lambda c: c.execute(insert(account_table).values(row)))
+        except StateRefused as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                taken = said("there is already an account {name!r}", name=username)
+                raise Conflict(taken) from exc
+            raise
         added = self.find(username)
         assert added is not None
         return added

@@ -61,6 +61,8 @@ def test_a_person_signs_in_and_the_session_is_theirs_until_it_ends(
         stored = connection.execute(select(account_table.c.password_hash)).scalar_one()
     assert stored.startswith("$argon2id$")  # never the password itself
 
+    with pytest.raises(Conflict, match="already an account 'lan'"):  # the unique name decides
+        accounts.store.add("lan", "Lan", Role.VIEWER, AccountSource.LOCAL, None, T0, "x")
     session, secret = accounts.sign_in(" LAN ", LAN_PASSWORD, FROM)
     assert session.account.role is Role.OPERATOR and session.expires_at_ms == T0 + 3_600_000
     found = accounts.session(secret)

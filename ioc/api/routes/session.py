@@ -14,6 +14,7 @@ from ioc.api.deps import (
     origin_of,
     problems,
     throttled_address,
+    told_to,
 )
 from ioc.domain import Role, SignInRefused
 
@@ -55,7 +56,8 @@ def sign_in(
         headers = {"WWW-Authenticate": 'Cookie realm="ioc"'}
         if refused.retry_after_s is not None:
             headers["Retry-After"] = str(refused.retry_after_s)
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, refused.told, headers=headers) from None
+        told = told_to(request, refused.told)  # in the language the sign-in form asks for
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, told, headers=headers) from None
     lifetime_s = max(1, -(-(session.expires_at_ms - context.clock()) // 1000))  # rounded up
     response.set_cookie(
         SESSION_COOKIE, secret, max_age=lifetime_s, path="/", httponly=True,

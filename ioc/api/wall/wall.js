@@ -496,13 +496,6 @@ window.addEventListener("resize", () => (map.dirty = true));
 map.canvas.addEventListener("dblclick", () => map.fit());
 
 // -- login, language, clock ---------------------------------------------------------------
-// What the API may answer a sign-in, in the reader's language.
-const SIGN_IN_REFUSALS = [
-  mark("wrong username or password"),
-  mark("too many wrong passwords: this account is locked for a while"),
-  mark("this account is disabled; ask an ioc admin"),
-  mark("this account is in none of the directory groups that give a role in ioc"),
-];
 const loginDialog = document.getElementById("login");
 
 function showLogin(failed) {
@@ -532,12 +525,11 @@ document.getElementById("login-form").addEventListener("submit", async (event) =
   if (username) {
     const response = await fetch("/api/v1/session", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: { "Content-Type": "application/json", "Accept-Language": lang }, // refusals in it
       body: JSON.stringify({ username, password: password.value }),
     });
     if (!response.ok) {
-      const detail = problemText(await response.json());
-      error.textContent = SIGN_IN_REFUSALS.includes(detail) ? t(detail) : detail;
+      error.textContent = problemText(await response.json());
       error.hidden = false;
       return;
     }
