@@ -168,14 +168,15 @@ class Deliverer:
                 f"held while {alert.device_id} is flapping (alert #{flapping.id}): its "
                 "flapping notice stands for its downs and ups until it is stable"
             )
-        still_pressing = alert.state is AlertState.FIRING and not alert.silenced
-        if kind in (NotificationKind.ESCALATED, NotificationKind.REPEATED) and not still_pressing:
-            return f"alert #{alert.id} is {_standing(alert)}: no need to escalate or repeat"
-        # A start already attempted (cut by a takeover, or failed) may have reached them: it is
-        # sent again under its key, which a receiver recognises, and its end follows it.
-        over = kind is NotificationKind.FIRED and alert.state is AlertState.RESOLVED
-        if over and notification.attempts == 0:
-            return f"alert #{alert.id} was over before the grouping wait ended"
+        # A notice already attempted (cut by a takeover, or failed) may have reached them: it
+        # is sent again under its key, which a receiver recognises, and the end follows it.
+        if notification.attempts == 0:
+            still_pressing = alert.state is AlertState.FIRING and not alert.silenced
+            pressing = (NotificationKind.ESCALATED, NotificationKind.REPEATED)
+            if kind in pressing and not still_pressing:
+                return f"alert #{alert.id} is {_standing(alert)}: no need to escalate or repeat"
+            if kind is NotificationKind.FIRED and alert.state is AlertState.RESOLVED:
+                return f"alert #{alert.id} was over before the grouping wait ended"
         if kind is NotificationKind.RESOLVED and not self._outbox.was_told(alert.id, person.id):
             if self._outbox.being_told(alert.id, person.id):
                 # The start is on its way (an attempt interrupted by a takeover, or retried

@@ -97,7 +97,15 @@ def state_error(what: str, exc: SQLAlchemyError) -> StateError:
     if transient and sqlite_code is not None:
         transient = sqlite_code & 0xFF in _SQLITE_TRANSIENT  # the primary code of an extended one
     kind = StateUnavailable if transient or connection_lost else StateRefused
-    return kind(f"{what}: {exc}")
+    return kind(f"{what}: {_driver_message(exc)}")
+
+
+def _driver_message(exc: SQLAlchemyError) -> str:
+    """What the database said, first line only: SQLAlchemy's own text adds the statement and
+    its parameters (a password's hash, a session's, a dead letter's payload), which must not
+    reach a log line or an API answer. The traceback keeps the whole error as the cause."""
+    said = str(getattr(exc, "orig", None) or exc).strip()
+    return said.splitlines()[0] if said else type(exc).__name__
 
 
 def connect_state(url: str, idle_in_transaction_ms: int | None = None) -> Engine:

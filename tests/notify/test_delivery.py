@@ -234,6 +234,51 @@ def test_an_end_follows_a_start_still_on_its_way_instead_of_being_dropped(
     )
 
 
+def test_an_escalation_on_its_way_when_the_alert_ends_is_followed_by_the_end(
+    world: World, receiver: HttpReceiver
+) -> None:
+    """An escalation attempted (and perhaps received) before the alert ended goes out again
+    under its key and the end follows it: whoever may have been called in hears it is over."""
+    alert = world.fire("bts2")
+    world.clock.now += 30_000
+    world.tick()  # the start, to an on duty
+    receiver.stop()
+    world.clock.now = T0 + 15 * MINUTE
+    world.tick()  # the district team called in: attempted, to be tried again
+    world.change(alert, TransitionKind.RESOLVED, state=AlertState.RESOLVED,
+                 resolved_at_ms=world.clock.now)  # fmt: skip
+    receiver.start()
+    for _ in range(6):  # the backoffs: 5 s, then 10 s
+        world.clock.now += 5_000
+        world.tick()
+    told = sorted((str(b["person"]), str(b["kind"])) for b in _bodies(receiver))
+    assert told == [
+        ("an", "escalated"), ("an", "fired"), ("an", "resolved"),
+        ("binh", "escalated"), ("binh", "resolved"),
+    ]  # fmt: skip
+    kinds_to_binh = [b["kind"] for b in _bodies(receiver) if b["person"] == "binh"]
+    assert kinds_to_binh == ["escalated", "resolved"]  # in that order
+    # One due but not yet attempted when the alert ended is dropped: nobody is called in.
+    second = world.fire("bts1")
+    world.clock.now += 30_000
+    world.tick()
+    world.clock.now += 15 * MINUTE
+    due = world.planner.for_open(world.alerts.open_alerts(), world.clock.now)
+    assert {n.kind for n in due} == {NotificationKind.ESCALATED}
+    world.outbox.record(due, world.clock.now)
+    world.change(second, TransitionKind.RESOLVED, state=AlertState.RESOLVED,
+                 resolved_at_ms=world.clock.now)  # fmt: skip
+    world.tick()
+    about_second = [b for b in _bodies(receiver) if b["alert_id"] == second.id]
+    assert [(b["person"], b["kind"]) for b in about_second] == [("an", "fired"), ("an", "resolved")]
+    escalations = [(n.person_id, n.status, n.last_error) for n in world.outbox.listing()
+                   if n.alert_id == second.id and n.kind is NotificationKind.ESCALATED]  # fmt: skip
+    reason = f"alert #{second.id} is resolved: no need to escalate or repeat"
+    assert sorted(escalations) == [
+        ("an", NotificationStatus.SKIPPED, reason), ("binh", NotificationStatus.SKIPPED, reason),
+    ]  # fmt: skip
+
+
 def test_a_refusal_is_not_retried_and_a_crash_mid_delivery_resumes(
     world: World, receiver: HttpReceiver
 ) -> None:
