@@ -179,7 +179,7 @@ class Deliverer:
                 return f"alert #{alert.id} was over before the grouping wait ended"
         if kind is NotificationKind.RESOLVED and not self._outbox.was_told(alert.id, person.id):
             if self._outbox.being_told(alert.id, person.id):
-                # The start is on its way (an attempt interrupted by a takeover, or retried
+                # A notice is on its way (an attempt interrupted by a takeover, or retried
                 # after a failure): the end follows it instead of being dropped.
                 raise RetryLater(f"{person.id} is still being told alert #{alert.id} began")
             # An end is news only to whoever heard of the start.
