@@ -44,9 +44,10 @@ def test_controllers_are_polled_and_published_on_their_schedule(
     line: PtyLine, slave: RtuSlave, site_map: RegisterMap
 ) -> None:
     sink = RecordingSink()
-    poller = run_poller(
-        PortPoller(port_config(line.gateway_path, site_map, {1: "bts-a", 2: "bts-b"}), sink)
-    )
+    # Answers may take long on a loaded machine (the controllers are threads of this process):
+    # no poll here may fail, so none may time out for want of a CPU.
+    config = port_config(line.gateway_path, site_map, {1: "bts-a", 2: "bts-b"}, timeout_s=2.0)
+    poller = run_poller(PortPoller(config, sink))
     try:
         wait_until(lambda: sink.count("bts-a") >= 5 and sink.count("bts-b") >= 5, 10)
     finally:
