@@ -28,7 +28,8 @@ def test_the_state_database_away_is_503_where_the_openapi_says_so(
     state_url: str, small_inventory: Inventory, profiles: dict[str, Profile]
 ) -> None:
     relay, relayed = relayed_database(state_url)
-    tokens = TokenStore(connect_state(state_url))  # tokens still answer: the caller is known
+    direct = connect_state(state_url)
+    tokens = TokenStore(direct)  # tokens still answer: the caller is known
     _, viewer = tokens.create(Role.VIEWER, "wall", now_ms())
     alerts = AlertRepository(connect_state(relayed))
     context = ApiContext(lambda: small_inventory, profiles, alerts, tokens, now_ms)
@@ -51,6 +52,7 @@ def test_the_state_database_away_is_503_where_the_openapi_says_so(
             )  # fmt: skip
     finally:
         alerts.close()
+        direct.dispose()
         relay.close()
 
 
